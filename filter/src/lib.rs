@@ -1,0 +1,1 @@
+//! wa-egress-guard (skeleton, replaced in the next commit)
