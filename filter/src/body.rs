@@ -1,0 +1,130 @@
+//! Request bodies: undo `content-encoding` under a bounded budget, then parse a send.
+
+use crate::decide::BodyProblem;
+use crate::whatsapp::{self, Endpoint, MessageView};
+use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::io::Read;
+
+/// Decodes the body per `content-encoding` (a comma-separated list, applied in order, so undone
+/// in reverse). The output never exceeds `limit` bytes: a larger output is a zip bomb to refuse.
+pub fn decode<'a>(raw: &'a [u8], content_encoding: Option<&str>, limit: usize) -> Result<Cow<'a, [u8]>, BodyProblem> {
+    let codings: Vec<String> = content_encoding
+        .unwrap_or("")
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty() && c != "identity")
+        .collect();
+    let mut body = Cow::Borrowed(raw);
+    for coding in codings.iter().rev() {
+        body = Cow::Owned(match coding.as_str() {
+            "gzip" | "x-gzip" => inflate(MultiGzDecoder::new(body.as_ref()), limit)?,
+            // `deflate` is zlib-wrapped per RFC 9110, but raw deflate is common in the wild.
+            "deflate" => inflate(ZlibDecoder::new(body.as_ref()), limit)
+                .or_else(|_| inflate(DeflateDecoder::new(body.as_ref()), limit))?,
+            _ => return Err(BodyProblem::UnsupportedEncoding),
+        });
+    }
+    Ok(body)
+}
+
+fn inflate(reader: impl Read, limit: usize) -> Result<Vec<u8>, BodyProblem> {
+    let mut out = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    reader.take(cap).read_to_end(&mut out).map_err(|_| BodyProblem::InvalidJson)?;
+    if out.len() > limit {
+        return Err(BodyProblem::DecompressedTooLarge);
+    }
+    Ok(out)
+}
+
+/// Parses a decoded body for the endpoint. Query parameters count as fields too (the Graph API
+/// accepts them), but the body wins where both name a field.
+pub fn parse_message(endpoint: Endpoint, content_type: Option<&str>, body: &[u8], raw_query: &str) -> Result<MessageView, BodyProblem> {
+    let mime = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let mut value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(serde_json::Map::new())
+    } else if mime == "application/x-www-form-urlencoded" {
+        let text = std::str::from_utf8(body).map_err(|_| BodyProblem::InvalidJson)?;
+        whatsapp::form_to_json(text)
+    } else {
+        serde_json::from_slice::<Value>(body).map_err(|_| BodyProblem::InvalidJson)?
+    };
+    let Value::Object(map) = &mut value else {
+        return Err(BodyProblem::InvalidJson);
+    };
+    if let Value::Object(query) = whatsapp::form_to_json(raw_query) {
+        for (k, v) in query {
+            if k != "access_token" && k != "appsecret_proof" {
+                map.entry(k).or_insert(v);
+            }
+        }
+    }
+    Ok(match endpoint {
+        Endpoint::MessageTemplates => whatsapp::read_template_creation(&value),
+        _ => whatsapp::read_message(&value),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::{GzEncoder, ZlibEncoder};
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_and_deflate_round_trip() {
+        let data = br#"{"text":{"body":"hi"}}"#;
+        assert_eq!(decode(&gzip(data), Some("GZIP"), 1000).unwrap().as_ref(), data);
+        let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
+        z.write_all(data).unwrap();
+        assert_eq!(decode(&z.finish().unwrap(), Some("deflate"), 1000).unwrap().as_ref(), data);
+        assert_eq!(decode(data, Some("identity"), 1000).unwrap().as_ref(), data);
+        assert_eq!(decode(&gzip(&gzip(data)), Some("gzip, gzip"), 1000).unwrap().as_ref(), data);
+    }
+
+    #[test]
+    fn zip_bomb_is_refused() {
+        let bomb = gzip(&vec![b'a'; 10 << 20]);
+        assert!(bomb.len() < 64 << 10);
+        assert_eq!(decode(&bomb, Some("gzip"), 256 << 10).unwrap_err(), BodyProblem::DecompressedTooLarge);
+    }
+
+    #[test]
+    fn unknown_encoding_and_corrupt_gzip() {
+        assert_eq!(decode(b"x", Some("br"), 10).unwrap_err(), BodyProblem::UnsupportedEncoding);
+        assert_eq!(decode(b"not gzip", Some("gzip"), 10).unwrap_err(), BodyProblem::InvalidJson);
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects_are_invalid() {
+        for b in [&b"[1,2]"[..], b"\"s\"", b"{", &[0xff, 0xfe], b"{\"a\":1}{"] {
+            assert_eq!(parse_message(Endpoint::Messages, None, b, "").unwrap_err(), BodyProblem::InvalidJson, "{b:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse_message(Endpoint::Messages, None, deep.as_bytes(), "").is_err());
+    }
+
+    #[test]
+    fn query_parameters_fill_missing_fields() {
+        let m = parse_message(Endpoint::Messages, None, b"", "to=1&type=text&text=%7B%22body%22%3A%22hello%22%7D").unwrap();
+        assert_eq!(m.texts, ["hello"]);
+        let m = parse_message(Endpoint::Messages, None, br#"{"text":{"body":"body wins"}}"#, "text=%7B%22body%22%3A%22q%22%7D").unwrap();
+        assert_eq!(m.texts, ["body wins"]);
+    }
+}

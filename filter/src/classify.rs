@@ -1,0 +1,343 @@
+//! The content classifier: weighted, explainable signals over the text a recipient reads.
+//!
+//! Two kinds of signal add up to a score:
+//! - lexicon rules: regexes grouped by language, positive for how general-purpose assistants
+//!   talk, negative for business transactions (orders, bookings, tickets);
+//! - structural signals computed here: markdown, code, math, tables, length, business ids.
+//!
+//! Each signal fires at most once. A message is a general-assistant message when the score
+//! reaches the threshold. Every score names the signals that fired, so decisions explain
+//! themselves in logs without carrying any of the text.
+
+use crate::policy::document::{ContentSection, LexiconDoc};
+use regex::{Regex, RegexSet, RegexSetBuilder};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::LazyLock;
+
+/// The built-in lexicon, compiled into the filter from `policies/lexicon.json`.
+pub const BUILTIN_LEXICON: &str = include_str!("../../policies/lexicon.json");
+
+/// Structural signals and their default weights.
+pub const STRUCTURE_DEFAULTS: &[(&str, f64)] = &[
+    ("markdown_heading", 0.8),
+    ("markdown_bold", 0.5),
+    ("list_3plus", 0.4),
+    ("code_fence", 1.5),
+    ("latex_math", 1.0),
+    ("markdown_table", 0.8),
+    ("long_700", 0.4),
+    ("long_1500", 0.4),
+    ("paragraphs_3plus", 0.3),
+    ("business_reference", -0.7),
+    ("no_business_reference", 0.3),
+];
+
+/// Texts longer than this many characters and without any business id score `no_business_reference`.
+const NO_REFERENCE_MIN_CHARS: usize = 400;
+
+/// Regex size budget for the whole lexicon set, compiled once at configure time.
+const SET_SIZE_LIMIT: usize = 64 << 20;
+
+#[derive(Debug, Clone)]
+struct LexiconRule {
+    id: String,
+    weight: f64,
+}
+
+/// A compiled classifier.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    set: RegexSet,
+    rules: Vec<LexiconRule>,
+    structure: BTreeMap<&'static str, f64>,
+    pub threshold: f64,
+}
+
+/// One signal that fired, with its weight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    pub id: String,
+    pub weight: f64,
+}
+
+/// A score and the signals behind it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Score {
+    pub total: f64,
+    pub signals: Vec<Signal>,
+}
+
+impl Score {
+    fn add(&mut self, id: &str, weight: f64) {
+        if weight != 0.0 {
+            self.total += weight;
+            self.signals.push(Signal { id: id.to_owned(), weight });
+        }
+    }
+
+    /// Signal ids, strongest first, for logs.
+    pub fn signal_ids(&self) -> Vec<String> {
+        let mut s: Vec<&Signal> = self.signals.iter().collect();
+        s.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+        s.into_iter().map(|s| s.id.clone()).collect()
+    }
+}
+
+/// A configuration problem: `(json path relative to content, message)`.
+pub type ClassifierError = (String, String);
+
+impl Classifier {
+    /// Compiles the content section, with the built-in lexicon unless it is switched off.
+    pub fn compile(section: &ContentSection) -> Result<Self, Vec<ClassifierError>> {
+        let mut errors = Vec::new();
+        let lexicon: LexiconDoc = if section.builtin_lexicon {
+            match serde_json::from_str(BUILTIN_LEXICON) {
+                Ok(l) => l,
+                Err(e) => return Err(vec![("builtin_lexicon".into(), format!("built-in lexicon is invalid: {e}"))]),
+            }
+        } else {
+            LexiconDoc { version: 1, languages: BTreeMap::new() }
+        };
+        if let Some(langs) = &section.languages {
+            for (i, l) in langs.iter().enumerate() {
+                if section.builtin_lexicon && !lexicon.languages.contains_key(l) {
+                    let known: Vec<&str> = lexicon.languages.keys().map(String::as_str).collect();
+                    errors.push((format!("languages[{i}]"), format!("unknown language `{l}` (known: {})", known.join(", "))));
+                }
+            }
+        }
+        let enabled = |lang: &str| section.languages.as_ref().is_none_or(|ls| ls.iter().any(|l| l == lang));
+        let disabled: HashSet<&str> = section.disable.iter().map(String::as_str).collect();
+
+        let mut patterns: Vec<String> = Vec::new();
+        let mut rules: Vec<LexiconRule> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for (lang, list) in &lexicon.languages {
+            for r in list {
+                seen.insert(r.id.clone());
+                if enabled(lang) && !disabled.contains(r.id.as_str()) {
+                    patterns.push(r.pattern.clone());
+                    rules.push(LexiconRule { id: r.id.clone(), weight: r.weight });
+                }
+            }
+        }
+        for (i, id) in section.disable.iter().enumerate() {
+            if !seen.contains(id) {
+                errors.push((format!("disable[{i}]"), format!("no lexicon rule `{id}`")));
+            }
+        }
+        for (i, r) in section.rules.iter().enumerate() {
+            if r.id.is_empty() || seen.contains(&r.id) {
+                errors.push((format!("rules[{i}].id"), format!("rule id `{}` is empty or already used", r.id)));
+            }
+            if !r.weight.is_finite() {
+                errors.push((format!("rules[{i}].weight"), "weight must be a finite number".into()));
+            }
+            if let Err(e) = Regex::new(&r.pattern) {
+                errors.push((format!("rules[{i}].pattern"), format!("invalid regex `{}`: {}", r.pattern, last_line(&e.to_string()))));
+            }
+            seen.insert(r.id.clone());
+            patterns.push(r.pattern.clone());
+            rules.push(LexiconRule { id: r.id.clone(), weight: r.weight });
+        }
+
+        let mut structure: BTreeMap<&'static str, f64> = STRUCTURE_DEFAULTS.iter().copied().collect();
+        for (name, w) in &section.structure {
+            match STRUCTURE_DEFAULTS.iter().find(|(n, _)| n == name) {
+                Some((n, _)) if w.is_finite() => {
+                    structure.insert(n, *w);
+                }
+                Some(_) => errors.push((format!("structure.{name}"), "weight must be a finite number".into())),
+                None => {
+                    let known: Vec<&str> = STRUCTURE_DEFAULTS.iter().map(|(n, _)| *n).collect();
+                    errors.push((format!("structure.{name}"), format!("unknown structural signal `{name}` (known: {})", known.join(", "))));
+                }
+            }
+        }
+        if !section.threshold.is_finite() || section.threshold <= 0.0 {
+            errors.push(("threshold".into(), format!("threshold must be a positive number, got `{}`", section.threshold)));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let set = RegexSetBuilder::new(&patterns)
+            .case_insensitive(true)
+            .size_limit(SET_SIZE_LIMIT)
+            .dfa_size_limit(SET_SIZE_LIMIT)
+            .build()
+            .map_err(|e| vec![("rules".to_owned(), format!("lexicon does not compile: {}", last_line(&e.to_string())))])?;
+        Ok(Self { set, rules, structure, threshold: section.threshold })
+    }
+
+    /// Scores the visible text of one message.
+    pub fn score(&self, text: &str) -> Score {
+        let mut score = Score::default();
+        let normalized = normalize_for_lexicon(text);
+        for i in self.set.matches(&normalized).iter() {
+            if let Some(rule) = self.rules.get(i) {
+                score.add(&rule.id, rule.weight);
+            }
+        }
+        for (id, fired) in structural_signals(text) {
+            if fired {
+                score.add(id, self.structure.get(id).copied().unwrap_or(0.0));
+            }
+        }
+        score
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+}
+
+fn last_line(s: &str) -> String {
+    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_owned()
+}
+
+/// Removes invisible characters, folds full-width ASCII and collapses whitespace, so that
+/// zero-width joiners, odd spaces and line breaks cannot split a phrase.
+pub fn normalize_for_lexicon(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last_space = true;
+    for c in text.chars() {
+        let c = match c {
+            '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{034F}' => continue,
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{2018}' | '\u{2019}' | '\u{02BC}' => '\'',
+            '\u{201C}' | '\u{201D}' => '"',
+            c if c.is_whitespace() => ' ',
+            c => c,
+        };
+        if c == ' ' {
+            if !last_space {
+                out.push(' ');
+            }
+            last_space = true;
+        } else {
+            out.push(c);
+            last_space = false;
+        }
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+struct StructureRegexes {
+    heading: Regex,
+    bold: Regex,
+    list_item: Regex,
+    latex: Regex,
+    table: Regex,
+    business_ref: Regex,
+    business_code: Regex,
+}
+
+static STRUCTURE: LazyLock<Option<StructureRegexes>> = LazyLock::new(|| {
+    Some(StructureRegexes {
+        heading: Regex::new(r"(?m)^\s{0,3}#{1,6}\s+\S").ok()?,
+        bold: Regex::new(r"\*\*[^*\n]+\*\*|__[^_\n]+__").ok()?,
+        list_item: Regex::new(r"(?m)^\s*(?:[-*•▪◦–]|\d{1,2}[.)]|[a-z][.)])\s+\S").ok()?,
+        latex: Regex::new(r"\\(?:frac|sqrt|times|cdot|sum|int|alpha|beta|pi|theta|le|ge|neq|boxed)\b|\$\$|\\\(|\\\[").ok()?,
+        table: Regex::new(r"(?m)^\s*\|?\s*:?-{3,}:?\s*\|").ok()?,
+        business_ref: Regex::new(
+            r"(?i)(?:#\s?[a-z]{0,4}\d[a-z0-9-]{2,}|\b(?:order|booking|reservation|ticket|case|tracking|confirmation|reference|ref|invoice|claim|policy|account|membership|loyalty|pnr|commande|réservation|dossier|facture|pedido|reserva|encomenda|fatura|factura|bestellung|buchung|auftrag|rechnung|ordine|prenotazione|fattura|pratica|bestelling|boeking|factuur)\w*\s*(?:no\.?|nr\.?|n[°º]|number|num|id|code|#|numéro|número|nummer|numero)?\s*[:#]?\s*[a-z]{0,4}-?\d[a-z0-9-]{2,})",
+        )
+        .ok()?,
+        // Case-sensitive: uppercase codes such as `ZX-48213` or `ABC123` read as a booking or parcel id.
+        business_code: Regex::new(r"\b[A-Z]{2,5}-?\d{3,}[A-Z0-9]*\b|\b\d{3,}-[A-Z0-9]{2,}\b").ok()?,
+    })
+});
+
+/// Evaluates every structural signal. Returns `(signal id, fired)`.
+fn structural_signals(text: &str) -> [(&'static str, bool); 11] {
+    let Some(re) = STRUCTURE.as_ref() else {
+        return [("", false); 11];
+    };
+    let chars = text.chars().count();
+    let has_ref = re.business_ref.is_match(text) || re.business_code.is_match(text);
+    let paragraphs = text.split("\n\n").filter(|p| !p.trim().is_empty()).count();
+    [
+        ("markdown_heading", re.heading.is_match(text)),
+        ("markdown_bold", re.bold.is_match(text)),
+        ("list_3plus", re.list_item.find_iter(text).nth(2).is_some()),
+        ("code_fence", text.contains("```")),
+        ("latex_math", re.latex.is_match(text)),
+        ("markdown_table", re.table.is_match(text)),
+        ("long_700", chars > 700),
+        ("long_1500", chars > 1500),
+        ("paragraphs_3plus", paragraphs >= 3),
+        ("business_reference", has_ref),
+        ("no_business_reference", !has_ref && chars > NO_REFERENCE_MIN_CHARS),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(json: &str) -> ContentSection {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn only(rules: &str) -> Classifier {
+        Classifier::compile(&section(&format!(r#"{{"builtin_lexicon": false, "rules": {rules}}}"#))).unwrap()
+    }
+
+    #[test]
+    fn builtin_lexicon_compiles_with_all_languages() {
+        let c = Classifier::compile(&section("{}")).unwrap();
+        assert!(c.rule_count() > 0);
+    }
+
+    #[test]
+    fn rules_fire_once_and_case_insensitively() {
+        let c = only(r#"[{"id":"a","pattern":"here is","weight":0.7}]"#);
+        let s = c.score("HERE IS one, here is two");
+        assert_eq!(s.signals, vec![Signal { id: "a".into(), weight: 0.7 }]);
+    }
+
+    #[test]
+    fn zero_width_and_line_breaks_cannot_split_a_phrase() {
+        let c = only(r#"[{"id":"a","pattern":"as an ai language model","weight":2}]"#);
+        assert_eq!(c.score("As an\u{200B} AI\nlanguage\u{00A0}model, I").total, 2.0);
+        assert_eq!(c.score("Ａｓ ａｎ ＡＩ language model").total, 2.0);
+    }
+
+    #[test]
+    fn structural_signals_fire_on_markdown_and_code() {
+        let c = only("[]");
+        let s = c.score("# Title\n\nSome **bold** text\n\n- a\n- b\n- c\n\n```rust\nfn x() {}\n```");
+        let ids = s.signal_ids();
+        for id in ["markdown_heading", "markdown_bold", "list_3plus", "code_fence", "paragraphs_3plus"] {
+            assert!(ids.iter().any(|i| i == id), "{id} missing in {ids:?}");
+        }
+    }
+
+    #[test]
+    fn business_references_are_recognised_in_several_languages() {
+        let c = only("[]");
+        for t in ["Your order #A1234 has shipped", "Votre commande n° 558812 est prête", "Ihre Buchung 77812X ist bestätigt", "Parcel ZX-48213 is out for delivery"] {
+            assert!(c.score(t).signal_ids().contains(&"business_reference".to_string()), "{t}");
+        }
+        assert!(!c.score("In 1969 the first humans walked on the moon.").signal_ids().contains(&"business_reference".to_string()));
+    }
+
+    #[test]
+    fn configuration_errors_are_reported_together() {
+        let err = Classifier::compile(&section(
+            r#"{"builtin_lexicon": false, "threshold": -1, "rules":[{"id":"x","pattern":"(","weight":1}], "structure":{"nope":1}, "disable":["ghost"]}"#,
+        ))
+        .unwrap_err();
+        let paths: Vec<&str> = err.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["disable[0]", "rules[0].pattern", "structure.nope", "threshold"]);
+    }
+
+    #[test]
+    fn structure_weights_can_be_overridden() {
+        let c = Classifier::compile(&section(r#"{"builtin_lexicon": false, "structure": {"code_fence": 3.0}}"#)).unwrap();
+        assert_eq!(c.score("```\nx\n```").total, 3.0);
+    }
+}

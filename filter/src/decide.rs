@@ -1,0 +1,303 @@
+//! Decisions are values: origin + phone number + content → `Decision`.
+//!
+//! Rules are evaluated in a fixed order and each one that would block is recorded as a finding
+//! with its mode. The first enforced finding blocks; otherwise the first audit finding makes the
+//! decision `audit` (would block); otherwise the request is allowed. An audit-mode rule therefore
+//! never hides a later enforced rule.
+
+use crate::classify::Score;
+use crate::identity::OriginIdentity;
+use crate::policy::document::{Action, Mode, Role};
+use crate::policy::{Origin, Policy};
+use crate::whatsapp::{Endpoint, MessageView, WhatsAppCall};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    Block,
+    /// Would block, but the rule is in audit mode.
+    Audit,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Block => "block",
+            Self::Audit => "audit",
+        }
+    }
+}
+
+/// Why a rule fired (or, for allowed requests, why nothing did).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Allowed,
+    GeneralAssistantOrigin,
+    GeneralAssistantNumber,
+    OriginNotAllowedForNumber,
+    UnknownPhoneNumber,
+    MessageTypeNotAllowed,
+    GeneralAssistantContent,
+    UnknownIdentity,
+    IndirectSend,
+    BodyTooLarge,
+    DecompressedTooLarge,
+    InvalidJson,
+    UnsupportedContentEncoding,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::GeneralAssistantOrigin => "general_assistant_origin",
+            Self::GeneralAssistantNumber => "general_assistant_number",
+            Self::OriginNotAllowedForNumber => "origin_not_allowed_for_number",
+            Self::UnknownPhoneNumber => "unknown_phone_number",
+            Self::MessageTypeNotAllowed => "message_type_not_allowed",
+            Self::GeneralAssistantContent => "general_assistant_content",
+            Self::UnknownIdentity => "unknown_identity",
+            Self::IndirectSend => "indirect_send",
+            Self::BodyTooLarge => "body_too_large",
+            Self::DecompressedTooLarge => "decompressed_too_large",
+            Self::InvalidJson => "invalid_json",
+            Self::UnsupportedContentEncoding => "unsupported_content_encoding",
+        }
+    }
+
+    /// The `error_subcode` of the Graph-shaped 403: stable numbers clients can switch on.
+    pub fn error_subcode(self) -> u32 {
+        4_390_000
+            + match self {
+                Self::Allowed => 0,
+                Self::GeneralAssistantOrigin => 1,
+                Self::GeneralAssistantNumber => 2,
+                Self::OriginNotAllowedForNumber => 3,
+                Self::UnknownPhoneNumber => 4,
+                Self::MessageTypeNotAllowed => 5,
+                Self::GeneralAssistantContent => 6,
+                Self::UnknownIdentity => 7,
+                Self::IndirectSend => 8,
+                Self::BodyTooLarge => 9,
+                Self::DecompressedTooLarge => 10,
+                Self::InvalidJson => 11,
+                Self::UnsupportedContentEncoding => 12,
+            }
+    }
+}
+
+/// The caller's role as labelled in metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleLabel {
+    CustomerService,
+    GeneralAssistant,
+    Unknown,
+}
+
+impl RoleLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CustomerService => "customer_service",
+            Self::GeneralAssistant => "general_assistant",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The outcome for one request to a WhatsApp host. Logs, metrics and the 403 derive from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub rule: String,
+    pub reason: Reason,
+    pub role: RoleLabel,
+    pub score: Option<f64>,
+    pub signals: Vec<String>,
+    pub identity: Option<OriginIdentity>,
+    pub endpoint: Endpoint,
+    pub path_id: Option<String>,
+    pub message_type: Option<String>,
+    pub recipient: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Finding {
+    rule: String,
+    reason: Reason,
+}
+
+/// The findings so far for one request.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    enforced: Option<Finding>,
+    audited: Option<Finding>,
+    score: Option<Score>,
+}
+
+impl Findings {
+    /// Records a rule outcome; `Allow` records nothing.
+    pub fn record(&mut self, rule: &str, reason: Reason, action: Action, mode: Mode) {
+        if action == Action::Allow {
+            return;
+        }
+        let slot = match mode {
+            Mode::Enforce => &mut self.enforced,
+            Mode::Audit => &mut self.audited,
+        };
+        if slot.is_none() {
+            *slot = Some(Finding { rule: rule.to_owned(), reason });
+        }
+    }
+
+    pub fn blocks(&self) -> bool {
+        self.enforced.is_some()
+    }
+}
+
+/// What the headers tell: the call, the caller and the rules that need no body.
+#[derive(Debug, Clone)]
+pub struct HeadEvaluation {
+    pub call: WhatsAppCall,
+    pub identity: Option<OriginIdentity>,
+    origin_index: Option<usize>,
+    pub findings: Findings,
+}
+
+impl HeadEvaluation {
+    pub fn origin<'p>(&self, policy: &'p Policy) -> Option<&'p Origin> {
+        self.origin_index.and_then(|i| policy.origins.get(i))
+    }
+
+    pub fn role(&self, policy: &Policy) -> RoleLabel {
+        match self.origin(policy).map(|o| o.role) {
+            Some(Role::CustomerService) => RoleLabel::CustomerService,
+            Some(Role::GeneralAssistant) => RoleLabel::GeneralAssistant,
+            None => RoleLabel::Unknown,
+        }
+    }
+
+    /// Whether the body must be read before deciding.
+    pub fn needs_body(&self, method: &str) -> bool {
+        !self.findings.blocks()
+            && method.eq_ignore_ascii_case("POST")
+            && matches!(self.call.endpoint, Endpoint::Messages | Endpoint::MessageTemplates)
+    }
+}
+
+fn mode_of(policy: &Policy, own: Option<Mode>) -> Mode {
+    own.unwrap_or(policy.mode)
+}
+
+/// Evaluates every rule that the headers alone can decide.
+pub fn evaluate_head(policy: &Policy, call: WhatsAppCall, identity: Option<OriginIdentity>) -> HeadEvaluation {
+    let origin_index = identity.as_ref().and_then(|id| {
+        policy.origins.iter().position(|o| o.patterns.iter().any(|p| p.matches(&id.value)))
+    });
+    let origin = origin_index.and_then(|i| policy.origins.get(i));
+    let mut f = Findings::default();
+
+    if call.endpoint == Endpoint::Indirect {
+        f.record("graph_indirect_send", Reason::IndirectSend, policy.indirect_sends, policy.mode);
+    }
+    if let Some(o) = origin.filter(|o| o.role == Role::GeneralAssistant) {
+        f.record(&o.id, Reason::GeneralAssistantOrigin, Action::Block, mode_of(policy, o.mode));
+    }
+    let is_send_endpoint = matches!(call.endpoint, Endpoint::Messages | Endpoint::Media | Endpoint::MessageTemplates);
+    if let Some(path_id) = call.path_id.as_deref().filter(|_| is_send_endpoint) {
+        match policy.number_rule(path_id) {
+            Some(n) => {
+                let mode = mode_of(policy, n.mode);
+                if n.purpose == Role::GeneralAssistant {
+                    f.record(&n.id, Reason::GeneralAssistantNumber, Action::Block, mode);
+                }
+                let allowed = n.allowed_origins.is_empty()
+                    || origin.is_some_and(|o| n.allowed_origins.iter().any(|a| a == &o.id));
+                if !allowed {
+                    f.record(&n.id, Reason::OriginNotAllowedForNumber, Action::Block, mode);
+                }
+            }
+            None => f.record("unknown_phone_number", Reason::UnknownPhoneNumber, policy.unknown_number, policy.mode),
+        }
+    }
+    if origin.is_none() {
+        f.record("default_action", Reason::UnknownIdentity, policy.default_action, policy.mode);
+    }
+    HeadEvaluation { call, identity, origin_index, findings: f }
+}
+
+/// A body that could not be read into a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyProblem {
+    TooLarge,
+    DecompressedTooLarge,
+    UnsupportedEncoding,
+    InvalidJson,
+}
+
+/// Records a body problem under the limits section.
+pub fn record_body_problem(policy: &Policy, head: &mut HeadEvaluation, problem: BodyProblem) {
+    let l = &policy.limits;
+    let mode = mode_of(policy, l.mode);
+    let (rule, reason, action) = match problem {
+        BodyProblem::TooLarge => ("body_limit", Reason::BodyTooLarge, l.on_oversize),
+        BodyProblem::DecompressedTooLarge => ("body_limit", Reason::DecompressedTooLarge, l.on_oversize),
+        BodyProblem::UnsupportedEncoding => ("unsupported_encoding", Reason::UnsupportedContentEncoding, l.on_unsupported_encoding),
+        BodyProblem::InvalidJson => ("invalid_body", Reason::InvalidJson, l.on_invalid_body),
+    };
+    head.findings.record(rule, reason, action, mode);
+}
+
+/// Evaluates the rules that need the message: type restrictions and the content classifier.
+pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &MessageView) {
+    let origin = head.origin(policy);
+    if let Some(o) = origin {
+        if let Some(types) = &o.message_types {
+            let t = message.message_type.as_str();
+            let ok = types.iter().any(|x| x == t) || (t == "template_creation" && types.iter().any(|x| x == "template"));
+            if !ok {
+                head.findings.record(&o.id, Reason::MessageTypeNotAllowed, Action::Block, mode_of(policy, o.mode));
+            }
+        }
+    }
+    let c = &policy.content;
+    let scored = match origin.map(|o| o.role) {
+        None => c.score_unknown,
+        Some(Role::CustomerService) => c.score_customer_service,
+        Some(Role::GeneralAssistant) => false,
+    };
+    if c.enabled && scored && !message.texts.is_empty() {
+        let score = c.classifier.score(&message.visible_text());
+        if score.total >= c.classifier.threshold {
+            head.findings.record("content_classifier", Reason::GeneralAssistantContent, Action::Block, mode_of(policy, c.mode));
+        }
+        head.findings.score = Some(score);
+    }
+}
+
+/// Turns the findings into the decision.
+pub fn conclude(policy: &Policy, head: &HeadEvaluation, message: Option<&MessageView>) -> Decision {
+    let f = &head.findings;
+    let (verdict, finding) = match (&f.enforced, &f.audited) {
+        (Some(e), _) => (Verdict::Block, Some(e)),
+        (None, Some(a)) => (Verdict::Audit, Some(a)),
+        (None, None) => (Verdict::Allow, None),
+    };
+    let (rule, reason) = match finding {
+        Some(x) => (x.rule.clone(), x.reason),
+        None => (head.origin(policy).map_or_else(|| "no_rule".to_owned(), |o| o.id.clone()), Reason::Allowed),
+    };
+    Decision {
+        verdict,
+        rule,
+        reason,
+        role: head.role(policy),
+        score: f.score.as_ref().map(|s| s.total),
+        signals: f.score.as_ref().map(Score::signal_ids).unwrap_or_default(),
+        identity: head.identity.clone(),
+        endpoint: head.call.endpoint,
+        path_id: head.call.path_id.clone(),
+        message_type: message.map(|m| m.message_type.clone()),
+        recipient: message.and_then(|m| m.recipient.clone()),
+    }
+}

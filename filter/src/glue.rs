@@ -1,0 +1,209 @@
+//! The proxy-wasm glue (wasm32 only): reads from the host, drives `RequestFlow`, applies its
+//! steps, and emits metrics and decision logs. No policy logic lives here.
+
+mod abi;
+
+use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead};
+use crate::identity::RequestAttributes;
+use crate::policy::Policy;
+use crate::report::{self, LocalReply};
+use abi::LogLevel;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+#[expect(unsafe_code, reason = "linker-provided constructor call, as the SDK's `main!` macro does")]
+unsafe extern "C" {
+    fn __wasm_call_ctors();
+}
+
+/// The reactor entry point: runs static constructors, then registers the root context.
+#[expect(unsafe_code, reason = "the module's exported entry point must be unmangled")]
+#[unsafe(no_mangle)]
+pub extern "C" fn _initialize() {
+    // SAFETY: called once by the host before any other export, as the wasm reactor ABI requires.
+    #[expect(unsafe_code, reason = "see above")]
+    unsafe {
+        __wasm_call_ctors();
+    }
+    proxy_wasm::set_root_context(|_| Box::new(GuardRoot::default()));
+}
+
+/// Metric ids by full name, defined on first use and shared by every context of the VM.
+#[derive(Default)]
+struct Metrics {
+    ids: HashMap<String, u32>,
+}
+
+impl Metrics {
+    fn increment(&mut self, name: &str) {
+        let id = match self.ids.get(name) {
+            Some(id) => *id,
+            None => match abi::define_counter(name) {
+                Ok(id) => {
+                    self.ids.insert(name.to_owned(), id);
+                    id
+                }
+                Err(status) => {
+                    abi::log(LogLevel::Warn, &format!("wa-egress-guard: cannot define metric `{name}` (status {status})"));
+                    return;
+                }
+            },
+        };
+        let _ = abi::increment(id, 1);
+    }
+}
+
+#[derive(Default)]
+struct GuardRoot {
+    policy: Option<Rc<Policy>>,
+    metrics: Rc<RefCell<Metrics>>,
+}
+
+impl Context for GuardRoot {}
+
+impl RootContext for GuardRoot {
+    fn on_configure(&mut self, size: usize) -> bool {
+        let bytes = match abi::buffer(abi::BUFFER_PLUGIN_CONFIGURATION, 0, size) {
+            Ok(Some(b)) => b,
+            Ok(None) => Vec::new(),
+            Err(status) => {
+                abi::log(LogLevel::Error, &format!("wa-egress-guard: cannot read the plugin configuration (status {status})"));
+                return false;
+            }
+        };
+        match Policy::from_json(&bytes) {
+            Ok(policy) => {
+                abi::log(
+                    LogLevel::Info,
+                    &format!(
+                        "wa-egress-guard: policy loaded: {} origin(s), {} phone-number rule(s), {} content rule(s), mode {:?}",
+                        policy.origins.len(),
+                        policy.numbers.len(),
+                        policy.content.classifier.rule_count(),
+                        policy.mode
+                    ),
+                );
+                self.policy = Some(Rc::new(policy));
+                self.metrics.borrow_mut().increment("wa_guard_config_loads_total.result.ok");
+                true
+            }
+            Err(err) => {
+                for problem in err.problems() {
+                    abi::log(LogLevel::Error, &format!("wa-egress-guard: invalid policy: {problem}"));
+                }
+                self.metrics.borrow_mut().increment("wa_guard_config_loads_total.result.rejected");
+                false
+            }
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(GuardHttp { policy: self.policy.clone(), metrics: Rc::clone(&self.metrics), flow: None }))
+    }
+}
+
+struct GuardHttp {
+    policy: Option<Rc<Policy>>,
+    metrics: Rc<RefCell<Metrics>>,
+    flow: Option<RequestFlow>,
+}
+
+/// Request attributes read through hostcalls; an error status reads as absent.
+struct HostAttributes;
+
+impl RequestAttributes for HostAttributes {
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        abi::property(path).ok().flatten()
+    }
+
+    fn request_header(&self, name: &str) -> Option<String> {
+        request_header(name)
+    }
+}
+
+fn request_header(name: &str) -> Option<String> {
+    abi::header(abi::MAP_REQUEST_HEADERS, name)
+        .ok()
+        .flatten()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+impl GuardHttp {
+    fn respond(&self, reply: &LocalReply) -> Action {
+        if let Err(status) = abi::send_local_response(reply.status, "wa_egress_guard", &reply.body, &reply.headers) {
+            abi::log(LogLevel::Error, &format!("wa-egress-guard: local reply failed (status {status})"));
+        }
+        Action::Pause
+    }
+
+    /// Emits the metric and log line of a decision made by the last step.
+    fn report(&mut self) {
+        let (Some(policy), Some(flow)) = (&self.policy, &mut self.flow) else { return };
+        let request_id = flow.request_id().to_owned();
+        let Some(decision) = flow.take_new_decision() else { return };
+        self.metrics.borrow_mut().increment(&report::metric_name(decision));
+        if report::should_log(decision, policy.log.log_allowed) {
+            let line = report::log_line(decision, &request_id, &policy.log.recipient_hash_salt);
+            abi::log(LogLevel::Info, &format!("wa-egress-guard decision {line}"));
+        }
+    }
+}
+
+impl Context for GuardHttp {}
+
+impl HttpContext for GuardHttp {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(policy) = self.policy.clone() else {
+            // INVARIANT: Envoy refuses a configuration whose on_configure failed, so this only
+            // happens if the host creates contexts anyway. Fail closed.
+            let reply = LocalReply { status: 503, headers: Vec::new(), body: b"wa-egress-guard: no valid policy".to_vec() };
+            return self.respond(&reply);
+        };
+        let head = RequestHead {
+            method: request_header(":method").unwrap_or_default(),
+            authority: request_header(":authority").or_else(|| request_header("host")).unwrap_or_default(),
+            path: request_header(":path").unwrap_or_default(),
+            content_type: request_header("content-type"),
+            content_encoding: request_header("content-encoding"),
+            request_id: request_header("x-request-id"),
+            end_of_stream,
+        };
+        let (flow, step) = RequestFlow::on_request_headers(&policy, &head, &HostAttributes);
+        self.flow = Some(flow);
+        self.report();
+        match step {
+            HeadersStep::PassThrough | HeadersStep::Continue | HeadersStep::InspectBody => Action::Continue,
+            HeadersStep::Respond(reply) => self.respond(&reply),
+        }
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let (Some(policy), Some(flow)) = (self.policy.clone(), self.flow.as_mut()) else {
+            return Action::Continue;
+        };
+        let mut read = |n: usize| abi::buffer(abi::BUFFER_REQUEST_BODY, 0, n).ok().flatten();
+        let step = flow.on_request_body(&policy, body_size, end_of_stream, &mut read);
+        self.report();
+        match step {
+            BodyStep::Pause => Action::Pause,
+            BodyStep::Continue => Action::Continue,
+            BodyStep::Respond(reply) => self.respond(&reply),
+        }
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if let Some(flow) = &self.flow {
+            for (name, value) in flow.response_headers() {
+                let _ = abi::add_header(abi::MAP_RESPONSE_HEADERS, name, &value);
+            }
+        }
+        Action::Continue
+    }
+}

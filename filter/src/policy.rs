@@ -1,0 +1,404 @@
+//! Load, then compile: the plugin configuration becomes a runnable `Policy`, or a list of every
+//! problem with its JSON path. Regexes are compiled here, once per configuration, never per request.
+
+pub mod document;
+
+use crate::classify::Classifier;
+use crate::identity::{IdentityPattern, IdentitySource};
+use document::{Action, LogSection, Mode, PolicyDocument, Role, ScoredRole};
+use std::collections::HashSet;
+use std::fmt;
+
+/// Message types an origin's `message_types` may name.
+pub const MESSAGE_TYPES: &[&str] = &[
+    "text", "template", "interactive", "image", "video", "audio", "document", "sticker", "reaction", "location",
+    "contacts", "read",
+];
+
+/// Rule ids the engine uses itself; user ids may not shadow them.
+pub const BUILTIN_RULES: &[&str] = &[
+    "content_classifier",
+    "default_action",
+    "unknown_phone_number",
+    "body_limit",
+    "invalid_body",
+    "unsupported_encoding",
+    "graph_indirect_send",
+    "no_rule",
+];
+
+/// One problem in a policy, at a JSON path such as `$.origins[2].identities[0]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`: {}", self.path, self.message)
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy is not valid JSON: {0}")]
+    Syntax(String),
+    #[error("policy has {} problem(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Problem>),
+}
+
+impl PolicyError {
+    pub fn problems(&self) -> Vec<Problem> {
+        match self {
+            Self::Syntax(m) => vec![Problem { path: "$".into(), message: m.clone() }],
+            Self::Invalid(p) => p.clone(),
+        }
+    }
+}
+
+/// An origin: identity patterns mapped to a role.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub id: String,
+    pub patterns: Vec<IdentityPattern>,
+    pub role: Role,
+    pub message_types: Option<Vec<String>>,
+    pub mode: Option<Mode>,
+}
+
+/// A phone-number rule: path ids mapped to a declared purpose and the origins allowed to use them.
+#[derive(Debug, Clone)]
+pub struct PhoneNumberRule {
+    pub id: String,
+    pub path_ids: Vec<String>,
+    pub purpose: Role,
+    pub allowed_origins: Vec<String>,
+    pub mode: Option<Mode>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContentPolicy {
+    pub enabled: bool,
+    pub score_unknown: bool,
+    pub score_customer_service: bool,
+    pub classifier: Classifier,
+    pub mode: Option<Mode>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_decompressed_bytes: usize,
+    pub on_oversize: Action,
+    pub on_invalid_body: Action,
+    pub on_unsupported_encoding: Action,
+    pub mode: Option<Mode>,
+}
+
+/// A compiled, validated policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub mode: Mode,
+    pub default_action: Action,
+    pub whatsapp_hosts: Vec<String>,
+    pub indirect_sends: Action,
+    pub identity_sources: Vec<IdentitySource>,
+    pub origins: Vec<Origin>,
+    pub unknown_number: Action,
+    pub numbers: Vec<PhoneNumberRule>,
+    pub content: ContentPolicy,
+    pub limits: Limits,
+    pub log: LogSection,
+}
+
+/// Upper bounds that keep a typo from turning into unbounded memory per request.
+const MAX_BODY_LIMIT: u64 = 16 << 20;
+const MAX_DECOMPRESSED_LIMIT: u64 = 64 << 20;
+
+impl Policy {
+    /// Parses and compiles a policy from the plugin configuration bytes.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, PolicyError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| PolicyError::Syntax(e.to_string()))?;
+        let doc: PolicyDocument = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { "$".to_owned() } else { format!("$.{path}") };
+            PolicyError::Invalid(vec![Problem { path, message: e.into_inner().to_string() }])
+        })?;
+        Self::compile(&doc)
+    }
+
+    /// Validates a document and compiles it, reporting every problem.
+    pub fn compile(doc: &PolicyDocument) -> Result<Self, PolicyError> {
+        let mut problems = Vec::new();
+        let mut push = |path: String, message: String| problems.push(Problem { path, message });
+
+        let mut whatsapp_hosts = Vec::new();
+        if doc.whatsapp.hosts.is_empty() {
+            push("$.whatsapp.hosts".into(), "at least one host is required".into());
+        }
+        for (i, h) in doc.whatsapp.hosts.iter().enumerate() {
+            let norm = crate::whatsapp::normalize_authority(h);
+            if norm.is_empty() || !norm.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+                push(format!("$.whatsapp.hosts[{i}]"), format!("invalid host `{h}`"));
+            } else {
+                whatsapp_hosts.push(norm);
+            }
+        }
+
+        let mut identity_sources = Vec::new();
+        if doc.identity.sources.is_empty() {
+            push("$.identity.sources".into(), "at least one identity source is required".into());
+        }
+        for (i, s) in doc.identity.sources.iter().enumerate() {
+            match IdentitySource::compile(s) {
+                Ok(s) => identity_sources.push(s),
+                Err(errs) => errs.into_iter().for_each(|(p, m)| push(format!("$.identity.sources[{i}].{p}"), m)),
+            }
+        }
+
+        let mut ids: HashSet<String> = HashSet::new();
+        let mut check_id = |path: String, id: &str, push: &mut dyn FnMut(String, String)| {
+            if !is_rule_id(id) {
+                push(path, format!("invalid id `{id}`: use 1-64 of [a-z0-9_-], starting with a letter or digit"));
+            } else if BUILTIN_RULES.contains(&id) {
+                push(path, format!("id `{id}` is reserved for a built-in rule"));
+            } else if !ids.insert(id.to_owned()) {
+                push(path, format!("duplicate id `{id}`"));
+            }
+        };
+
+        let mut origins = Vec::new();
+        for (i, o) in doc.origins.iter().enumerate() {
+            check_id(format!("$.origins[{i}].id"), &o.id, &mut push);
+            if o.identities.is_empty() {
+                push(format!("$.origins[{i}].identities"), "at least one identity pattern is required".into());
+            }
+            let mut patterns = Vec::new();
+            for (j, p) in o.identities.iter().enumerate() {
+                match IdentityPattern::compile(p) {
+                    Ok(p) => patterns.push(p),
+                    Err(e) => push(format!("$.origins[{i}].identities[{j}]"), e),
+                }
+            }
+            let message_types = o.message_types.as_ref().map(|types| {
+                types
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, t)| {
+                        let t = t.to_ascii_lowercase();
+                        if MESSAGE_TYPES.contains(&t.as_str()) {
+                            Some(t)
+                        } else {
+                            push(
+                                format!("$.origins[{i}].message_types[{j}]"),
+                                format!("unknown message type `{t}` (known: {})", MESSAGE_TYPES.join(", ")),
+                            );
+                            None
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            });
+            if o.role == Role::GeneralAssistant && o.message_types.is_some() {
+                push(format!("$.origins[{i}].message_types"), "a general_assistant origin is always blocked; `message_types` has no effect".into());
+            }
+            origins.push(Origin { id: o.id.clone(), patterns, role: o.role, message_types, mode: o.mode });
+        }
+        let origin_ids: HashSet<&str> = doc.origins.iter().map(|o| o.id.as_str()).collect();
+
+        let mut numbers = Vec::new();
+        let mut seen_path_ids: HashSet<&str> = HashSet::new();
+        for (i, n) in doc.phone_numbers.numbers.iter().enumerate() {
+            check_id(format!("$.phone_numbers.numbers[{i}].id"), &n.id, &mut push);
+            if n.path_ids.is_empty() {
+                push(format!("$.phone_numbers.numbers[{i}].path_ids"), "at least one path id is required".into());
+            }
+            for (j, p) in n.path_ids.iter().enumerate() {
+                if p.is_empty() || p.contains('/') {
+                    push(format!("$.phone_numbers.numbers[{i}].path_ids[{j}]"), format!("invalid path id `{p}`"));
+                } else if !seen_path_ids.insert(p) {
+                    push(format!("$.phone_numbers.numbers[{i}].path_ids[{j}]"), format!("path id `{p}` is already claimed by another rule"));
+                }
+            }
+            for (j, o) in n.allowed_origins.iter().enumerate() {
+                if !origin_ids.contains(o.as_str()) {
+                    push(format!("$.phone_numbers.numbers[{i}].allowed_origins[{j}]"), format!("no origin with id `{o}`"));
+                }
+            }
+            numbers.push(PhoneNumberRule {
+                id: n.id.clone(),
+                path_ids: n.path_ids.iter().map(|p| p.to_ascii_lowercase()).collect(),
+                purpose: n.purpose,
+                allowed_origins: n.allowed_origins.clone(),
+                mode: n.mode,
+            });
+        }
+
+        let classifier = match Classifier::compile(&doc.content) {
+            Ok(c) => Some(c),
+            Err(errs) => {
+                errs.into_iter().for_each(|(p, m)| push(format!("$.content.{p}"), m));
+                None
+            }
+        };
+
+        let l = &doc.limits;
+        if l.max_body_bytes == 0 || l.max_body_bytes > MAX_BODY_LIMIT {
+            push("$.limits.max_body_bytes".into(), format!("must be between 1 and {MAX_BODY_LIMIT}, got `{}`", l.max_body_bytes));
+        }
+        if l.max_decompressed_bytes == 0 || l.max_decompressed_bytes > MAX_DECOMPRESSED_LIMIT {
+            push(
+                "$.limits.max_decompressed_bytes".into(),
+                format!("must be between 1 and {MAX_DECOMPRESSED_LIMIT}, got `{}`", l.max_decompressed_bytes),
+            );
+        }
+
+        match classifier {
+            Some(classifier) if problems.is_empty() => Ok(Self {
+                mode: doc.mode,
+                default_action: doc.default_action,
+                whatsapp_hosts,
+                indirect_sends: doc.whatsapp.indirect_sends,
+                identity_sources,
+                origins,
+                unknown_number: doc.phone_numbers.unknown,
+                numbers,
+                content: ContentPolicy {
+                    enabled: doc.content.enabled,
+                    score_unknown: doc.content.roles.contains(&ScoredRole::Unknown),
+                    score_customer_service: doc.content.roles.contains(&ScoredRole::CustomerService),
+                    classifier,
+                    mode: doc.content.mode,
+                },
+                limits: Limits {
+                    max_body_bytes: usize::try_from(l.max_body_bytes).unwrap_or(usize::MAX),
+                    max_decompressed_bytes: usize::try_from(l.max_decompressed_bytes).unwrap_or(usize::MAX),
+                    on_oversize: l.on_oversize,
+                    on_invalid_body: l.on_invalid_body,
+                    on_unsupported_encoding: l.on_unsupported_encoding,
+                    mode: l.mode,
+                },
+                log: doc.log.clone(),
+            }),
+            _ => Err(PolicyError::Invalid(problems)),
+        }
+    }
+
+    /// Whether `authority` names a WhatsApp Cloud API host.
+    pub fn is_whatsapp_host(&self, normalized_authority: &str) -> bool {
+        self.whatsapp_hosts.iter().any(|h| h == normalized_authority)
+    }
+
+    pub fn origin_for(&self, identity: &str) -> Option<&Origin> {
+        self.origins.iter().find(|o| o.patterns.iter().any(|p| p.matches(identity)))
+    }
+
+    pub fn number_rule(&self, path_id: &str) -> Option<&PhoneNumberRule> {
+        let id = path_id.to_ascii_lowercase();
+        self.numbers.iter().find(|n| n.path_ids.contains(&id))
+    }
+}
+
+fn is_rule_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{
+        "default_action": "allow",
+        "whatsapp": {},
+        "identity": {"sources": [{"type": "peer_uri_san"}]},
+        "origins": [],
+        "phone_numbers": {},
+        "content": {},
+        "limits": {}
+    }"#;
+
+    fn with(patch: &str) -> Result<Policy, PolicyError> {
+        let mut base: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        let patch: serde_json::Value = serde_json::from_str(patch).unwrap();
+        for (k, v) in patch.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        Policy::from_json(base.to_string().as_bytes())
+    }
+
+    fn paths(err: PolicyError) -> Vec<String> {
+        err.problems().into_iter().map(|p| p.path).collect()
+    }
+
+    #[test]
+    fn minimal_policy_compiles_with_defaults() {
+        let p = Policy::from_json(MINIMAL.as_bytes()).unwrap();
+        assert_eq!(p.whatsapp_hosts, ["graph.facebook.com"]);
+        assert_eq!(p.limits.max_body_bytes, 65536);
+        assert_eq!(p.limits.on_oversize, Action::Block);
+        assert!(p.content.score_unknown && !p.content.score_customer_service);
+    }
+
+    #[test]
+    fn unknown_field_is_an_error_with_its_path() {
+        let err = with(r#"{"limits": {"max_body_byte": 10}}"#).unwrap_err();
+        let p = err.problems();
+        assert_eq!(p[0].path, "$.limits.max_body_byte");
+        assert!(p[0].message.contains("max_body_byte"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn missing_section_is_an_error() {
+        let err = Policy::from_json(br#"{"default_action":"allow"}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field"), "{err}");
+    }
+
+    #[test]
+    fn unknown_role_is_an_error() {
+        let err = with(r#"{"origins": [{"id":"a","identities":[{"exact":"x"}],"role":"chatbot"}]}"#).unwrap_err();
+        assert_eq!(paths(err), ["$.origins[0].role"]);
+    }
+
+    #[test]
+    fn every_semantic_problem_is_reported_with_its_path() {
+        let err = with(
+            r#"{"origins": [
+                  {"id":"Bad Id","identities":[{"regex":"("}],"role":"customer_service","message_types":["txt"]},
+                  {"id":"dup","identities":[],"role":"customer_service"},
+                  {"id":"dup","identities":[{"glob":""}],"role":"general_assistant"}],
+                "phone_numbers": {"numbers":[{"id":"line","path_ids":["1","1"],"purpose":"customer_service","allowed_origins":["ghost"]}]},
+                "limits": {"max_body_bytes": 0}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            paths(err),
+            [
+                "$.origins[0].id",
+                "$.origins[0].identities[0]",
+                "$.origins[0].message_types[0]",
+                "$.origins[1].identities",
+                "$.origins[2].id",
+                "$.origins[2].identities[0]",
+                "$.phone_numbers.numbers[0].path_ids[1]",
+                "$.phone_numbers.numbers[0].allowed_origins[0]",
+                "$.limits.max_body_bytes",
+            ]
+        );
+    }
+
+    #[test]
+    fn builtin_rule_ids_are_reserved() {
+        let err = with(r#"{"origins": [{"id":"content_classifier","identities":[{"exact":"x"}],"role":"customer_service"}]}"#).unwrap_err();
+        assert!(err.to_string().contains("reserved"));
+    }
+
+    #[test]
+    fn not_json_is_a_syntax_error() {
+        assert!(matches!(Policy::from_json(b"{nope"), Err(PolicyError::Syntax(_))));
+        assert!(matches!(Policy::from_json(b""), Err(PolicyError::Syntax(_))));
+    }
+}

@@ -1,0 +1,276 @@
+//! The policy as users write it: plain serde types, deserialised from the plugin configuration.
+//!
+//! Every type denies unknown fields, because a typo in a security policy must never be ignored
+//! silently. Optional fields have explicit defaults. Nothing here is validated beyond its JSON
+//! shape: `policy::compile` turns a `PolicyDocument` into a runnable `Policy` and reports every
+//! semantic problem with its JSON path.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The whole plugin configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDocument {
+    /// Global mode; a rule's own `mode` overrides it.
+    #[serde(default)]
+    pub mode: Mode,
+    /// What happens to a caller whose identity matches no origin.
+    pub default_action: Action,
+    pub whatsapp: WhatsAppSection,
+    pub identity: IdentitySection,
+    pub origins: Vec<OriginDoc>,
+    pub phone_numbers: PhoneNumbersSection,
+    pub content: ContentSection,
+    pub limits: LimitsSection,
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Audit,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Allow,
+    Block,
+}
+
+/// A declared role of an origin, or the declared purpose of a phone number.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    CustomerService,
+    GeneralAssistant,
+}
+
+/// Which roles the content classifier runs on. `unknown` is a caller that matched no origin.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoredRole {
+    Unknown,
+    CustomerService,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsAppSection {
+    /// Hosts of the Cloud API. Matched case-insensitively, ignoring the port and a trailing dot.
+    #[serde(default = "default_whatsapp_hosts")]
+    pub hosts: Vec<String>,
+    /// Graph batch requests and `?method=` overrides can carry a send hidden from path matching.
+    #[serde(default = "default_block")]
+    pub indirect_sends: Action,
+}
+
+fn default_whatsapp_hosts() -> Vec<String> {
+    vec!["graph.facebook.com".to_owned()]
+}
+
+fn default_block() -> Action {
+    Action::Block
+}
+
+fn default_allow() -> Action {
+    Action::Allow
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySection {
+    /// Tried in order; the first source that yields a value is the caller's identity.
+    pub sources: Vec<IdentitySourceDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IdentitySourceDoc {
+    /// `connection.uri_san_peer_certificate`: the SPIFFE id of the mTLS peer.
+    PeerUriSan {},
+    /// The proxy's own node metadata, rendered through a template of `{KEY}` placeholders.
+    NodeMetadata {
+        #[serde(default = "default_node_template")]
+        template: String,
+    },
+    /// A request header, honoured only when the direct peer is a trusted hop.
+    Header {
+        name: String,
+        trusted_peers: TrustedPeersDoc,
+    },
+    /// `source.address`, without its port.
+    SourceAddress {},
+}
+
+fn default_node_template() -> String {
+    "spiffe://cluster.local/ns/{NAMESPACE}/sa/{SERVICE_ACCOUNT}".to_owned()
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedPeersDoc {
+    #[serde(default)]
+    pub uri_sans: Vec<PatternDoc>,
+    /// CIDR blocks, e.g. `10.0.0.0/8` or `::1/128`.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+/// An identity pattern: exactly one of its keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum PatternDoc {
+    Exact(String),
+    Glob(String),
+    Regex(String),
+    Cidr(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginDoc {
+    pub id: String,
+    pub identities: Vec<PatternDoc>,
+    pub role: Role,
+    /// Message types this origin may send; absent means all.
+    #[serde(default)]
+    pub message_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub mode: Option<Mode>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneNumbersSection {
+    /// Action for a phone-number-id (or WABA id) no rule names.
+    #[serde(default = "default_allow")]
+    pub unknown: Action,
+    #[serde(default)]
+    pub numbers: Vec<PhoneNumberDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneNumberDoc {
+    pub id: String,
+    /// Phone-number-ids and WABA ids as they appear in the request path.
+    pub path_ids: Vec<String>,
+    pub purpose: Role,
+    /// Origin ids allowed to send from these numbers; empty means any origin.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub mode: Option<Mode>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentSection {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Block when the score reaches this value.
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    #[serde(default = "default_scored_roles")]
+    pub roles: Vec<ScoredRole>,
+    /// Include the built-in lexicon (`policies/lexicon.json`, compiled into the filter).
+    #[serde(default = "default_true")]
+    pub builtin_lexicon: bool,
+    /// Language groups of the lexicon to use; absent means all of them.
+    #[serde(default)]
+    pub languages: Option<Vec<String>>,
+    /// Extra rules, added to the lexicon.
+    #[serde(default)]
+    pub rules: Vec<ContentRuleDoc>,
+    /// Ids of lexicon rules to switch off.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Weight overrides for the structural signals, by signal id.
+    #[serde(default)]
+    pub structure: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub mode: Option<Mode>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+pub(crate) fn default_threshold() -> f64 {
+    1.5
+}
+
+fn default_scored_roles() -> Vec<ScoredRole> {
+    vec![ScoredRole::Unknown]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentRuleDoc {
+    pub id: String,
+    #[serde(default)]
+    pub lang: Option<String>,
+    pub pattern: String,
+    pub weight: f64,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: u64,
+    #[serde(default = "default_max_decompressed")]
+    pub max_decompressed_bytes: u64,
+    #[serde(default = "default_block")]
+    pub on_oversize: Action,
+    #[serde(default = "default_block")]
+    pub on_invalid_body: Action,
+    #[serde(default = "default_block")]
+    pub on_unsupported_encoding: Action,
+    #[serde(default)]
+    pub mode: Option<Mode>,
+}
+
+fn default_max_body() -> u64 {
+    64 * 1024
+}
+
+fn default_max_decompressed() -> u64 {
+    256 * 1024
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// Mixed into the recipient hash so that logs cannot be joined to phone numbers by brute force.
+    #[serde(default)]
+    pub recipient_hash_salt: String,
+    /// Also log allowed decisions (off by default: one line per block or audit).
+    #[serde(default)]
+    pub log_allowed: bool,
+}
+
+/// The built-in lexicon file, as shipped in `policies/lexicon.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LexiconDoc {
+    pub version: u32,
+    pub languages: BTreeMap<String, Vec<LexiconRuleDoc>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LexiconRuleDoc {
+    pub id: String,
+    pub pattern: String,
+    pub weight: f64,
+    #[serde(default)]
+    pub note: Option<String>,
+}

@@ -1,0 +1,100 @@
+//! What a decision looks like outside: the Graph-shaped 403, response headers, the metric name
+//! and the structured log line. None of them carries message text or a raw phone number.
+
+use crate::decide::{Decision, Verdict};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+pub const DECISION_HEADER: &str = "x-wa-guard-decision";
+pub const RULE_HEADER: &str = "x-wa-guard-rule";
+
+/// The counter every decision increments. Envoy shows it as
+/// `wa_guard_decisions_total{decision,rule,reason,role}` once the bootstrap's `stats_tags` extract
+/// the labels (see `envoy/`).
+pub const DECISIONS_METRIC: &str = "wa_guard_decisions_total";
+
+/// A reply the filter sends instead of forwarding the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalReply {
+    pub status: u32,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The 403 for a blocked WhatsApp call, shaped like a Graph API error so existing clients surface it.
+pub fn graph_error(decision: &Decision, request_id: &str) -> LocalReply {
+    let message = format!(
+        "(#10) Blocked by the egress policy: rule `{}`, reason `{}`. General-purpose AI assistants may not use the WhatsApp Business Platform.",
+        decision.rule,
+        decision.reason.as_str()
+    );
+    let body = json!({"error": {
+        "message": message,
+        "type": "OAuthException",
+        "code": 10,
+        "error_subcode": decision.reason.error_subcode(),
+        "fbtrace_id": request_id,
+    }});
+    LocalReply {
+        status: 403,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            (DECISION_HEADER.into(), decision.verdict.as_str().into()),
+            (RULE_HEADER.into(), decision.rule.clone()),
+        ],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+/// Headers added to the response of a request that went through.
+pub fn response_headers(decision: &Decision) -> Vec<(&'static str, String)> {
+    vec![(DECISION_HEADER, decision.verdict.as_str().to_owned()), (RULE_HEADER, decision.rule.clone())]
+}
+
+/// The counter name with its labels in the dotted form the bootstrap's tag regexes extract.
+pub fn metric_name(decision: &Decision) -> String {
+    format!(
+        "{DECISIONS_METRIC}.decision.{}.rule.{}.reason.{}.role.{}",
+        decision.verdict.as_str(),
+        decision.rule,
+        decision.reason.as_str(),
+        decision.role.as_str()
+    )
+}
+
+/// Whether the decision gets a log line.
+pub fn should_log(decision: &Decision, log_allowed: bool) -> bool {
+    decision.verdict != Verdict::Allow || log_allowed
+}
+
+/// One JSON object per decision, without content.
+pub fn log_line(decision: &Decision, request_id: &str, salt: &str) -> String {
+    json!({
+        "event": "wa_egress_guard.decision",
+        "request_id": request_id,
+        "decision": decision.verdict.as_str(),
+        "rule": decision.rule,
+        "reason": decision.reason.as_str(),
+        "role": decision.role.as_str(),
+        "score": decision.score.map(|s| (s * 100.0).round() / 100.0),
+        "signals": decision.signals,
+        "identity": decision.identity.as_ref().map(|i| i.value.as_str()),
+        "identity_source": decision.identity.as_ref().map(|i| i.source.as_str()),
+        "endpoint": decision.endpoint.as_str(),
+        "phone_number_id": decision.path_id,
+        "message_type": decision.message_type,
+        "recipient_hash": decision.recipient.as_deref().map(|r| recipient_hash(r, salt)),
+    })
+    .to_string()
+}
+
+/// A salted SHA-256 of the recipient, truncated to 16 hex digits: joinable across log lines,
+/// not reversible to a phone number without the salt.
+pub fn recipient_hash(recipient: &str, salt: &str) -> String {
+    let digits: String = recipient.chars().filter(char::is_ascii_alphanumeric).collect();
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update([0]);
+    h.update(digits.as_bytes());
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
