@@ -7,6 +7,8 @@
 #![cfg_attr(not(target_arch = "wasm32"), forbid(unsafe_code))]
 
 pub mod body;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cases;
 pub mod classify;
 pub mod decide;
 pub mod flow;

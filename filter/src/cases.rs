@@ -1,0 +1,282 @@
+//! Policy test cases kept as data (`policies/tests/*.json`), and the native runner.
+//!
+//! A case file names a policy (a file plus an optional JSON merge patch, or an inline policy)
+//! and a list of `{note, request, want}` cases. `host-tests` runs the same files against the
+//! `.wasm`; the two must agree. Native only: this module is not compiled into the filter.
+
+use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead};
+use crate::identity::StaticAttributes;
+use crate::policy::Policy;
+use base64::Engine;
+use flate2::Compression;
+use flate2::write::{GzEncoder, ZlibEncoder};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    #[serde(default)]
+    pub description: String,
+    pub policy: PolicyRef,
+    pub cases: Vec<Case>,
+}
+
+/// `{"file": "../default.json", "patch": {...}}` or `{"inline": {...}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum PolicyRef {
+    /// A policy file relative to the case file, with an optional RFC 7386 merge patch.
+    File {
+        file: String,
+        #[serde(default)]
+        patch: Option<Value>,
+    },
+    Inline { inline: Value },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub note: String,
+    pub request: CaseRequest,
+    pub want: Want,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseRequest {
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default = "default_authority")]
+    pub authority: String,
+    pub path: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    /// A JSON body, serialised compactly.
+    #[serde(default)]
+    pub body: Option<Value>,
+    #[serde(default)]
+    pub body_text: Option<String>,
+    #[serde(default)]
+    pub body_base64: Option<String>,
+    /// Compress the body (`gzip` or `deflate`) and set `content-encoding`.
+    #[serde(default)]
+    pub encode: Option<String>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+fn default_authority() -> String {
+    "graph.facebook.com".into()
+}
+
+/// The expected outcome. `decision` is `allow`, `block`, `audit`, or `none` for requests the
+/// filter does not govern (no decision at all).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Want {
+    pub decision: String,
+    #[serde(default)]
+    pub rule: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// What a run produced, in the same terms as `Want`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub decision: String,
+    pub rule: Option<String>,
+    pub reason: Option<String>,
+    /// 403 for a block, otherwise 200 (the upstream's answer).
+    pub status: u32,
+    /// The body as the upstream received it; `None` when nothing reached the upstream.
+    pub forwarded_body: Option<Vec<u8>>,
+}
+
+impl Observed {
+    /// Whether this matches `want` (rule and reason are checked only when the case names them).
+    pub fn satisfies(&self, want: &Want) -> bool {
+        self.decision == want.decision
+            && want.rule.as_ref().is_none_or(|r| self.rule.as_ref() == Some(r))
+            && want.reason.as_ref().is_none_or(|r| self.reason.as_ref() == Some(r))
+    }
+}
+
+/// A loaded case file with its compiled policy and the policy's JSON (for the `.wasm`).
+#[derive(Debug)]
+pub struct LoadedCases {
+    pub path: PathBuf,
+    pub policy_json: String,
+    pub policy: Policy,
+    pub cases: Vec<Case>,
+}
+
+/// Loads every `*.json` case file in `dir`, sorted by name.
+pub fn load_dir(dir: &Path) -> Result<Vec<LoadedCases>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files.iter().map(|f| load_file(f)).collect()
+}
+
+pub fn load_file(path: &Path) -> Result<LoadedCases, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let file: CaseFile = serde_json::from_str(&text).map_err(|e| format!("`{}`: {e}", path.display()))?;
+    let policy_value = match &file.policy {
+        PolicyRef::Inline { inline } => inline.clone(),
+        PolicyRef::File { file: f, patch } => {
+            let base = path.parent().unwrap_or(Path::new(".")).join(f);
+            let text = std::fs::read_to_string(&base).map_err(|e| format!("cannot read `{}`: {e}", base.display()))?;
+            let mut v: Value = serde_json::from_str(&text).map_err(|e| format!("`{}`: {e}", base.display()))?;
+            if let Some(p) = patch {
+                merge_patch(&mut v, p);
+            }
+            v
+        }
+    };
+    let policy_json = policy_value.to_string();
+    let policy = Policy::from_json(policy_json.as_bytes()).map_err(|e| format!("`{}`: {e}", path.display()))?;
+    Ok(LoadedCases { path: path.to_owned(), policy_json, policy, cases: file.cases })
+}
+
+/// RFC 7386 JSON merge patch.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(t) = target {
+        for (k, v) in p {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}
+
+impl CaseRequest {
+    /// The request headers as sent, including `content-encoding` when the case encodes.
+    pub fn effective_headers(&self) -> Vec<(String, String)> {
+        let mut h: Vec<(String, String)> = self.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+        if self.body.is_some() && !h.iter().any(|(k, _)| k == "content-type") {
+            h.push(("content-type".into(), "application/json".into()));
+        }
+        if let Some(enc) = &self.encode {
+            h.push(("content-encoding".into(), enc.clone()));
+        }
+        h
+    }
+
+    /// The body bytes as sent.
+    pub fn body_bytes(&self) -> Result<Vec<u8>, String> {
+        let raw = if let Some(v) = &self.body {
+            serde_json::to_vec(v).map_err(|e| e.to_string())?
+        } else if let Some(t) = &self.body_text {
+            t.clone().into_bytes()
+        } else if let Some(b) = &self.body_base64 {
+            base64::engine::general_purpose::STANDARD.decode(b).map_err(|e| format!("invalid body_base64: {e}"))?
+        } else {
+            Vec::new()
+        };
+        match self.encode.as_deref() {
+            None => Ok(raw),
+            Some("gzip") => {
+                let mut e = GzEncoder::new(Vec::new(), Compression::default());
+                e.write_all(&raw).and_then(|()| e.finish()).map_err(|e| e.to_string())
+            }
+            Some("deflate") => {
+                let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
+                e.write_all(&raw).and_then(|()| e.finish()).map_err(|e| e.to_string())
+            }
+            // Any other coding is sent as is, labelled: the filter must refuse what it cannot read.
+            Some(_) => Ok(raw),
+        }
+    }
+
+    pub fn attributes(&self) -> StaticAttributes {
+        let mut a = StaticAttributes::new();
+        for (k, v) in &self.properties {
+            a = a.property(k, v.as_bytes());
+        }
+        for (k, v) in self.effective_headers() {
+            a = a.header(&k, &v);
+        }
+        a
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.effective_headers().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+}
+
+/// Runs one request through the native engine the way Envoy drives the glue: headers, then the
+/// body in the given chunk sizes (the remainder forms the last chunk).
+pub fn run_native(policy: &Policy, req: &CaseRequest, chunk_sizes: &[usize]) -> Result<Observed, String> {
+    let body = req.body_bytes()?;
+    let head = RequestHead {
+        method: req.method.clone(),
+        authority: req.authority.clone(),
+        path: req.path.clone(),
+        content_type: req.header("content-type"),
+        content_encoding: req.header("content-encoding"),
+        request_id: req.header("x-request-id").or_else(|| Some("case-request".into())),
+        end_of_stream: body.is_empty(),
+    };
+    let attrs = req.attributes();
+    let (mut flow, step) = RequestFlow::on_request_headers(policy, &head, &attrs);
+    let observed = |flow: &RequestFlow, status: u32, forwarded: Option<Vec<u8>>| {
+        let d = flow.decision();
+        Observed {
+            decision: d.map_or("none", |d| d.verdict.as_str()).to_owned(),
+            rule: d.map(|d| d.rule.clone()),
+            reason: d.map(|d| d.reason.as_str().to_owned()),
+            status,
+            forwarded_body: forwarded,
+        }
+    };
+    match step {
+        HeadersStep::Respond(r) => return Ok(observed(&flow, r.status, None)),
+        HeadersStep::PassThrough | HeadersStep::Continue => return Ok(observed(&flow, 200, Some(body))),
+        HeadersStep::InspectBody => {}
+    }
+    let mut buffered: Vec<u8> = Vec::new();
+    let mut forwarded: Vec<u8> = Vec::new();
+    let mut offset = 0;
+    let mut sizes = chunk_sizes.iter().copied().filter(|s| *s > 0);
+    while offset < body.len() {
+        let size = sizes.next().unwrap_or(body.len() - offset).min(body.len() - offset);
+        let chunk = body.get(offset..offset + size).ok_or("chunk out of range")?;
+        offset += size;
+        let eos = offset == body.len();
+        buffered.extend_from_slice(chunk);
+        if !flow.awaiting_body() {
+            forwarded.append(&mut buffered);
+            continue;
+        }
+        let snapshot = buffered.clone();
+        let mut read = |n: usize| snapshot.get(..n).map(<[u8]>::to_vec);
+        match flow.on_request_body(policy, buffered.len(), eos, &mut read) {
+            BodyStep::Pause => {}
+            BodyStep::Continue => forwarded.append(&mut buffered),
+            BodyStep::Respond(r) => return Ok(observed(&flow, r.status, None)),
+        }
+    }
+    Ok(observed(&flow, 200, Some(forwarded)))
+}

@@ -1,0 +1,40 @@
+//! Runs every policy test case in `policies/tests/` through the native engine, whole-body.
+//! `host-tests` runs the same files against the `.wasm`, with every chunking.
+
+use std::path::Path;
+use wa_egress_guard::cases;
+
+#[test]
+fn every_policy_case_holds_natively() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/tests");
+    let files = cases::load_dir(&dir).unwrap();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for file in &files {
+        for case in &file.cases {
+            count += 1;
+            let got = cases::run_native(&file.policy, &case.request, &[]).unwrap();
+            if !got.satisfies(&case.want) {
+                failures.push(format!(
+                    "{}: {}\n  want {:?}\n  got  {} {:?} {:?}",
+                    file.path.file_name().unwrap().to_string_lossy(),
+                    case.note,
+                    case.want,
+                    got.decision,
+                    got.rule,
+                    got.reason
+                ));
+            }
+            if got.decision != "block" {
+                assert_eq!(
+                    got.forwarded_body.as_deref(),
+                    Some(&case.request.body_bytes().unwrap()[..]),
+                    "{}: an allowed body must reach the upstream byte for byte",
+                    case.note
+                );
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {count} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(count > 0, "no policy cases found in {}", dir.display());
+}
