@@ -15,6 +15,7 @@ pub mod flow;
 pub mod identity;
 pub mod policy;
 pub mod report;
+pub mod training;
 pub mod whatsapp;
 
 #[cfg(target_arch = "wasm32")]

@@ -5,6 +5,7 @@ pub mod document;
 
 use crate::classify::Classifier;
 use crate::identity::{IdentityPattern, IdentitySource};
+use crate::training::TrainingPolicy;
 use document::{Action, LogSection, Mode, PolicyDocument, Role, ScoredRole};
 use std::collections::HashSet;
 use std::fmt;
@@ -111,6 +112,7 @@ pub struct Policy {
     pub content: ContentPolicy,
     pub limits: Limits,
     pub log: LogSection,
+    pub training: Option<TrainingPolicy>,
 }
 
 /// Upper bounds that keep a typo from turning into unbounded memory per request.
@@ -255,6 +257,15 @@ impl Policy {
             );
         }
 
+        let training = match doc.training.as_ref().map(TrainingPolicy::compile) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(errs)) => {
+                errs.into_iter().for_each(|(p, m)| push(p, m));
+                None
+            }
+            None => None,
+        };
+
         match classifier {
             Some(classifier) if problems.is_empty() => Ok(Self {
                 mode: doc.mode,
@@ -281,6 +292,7 @@ impl Policy {
                     mode: l.mode,
                 },
                 log: doc.log.clone(),
+                training,
             }),
             _ => Err(PolicyError::Invalid(problems)),
         }

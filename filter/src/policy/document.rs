@@ -25,6 +25,9 @@ pub struct PolicyDocument {
     pub limits: LimitsSection,
     #[serde(default)]
     pub log: LogSection,
+    /// Uploads to AI training endpoints; absent means the filter does not touch them.
+    #[serde(default)]
+    pub training: Option<TrainingSection>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -273,4 +276,144 @@ pub struct LexiconRuleDoc {
     pub weight: f64,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// The second job: strip WhatsApp-derived records from uploads to AI training endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSection {
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Vendor training, fine-tuning and dataset endpoints whose uploads are inspected.
+    pub endpoints: Vec<EndpointDoc>,
+    /// The business's own exclusive fine-tuning endpoints: matched first, nothing is stripped.
+    #[serde(default)]
+    pub exclusive: Vec<EndpointDoc>,
+    #[serde(default)]
+    pub detectors: DetectorsDoc,
+    /// The largest single record (JSONL line, multipart part header, HF commit line).
+    #[serde(default = "default_max_record")]
+    pub max_record_bytes: u64,
+    /// The largest `application/json` body, which is held whole to be rewritten.
+    #[serde(default = "default_max_json_document")]
+    pub max_json_document_bytes: u64,
+    /// A compressed upload may not expand by more than this factor (a zip bomb otherwise).
+    #[serde(default = "default_max_expansion")]
+    pub max_expansion_ratio: u64,
+    /// What to do with a body that cannot be inspected: `block`, or `allow` (forward it
+    /// unchanged and log it as an audit decision).
+    #[serde(default = "default_block")]
+    pub on_uninspectable: Action,
+}
+
+fn default_max_record() -> u64 {
+    8 << 20
+}
+
+fn default_max_json_document() -> u64 {
+    16 << 20
+}
+
+fn default_max_expansion() -> u64 {
+    100
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointDoc {
+    pub id: String,
+    /// Host patterns: exact (`api.openai.com`) or with a leading `*.` / `*-` wildcard.
+    pub hosts: Vec<String>,
+    /// Path globs: `*` is one segment's worth of characters, `**` any run.
+    #[serde(default = "default_all_paths")]
+    pub paths: Vec<String>,
+    #[serde(default = "default_upload_methods")]
+    pub methods: Vec<String>,
+    /// Body format: `auto` (from content-type), `jsonl`, `json`, `multipart`, `hf_commit`.
+    #[serde(default)]
+    pub format: BodyFormat,
+}
+
+fn default_all_paths() -> Vec<String> {
+    vec!["/**".to_owned()]
+}
+
+fn default_upload_methods() -> Vec<String> {
+    vec!["POST".to_owned(), "PUT".to_owned(), "PATCH".to_owned()]
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    #[default]
+    Auto,
+    Jsonl,
+    Json,
+    Multipart,
+    HfCommit,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorsDoc {
+    /// `wamid.` message ids anywhere in a record.
+    #[serde(default = "default_true")]
+    pub wamid: bool,
+    /// Keys that only WhatsApp data carries (`wa_id`).
+    #[serde(default = "default_wa_id_keys")]
+    pub wa_id_keys: Vec<String>,
+    /// Webhook envelopes: `whatsapp_business_account`, `messaging_product: whatsapp`.
+    #[serde(default = "default_true")]
+    pub webhook_envelope: bool,
+    #[serde(default)]
+    pub provenance: ProvenanceDoc,
+    /// WhatsApp chat-export lines such as `[12/03/2024, 14:22:01] Ana: ...`.
+    #[serde(default = "default_true")]
+    pub chat_export: bool,
+    /// Keys holding WhatsApp phone numbers in the business's own schemas.
+    #[serde(default)]
+    pub phone_keys: Vec<String>,
+}
+
+impl Default for DetectorsDoc {
+    fn default() -> Self {
+        Self {
+            wamid: true,
+            wa_id_keys: default_wa_id_keys(),
+            webhook_envelope: true,
+            provenance: ProvenanceDoc::default(),
+            chat_export: true,
+            phone_keys: Vec::new(),
+        }
+    }
+}
+
+fn default_wa_id_keys() -> Vec<String> {
+    vec!["wa_id".to_owned()]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenanceDoc {
+    /// Key names (at any depth) or dotted key paths (`metadata.channel`) holding a provenance tag.
+    #[serde(default = "default_provenance_keys")]
+    pub keys: Vec<String>,
+    /// Tag values that name WhatsApp, compared case-insensitively after trimming. Any value
+    /// containing `whatsapp` matches as well.
+    #[serde(default = "default_provenance_values")]
+    pub values: Vec<String>,
+}
+
+impl Default for ProvenanceDoc {
+    fn default() -> Self {
+        Self { keys: default_provenance_keys(), values: default_provenance_values() }
+    }
+}
+
+fn default_provenance_keys() -> Vec<String> {
+    ["channel", "source", "origin", "platform", "medium", "provider"].map(str::to_owned).to_vec()
+}
+
+fn default_provenance_values() -> Vec<String> {
+    ["whatsapp", "wa", "whatsapp_business", "whatsapp business", "wa_business", "wa-business"].map(str::to_owned).to_vec()
 }

@@ -1,0 +1,276 @@
+//! The second job: find WhatsApp-derived records in uploads to AI training endpoints and strip
+//! them, forwarding every other byte unchanged.
+//!
+//! The headers phase matches the endpoint and picks a streaming `Stripper` for the body's
+//! format and encoding; the body phase feeds it chunk by chunk. Memory is bounded by the longest
+//! record, never by the body.
+
+pub mod detect;
+pub mod gzip;
+pub mod hf_commit;
+pub mod json_doc;
+pub mod multipart;
+pub mod stage;
+
+use crate::identity::IdentityPattern;
+use crate::policy::document::{Action, BodyFormat, EndpointDoc, Mode, PatternDoc, TrainingSection};
+use detect::Detectors;
+use gzip::{Coding, DecodeStage};
+use stage::{JsonDocumentStage, LineKind, LineStage, Passthrough, Refuse, Stage, StageContext, StripError, StripStats};
+use std::sync::Arc;
+
+/// A compiled endpoint entry.
+#[derive(Debug, Clone)]
+pub struct TrainingEndpoint {
+    pub id: String,
+    hosts: Vec<HostPattern>,
+    paths: Vec<IdentityPattern>,
+    methods: Vec<String>,
+    pub format: BodyFormat,
+}
+
+#[derive(Debug, Clone)]
+enum HostPattern {
+    Exact(String),
+    /// `*.openai.azure.com` or `*-aiplatform.googleapis.com`: any non-empty label prefix.
+    Suffix(String),
+}
+
+impl HostPattern {
+    fn parse(s: &str) -> Result<Self, String> {
+        let h = crate::whatsapp::normalize_authority(s);
+        let valid = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        match h.strip_prefix('*') {
+            Some(rest) if (rest.starts_with('.') || rest.starts_with('-')) && valid(rest) => Ok(Self::Suffix(rest.to_owned())),
+            None if valid(&h) => Ok(Self::Exact(h)),
+            _ => Err(format!("invalid host pattern `{s}`")),
+        }
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            Self::Exact(h) => h == host,
+            Self::Suffix(s) => host.len() > s.len() && host.ends_with(s.as_str()) && !host[..host.len() - s.len()].contains('.'),
+        }
+    }
+}
+
+impl TrainingEndpoint {
+    fn compile(doc: &EndpointDoc, path: &str, errors: &mut Vec<(String, String)>) -> Self {
+        let mut hosts = Vec::new();
+        for (i, h) in doc.hosts.iter().enumerate() {
+            match HostPattern::parse(h) {
+                Ok(p) => hosts.push(p),
+                Err(e) => errors.push((format!("{path}.hosts[{i}]"), e)),
+            }
+        }
+        if doc.hosts.is_empty() {
+            errors.push((format!("{path}.hosts"), "at least one host is required".into()));
+        }
+        let mut paths = Vec::new();
+        for (i, p) in doc.paths.iter().enumerate() {
+            if !p.starts_with('/') {
+                errors.push((format!("{path}.paths[{i}]"), format!("path glob `{p}` must start with `/`")));
+                continue;
+            }
+            match IdentityPattern::compile(&PatternDoc::Glob(p.to_ascii_lowercase())) {
+                Ok(g) => paths.push(g),
+                Err(e) => errors.push((format!("{path}.paths[{i}]"), e)),
+            }
+        }
+        Self {
+            id: doc.id.clone(),
+            hosts,
+            paths,
+            methods: doc.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+            format: doc.format,
+        }
+    }
+
+    fn matches(&self, method: &str, host: &str, path: &str) -> bool {
+        self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+            && self.hosts.iter().any(|h| h.matches(host))
+            && self.paths.iter().any(|p| p.matches(path))
+    }
+}
+
+/// The compiled `training` section.
+#[derive(Debug, Clone)]
+pub struct TrainingPolicy {
+    pub mode: Option<Mode>,
+    pub endpoints: Vec<TrainingEndpoint>,
+    pub exclusive: Vec<TrainingEndpoint>,
+    pub on_uninspectable: Action,
+    ctx: Arc<StageContext>,
+}
+
+impl TrainingPolicy {
+    pub fn compile(doc: &TrainingSection) -> Result<Self, Vec<(String, String)>> {
+        let mut errors = Vec::new();
+        let endpoints: Vec<_> =
+            doc.endpoints.iter().enumerate().map(|(i, e)| TrainingEndpoint::compile(e, &format!("$.training.endpoints[{i}]"), &mut errors)).collect();
+        let exclusive: Vec<_> =
+            doc.exclusive.iter().enumerate().map(|(i, e)| TrainingEndpoint::compile(e, &format!("$.training.exclusive[{i}]"), &mut errors)).collect();
+        let mut ids = std::collections::HashSet::new();
+        for (i, e) in doc.endpoints.iter().chain(&doc.exclusive).enumerate() {
+            if !ids.insert(e.id.as_str()) {
+                errors.push((format!("$.training (endpoint #{i})"), format!("duplicate endpoint id `{}`", e.id)));
+            }
+        }
+        let detectors = Detectors::compile(&doc.detectors).map_err(|e| vec![("$.training.detectors".to_owned(), e)]);
+        let limit = |v: u64, name: &str, errors: &mut Vec<(String, String)>| {
+            if v == 0 || v > 1 << 30 {
+                errors.push((format!("$.training.{name}"), format!("must be between 1 and {}, got `{v}`", 1u64 << 30)));
+            }
+            usize::try_from(v).unwrap_or(usize::MAX)
+        };
+        let max_record_bytes = limit(doc.max_record_bytes, "max_record_bytes", &mut errors);
+        let max_json_document_bytes = limit(doc.max_json_document_bytes, "max_json_document_bytes", &mut errors);
+        if doc.max_expansion_ratio < 2 {
+            errors.push(("$.training.max_expansion_ratio".into(), "must be at least 2".into()));
+        }
+        match detectors {
+            Ok(detectors) if errors.is_empty() => Ok(Self {
+                mode: doc.mode,
+                endpoints,
+                exclusive,
+                on_uninspectable: doc.on_uninspectable,
+                ctx: Arc::new(StageContext {
+                    detectors,
+                    max_record_bytes,
+                    max_json_document_bytes,
+                    max_expansion_ratio: doc.max_expansion_ratio,
+                }),
+            }),
+            Ok(_) => Err(errors),
+            Err(mut e) => {
+                errors.append(&mut e);
+                Err(errors)
+            }
+        }
+    }
+
+    /// Matches a request; exclusive (allow-listed) endpoints win.
+    pub fn route(&self, method: &str, host: &str, normalized_path: &str) -> Option<TrainingRoute<'_>> {
+        if let Some(e) = self.exclusive.iter().find(|e| e.matches(method, host, normalized_path)) {
+            return Some(TrainingRoute { endpoint: e, exclusive: true });
+        }
+        self.endpoints.iter().find(|e| e.matches(method, host, normalized_path)).map(|e| TrainingRoute { endpoint: e, exclusive: false })
+    }
+
+    /// Builds the stripper for a body, or says why it cannot be inspected.
+    pub fn stripper(&self, format: BodyFormat, content_type: Option<&str>, content_encoding: Option<&str>) -> Stripper {
+        let ct = content_type.unwrap_or("").to_ascii_lowercase();
+        let mime = ct.split(';').next().unwrap_or("").trim().to_owned();
+        let format = match format {
+            BodyFormat::Auto => match mime.as_str() {
+                "multipart/form-data" => BodyFormat::Multipart,
+                "application/json" => BodyFormat::Json,
+                _ => BodyFormat::Jsonl,
+            },
+            f => f,
+        };
+        let inner: Box<dyn Stage> = match format {
+            BodyFormat::Multipart => match multipart::boundary(content_type.unwrap_or("")) {
+                Some(b) => Box::new(multipart::MultipartStage::new(Arc::clone(&self.ctx), &b)),
+                None => Box::new(Refuse::new(StripError::MalformedMultipart)),
+            },
+            BodyFormat::Json => Box::new(JsonDocumentStage::new(Arc::clone(&self.ctx))),
+            BodyFormat::HfCommit => Box::new(hf_commit::HfCommitStage::new(Arc::clone(&self.ctx))),
+            BodyFormat::Jsonl | BodyFormat::Auto => match mime.as_str() {
+                "" | "application/jsonl" | "application/x-ndjson" | "application/ndjson" | "application/jsonlines"
+                | "application/x-jsonlines" | "application/octet-stream" | "text/plain" | "application/json" => {
+                    Box::new(LineStage::new(Arc::clone(&self.ctx), LineKind::Json))
+                }
+                _ => Box::new(Refuse::new(StripError::UnsupportedPart)),
+            },
+        };
+        let mut codings: Vec<String> = content_encoding
+            .unwrap_or("")
+            .split(',')
+            .map(|c| c.trim().to_ascii_lowercase())
+            .filter(|c| !c.is_empty() && c != "identity")
+            .collect();
+        let stage = match codings.len() {
+            0 => inner,
+            1 => match codings.pop().as_deref() {
+                Some("gzip" | "x-gzip") => Box::new(DecodeStage::new(Coding::Gzip, inner, self.ctx.max_expansion_ratio)) as Box<dyn Stage>,
+                Some("deflate") => Box::new(DecodeStage::new(Coding::Deflate, inner, self.ctx.max_expansion_ratio)),
+                _ => Box::new(Refuse::new(StripError::InvalidCompression)),
+            },
+            _ => Box::new(Refuse::new(StripError::InvalidCompression)),
+        };
+        Stripper { stage, stats: StripStats::default(), error: None, bytes_in: 0, bytes_out: 0 }
+    }
+
+    /// A pass-through "stripper" for allow-listed endpoints: counts bytes, changes nothing.
+    pub fn passthrough(&self) -> Stripper {
+        Stripper { stage: Box::new(Passthrough), stats: StripStats::default(), error: None, bytes_in: 0, bytes_out: 0 }
+    }
+}
+
+/// Whether the stripper decodes the body, so the glue must drop `content-encoding`.
+pub fn decodes(content_encoding: Option<&str>) -> bool {
+    content_encoding.unwrap_or("").split(',').any(|c| matches!(c.trim().to_ascii_lowercase().as_str(), "gzip" | "x-gzip" | "deflate"))
+}
+
+/// A matched training endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainingRoute<'p> {
+    pub endpoint: &'p TrainingEndpoint,
+    pub exclusive: bool,
+}
+
+/// A streaming stripper for one upload.
+pub struct Stripper {
+    stage: Box<dyn Stage>,
+    pub stats: StripStats,
+    /// The first error; after it, the body was bypassed (policy `allow`) or blocked.
+    pub error: Option<StripError>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl Stripper {
+    /// Feeds a chunk; returns the bytes to forward now.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<u8>, StripError> {
+        self.bytes_in += chunk.len() as u64;
+        let mut out = Vec::with_capacity(chunk.len());
+        let r = self.stage.feed(chunk, &mut out, &mut self.stats);
+        self.bytes_out += out.len() as u64;
+        r.map(|()| out).map_err(|e| self.fail(e))
+    }
+
+    /// Ends the body; returns the last bytes to forward.
+    pub fn finish(&mut self) -> Result<Vec<u8>, StripError> {
+        let mut out = Vec::new();
+        let r = self.stage.finish(&mut out, &mut self.stats);
+        self.bytes_out += out.len() as u64;
+        r.map(|()| out).map_err(|e| self.fail(e))
+    }
+
+    fn fail(&mut self, e: StripError) -> StripError {
+        self.error.get_or_insert(e);
+        e
+    }
+
+    /// After an error the policy tolerates: forward the held bytes and everything after as is.
+    /// A broken compressed stream cannot be forwarded identity-encoded, so it is never bypassed.
+    pub fn bypass(&mut self) -> Option<Vec<u8>> {
+        if matches!(self.error, Some(StripError::InvalidCompression | StripError::ExpansionTooLarge)) {
+            return None;
+        }
+        let mut out = Vec::new();
+        self.stage.bypass(&mut out);
+        self.bytes_out += out.len() as u64;
+        Some(out)
+    }
+
+    /// Every record was WhatsApp-derived: nothing would be left to train on.
+    pub fn stripped_everything(&self) -> bool {
+        self.stats.records_seen > 0 && self.stats.records_stripped == self.stats.records_seen
+    }
+}
+
+#[cfg(test)]
+mod tests;

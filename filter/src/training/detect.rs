@@ -1,0 +1,283 @@
+//! Is this record WhatsApp-derived? Detectors over one record (a JSONL line, an array element).
+//!
+//! A cheap raw scan runs first: a record that contains none of the trigger strings, no JSON
+//! escape and no chat-export timestamp cannot match any detector and is only validated. Records
+//! that might match are parsed, so that JSON escapes are decoded before matching
+//! (`\u0077amid.` is `wamid.`), and every key and string is checked.
+
+use crate::policy::document::DetectorsDoc;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::Regex;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+/// Why a record was judged WhatsApp-derived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detector {
+    Wamid,
+    WaIdKey,
+    WebhookEnvelope,
+    Provenance,
+    ChatExport,
+    PhoneKey,
+}
+
+impl Detector {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wamid => "wamid",
+            Self::WaIdKey => "wa_id_key",
+            Self::WebhookEnvelope => "webhook_envelope",
+            Self::Provenance => "provenance",
+            Self::ChatExport => "chat_export",
+            Self::PhoneKey => "phone_key",
+        }
+    }
+}
+
+/// The verdict on one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordVerdict {
+    Keep,
+    WhatsApp(Detector),
+    /// Not UTF-8 or not JSON: the record cannot be inspected.
+    Uninspectable,
+}
+
+/// Compiled detectors.
+#[derive(Debug, Clone)]
+pub struct Detectors {
+    wamid: bool,
+    wa_id_keys: Vec<String>,
+    webhook_envelope: bool,
+    provenance_keys: Vec<Vec<String>>,
+    provenance_values: Vec<String>,
+    chat_export: Option<Regex>,
+    /// Unanchored timestamp shape for the raw scan: a line's texts sit inside JSON strings.
+    chat_export_raw: Option<Regex>,
+    phone_keys: Vec<String>,
+    triggers: Option<AhoCorasick>,
+    wamid_re: Regex,
+}
+
+const CHAT_EXPORT: &str = r"(?m)^\s*\[?\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4},?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp]\.?\s?[Mm]\.?)?\]?\s+(?:-\s+)?[^:\n]{1,60}:\s";
+const CHAT_EXPORT_RAW: &str = r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4},?\s+\d{1,2}:\d{2}";
+const WAMID: &str = r"(?i)wamid\.[A-Za-z0-9+/=_\-]{8,}";
+
+impl Detectors {
+    pub fn compile(doc: &DetectorsDoc) -> Result<Self, String> {
+        let lower = |v: &[String]| v.iter().map(|s| s.trim().to_ascii_lowercase()).collect::<Vec<_>>();
+        let mut triggers: Vec<String> = vec!["whatsapp".into(), "\\".into()];
+        if doc.wamid {
+            triggers.push("wamid".into());
+        }
+        for k in doc.wa_id_keys.iter().chain(&doc.phone_keys) {
+            triggers.push(format!("\"{}\"", k.to_ascii_lowercase()));
+        }
+        // Provenance values are compared trimmed, so the raw scan looks for the keys instead.
+        for k in &doc.provenance.keys {
+            let last = k.rsplit('.').next().unwrap_or(k);
+            triggers.push(format!("\"{}\"", last.to_ascii_lowercase()));
+        }
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&triggers)
+            .map_err(|e| format!("detector triggers do not compile: {e}"))?;
+        Ok(Self {
+            wamid: doc.wamid,
+            wa_id_keys: lower(&doc.wa_id_keys),
+            webhook_envelope: doc.webhook_envelope,
+            provenance_keys: doc.provenance.keys.iter().map(|k| k.to_ascii_lowercase().split('.').map(str::to_owned).collect()).collect(),
+            provenance_values: lower(&doc.provenance.values),
+            chat_export: if doc.chat_export { Some(Regex::new(CHAT_EXPORT).map_err(|e| e.to_string())?) } else { None },
+            chat_export_raw: if doc.chat_export { Some(Regex::new(CHAT_EXPORT_RAW).map_err(|e| e.to_string())?) } else { None },
+            phone_keys: lower(&doc.phone_keys),
+            triggers: Some(ac),
+            wamid_re: Regex::new(WAMID).map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// Judges one JSON record given as raw bytes.
+    pub fn judge_json(&self, raw: &[u8]) -> RecordVerdict {
+        let Ok(text) = std::str::from_utf8(raw) else {
+            return RecordVerdict::Uninspectable;
+        };
+        if !self.might_match(text) {
+            return match serde_json::from_str::<IgnoredAny>(text) {
+                Ok(_) => RecordVerdict::Keep,
+                Err(_) => RecordVerdict::Uninspectable,
+            };
+        }
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => self.judge_value(&v),
+            Err(_) => RecordVerdict::Uninspectable,
+        }
+    }
+
+    /// Judges a plain-text record (a chat export line, a text file's line).
+    pub fn judge_text(&self, text: &str) -> RecordVerdict {
+        match self.judge_string(text) {
+            Some(d) => RecordVerdict::WhatsApp(d),
+            None => RecordVerdict::Keep,
+        }
+    }
+
+    fn might_match(&self, text: &str) -> bool {
+        self.triggers.as_ref().is_none_or(|t| t.is_match(text)) || self.chat_export_raw.as_ref().is_some_and(|r| r.is_match(text))
+    }
+
+    pub fn judge_value(&self, v: &Value) -> RecordVerdict {
+        let mut path: Vec<String> = Vec::new();
+        match self.walk(v, &mut path, 0) {
+            Some(d) => RecordVerdict::WhatsApp(d),
+            None => RecordVerdict::Keep,
+        }
+    }
+
+    fn walk(&self, v: &Value, path: &mut Vec<String>, depth: usize) -> Option<Detector> {
+        if depth > 128 {
+            return None;
+        }
+        match v {
+            Value::String(s) => self.judge_string(s),
+            Value::Array(items) => items.iter().find_map(|x| self.walk(x, path, depth + 1)),
+            Value::Object(map) => {
+                if self.webhook_envelope
+                    && map.get("messaging_product").and_then(Value::as_str).is_some_and(|s| s.trim().eq_ignore_ascii_case("whatsapp"))
+                {
+                    return Some(Detector::WebhookEnvelope);
+                }
+                for (k, val) in map {
+                    let key = k.to_ascii_lowercase();
+                    if self.wa_id_keys.contains(&key) && !is_empty(val) {
+                        return Some(Detector::WaIdKey);
+                    }
+                    if self.phone_keys.contains(&key) && !is_empty(val) {
+                        return Some(Detector::PhoneKey);
+                    }
+                    path.push(key);
+                    let provenance = self.is_provenance_key(path) && self.names_whatsapp(val);
+                    let found = if provenance { Some(Detector::Provenance) } else { self.walk(val, path, depth + 1) };
+                    path.pop();
+                    if found.is_some() {
+                        return found;
+                    }
+                    if self.wamid && self.wamid_re.is_match(k) {
+                        return Some(Detector::Wamid);
+                    }
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn judge_string(&self, s: &str) -> Option<Detector> {
+        if self.wamid && self.wamid_re.is_match(s) {
+            return Some(Detector::Wamid);
+        }
+        if self.webhook_envelope && s.trim().eq_ignore_ascii_case("whatsapp_business_account") {
+            return Some(Detector::WebhookEnvelope);
+        }
+        if self.chat_export.as_ref().is_some_and(|r| r.is_match(s)) {
+            return Some(Detector::ChatExport);
+        }
+        None
+    }
+
+    /// A key path ends with one of the configured names or dotted paths.
+    fn is_provenance_key(&self, path: &[String]) -> bool {
+        self.provenance_keys.iter().any(|k| path.len() >= k.len() && path.get(path.len() - k.len()..) == Some(k.as_slice()))
+    }
+
+    fn names_whatsapp(&self, v: &Value) -> bool {
+        match v {
+            Value::String(s) => {
+                let s = s.trim().to_ascii_lowercase();
+                s.contains("whatsapp") || self.provenance_values.contains(&s)
+            }
+            Value::Array(items) => items.iter().any(|x| self.names_whatsapp(x)),
+            _ => false,
+        }
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d() -> Detectors {
+        Detectors::compile(&DetectorsDoc { phone_keys: vec!["customer_whatsapp".into()], ..DetectorsDoc::default() }).unwrap()
+    }
+
+    fn judge(s: &str) -> RecordVerdict {
+        d().judge_json(s.as_bytes())
+    }
+
+    #[test]
+    fn every_detector_fires() {
+        use Detector::*;
+        let cases = [
+            (r#"{"messages":[{"role":"user","content":"hi"}],"meta":{"id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB"}}"#, Wamid),
+            (r#"{"contact":{"wa_id":"16505551234"},"text":"x"}"#, WaIdKey),
+            (r#"{"object":"whatsapp_business_account","entry":[]}"#, WebhookEnvelope),
+            (r#"{"value":{"messaging_product":"WhatsApp"}}"#, WebhookEnvelope),
+            (r#"{"messages":[],"metadata":{"channel":"WhatsApp"}}"#, Provenance),
+            (r#"{"source":" wa "}"#, Provenance),
+            (r#"{"origin":"whatsapp-cloud-api"}"#, Provenance),
+            (r#"{"text":"[12/03/2024, 14:22:01] Ana Souza: is the store open?"}"#, ChatExport),
+            (r#"{"text":"12/03/2024, 14:22 - Ana: hello"}"#, ChatExport),
+            (r#"{"customer_whatsapp":"+15550001"}"#, PhoneKey),
+        ];
+        for (rec, want) in cases {
+            assert_eq!(judge(rec), RecordVerdict::WhatsApp(want), "{rec}");
+        }
+    }
+
+    #[test]
+    fn json_escapes_are_decoded_before_matching() {
+        assert_eq!(judge(r#"{"id":"\u0077amid.HBgLMTY1MDM4Nzk0"}"#), RecordVerdict::WhatsApp(Detector::Wamid));
+        assert_eq!(judge(r#"{"\u0077a_id":"1"}"#), RecordVerdict::WhatsApp(Detector::WaIdKey));
+        assert_eq!(judge(r#"{"channel":"Wh\u0061tsApp"}"#), RecordVerdict::WhatsApp(Detector::Provenance));
+        assert_eq!(judge(r#"{"t":"12\/03\/2024, 14:22 - Ana: hi"}"#), RecordVerdict::WhatsApp(Detector::ChatExport));
+    }
+
+    #[test]
+    fn ordinary_records_are_kept() {
+        for rec in [
+            r#"{"messages":[{"role":"user","content":"Where is my parcel?"},{"role":"assistant","content":"It ships today."}],"channel":"webchat"}"#,
+            r#"{"text":"We discussed WA state taxes","source":"email"}"#,
+            r#"{"prompt":"wamid is a word","completion":"x"}"#,
+            r#"{"source":"wall"}"#,
+        ] {
+            assert_eq!(judge(rec), RecordVerdict::Keep, "{rec}");
+        }
+    }
+
+    #[test]
+    fn broken_records_are_uninspectable() {
+        assert_eq!(d().judge_json(b"{\"a\": \xff}"), RecordVerdict::Uninspectable);
+        assert_eq!(judge("{not json"), RecordVerdict::Uninspectable);
+        assert_eq!(judge(r#"{"channel":"whatsapp""#), RecordVerdict::Uninspectable);
+    }
+
+    #[test]
+    fn dotted_provenance_paths_only_match_where_configured() {
+        let doc = DetectorsDoc {
+            provenance: crate::policy::document::ProvenanceDoc { keys: vec!["meta.src".into()], values: vec!["wa".into()] },
+            ..DetectorsDoc::default()
+        };
+        let det = Detectors::compile(&doc).unwrap();
+        assert_eq!(det.judge_json(br#"{"meta":{"src":"wa"}}"#), RecordVerdict::WhatsApp(Detector::Provenance));
+        assert_eq!(det.judge_json(br#"{"other":{"src":"wa"}}"#), RecordVerdict::Keep);
+    }
+}

@@ -1,0 +1,105 @@
+//! Hugging Face commit NDJSON (`POST /api/datasets/{repo}/commit/{rev}`): one JSON operation per
+//! line. `file` operations carry base64 file content; JSON and JSONL files are decoded, stripped
+//! and re-encoded. Every other line passes byte for byte.
+
+use super::multipart::stage_for_file;
+use super::stage::{Stage, StageContext, StripError, StripStats};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub struct HfCommitStage {
+    ctx: Arc<StageContext>,
+    pending: Vec<u8>,
+    bypassed: bool,
+}
+
+impl HfCommitStage {
+    pub fn new(ctx: Arc<StageContext>) -> Self {
+        Self { ctx, pending: Vec::new(), bypassed: false }
+    }
+
+    /// Rewrites one operation line (without its newline); `None` keeps it unchanged.
+    fn rewrite(&self, line: &[u8], stats: &mut StripStats) -> Result<Option<Vec<u8>>, StripError> {
+        let trimmed = line.trim_ascii();
+        if trimmed.is_empty() {
+            return Ok(None);
+        }
+        let mut op: Value = serde_json::from_slice(trimmed).map_err(|_| StripError::InvalidRecord)?;
+        if op.get("key").and_then(Value::as_str) != Some("file") {
+            return Ok(None);
+        }
+        let Some(value) = op.get_mut("value") else { return Err(StripError::InvalidRecord) };
+        let path = value.get("path").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+        let encoding = value.get("encoding").and_then(Value::as_str).unwrap_or("base64");
+        if !encoding.eq_ignore_ascii_case("base64") {
+            return Err(StripError::UnsupportedPart);
+        }
+        // Repository metadata and code are not training records.
+        let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
+        if matches!(ext, "md" | "py" | "yaml" | "yml" | "toml" | "cfg" | "gitattributes" | "gitignore" | "license") {
+            return Ok(None);
+        }
+        let Some(Value::String(content)) = value.get("content") else { return Err(StripError::InvalidRecord) };
+        let decoded = STANDARD.decode(content.as_bytes()).map_err(|_| StripError::InvalidRecord)?;
+        let mut stage = stage_for_file(&self.ctx, &path, "");
+        let mut stripped = Vec::with_capacity(decoded.len());
+        let before = stats.records_stripped;
+        stage.feed(&decoded, &mut stripped, stats)?;
+        stage.finish(&mut stripped, stats)?;
+        if stats.records_stripped == before {
+            return Ok(None);
+        }
+        if let Some(c) = value.get_mut("content") {
+            *c = Value::String(STANDARD.encode(&stripped));
+        }
+        serde_json::to_vec(&op).map(Some).map_err(|_| StripError::InvalidRecord)
+    }
+
+    fn process(&mut self, final_chunk: bool, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+        loop {
+            let (end, next) = match memchr::memchr(b'\n', &self.pending) {
+                Some(i) => (i, i + 1),
+                None if final_chunk && !self.pending.is_empty() => (self.pending.len(), self.pending.len()),
+                None => return Ok(()),
+            };
+            let line = self.pending.get(..end).unwrap_or_default();
+            match self.rewrite(line, stats)? {
+                None => out.extend_from_slice(self.pending.get(..next).unwrap_or_default()),
+                Some(new) => {
+                    out.extend_from_slice(&new);
+                    out.extend_from_slice(self.pending.get(end..next).unwrap_or_default());
+                }
+            }
+            self.pending.drain(..next);
+        }
+    }
+}
+
+impl Stage for HfCommitStage {
+    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+        if self.bypassed {
+            out.extend_from_slice(input);
+            return Ok(());
+        }
+        self.pending.extend_from_slice(input);
+        self.process(false, out, stats)?;
+        if self.pending.len() > self.ctx.max_record_bytes {
+            return Err(StripError::RecordTooLarge);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+        if self.bypassed {
+            return Ok(());
+        }
+        self.process(true, out, stats)
+    }
+
+    fn bypass(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.pending);
+        self.bypassed = true;
+    }
+}
