@@ -46,8 +46,13 @@ fn main() -> Result<(), String> {
     let mut overall: BTreeMap<String, Tally> = BTreeMap::new();
     for file in &args {
         let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
-        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let rec: Value = serde_json::from_str(line).map_err(|e| format!("{file}:{}: {e}", n + 1))?;
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let rec: Value =
+                serde_json::from_str(line).map_err(|e| format!("{file}:{}: {e}", n + 1))?;
             let label = rec["label"].as_str().unwrap_or("?").to_owned();
             let lang = rec["lang"].as_str().unwrap_or("?").to_owned();
             let mut message = match (rec.get("message"), rec.get("text")) {
@@ -71,8 +76,16 @@ fn main() -> Result<(), String> {
             let got = run_native(&policy, &req, &[])?;
             let blocked = got.decision == "block";
             for key in [
-                (label.clone(), lang.clone(), band(visible.chars().count()).to_owned()),
-                (label.clone(), "*".into(), band(visible.chars().count()).to_owned()),
+                (
+                    label.clone(),
+                    lang.clone(),
+                    band(visible.chars().count()).to_owned(),
+                ),
+                (
+                    label.clone(),
+                    "*".into(),
+                    band(visible.chars().count()).to_owned(),
+                ),
                 (label.clone(), lang.clone(), "*".into()),
             ] {
                 let t = by_key.entry(key).or_default();
@@ -85,19 +98,36 @@ fn main() -> Result<(), String> {
             let wrong = blocked != (label == "general_assistant");
             if show_misses && wrong {
                 let id = rec["id"].as_str().unwrap_or("");
-                println!("MISS {id} {label} blocked={blocked} rule={:?} chars={}", got.rule, visible.chars().count());
+                println!(
+                    "MISS {id} {label} blocked={blocked} rule={:?} chars={}",
+                    got.rule,
+                    visible.chars().count()
+                );
             }
         }
     }
-    println!("{:<18} {:<5} {:<9} {:>6} {:>8} {:>7}", "label", "lang", "length", "n", "blocked", "rate");
+    println!(
+        "{:<18} {:<5} {:<9} {:>6} {:>8} {:>7}",
+        "label", "lang", "length", "n", "blocked", "rate"
+    );
     for ((label, lang, band), t) in &by_key {
         let rate = f64::from(t.blocked) / f64::from(t.total.max(1)) * 100.0;
-        println!("{label:<18} {lang:<5} {band:<9} {:>6} {:>8} {rate:>6.1}%", t.total, t.blocked);
+        println!(
+            "{label:<18} {lang:<5} {band:<9} {:>6} {:>8} {rate:>6.1}%",
+            t.total, t.blocked
+        );
     }
     for (label, t) in &overall {
         let rate = f64::from(t.blocked) / f64::from(t.total.max(1)) * 100.0;
-        let what = if label == "general_assistant" { "recall" } else { "false-block rate" };
-        println!("OVERALL {label}: {what} {rate:.1}% ({}/{})", t.blocked, t.total);
+        let what = if label == "general_assistant" {
+            "recall"
+        } else {
+            "false-block rate"
+        };
+        println!(
+            "OVERALL {label}: {what} {rate:.1}% ({}/{})",
+            t.blocked, t.total
+        );
     }
     Ok(())
 }

@@ -9,7 +9,11 @@ use std::io::Read;
 
 /// Decodes the body per `content-encoding` (a comma-separated list, applied in order, so undone
 /// in reverse). The output never exceeds `limit` bytes: a larger output is a zip bomb to refuse.
-pub fn decode<'a>(raw: &'a [u8], content_encoding: Option<&str>, limit: usize) -> Result<Cow<'a, [u8]>, BodyProblem> {
+pub fn decode<'a>(
+    raw: &'a [u8],
+    content_encoding: Option<&str>,
+    limit: usize,
+) -> Result<Cow<'a, [u8]>, BodyProblem> {
     let codings: Vec<String> = content_encoding
         .unwrap_or("")
         .split(',')
@@ -32,7 +36,10 @@ pub fn decode<'a>(raw: &'a [u8], content_encoding: Option<&str>, limit: usize) -
 fn inflate(reader: impl Read, limit: usize) -> Result<Vec<u8>, BodyProblem> {
     let mut out = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    reader.take(cap).read_to_end(&mut out).map_err(|_| BodyProblem::InvalidJson)?;
+    reader
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|_| BodyProblem::InvalidJson)?;
     if out.len() > limit {
         return Err(BodyProblem::DecompressedTooLarge);
     }
@@ -41,7 +48,12 @@ fn inflate(reader: impl Read, limit: usize) -> Result<Vec<u8>, BodyProblem> {
 
 /// Parses a decoded body for the endpoint. Query parameters count as fields too (the Graph API
 /// accepts them), but the body wins where both name a field.
-pub fn parse_message(endpoint: Endpoint, content_type: Option<&str>, body: &[u8], raw_query: &str) -> Result<MessageView, BodyProblem> {
+pub fn parse_message(
+    endpoint: Endpoint,
+    content_type: Option<&str>,
+    body: &[u8],
+    raw_query: &str,
+) -> Result<MessageView, BodyProblem> {
     let mime = content_type
         .and_then(|c| c.split(';').next())
         .map(|c| c.trim().to_ascii_lowercase())
@@ -86,31 +98,57 @@ mod tests {
     #[test]
     fn gzip_and_deflate_round_trip() {
         let data = br#"{"text":{"body":"hi"}}"#;
-        assert_eq!(decode(&gzip(data), Some("GZIP"), 1000).unwrap().as_ref(), data);
+        assert_eq!(
+            decode(&gzip(data), Some("GZIP"), 1000).unwrap().as_ref(),
+            data
+        );
         let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
         z.write_all(data).unwrap();
-        assert_eq!(decode(&z.finish().unwrap(), Some("deflate"), 1000).unwrap().as_ref(), data);
+        assert_eq!(
+            decode(&z.finish().unwrap(), Some("deflate"), 1000)
+                .unwrap()
+                .as_ref(),
+            data
+        );
         assert_eq!(decode(data, Some("identity"), 1000).unwrap().as_ref(), data);
-        assert_eq!(decode(&gzip(&gzip(data)), Some("gzip, gzip"), 1000).unwrap().as_ref(), data);
+        assert_eq!(
+            decode(&gzip(&gzip(data)), Some("gzip, gzip"), 1000)
+                .unwrap()
+                .as_ref(),
+            data
+        );
     }
 
     #[test]
     fn zip_bomb_is_refused() {
         let bomb = gzip(&vec![b'a'; 10 << 20]);
         assert!(bomb.len() < 64 << 10);
-        assert_eq!(decode(&bomb, Some("gzip"), 256 << 10).unwrap_err(), BodyProblem::DecompressedTooLarge);
+        assert_eq!(
+            decode(&bomb, Some("gzip"), 256 << 10).unwrap_err(),
+            BodyProblem::DecompressedTooLarge
+        );
     }
 
     #[test]
     fn unknown_encoding_and_corrupt_gzip() {
-        assert_eq!(decode(b"x", Some("br"), 10).unwrap_err(), BodyProblem::UnsupportedEncoding);
-        assert_eq!(decode(b"not gzip", Some("gzip"), 10).unwrap_err(), BodyProblem::InvalidJson);
+        assert_eq!(
+            decode(b"x", Some("br"), 10).unwrap_err(),
+            BodyProblem::UnsupportedEncoding
+        );
+        assert_eq!(
+            decode(b"not gzip", Some("gzip"), 10).unwrap_err(),
+            BodyProblem::InvalidJson
+        );
     }
 
     #[test]
     fn bodies_that_are_not_objects_are_invalid() {
         for b in [&b"[1,2]"[..], b"\"s\"", b"{", &[0xff, 0xfe], b"{\"a\":1}{"] {
-            assert_eq!(parse_message(Endpoint::Messages, None, b, "").unwrap_err(), BodyProblem::InvalidJson, "{b:?}");
+            assert_eq!(
+                parse_message(Endpoint::Messages, None, b, "").unwrap_err(),
+                BodyProblem::InvalidJson,
+                "{b:?}"
+            );
         }
     }
 
@@ -122,9 +160,21 @@ mod tests {
 
     #[test]
     fn query_parameters_fill_missing_fields() {
-        let m = parse_message(Endpoint::Messages, None, b"", "to=1&type=text&text=%7B%22body%22%3A%22hello%22%7D").unwrap();
+        let m = parse_message(
+            Endpoint::Messages,
+            None,
+            b"",
+            "to=1&type=text&text=%7B%22body%22%3A%22hello%22%7D",
+        )
+        .unwrap();
         assert_eq!(m.texts, ["hello"]);
-        let m = parse_message(Endpoint::Messages, None, br#"{"text":{"body":"body wins"}}"#, "text=%7B%22body%22%3A%22q%22%7D").unwrap();
+        let m = parse_message(
+            Endpoint::Messages,
+            None,
+            br#"{"text":{"body":"body wins"}}"#,
+            "text=%7B%22body%22%3A%22q%22%7D",
+        )
+        .unwrap();
         assert_eq!(m.texts, ["body wins"]);
     }
 }

@@ -35,7 +35,9 @@ pub enum PolicyRef {
         #[serde(default)]
         patch: Option<Value>,
     },
-    Inline { inline: Value },
+    Inline {
+        inline: Value,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,7 +81,8 @@ fn default_authority() -> String {
 }
 
 /// The expected outcome. `decision` is `allow`, `block`, `audit`, or `none` for requests the
-/// filter does not govern (no decision at all).
+/// filter does not govern (no decision at all); training uploads use `forward`, `strip`,
+/// `block`, `audit` and `exclusive`, with the endpoint id as `rule` and the problem as `reason`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Want {
@@ -88,6 +91,11 @@ pub struct Want {
     pub rule: Option<String>,
     #[serde(default)]
     pub reason: Option<String>,
+    #[serde(default)]
+    pub records_stripped: Option<u64>,
+    /// The exact body the upstream must receive (UTF-8 text).
+    #[serde(default)]
+    pub forwarded_text: Option<String>,
 }
 
 /// What a run produced, in the same terms as `Want`.
@@ -100,14 +108,29 @@ pub struct Observed {
     pub status: u32,
     /// The body as the upstream received it; `None` when nothing reached the upstream.
     pub forwarded_body: Option<Vec<u8>>,
+    /// Training uploads: how many records were stripped.
+    pub records_stripped: Option<u64>,
 }
 
 impl Observed {
     /// Whether this matches `want` (rule and reason are checked only when the case names them).
     pub fn satisfies(&self, want: &Want) -> bool {
         self.decision == want.decision
-            && want.rule.as_ref().is_none_or(|r| self.rule.as_ref() == Some(r))
-            && want.reason.as_ref().is_none_or(|r| self.reason.as_ref() == Some(r))
+            && want
+                .rule
+                .as_ref()
+                .is_none_or(|r| self.rule.as_ref() == Some(r))
+            && want
+                .reason
+                .as_ref()
+                .is_none_or(|r| self.reason.as_ref() == Some(r))
+            && want
+                .records_stripped
+                .is_none_or(|n| self.records_stripped == Some(n))
+            && want
+                .forwarded_text
+                .as_ref()
+                .is_none_or(|t| self.forwarded_body.as_deref() == Some(t.as_bytes()))
     }
 }
 
@@ -132,14 +155,18 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedCases>, String> {
 }
 
 pub fn load_file(path: &Path) -> Result<LoadedCases, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let file: CaseFile = serde_json::from_str(&text).map_err(|e| format!("`{}`: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let file: CaseFile =
+        serde_json::from_str(&text).map_err(|e| format!("`{}`: {e}", path.display()))?;
     let policy_value = match &file.policy {
         PolicyRef::Inline { inline } => inline.clone(),
         PolicyRef::File { file: f, patch } => {
             let base = path.parent().unwrap_or(Path::new(".")).join(f);
-            let text = std::fs::read_to_string(&base).map_err(|e| format!("cannot read `{}`: {e}", base.display()))?;
-            let mut v: Value = serde_json::from_str(&text).map_err(|e| format!("`{}`: {e}", base.display()))?;
+            let text = std::fs::read_to_string(&base)
+                .map_err(|e| format!("cannot read `{}`: {e}", base.display()))?;
+            let mut v: Value =
+                serde_json::from_str(&text).map_err(|e| format!("`{}`: {e}", base.display()))?;
             if let Some(p) = patch {
                 merge_patch(&mut v, p);
             }
@@ -147,8 +174,14 @@ pub fn load_file(path: &Path) -> Result<LoadedCases, String> {
         }
     };
     let policy_json = policy_value.to_string();
-    let policy = Policy::from_json(policy_json.as_bytes()).map_err(|e| format!("`{}`: {e}", path.display()))?;
-    Ok(LoadedCases { path: path.to_owned(), policy_json, policy, cases: file.cases })
+    let policy = Policy::from_json(policy_json.as_bytes())
+        .map_err(|e| format!("`{}`: {e}", path.display()))?;
+    Ok(LoadedCases {
+        path: path.to_owned(),
+        policy_json,
+        policy,
+        cases: file.cases,
+    })
 }
 
 /// RFC 7386 JSON merge patch.
@@ -174,7 +207,11 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 impl CaseRequest {
     /// The request headers as sent, including `content-encoding` when the case encodes.
     pub fn effective_headers(&self) -> Vec<(String, String)> {
-        let mut h: Vec<(String, String)> = self.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+        let mut h: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect();
         if self.body.is_some() && !h.iter().any(|(k, _)| k == "content-type") {
             h.push(("content-type".into(), "application/json".into()));
         }
@@ -191,7 +228,9 @@ impl CaseRequest {
         } else if let Some(t) = &self.body_text {
             t.clone().into_bytes()
         } else if let Some(b) = &self.body_base64 {
-            base64::engine::general_purpose::STANDARD.decode(b).map_err(|e| format!("invalid body_base64: {e}"))?
+            base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_err(|e| format!("invalid body_base64: {e}"))?
         } else {
             Vec::new()
         };
@@ -199,11 +238,15 @@ impl CaseRequest {
             None => Ok(raw),
             Some("gzip") => {
                 let mut e = GzEncoder::new(Vec::new(), Compression::default());
-                e.write_all(&raw).and_then(|()| e.finish()).map_err(|e| e.to_string())
+                e.write_all(&raw)
+                    .and_then(|()| e.finish())
+                    .map_err(|e| e.to_string())
             }
             Some("deflate") => {
                 let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
-                e.write_all(&raw).and_then(|()| e.finish()).map_err(|e| e.to_string())
+                e.write_all(&raw)
+                    .and_then(|()| e.finish())
+                    .map_err(|e| e.to_string())
             }
             // Any other coding is sent as is, labelled: the filter must refuse what it cannot read.
             Some(_) => Ok(raw),
@@ -222,13 +265,20 @@ impl CaseRequest {
     }
 
     fn header(&self, name: &str) -> Option<String> {
-        self.effective_headers().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.effective_headers()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 }
 
 /// Runs one request through the native engine the way Envoy drives the glue: headers, then the
 /// body in the given chunk sizes (the remainder forms the last chunk).
-pub fn run_native(policy: &Policy, req: &CaseRequest, chunk_sizes: &[usize]) -> Result<Observed, String> {
+pub fn run_native(
+    policy: &Policy,
+    req: &CaseRequest,
+    chunk_sizes: &[usize],
+) -> Result<Observed, String> {
     let body = req.body_bytes()?;
     let head = RequestHead {
         method: req.method.clone(),
@@ -236,12 +286,24 @@ pub fn run_native(policy: &Policy, req: &CaseRequest, chunk_sizes: &[usize]) -> 
         path: req.path.clone(),
         content_type: req.header("content-type"),
         content_encoding: req.header("content-encoding"),
-        request_id: req.header("x-request-id").or_else(|| Some("case-request".into())),
+        request_id: req
+            .header("x-request-id")
+            .or_else(|| Some("case-request".into())),
         end_of_stream: body.is_empty(),
     };
     let attrs = req.attributes();
     let (mut flow, step) = RequestFlow::on_request_headers(policy, &head, &attrs);
     let observed = |flow: &RequestFlow, status: u32, forwarded: Option<Vec<u8>>| {
+        if let Some(t) = flow.training_outcome() {
+            return Observed {
+                decision: t.verdict.as_str().to_owned(),
+                rule: Some(t.endpoint.clone()),
+                reason: t.problem.map(str::to_owned),
+                status,
+                forwarded_body: forwarded,
+                records_stripped: Some(t.stats.records_stripped),
+            };
+        }
         let d = flow.decision();
         Observed {
             decision: d.map_or("none", |d| d.verdict.as_str()).to_owned(),
@@ -249,20 +311,28 @@ pub fn run_native(policy: &Policy, req: &CaseRequest, chunk_sizes: &[usize]) -> 
             reason: d.map(|d| d.reason.as_str().to_owned()),
             status,
             forwarded_body: forwarded,
+            records_stripped: None,
         }
     };
     match step {
         HeadersStep::Respond(r) => return Ok(observed(&flow, r.status, None)),
-        HeadersStep::PassThrough | HeadersStep::Continue => return Ok(observed(&flow, 200, Some(body))),
-        HeadersStep::InspectBody => {}
+        HeadersStep::PassThrough | HeadersStep::Continue => {
+            return Ok(observed(&flow, 200, Some(body)));
+        }
+        HeadersStep::InspectBody | HeadersStep::Strip { .. } => {}
     }
     let mut buffered: Vec<u8> = Vec::new();
     let mut forwarded: Vec<u8> = Vec::new();
     let mut offset = 0;
     let mut sizes = chunk_sizes.iter().copied().filter(|s| *s > 0);
     while offset < body.len() {
-        let size = sizes.next().unwrap_or(body.len() - offset).min(body.len() - offset);
-        let chunk = body.get(offset..offset + size).ok_or("chunk out of range")?;
+        let size = sizes
+            .next()
+            .unwrap_or(body.len() - offset)
+            .min(body.len() - offset);
+        let chunk = body
+            .get(offset..offset + size)
+            .ok_or("chunk out of range")?;
         offset += size;
         let eos = offset == body.len();
         buffered.extend_from_slice(chunk);
@@ -275,6 +345,10 @@ pub fn run_native(policy: &Policy, req: &CaseRequest, chunk_sizes: &[usize]) -> 
         match flow.on_request_body(policy, buffered.len(), eos, &mut read) {
             BodyStep::Pause => {}
             BodyStep::Continue => forwarded.append(&mut buffered),
+            BodyStep::Replace(bytes) => {
+                forwarded.extend_from_slice(&bytes);
+                buffered.clear();
+            }
             BodyStep::Respond(r) => return Ok(observed(&flow, r.status, None)),
         }
     }

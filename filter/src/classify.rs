@@ -71,7 +71,10 @@ impl Score {
     fn add(&mut self, id: &str, weight: f64) {
         if weight != 0.0 {
             self.total += weight;
-            self.signals.push(Signal { id: id.to_owned(), weight });
+            self.signals.push(Signal {
+                id: id.to_owned(),
+                weight,
+            });
         }
     }
 
@@ -93,20 +96,36 @@ impl Classifier {
         let lexicon: LexiconDoc = if section.builtin_lexicon {
             match serde_json::from_str(BUILTIN_LEXICON) {
                 Ok(l) => l,
-                Err(e) => return Err(vec![("builtin_lexicon".into(), format!("built-in lexicon is invalid: {e}"))]),
+                Err(e) => {
+                    return Err(vec![(
+                        "builtin_lexicon".into(),
+                        format!("built-in lexicon is invalid: {e}"),
+                    )]);
+                }
             }
         } else {
-            LexiconDoc { version: 1, languages: BTreeMap::new() }
+            LexiconDoc {
+                version: 1,
+                languages: BTreeMap::new(),
+            }
         };
         if let Some(langs) = &section.languages {
             for (i, l) in langs.iter().enumerate() {
                 if section.builtin_lexicon && !lexicon.languages.contains_key(l) {
                     let known: Vec<&str> = lexicon.languages.keys().map(String::as_str).collect();
-                    errors.push((format!("languages[{i}]"), format!("unknown language `{l}` (known: {})", known.join(", "))));
+                    errors.push((
+                        format!("languages[{i}]"),
+                        format!("unknown language `{l}` (known: {})", known.join(", ")),
+                    ));
                 }
             }
         }
-        let enabled = |lang: &str| section.languages.as_ref().is_none_or(|ls| ls.iter().any(|l| l == lang));
+        let enabled = |lang: &str| {
+            section
+                .languages
+                .as_ref()
+                .is_none_or(|ls| ls.iter().any(|l| l == lang))
+        };
         let disabled: HashSet<&str> = section.disable.iter().map(String::as_str).collect();
 
         let mut patterns: Vec<String> = Vec::new();
@@ -117,7 +136,10 @@ impl Classifier {
                 seen.insert(r.id.clone());
                 if enabled(lang) && !disabled.contains(r.id.as_str()) {
                     patterns.push(r.pattern.clone());
-                    rules.push(LexiconRule { id: r.id.clone(), weight: r.weight });
+                    rules.push(LexiconRule {
+                        id: r.id.clone(),
+                        weight: r.weight,
+                    });
                 }
             }
         }
@@ -128,34 +150,66 @@ impl Classifier {
         }
         for (i, r) in section.rules.iter().enumerate() {
             if r.id.is_empty() || seen.contains(&r.id) {
-                errors.push((format!("rules[{i}].id"), format!("rule id `{}` is empty or already used", r.id)));
+                errors.push((
+                    format!("rules[{i}].id"),
+                    format!("rule id `{}` is empty or already used", r.id),
+                ));
             }
             if !r.weight.is_finite() {
-                errors.push((format!("rules[{i}].weight"), "weight must be a finite number".into()));
+                errors.push((
+                    format!("rules[{i}].weight"),
+                    "weight must be a finite number".into(),
+                ));
             }
             if let Err(e) = Regex::new(&r.pattern) {
-                errors.push((format!("rules[{i}].pattern"), format!("invalid regex `{}`: {}", r.pattern, last_line(&e.to_string()))));
+                errors.push((
+                    format!("rules[{i}].pattern"),
+                    format!(
+                        "invalid regex `{}`: {}",
+                        r.pattern,
+                        last_line(&e.to_string())
+                    ),
+                ));
             }
             seen.insert(r.id.clone());
             patterns.push(r.pattern.clone());
-            rules.push(LexiconRule { id: r.id.clone(), weight: r.weight });
+            rules.push(LexiconRule {
+                id: r.id.clone(),
+                weight: r.weight,
+            });
         }
 
-        let mut structure: BTreeMap<&'static str, f64> = STRUCTURE_DEFAULTS.iter().copied().collect();
+        let mut structure: BTreeMap<&'static str, f64> =
+            STRUCTURE_DEFAULTS.iter().copied().collect();
         for (name, w) in &section.structure {
             match STRUCTURE_DEFAULTS.iter().find(|(n, _)| n == name) {
                 Some((n, _)) if w.is_finite() => {
                     structure.insert(n, *w);
                 }
-                Some(_) => errors.push((format!("structure.{name}"), "weight must be a finite number".into())),
+                Some(_) => errors.push((
+                    format!("structure.{name}"),
+                    "weight must be a finite number".into(),
+                )),
                 None => {
                     let known: Vec<&str> = STRUCTURE_DEFAULTS.iter().map(|(n, _)| *n).collect();
-                    errors.push((format!("structure.{name}"), format!("unknown structural signal `{name}` (known: {})", known.join(", "))));
+                    errors.push((
+                        format!("structure.{name}"),
+                        format!(
+                            "unknown structural signal `{name}` (known: {})",
+                            known.join(", ")
+                        ),
+                    ));
                 }
             }
         }
         if !section.threshold.is_finite() || section.threshold <= 0.0 {
-            errors.push(("threshold".into(), format!("threshold must be a positive number, got `{}`", section.threshold)));
+            errors.push((
+                "threshold".into(),
+                format!(
+                    "threshold must be a positive number, got `{}`",
+                    section.threshold
+                ),
+            ));
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -165,8 +219,18 @@ impl Classifier {
             .size_limit(SET_SIZE_LIMIT)
             .dfa_size_limit(SET_SIZE_LIMIT)
             .build()
-            .map_err(|e| vec![("rules".to_owned(), format!("lexicon does not compile: {}", last_line(&e.to_string())))])?;
-        Ok(Self { set, rules, structure, threshold: section.threshold })
+            .map_err(|e| {
+                vec![(
+                    "rules".to_owned(),
+                    format!("lexicon does not compile: {}", last_line(&e.to_string())),
+                )]
+            })?;
+        Ok(Self {
+            set,
+            rules,
+            structure,
+            threshold: section.threshold,
+        })
     }
 
     /// Scores the visible text of one message.
@@ -192,7 +256,12 @@ impl Classifier {
 }
 
 fn last_line(s: &str) -> String {
-    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_owned()
+    s.lines()
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap_or(s)
+        .trim()
+        .to_owned()
 }
 
 /// Removes invisible characters, folds full-width ASCII and collapses whitespace, so that
@@ -202,7 +271,11 @@ pub fn normalize_for_lexicon(text: &str) -> String {
     let mut last_space = true;
     for c in text.chars() {
         let c = match c {
-            '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{034F}' => continue,
+            '\u{200B}'..='\u{200F}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+            | '\u{034F}' => continue,
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             '\u{2018}' | '\u{2019}' | '\u{02BC}' => '\'',
             '\u{201C}' | '\u{201D}' => '"',
@@ -270,7 +343,10 @@ fn structural_signals(text: &str) -> [(&'static str, bool); 11] {
         ("long_1500", chars > 1500),
         ("paragraphs_3plus", paragraphs >= 3),
         ("business_reference", has_ref),
-        ("no_business_reference", !has_ref && chars > NO_REFERENCE_MIN_CHARS),
+        (
+            "no_business_reference",
+            !has_ref && chars > NO_REFERENCE_MIN_CHARS,
+        ),
     ]
 }
 
@@ -283,7 +359,10 @@ mod tests {
     }
 
     fn only(rules: &str) -> Classifier {
-        Classifier::compile(&section(&format!(r#"{{"builtin_lexicon": false, "rules": {rules}}}"#))).unwrap()
+        Classifier::compile(&section(&format!(
+            r#"{{"builtin_lexicon": false, "rules": {rules}}}"#
+        )))
+        .unwrap()
     }
 
     #[test]
@@ -296,22 +375,38 @@ mod tests {
     fn rules_fire_once_and_case_insensitively() {
         let c = only(r#"[{"id":"a","pattern":"here is","weight":0.7}]"#);
         let s = c.score("HERE IS one, here is two");
-        assert_eq!(s.signals, vec![Signal { id: "a".into(), weight: 0.7 }]);
+        assert_eq!(
+            s.signals,
+            vec![Signal {
+                id: "a".into(),
+                weight: 0.7
+            }]
+        );
     }
 
     #[test]
     fn zero_width_and_line_breaks_cannot_split_a_phrase() {
         let c = only(r#"[{"id":"a","pattern":"as an ai language model","weight":2}]"#);
-        assert_eq!(c.score("As an\u{200B} AI\nlanguage\u{00A0}model, I").total, 2.0);
+        assert_eq!(
+            c.score("As an\u{200B} AI\nlanguage\u{00A0}model, I").total,
+            2.0
+        );
         assert_eq!(c.score("Ａｓ ａｎ ＡＩ language model").total, 2.0);
     }
 
     #[test]
     fn structural_signals_fire_on_markdown_and_code() {
         let c = only("[]");
-        let s = c.score("# Title\n\nSome **bold** text\n\n- a\n- b\n- c\n\n```rust\nfn x() {}\n```");
+        let s =
+            c.score("# Title\n\nSome **bold** text\n\n- a\n- b\n- c\n\n```rust\nfn x() {}\n```");
         let ids = s.signal_ids();
-        for id in ["markdown_heading", "markdown_bold", "list_3plus", "code_fence", "paragraphs_3plus"] {
+        for id in [
+            "markdown_heading",
+            "markdown_bold",
+            "list_3plus",
+            "code_fence",
+            "paragraphs_3plus",
+        ] {
             assert!(ids.iter().any(|i| i == id), "{id} missing in {ids:?}");
         }
     }
@@ -319,10 +414,24 @@ mod tests {
     #[test]
     fn business_references_are_recognised_in_several_languages() {
         let c = only("[]");
-        for t in ["Your order #A1234 has shipped", "Votre commande n° 558812 est prête", "Ihre Buchung 77812X ist bestätigt", "Parcel ZX-48213 is out for delivery"] {
-            assert!(c.score(t).signal_ids().contains(&"business_reference".to_string()), "{t}");
+        for t in [
+            "Your order #A1234 has shipped",
+            "Votre commande n° 558812 est prête",
+            "Ihre Buchung 77812X ist bestätigt",
+            "Parcel ZX-48213 is out for delivery",
+        ] {
+            assert!(
+                c.score(t)
+                    .signal_ids()
+                    .contains(&"business_reference".to_string()),
+                "{t}"
+            );
         }
-        assert!(!c.score("In 1969 the first humans walked on the moon.").signal_ids().contains(&"business_reference".to_string()));
+        assert!(
+            !c.score("In 1969 the first humans walked on the moon.")
+                .signal_ids()
+                .contains(&"business_reference".to_string())
+        );
     }
 
     #[test]
@@ -332,12 +441,23 @@ mod tests {
         ))
         .unwrap_err();
         let paths: Vec<&str> = err.iter().map(|(p, _)| p.as_str()).collect();
-        assert_eq!(paths, ["disable[0]", "rules[0].pattern", "structure.nope", "threshold"]);
+        assert_eq!(
+            paths,
+            [
+                "disable[0]",
+                "rules[0].pattern",
+                "structure.nope",
+                "threshold"
+            ]
+        );
     }
 
     #[test]
     fn structure_weights_can_be_overridden() {
-        let c = Classifier::compile(&section(r#"{"builtin_lexicon": false, "structure": {"code_fence": 3.0}}"#)).unwrap();
+        let c = Classifier::compile(&section(
+            r#"{"builtin_lexicon": false, "structure": {"code_fence": 3.0}}"#,
+        ))
+        .unwrap();
         assert_eq!(c.score("```\nx\n```").total, 3.0);
     }
 }

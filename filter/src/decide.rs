@@ -146,7 +146,10 @@ impl Findings {
             Mode::Audit => &mut self.audited,
         };
         if slot.is_none() {
-            *slot = Some(Finding { rule: rule.to_owned(), reason });
+            *slot = Some(Finding {
+                rule: rule.to_owned(),
+                reason,
+            });
         }
     }
 
@@ -181,7 +184,10 @@ impl HeadEvaluation {
     pub fn needs_body(&self, method: &str) -> bool {
         !self.findings.blocks()
             && method.eq_ignore_ascii_case("POST")
-            && matches!(self.call.endpoint, Endpoint::Messages | Endpoint::MessageTemplates)
+            && matches!(
+                self.call.endpoint,
+                Endpoint::Messages | Endpoint::MessageTemplates
+            )
     }
 }
 
@@ -190,20 +196,40 @@ fn mode_of(policy: &Policy, own: Option<Mode>) -> Mode {
 }
 
 /// Evaluates every rule that the headers alone can decide.
-pub fn evaluate_head(policy: &Policy, call: WhatsAppCall, identity: Option<OriginIdentity>) -> HeadEvaluation {
+pub fn evaluate_head(
+    policy: &Policy,
+    call: WhatsAppCall,
+    identity: Option<OriginIdentity>,
+) -> HeadEvaluation {
     let origin_index = identity.as_ref().and_then(|id| {
-        policy.origins.iter().position(|o| o.patterns.iter().any(|p| p.matches(&id.value)))
+        policy
+            .origins
+            .iter()
+            .position(|o| o.patterns.iter().any(|p| p.matches(&id.value)))
     });
     let origin = origin_index.and_then(|i| policy.origins.get(i));
     let mut f = Findings::default();
 
     if call.endpoint == Endpoint::Indirect {
-        f.record("graph_indirect_send", Reason::IndirectSend, policy.indirect_sends, policy.mode);
+        f.record(
+            "graph_indirect_send",
+            Reason::IndirectSend,
+            policy.indirect_sends,
+            policy.mode,
+        );
     }
     if let Some(o) = origin.filter(|o| o.role == Role::GeneralAssistant) {
-        f.record(&o.id, Reason::GeneralAssistantOrigin, Action::Block, mode_of(policy, o.mode));
+        f.record(
+            &o.id,
+            Reason::GeneralAssistantOrigin,
+            Action::Block,
+            mode_of(policy, o.mode),
+        );
     }
-    let is_send_endpoint = matches!(call.endpoint, Endpoint::Messages | Endpoint::Media | Endpoint::MessageTemplates);
+    let is_send_endpoint = matches!(
+        call.endpoint,
+        Endpoint::Messages | Endpoint::Media | Endpoint::MessageTemplates
+    );
     if let Some(path_id) = call.path_id.as_deref().filter(|_| is_send_endpoint) {
         match policy.number_rule(path_id) {
             Some(n) => {
@@ -214,16 +240,36 @@ pub fn evaluate_head(policy: &Policy, call: WhatsAppCall, identity: Option<Origi
                 let allowed = n.allowed_origins.is_empty()
                     || origin.is_some_and(|o| n.allowed_origins.iter().any(|a| a == &o.id));
                 if !allowed {
-                    f.record(&n.id, Reason::OriginNotAllowedForNumber, Action::Block, mode);
+                    f.record(
+                        &n.id,
+                        Reason::OriginNotAllowedForNumber,
+                        Action::Block,
+                        mode,
+                    );
                 }
             }
-            None => f.record("unknown_phone_number", Reason::UnknownPhoneNumber, policy.unknown_number, policy.mode),
+            None => f.record(
+                "unknown_phone_number",
+                Reason::UnknownPhoneNumber,
+                policy.unknown_number,
+                policy.mode,
+            ),
         }
     }
     if origin.is_none() {
-        f.record("default_action", Reason::UnknownIdentity, policy.default_action, policy.mode);
+        f.record(
+            "default_action",
+            Reason::UnknownIdentity,
+            policy.default_action,
+            policy.mode,
+        );
     }
-    HeadEvaluation { call, identity, origin_index, findings: f }
+    HeadEvaluation {
+        call,
+        identity,
+        origin_index,
+        findings: f,
+    }
 }
 
 /// A body that could not be read into a message.
@@ -241,8 +287,14 @@ pub fn record_body_problem(policy: &Policy, head: &mut HeadEvaluation, problem: 
     let mode = mode_of(policy, l.mode);
     let (rule, reason, action) = match problem {
         BodyProblem::TooLarge => ("body_limit", Reason::BodyTooLarge, l.on_oversize),
-        BodyProblem::DecompressedTooLarge => ("body_limit", Reason::DecompressedTooLarge, l.on_oversize),
-        BodyProblem::UnsupportedEncoding => ("unsupported_encoding", Reason::UnsupportedContentEncoding, l.on_unsupported_encoding),
+        BodyProblem::DecompressedTooLarge => {
+            ("body_limit", Reason::DecompressedTooLarge, l.on_oversize)
+        }
+        BodyProblem::UnsupportedEncoding => (
+            "unsupported_encoding",
+            Reason::UnsupportedContentEncoding,
+            l.on_unsupported_encoding,
+        ),
         BodyProblem::InvalidJson => ("invalid_body", Reason::InvalidJson, l.on_invalid_body),
     };
     head.findings.record(rule, reason, action, mode);
@@ -254,9 +306,15 @@ pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &Me
     if let Some(o) = origin {
         if let Some(types) = &o.message_types {
             let t = message.message_type.as_str();
-            let ok = types.iter().any(|x| x == t) || (t == "template_creation" && types.iter().any(|x| x == "template"));
+            let ok = types.iter().any(|x| x == t)
+                || (t == "template_creation" && types.iter().any(|x| x == "template"));
             if !ok {
-                head.findings.record(&o.id, Reason::MessageTypeNotAllowed, Action::Block, mode_of(policy, o.mode));
+                head.findings.record(
+                    &o.id,
+                    Reason::MessageTypeNotAllowed,
+                    Action::Block,
+                    mode_of(policy, o.mode),
+                );
             }
         }
     }
@@ -269,7 +327,12 @@ pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &Me
     if c.enabled && scored && !message.texts.is_empty() {
         let score = c.classifier.score(&message.visible_text());
         if score.total >= c.classifier.threshold {
-            head.findings.record("content_classifier", Reason::GeneralAssistantContent, Action::Block, mode_of(policy, c.mode));
+            head.findings.record(
+                "content_classifier",
+                Reason::GeneralAssistantContent,
+                Action::Block,
+                mode_of(policy, c.mode),
+            );
         }
         head.findings.score = Some(score);
     }
@@ -285,7 +348,11 @@ pub fn conclude(policy: &Policy, head: &HeadEvaluation, message: Option<&Message
     };
     let (rule, reason) = match finding {
         Some(x) => (x.rule.clone(), x.reason),
-        None => (head.origin(policy).map_or_else(|| "no_rule".to_owned(), |o| o.id.clone()), Reason::Allowed),
+        None => (
+            head.origin(policy)
+                .map_or_else(|| "no_rule".to_owned(), |o| o.id.clone()),
+            Reason::Allowed,
+        ),
     };
     Decision {
         verdict,

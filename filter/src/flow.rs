@@ -9,7 +9,10 @@ use crate::body;
 use crate::decide::{self, BodyProblem, Decision, HeadEvaluation, Verdict};
 use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
+use crate::policy::document::{Action, Mode};
 use crate::report::{self, LocalReply};
+use crate::training::Stripper;
+use crate::training::stage::StripStats;
 use crate::whatsapp;
 
 /// What the glue knows from the request headers.
@@ -36,6 +39,9 @@ pub enum HeadersStep {
     InspectBody,
     /// Send this reply instead of forwarding.
     Respond(LocalReply),
+    /// A training upload: continue, remove these request headers (only possible now), then
+    /// feed every body chunk and forward what each step returns.
+    Strip { remove_headers: Vec<&'static str> },
 }
 
 /// What the glue must do after a body callback.
@@ -45,14 +51,74 @@ pub enum BodyStep {
     Pause,
     /// Forward what is buffered.
     Continue,
+    /// Forward these bytes instead of the chunk.
+    Replace(Vec<u8>),
     Respond(LocalReply),
 }
 
-#[derive(Debug, Clone)]
+/// What happened to a training upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainingVerdict {
+    /// Inspected, nothing to strip.
+    Forwarded,
+    /// WhatsApp-derived records were removed.
+    Stripped,
+    /// Refused: every record was WhatsApp-derived, or the body could not be inspected.
+    Blocked,
+    /// Audit mode, or an uninspectable body the policy lets through: forwarded unchanged.
+    Audit,
+    /// An allow-listed exclusive fine-tuning endpoint: not inspected.
+    Exclusive,
+}
+
+impl TrainingVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Forwarded => "forward",
+            Self::Stripped => "strip",
+            Self::Blocked => "block",
+            Self::Audit => "audit",
+            Self::Exclusive => "exclusive",
+        }
+    }
+}
+
+/// The outcome of one training upload; metrics, logs and response headers derive from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainingOutcome {
+    pub endpoint: String,
+    pub verdict: TrainingVerdict,
+    pub stats: StripStats,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Why the body could not be inspected, or `all_records_whatsapp`.
+    pub problem: Option<&'static str>,
+}
+
+#[derive(Debug)]
 enum State {
     Ignored,
     AwaitingBody(Box<Pending>),
     Decided,
+    Stripping(Box<Upload>),
+}
+
+struct Upload {
+    endpoint: String,
+    stripper: Stripper,
+    audit: bool,
+    on_uninspectable: Action,
+    /// An uninspectable body the policy lets through: forwarded as is from then on.
+    bypassed: bool,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("endpoint", &self.endpoint)
+            .field("audit", &self.audit)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -64,28 +130,36 @@ struct Pending {
 }
 
 /// The per-request state.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RequestFlow {
     state: State,
     request_id: String,
     decision: Option<Decision>,
+    training: Option<TrainingOutcome>,
     /// Set when a decision is made, cleared by `take_new_decision`.
     fresh: bool,
 }
 
 impl RequestFlow {
     /// Routes the request and evaluates every rule the headers can decide.
-    pub fn on_request_headers(policy: &Policy, head: &RequestHead, attrs: &dyn RequestAttributes) -> (Self, HeadersStep) {
+    pub fn on_request_headers(
+        policy: &Policy,
+        head: &RequestHead,
+        attrs: &dyn RequestAttributes,
+    ) -> (Self, HeadersStep) {
         let mut flow = Self {
             state: State::Ignored,
             request_id: head.request_id.clone().unwrap_or_default(),
             decision: None,
+            training: None,
             fresh: false,
         };
-        if !policy.is_whatsapp_host(&whatsapp::normalize_authority(&head.authority)) {
-            return (flow, HeadersStep::PassThrough);
-        }
+        let host = whatsapp::normalize_authority(&head.authority);
         let path = whatsapp::normalize_path(&head.path);
+        if !policy.is_whatsapp_host(&host) {
+            let step = flow.start_training(policy, head, &host, &path);
+            return (flow, step);
+        }
         let call = whatsapp::classify_call(&head.method, &path);
         let who = identity::resolve(&policy.identity_sources, attrs);
         let evaluation = decide::evaluate_head(policy, call, who);
@@ -116,10 +190,19 @@ impl RequestFlow {
         end_of_stream: bool,
         read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
     ) -> BodyStep {
+        if let State::Stripping(upload) = &mut self.state {
+            let chunk = read(buffered_len).unwrap_or_default();
+            let step = Self::strip_chunk(upload, &chunk, end_of_stream);
+            if end_of_stream || matches!(step, BodyStep::Respond(_)) {
+                self.end_upload(policy);
+            }
+            return step;
+        }
         let State::AwaitingBody(_) = &self.state else {
             return BodyStep::Continue;
         };
-        let State::AwaitingBody(pending) = std::mem::replace(&mut self.state, State::Decided) else {
+        let State::AwaitingBody(pending) = std::mem::replace(&mut self.state, State::Decided)
+        else {
             return BodyStep::Continue;
         };
         if buffered_len > policy.limits.max_body_bytes {
@@ -135,13 +218,31 @@ impl RequestFlow {
         self.finish_with_body(policy, *pending, bytes.as_deref())
     }
 
-    fn finish_with_body(&mut self, policy: &Policy, pending: Pending, bytes: Option<&[u8]>) -> BodyStep {
+    fn finish_with_body(
+        &mut self,
+        policy: &Policy,
+        pending: Pending,
+        bytes: Option<&[u8]>,
+    ) -> BodyStep {
         let mut head = pending.head;
         let endpoint = head.call.endpoint;
         let parsed = bytes
             .ok_or(BodyProblem::InvalidJson)
-            .and_then(|b| body::decode(b, pending.content_encoding.as_deref(), policy.limits.max_decompressed_bytes))
-            .and_then(|b| body::parse_message(endpoint, pending.content_type.as_deref(), b.as_ref(), &pending.raw_query));
+            .and_then(|b| {
+                body::decode(
+                    b,
+                    pending.content_encoding.as_deref(),
+                    policy.limits.max_decompressed_bytes,
+                )
+            })
+            .and_then(|b| {
+                body::parse_message(
+                    endpoint,
+                    pending.content_type.as_deref(),
+                    b.as_ref(),
+                    &pending.raw_query,
+                )
+            });
         match parsed {
             Ok(message) => {
                 decide::evaluate_message(policy, &mut head, &message);
@@ -154,7 +255,12 @@ impl RequestFlow {
         }
     }
 
-    fn conclude(&mut self, policy: &Policy, head: &HeadEvaluation, message: Option<&whatsapp::MessageView>) -> BodyStep {
+    fn conclude(
+        &mut self,
+        policy: &Policy,
+        head: &HeadEvaluation,
+        message: Option<&whatsapp::MessageView>,
+    ) -> BodyStep {
         let decision = decide::conclude(policy, head, message);
         let step = if decision.verdict == Verdict::Block {
             BodyStep::Respond(report::graph_error(&decision, &self.request_id))
@@ -167,37 +273,179 @@ impl RequestFlow {
         step
     }
 
+    /// Matches a training endpoint and prepares the stripper.
+    fn start_training(
+        &mut self,
+        policy: &Policy,
+        head: &RequestHead,
+        host: &str,
+        path: &whatsapp::NormalizedPath,
+    ) -> HeadersStep {
+        let Some(training) = &policy.training else {
+            return HeadersStep::PassThrough;
+        };
+        let joined = format!("/{}", path.segments.join("/"));
+        let Some(route) = training.route(&head.method, host, &joined) else {
+            return HeadersStep::PassThrough;
+        };
+        let endpoint = route.endpoint.id.clone();
+        if route.exclusive {
+            self.training = Some(TrainingOutcome {
+                endpoint,
+                verdict: TrainingVerdict::Exclusive,
+                stats: StripStats::default(),
+                bytes_in: 0,
+                bytes_out: 0,
+                problem: None,
+            });
+            self.fresh = true;
+            self.state = State::Decided;
+            return HeadersStep::Continue;
+        }
+        let audit = training.mode.unwrap_or(policy.mode) == Mode::Audit;
+        let stripper = training.stripper(
+            route.endpoint.format,
+            head.content_type.as_deref(),
+            head.content_encoding.as_deref(),
+        );
+        let mut upload = Upload {
+            endpoint,
+            stripper,
+            audit,
+            on_uninspectable: training.on_uninspectable,
+            bypassed: false,
+        };
+        if head.end_of_stream {
+            let step = Self::strip_chunk(&mut upload, &[], true);
+            self.state = State::Stripping(Box::new(upload));
+            self.end_upload(policy);
+            return headers_step(step);
+        }
+        let mut remove_headers = Vec::new();
+        if !audit {
+            remove_headers.push("content-length");
+            if crate::training::decodes(head.content_encoding.as_deref()) {
+                remove_headers.push("content-encoding");
+            }
+        }
+        self.state = State::Stripping(Box::new(upload));
+        HeadersStep::Strip { remove_headers }
+    }
+
+    /// Feeds one chunk of an upload and says what to forward.
+    fn strip_chunk(upload: &mut Upload, chunk: &[u8], end_of_stream: bool) -> BodyStep {
+        if upload.bypassed || (upload.audit && upload.stripper.error.is_some()) {
+            return BodyStep::Continue;
+        }
+        let mut out = Vec::with_capacity(chunk.len());
+        let mut result = upload.stripper.feed(chunk, &mut out);
+        if result.is_ok() && end_of_stream {
+            result = upload.stripper.finish(&mut out);
+        }
+        if upload.audit {
+            // Audit: count what would be stripped, forward the bytes unchanged.
+            return BodyStep::Continue;
+        }
+        match result {
+            Ok(()) if end_of_stream && upload.stripper.stripped_everything() => BodyStep::Respond(
+                report::training_error("all_records_whatsapp", &upload.endpoint),
+            ),
+            Ok(()) => BodyStep::Replace(out),
+            Err(e) => {
+                if upload.on_uninspectable == Action::Allow && upload.stripper.bypass(&mut out) {
+                    upload.bypassed = true;
+                    BodyStep::Replace(out)
+                } else {
+                    BodyStep::Respond(report::training_error(e.as_str(), &upload.endpoint))
+                }
+            }
+        }
+    }
+
+    /// Records the outcome of a finished (or refused) upload.
+    fn end_upload(&mut self, policy: &Policy) {
+        let _ = policy;
+        let State::Stripping(upload) = std::mem::replace(&mut self.state, State::Decided) else {
+            return;
+        };
+        let s = &upload.stripper;
+        let everything = s.stripped_everything();
+        let problem = s
+            .error
+            .map(|e| e.as_str())
+            .or(everything.then_some("all_records_whatsapp"));
+        let verdict = if upload.audit || upload.bypassed {
+            TrainingVerdict::Audit
+        } else if s.error.is_some() || everything {
+            TrainingVerdict::Blocked
+        } else if s.stats.records_stripped > 0 {
+            TrainingVerdict::Stripped
+        } else {
+            TrainingVerdict::Forwarded
+        };
+        self.training = Some(TrainingOutcome {
+            endpoint: upload.endpoint.clone(),
+            verdict,
+            stats: s.stats.clone(),
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            problem,
+        });
+        self.fresh = true;
+    }
+
     /// Headers to add to the response of a request that went through.
     pub fn response_headers(&self) -> Vec<(&'static str, String)> {
+        if let Some(t) = &self.training {
+            return report::training_response_headers(t);
+        }
         match &self.decision {
             Some(d) if d.verdict != Verdict::Block => report::response_headers(d),
             _ => Vec::new(),
         }
     }
 
+    pub fn training_outcome(&self) -> Option<&TrainingOutcome> {
+        self.training.as_ref()
+    }
+
     pub fn decision(&self) -> Option<&Decision> {
         self.decision.as_ref()
     }
 
-    /// The decision made by the last step, once; for metrics and logs.
-    pub fn take_new_decision(&mut self) -> Option<&Decision> {
-        if std::mem::take(&mut self.fresh) { self.decision.as_ref() } else { None }
+    /// What the last step decided, once; for metrics and logs.
+    pub fn take_new_outcome(&mut self) -> Option<Outcome<'_>> {
+        if !std::mem::take(&mut self.fresh) {
+            return None;
+        }
+        match (&self.decision, &self.training) {
+            (Some(d), _) => Some(Outcome::WhatsApp(d)),
+            (None, Some(t)) => Some(Outcome::Training(t)),
+            (None, None) => None,
+        }
     }
 
     pub fn request_id(&self) -> &str {
         &self.request_id
     }
 
-    /// Whether the request is still waiting for its body.
+    /// Whether the flow still wants body callbacks.
     pub fn awaiting_body(&self) -> bool {
-        matches!(self.state, State::AwaitingBody(_))
+        matches!(self.state, State::AwaitingBody(_) | State::Stripping(_))
     }
+}
+
+/// A freshly made decision of either job.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    WhatsApp(&'a Decision),
+    Training(&'a TrainingOutcome),
 }
 
 fn headers_step(step: BodyStep) -> HeadersStep {
     match step {
         BodyStep::Respond(r) => HeadersStep::Respond(r),
-        BodyStep::Continue | BodyStep::Pause => HeadersStep::Continue,
+        BodyStep::Continue | BodyStep::Pause | BodyStep::Replace(_) => HeadersStep::Continue,
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod abi;
 
-use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead};
+use crate::flow::{BodyStep, HeadersStep, Outcome, RequestFlow, RequestHead};
 use crate::identity::RequestAttributes;
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
@@ -14,13 +14,19 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-#[expect(unsafe_code, reason = "linker-provided constructor call, as the SDK's `main!` macro does")]
+#[expect(
+    unsafe_code,
+    reason = "linker-provided constructor call, as the SDK's `main!` macro does"
+)]
 unsafe extern "C" {
     fn __wasm_call_ctors();
 }
 
 /// The reactor entry point: runs static constructors, then registers the root context.
-#[expect(unsafe_code, reason = "the module's exported entry point must be unmangled")]
+#[expect(
+    unsafe_code,
+    reason = "the module's exported entry point must be unmangled"
+)]
 #[unsafe(no_mangle)]
 pub extern "C" fn _initialize() {
     // SAFETY: called once by the host before any other export, as the wasm reactor ABI requires.
@@ -39,6 +45,10 @@ struct Metrics {
 
 impl Metrics {
     fn increment(&mut self, name: &str) {
+        self.add(name, 1);
+    }
+
+    fn add(&mut self, name: &str, amount: u64) {
         let id = match self.ids.get(name) {
             Some(id) => *id,
             None => match abi::define_counter(name) {
@@ -47,12 +57,17 @@ impl Metrics {
                     id
                 }
                 Err(status) => {
-                    abi::log(LogLevel::Warn, &format!("wa-egress-guard: cannot define metric `{name}` (status {status})"));
+                    abi::log(
+                        LogLevel::Warn,
+                        &format!(
+                            "wa-egress-guard: cannot define metric `{name}` (status {status})"
+                        ),
+                    );
                     return;
                 }
             },
         };
-        let _ = abi::increment(id, 1);
+        let _ = abi::increment(id, i64::try_from(amount).unwrap_or(i64::MAX));
     }
 }
 
@@ -70,7 +85,12 @@ impl RootContext for GuardRoot {
             Ok(Some(b)) => b,
             Ok(None) => Vec::new(),
             Err(status) => {
-                abi::log(LogLevel::Error, &format!("wa-egress-guard: cannot read the plugin configuration (status {status})"));
+                abi::log(
+                    LogLevel::Error,
+                    &format!(
+                        "wa-egress-guard: cannot read the plugin configuration (status {status})"
+                    ),
+                );
                 return false;
             }
         };
@@ -87,14 +107,21 @@ impl RootContext for GuardRoot {
                     ),
                 );
                 self.policy = Some(Rc::new(policy));
-                self.metrics.borrow_mut().increment("wa_guard_config_loads_total.result.ok");
+                self.metrics
+                    .borrow_mut()
+                    .increment("wa_guard_config_loads_total.result.ok");
                 true
             }
             Err(err) => {
                 for problem in err.problems() {
-                    abi::log(LogLevel::Error, &format!("wa-egress-guard: invalid policy: {problem}"));
+                    abi::log(
+                        LogLevel::Error,
+                        &format!("wa-egress-guard: invalid policy: {problem}"),
+                    );
                 }
-                self.metrics.borrow_mut().increment("wa_guard_config_loads_total.result.rejected");
+                self.metrics
+                    .borrow_mut()
+                    .increment("wa_guard_config_loads_total.result.rejected");
                 false
             }
         }
@@ -105,7 +132,11 @@ impl RootContext for GuardRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(GuardHttp { policy: self.policy.clone(), metrics: Rc::clone(&self.metrics), flow: None }))
+        Some(Box::new(GuardHttp {
+            policy: self.policy.clone(),
+            metrics: Rc::clone(&self.metrics),
+            flow: None,
+        }))
     }
 }
 
@@ -137,21 +168,43 @@ fn request_header(name: &str) -> Option<String> {
 
 impl GuardHttp {
     fn respond(&self, reply: &LocalReply) -> Action {
-        if let Err(status) = abi::send_local_response(reply.status, "wa_egress_guard", &reply.body, &reply.headers) {
-            abi::log(LogLevel::Error, &format!("wa-egress-guard: local reply failed (status {status})"));
+        if let Err(status) =
+            abi::send_local_response(reply.status, "wa_egress_guard", &reply.body, &reply.headers)
+        {
+            abi::log(
+                LogLevel::Error,
+                &format!("wa-egress-guard: local reply failed (status {status})"),
+            );
         }
         Action::Pause
     }
 
     /// Emits the metric and log line of a decision made by the last step.
     fn report(&mut self) {
-        let (Some(policy), Some(flow)) = (&self.policy, &mut self.flow) else { return };
+        let (Some(policy), Some(flow)) = (&self.policy, &mut self.flow) else {
+            return;
+        };
         let request_id = flow.request_id().to_owned();
-        let Some(decision) = flow.take_new_decision() else { return };
-        self.metrics.borrow_mut().increment(&report::metric_name(decision));
-        if report::should_log(decision, policy.log.log_allowed) {
-            let line = report::log_line(decision, &request_id, &policy.log.recipient_hash_salt);
-            abi::log(LogLevel::Info, &format!("wa-egress-guard decision {line}"));
+        match flow.take_new_outcome() {
+            Some(Outcome::WhatsApp(decision)) => {
+                self.metrics
+                    .borrow_mut()
+                    .increment(&report::metric_name(decision));
+                if report::should_log(decision, policy.log.log_allowed) {
+                    let line =
+                        report::log_line(decision, &request_id, &policy.log.recipient_hash_salt);
+                    abi::log(LogLevel::Info, &format!("wa-egress-guard decision {line}"));
+                }
+            }
+            Some(Outcome::Training(outcome)) => {
+                let mut metrics = self.metrics.borrow_mut();
+                for (name, amount) in report::training_metrics(outcome) {
+                    metrics.add(&name, amount);
+                }
+                let line = report::training_log_line(outcome, &request_id);
+                abi::log(LogLevel::Info, &format!("wa-egress-guard training {line}"));
+            }
+            None => {}
         }
     }
 }
@@ -163,12 +216,18 @@ impl HttpContext for GuardHttp {
         let Some(policy) = self.policy.clone() else {
             // INVARIANT: Envoy refuses a configuration whose on_configure failed, so this only
             // happens if the host creates contexts anyway. Fail closed.
-            let reply = LocalReply { status: 503, headers: Vec::new(), body: b"wa-egress-guard: no valid policy".to_vec() };
+            let reply = LocalReply {
+                status: 503,
+                headers: Vec::new(),
+                body: b"wa-egress-guard: no valid policy".to_vec(),
+            };
             return self.respond(&reply);
         };
         let head = RequestHead {
             method: request_header(":method").unwrap_or_default(),
-            authority: request_header(":authority").or_else(|| request_header("host")).unwrap_or_default(),
+            authority: request_header(":authority")
+                .or_else(|| request_header("host"))
+                .unwrap_or_default(),
             path: request_header(":path").unwrap_or_default(),
             content_type: request_header("content-type"),
             content_encoding: request_header("content-encoding"),
@@ -179,7 +238,20 @@ impl HttpContext for GuardHttp {
         self.flow = Some(flow);
         self.report();
         match step {
-            HeadersStep::PassThrough | HeadersStep::Continue | HeadersStep::InspectBody => Action::Continue,
+            HeadersStep::PassThrough | HeadersStep::Continue | HeadersStep::InspectBody => {
+                Action::Continue
+            }
+            HeadersStep::Strip { remove_headers } => {
+                for name in remove_headers {
+                    if let Err(status) = abi::remove_header(abi::MAP_REQUEST_HEADERS, name) {
+                        abi::log(
+                            LogLevel::Error,
+                            &format!("wa-egress-guard: cannot remove `{name}` (status {status})"),
+                        );
+                    }
+                }
+                Action::Continue
+            }
             HeadersStep::Respond(reply) => self.respond(&reply),
         }
     }
@@ -194,6 +266,19 @@ impl HttpContext for GuardHttp {
         match step {
             BodyStep::Pause => Action::Pause,
             BodyStep::Continue => Action::Continue,
+            BodyStep::Replace(bytes) => {
+                match abi::set_buffer(abi::BUFFER_REQUEST_BODY, 0, body_size, &bytes) {
+                    Ok(()) => Action::Continue,
+                    Err(status) => {
+                        // The chunk cannot be rewritten: forwarding it unchanged could leak records.
+                        abi::log(
+                            LogLevel::Error,
+                            &format!("wa-egress-guard: cannot rewrite the body (status {status})"),
+                        );
+                        self.respond(&report::training_error("internal_error", "body_rewrite"))
+                    }
+                }
+            }
             BodyStep::Respond(reply) => self.respond(&reply),
         }
     }

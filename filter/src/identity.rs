@@ -37,7 +37,8 @@ impl StaticAttributes {
 
     #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.insert(name.to_ascii_lowercase(), value.to_owned());
+        self.headers
+            .insert(name.to_ascii_lowercase(), value.to_owned());
         self
     }
 }
@@ -150,7 +151,9 @@ impl Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let network: IpAddr = addr.parse().map_err(|_| format!("invalid address in CIDR `{s}`"))?;
+        let network: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("invalid address in CIDR `{s}`"))?;
         let max = if network.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             Some(p) => p
@@ -227,14 +230,20 @@ impl IdentitySource {
             IdentitySourceDoc::NodeMetadata { template } => parse_template(template)
                 .map(|template| Self::NodeMetadata { template })
                 .map_err(|e| vec![("template".to_owned(), e)]),
-            IdentitySourceDoc::Header { name, trusted_peers } => {
+            IdentitySourceDoc::Header {
+                name,
+                trusted_peers,
+            } => {
                 let mut errors = Vec::new();
                 if !is_header_name(name) {
                     errors.push(("name".to_owned(), format!("invalid header name `{name}`")));
                 }
                 let trusted = compile_trusted(trusted_peers, &mut errors);
                 if errors.is_empty() {
-                    Ok(Self::Header { name: name.to_ascii_lowercase(), trusted })
+                    Ok(Self::Header {
+                        name: name.to_ascii_lowercase(),
+                        trusted,
+                    })
                 } else {
                     Err(errors)
                 }
@@ -251,7 +260,10 @@ impl IdentitySource {
                 if !trusted.admits(attrs) {
                     return None;
                 }
-                (SourceKind::Header, attrs.request_header(name)?.trim().to_owned())
+                (
+                    SourceKind::Header,
+                    attrs.request_header(name)?.trim().to_owned(),
+                )
             }
         };
         (!value.is_empty()).then_some(OriginIdentity { source, value })
@@ -275,7 +287,8 @@ fn compile_trusted(doc: &TrustedPeersDoc, errors: &mut Vec<(String, String)>) ->
     if trusted.uri_sans.is_empty() && trusted.addresses.is_empty() && errors.is_empty() {
         errors.push((
             "trusted_peers".to_owned(),
-            "a header source needs at least one trusted peer (`uri_sans` or `addresses`)".to_owned(),
+            "a header source needs at least one trusted peer (`uri_sans` or `addresses`)"
+                .to_owned(),
         ));
     }
     trusted
@@ -303,7 +316,9 @@ impl TrustedPeers {
 fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(':')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b))
 }
 
 fn parse_template(t: &str) -> Result<Vec<TemplatePart>, String> {
@@ -315,9 +330,15 @@ fn parse_template(t: &str) -> Result<Vec<TemplatePart>, String> {
             parts.push(TemplatePart::Literal(lit.to_owned()));
         }
         let after = after.get(1..).unwrap_or("");
-        let close = after.find('}').ok_or_else(|| format!("unclosed `{{` in template `{t}`"))?;
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `{{` in template `{t}`"))?;
         let (key, tail) = after.split_at(close);
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
             return Err(format!("invalid placeholder `{{{key}}}` in template `{t}`"));
         }
         parts.push(TemplatePart::Key(key.to_owned()));
@@ -364,13 +385,20 @@ fn source_ip(attrs: &dyn RequestAttributes) -> Option<IpAddr> {
     let raw = string_property(attrs, &["source", "address"])?;
     raw.parse::<SocketAddr>()
         .map(|s| s.ip())
-        .or_else(|_| raw.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>())
+        .or_else(|_| {
+            raw.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+        })
         .ok()
         .map(canonical)
 }
 
 /// Reads the caller's identity from the first source that yields one.
-pub fn resolve(sources: &[IdentitySource], attrs: &dyn RequestAttributes) -> Option<OriginIdentity> {
+pub fn resolve(
+    sources: &[IdentitySource],
+    attrs: &dyn RequestAttributes,
+) -> Option<OriginIdentity> {
     sources.iter().find_map(|s| s.read(attrs))
 }
 
@@ -384,11 +412,15 @@ mod tests {
 
     #[test]
     fn glob_star_stops_at_slash_double_star_does_not() {
-        let p = IdentityPattern::compile(&PatternDoc::Glob("spiffe://cluster.local/ns/support/sa/*".into())).unwrap();
+        let p = IdentityPattern::compile(&PatternDoc::Glob(
+            "spiffe://cluster.local/ns/support/sa/*".into(),
+        ))
+        .unwrap();
         assert!(p.matches("spiffe://cluster.local/ns/support/sa/helpdesk"));
         assert!(!p.matches("spiffe://cluster.local/ns/support/sa/a/b"));
         assert!(!p.matches("spiffe://cluster.local/ns/support-evil/sa/x"));
-        let p = IdentityPattern::compile(&PatternDoc::Glob("spiffe://cluster.local/**".into())).unwrap();
+        let p = IdentityPattern::compile(&PatternDoc::Glob("spiffe://cluster.local/**".into()))
+            .unwrap();
         assert!(p.matches("spiffe://cluster.local/ns/a/sa/b"));
     }
 
@@ -409,35 +441,65 @@ mod tests {
         assert!(c6.contains("fd12::1".parse().unwrap()));
         assert!(Cidr::parse("10.0.0.0/33").is_err());
         assert!(Cidr::parse("nope/8").is_err());
-        assert!(Cidr::parse("10.0.0.1/13").unwrap().contains("10.7.255.255".parse().unwrap()));
-        assert!(!Cidr::parse("10.0.0.1/13").unwrap().contains("10.8.0.0".parse().unwrap()));
+        assert!(
+            Cidr::parse("10.0.0.1/13")
+                .unwrap()
+                .contains("10.7.255.255".parse().unwrap())
+        );
+        assert!(
+            !Cidr::parse("10.0.0.1/13")
+                .unwrap()
+                .contains("10.8.0.0".parse().unwrap())
+        );
     }
 
     #[test]
     fn header_identity_needs_a_trusted_peer() {
-        let s = src(r#"{"type":"header","name":"X-Who","trusted_peers":{"addresses":["127.0.0.1/32"]}}"#);
-        let trusted = StaticAttributes::new().property("source.address", "127.0.0.1:4000").header("x-who", "spiffe://a/b");
-        let untrusted = StaticAttributes::new().property("source.address", "10.0.0.1:4000").header("x-who", "spiffe://a/b");
-        assert_eq!(resolve(std::slice::from_ref(&s), &trusted).unwrap().value, "spiffe://a/b");
+        let s = src(
+            r#"{"type":"header","name":"X-Who","trusted_peers":{"addresses":["127.0.0.1/32"]}}"#,
+        );
+        let trusted = StaticAttributes::new()
+            .property("source.address", "127.0.0.1:4000")
+            .header("x-who", "spiffe://a/b");
+        let untrusted = StaticAttributes::new()
+            .property("source.address", "10.0.0.1:4000")
+            .header("x-who", "spiffe://a/b");
+        assert_eq!(
+            resolve(std::slice::from_ref(&s), &trusted).unwrap().value,
+            "spiffe://a/b"
+        );
         assert_eq!(resolve(&[s], &untrusted), None);
     }
 
     #[test]
     fn header_source_without_trusted_peers_is_a_config_error() {
-        let doc = serde_json::from_str(r#"{"type":"header","name":"x","trusted_peers":{}}"#).unwrap();
+        let doc =
+            serde_json::from_str(r#"{"type":"header","name":"x","trusted_peers":{}}"#).unwrap();
         assert!(IdentitySource::compile(&doc).is_err());
     }
 
     #[test]
     fn first_source_that_knows_wins() {
-        let sources = vec![src(r#"{"type":"peer_uri_san"}"#), src(r#"{"type":"source_address"}"#)];
+        let sources = vec![
+            src(r#"{"type":"peer_uri_san"}"#),
+            src(r#"{"type":"source_address"}"#),
+        ];
         let both = StaticAttributes::new()
-            .property("connection.uri_san_peer_certificate", "spiffe://x/ns/a/sa/b")
+            .property(
+                "connection.uri_san_peer_certificate",
+                "spiffe://x/ns/a/sa/b",
+            )
             .property("source.address", "[::1]:9");
         let addr_only = StaticAttributes::new().property("source.address", "[::1]:9");
-        assert_eq!(resolve(&sources, &both).unwrap().source, SourceKind::PeerUriSan);
+        assert_eq!(
+            resolve(&sources, &both).unwrap().source,
+            SourceKind::PeerUriSan
+        );
         let id = resolve(&sources, &addr_only).unwrap();
-        assert_eq!((id.source, id.value.as_str()), (SourceKind::SourceAddress, "::1"));
+        assert_eq!(
+            (id.source, id.value.as_str()),
+            (SourceKind::SourceAddress, "::1")
+        );
     }
 
     #[test]

@@ -12,8 +12,18 @@ use std::fmt;
 
 /// Message types an origin's `message_types` may name.
 pub const MESSAGE_TYPES: &[&str] = &[
-    "text", "template", "interactive", "image", "video", "audio", "document", "sticker", "reaction", "location",
-    "contacts", "read",
+    "text",
+    "template",
+    "interactive",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "reaction",
+    "location",
+    "contacts",
+    "read",
 ];
 
 /// Rule ids the engine uses itself; user ids may not shadow them.
@@ -53,7 +63,10 @@ pub enum PolicyError {
 impl PolicyError {
     pub fn problems(&self) -> Vec<Problem> {
         match self {
-            Self::Syntax(m) => vec![Problem { path: "$".into(), message: m.clone() }],
+            Self::Syntax(m) => vec![Problem {
+                path: "$".into(),
+                message: m.clone(),
+            }],
             Self::Invalid(p) => p.clone(),
         }
     }
@@ -126,8 +139,15 @@ impl Policy {
             serde_json::from_slice(bytes).map_err(|e| PolicyError::Syntax(e.to_string()))?;
         let doc: PolicyDocument = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            let path = if path == "." { "$".to_owned() } else { format!("$.{path}") };
-            PolicyError::Invalid(vec![Problem { path, message: e.into_inner().to_string() }])
+            let path = if path == "." {
+                "$".to_owned()
+            } else {
+                format!("$.{path}")
+            };
+            PolicyError::Invalid(vec![Problem {
+                path,
+                message: e.into_inner().to_string(),
+            }])
         })?;
         Self::compile(&doc)
     }
@@ -139,12 +159,22 @@ impl Policy {
 
         let mut whatsapp_hosts = Vec::new();
         if doc.whatsapp.hosts.is_empty() {
-            push("$.whatsapp.hosts".into(), "at least one host is required".into());
+            push(
+                "$.whatsapp.hosts".into(),
+                "at least one host is required".into(),
+            );
         }
         for (i, h) in doc.whatsapp.hosts.iter().enumerate() {
             let norm = crate::whatsapp::normalize_authority(h);
-            if norm.is_empty() || !norm.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
-                push(format!("$.whatsapp.hosts[{i}]"), format!("invalid host `{h}`"));
+            if norm.is_empty()
+                || !norm
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            {
+                push(
+                    format!("$.whatsapp.hosts[{i}]"),
+                    format!("invalid host `{h}`"),
+                );
             } else {
                 whatsapp_hosts.push(norm);
             }
@@ -152,19 +182,29 @@ impl Policy {
 
         let mut identity_sources = Vec::new();
         if doc.identity.sources.is_empty() {
-            push("$.identity.sources".into(), "at least one identity source is required".into());
+            push(
+                "$.identity.sources".into(),
+                "at least one identity source is required".into(),
+            );
         }
         for (i, s) in doc.identity.sources.iter().enumerate() {
             match IdentitySource::compile(s) {
                 Ok(s) => identity_sources.push(s),
-                Err(errs) => errs.into_iter().for_each(|(p, m)| push(format!("$.identity.sources[{i}].{p}"), m)),
+                Err(errs) => errs
+                    .into_iter()
+                    .for_each(|(p, m)| push(format!("$.identity.sources[{i}].{p}"), m)),
             }
         }
 
         let mut ids: HashSet<String> = HashSet::new();
         let mut check_id = |path: String, id: &str, push: &mut dyn FnMut(String, String)| {
             if !is_rule_id(id) {
-                push(path, format!("invalid id `{id}`: use 1-64 of [a-z0-9_-], starting with a letter or digit"));
+                push(
+                    path,
+                    format!(
+                        "invalid id `{id}`: use 1-64 of [a-z0-9_-], starting with a letter or digit"
+                    ),
+                );
             } else if BUILTIN_RULES.contains(&id) {
                 push(path, format!("id `{id}` is reserved for a built-in rule"));
             } else if !ids.insert(id.to_owned()) {
@@ -176,7 +216,10 @@ impl Policy {
         for (i, o) in doc.origins.iter().enumerate() {
             check_id(format!("$.origins[{i}].id"), &o.id, &mut push);
             if o.identities.is_empty() {
-                push(format!("$.origins[{i}].identities"), "at least one identity pattern is required".into());
+                push(
+                    format!("$.origins[{i}].identities"),
+                    "at least one identity pattern is required".into(),
+                );
             }
             let mut patterns = Vec::new();
             for (j, p) in o.identities.iter().enumerate() {
@@ -196,7 +239,10 @@ impl Policy {
                         } else {
                             push(
                                 format!("$.origins[{i}].message_types[{j}]"),
-                                format!("unknown message type `{t}` (known: {})", MESSAGE_TYPES.join(", ")),
+                                format!(
+                                    "unknown message type `{t}` (known: {})",
+                                    MESSAGE_TYPES.join(", ")
+                                ),
                             );
                             None
                         }
@@ -204,9 +250,19 @@ impl Policy {
                     .collect::<Vec<_>>()
             });
             if o.role == Role::GeneralAssistant && o.message_types.is_some() {
-                push(format!("$.origins[{i}].message_types"), "a general_assistant origin is always blocked; `message_types` has no effect".into());
+                push(
+                    format!("$.origins[{i}].message_types"),
+                    "a general_assistant origin is always blocked; `message_types` has no effect"
+                        .into(),
+                );
             }
-            origins.push(Origin { id: o.id.clone(), patterns, role: o.role, message_types, mode: o.mode });
+            origins.push(Origin {
+                id: o.id.clone(),
+                patterns,
+                role: o.role,
+                message_types,
+                mode: o.mode,
+            });
         }
         let origin_ids: HashSet<&str> = doc.origins.iter().map(|o| o.id.as_str()).collect();
 
@@ -215,18 +271,30 @@ impl Policy {
         for (i, n) in doc.phone_numbers.numbers.iter().enumerate() {
             check_id(format!("$.phone_numbers.numbers[{i}].id"), &n.id, &mut push);
             if n.path_ids.is_empty() {
-                push(format!("$.phone_numbers.numbers[{i}].path_ids"), "at least one path id is required".into());
+                push(
+                    format!("$.phone_numbers.numbers[{i}].path_ids"),
+                    "at least one path id is required".into(),
+                );
             }
             for (j, p) in n.path_ids.iter().enumerate() {
                 if p.is_empty() || p.contains('/') {
-                    push(format!("$.phone_numbers.numbers[{i}].path_ids[{j}]"), format!("invalid path id `{p}`"));
+                    push(
+                        format!("$.phone_numbers.numbers[{i}].path_ids[{j}]"),
+                        format!("invalid path id `{p}`"),
+                    );
                 } else if !seen_path_ids.insert(p) {
-                    push(format!("$.phone_numbers.numbers[{i}].path_ids[{j}]"), format!("path id `{p}` is already claimed by another rule"));
+                    push(
+                        format!("$.phone_numbers.numbers[{i}].path_ids[{j}]"),
+                        format!("path id `{p}` is already claimed by another rule"),
+                    );
                 }
             }
             for (j, o) in n.allowed_origins.iter().enumerate() {
                 if !origin_ids.contains(o.as_str()) {
-                    push(format!("$.phone_numbers.numbers[{i}].allowed_origins[{j}]"), format!("no origin with id `{o}`"));
+                    push(
+                        format!("$.phone_numbers.numbers[{i}].allowed_origins[{j}]"),
+                        format!("no origin with id `{o}`"),
+                    );
                 }
             }
             numbers.push(PhoneNumberRule {
@@ -241,19 +309,29 @@ impl Policy {
         let classifier = match Classifier::compile(&doc.content) {
             Ok(c) => Some(c),
             Err(errs) => {
-                errs.into_iter().for_each(|(p, m)| push(format!("$.content.{p}"), m));
+                errs.into_iter()
+                    .for_each(|(p, m)| push(format!("$.content.{p}"), m));
                 None
             }
         };
 
         let l = &doc.limits;
         if l.max_body_bytes == 0 || l.max_body_bytes > MAX_BODY_LIMIT {
-            push("$.limits.max_body_bytes".into(), format!("must be between 1 and {MAX_BODY_LIMIT}, got `{}`", l.max_body_bytes));
+            push(
+                "$.limits.max_body_bytes".into(),
+                format!(
+                    "must be between 1 and {MAX_BODY_LIMIT}, got `{}`",
+                    l.max_body_bytes
+                ),
+            );
         }
         if l.max_decompressed_bytes == 0 || l.max_decompressed_bytes > MAX_DECOMPRESSED_LIMIT {
             push(
                 "$.limits.max_decompressed_bytes".into(),
-                format!("must be between 1 and {MAX_DECOMPRESSED_LIMIT}, got `{}`", l.max_decompressed_bytes),
+                format!(
+                    "must be between 1 and {MAX_DECOMPRESSED_LIMIT}, got `{}`",
+                    l.max_decompressed_bytes
+                ),
             );
         }
 
@@ -279,13 +357,17 @@ impl Policy {
                 content: ContentPolicy {
                     enabled: doc.content.enabled,
                     score_unknown: doc.content.roles.contains(&ScoredRole::Unknown),
-                    score_customer_service: doc.content.roles.contains(&ScoredRole::CustomerService),
+                    score_customer_service: doc
+                        .content
+                        .roles
+                        .contains(&ScoredRole::CustomerService),
                     classifier,
                     mode: doc.content.mode,
                 },
                 limits: Limits {
                     max_body_bytes: usize::try_from(l.max_body_bytes).unwrap_or(usize::MAX),
-                    max_decompressed_bytes: usize::try_from(l.max_decompressed_bytes).unwrap_or(usize::MAX),
+                    max_decompressed_bytes: usize::try_from(l.max_decompressed_bytes)
+                        .unwrap_or(usize::MAX),
                     on_oversize: l.on_oversize,
                     on_invalid_body: l.on_invalid_body,
                     on_unsupported_encoding: l.on_unsupported_encoding,
@@ -300,11 +382,15 @@ impl Policy {
 
     /// Whether `authority` names a WhatsApp Cloud API host.
     pub fn is_whatsapp_host(&self, normalized_authority: &str) -> bool {
-        self.whatsapp_hosts.iter().any(|h| h == normalized_authority)
+        self.whatsapp_hosts
+            .iter()
+            .any(|h| h == normalized_authority)
     }
 
     pub fn origin_for(&self, identity: &str) -> Option<&Origin> {
-        self.origins.iter().find(|o| o.patterns.iter().any(|p| p.matches(identity)))
+        self.origins
+            .iter()
+            .find(|o| o.patterns.iter().any(|p| p.matches(identity)))
     }
 
     pub fn number_rule(&self, path_id: &str) -> Option<&PhoneNumberRule> {
@@ -315,8 +401,13 @@ impl Policy {
 
 fn is_rule_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
-        && id.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && id
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
@@ -371,7 +462,9 @@ mod tests {
 
     #[test]
     fn unknown_role_is_an_error() {
-        let err = with(r#"{"origins": [{"id":"a","identities":[{"exact":"x"}],"role":"chatbot"}]}"#).unwrap_err();
+        let err =
+            with(r#"{"origins": [{"id":"a","identities":[{"exact":"x"}],"role":"chatbot"}]}"#)
+                .unwrap_err();
         assert_eq!(paths(err), ["$.origins[0].role"]);
     }
 
@@ -409,8 +502,29 @@ mod tests {
     }
 
     #[test]
+    fn every_shipped_policy_compiles() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+        let mut files = vec![dir.join("default.json")];
+        files.extend(
+            std::fs::read_dir(dir.join("examples"))
+                .unwrap()
+                .map(|e| e.unwrap().path()),
+        );
+        for f in files {
+            let p = Policy::from_json(&std::fs::read(&f).unwrap());
+            assert!(p.is_ok(), "{}: {}", f.display(), p.unwrap_err());
+        }
+    }
+
+    #[test]
     fn not_json_is_a_syntax_error() {
-        assert!(matches!(Policy::from_json(b"{nope"), Err(PolicyError::Syntax(_))));
-        assert!(matches!(Policy::from_json(b""), Err(PolicyError::Syntax(_))));
+        assert!(matches!(
+            Policy::from_json(b"{nope"),
+            Err(PolicyError::Syntax(_))
+        ));
+        assert!(matches!(
+            Policy::from_json(b""),
+            Err(PolicyError::Syntax(_))
+        ));
     }
 }

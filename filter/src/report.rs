@@ -2,11 +2,13 @@
 //! and the structured log line. None of them carries message text or a raw phone number.
 
 use crate::decide::{Decision, Verdict};
+use crate::flow::TrainingOutcome;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 pub const DECISION_HEADER: &str = "x-wa-guard-decision";
 pub const RULE_HEADER: &str = "x-wa-guard-rule";
+pub const STRIPPED_HEADER: &str = "x-wa-guard-stripped";
 
 /// The counter every decision increments. Envoy shows it as
 /// `wa_guard_decisions_total{decision,rule,reason,role}` once the bootstrap's `stats_tags` extract
@@ -48,7 +50,10 @@ pub fn graph_error(decision: &Decision, request_id: &str) -> LocalReply {
 
 /// Headers added to the response of a request that went through.
 pub fn response_headers(decision: &Decision) -> Vec<(&'static str, String)> {
-    vec![(DECISION_HEADER, decision.verdict.as_str().to_owned()), (RULE_HEADER, decision.rule.clone())]
+    vec![
+        (DECISION_HEADER, decision.verdict.as_str().to_owned()),
+        (RULE_HEADER, decision.rule.clone()),
+    ]
 }
 
 /// The counter name with its labels in the dotted form the bootstrap's tag regexes extract.
@@ -91,10 +96,94 @@ pub fn log_line(decision: &Decision, request_id: &str, salt: &str) -> String {
 /// A salted SHA-256 of the recipient, truncated to 16 hex digits: joinable across log lines,
 /// not reversible to a phone number without the salt.
 pub fn recipient_hash(recipient: &str, salt: &str) -> String {
-    let digits: String = recipient.chars().filter(char::is_ascii_alphanumeric).collect();
+    let digits: String = recipient
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
     let mut h = Sha256::new();
     h.update(salt.as_bytes());
     h.update([0]);
     h.update(digits.as_bytes());
-    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The 403 for a refused training upload, in the OpenAI-style error shape most vendor SDKs parse.
+pub fn training_error(code: &str, endpoint: &str) -> LocalReply {
+    let message = match code {
+        "all_records_whatsapp" => "Every record of this upload is derived from WhatsApp conversations; WhatsApp Business data may not be used to train AI models.".to_owned(),
+        other => format!("The upload could not be inspected for WhatsApp-derived data (`{other}`), and the egress policy refuses uninspectable uploads."),
+    };
+    let body = json!({"error": {"message": message, "type": "wa_egress_guard", "code": code, "param": null}});
+    LocalReply {
+        status: 403,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            (DECISION_HEADER.into(), "block".into()),
+            (RULE_HEADER.into(), endpoint.to_owned()),
+        ],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+/// Response headers of an upload that went through.
+pub fn training_response_headers(t: &TrainingOutcome) -> Vec<(&'static str, String)> {
+    if t.verdict == crate::flow::TrainingVerdict::Blocked {
+        return Vec::new();
+    }
+    vec![
+        (DECISION_HEADER, t.verdict.as_str().to_owned()),
+        (RULE_HEADER, t.endpoint.clone()),
+        (STRIPPED_HEADER, t.stats.records_stripped.to_string()),
+    ]
+}
+
+/// Counter increments for one upload: `(metric name, amount)`.
+pub fn training_metrics(t: &TrainingOutcome) -> Vec<(String, u64)> {
+    let e = &t.endpoint;
+    vec![
+        (
+            format!(
+                "wa_guard_training_uploads_total.endpoint.{e}.outcome.{}",
+                t.verdict.as_str()
+            ),
+            1,
+        ),
+        (
+            format!("wa_guard_training_records_total.endpoint.{e}.result.seen"),
+            t.stats.records_seen,
+        ),
+        (
+            format!("wa_guard_training_records_total.endpoint.{e}.result.stripped"),
+            t.stats.records_stripped,
+        ),
+        (
+            format!("wa_guard_training_bytes_total.endpoint.{e}.direction.in"),
+            t.bytes_in,
+        ),
+        (
+            format!("wa_guard_training_bytes_total.endpoint.{e}.direction.out"),
+            t.bytes_out,
+        ),
+    ]
+}
+
+/// One JSON log line per upload, with counts and no content.
+pub fn training_log_line(t: &TrainingOutcome, request_id: &str) -> String {
+    json!({
+        "event": "wa_egress_guard.training_upload",
+        "request_id": request_id,
+        "decision": t.verdict.as_str(),
+        "endpoint": t.endpoint,
+        "records_seen": t.stats.records_seen,
+        "records_stripped": t.stats.records_stripped,
+        "detectors": t.stats.detectors,
+        "bytes_in": t.bytes_in,
+        "bytes_out": t.bytes_out,
+        "problem": t.problem,
+    })
+    .to_string()
 }

@@ -16,7 +16,10 @@ use crate::identity::IdentityPattern;
 use crate::policy::document::{Action, BodyFormat, EndpointDoc, Mode, PatternDoc, TrainingSection};
 use detect::Detectors;
 use gzip::{Coding, DecodeStage};
-use stage::{JsonDocumentStage, LineKind, LineStage, Passthrough, Refuse, Stage, StageContext, StripError, StripStats};
+use stage::{
+    JsonDocumentStage, LineKind, LineStage, Passthrough, Refuse, Stage, StageContext, StripError,
+    StripStats,
+};
 use std::sync::Arc;
 
 /// A compiled endpoint entry.
@@ -29,29 +32,29 @@ pub struct TrainingEndpoint {
     pub format: BodyFormat,
 }
 
+/// A host pattern: exact, or with `*` standing for the characters of one DNS label
+/// (`*.openai.azure.com`, `*-aiplatform.googleapis.com`, `bedrock.*.amazonaws.com`).
 #[derive(Debug, Clone)]
-enum HostPattern {
-    Exact(String),
-    /// `*.openai.azure.com` or `*-aiplatform.googleapis.com`: any non-empty label prefix.
-    Suffix(String),
-}
+struct HostPattern(regex::Regex);
 
 impl HostPattern {
     fn parse(s: &str) -> Result<Self, String> {
         let h = crate::whatsapp::normalize_authority(s);
-        let valid = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-        match h.strip_prefix('*') {
-            Some(rest) if (rest.starts_with('.') || rest.starts_with('-')) && valid(rest) => Ok(Self::Suffix(rest.to_owned())),
-            None if valid(&h) => Ok(Self::Exact(h)),
-            _ => Err(format!("invalid host pattern `{s}`")),
+        if h.is_empty()
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'*')
+        {
+            return Err(format!("invalid host pattern `{s}`"));
         }
+        let body: Vec<String> = h.split('*').map(regex::escape).collect();
+        regex::Regex::new(&format!("^{}$", body.join("[a-z0-9-]+")))
+            .map(Self)
+            .map_err(|e| format!("invalid host pattern `{s}`: {e}"))
     }
 
     fn matches(&self, host: &str) -> bool {
-        match self {
-            Self::Exact(h) => h == host,
-            Self::Suffix(s) => host.len() > s.len() && host.ends_with(s.as_str()) && !host[..host.len() - s.len()].contains('.'),
-        }
+        self.0.is_match(host)
     }
 }
 
@@ -65,12 +68,18 @@ impl TrainingEndpoint {
             }
         }
         if doc.hosts.is_empty() {
-            errors.push((format!("{path}.hosts"), "at least one host is required".into()));
+            errors.push((
+                format!("{path}.hosts"),
+                "at least one host is required".into(),
+            ));
         }
         let mut paths = Vec::new();
         for (i, p) in doc.paths.iter().enumerate() {
             if !p.starts_with('/') {
-                errors.push((format!("{path}.paths[{i}]"), format!("path glob `{p}` must start with `/`")));
+                errors.push((
+                    format!("{path}.paths[{i}]"),
+                    format!("path glob `{p}` must start with `/`"),
+                ));
                 continue;
             }
             match IdentityPattern::compile(&PatternDoc::Glob(p.to_ascii_lowercase())) {
@@ -107,27 +116,53 @@ pub struct TrainingPolicy {
 impl TrainingPolicy {
     pub fn compile(doc: &TrainingSection) -> Result<Self, Vec<(String, String)>> {
         let mut errors = Vec::new();
-        let endpoints: Vec<_> =
-            doc.endpoints.iter().enumerate().map(|(i, e)| TrainingEndpoint::compile(e, &format!("$.training.endpoints[{i}]"), &mut errors)).collect();
-        let exclusive: Vec<_> =
-            doc.exclusive.iter().enumerate().map(|(i, e)| TrainingEndpoint::compile(e, &format!("$.training.exclusive[{i}]"), &mut errors)).collect();
+        let endpoints: Vec<_> = doc
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                TrainingEndpoint::compile(e, &format!("$.training.endpoints[{i}]"), &mut errors)
+            })
+            .collect();
+        let exclusive: Vec<_> = doc
+            .exclusive
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                TrainingEndpoint::compile(e, &format!("$.training.exclusive[{i}]"), &mut errors)
+            })
+            .collect();
         let mut ids = std::collections::HashSet::new();
         for (i, e) in doc.endpoints.iter().chain(&doc.exclusive).enumerate() {
             if !ids.insert(e.id.as_str()) {
-                errors.push((format!("$.training (endpoint #{i})"), format!("duplicate endpoint id `{}`", e.id)));
+                errors.push((
+                    format!("$.training (endpoint #{i})"),
+                    format!("duplicate endpoint id `{}`", e.id),
+                ));
             }
         }
-        let detectors = Detectors::compile(&doc.detectors).map_err(|e| vec![("$.training.detectors".to_owned(), e)]);
+        let detectors = Detectors::compile(&doc.detectors)
+            .map_err(|e| vec![("$.training.detectors".to_owned(), e)]);
         let limit = |v: u64, name: &str, errors: &mut Vec<(String, String)>| {
             if v == 0 || v > 1 << 30 {
-                errors.push((format!("$.training.{name}"), format!("must be between 1 and {}, got `{v}`", 1u64 << 30)));
+                errors.push((
+                    format!("$.training.{name}"),
+                    format!("must be between 1 and {}, got `{v}`", 1u64 << 30),
+                ));
             }
             usize::try_from(v).unwrap_or(usize::MAX)
         };
         let max_record_bytes = limit(doc.max_record_bytes, "max_record_bytes", &mut errors);
-        let max_json_document_bytes = limit(doc.max_json_document_bytes, "max_json_document_bytes", &mut errors);
+        let max_json_document_bytes = limit(
+            doc.max_json_document_bytes,
+            "max_json_document_bytes",
+            &mut errors,
+        );
         if doc.max_expansion_ratio < 2 {
-            errors.push(("$.training.max_expansion_ratio".into(), "must be at least 2".into()));
+            errors.push((
+                "$.training.max_expansion_ratio".into(),
+                "must be at least 2".into(),
+            ));
         }
         match detectors {
             Ok(detectors) if errors.is_empty() => Ok(Self {
@@ -151,15 +186,38 @@ impl TrainingPolicy {
     }
 
     /// Matches a request; exclusive (allow-listed) endpoints win.
-    pub fn route(&self, method: &str, host: &str, normalized_path: &str) -> Option<TrainingRoute<'_>> {
-        if let Some(e) = self.exclusive.iter().find(|e| e.matches(method, host, normalized_path)) {
-            return Some(TrainingRoute { endpoint: e, exclusive: true });
+    pub fn route(
+        &self,
+        method: &str,
+        host: &str,
+        normalized_path: &str,
+    ) -> Option<TrainingRoute<'_>> {
+        if let Some(e) = self
+            .exclusive
+            .iter()
+            .find(|e| e.matches(method, host, normalized_path))
+        {
+            return Some(TrainingRoute {
+                endpoint: e,
+                exclusive: true,
+            });
         }
-        self.endpoints.iter().find(|e| e.matches(method, host, normalized_path)).map(|e| TrainingRoute { endpoint: e, exclusive: false })
+        self.endpoints
+            .iter()
+            .find(|e| e.matches(method, host, normalized_path))
+            .map(|e| TrainingRoute {
+                endpoint: e,
+                exclusive: false,
+            })
     }
 
     /// Builds the stripper for a body, or says why it cannot be inspected.
-    pub fn stripper(&self, format: BodyFormat, content_type: Option<&str>, content_encoding: Option<&str>) -> Stripper {
+    pub fn stripper(
+        &self,
+        format: BodyFormat,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+    ) -> Stripper {
         let ct = content_type.unwrap_or("").to_ascii_lowercase();
         let mime = ct.split(';').next().unwrap_or("").trim().to_owned();
         let format = match format {
@@ -178,8 +236,15 @@ impl TrainingPolicy {
             BodyFormat::Json => Box::new(JsonDocumentStage::new(Arc::clone(&self.ctx))),
             BodyFormat::HfCommit => Box::new(hf_commit::HfCommitStage::new(Arc::clone(&self.ctx))),
             BodyFormat::Jsonl | BodyFormat::Auto => match mime.as_str() {
-                "" | "application/jsonl" | "application/x-ndjson" | "application/ndjson" | "application/jsonlines"
-                | "application/x-jsonlines" | "application/octet-stream" | "text/plain" | "application/json" => {
+                ""
+                | "application/jsonl"
+                | "application/x-ndjson"
+                | "application/ndjson"
+                | "application/jsonlines"
+                | "application/x-jsonlines"
+                | "application/octet-stream"
+                | "text/plain"
+                | "application/json" => {
                     Box::new(LineStage::new(Arc::clone(&self.ctx), LineKind::Json))
                 }
                 _ => Box::new(Refuse::new(StripError::UnsupportedPart)),
@@ -194,24 +259,49 @@ impl TrainingPolicy {
         let stage = match codings.len() {
             0 => inner,
             1 => match codings.pop().as_deref() {
-                Some("gzip" | "x-gzip") => Box::new(DecodeStage::new(Coding::Gzip, inner, self.ctx.max_expansion_ratio)) as Box<dyn Stage>,
-                Some("deflate") => Box::new(DecodeStage::new(Coding::Deflate, inner, self.ctx.max_expansion_ratio)),
+                Some("gzip" | "x-gzip") => Box::new(DecodeStage::new(
+                    Coding::Gzip,
+                    inner,
+                    self.ctx.max_expansion_ratio,
+                )) as Box<dyn Stage>,
+                Some("deflate") => Box::new(DecodeStage::new(
+                    Coding::Deflate,
+                    inner,
+                    self.ctx.max_expansion_ratio,
+                )),
                 _ => Box::new(Refuse::new(StripError::InvalidCompression)),
             },
             _ => Box::new(Refuse::new(StripError::InvalidCompression)),
         };
-        Stripper { stage, stats: StripStats::default(), error: None, bytes_in: 0, bytes_out: 0 }
+        Stripper {
+            stage,
+            stats: StripStats::default(),
+            error: None,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
     }
 
     /// A pass-through "stripper" for allow-listed endpoints: counts bytes, changes nothing.
     pub fn passthrough(&self) -> Stripper {
-        Stripper { stage: Box::new(Passthrough), stats: StripStats::default(), error: None, bytes_in: 0, bytes_out: 0 }
+        Stripper {
+            stage: Box::new(Passthrough),
+            stats: StripStats::default(),
+            error: None,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
     }
 }
 
 /// Whether the stripper decodes the body, so the glue must drop `content-encoding`.
 pub fn decodes(content_encoding: Option<&str>) -> bool {
-    content_encoding.unwrap_or("").split(',').any(|c| matches!(c.trim().to_ascii_lowercase().as_str(), "gzip" | "x-gzip" | "deflate"))
+    content_encoding.unwrap_or("").split(',').any(|c| {
+        matches!(
+            c.trim().to_ascii_lowercase().as_str(),
+            "gzip" | "x-gzip" | "deflate"
+        )
+    })
 }
 
 /// A matched training endpoint.
@@ -232,21 +322,26 @@ pub struct Stripper {
 }
 
 impl Stripper {
-    /// Feeds a chunk; returns the bytes to forward now.
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<u8>, StripError> {
+    /// Feeds a chunk, appending the bytes to forward now to `out`. On error, `out` still holds
+    /// what was judged before the error; the rest is held for `bypass`.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), StripError> {
         self.bytes_in += chunk.len() as u64;
-        let mut out = Vec::with_capacity(chunk.len());
-        let r = self.stage.feed(chunk, &mut out, &mut self.stats);
-        self.bytes_out += out.len() as u64;
-        r.map(|()| out).map_err(|e| self.fail(e))
+        let before = out.len();
+        let r = self.stage.feed(chunk, out, &mut self.stats);
+        self.bytes_out += (out.len() - before) as u64;
+        r.map_err(|e| self.fail(e))
     }
 
-    /// Ends the body; returns the last bytes to forward.
-    pub fn finish(&mut self) -> Result<Vec<u8>, StripError> {
-        let mut out = Vec::new();
-        let r = self.stage.finish(&mut out, &mut self.stats);
-        self.bytes_out += out.len() as u64;
-        r.map(|()| out).map_err(|e| self.fail(e))
+    /// Ends the body, appending the last bytes to forward.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), StripError> {
+        // An empty body holds no records; there is nothing to inspect or refuse.
+        if self.bytes_in == 0 {
+            return Ok(());
+        }
+        let before = out.len();
+        let r = self.stage.finish(out, &mut self.stats);
+        self.bytes_out += (out.len() - before) as u64;
+        r.map_err(|e| self.fail(e))
     }
 
     fn fail(&mut self, e: StripError) -> StripError {
@@ -256,14 +351,17 @@ impl Stripper {
 
     /// After an error the policy tolerates: forward the held bytes and everything after as is.
     /// A broken compressed stream cannot be forwarded identity-encoded, so it is never bypassed.
-    pub fn bypass(&mut self) -> Option<Vec<u8>> {
-        if matches!(self.error, Some(StripError::InvalidCompression | StripError::ExpansionTooLarge)) {
-            return None;
+    pub fn bypass(&mut self, out: &mut Vec<u8>) -> bool {
+        if matches!(
+            self.error,
+            Some(StripError::InvalidCompression | StripError::ExpansionTooLarge)
+        ) {
+            return false;
         }
-        let mut out = Vec::new();
-        self.stage.bypass(&mut out);
-        self.bytes_out += out.len() as u64;
-        Some(out)
+        let before = out.len();
+        self.stage.bypass(out);
+        self.bytes_out += (out.len() - before) as u64;
+        true
     }
 
     /// Every record was WhatsApp-derived: nothing would be left to train on.

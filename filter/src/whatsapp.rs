@@ -64,7 +64,9 @@ pub struct NormalizedPath {
 /// treats `\` as `/`, collapses duplicate slashes and resolves `.` and `..`.
 pub fn normalize_path(raw: &str) -> NormalizedPath {
     let without_fragment = raw.split('#').next().unwrap_or("");
-    let (path, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
+    let (path, query) = without_fragment
+        .split_once('?')
+        .unwrap_or((without_fragment, ""));
     let path = decode_fully(path).replace('\\', "/").to_ascii_lowercase();
     let mut segments: Vec<String> = Vec::new();
     for seg in path.split('/') {
@@ -76,7 +78,10 @@ pub fn normalize_path(raw: &str) -> NormalizedPath {
             s => segments.push(s.to_owned()),
         }
     }
-    NormalizedPath { segments, query: decode_fully(query).to_ascii_lowercase() }
+    NormalizedPath {
+        segments,
+        query: decode_fully(query).to_ascii_lowercase(),
+    }
 }
 
 fn decode_fully(s: &str) -> String {
@@ -97,7 +102,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
-            if let (Some(h), Some(l)) = (bytes.get(i + 1).and_then(hex), bytes.get(i + 2).and_then(hex)) {
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(hex),
+                bytes.get(i + 2).and_then(hex),
+            ) {
                 out.push(h << 4 | l);
                 i += 3;
                 continue;
@@ -119,10 +127,16 @@ fn hex(b: &u8) -> Option<u8> {
 }
 
 fn is_version(seg: &str) -> bool {
-    let Some(rest) = seg.strip_prefix('v') else { return false };
+    let Some(rest) = seg.strip_prefix('v') else {
+        return false;
+    };
     let mut parts = rest.splitn(2, '.');
-    let major_ok = parts.next().is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()));
-    let minor_ok = parts.next().is_none_or(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()));
+    let major_ok = parts
+        .next()
+        .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()));
+    let minor_ok = parts
+        .next()
+        .is_none_or(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()));
     major_ok && minor_ok
 }
 
@@ -134,7 +148,10 @@ pub fn classify_call(method: &str, path: &NormalizedPath) -> WhatsAppCall {
         Some((first, tail)) if is_version(first) => tail,
         _ => &segs,
     };
-    let has_method_override = path.query.split('&').any(|kv| kv.trim_start().starts_with("method="));
+    let has_method_override = path
+        .query
+        .split('&')
+        .any(|kv| kv.trim_start().starts_with("method="));
     let endpoint = match rest {
         [id, ep] => match *ep {
             "messages" => Some((Endpoint::Messages, id)),
@@ -146,19 +163,32 @@ pub fn classify_call(method: &str, path: &NormalizedPath) -> WhatsAppCall {
     };
     match endpoint {
         Some((ep, id)) => {
-            let ep = if has_method_override && !method.eq_ignore_ascii_case("POST") && ep != Endpoint::Media {
+            let ep = if has_method_override
+                && !method.eq_ignore_ascii_case("POST")
+                && ep != Endpoint::Media
+            {
                 Endpoint::Indirect
             } else {
                 ep
             };
-            WhatsAppCall { endpoint: ep, path_id: Some((*id).to_owned()) }
+            WhatsAppCall {
+                endpoint: ep,
+                path_id: Some((*id).to_owned()),
+            }
         }
         // A POST to the root (or version root) is a Graph batch request.
-        None if rest.is_empty() && method.eq_ignore_ascii_case("POST") => {
-            WhatsAppCall { endpoint: Endpoint::Indirect, path_id: None }
-        }
-        None if has_method_override => WhatsAppCall { endpoint: Endpoint::Indirect, path_id: None },
-        None => WhatsAppCall { endpoint: Endpoint::Other, path_id: None },
+        None if rest.is_empty() && method.eq_ignore_ascii_case("POST") => WhatsAppCall {
+            endpoint: Endpoint::Indirect,
+            path_id: None,
+        },
+        None if has_method_override => WhatsAppCall {
+            endpoint: Endpoint::Indirect,
+            path_id: None,
+        },
+        None => WhatsAppCall {
+            endpoint: Endpoint::Other,
+            path_id: None,
+        },
     }
 }
 
@@ -193,7 +223,12 @@ pub fn read_message(body: &Value) -> MessageView {
     };
     let mut texts = Vec::new();
     collect_message_texts(obj, &message_type, &mut texts);
-    MessageView { message_type, recipient, template_category: None, texts }
+    MessageView {
+        message_type,
+        recipient,
+        template_category: None,
+        texts,
+    }
 }
 
 /// Reads a `/message_templates` creation body.
@@ -290,7 +325,9 @@ fn collect_interactive(i: Option<&Value>, out: &mut Vec<String>) {
     }
     push_str(i.pointer("/body/text"), out);
     push_str(i.pointer("/footer/text"), out);
-    let Some(action) = i.get("action") else { return };
+    let Some(action) = i.get("action") else {
+        return;
+    };
     push_str(action.get("button"), out);
     if let Some(buttons) = action.get("buttons").and_then(Value::as_array) {
         for b in buttons {
@@ -317,9 +354,13 @@ fn collect_interactive(i: Option<&Value>, out: &mut Vec<String>) {
 fn collect_template_send(t: Option<&Value>, out: &mut Vec<String>) {
     let Some(t) = t else { return };
     push_str(t.get("name"), out);
-    let Some(components) = t.get("components").and_then(Value::as_array) else { return };
+    let Some(components) = t.get("components").and_then(Value::as_array) else {
+        return;
+    };
     for c in components {
-        let Some(params) = c.get("parameters").and_then(Value::as_array) else { continue };
+        let Some(params) = c.get("parameters").and_then(Value::as_array) else {
+            continue;
+        };
         for p in params {
             push_str(p.get("text"), out);
             push_str(p.get("payload"), out);
@@ -342,8 +383,12 @@ fn collect_all_strings(v: &Value, out: &mut Vec<String>, depth: usize) {
     }
     match v {
         Value::String(s) if !s.trim().is_empty() => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|x| collect_all_strings(x, out, depth + 1)),
-        Value::Object(o) => o.values().for_each(|x| collect_all_strings(x, out, depth + 1)),
+        Value::Array(a) => a
+            .iter()
+            .for_each(|x| collect_all_strings(x, out, depth + 1)),
+        Value::Object(o) => o
+            .values()
+            .for_each(|x| collect_all_strings(x, out, depth + 1)),
         _ => {}
     }
 }
@@ -376,9 +421,15 @@ mod tests {
 
     #[test]
     fn authority_normalisation() {
-        assert_eq!(normalize_authority("Graph.Facebook.COM.:443"), "graph.facebook.com");
+        assert_eq!(
+            normalize_authority("Graph.Facebook.COM.:443"),
+            "graph.facebook.com"
+        );
         assert_eq!(normalize_authority("[::1]:8080"), "::1");
-        assert_eq!(normalize_authority("graph.facebook.com"), "graph.facebook.com");
+        assert_eq!(
+            normalize_authority("graph.facebook.com"),
+            "graph.facebook.com"
+        );
     }
 
     #[test]
@@ -404,13 +455,25 @@ mod tests {
     #[test]
     fn other_endpoints() {
         assert_eq!(call("POST", "/v19.0/1065/media").endpoint, Endpoint::Media);
-        assert_eq!(call("GET", "/v19.0/999/message_templates").endpoint, Endpoint::MessageTemplates);
+        assert_eq!(
+            call("GET", "/v19.0/999/message_templates").endpoint,
+            Endpoint::MessageTemplates
+        );
         assert_eq!(call("GET", "/v19.0/1065").endpoint, Endpoint::Other);
         assert_eq!(call("POST", "/v19.0/").endpoint, Endpoint::Indirect);
         assert_eq!(call("POST", "/").endpoint, Endpoint::Indirect);
-        assert_eq!(call("GET", "/v19.0/1065/messages?method=post&to=1").endpoint, Endpoint::Indirect);
-        assert_eq!(call("GET", "/v19.0/?method=POST").endpoint, Endpoint::Indirect);
-        assert_eq!(call("POST", "/v19.0/1065/messages?method=post").endpoint, Endpoint::Messages);
+        assert_eq!(
+            call("GET", "/v19.0/1065/messages?method=post&to=1").endpoint,
+            Endpoint::Indirect
+        );
+        assert_eq!(
+            call("GET", "/v19.0/?method=POST").endpoint,
+            Endpoint::Indirect
+        );
+        assert_eq!(
+            call("POST", "/v19.0/1065/messages?method=post").endpoint,
+            Endpoint::Messages
+        );
     }
 
     #[test]
@@ -418,7 +481,10 @@ mod tests {
         let body = json!({"type":"interactive","interactive":{"type":"list",
             "header":{"type":"text","text":"H"},"body":{"text":"B"},"footer":{"text":"F"},
             "action":{"button":"Btn","sections":[{"title":"S","rows":[{"id":"1","title":"R","description":"D"}]}]}}});
-        assert_eq!(read_message(&body).texts, ["H", "B", "F", "Btn", "S", "R", "D"]);
+        assert_eq!(
+            read_message(&body).texts,
+            ["H", "B", "F", "Btn", "S", "R", "D"]
+        );
     }
 
     #[test]
@@ -431,19 +497,25 @@ mod tests {
         assert_eq!(v.texts, ["order_update", "A1", "B2", "P"]);
         let v = read_message(&json!({"to":"1","text":{"body":"hi"}}));
         assert_eq!((v.message_type.as_str(), v.texts.len()), ("text", 1));
-        let v = read_message(&json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.x"}));
+        let v = read_message(
+            &json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.x"}),
+        );
         assert_eq!(v.message_type, "read");
     }
 
     #[test]
     fn mismatched_type_still_scores_text_body() {
-        let v = read_message(&json!({"type":"reaction","reaction":{"emoji":"x"},"text":{"body":"hidden"}}));
+        let v = read_message(
+            &json!({"type":"reaction","reaction":{"emoji":"x"},"text":{"body":"hidden"}}),
+        );
         assert!(v.texts.contains(&"hidden".to_owned()));
     }
 
     #[test]
     fn form_bodies_become_json() {
-        let v = form_to_json("messaging_product=whatsapp&to=1&type=text&text=%7B%22body%22%3A%22hello%22%7D");
+        let v = form_to_json(
+            "messaging_product=whatsapp&to=1&type=text&text=%7B%22body%22%3A%22hello%22%7D",
+        );
         assert_eq!(read_message(&v).texts, ["hello"]);
     }
 }

@@ -25,7 +25,12 @@ fn every_policy_case_holds_natively() {
                     got.reason
                 ));
             }
-            if got.decision != "block" {
+            // WhatsApp calls are never rewritten; training uploads are checked by `forwarded_text`.
+            let unchanged = matches!(
+                got.decision.as_str(),
+                "allow" | "none" | "forward" | "exclusive"
+            ) || (got.decision == "audit" && got.records_stripped.is_none());
+            if unchanged {
                 assert_eq!(
                     got.forwarded_body.as_deref(),
                     Some(&case.request.body_bytes().unwrap()[..]),
@@ -35,6 +40,11 @@ fn every_policy_case_holds_natively() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {count} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(count > 0, "no policy cases found in {}", dir.display());
 }

@@ -4,7 +4,10 @@
 //! `get_map_value` unwraps invalid UTF-8), and a panic traps the VM for every request of the
 //! worker. These wrappers return every status to the caller instead.
 
-#![allow(unsafe_code, reason = "FFI to the proxy-wasm host; every call is wrapped here and nowhere else")]
+#![allow(
+    unsafe_code,
+    reason = "FFI to the proxy-wasm host; every call is wrapped here and nowhere else"
+)]
 
 use std::ptr::null_mut;
 
@@ -41,6 +44,14 @@ unsafe extern "C" {
         value_data: *const u8,
         value_size: usize,
     ) -> u32;
+    fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
+    fn proxy_set_buffer_bytes(
+        buffer_type: u32,
+        start: usize,
+        size: usize,
+        data: *const u8,
+        data_size: usize,
+    ) -> u32;
     fn proxy_get_buffer_bytes(
         buffer_type: u32,
         start: usize,
@@ -64,7 +75,12 @@ unsafe extern "C" {
         headers_size: usize,
         grpc_status: i32,
     ) -> u32;
-    fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
+    fn proxy_define_metric(
+        metric_type: u32,
+        name_data: *const u8,
+        name_size: usize,
+        return_id: *mut u32,
+    ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
 }
 
@@ -102,7 +118,26 @@ pub fn header(map: u32, name: &str) -> Result<Option<Vec<u8>>, u32> {
 
 pub fn add_header(map: u32, name: &str, value: &str) -> Result<(), u32> {
     // SAFETY: pointers and lengths describe live `&str`s.
-    match unsafe { proxy_add_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len()) } {
+    match unsafe {
+        proxy_add_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+    } {
+        STATUS_OK => Ok(()),
+        s => Err(s),
+    }
+}
+
+pub fn remove_header(map: u32, name: &str) -> Result<(), u32> {
+    // SAFETY: pointer and length describe a live `&str`.
+    match unsafe { proxy_remove_header_map_value(map, name.as_ptr(), name.len()) } {
+        STATUS_OK => Ok(()),
+        s => Err(s),
+    }
+}
+
+/// Replaces `size` bytes at `start` of a buffer with `data`.
+pub fn set_buffer(kind: u32, start: usize, size: usize, data: &[u8]) -> Result<(), u32> {
+    // SAFETY: pointer and length describe a live slice.
+    match unsafe { proxy_set_buffer_bytes(kind, start, size, data.as_ptr(), data.len()) } {
         STATUS_OK => Ok(()),
         s => Err(s),
     }
@@ -119,11 +154,25 @@ pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, u32> {
     read_with(|d, s| unsafe { proxy_get_property(serialized.as_ptr(), serialized.len(), d, s) })
 }
 
-pub fn send_local_response(status: u32, details: &str, body: &[u8], headers: &[(String, String)]) -> Result<(), u32> {
+pub fn send_local_response(
+    status: u32,
+    details: &str,
+    body: &[u8],
+    headers: &[(String, String)],
+) -> Result<(), u32> {
     let map = serialize_map(headers);
     // SAFETY: every pointer and length describes a live local buffer.
     let rc = unsafe {
-        proxy_send_local_response(status, details.as_ptr(), details.len(), body.as_ptr(), body.len(), map.as_ptr(), map.len(), -1)
+        proxy_send_local_response(
+            status,
+            details.as_ptr(),
+            details.len(),
+            body.as_ptr(),
+            body.len(),
+            map.as_ptr(),
+            map.len(),
+            -1,
+        )
     };
     if rc == STATUS_OK { Ok(()) } else { Err(rc) }
 }

@@ -406,14 +406,30 @@ pub struct ProvenanceDoc {
 
 impl Default for ProvenanceDoc {
     fn default() -> Self {
-        Self { keys: default_provenance_keys(), values: default_provenance_values() }
+        Self {
+            keys: default_provenance_keys(),
+            values: default_provenance_values(),
+        }
     }
 }
 
 fn default_provenance_keys() -> Vec<String> {
-    ["channel", "source", "origin", "platform", "medium", "provider"].map(str::to_owned).to_vec()
+    [
+        "channel", "source", "origin", "platform", "medium", "provider",
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 fn default_provenance_values() -> Vec<String> {
-    ["whatsapp", "wa", "whatsapp_business", "whatsapp business", "wa_business", "wa-business"].map(str::to_owned).to_vec()
+    [
+        "whatsapp",
+        "wa",
+        "whatsapp_business",
+        "whatsapp business",
+        "wa_business",
+        "wa-business",
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }

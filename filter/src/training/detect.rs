@@ -66,7 +66,11 @@ const WAMID: &str = r"(?i)wamid\.[A-Za-z0-9+/=_\-]{8,}";
 
 impl Detectors {
     pub fn compile(doc: &DetectorsDoc) -> Result<Self, String> {
-        let lower = |v: &[String]| v.iter().map(|s| s.trim().to_ascii_lowercase()).collect::<Vec<_>>();
+        let lower = |v: &[String]| {
+            v.iter()
+                .map(|s| s.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        };
         let mut triggers: Vec<String> = vec!["whatsapp".into(), "\\".into()];
         if doc.wamid {
             triggers.push("wamid".into());
@@ -88,10 +92,28 @@ impl Detectors {
             wamid: doc.wamid,
             wa_id_keys: lower(&doc.wa_id_keys),
             webhook_envelope: doc.webhook_envelope,
-            provenance_keys: doc.provenance.keys.iter().map(|k| k.to_ascii_lowercase().split('.').map(str::to_owned).collect()).collect(),
+            provenance_keys: doc
+                .provenance
+                .keys
+                .iter()
+                .map(|k| {
+                    k.to_ascii_lowercase()
+                        .split('.')
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .collect(),
             provenance_values: lower(&doc.provenance.values),
-            chat_export: if doc.chat_export { Some(Regex::new(CHAT_EXPORT).map_err(|e| e.to_string())?) } else { None },
-            chat_export_raw: if doc.chat_export { Some(Regex::new(CHAT_EXPORT_RAW).map_err(|e| e.to_string())?) } else { None },
+            chat_export: if doc.chat_export {
+                Some(Regex::new(CHAT_EXPORT).map_err(|e| e.to_string())?)
+            } else {
+                None
+            },
+            chat_export_raw: if doc.chat_export {
+                Some(Regex::new(CHAT_EXPORT_RAW).map_err(|e| e.to_string())?)
+            } else {
+                None
+            },
             phone_keys: lower(&doc.phone_keys),
             triggers: Some(ac),
             wamid_re: Regex::new(WAMID).map_err(|e| e.to_string())?,
@@ -124,7 +146,11 @@ impl Detectors {
     }
 
     fn might_match(&self, text: &str) -> bool {
-        self.triggers.as_ref().is_none_or(|t| t.is_match(text)) || self.chat_export_raw.as_ref().is_some_and(|r| r.is_match(text))
+        self.triggers.as_ref().is_none_or(|t| t.is_match(text))
+            || self
+                .chat_export_raw
+                .as_ref()
+                .is_some_and(|r| r.is_match(text))
     }
 
     pub fn judge_value(&self, v: &Value) -> RecordVerdict {
@@ -144,7 +170,10 @@ impl Detectors {
             Value::Array(items) => items.iter().find_map(|x| self.walk(x, path, depth + 1)),
             Value::Object(map) => {
                 if self.webhook_envelope
-                    && map.get("messaging_product").and_then(Value::as_str).is_some_and(|s| s.trim().eq_ignore_ascii_case("whatsapp"))
+                    && map
+                        .get("messaging_product")
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s.trim().eq_ignore_ascii_case("whatsapp"))
                 {
                     return Some(Detector::WebhookEnvelope);
                 }
@@ -158,7 +187,11 @@ impl Detectors {
                     }
                     path.push(key);
                     let provenance = self.is_provenance_key(path) && self.names_whatsapp(val);
-                    let found = if provenance { Some(Detector::Provenance) } else { self.walk(val, path, depth + 1) };
+                    let found = if provenance {
+                        Some(Detector::Provenance)
+                    } else {
+                        self.walk(val, path, depth + 1)
+                    };
                     path.pop();
                     if found.is_some() {
                         return found;
@@ -188,7 +221,9 @@ impl Detectors {
 
     /// A key path ends with one of the configured names or dotted paths.
     fn is_provenance_key(&self, path: &[String]) -> bool {
-        self.provenance_keys.iter().any(|k| path.len() >= k.len() && path.get(path.len() - k.len()..) == Some(k.as_slice()))
+        self.provenance_keys.iter().any(|k| {
+            path.len() >= k.len() && path.get(path.len() - k.len()..) == Some(k.as_slice())
+        })
     }
 
     fn names_whatsapp(&self, v: &Value) -> bool {
@@ -216,7 +251,11 @@ mod tests {
     use super::*;
 
     fn d() -> Detectors {
-        Detectors::compile(&DetectorsDoc { phone_keys: vec!["customer_whatsapp".into()], ..DetectorsDoc::default() }).unwrap()
+        Detectors::compile(&DetectorsDoc {
+            phone_keys: vec!["customer_whatsapp".into()],
+            ..DetectorsDoc::default()
+        })
+        .unwrap()
     }
 
     fn judge(s: &str) -> RecordVerdict {
@@ -227,14 +266,29 @@ mod tests {
     fn every_detector_fires() {
         use Detector::*;
         let cases = [
-            (r#"{"messages":[{"role":"user","content":"hi"}],"meta":{"id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB"}}"#, Wamid),
+            (
+                r#"{"messages":[{"role":"user","content":"hi"}],"meta":{"id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB"}}"#,
+                Wamid,
+            ),
             (r#"{"contact":{"wa_id":"16505551234"},"text":"x"}"#, WaIdKey),
-            (r#"{"object":"whatsapp_business_account","entry":[]}"#, WebhookEnvelope),
-            (r#"{"value":{"messaging_product":"WhatsApp"}}"#, WebhookEnvelope),
-            (r#"{"messages":[],"metadata":{"channel":"WhatsApp"}}"#, Provenance),
+            (
+                r#"{"object":"whatsapp_business_account","entry":[]}"#,
+                WebhookEnvelope,
+            ),
+            (
+                r#"{"value":{"messaging_product":"WhatsApp"}}"#,
+                WebhookEnvelope,
+            ),
+            (
+                r#"{"messages":[],"metadata":{"channel":"WhatsApp"}}"#,
+                Provenance,
+            ),
             (r#"{"source":" wa "}"#, Provenance),
             (r#"{"origin":"whatsapp-cloud-api"}"#, Provenance),
-            (r#"{"text":"[12/03/2024, 14:22:01] Ana Souza: is the store open?"}"#, ChatExport),
+            (
+                r#"{"text":"[12/03/2024, 14:22:01] Ana Souza: is the store open?"}"#,
+                ChatExport,
+            ),
             (r#"{"text":"12/03/2024, 14:22 - Ana: hello"}"#, ChatExport),
             (r#"{"customer_whatsapp":"+15550001"}"#, PhoneKey),
         ];
@@ -245,10 +299,22 @@ mod tests {
 
     #[test]
     fn json_escapes_are_decoded_before_matching() {
-        assert_eq!(judge(r#"{"id":"\u0077amid.HBgLMTY1MDM4Nzk0"}"#), RecordVerdict::WhatsApp(Detector::Wamid));
-        assert_eq!(judge(r#"{"\u0077a_id":"1"}"#), RecordVerdict::WhatsApp(Detector::WaIdKey));
-        assert_eq!(judge(r#"{"channel":"Wh\u0061tsApp"}"#), RecordVerdict::WhatsApp(Detector::Provenance));
-        assert_eq!(judge(r#"{"t":"12\/03\/2024, 14:22 - Ana: hi"}"#), RecordVerdict::WhatsApp(Detector::ChatExport));
+        assert_eq!(
+            judge(r#"{"id":"\u0077amid.HBgLMTY1MDM4Nzk0"}"#),
+            RecordVerdict::WhatsApp(Detector::Wamid)
+        );
+        assert_eq!(
+            judge(r#"{"\u0077a_id":"1"}"#),
+            RecordVerdict::WhatsApp(Detector::WaIdKey)
+        );
+        assert_eq!(
+            judge(r#"{"channel":"Wh\u0061tsApp"}"#),
+            RecordVerdict::WhatsApp(Detector::Provenance)
+        );
+        assert_eq!(
+            judge(r#"{"t":"12\/03\/2024, 14:22 - Ana: hi"}"#),
+            RecordVerdict::WhatsApp(Detector::ChatExport)
+        );
     }
 
     #[test]
@@ -265,19 +331,34 @@ mod tests {
 
     #[test]
     fn broken_records_are_uninspectable() {
-        assert_eq!(d().judge_json(b"{\"a\": \xff}"), RecordVerdict::Uninspectable);
+        assert_eq!(
+            d().judge_json(b"{\"a\": \xff}"),
+            RecordVerdict::Uninspectable
+        );
         assert_eq!(judge("{not json"), RecordVerdict::Uninspectable);
-        assert_eq!(judge(r#"{"channel":"whatsapp""#), RecordVerdict::Uninspectable);
+        assert_eq!(
+            judge(r#"{"channel":"whatsapp""#),
+            RecordVerdict::Uninspectable
+        );
     }
 
     #[test]
     fn dotted_provenance_paths_only_match_where_configured() {
         let doc = DetectorsDoc {
-            provenance: crate::policy::document::ProvenanceDoc { keys: vec!["meta.src".into()], values: vec!["wa".into()] },
+            provenance: crate::policy::document::ProvenanceDoc {
+                keys: vec!["meta.src".into()],
+                values: vec!["wa".into()],
+            },
             ..DetectorsDoc::default()
         };
         let det = Detectors::compile(&doc).unwrap();
-        assert_eq!(det.judge_json(br#"{"meta":{"src":"wa"}}"#), RecordVerdict::WhatsApp(Detector::Provenance));
-        assert_eq!(det.judge_json(br#"{"other":{"src":"wa"}}"#), RecordVerdict::Keep);
+        assert_eq!(
+            det.judge_json(br#"{"meta":{"src":"wa"}}"#),
+            RecordVerdict::WhatsApp(Detector::Provenance)
+        );
+        assert_eq!(
+            det.judge_json(br#"{"other":{"src":"wa"}}"#),
+            RecordVerdict::Keep
+        );
     }
 }

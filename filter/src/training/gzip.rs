@@ -40,19 +40,32 @@ impl DecodeStage {
             Coding::Gzip => (Phase::GzipHeader, Decompress::new(false)),
             Coding::Deflate => (Phase::Stream, Decompress::new(true)),
         };
-        Self { coding, inner, phase, decompress, pending: Vec::new(), bytes_in: 0, bytes_out: 0, max_ratio }
+        Self {
+            coding,
+            inner,
+            phase,
+            decompress,
+            pending: Vec::new(),
+            bytes_in: 0,
+            bytes_out: 0,
+            max_ratio,
+        }
     }
 
     /// Parses a gzip member header; `Ok(None)` when more bytes are needed.
     fn header_len(buf: &[u8]) -> Result<Option<usize>, StripError> {
-        let Some(fixed) = buf.get(..10) else { return Ok(None) };
+        let Some(fixed) = buf.get(..10) else {
+            return Ok(None);
+        };
         if fixed.get(..3) != Some(&[0x1f, 0x8b, 0x08]) {
             return Err(StripError::InvalidCompression);
         }
         let flags = fixed.get(3).copied().unwrap_or(0);
         let mut at = 10;
         if flags & 0x04 != 0 {
-            let (Some(lo), Some(hi)) = (buf.get(at), buf.get(at + 1)) else { return Ok(None) };
+            let (Some(lo), Some(hi)) = (buf.get(at), buf.get(at + 1)) else {
+                return Ok(None);
+            };
             at += 2 + usize::from(u16::from_le_bytes([*lo, *hi]));
         }
         for bit in [0x08, 0x10] {
@@ -91,17 +104,24 @@ impl DecodeStage {
                         .decompress
                         .decompress(&self.pending, &mut window, FlushDecompress::None)
                         .map_err(|_| StripError::InvalidCompression)?;
-                    let consumed = usize::try_from(self.decompress.total_in() - before_in).unwrap_or(usize::MAX);
-                    let produced = usize::try_from(self.decompress.total_out() - before_out).unwrap_or(usize::MAX);
+                    let consumed = usize::try_from(self.decompress.total_in() - before_in)
+                        .unwrap_or(usize::MAX);
+                    let produced = usize::try_from(self.decompress.total_out() - before_out)
+                        .unwrap_or(usize::MAX);
                     self.pending.drain(..consumed.min(self.pending.len()));
                     self.bytes_out += produced as u64;
                     if self.bytes_out > self.bytes_in.max(1024).saturating_mul(self.max_ratio) {
                         return Err(StripError::ExpansionTooLarge);
                     }
-                    self.inner.feed(window.get(..produced).unwrap_or_default(), out, stats)?;
+                    self.inner
+                        .feed(window.get(..produced).unwrap_or_default(), out, stats)?;
                     match status {
                         Status::StreamEnd => {
-                            self.phase = if self.coding == Coding::Gzip { Phase::GzipTrailer } else { Phase::Done };
+                            self.phase = if self.coding == Coding::Gzip {
+                                Phase::GzipTrailer
+                            } else {
+                                Phase::Done
+                            };
                         }
                         _ if consumed == 0 && produced == 0 => return Ok(()),
                         _ => {}
@@ -113,10 +133,18 @@ impl DecodeStage {
                     }
                     self.pending.drain(..8);
                     // Concatenated members are one stream (RFC 1952 §2.2).
-                    self.phase = if self.pending.is_empty() { Phase::Done } else { Phase::GzipHeader };
+                    self.phase = if self.pending.is_empty() {
+                        Phase::Done
+                    } else {
+                        Phase::GzipHeader
+                    };
                 }
                 Phase::Done => {
-                    return if self.pending.iter().all(|b| *b == 0) { Ok(()) } else { Err(StripError::InvalidCompression) };
+                    return if self.pending.iter().all(|b| *b == 0) {
+                        Ok(())
+                    } else {
+                        Err(StripError::InvalidCompression)
+                    };
                 }
             }
         }
@@ -124,7 +152,12 @@ impl DecodeStage {
 }
 
 impl Stage for DecodeStage {
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<(), StripError> {
         self.bytes_in += input.len() as u64;
         self.pending.extend_from_slice(input);
         self.run(out, stats)
@@ -133,7 +166,9 @@ impl Stage for DecodeStage {
     fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
         self.run(out, stats)?;
         match self.phase {
-            Phase::Done | Phase::GzipHeader if self.pending.is_empty() && self.bytes_in > 0 => self.inner.finish(out, stats),
+            Phase::Done | Phase::GzipHeader if self.pending.is_empty() && self.bytes_in > 0 => {
+                self.inner.finish(out, stats)
+            }
             _ => Err(StripError::InvalidCompression),
         }
     }

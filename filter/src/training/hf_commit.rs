@@ -17,7 +17,11 @@ pub struct HfCommitStage {
 
 impl HfCommitStage {
     pub fn new(ctx: Arc<StageContext>) -> Self {
-        Self { ctx, pending: Vec::new(), bypassed: false }
+        Self {
+            ctx,
+            pending: Vec::new(),
+            bypassed: false,
+        }
     }
 
     /// Rewrites one operation line (without its newline); `None` keeps it unchanged.
@@ -26,23 +30,47 @@ impl HfCommitStage {
         if trimmed.is_empty() {
             return Ok(None);
         }
-        let mut op: Value = serde_json::from_slice(trimmed).map_err(|_| StripError::InvalidRecord)?;
+        let mut op: Value =
+            serde_json::from_slice(trimmed).map_err(|_| StripError::InvalidRecord)?;
         if op.get("key").and_then(Value::as_str) != Some("file") {
             return Ok(None);
         }
-        let Some(value) = op.get_mut("value") else { return Err(StripError::InvalidRecord) };
-        let path = value.get("path").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
-        let encoding = value.get("encoding").and_then(Value::as_str).unwrap_or("base64");
+        let Some(value) = op.get_mut("value") else {
+            return Err(StripError::InvalidRecord);
+        };
+        let path = value
+            .get("path")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let encoding = value
+            .get("encoding")
+            .and_then(Value::as_str)
+            .unwrap_or("base64");
         if !encoding.eq_ignore_ascii_case("base64") {
             return Err(StripError::UnsupportedPart);
         }
         // Repository metadata and code are not training records.
         let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
-        if matches!(ext, "md" | "py" | "yaml" | "yml" | "toml" | "cfg" | "gitattributes" | "gitignore" | "license") {
+        if matches!(
+            ext,
+            "md" | "py"
+                | "yaml"
+                | "yml"
+                | "toml"
+                | "cfg"
+                | "gitattributes"
+                | "gitignore"
+                | "license"
+        ) {
             return Ok(None);
         }
-        let Some(Value::String(content)) = value.get("content") else { return Err(StripError::InvalidRecord) };
-        let decoded = STANDARD.decode(content.as_bytes()).map_err(|_| StripError::InvalidRecord)?;
+        let Some(Value::String(content)) = value.get("content") else {
+            return Err(StripError::InvalidRecord);
+        };
+        let decoded = STANDARD
+            .decode(content.as_bytes())
+            .map_err(|_| StripError::InvalidRecord)?;
         let mut stage = stage_for_file(&self.ctx, &path, "");
         let mut stripped = Vec::with_capacity(decoded.len());
         let before = stats.records_stripped;
@@ -54,14 +82,23 @@ impl HfCommitStage {
         if let Some(c) = value.get_mut("content") {
             *c = Value::String(STANDARD.encode(&stripped));
         }
-        serde_json::to_vec(&op).map(Some).map_err(|_| StripError::InvalidRecord)
+        serde_json::to_vec(&op)
+            .map(Some)
+            .map_err(|_| StripError::InvalidRecord)
     }
 
-    fn process(&mut self, final_chunk: bool, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+    fn process(
+        &mut self,
+        final_chunk: bool,
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<(), StripError> {
         loop {
             let (end, next) = match memchr::memchr(b'\n', &self.pending) {
                 Some(i) => (i, i + 1),
-                None if final_chunk && !self.pending.is_empty() => (self.pending.len(), self.pending.len()),
+                None if final_chunk && !self.pending.is_empty() => {
+                    (self.pending.len(), self.pending.len())
+                }
                 None => return Ok(()),
             };
             let line = self.pending.get(..end).unwrap_or_default();
@@ -78,7 +115,12 @@ impl HfCommitStage {
 }
 
 impl Stage for HfCommitStage {
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<(), StripError> {
         if self.bypassed {
             out.extend_from_slice(input);
             return Ok(());

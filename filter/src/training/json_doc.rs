@@ -99,7 +99,9 @@ impl Scanner<'_> {
                 }
                 let index = self.arrays.len();
                 if !in_record {
-                    self.arrays.push(RecordArray { elements: Vec::new() });
+                    self.arrays.push(RecordArray {
+                        elements: Vec::new(),
+                    });
                 }
                 loop {
                     self.ws();
@@ -129,7 +131,10 @@ impl Scanner<'_> {
             }
             Some(b'"') => self.string(),
             Some(_) => {
-                while self.peek().is_some_and(|b| !matches!(b, b',' | b']' | b'}') && !b.is_ascii_whitespace()) {
+                while self
+                    .peek()
+                    .is_some_and(|b| !matches!(b, b',' | b']' | b'}') && !b.is_ascii_whitespace())
+                {
                     self.pos += 1;
                 }
                 Ok(())
@@ -140,12 +145,24 @@ impl Scanner<'_> {
 }
 
 /// Returns the document with WhatsApp-derived records removed.
-pub fn strip_document(detectors: &Detectors, bytes: &[u8], stats: &mut StripStats) -> Result<Vec<u8>, StripError> {
+pub fn strip_document(
+    detectors: &Detectors,
+    bytes: &[u8],
+    stats: &mut StripStats,
+) -> Result<Vec<u8>, StripError> {
     // Full validation first: the scanner below is only a span finder.
     let root: Value = serde_json::from_slice(bytes).map_err(|_| StripError::InvalidRecord)?;
-    let mut scanner = Scanner { bytes, pos: 0, arrays: Vec::new() };
+    let mut scanner = Scanner {
+        bytes,
+        pos: 0,
+        arrays: Vec::new(),
+    };
     scanner.value(false, 0)?;
-    let arrays: Vec<RecordArray> = scanner.arrays.into_iter().filter(|a| !a.elements.is_empty()).collect();
+    let arrays: Vec<RecordArray> = scanner
+        .arrays
+        .into_iter()
+        .filter(|a| !a.elements.is_empty())
+        .collect();
 
     if arrays.is_empty() {
         let verdict = detectors.judge_value(&root);
@@ -226,7 +243,10 @@ fn cut_spans(bytes: &[u8], elements: &[(usize, usize)], drop: &[bool]) -> Vec<(u
             }
             // After a kept element: cut from the end of the previous element.
             Some(_) => {
-                let prev_end = i.checked_sub(1).and_then(|p| elements.get(p)).map_or(s, |p| p.1);
+                let prev_end = i
+                    .checked_sub(1)
+                    .and_then(|p| elements.get(p))
+                    .map_or(s, |p| p.1);
                 cuts.push((prev_end, e));
             }
             // Everything dropped: empty the array, keeping the brackets.
@@ -275,10 +295,16 @@ mod tests {
     #[test]
     fn leading_trailing_and_all_dropped() {
         let w = r#"{"channel":"whatsapp"}"#;
-        assert_eq!(strip(&format!(r#"[{w}, {{"a":1}}, {w}]"#)).0, r#"[{"a":1}]"#);
+        assert_eq!(
+            strip(&format!(r#"[{w}, {{"a":1}}, {w}]"#)).0,
+            r#"[{"a":1}]"#
+        );
         assert_eq!(strip(&format!(r#"[{w},{w},{{"a":1}}]"#)).0, r#"[{"a":1}]"#);
         assert_eq!(strip(&format!(r#"[ {w} , {w} ]"#)).0, r#"[  ]"#);
-        assert_eq!(strip(r#"[{"a":1}, {"b":[1,2]}]"#).0, r#"[{"a":1}, {"b":[1,2]}]"#);
+        assert_eq!(
+            strip(r#"[{"a":1}, {"b":[1,2]}]"#).0,
+            r#"[{"a":1}, {"b":[1,2]}]"#
+        );
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! `multipart/form-data`: the file part is rewritten through an inner stage chosen from its
 //! filename and content type; every other part, and all framing, passes byte for byte.
 
-use super::stage::{JsonDocumentStage, LineKind, LineStage, Passthrough, Refuse, Stage, StageContext, StripError, StripStats};
+use super::stage::{
+    JsonDocumentStage, LineKind, LineStage, Passthrough, Refuse, Stage, StageContext, StripError,
+    StripStats,
+};
 use std::sync::Arc;
 
 /// Part headers larger than this are malformed.
@@ -29,21 +32,37 @@ pub struct MultipartStage {
 
 /// Extracts the boundary parameter from a `multipart/form-data` content type.
 pub fn boundary(content_type: &str) -> Option<String> {
-    content_type.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_owned())
-    })
-    .filter(|b| !b.is_empty() && b.len() <= 200)
+    content_type
+        .split(';')
+        .skip(1)
+        .find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("boundary")
+                .then(|| v.trim().trim_matches('"').to_owned())
+        })
+        .filter(|b| !b.is_empty() && b.len() <= 200)
 }
 
 impl MultipartStage {
     pub fn new(ctx: Arc<StageContext>, boundary: &str) -> Self {
         let mut delimiter = b"\r\n--".to_vec();
         delimiter.extend_from_slice(boundary.as_bytes());
-        Self { ctx, delimiter, state: State::Preamble, pending: Vec::new(), bypassed: false }
+        Self {
+            ctx,
+            delimiter,
+            state: State::Preamble,
+            pending: Vec::new(),
+            bypassed: false,
+        }
     }
 
-    fn step(&mut self, out: &mut Vec<u8>, stats: &mut StripStats, final_chunk: bool) -> Result<bool, StripError> {
+    fn step(
+        &mut self,
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+        final_chunk: bool,
+    ) -> Result<bool, StripError> {
         let dl = self.delimiter.len();
         match &mut self.state {
             State::Preamble => {
@@ -67,7 +86,11 @@ impl MultipartStage {
             }
             State::AfterDelimiter => {
                 if self.pending.len() < 2 {
-                    return if final_chunk { Err(StripError::MalformedMultipart) } else { Ok(false) };
+                    return if final_chunk {
+                        Err(StripError::MalformedMultipart)
+                    } else {
+                        Ok(false)
+                    };
                 }
                 if self.pending.starts_with(b"--") {
                     self.state = State::Epilogue;
@@ -75,9 +98,19 @@ impl MultipartStage {
                 }
                 // Transport padding (spaces, tabs) may precede the CRLF.
                 let Some(crlf) = find(&self.pending, b"\r\n") else {
-                    return if final_chunk || self.pending.len() > 1024 { Err(StripError::MalformedMultipart) } else { Ok(false) };
+                    return if final_chunk || self.pending.len() > 1024 {
+                        Err(StripError::MalformedMultipart)
+                    } else {
+                        Ok(false)
+                    };
                 };
-                if !self.pending.get(..crlf).unwrap_or_default().iter().all(|b| *b == b' ' || *b == b'\t') {
+                if !self
+                    .pending
+                    .get(..crlf)
+                    .unwrap_or_default()
+                    .iter()
+                    .all(|b| *b == b' ' || *b == b'\t')
+                {
                     return Err(StripError::MalformedMultipart);
                 }
                 out.extend(self.pending.drain(..crlf + 2));
@@ -98,7 +131,9 @@ impl MultipartStage {
                     self.state = State::Body(Box::new(Passthrough));
                     Ok(true)
                 }
-                None if self.pending.len() > MAX_PART_HEADERS || final_chunk => Err(StripError::MalformedMultipart),
+                None if self.pending.len() > MAX_PART_HEADERS || final_chunk => {
+                    Err(StripError::MalformedMultipart)
+                }
                 None => Ok(false),
             },
             State::Body(inner) => match find(&self.pending, &self.delimiter) {
@@ -139,7 +174,12 @@ impl MultipartStage {
                 match name.trim().to_ascii_lowercase().as_str() {
                     "content-disposition" => disposition = Some(value.trim().to_owned()),
                     "content-type" => content_type = value.trim().to_ascii_lowercase(),
-                    "content-transfer-encoding" if !matches!(value.trim().to_ascii_lowercase().as_str(), "binary" | "8bit" | "7bit") => {
+                    "content-transfer-encoding"
+                        if !matches!(
+                            value.trim().to_ascii_lowercase().as_str(),
+                            "binary" | "8bit" | "7bit"
+                        ) =>
+                    {
                         return Ok(Box::new(Refuse::new(StripError::UnsupportedPart)));
                     }
                     _ => {}
@@ -150,12 +190,15 @@ impl MultipartStage {
         let param = |key: &str| -> Option<String> {
             disposition.split(';').skip(1).find_map(|p| {
                 let (k, v) = p.split_once('=')?;
-                k.trim().eq_ignore_ascii_case(key).then(|| v.trim().trim_matches('"').to_owned())
+                k.trim()
+                    .eq_ignore_ascii_case(key)
+                    .then(|| v.trim().trim_matches('"').to_owned())
             })
         };
         let filename = param("filename").or_else(|| param("filename*"));
         let name = param("name").unwrap_or_default().to_ascii_lowercase();
-        let is_file = filename.is_some() || matches!(name.as_str(), "file" | "data" | "training_file" | "dataset");
+        let is_file = filename.is_some()
+            || matches!(name.as_str(), "file" | "data" | "training_file" | "dataset");
         if !is_file {
             return Ok(Box::new(Passthrough));
         }
@@ -165,17 +208,30 @@ impl MultipartStage {
 }
 
 /// The stage for an uploaded file, from its name and content type.
-pub fn stage_for_file(ctx: &Arc<StageContext>, filename: &str, content_type: &str) -> Box<dyn Stage> {
+pub fn stage_for_file(
+    ctx: &Arc<StageContext>,
+    filename: &str,
+    content_type: &str,
+) -> Box<dyn Stage> {
     let ext = filename.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
     let ct = content_type.split(';').next().unwrap_or("").trim();
     match (ext, ct) {
-        ("jsonl" | "ndjson" | "jsonlines", _) | (_, "application/jsonl" | "application/x-ndjson" | "application/jsonlines" | "application/x-jsonlines") => {
+        ("jsonl" | "ndjson" | "jsonlines", _)
+        | (
+            _,
+            "application/jsonl"
+            | "application/x-ndjson"
+            | "application/jsonlines"
+            | "application/x-jsonlines",
+        ) => Box::new(LineStage::new(Arc::clone(ctx), LineKind::Json)),
+        ("json", _) | (_, "application/json") => Box::new(JsonDocumentStage::new(Arc::clone(ctx))),
+        ("txt" | "csv" | "tsv", _) | (_, "text/plain" | "text/csv") => {
+            Box::new(LineStage::new(Arc::clone(ctx), LineKind::Text))
+        }
+        // No extension and a generic type: training files are JSONL in every vendor's API.
+        ("", "" | "application/octet-stream") => {
             Box::new(LineStage::new(Arc::clone(ctx), LineKind::Json))
         }
-        ("json", _) | (_, "application/json") => Box::new(JsonDocumentStage::new(Arc::clone(ctx))),
-        ("txt" | "csv" | "tsv", _) | (_, "text/plain" | "text/csv") => Box::new(LineStage::new(Arc::clone(ctx), LineKind::Text)),
-        // No extension and a generic type: training files are JSONL in every vendor's API.
-        ("", "" | "application/octet-stream") => Box::new(LineStage::new(Arc::clone(ctx), LineKind::Json)),
         _ => Box::new(Refuse::new(StripError::UnsupportedPart)),
     }
 }
@@ -185,7 +241,12 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 impl Stage for MultipartStage {
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<(), StripError> {
         if self.bypassed {
             out.extend_from_slice(input);
             return Ok(());

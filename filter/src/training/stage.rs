@@ -51,7 +51,12 @@ impl StripError {
 
 /// One streaming transformation.
 pub trait Stage {
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError>;
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<(), StripError>;
     fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError>;
     /// After an error, when the policy allows uninspectable bodies: emit every held byte
     /// unchanged and pass all later input through.
@@ -86,7 +91,12 @@ pub struct LineStage {
 
 impl LineStage {
     pub fn new(ctx: Arc<StageContext>, kind: LineKind) -> Self {
-        Self { ctx, kind, pending: Vec::new(), bypassed: false }
+        Self {
+            ctx,
+            kind,
+            pending: Vec::new(),
+            bypassed: false,
+        }
     }
 
     /// Judges one line (without its terminator); blank lines are not records.
@@ -105,7 +115,13 @@ impl LineStage {
     }
 
     /// Processes whole lines of `data`, returning how many bytes were consumed.
-    fn process(&self, data: &[u8], final_chunk: bool, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<usize, (usize, StripError)> {
+    fn process(
+        &self,
+        data: &[u8],
+        final_chunk: bool,
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<usize, (usize, StripError)> {
         let mut start = 0;
         while start < data.len() {
             let rest = data.get(start..).unwrap_or_default();
@@ -123,7 +139,9 @@ impl LineStage {
                     out.extend_from_slice(whole);
                 }
                 Some(RecordVerdict::WhatsApp(d)) => stats.record(Some(d)),
-                Some(RecordVerdict::Uninspectable) => return Err((start, StripError::InvalidRecord)),
+                Some(RecordVerdict::Uninspectable) => {
+                    return Err((start, StripError::InvalidRecord));
+                }
             }
             start = next;
         }
@@ -132,7 +150,12 @@ impl LineStage {
 }
 
 impl Stage for LineStage {
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<(), StripError> {
         if self.bypassed {
             out.extend_from_slice(input);
             return Ok(());
@@ -192,12 +215,21 @@ pub struct JsonDocumentStage {
 
 impl JsonDocumentStage {
     pub fn new(ctx: Arc<StageContext>) -> Self {
-        Self { ctx, pending: Vec::new(), bypassed: false }
+        Self {
+            ctx,
+            pending: Vec::new(),
+            bypassed: false,
+        }
     }
 }
 
 impl Stage for JsonDocumentStage {
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, _stats: &mut StripStats) -> Result<(), StripError> {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        _stats: &mut StripStats,
+    ) -> Result<(), StripError> {
         if self.bypassed {
             out.extend_from_slice(input);
             return Ok(());
@@ -229,7 +261,12 @@ impl Stage for JsonDocumentStage {
 pub struct Passthrough;
 
 impl Stage for Passthrough {
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, _stats: &mut StripStats) -> Result<(), StripError> {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        _stats: &mut StripStats,
+    ) -> Result<(), StripError> {
         out.extend_from_slice(input);
         Ok(())
     }
@@ -250,12 +287,21 @@ pub struct Refuse {
 
 impl Refuse {
     pub fn new(error: StripError) -> Self {
-        Self { error, pending: Vec::new(), bypassed: false }
+        Self {
+            error,
+            pending: Vec::new(),
+            bypassed: false,
+        }
     }
 }
 
 impl Stage for Refuse {
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>, _stats: &mut StripStats) -> Result<(), StripError> {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        _stats: &mut StripStats,
+    ) -> Result<(), StripError> {
         if self.bypassed || input.is_empty() {
             out.extend_from_slice(input);
             return Ok(());

@@ -15,7 +15,8 @@ fn policy(extra: &str) -> TrainingPolicy {
 }
 
 const KEEP1: &str = r#"{"messages":[{"role":"user","content":"Where is my parcel?"},{"role":"assistant","content":"It ships today."}],"channel":"webchat"}"#;
-const KEEP2: &str = r#"{"messages":[{"role":"user","content":"Reset my password"}],"channel":"email"}"#;
+const KEEP2: &str =
+    r#"{"messages":[{"role":"user","content":"Reset my password"}],"channel":"email"}"#;
 const WA1: &str = r#"{"messages":[{"role":"user","content":"hola"}],"meta":{"id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz"}}"#;
 const WA2: &str = r#"{"messages":[{"role":"user","content":"oi"}],"channel":"WhatsApp"}"#;
 
@@ -24,10 +25,10 @@ fn run(s: &mut Stripper, body: &[u8], cuts: &[usize]) -> Result<Vec<u8>, StripEr
     let mut out = Vec::new();
     let mut at = 0;
     for &c in cuts.iter().chain(std::iter::once(&body.len())) {
-        out.extend(s.feed(&body[at..c])?);
+        s.feed(&body[at..c], &mut out)?;
         at = c;
     }
-    out.extend(s.finish()?);
+    s.finish(&mut out)?;
     Ok(out)
 }
 
@@ -46,7 +47,11 @@ fn jsonl_drops_whatsapp_lines_and_keeps_the_rest_byte_for_byte() {
     let p = policy("");
     let body = format!("{KEEP1}\n{WA1}\r\n\n{KEEP2}\r\n{WA2}");
     let want = format!("{KEEP1}\n\n{KEEP2}\r\n");
-    every_split(body.as_bytes(), || p.stripper(BodyFormat::Auto, Some("application/jsonl"), None), want.as_bytes());
+    every_split(
+        body.as_bytes(),
+        || p.stripper(BodyFormat::Auto, Some("application/jsonl"), None),
+        want.as_bytes(),
+    );
     let mut s = p.stripper(BodyFormat::Auto, Some("application/jsonl"), None);
     run(&mut s, body.as_bytes(), &[]).unwrap();
     assert_eq!((s.stats.records_seen, s.stats.records_stripped), (4, 2));
@@ -59,19 +64,31 @@ fn a_marker_split_across_chunks_is_found() {
     let body = format!("{KEEP1}\n{WA1}\n");
     let at = body.find("wamid.").unwrap() + 3;
     let mut s = p.stripper(BodyFormat::Jsonl, None, None);
-    assert_eq!(run(&mut s, body.as_bytes(), &[at]).unwrap(), format!("{KEEP1}\n").as_bytes());
+    assert_eq!(
+        run(&mut s, body.as_bytes(), &[at]).unwrap(),
+        format!("{KEEP1}\n").as_bytes()
+    );
 }
 
 #[test]
 fn invalid_lines_and_oversize_records_are_uninspectable() {
     let p = policy(r#","max_record_bytes": 64"#);
     let mut s = p.stripper(BodyFormat::Jsonl, None, None);
-    assert_eq!(run(&mut s, b"{\"a\":1}\n{oops}\n", &[]), Err(StripError::InvalidRecord));
+    assert_eq!(
+        run(&mut s, b"{\"a\":1}\n{oops}\n", &[]),
+        Err(StripError::InvalidRecord)
+    );
     let mut s = p.stripper(BodyFormat::Jsonl, None, None);
-    assert_eq!(run(&mut s, b"{\"a\":\"\xff\"}\n", &[]), Err(StripError::InvalidRecord));
+    assert_eq!(
+        run(&mut s, b"{\"a\":\"\xff\"}\n", &[]),
+        Err(StripError::InvalidRecord)
+    );
     let mut s = p.stripper(BodyFormat::Jsonl, None, None);
     let long = format!("{{\"t\":\"{}\"}}", "x".repeat(200));
-    assert_eq!(run(&mut s, long.as_bytes(), &[10, 100]), Err(StripError::RecordTooLarge));
+    assert_eq!(
+        run(&mut s, long.as_bytes(), &[10, 100]),
+        Err(StripError::RecordTooLarge)
+    );
 }
 
 #[test]
@@ -79,11 +96,12 @@ fn bypass_forwards_everything_held_unchanged() {
     let p = policy("");
     let body = b"{\"a\":1}\n{oops}\n{\"b\":2}\n";
     let mut s = p.stripper(BodyFormat::Jsonl, None, None);
-    let mut out = s.feed(&body[..12]).unwrap_or_default();
-    assert!(s.feed(&body[12..]).is_err());
-    out.extend(s.bypass().unwrap());
-    out.extend(s.feed(b"tail").unwrap());
-    out.extend(s.finish().unwrap());
+    let mut out = Vec::new();
+    s.feed(&body[..12], &mut out).unwrap();
+    assert!(s.feed(&body[12..], &mut out).is_err());
+    assert!(s.bypass(&mut out));
+    s.feed(b"tail", &mut out).unwrap();
+    s.finish(&mut out).unwrap();
     assert_eq!(out, b"{\"a\":1}\n{oops}\n{\"b\":2}\ntail");
 }
 
@@ -100,22 +118,36 @@ fn multipart_rewrites_only_the_file_part() {
     let body = multipart(b, &format!("{KEEP1}\n{WA2}\n{KEEP2}\n"));
     let want = multipart(b, &format!("{KEEP1}\n{KEEP2}\n"));
     let ct = format!("multipart/form-data; boundary={b}");
-    every_split(body.as_bytes(), || p.stripper(BodyFormat::Auto, Some(&ct), None), want.as_bytes());
+    every_split(
+        body.as_bytes(),
+        || p.stripper(BodyFormat::Auto, Some(&ct), None),
+        want.as_bytes(),
+    );
 }
 
 #[test]
 fn malformed_multipart_is_uninspectable() {
     let p = policy("");
     let ct = "multipart/form-data; boundary=xyz";
-    for body in ["no delimiter at all", "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jsonl\"\r\n\r\n{}\r\n"] {
+    for body in [
+        "no delimiter at all",
+        "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jsonl\"\r\n\r\n{}\r\n",
+    ] {
         let mut s = p.stripper(BodyFormat::Auto, Some(ct), None);
-        assert_eq!(run(&mut s, body.as_bytes(), &[]), Err(StripError::MalformedMultipart), "{body}");
+        assert_eq!(
+            run(&mut s, body.as_bytes(), &[]),
+            Err(StripError::MalformedMultipart),
+            "{body}"
+        );
     }
     let mut s = p.stripper(BodyFormat::Auto, Some("multipart/form-data"), None);
     assert!(run(&mut s, b"x", &[]).is_err());
     let body = multipart("xyz", "PAR1 binary").replace("train.jsonl", "train.parquet");
     let mut s = p.stripper(BodyFormat::Auto, Some(ct), None);
-    assert_eq!(run(&mut s, body.as_bytes(), &[]), Err(StripError::UnsupportedPart));
+    assert_eq!(
+        run(&mut s, body.as_bytes(), &[]),
+        Err(StripError::UnsupportedPart)
+    );
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -130,12 +162,19 @@ fn gzip_uploads_are_decoded_stripped_and_forwarded_identity_encoded() {
     let body = format!("{KEEP1}\n{WA1}\n{KEEP2}\n");
     let z = gzip(body.as_bytes());
     let want = format!("{KEEP1}\n{KEEP2}\n");
-    every_split(&z, || p.stripper(BodyFormat::Jsonl, None, Some("gzip")), want.as_bytes());
+    every_split(
+        &z,
+        || p.stripper(BodyFormat::Jsonl, None, Some("gzip")),
+        want.as_bytes(),
+    );
     // Two concatenated members are one stream.
     let mut two = gzip(format!("{KEEP1}\n").as_bytes());
     two.extend(gzip(format!("{WA2}\n").as_bytes()));
     let mut s = p.stripper(BodyFormat::Jsonl, None, Some("gzip"));
-    assert_eq!(run(&mut s, &two, &[]).unwrap(), format!("{KEEP1}\n").as_bytes());
+    assert_eq!(
+        run(&mut s, &two, &[]).unwrap(),
+        format!("{KEEP1}\n").as_bytes()
+    );
 }
 
 #[test]
@@ -144,14 +183,20 @@ fn compression_bombs_and_corrupt_streams_are_refused_without_bypass() {
     let bomb = gzip(&vec![b' '; 20 << 20]);
     let mut s = p.stripper(BodyFormat::Jsonl, None, Some("gzip"));
     assert_eq!(run(&mut s, &bomb, &[]), Err(StripError::ExpansionTooLarge));
-    assert!(s.bypass().is_none());
+    assert!(!s.bypass(&mut Vec::new()));
     let mut s = p.stripper(BodyFormat::Jsonl, None, Some("gzip"));
-    assert_eq!(run(&mut s, b"definitely not gzip", &[]), Err(StripError::InvalidCompression));
+    assert_eq!(
+        run(&mut s, b"definitely not gzip", &[]),
+        Err(StripError::InvalidCompression)
+    );
     let mut s = p.stripper(BodyFormat::Jsonl, None, Some("br"));
     assert_eq!(run(&mut s, b"x", &[]), Err(StripError::InvalidCompression));
     let truncated = &gzip(b"{\"a\":1}\n")[..12];
     let mut s = p.stripper(BodyFormat::Jsonl, None, Some("gzip"));
-    assert_eq!(run(&mut s, truncated, &[]), Err(StripError::InvalidCompression));
+    assert_eq!(
+        run(&mut s, truncated, &[]),
+        Err(StripError::InvalidCompression)
+    );
 }
 
 #[test]
@@ -160,8 +205,14 @@ fn hf_commit_file_content_is_decoded_stripped_and_reencoded() {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let p = policy("");
     let header = r#"{"key":"header","value":{"summary":"add data"}}"#;
-    let readme = format!(r#"{{"key":"file","value":{{"path":"README.md","content":"{}","encoding":"base64"}}}}"#, b64("# data"));
-    let data = format!(r#"{{"key":"file","value":{{"content":"{}","encoding":"base64","path":"train.jsonl"}}}}"#, b64(&format!("{KEEP1}\n{WA2}\n")));
+    let readme = format!(
+        r#"{{"key":"file","value":{{"path":"README.md","content":"{}","encoding":"base64"}}}}"#,
+        b64("# data")
+    );
+    let data = format!(
+        r#"{{"key":"file","value":{{"content":"{}","encoding":"base64","path":"train.jsonl"}}}}"#,
+        b64(&format!("{KEEP1}\n{WA2}\n"))
+    );
     let body = format!("{header}\n{readme}\n{data}\n");
     let mut s = p.stripper(BodyFormat::HfCommit, Some("application/x-ndjson"), None);
     let out = String::from_utf8(run(&mut s, body.as_bytes(), &[7, 90]).unwrap()).unwrap();
@@ -178,7 +229,10 @@ fn json_documents_strip_inline_examples() {
     let p = policy("");
     let body = format!(r#"{{"examples":[{KEEP1},{WA1}]}}"#);
     let mut s = p.stripper(BodyFormat::Auto, Some("application/json"), None);
-    assert_eq!(run(&mut s, body.as_bytes(), &[5]).unwrap(), format!(r#"{{"examples":[{KEEP1}]}}"#).as_bytes());
+    assert_eq!(
+        run(&mut s, body.as_bytes(), &[5]).unwrap(),
+        format!(r#"{{"examples":[{KEEP1}]}}"#).as_bytes()
+    );
 }
 
 #[test]
@@ -198,18 +252,53 @@ fn endpoints_match_hosts_paths_and_methods() {
     )
     .unwrap();
     let p = TrainingPolicy::compile(&doc).unwrap();
-    assert_eq!(p.route("POST", "acme.openai.azure.com", "/openai/files").unwrap().endpoint.id, "azure");
-    assert!(p.route("POST", "evil.acme.openai.azure.com", "/openai/files").is_none());
-    assert!(p.route("GET", "acme.openai.azure.com", "/openai/files").is_none());
-    assert_eq!(p.route("POST", "us-central1-aiplatform.googleapis.com", "/v1/projects/p/locations/us/tuningjobs").unwrap().endpoint.id, "vertex");
-    assert!(p.route("POST", "api.openai.com", "/v1/files").unwrap().exclusive);
+    assert_eq!(
+        p.route("POST", "acme.openai.azure.com", "/openai/files")
+            .unwrap()
+            .endpoint
+            .id,
+        "azure"
+    );
+    assert!(
+        p.route("POST", "evil.acme.openai.azure.com", "/openai/files")
+            .is_none()
+    );
+    assert!(
+        p.route("GET", "acme.openai.azure.com", "/openai/files")
+            .is_none()
+    );
+    assert_eq!(
+        p.route(
+            "POST",
+            "us-central1-aiplatform.googleapis.com",
+            "/v1/projects/p/locations/us/tuningjobs"
+        )
+        .unwrap()
+        .endpoint
+        .id,
+        "vertex"
+    );
+    assert!(
+        p.route("POST", "api.openai.com", "/v1/files")
+            .unwrap()
+            .exclusive
+    );
 }
 
 #[test]
 fn bad_training_config_is_reported_with_paths() {
-    let doc: TrainingSection =
-        serde_json::from_str(r#"{"endpoints":[{"id":"x","hosts":["bad host"],"paths":["v1"]}],"max_record_bytes":0}"#).unwrap();
+    let doc: TrainingSection = serde_json::from_str(
+        r#"{"endpoints":[{"id":"x","hosts":["bad host"],"paths":["v1"]}],"max_record_bytes":0}"#,
+    )
+    .unwrap();
     let errs = TrainingPolicy::compile(&doc).unwrap_err();
     let paths: Vec<&str> = errs.iter().map(|(p, _)| p.as_str()).collect();
-    assert_eq!(paths, ["$.training.endpoints[0].hosts[0]", "$.training.endpoints[0].paths[0]", "$.training.max_record_bytes"]);
+    assert_eq!(
+        paths,
+        [
+            "$.training.endpoints[0].hosts[0]",
+            "$.training.endpoints[0].paths[0]",
+            "$.training.max_record_bytes"
+        ]
+    );
 }
