@@ -206,5 +206,20 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval
         time.sleep(interval)
 
 
+def certs_module():
+    import certs  # envoy/certs.py; imported lazily so the suite loads without openssl
+
+    return certs
+
+
+def client_tls(ca: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
+    """A TLS client context that trusts `ca` and presents `cert` (if given)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=str(ca))
+    if cert is not None:
+        context.load_cert_chain(certfile=str(cert), keyfile=str(key))
+    return context
+
+
 def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)

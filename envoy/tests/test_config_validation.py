@@ -34,10 +34,10 @@ def test_valid_policy_validates(render, envoy_binary):
 @pytest.mark.parametrize(
     "policy, problem",
     [
-        (BAD_POLICY_UNKNOWN_FIELD, "mdoe"),
-        (bad_regex_policy(), "origins"),
-        (untrusted_header_source_policy(), "trusted"),
-        ('{"mode": "enforce", ', "policy"),
+        (BAD_POLICY_UNKNOWN_FIELD, "`$.mdoe`: unknown field"),
+        (bad_regex_policy(), "`$.origins[1].identities[0]`: invalid regex"),
+        (untrusted_header_source_policy(), "`$.identity.sources[0].trusted_peers`"),
+        ('{"mode": "enforce", ', "invalid policy: `$`"),
     ],
     ids=["unknown-field", "bad-regex", "header-without-trusted-peers", "not-json"],
 )
