@@ -72,7 +72,7 @@ ENVOY_PID="$!"
 PIDS+=("$ENVOY_PID")
 
 rc=0
-"$PYTHON" envoy/scripts/demo_run.py --work "$WORK" --envoy-pid "$ENVOY_PID" || rc=$?
+"$PYTHON" envoy/scripts/demo_run.py --work "$WORK" --envoy-pid "$ENVOY_PID" --policy "$POLICY" || rc=$?
 if [[ $rc -gt 1 ]]; then  # the demo itself broke (not a decision mismatch): show why
   echo "--- envoy log (tail) ---" >&2
   tail -n 30 "$WORK/envoy.log" >&2 || true

@@ -98,7 +98,7 @@ def js(obj: Any) -> bytes:
     return json.dumps(obj).encode("utf-8")
 
 
-def demo_cases() -> list[Case]:
+def demo_cases(policy: dict[str, Any]) -> list[Case]:
     return [
         Case("support/helpdesk", 'text "Your order 5521 ships today"', "graph.facebook.com", SUPPORT_LINE,
              js(wa_text("Hi Sam, your order 5521 ships today. Reply HELP for options.")), SUPPORT,
@@ -131,10 +131,32 @@ def demo_cases() -> list[Case]:
              expect_decision="block", expect_rule="body_limit"),
         Case("unknown 127.0.0.1", "webhook to hooks.example.com", "hooks.example.com", "/notify",
              js({"text": LONG_ANSWER})),
-        Case("unknown 127.0.0.1", "fine-tune upload to api.openai.com", "api.openai.com", "/v1/files",
-             b'{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n',
-             headers={"content-type": "application/jsonl"}),
+        training_case(policy),
     ]
+
+
+def openai_files_endpoint(policy: dict[str, Any]) -> str | None:
+    """The id of the policy's training endpoint for POST api.openai.com/v1/files, if any."""
+    for endpoint in (policy.get("training") or {}).get("endpoints", []):
+        if "api.openai.com" in endpoint.get("hosts", []) and "/v1/files" in endpoint.get("paths", ["/v1/files"]):
+            return str(endpoint["id"])
+    return None
+
+
+def training_case(policy: dict[str, Any]) -> Case:
+    """A fine-tuning upload with one WhatsApp-derived record among three."""
+    def record(question: str, **extra: Any) -> bytes:
+        line = {"messages": [{"role": "user", "content": question},
+                             {"role": "assistant", "content": "Happy to help with that."}], **extra}
+        return json.dumps(line).encode("utf-8") + b"\n"
+
+    body = (record("Can I change my delivery slot?")
+            + record("Is my refund processed?", metadata={"channel": "whatsapp", "ticket": 8812})
+            + record("Do you ship to Lisbon?"))
+    endpoint = openai_files_endpoint(policy)
+    return Case("unknown 127.0.0.1", "fine-tune upload, 1 of 3 from WhatsApp", "api.openai.com", "/v1/files",
+                body, headers={"content-type": "application/jsonl"},
+                expect_decision="strip" if endpoint else "-", expect_rule=endpoint or "-")
 
 
 @dataclass
@@ -206,6 +228,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", required=True, type=Path)
     parser.add_argument("--envoy-pid", required=True, type=int)
+    parser.add_argument("--policy", required=True, type=Path)
     args = parser.parse_args()
 
     admin_url = wait_ready(args.work / "admin.txt", args.envoy_pid, timeout=30)
@@ -213,7 +236,7 @@ def main() -> int:
     control_port = json.loads((args.work / "stand-in.json").read_text())["control_port"]
     print(f"Envoy ready: egress listener 127.0.0.1:{port}, admin {admin_url}\n")
 
-    cases = demo_cases()
+    cases = demo_cases(json.loads(args.policy.read_text(encoding="utf-8")))
     outcomes = [send(port, case) for case in cases]
     time.sleep(0.3)  # let the stand-in finish recording the last forwarded request
     got = received_ids(control_port)
@@ -242,9 +265,10 @@ def main() -> int:
     log = (args.work / "envoy.log").read_text(errors="replace")
     print("\nDecision log lines (Envoy log, info level; no message text, no phone numbers):")
     for line in log.splitlines():
-        _, marker, rest = line.partition("wa-egress-guard decision ")
-        if marker:
-            print(f"  wa-egress-guard decision {rest}")
+        for kind in ("decision", "training"):
+            _, marker, rest = line.partition(f"wa-egress-guard {kind} ")
+            if marker:
+                print(f"  wa-egress-guard {kind} {rest}")
     if LONG_ANSWER[:40] in log or TO.lstrip("+") in log:
         print("  !! message text or a raw phone number appears in the log")
         mismatches += 1

@@ -187,6 +187,19 @@ def prometheus_decisions(text: str) -> dict[tuple[str, str, str, str], int]:
     return out
 
 
+PROM_SERIES = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)\{(?P<labels>[^}]*)\}\s+(?P<value>\d+)\s*$")
+
+
+def prometheus_series(text: str, prefix: str) -> list[tuple[str, dict[str, str], int]]:
+    """`[(name, labels, value)]` of the labelled series whose name starts with `prefix`."""
+    out = []
+    for line in text.splitlines():
+        m = PROM_SERIES.match(line)
+        if m and m.group("name").startswith(prefix):
+            out.append((m.group("name"), dict(PROM_LABEL.findall(m.group("labels"))), int(m.group("value"))))
+    return out
+
+
 def decision_log_entries(log_text: str) -> list[dict[str, Any]]:
     entries = []
     for line in log_text.splitlines():
