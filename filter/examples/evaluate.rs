@@ -53,8 +53,16 @@ fn main() -> Result<(), String> {
         {
             let rec: Value =
                 serde_json::from_str(line).map_err(|e| format!("{file}:{}: {e}", n + 1))?;
-            let label = rec["label"].as_str().unwrap_or("?").to_owned();
-            let lang = rec["lang"].as_str().unwrap_or("?").to_owned();
+            let label = rec
+                .get("label")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_owned();
+            let lang = rec
+                .get("lang")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_owned();
             let mut message = match (rec.get("message"), rec.get("text")) {
                 (Some(m), _) => m.clone(),
                 (None, Some(t)) => json!({"type": "text", "text": {"body": t}}),
@@ -97,7 +105,7 @@ fn main() -> Result<(), String> {
             t.blocked += u32::from(blocked);
             let wrong = blocked != (label == "general_assistant");
             if show_misses && wrong {
-                let id = rec["id"].as_str().unwrap_or("");
+                let id = rec.get("id").and_then(Value::as_str).unwrap_or("");
                 println!(
                     "MISS {id} {label} blocked={blocked} rule={:?} chars={}",
                     got.rule,

@@ -303,19 +303,19 @@ pub fn record_body_problem(policy: &Policy, head: &mut HeadEvaluation, problem: 
 /// Evaluates the rules that need the message: type restrictions and the content classifier.
 pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &MessageView) {
     let origin = head.origin(policy);
-    if let Some(o) = origin {
-        if let Some(types) = &o.message_types {
-            let t = message.message_type.as_str();
-            let ok = types.iter().any(|x| x == t)
-                || (t == "template_creation" && types.iter().any(|x| x == "template"));
-            if !ok {
-                head.findings.record(
-                    &o.id,
-                    Reason::MessageTypeNotAllowed,
-                    Action::Block,
-                    mode_of(policy, o.mode),
-                );
-            }
+    if let Some(o) = origin
+        && let Some(types) = &o.message_types
+    {
+        let t = message.message_type.as_str();
+        let ok = types.iter().any(|x| x == t)
+            || (t == "template_creation" && types.iter().any(|x| x == "template"));
+        if !ok {
+            head.findings.record(
+                &o.id,
+                Reason::MessageTypeNotAllowed,
+                Action::Block,
+                mode_of(policy, o.mode),
+            );
         }
     }
     let c = &policy.content;

@@ -297,17 +297,16 @@ fn compile_trusted(doc: &TrustedPeersDoc, errors: &mut Vec<(String, String)>) ->
 impl TrustedPeers {
     /// The header is honoured only when the direct peer (not the header) is a trusted hop.
     fn admits(&self, attrs: &dyn RequestAttributes) -> bool {
-        if !self.uri_sans.is_empty() {
-            if let Some(san) = peer_uri_san(attrs) {
-                if self.uri_sans.iter().any(|p| p.matches(&san)) {
-                    return true;
-                }
-            }
+        if !self.uri_sans.is_empty()
+            && let Some(san) = peer_uri_san(attrs)
+            && self.uri_sans.iter().any(|p| p.matches(&san))
+        {
+            return true;
         }
-        if !self.addresses.is_empty() {
-            if let Some(ip) = source_ip(attrs) {
-                return self.addresses.iter().any(|c| c.contains(ip));
-            }
+        if !self.addresses.is_empty()
+            && let Some(ip) = source_ip(attrs)
+        {
+            return self.addresses.iter().any(|c| c.contains(ip));
         }
         false
     }

@@ -101,15 +101,15 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            if let (Some(h), Some(l)) = (
+        if b == b'%'
+            && let (Some(h), Some(l)) = (
                 bytes.get(i + 1).and_then(hex),
                 bytes.get(i + 2).and_then(hex),
-            ) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
         }
         out.push(if b == b'+' { b' ' } else { b });
         i += 1;
@@ -269,10 +269,10 @@ fn str_at(v: &Value, path: &[&str]) -> Option<String> {
 }
 
 fn push_str(v: Option<&Value>, out: &mut Vec<String>) {
-    if let Some(Value::String(s)) = v {
-        if !s.trim().is_empty() {
-            out.push(s.clone());
-        }
+    if let Some(Value::String(s)) = v
+        && !s.trim().is_empty()
+    {
+        out.push(s.clone());
     }
 }
 

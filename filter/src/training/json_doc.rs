@@ -120,12 +120,11 @@ impl Scanner<'_> {
                         _ => return Err(StripError::InvalidRecord),
                     }
                 }
-                if !in_record {
-                    if let Some(a) = self.arrays.get_mut(index) {
-                        if all_objects {
-                            a.elements = elements;
-                        }
-                    }
+                if !in_record
+                    && let Some(a) = self.arrays.get_mut(index)
+                    && all_objects
+                {
+                    a.elements = elements;
                 }
                 Ok(())
             }
