@@ -10,7 +10,7 @@ scalar of the plugin configuration, verbatim). Rendering fails if any placeholde
 is left unfilled or a value was given for a name the template does not use.
 
 Running: `EnvoyProcess` starts the binary with a kernel-chosen admin port
-(`--admin-address-path`), a base id no other Envoy uses (`--use-dynamic-base-id`),
+(`--admin-address-path`), hot restart disabled and a base id of its own,
 waits (bounded) for admin `/ready`, finds the listener ports through admin
 `/listeners`, and kills the process on stop.
 
@@ -22,6 +22,7 @@ CLI (for the demo):
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -152,6 +153,14 @@ def validate_config(config_path: str | Path, binary: str | None = None, timeout:
     return proc.returncode, proc.stdout + proc.stderr
 
 
+_base_ids = itertools.count()
+
+
+def next_base_id() -> int:
+    """Distinct per Envoy this process runs at once (up to 64) and across concurrent processes."""
+    return (os.getpid() * 64 + next(_base_ids) % 64) % (2**31)
+
+
 class EnvoyProcess:
     """One Envoy on loopback, started from a rendered bootstrap."""
 
@@ -170,7 +179,6 @@ class EnvoyProcess:
         self.concurrency = concurrency
         self.name = name
         self.admin_address_path = self.workdir / f"{name}.admin"
-        self.base_id_path = self.workdir / f"{name}.base-id"
         self.log_path = self.workdir / f"{name}.log"
         self.stdout_path = self.workdir / f"{name}.stdout"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -178,13 +186,15 @@ class EnvoyProcess:
 
     def start(self, ready_timeout: float = 30.0) -> "EnvoyProcess":
         self.workdir.mkdir(parents=True, exist_ok=True)
-        for stale in (self.admin_address_path, self.base_id_path):
-            stale.unlink(missing_ok=True)
+        self.admin_address_path.unlink(missing_ok=True)
         cmd = [
             self.binary,
             "-c", str(self.config_path),
-            "--use-dynamic-base-id",
-            "--base-id-path", str(self.base_id_path),
+            # No hot restart: no shared-memory region, so Envoys on one machine never collide
+            # (and Envoy 1.40 leaves no /dev/shm/envoy_shared_memory_* behind). The base id is
+            # still distinct per process in case someone re-enables hot restart.
+            "--disable-hot-restart",
+            "--base-id", str(next_base_id()),
             "--admin-address-path", str(self.admin_address_path),
             # Flush the access log quickly so tests and the demo can read it while Envoy runs.
             "--file-flush-interval-msec", "100",

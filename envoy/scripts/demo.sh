@@ -65,7 +65,7 @@ UPSTREAM_PORT="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]
 "$PYTHON" envoy/launch.py render --template envoy/egress.yaml --policy "$POLICY" --wasm "$WASM" \
   --upstream-port "$UPSTREAM_PORT" --out "$WORK/envoy.yaml"
 
-"$ENVOY_BIN" -c "$WORK/envoy.yaml" --use-dynamic-base-id --admin-address-path "$WORK/admin.txt" \
+"$ENVOY_BIN" -c "$WORK/envoy.yaml" --disable-hot-restart --base-id "$$" --admin-address-path "$WORK/admin.txt" \
   --file-flush-interval-msec 100 -l info --component-log-level wasm:info --concurrency 2 \
   >"$WORK/access.log" 2>"$WORK/envoy.log" </dev/null &
 ENVOY_PID="$!"

@@ -288,4 +288,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (RuntimeError, OSError, ValueError) as err:  # the demo itself broke: exit 2, not "mismatch"
+        print(f"demo: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -2,8 +2,8 @@
 
 Envoy comes from $ENVOY_BIN (default .venv/bin/envoy), the module from $WASM (default
 target/wasm32-wasip1/release/wa_egress_guard.wasm). Every process listens on
-127.0.0.1 on kernel-chosen ports; each Envoy gets its own base id
-(--use-dynamic-base-id); every wait is bounded; every process is stopped at teardown.
+127.0.0.1 on kernel-chosen ports; each Envoy runs without hot restart and with its
+own --base-id; every wait is bounded; every process is stopped at teardown.
 """
 
 from __future__ import annotations
