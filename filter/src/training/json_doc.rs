@@ -34,7 +34,7 @@ impl Scanner<'_> {
         }
     }
 
-    fn expect(&mut self, b: u8) -> Result<(), StripError> {
+    fn consume(&mut self, b: u8) -> Result<(), StripError> {
         self.ws();
         if self.peek() == Some(b) {
             self.pos += 1;
@@ -45,7 +45,7 @@ impl Scanner<'_> {
     }
 
     fn string(&mut self) -> Result<(), StripError> {
-        self.expect(b'"')?;
+        self.consume(b'"')?;
         loop {
             match self.peek() {
                 Some(b'"') => {
@@ -75,7 +75,7 @@ impl Scanner<'_> {
                 }
                 loop {
                     self.string()?;
-                    self.expect(b':')?;
+                    self.consume(b':')?;
                     self.value(in_record, depth + 1)?;
                     self.ws();
                     match self.peek() {

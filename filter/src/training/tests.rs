@@ -1,5 +1,6 @@
 //! Stripper tests: every format, every chunking.
 
+#[cfg(test)]
 use super::*;
 use crate::policy::document::TrainingSection;
 use flate2::Compression;
