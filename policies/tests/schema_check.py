@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Validates every policy the project ships against policies/policy.schema.json.
+
+Checked: policies/default.json, policies/examples/*.json, and the policy of every case file in
+policies/tests/ (*.json and the not-yet-loaded *.json.txt), resolved the way the case runner
+resolves it: `{"inline": {...}}`, or `{"file": "...", "patch": {...}}` with an RFC 7386 merge
+patch. Then a set of deliberately broken policies must each FAIL the schema.
+
+Prints one line per check and a final `N passed, M failed` line; exits non-zero on any failure.
+Needs the `jsonschema` package (requirements-test.txt). Run from anywhere:
+    python3 policies/tests/schema_check.py
+"""
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+try:
+    import jsonschema
+except ImportError:
+    print("error: the `jsonschema` package is required (pip install -r requirements-test.txt)")
+    sys.exit(2)
+
+TESTS = Path(__file__).resolve().parent
+POLICIES = TESTS.parent
+ROOT = POLICIES.parent
+SCHEMA = POLICIES / "policy.schema.json"
+
+
+def merge_patch(target, patch):
+    """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def case_file_policy(path):
+    ref = json.loads(path.read_text(encoding="utf-8"))["policy"]
+    if "inline" in ref:
+        return ref["inline"]
+    base = json.loads((path.parent / ref["file"]).read_text(encoding="utf-8"))
+    return merge_patch(base, ref["patch"]) if ref.get("patch") is not None else base
+
+
+def describe(error):
+    return f"{error.json_path}: {error.message[:300]}"
+
+
+def broken_policies(default):
+    """(name, policy) pairs that the filter refuses and the schema must refuse too."""
+    def patched(patch):
+        return merge_patch(default, patch)
+
+    origin = {"id": "bots", "identities": [{"glob": "spiffe://cluster.local/ns/support/sa/*"}], "role": "customer_service"}
+    without_limits = copy.deepcopy(default)
+    del without_limits["limits"]
+    return [
+        ("unknown top-level field `modes`", patched({"modes": "audit"})),
+        ("unknown field `max_body_byte` in limits", patched({"limits": {"max_body_byte": 10}})),
+        ("unknown field in an origin", patched({"origins": [dict(origin, roles="customer_service")]})),
+        ("bad enum: mode `enforcing`", patched({"mode": "enforcing"})),
+        ("bad enum: default_action `deny`", patched({"default_action": "deny"})),
+        ("bad enum: origin role `chatbot`", patched({"origins": [dict(origin, role="chatbot")]})),
+        ("bad enum: content role `general_assistant`", patched({"content": {"roles": ["general_assistant"]}})),
+        ("bad enum: identity source type `cookie`", patched({"identity": {"sources": [{"type": "cookie"}]}})),
+        ("identity pattern with two keys", patched({"origins": [dict(origin, identities=[{"exact": "a", "glob": "b*"}])]})),
+        ("missing required section `limits`", without_limits),
+        ("header source without trusted peers", patched({"identity": {"sources": [{"type": "header", "name": "x-id", "trusted_peers": {}}]}})),
+        ("extra field on a peer_uri_san source", patched({"identity": {"sources": [{"type": "peer_uri_san", "name": "x"}]}})),
+        ("general_assistant origin with message_types", patched({"origins": [dict(origin, role="general_assistant", message_types=["text"])]})),
+        ("unknown message type `txt`", patched({"origins": [dict(origin, message_types=["txt"])]})),
+        ("reserved rule id `no_rule`", patched({"origins": [dict(origin, id="no_rule")]})),
+        ("rule id with upper case", patched({"origins": [dict(origin, id="Support")]})),
+        ("unknown structural signal", patched({"content": {"structure": {"emoji_count": 1}}})),
+        ("non-positive threshold", patched({"content": {"threshold": 0}})),
+        ("max_body_bytes of 0", patched({"limits": {"max_body_bytes": 0}})),
+        ("empty whatsapp.hosts", patched({"whatsapp": {"hosts": []}})),
+        ("phone-number path id with a slash", patched({"phone_numbers": {"numbers": [
+            {"id": "line", "path_ids": ["1/2"], "purpose": "customer_service"}]}})),
+        ("training endpoint without hosts", patched({"training": {"endpoints": [{"id": "x"}]}})),
+    ]
+
+
+def main():
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    passed = failed = 0
+
+    def report(ok, line):
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+            print(f"PASS {line}")
+        else:
+            failed += 1
+            print(f"FAIL {line}")
+
+    targets = [POLICIES / "default.json", *sorted((POLICIES / "examples").glob("*.json"))]
+    cases = sorted(TESTS.glob("*.json")) + sorted(TESTS.glob("*.json.txt"))
+    for path in targets + cases:
+        name = path.relative_to(ROOT)
+        try:
+            policy = case_file_policy(path) if path in cases else json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError) as e:
+            report(False, f"{name}: cannot load the policy: {e}")
+            continue
+        errors = sorted(validator.iter_errors(policy), key=lambda e: list(e.path))
+        report(not errors, f"{name}" + (f": {describe(errors[0])}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "") if errors else ""))
+
+    default = json.loads((POLICIES / "default.json").read_text(encoding="utf-8"))
+    for what, policy in broken_policies(default):
+        errors = list(validator.iter_errors(policy))
+        report(bool(errors), f"broken policy rejected: {what}" + (f" ({describe(errors[0])})" if errors else " -- but the schema ACCEPTED it"))
+
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
