@@ -1,0 +1,16 @@
+//! host-tests integration suite: one binary (link time), one module per concern.
+//!
+//! Behaviour tests of our filter load the real built `wa_egress_guard.wasm`; tests of the
+//! host's own mechanics (traps, ABI edge cases) use small WAT modules.
+
+#[cfg(test)]
+mod support;
+
+#[cfg(test)]
+mod lifecycle;
+#[cfg(test)]
+mod observability;
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod whatsapp_calls;

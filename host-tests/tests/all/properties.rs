@@ -1,0 +1,65 @@
+//! Identity from host properties: peer certificate, node metadata, trusted-hop header.
+
+use host_tests::Verdict;
+
+use crate::support::*;
+
+fn call(filter: &mut host_tests::Filter) -> host_tests::RequestBuilder<'_> {
+    filter
+        .request()
+        .method("POST")
+        .authority("graph.facebook.com")
+        .path(&format!("/v21.0/{SUPPORT_NUMBER}/messages"))
+        .header("content-type", "application/json")
+        .body(text_message("Hello there"))
+}
+
+#[test]
+fn peer_certificate_san_identifies_the_caller() {
+    let mut filter = demo_filter();
+    let outcome = call(&mut filter)
+        .property("connection.uri_san_peer_certificate", LAB_BOT)
+        .send()
+        .unwrap();
+    assert_eq!(
+        Verdict::from_outcome(&outcome).rule.as_deref(),
+        Some("assistant-lab")
+    );
+}
+
+#[test]
+fn node_metadata_identifies_the_sidecar_workload() {
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&policy_bytes("default.json")).unwrap();
+    policy["origins"] = serde_json::json!([
+        {"id": "lab", "identities": [{"glob": "spiffe://cluster.local/ns/ai-lab/sa/*"}], "role": "general_assistant"}
+    ]);
+    let mut filter = host_tests::Filter::start(module(), Default::default())
+        .unwrap()
+        .configure(policy.to_string())
+        .unwrap();
+    filter.set_property("node.metadata.NAMESPACE", "ai-lab");
+    filter.set_property("node.metadata.SERVICE_ACCOUNT", "chatbot");
+    let outcome = call(&mut filter).send().unwrap();
+    let verdict = Verdict::from_outcome(&outcome);
+    assert_eq!(verdict.decision, "block", "{outcome:#?}");
+    assert_eq!(verdict.rule.as_deref(), Some("lab"));
+}
+
+#[test]
+fn an_identity_header_counts_only_from_a_trusted_peer() {
+    let mut filter = demo_filter();
+    let trusted = call(&mut filter)
+        .header("x-wa-guard-identity", LAB_BOT)
+        .property("source.address", "127.0.0.1:40000")
+        .send()
+        .unwrap();
+    assert_eq!(Verdict::from_outcome(&trusted).decision, "block");
+    let untrusted = call(&mut filter)
+        .header("x-wa-guard-identity", LAB_BOT)
+        .property("source.address", "10.9.8.7:40000")
+        .send()
+        .unwrap();
+    let verdict = Verdict::from_outcome(&untrusted);
+    assert_ne!(verdict.rule.as_deref(), Some("assistant-lab"), "{verdict}");
+}
