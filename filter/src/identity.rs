@@ -359,7 +359,9 @@ fn render(template: &[TemplatePart], attrs: &dyn RequestAttributes) -> Option<St
         match part {
             TemplatePart::Literal(l) => out.push_str(l),
             TemplatePart::Key(k) => {
-                let v = string_property(attrs, &["node", "metadata", k])?;
+                // Envoy 1.40 serves the node as `xds.node`; older hosts as `node`.
+                let v = string_property(attrs, &["xds", "node", "metadata", k])
+                    .or_else(|| string_property(attrs, &["node", "metadata", k]))?;
                 if v.is_empty() {
                     return None;
                 }
@@ -499,6 +501,16 @@ mod tests {
             (id.source, id.value.as_str()),
             (SourceKind::SourceAddress, "::1")
         );
+    }
+
+    #[test]
+    fn node_metadata_is_read_from_xds_node_first() {
+        let s = src(r#"{"type":"node_metadata","template":"{NAMESPACE}/{SERVICE_ACCOUNT}"}"#);
+        let attrs = StaticAttributes::new()
+            .property("xds.node.metadata.NAMESPACE", "support")
+            .property("xds.node.metadata.SERVICE_ACCOUNT", "bot")
+            .property("node.metadata.NAMESPACE", "stale");
+        assert_eq!(resolve(&[s], &attrs).unwrap().value, "support/bot");
     }
 
     #[test]
