@@ -35,7 +35,8 @@ fn main() -> Result<(), String> {
         args.drain(i..=i + 1);
     }
     let show_misses = args.iter().any(|a| a == "--misses");
-    args.retain(|a| a != "--misses");
+    let show_scores = args.iter().any(|a| a == "--scores");
+    args.retain(|a| a != "--misses" && a != "--scores");
     if args.is_empty() {
         return Err("usage: evaluate [--policy P] [--misses] FILES...".into());
     }
@@ -82,6 +83,11 @@ fn main() -> Result<(), String> {
                 ..CaseRequest::default()
             };
             let got = run_native(&policy, &req, &[])?;
+            if show_scores {
+                let score = policy.content.classifier.score(&visible);
+                let id = rec.get("id").and_then(Value::as_str).unwrap_or("");
+                println!("SCORE {id} {label} {:.2} {:?}", score.total, score.signal_ids());
+            }
             let blocked = got.decision == "block";
             for key in [
                 (

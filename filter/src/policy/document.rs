@@ -205,7 +205,7 @@ fn default_true() -> bool {
 }
 
 pub(crate) fn default_threshold() -> f64 {
-    1.5
+    1.2
 }
 
 fn default_scored_roles() -> Vec<ScoredRole> {
