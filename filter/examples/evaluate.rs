@@ -86,7 +86,11 @@ fn main() -> Result<(), String> {
             if show_scores {
                 let score = policy.content.classifier.score(&visible);
                 let id = rec.get("id").and_then(Value::as_str).unwrap_or("");
-                println!("SCORE {id} {label} {:.2} {:?}", score.total, score.signal_ids());
+                println!(
+                    "SCORE {id} {label} {:.2} {:?}",
+                    score.total,
+                    score.signal_ids()
+                );
             }
             let blocked = got.decision == "block";
             for key in [

@@ -248,7 +248,7 @@ impl Classifier {
                 score.add(&rule.id, rule.weight);
             }
         }
-        for (id, fired) in structural_signals(text) {
+        for (id, fired) in structural_signals(&strip_invisible(text)) {
             if fired {
                 score.add(id, self.structure.get(id).copied().unwrap_or(0.0));
             }
@@ -258,6 +258,17 @@ impl Classifier {
 
     pub fn rule_count(&self) -> usize {
         self.rules.len()
+    }
+}
+
+/// Removes zero-width and other invisible characters, keeping line structure, so that they
+/// cannot break a markdown marker (`#\u{200B} Title`, `**\u{200B}bold**`, a split code fence).
+fn strip_invisible(text: &str) -> std::borrow::Cow<'_, str> {
+    let invisible = |c: char| matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{034F}');
+    if text.chars().any(invisible) {
+        std::borrow::Cow::Owned(text.chars().filter(|c| !invisible(*c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(text)
     }
 }
 

@@ -163,6 +163,16 @@ impl Cidr {
                 .ok_or_else(|| format!("invalid prefix length in CIDR `{s}`"))?,
             None => max,
         };
+        // An IPv4-mapped network (`::ffff:10.0.0.0/104`) is the IPv4 network it maps, as callers are.
+        if let IpAddr::V6(v6) = network
+            && prefix >= 96
+            && let Some(v4) = v6.to_ipv4_mapped()
+        {
+            return Ok(Self {
+                network: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            });
+        }
         Ok(Self { network, prefix })
     }
 
@@ -441,6 +451,10 @@ mod tests {
         let c6 = Cidr::parse("fd00::/8").unwrap();
         assert!(c6.contains("fd12::1".parse().unwrap()));
         assert!(Cidr::parse("10.0.0.0/33").is_err());
+        let mapped = Cidr::parse("::ffff:10.30.0.0/112").unwrap();
+        assert!(mapped.contains("10.30.0.5".parse().unwrap()));
+        assert!(mapped.contains("::ffff:10.30.0.6".parse().unwrap()));
+        assert!(!mapped.contains("10.31.0.5".parse().unwrap()));
         assert!(Cidr::parse("nope/8").is_err());
         assert!(
             Cidr::parse("10.0.0.1/13")

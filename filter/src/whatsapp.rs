@@ -234,25 +234,38 @@ pub fn read_message(body: &Value) -> MessageView {
 /// Reads a `/message_templates` creation body.
 pub fn read_template_creation(body: &Value) -> MessageView {
     let mut texts = Vec::new();
-    if let Some(components) = body.get("components").and_then(Value::as_array) {
-        for c in components {
-            push_str(c.get("text"), &mut texts);
-            if let Some(buttons) = c.get("buttons").and_then(Value::as_array) {
-                for b in buttons {
-                    push_str(b.get("text"), &mut texts);
-                }
-            }
-            // Example values are shown to reviewers, and to users once substituted.
-            if let Some(example) = c.get("example") {
-                collect_all_strings(example, &mut texts, 0);
-            }
-        }
-    }
+    collect_creation_components(body.get("components"), &mut texts, 0);
     MessageView {
         message_type: "template_creation".to_owned(),
         recipient: None,
         template_category: str_at(body, &["category"]).map(|c| c.to_ascii_uppercase()),
         texts,
+    }
+}
+
+/// Template creation components, including carousel cards' own components.
+fn collect_creation_components(components: Option<&Value>, texts: &mut Vec<String>, depth: usize) {
+    if depth > 4 {
+        return;
+    }
+    if let Some(components) = components.and_then(Value::as_array) {
+        for c in components {
+            if let Some(cards) = c.get("cards").and_then(Value::as_array) {
+                for card in cards {
+                    collect_creation_components(card.get("components"), texts, depth + 1);
+                }
+            }
+            push_str(c.get("text"), texts);
+            if let Some(buttons) = c.get("buttons").and_then(Value::as_array) {
+                for b in buttons {
+                    push_str(b.get("text"), texts);
+                }
+            }
+            // Example values are shown to reviewers, and to users once substituted.
+            if let Some(example) = c.get("example") {
+                collect_all_strings(example, texts, 0);
+            }
+        }
     }
 }
 
@@ -354,10 +367,23 @@ fn collect_interactive(i: Option<&Value>, out: &mut Vec<String>) {
 fn collect_template_send(t: Option<&Value>, out: &mut Vec<String>) {
     let Some(t) = t else { return };
     push_str(t.get("name"), out);
-    let Some(components) = t.get("components").and_then(Value::as_array) else {
+    collect_send_components(t.get("components"), out, 0);
+}
+
+/// Template send components, including carousel cards, which carry components of their own.
+fn collect_send_components(components: Option<&Value>, out: &mut Vec<String>, depth: usize) {
+    let Some(components) = components.and_then(Value::as_array) else {
         return;
     };
+    if depth > 4 {
+        return;
+    }
     for c in components {
+        if let Some(cards) = c.get("cards").and_then(Value::as_array) {
+            for card in cards {
+                collect_send_components(card.get("components"), out, depth + 1);
+            }
+        }
         let Some(params) = c.get("parameters").and_then(Value::as_array) else {
             continue;
         };
