@@ -69,17 +69,37 @@ pub fn parse_message(
     let Value::Object(map) = &mut value else {
         return Err(BodyProblem::InvalidJson);
     };
+    let mut query_only = serde_json::Map::new();
     if let Value::Object(query) = whatsapp::form_to_json(raw_query) {
         for (k, v) in query {
             if k != "access_token" && k != "appsecret_proof" {
+                query_only.insert(k.clone(), v.clone());
                 map.entry(k).or_insert(v);
             }
         }
     }
-    Ok(match endpoint {
-        Endpoint::MessageTemplates => whatsapp::read_template_creation(&value),
-        _ => whatsapp::read_message(&value),
-    })
+    let read = |v: &Value| match endpoint {
+        Endpoint::MessageTemplates => whatsapp::read_template_creation(v),
+        Endpoint::ObjectUpdate if v.get("components").is_some() => {
+            whatsapp::read_template_creation(v)
+        }
+        Endpoint::ObjectUpdate => MessageView {
+            message_type: "object_update".to_owned(),
+            ..MessageView::default()
+        },
+        _ => whatsapp::read_message(v),
+    };
+    let mut view = read(&value);
+    // Where the body and the query both name a field, which one the API uses is not
+    // documented: the texts of both are scored.
+    if !query_only.is_empty() {
+        for text in read(&Value::Object(query_only)).texts {
+            if !view.texts.contains(&text) {
+                view.texts.push(text);
+            }
+        }
+    }
+    Ok(view)
 }
 
 #[cfg(test)]
@@ -159,6 +179,23 @@ mod tests {
     }
 
     #[test]
+    fn template_edits_are_read_like_template_creation() {
+        let m = parse_message(
+            Endpoint::ObjectUpdate,
+            None,
+            br#"{"components":[{"type":"BODY","text":"edited"}]}"#,
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            (m.message_type.as_str(), m.texts.as_slice()),
+            ("template_creation", &["edited".to_owned()][..])
+        );
+        let m = parse_message(Endpoint::ObjectUpdate, None, br#"{"webhook_url":"x"}"#, "").unwrap();
+        assert!(m.texts.is_empty());
+    }
+
+    #[test]
     fn query_parameters_fill_missing_fields() {
         let m = parse_message(
             Endpoint::Messages,
@@ -175,6 +212,6 @@ mod tests {
             "text=%7B%22body%22%3A%22q%22%7D",
         )
         .unwrap();
-        assert_eq!(m.texts, ["body wins"]);
+        assert_eq!(m.texts, ["body wins", "q"]);
     }
 }

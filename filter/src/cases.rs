@@ -289,6 +289,7 @@ pub fn run_native(
         request_id: req
             .header("x-request-id")
             .or_else(|| Some("case-request".into())),
+        method_override: req.header("x-http-method-override"),
         end_of_stream: body.is_empty(),
     };
     let attrs = req.attributes();

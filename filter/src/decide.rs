@@ -186,7 +186,7 @@ impl HeadEvaluation {
             && method.eq_ignore_ascii_case("POST")
             && matches!(
                 self.call.endpoint,
-                Endpoint::Messages | Endpoint::MessageTemplates
+                Endpoint::Messages | Endpoint::MessageTemplates | Endpoint::ObjectUpdate
             )
     }
 }
@@ -307,7 +307,8 @@ pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &Me
         && let Some(types) = &o.message_types
     {
         let t = message.message_type.as_str();
-        let ok = types.iter().any(|x| x == t)
+        let ok = t == "object_update"
+            || types.iter().any(|x| x == t)
             || (t == "template_creation" && types.iter().any(|x| x == "template"));
         if !ok {
             head.findings.record(

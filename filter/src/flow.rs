@@ -24,6 +24,8 @@ pub struct RequestHead {
     pub content_type: Option<String>,
     pub content_encoding: Option<String>,
     pub request_id: Option<String>,
+    /// `x-http-method-override`: some Graph clients tunnel a POST through another method.
+    pub method_override: Option<String>,
     /// The request has no body (headers-only request).
     pub end_of_stream: bool,
 }
@@ -160,10 +162,16 @@ impl RequestFlow {
             let step = flow.start_training(policy, head, &host, &path);
             return (flow, step);
         }
-        let call = whatsapp::classify_call(&head.method, &path);
+        let method = head
+            .method_override
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .unwrap_or(&head.method);
+        let call = whatsapp::classify_call(method, &path);
         let who = identity::resolve(&policy.identity_sources, attrs);
         let evaluation = decide::evaluate_head(policy, call, who);
-        if evaluation.needs_body(&head.method) {
+        if evaluation.needs_body(method) {
             let pending = Pending {
                 head: evaluation,
                 content_type: head.content_type.clone(),

@@ -232,6 +232,7 @@ impl HttpContext for GuardHttp {
             content_type: request_header("content-type"),
             content_encoding: request_header("content-encoding"),
             request_id: request_header("x-request-id"),
+            method_override: request_header("x-http-method-override"),
             end_of_stream,
         };
         let (flow, step) = RequestFlow::on_request_headers(&policy, &head, &HostAttributes);

@@ -13,6 +13,8 @@ pub enum Endpoint {
     MessageTemplates,
     /// A Graph batch request or a `?method=` override: a send hidden from path matching.
     Indirect,
+    /// `POST /{id}`: an object update, such as a message template edit.
+    ObjectUpdate,
     /// Anything else on a WhatsApp host.
     Other,
 }
@@ -24,6 +26,7 @@ impl Endpoint {
             Self::Media => "media",
             Self::MessageTemplates => "message_templates",
             Self::Indirect => "indirect",
+            Self::ObjectUpdate => "object_update",
             Self::Other => "other",
         }
     }
@@ -148,10 +151,8 @@ pub fn classify_call(method: &str, path: &NormalizedPath) -> WhatsAppCall {
         Some((first, tail)) if is_version(first) => tail,
         _ => &segs,
     };
-    let has_method_override = path
-        .query
-        .split('&')
-        .any(|kv| kv.trim_start().starts_with("method="));
+    // `?method=post` turns any Graph request into a POST.
+    let has_method_override = path.query.split('&').any(|kv| kv.trim() == "method=post");
     let endpoint = match rest {
         [id, ep] => match *ep {
             "messages" => Some((Endpoint::Messages, id)),
@@ -185,6 +186,15 @@ pub fn classify_call(method: &str, path: &NormalizedPath) -> WhatsAppCall {
             endpoint: Endpoint::Indirect,
             path_id: None,
         },
+        // `POST /{id}` updates a Graph object; for a message template it carries new components.
+        None if method.eq_ignore_ascii_case("POST")
+            && matches!(rest, [id] if id.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            WhatsAppCall {
+                endpoint: Endpoint::ObjectUpdate,
+                path_id: rest.first().map(|s| (*s).to_owned()),
+            }
+        }
         None => WhatsAppCall {
             endpoint: Endpoint::Other,
             path_id: None,
