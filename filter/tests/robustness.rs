@@ -2,6 +2,12 @@
 //! request flow of the demo policy (both jobs) and must come out as decisions.
 //! Deterministic: a fixed-seed generator, so a failure reproduces.
 
+#![allow(
+    clippy::expect_used,
+    clippy::type_complexity,
+    reason = "test helpers outside #[test] functions"
+)]
+
 use std::collections::BTreeMap;
 use wa_egress_guard::cases::{CaseRequest, Observed, run_native};
 use wa_egress_guard::policy::Policy;
