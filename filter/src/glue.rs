@@ -223,11 +223,16 @@ impl HttpContext for GuardHttp {
             };
             return self.respond(&reply);
         };
+        let authority = request_header(":authority")
+            .or_else(|| request_header("host"))
+            .unwrap_or_default();
+        // Hot path: a host the policy does not govern costs this one header read.
+        if !policy.governs_host(&authority) {
+            return Action::Continue;
+        }
         let head = RequestHead {
             method: request_header(":method").unwrap_or_default(),
-            authority: request_header(":authority")
-                .or_else(|| request_header("host"))
-                .unwrap_or_default(),
+            authority,
             path: request_header(":path").unwrap_or_default(),
             content_type: request_header("content-type"),
             content_encoding: request_header("content-encoding"),

@@ -380,6 +380,17 @@ impl Policy {
         }
     }
 
+    /// Whether any rule of the policy can apply to a request for this authority. Everything
+    /// else passes untouched without reading more of the request.
+    pub fn governs_host(&self, authority: &str) -> bool {
+        let host = crate::whatsapp::normalize_authority(authority);
+        self.is_whatsapp_host(&host)
+            || self
+                .training
+                .as_ref()
+                .is_some_and(|t| t.governs_host(&host))
+    }
+
     /// Whether `authority` names a WhatsApp Cloud API host.
     pub fn is_whatsapp_host(&self, normalized_authority: &str) -> bool {
         self.whatsapp_hosts
@@ -513,6 +524,31 @@ mod tests {
         for f in files {
             let p = Policy::from_json(&std::fs::read(&f).unwrap());
             assert!(p.is_ok(), "{}: {}", f.display(), p.unwrap_err());
+        }
+    }
+
+    #[test]
+    fn governed_hosts_are_whatsapp_and_training_hosts_only() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/default.json");
+        let p = Policy::from_json(&std::fs::read(path).unwrap()).unwrap();
+        for host in [
+            "graph.facebook.com",
+            "Graph.Facebook.com.:443",
+            "api.openai.com",
+            "acme.openai.azure.com",
+            "bedrock.eu-west-1.amazonaws.com",
+        ] {
+            assert!(p.governs_host(host), "{host}");
+        }
+        for host in [
+            "example.com",
+            "facebook.com",
+            "graph.facebook.com.evil.com",
+            "openai.azure.com",
+            "",
+        ] {
+            assert!(!p.governs_host(host), "{host}");
         }
     }
 

@@ -186,6 +186,14 @@ impl TrainingPolicy {
     }
 
     /// Matches a request; exclusive (allow-listed) endpoints win.
+    /// Whether an endpoint (inspected or exclusive) is on this normalised host.
+    pub fn governs_host(&self, host: &str) -> bool {
+        self.endpoints
+            .iter()
+            .chain(&self.exclusive)
+            .any(|e| e.hosts.iter().any(|h| h.matches(host)))
+    }
+
     pub fn route(
         &self,
         method: &str,
