@@ -76,3 +76,10 @@ eval:
 clean:
 	cargo clean
 	rm -rf $(VENV)
+
+# Envoy benchmarks (not part of `make test`): bare Envoy, a minimal proxy-wasm floor, the guard
+# and a Lua equivalent side by side, plus uploads and in-harness figures; see BENCHMARKS.md.
+# Bounded: about 10 minutes here; hard limit 45 minutes. Figures: stdout and target/bench/results.json.
+.PHONY: bench
+bench: deps wasm
+	timeout --kill-after=20 2700 $(VENV)/bin/python envoy/bench/run.py
