@@ -11,7 +11,9 @@
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use wa_egress_guard::flow::Outcome;
-use wa_egress_guard::{report, BodyStep, HeadersStep, Policy, RequestFlow, RequestHead, StaticAttributes};
+use wa_egress_guard::{
+    report, BodyStep, HeadersStep, Policy, RequestFlow, RequestHead, StaticAttributes,
+};
 
 struct Args {
     policy: String,
@@ -44,9 +46,11 @@ fn parse_args() -> Result<Args, String> {
             }
             "--chunk" => a.chunk = value()?.parse().map_err(|e| format!("--chunk: {e}"))?,
             "--help" | "-h" => {
-                return Err("usage: bench-native --policy P --workloads SPEC [--upload JSONL] \
+                return Err(
+                    "usage: bench-native --policy P --workloads SPEC [--upload JSONL] \
                             [--seconds S | --iterations N] [--chunk BYTES]"
-                    .into())
+                        .into(),
+                )
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -55,7 +59,12 @@ fn parse_args() -> Result<Args, String> {
 }
 
 /// One request as the glue handles it. Returns the decision label (for checking).
-fn one_request(policy: &Policy, head: &RequestHead, body: &[u8], attrs: &StaticAttributes) -> String {
+fn one_request(
+    policy: &Policy,
+    head: &RequestHead,
+    body: &[u8],
+    attrs: &StaticAttributes,
+) -> String {
     let (mut flow, step) = RequestFlow::on_request_headers(policy, head, attrs);
     emit(policy, &mut flow);
     let mut blocked = matches!(step, HeadersStep::Respond(_));
@@ -149,8 +158,14 @@ fn run() -> Result<Value, String> {
         let text = std::fs::read_to_string(spec).map_err(|e| format!("{spec}: {e}"))?;
         let spec: Vec<Value> = serde_json::from_str(&text).map_err(|e| format!("{spec}: {e}"))?;
         for w in &spec {
-            let field = |k: &str| w.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-            let body = std::fs::read(field("body_file")).map_err(|e| format!("{}: {e}", field("body_file")))?;
+            let field = |k: &str| {
+                w.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let body = std::fs::read(field("body_file"))
+                .map_err(|e| format!("{}: {e}", field("body_file")))?;
             let head = RequestHead {
                 method: "POST".into(),
                 authority: field("authority"),
