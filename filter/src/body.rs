@@ -62,15 +62,16 @@ pub fn parse_message(
         Value::Object(serde_json::Map::new())
     } else if mime == "application/x-www-form-urlencoded" {
         let text = std::str::from_utf8(body).map_err(|_| BodyProblem::InvalidJson)?;
-        whatsapp::form_to_json(text)
+        whatsapp::form_to_json(text).ok_or(BodyProblem::InvalidJson)?
     } else {
-        serde_json::from_slice::<Value>(body).map_err(|_| BodyProblem::InvalidJson)?
+        crate::strict_json::from_slice(body).map_err(|_| BodyProblem::InvalidJson)?
     };
     let Value::Object(map) = &mut value else {
         return Err(BodyProblem::InvalidJson);
     };
     let mut query_only = serde_json::Map::new();
-    if let Value::Object(query) = whatsapp::form_to_json(raw_query) {
+    let query = whatsapp::form_to_json(raw_query).ok_or(BodyProblem::InvalidJson)?;
+    if let Value::Object(query) = query {
         for (k, v) in query {
             if k != "access_token" && k != "appsecret_proof" {
                 query_only.insert(k.clone(), v.clone());

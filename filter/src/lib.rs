@@ -15,6 +15,7 @@ pub mod flow;
 pub mod identity;
 pub mod policy;
 pub mod report;
+pub mod strict_json;
 pub mod training;
 pub mod whatsapp;
 

@@ -431,19 +431,23 @@ fn collect_all_strings(v: &Value, out: &mut Vec<String>, depth: usize) {
 
 /// Parses `application/x-www-form-urlencoded` into a JSON object; values that are JSON objects
 /// or arrays (the Graph API accepts `text={"body":"..."}`) are parsed as JSON.
-pub fn form_to_json(body: &str) -> Value {
+/// `None` when a field repeats or a JSON-looking value is not valid strict JSON: which of two
+/// values the API would use is ambiguous, so such a body is invalid.
+pub fn form_to_json(body: &str) -> Option<Value> {
     let mut map = serde_json::Map::new();
     for pair in body.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let key = percent_decode(k);
         let raw = percent_decode(v);
         let value = match raw.trim_start().as_bytes().first() {
-            Some(b'{' | b'[') => serde_json::from_str(&raw).unwrap_or(Value::String(raw)),
+            Some(b'{' | b'[') => crate::strict_json::from_slice(raw.as_bytes()).ok()?,
             _ => Value::String(raw),
         };
-        map.insert(key, value);
+        if map.insert(key, value).is_some() {
+            return None;
+        }
     }
-    Value::Object(map)
+    Some(Value::Object(map))
 }
 
 #[cfg(test)]
@@ -551,7 +555,11 @@ mod tests {
     fn form_bodies_become_json() {
         let v = form_to_json(
             "messaging_product=whatsapp&to=1&type=text&text=%7B%22body%22%3A%22hello%22%7D",
-        );
+        )
+        .unwrap();
         assert_eq!(read_message(&v).texts, ["hello"]);
+        assert!(form_to_json("text=a&text=b").is_none());
+        assert!(form_to_json("text=%7B%22body%22%3A%22a%22%2C%22body%22%3A%22b%22%7D").is_none());
+        assert!(form_to_json("text=%7Bnot json").is_none());
     }
 }
