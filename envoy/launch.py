@@ -120,7 +120,8 @@ def render_bootstrap(
     admin_port: int = 0,
     extra: dict[str, Any] | None = None,
 ) -> str:
-    values: dict[str, Any] = {
+    template = Path(template_path).read_text(encoding="utf-8")
+    defaults: dict[str, Any] = {
         "LISTENER_PORT": listener_port,
         "ADMIN_PORT": admin_port,
         "WASM_PATH": str(Path(wasm or wasm_path()).resolve()),
@@ -128,8 +129,12 @@ def render_bootstrap(
         "BUFFER_MAX_BYTES": buffer_limit_for(policy_text),
         "UPSTREAM_PORT": upstream_port,
     }
+    # A template may leave out some of the standard values (dynamic.yaml takes the module and
+    # the policy from its ECDS file, not from the bootstrap); `extra` values must all be used.
+    used = set(_PLACEHOLDER.findall(template))
+    values = {name: value for name, value in defaults.items() if name in used}
     values.update(extra or {})
-    return render_template(Path(template_path).read_text(encoding="utf-8"), values)
+    return render_template(template, values)
 
 
 def http_get(url: str, timeout: float = HTTP_TIMEOUT_S) -> tuple[int, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -99,6 +100,53 @@ def start_guard(
         _RUNNING.append(process)
         process.start()
         return es.GuardedEnvoy(process, process.listener_port(), upstream, tls=tls)
+
+    yield _start
+    for process in started:
+        process.stop()
+        _RUNNING.remove(process)
+
+
+@pytest.fixture(scope="module")
+def start_dynamic_guard(
+    envoy_binary: str, guard_wasm: str, upstream: stand_in.StandIn, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., es.DynamicGuard]]:
+    """Starts an Envoy from dynamic.yaml whose guard config is the ECDS file `<workdir>/ecds/guard.yaml`,
+    first written with `policy`. The module is copied into the workdir first, so a rebuild of
+    the shared target/ during the test cannot change the code under it."""
+    started: list[launch.EnvoyProcess] = []
+
+    def _start(
+        policy: dict[str, Any] | str, *, name: str = "dynamic", wasm: str | None = None, concurrency: int = 2
+    ) -> es.DynamicGuard:
+        workdir = tmp_path_factory.mktemp(name)
+        ecds_dir = workdir / "ecds"
+        ecds_dir.mkdir()
+        module = wasm
+        if module is None:
+            module = str(workdir / "wa_egress_guard.wasm")
+            shutil.copyfile(guard_wasm, module)
+        ecds_file = ecds_dir / "guard.yaml"
+        es.ecds.push(ecds_file, policy_text(policy), module)
+        config = workdir / "bootstrap.yaml"
+        config.write_text(
+            launch.render_bootstrap(
+                es.ENVOY_DIR / "dynamic.yaml",
+                policy_text=policy_text(policy),
+                upstream_port=upstream.api_port,
+                extra={"ECDS_PATH": str(ecds_file), "ECDS_DIR": str(ecds_dir)},
+            ),
+            encoding="utf-8",
+        )
+        process = launch.EnvoyProcess(config, workdir, binary=envoy_binary, name=name, concurrency=concurrency)
+        started.append(process)
+        _RUNNING.append(process)
+        process.start()
+        guard = es.DynamicGuard(process, process.listener_port(), upstream, ecds_file=ecds_file, wasm=module)
+        # The first resource is read while the listener warms; wait (bounded) for Envoy's verdict on it.
+        es.wait_until(lambda: sum(guard.ecds_counters().get(k, 0) for k in es.ecds.OUTCOME_COUNTERS) >= 1,
+                      timeout=30, what="Envoy's verdict on the first ECDS resource")
+        return guard
 
     yield _start
     for process in started:

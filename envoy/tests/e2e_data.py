@@ -137,3 +137,18 @@ ASSISTANT_SECRET_PHRASE = "Chlorinated water, a cold kitchen"
 
 # A valid policy with a typo a user could make: an unknown field must be refused.
 BAD_POLICY_UNKNOWN_FIELD = {**copy.deepcopy(_BASE_POLICY), "mdoe": "audit"}
+
+
+# --- hot reload (dynamic.yaml + ECDS) --------------------------------------------------
+PARTNER_IDENTITY = "spiffe://cluster.local/ns/partner/sa/concierge"
+
+
+def partner_policy(role: str, salt: str = "e2e-salt") -> dict[str, Any]:
+    """The base policy plus origin `partner-bots` with `role`. Rolling the role between
+    customer_service and general_assistant flips the partner's decision (allow <-> block)
+    and leaves every other decision alone; `salt` makes otherwise equal policies distinct."""
+    policy = e2e_policy(log={"recipient_hash_salt": salt})
+    policy["origins"].append(
+        {"id": "partner-bots", "identities": [{"glob": "spiffe://cluster.local/ns/partner/sa/*"}], "role": role}
+    )
+    return policy

@@ -20,6 +20,7 @@ FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 if str(ENVOY_DIR) not in sys.path:
     sys.path.insert(0, str(ENVOY_DIR))
 
+import ecds  # noqa: E402
 import launch  # noqa: E402
 import stand_in  # noqa: E402
 
@@ -168,6 +169,27 @@ class GuardedEnvoy:
 
         wait_until(check, timeout=timeout, what="decision log line")
         return found[-1]
+
+
+@dataclass
+class DynamicGuard(GuardedEnvoy):
+    """A guarded Envoy started from dynamic.yaml: the guard's config comes from `ecds_file`."""
+
+    ecds_file: Path = Path()
+    wasm: str = ""
+
+    def push(self, policy: dict[str, Any] | str, *, wasm: str | None = None, timeout: float = 30.0) -> str:
+        """Install a new ECDS resource and wait for Envoy's verdict: 'accepted' or 'rejected'."""
+        text = policy if isinstance(policy, str) else json.dumps(policy, indent=2)
+        outcome, _ = ecds.push_and_wait(self.ecds_file, self.process.admin_url, text, wasm or self.wasm,
+                                        timeout=timeout)
+        return outcome
+
+    def ecds_counters(self) -> dict[str, int]:
+        return ecds.counters(self.process.admin_url)
+
+    def ecds_version(self) -> str:
+        return ecds.version_text(self.process.admin_url)
 
 
 PROM_DECISION = re.compile(r"^wa_guard_decisions_total\{(?P<labels>[^}]*)\}\s+(?P<value>\d+)\s*$")

@@ -1,15 +1,25 @@
-"""The three bootstraps share one filter chain, one route table, one set of stats
-tags and one failure policy; each renders and passes `envoy --mode validate` with
-the real module."""
+"""The bootstraps share one filter chain, one route table, one set of stats tags, one set
+of clusters and one failure policy; each renders and passes `envoy --mode validate` with
+the real module.
+
+dynamic.yaml differs in one place only: its guard entry takes the Wasm filter config from
+ECDS (dynamic-filter.yaml), and that resource must carry exactly the Wasm filter config of
+egress.yaml."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import yaml
 
 from e2e_data import e2e_policy
-from e2e_support import ENVOY_DIR, certs_module, launch
+from e2e_support import ENVOY_DIR, certs_module, ecds, launch
 
-TEMPLATES = ["egress.yaml", "egress-mtls.yaml", "sidecar.yaml"]
+STATIC_TEMPLATES = ["egress.yaml", "egress-mtls.yaml", "sidecar.yaml"]
+TEMPLATES = STATIC_TEMPLATES + ["dynamic.yaml"]
+GUARD_ENTRIES = ("          - name: envoy.filters.http.wasm\n", "          - name: wa_egress_guard\n")
+AFTER_GUARD = "          - name: envoy.filters.http.buffer\n"
 
 
 def section(text: str, start: str, end: str) -> str:
@@ -17,16 +27,71 @@ def section(text: str, start: str, end: str) -> str:
     return text[begin : text.index(end, begin)]
 
 
-@pytest.mark.parametrize("start, end", [
+def without_guard_entry(text: str) -> str:
+    """The template with the guard's http_filters entry (and the comment right above it) cut out."""
+    begin = min(text.index(entry) for entry in GUARD_ENTRIES if entry in text)
+    while True:
+        previous = text.rfind("\n", 0, begin - 1) + 1
+        if not text[previous:begin].startswith("          #"):
+            break
+        begin = previous
+    return text[:begin] + "          <guard entry>\n" + text[text.index(AFTER_GUARD, begin):]
+
+
+SECTIONS = [
     ("stats_config:", "static_resources:"),
     ("      - name: envoy.filters.network.http_connection_manager", "\n  clusters:"),
     ("\n  clusters:", "\n\n\n"),
-], ids=["stats-tags", "http-connection-manager", "clusters"])
+]
+SECTION_IDS = ["stats-tags", "http-connection-manager", "clusters"]
+
+
+@pytest.mark.parametrize("start, end", SECTIONS, ids=SECTION_IDS)
 def test_shared_sections_are_identical(start, end):
-    texts = {name: (ENVOY_DIR / name).read_text(encoding="utf-8") + "\n\n\n" for name in TEMPLATES}
+    texts = {name: (ENVOY_DIR / name).read_text(encoding="utf-8") + "\n\n\n" for name in STATIC_TEMPLATES}
     reference = section(texts["egress.yaml"], start, end)
     for name, text in texts.items():
         assert section(text, start, end) == reference, f"{name} drifted from egress.yaml"
+
+
+@pytest.mark.parametrize("start, end", SECTIONS, ids=SECTION_IDS)
+def test_dynamic_bootstrap_shares_everything_but_the_guard_entry(start, end):
+    reference = section(without_guard_entry((ENVOY_DIR / "egress.yaml").read_text(encoding="utf-8")) + "\n\n\n",
+                        start, end)
+    dynamic = without_guard_entry((ENVOY_DIR / "dynamic.yaml").read_text(encoding="utf-8")) + "\n\n\n"
+    assert section(dynamic, start, end) == reference, "dynamic.yaml drifted from egress.yaml"
+
+
+def rendered(template: str, policy_text: str, wasm: str, extra=None) -> dict:
+    return yaml.safe_load(launch.render_bootstrap(ENVOY_DIR / template, policy_text=policy_text, upstream_port=1,
+                                                  wasm=wasm, extra=extra))
+
+
+def http_filters(bootstrap: dict) -> list[dict]:
+    hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    return hcm["http_filters"]
+
+
+def test_ecds_resource_is_the_static_wasm_filter_config(guard_wasm, tmp_path):
+    policy_text = json.dumps(e2e_policy(), indent=2)
+    static = http_filters(rendered("egress.yaml", policy_text, guard_wasm))
+    dynamic = http_filters(rendered("dynamic.yaml", policy_text, guard_wasm,
+                                    {"ECDS_PATH": str(tmp_path / "guard.yaml"), "ECDS_DIR": str(tmp_path)}))
+    resource = yaml.safe_load(ecds.render_filter_config(policy_text, guard_wasm))
+
+    assert [f["name"] for f in static][1:] == [f["name"] for f in dynamic][1:]
+    assert static[1:] == dynamic[1:], "the filters after the guard differ"
+    guard_entry = dynamic[0]
+    assert guard_entry["name"] == ecds.FILTER_NAME
+    [typed] = resource["resources"]
+    assert typed["@type"] == "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"
+    assert typed["name"] == guard_entry["name"], "the ECDS resource must be named after the filter entry"
+    assert typed["typed_config"] == static[0]["typed_config"], "dynamic-filter.yaml drifted from egress.yaml"
+    discovery = guard_entry["config_discovery"]
+    assert discovery["type_urls"] == [static[0]["typed_config"]["@type"]]
+    assert "default_config" not in discovery, "no default config: a guard without config must fail closed"
+    assert discovery["config_source"]["path_config_source"] == {
+        "path": str(tmp_path / "guard.yaml"), "watched_directory": {"path": str(tmp_path)}}
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +100,20 @@ def tls_files(tmp_path_factory):
     return {"TLS_CERT": pki.server.cert, "TLS_KEY": pki.server.key, "TLS_CA": pki.ca.cert}
 
 
+@pytest.fixture(scope="module")
+def ecds_files(tmp_path_factory, guard_wasm):
+    folder = tmp_path_factory.mktemp("ecds-validate")
+    ecds.push(folder / "guard.yaml", json.dumps(e2e_policy()), guard_wasm)
+    return {"ECDS_PATH": str(folder / "guard.yaml"), "ECDS_DIR": str(folder)}
+
+
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_template_validates_with_real_module(render, envoy_binary, tls_files, template):
+def test_template_validates_with_real_module(render, envoy_binary, tls_files, ecds_files, template):
     extra = {
         "egress.yaml": {},
         "egress-mtls.yaml": tls_files,
         "sidecar.yaml": {"NODE_NAMESPACE": "support", "NODE_SERVICE_ACCOUNT": "helpdesk"},
+        "dynamic.yaml": ecds_files,
     }[template]
     rc, output = launch.validate_config(render(e2e_policy(), template=template, extra=extra, name="validate"),
                                         envoy_binary)

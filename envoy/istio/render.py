@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""Render the Istio manifests of wa-egress-guard from the policy, so the two never drift.
+
+Outputs (committed; tests/test_istio_manifests.py checks they equal a fresh render):
+
+  wasmplugin.yaml      the WasmPlugin for the egress gateway: selector, phase AUTHZ,
+                       failStrategy FAIL_CLOSE, the module as an OCI image, and
+                       pluginConfig = the policy (policies/default.json), verbatim
+  egress-gateway.yaml  routing every WhatsApp and training host through the egress gateway:
+                       ServiceEntry, Gateway (ISTIO_MUTUAL from the sidecars, so the guard
+                       sees each caller's SPIFFE id), DestinationRules (mTLS to the gateway,
+                       TLS origination from it), VirtualServices, and the EnvoyFilter that
+                       puts Envoy's buffer filter behind the guard
+  sidecar.yaml         the alternative without a gateway: the WasmPlugin on the workloads'
+                       sidecars (outbound), ServiceEntry + TLS origination, buffer filter
+
+Hosts come from the policy: `whatsapp.hosts` and every `training.endpoints[].hosts` entry.
+Istio cannot route to a host pattern (`*-aiplatform.googleapis.com`), so each pattern maps to
+an example concrete host in REGIONAL_EXAMPLES (edit it to the regions and resources you use);
+rendering fails on a pattern that has no example, so a new pattern in the policy cannot be
+forgotten here.
+
+CLI:
+    python envoy/istio/render.py            # rewrite the three files next to this script
+    python envoy/istio/render.py --check    # exit 1 if a committed file differs from a fresh render
+    options: --policy FILE  --image REF (default registry.example.com/wa-egress-guard:<crate version>)
+             --out-dir DIR
+
+Python standard library only (it writes YAML itself; JSON-quoted scalars where needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ISTIO_DIR = Path(__file__).resolve().parent
+ENVOY_DIR = ISTIO_DIR.parent
+REPO_ROOT = ENVOY_DIR.parent
+DEFAULT_POLICY = REPO_ROOT / "policies" / "default.json"
+DEFAULT_REGISTRY = "registry.example.com/wa-egress-guard"
+
+NAMESPACE = "istio-system"
+GATEWAY_SELECTOR = {"istio": "egressgateway"}
+GATEWAY_NAME = "wa-egress-gateway"
+GATEWAY_SERVICE = "istio-egressgateway.istio-system.svc.cluster.local"
+GATEWAY_PORT = 443  # sidecar -> gateway hop: HTTPS with ISTIO_MUTUAL (the mesh's mTLS)
+WORKLOAD_LABEL = {"wa-egress-guard": "enabled"}  # sidecar example: workloads that get the guard
+PLUGIN_NAME = "wa_egress_guard"  # root_id, as in the Envoy bootstraps
+BUFFER_SLACK_BYTES = 4096  # as envoy/launch.py: the guard, not the buffer, decides on oversize bodies
+DEFAULT_MAX_BODY_BYTES = 65536
+
+# Host patterns of the policy -> a concrete host to route (edit to your regions / resources).
+REGIONAL_EXAMPLES = {
+    "*.openai.azure.com": "example-resource.openai.azure.com",
+    "*-aiplatform.googleapis.com": "us-central1-aiplatform.googleapis.com",
+    "bedrock.*.amazonaws.com": "bedrock.us-east-1.amazonaws.com",
+}
+
+OUTPUTS = ("wasmplugin.yaml", "egress-gateway.yaml", "sidecar.yaml")
+
+
+class RenderError(Exception):
+    pass
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+def crate_version() -> str:
+    with open(REPO_ROOT / "Cargo.toml", "rb") as f:
+        return str(tomllib.load(f)["workspace"]["package"]["version"])
+
+
+def default_image() -> str:
+    return f"{DEFAULT_REGISTRY}:{crate_version()}"
+
+
+def load_policy(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def whatsapp_hosts(policy: dict[str, Any]) -> list[str]:
+    return list(dict.fromkeys(policy.get("whatsapp", {}).get("hosts", [])))
+
+
+def training_hosts(policy: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(exact hosts, example hosts standing for the policy's patterns), policy order, no repeats."""
+    exact: list[str] = []
+    regional: list[str] = []
+    for endpoint in policy.get("training", {}).get("endpoints", []):
+        for host in endpoint.get("hosts", []):
+            if "*" not in host:
+                exact.append(host)
+            elif host in REGIONAL_EXAMPLES:
+                regional.append(REGIONAL_EXAMPLES[host])
+            else:
+                raise RenderError(f"training host pattern `{host}` has no entry in REGIONAL_EXAMPLES")
+    return list(dict.fromkeys(exact)), [h for h in dict.fromkeys(regional) if h not in exact]
+
+
+def buffer_limit(policy: dict[str, Any]) -> int:
+    return int(policy.get("limits", {}).get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)) + BUFFER_SLACK_BYTES
+
+
+def slug(host: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")
+
+
+# --- manifests -------------------------------------------------------------------------------
+
+Doc = tuple[str, dict[str, Any]]  # (comment above the document, the document)
+
+
+def metadata(name: str, namespace: str = NAMESPACE) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "wa-egress-guard"}}
+
+
+def wasm_plugin(name: str, policy: dict[str, Any], image: str, selector: dict[str, str],
+                client_only: bool) -> dict[str, Any]:
+    spec: dict[str, Any] = {"selector": {"matchLabels": selector}}
+    if client_only:
+        spec["match"] = [{"mode": "CLIENT"}]
+    spec.update({
+        "url": f"oci://{image}",
+        "imagePullPolicy": "IfNotPresent",
+        "phase": "AUTHZ",
+        "failStrategy": "FAIL_CLOSE",
+        "pluginName": PLUGIN_NAME,
+        "pluginConfig": policy,
+    })
+    return {"apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin", "metadata": metadata(name),
+            "spec": spec}
+
+
+def service_entry(name: str, hosts: list[str], *, http_target_port: int | None) -> dict[str, Any]:
+    http_port: dict[str, Any] = {"number": 80, "name": "http", "protocol": "HTTP"}
+    if http_target_port is not None:
+        http_port["targetPort"] = http_target_port
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "ServiceEntry",
+        "metadata": metadata(name),
+        "spec": {
+            "hosts": hosts,
+            "location": "MESH_EXTERNAL",
+            "resolution": "DNS",
+            "ports": [http_port, {"number": 443, "name": "https", "protocol": "HTTPS"}],
+        },
+    }
+
+
+def originate_tls(host: str, port: int, name_prefix: str, export_to: list[str] | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "host": host,
+        "trafficPolicy": {"portLevelSettings": [{"port": {"number": port}, "tls": {"mode": "SIMPLE", "sni": host}}]},
+    }
+    if export_to is not None:
+        spec["exportTo"] = export_to
+    return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": metadata(f"{name_prefix}-{slug(host)}"), "spec": spec}
+
+
+def buffer_filter_patch(context: str, limit: int, disabled_by_default: bool) -> dict[str, Any]:
+    value: dict[str, Any] = {"name": "envoy.filters.http.buffer"}
+    if disabled_by_default:
+        value["disabled"] = True
+    value["typed_config"] = {"@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
+                             "max_request_bytes": limit}
+    return {
+        "applyTo": "HTTP_FILTER",
+        "match": {"context": context, "listener": {"filterChain": {"filter": {
+            "name": "envoy.filters.network.http_connection_manager",
+            "subFilter": {"name": "envoy.filters.http.router"}}}}},
+        "patch": {"operation": "INSERT_BEFORE", "value": value},
+    }
+
+
+def buffer_vhost_patch(context: str, vhost: str, per_route: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "applyTo": "VIRTUAL_HOST",
+        "match": {"context": context, "routeConfiguration": {"vhost": {"name": vhost}}},
+        "patch": {"operation": "MERGE", "value": {"typed_per_filter_config": {"envoy.filters.http.buffer": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute", **per_route}}}},
+    }
+
+
+def render_wasmplugin(policy: dict[str, Any], image: str) -> list[Doc]:
+    return [("The guard on the egress gateway. pluginConfig is policies/default.json, verbatim.",
+             wasm_plugin("wa-egress-guard", policy, image, GATEWAY_SELECTOR, client_only=False))]
+
+
+def render_egress_gateway(policy: dict[str, Any]) -> list[Doc]:
+    wa = whatsapp_hosts(policy)
+    exact, regional = training_hosts(policy)
+    training = exact + regional
+    hosts = wa + training
+    gateway_ref = f"{NAMESPACE}/{GATEWAY_NAME}"
+    docs: list[Doc] = [
+        ("WhatsApp Cloud API hosts (policy whatsapp.hosts).",
+         service_entry("wa-guard-whatsapp", wa, http_target_port=None)),
+        ("AI training endpoints (policy training.endpoints[].hosts).",
+         service_entry("wa-guard-training", exact, http_target_port=None)),
+    ]
+    if regional:
+        docs.append(("EXAMPLE hosts standing for the policy's host patterns: list the regions and resources you use.",
+                     service_entry("wa-guard-training-regional", regional, http_target_port=None)))
+    docs.append((
+        "The egress gateway accepts these hosts only over the mesh's mTLS: every caller presents its "
+        "workload certificate, whose SPIFFE id the guard reads (identity source peer_uri_san).",
+        {"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": metadata(GATEWAY_NAME),
+         "spec": {"selector": GATEWAY_SELECTOR, "servers": [{
+             "port": {"number": GATEWAY_PORT, "name": "https-wa-guard", "protocol": "HTTPS"},
+             "hosts": hosts, "tls": {"mode": "ISTIO_MUTUAL"}}]}}))
+    docs.append((
+        "Sidecars reach the gateway with ISTIO_MUTUAL, one subset per host (its SNI selects the gateway server).",
+        {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": metadata(GATEWAY_NAME),
+         "spec": {"host": GATEWAY_SERVICE, "subsets": [
+             {"name": f"wa-guard-{slug(h)}", "trafficPolicy": {"portLevelSettings": [
+                 {"port": {"number": GATEWAY_PORT}, "tls": {"mode": "ISTIO_MUTUAL", "sni": h}}]}}
+             for h in hosts]}}))
+    for host in hosts:
+        docs.append((
+            f"{host}: workloads send plain HTTP to port 80 (the mesh encrypts it to the gateway); "
+            "the gateway inspects it and originates TLS to port 443.",
+            {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+             "metadata": metadata(f"wa-guard-{slug(host)}"),
+             "spec": {"hosts": [host], "gateways": ["mesh", gateway_ref], "http": [
+                 {"name": "to-egress-gateway", "match": [{"gateways": ["mesh"], "port": 80}],
+                  "route": [{"destination": {"host": GATEWAY_SERVICE, "subset": f"wa-guard-{slug(host)}",
+                                             "port": {"number": GATEWAY_PORT}}}]},
+                 {"name": "to-upstream", "match": [{"gateways": [gateway_ref], "port": GATEWAY_PORT}],
+                  "route": [{"destination": {"host": host, "port": {"number": 443}}}]},
+             ]}}))
+    for host in hosts:
+        docs.append((f"TLS origination to {host}, used by the gateway only (exportTo: this namespace).",
+                     originate_tls(host, 443, "wa-guard-tls", export_to=["."])))
+    docs.append((
+        "Envoy's buffer filter right before the router, i.e. after the guard: the router sends nothing "
+        "of a WhatsApp request upstream (not even its headers) until the guard let the whole body through. "
+        "Training uploads stream: the buffer is disabled on their virtual hosts. A training host missing "
+        "here fails loudly (413 above the limit), never silently.",
+        {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+         "metadata": metadata("wa-egress-guard-buffer"),
+         "spec": {"workloadSelector": {"labels": GATEWAY_SELECTOR}, "configPatches": [
+             buffer_filter_patch("GATEWAY", buffer_limit(policy), disabled_by_default=False),
+             *[buffer_vhost_patch("GATEWAY", f"{h}:{GATEWAY_PORT}", {"disabled": True}) for h in training],
+         ]}}))
+    return docs
+
+
+def render_sidecar(policy: dict[str, Any], image: str) -> list[Doc]:
+    wa = whatsapp_hosts(policy)
+    exact, regional = training_hosts(policy)
+    hosts = wa + exact + regional
+    limit = buffer_limit(policy)
+    docs: list[Doc] = [
+        ("The guard on the sidecars of workloads labelled wa-egress-guard=enabled, outbound only (mode CLIENT). "
+         "The caller is the workload itself: identity source node_metadata (NAMESPACE, SERVICE_ACCOUNT).",
+         wasm_plugin("wa-egress-guard-sidecar", policy, image, WORKLOAD_LABEL, client_only=True)),
+        ("Workloads send plain HTTP to port 80; the sidecar inspects it and originates TLS to 443 (targetPort).",
+         service_entry("wa-guard-sidecar-whatsapp", wa, http_target_port=443)),
+        ("AI training endpoints (policy training.endpoints[].hosts).",
+         service_entry("wa-guard-sidecar-training", exact, http_target_port=443)),
+    ]
+    if regional:
+        docs.append(("EXAMPLE hosts standing for the policy's host patterns: list the regions and resources you use.",
+                     service_entry("wa-guard-sidecar-training-regional", regional, http_target_port=443)))
+    for host in hosts:
+        docs.append((f"TLS origination to {host} on the sidecar's port 80 route.",
+                     originate_tls(host, 80, "wa-guard-sidecar-tls", export_to=None)))
+    docs.append((
+        "The sidecar's outbound port-80 route table is shared with all in-mesh HTTP, so the buffer filter is "
+        "disabled by default and enabled on the WhatsApp virtual hosts only (training uploads stream).",
+        {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+         "metadata": metadata("wa-egress-guard-sidecar-buffer"),
+         "spec": {"workloadSelector": {"labels": WORKLOAD_LABEL}, "configPatches": [
+             buffer_filter_patch("SIDECAR_OUTBOUND", limit, disabled_by_default=True),
+             *[buffer_vhost_patch("SIDECAR_OUTBOUND", f"{h}:80", {"buffer": {"max_request_bytes": limit}})
+               for h in wa],
+         ]}}))
+    return docs
+
+
+# --- YAML ------------------------------------------------------------------------------------
+
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./:@+-]*")
+_RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
+
+
+def scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, str):
+        if _PLAIN.fullmatch(value) and not value.endswith(":") and value.lower() not in _RESERVED:
+            return value
+        return json.dumps(value, ensure_ascii=False)
+    raise RenderError(f"cannot write {type(value).__name__} as YAML")
+
+
+def emit(value: Any, indent: int = 0) -> list[str]:
+    """Block-style YAML lines for a mapping or a sequence (lists are not indented under their key)."""
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            head = f"{pad}{scalar(str(key))}:"
+            if isinstance(item, dict) and item:
+                lines.append(head)
+                lines.extend(emit(item, indent + 2))
+            elif isinstance(item, list) and item:
+                lines.append(head)
+                lines.extend(emit(item, indent))
+            else:
+                lines.append(f"{head} {'{}' if item == {} else '[]' if item == [] else scalar(item)}")
+        return lines
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, (dict, list)) and item:
+                inner = emit(item, indent + 2)
+                lines.append(f"{pad}- {inner[0][indent + 2:]}")
+                lines.extend(inner[1:])
+            else:
+                lines.append(f"{pad}- {'{}' if item == {} else '[]' if item == [] else scalar(item)}")
+        return lines
+    raise RenderError("a document must be a mapping or a sequence")
+
+
+def to_yaml(docs: list[Doc], title: str) -> str:
+    out = [
+        f"# {title}",
+        "# GENERATED by envoy/istio/render.py from policies/default.json: do not edit by hand;",
+        "# change the policy (or render.py) and run `python envoy/istio/render.py`.",
+    ]
+    for comment, doc in docs:
+        out.append("---")
+        out.extend(f"# {line}" for line in wrap(comment))
+        out.extend(emit(doc))
+    return "\n".join(out) + "\n"
+
+
+def wrap(text: str, width: int = 96) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    return lines + ([current] if current else [])
+
+
+def render_all(policy: dict[str, Any], image: str) -> dict[str, str]:
+    return {
+        "wasmplugin.yaml": to_yaml(render_wasmplugin(policy, image),
+                                   "wa-egress-guard on the Istio egress gateway (WasmPlugin)"),
+        "egress-gateway.yaml": to_yaml(render_egress_gateway(policy),
+                                       "Route the WhatsApp and AI training hosts through the egress gateway"),
+        "sidecar.yaml": to_yaml(render_sidecar(policy, image),
+                                "Alternative without a gateway: wa-egress-guard on the workloads' sidecars"),
+    }
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="render the Istio manifests from the policy")
+    parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
+    parser.add_argument("--image", default=None, help=f"OCI reference (default {DEFAULT_REGISTRY}:<crate version>)")
+    parser.add_argument("--out-dir", type=Path, default=ISTIO_DIR)
+    parser.add_argument("--check", action="store_true", help="compare with the files instead of writing them")
+    args = parser.parse_args(argv)
+    try:
+        rendered = render_all(load_policy(args.policy), args.image or default_image())
+    except (RenderError, OSError, ValueError, KeyError) as err:
+        print(f"render: {err}", file=sys.stderr)
+        return 2
+    stale = []
+    for name, text in rendered.items():
+        path = args.out_dir / name
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print(f"stale (run python envoy/istio/render.py): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
