@@ -99,13 +99,20 @@ impl RootContext for GuardRoot {
                 abi::log(
                     LogLevel::Info,
                     &format!(
-                        "wa-egress-guard: policy loaded: {} origin(s), {} phone-number rule(s), {} content rule(s), mode {:?}",
+                        "wa-egress-guard: policy {} loaded: {} origin(s), {} phone-number rule(s), {} content rule(s), mode {:?}",
+                        policy.fingerprint,
                         policy.origins.len(),
                         policy.numbers.len(),
                         policy.content.classifier.rule_count(),
                         policy.mode
                     ),
                 );
+                if policy.log.recipient_hash_salt.is_empty() {
+                    abi::log(
+                        LogLevel::Warn,
+                        "wa-egress-guard: `log.recipient_hash_salt` is empty: recipient hashes in decision logs can be reversed by hashing candidate phone numbers",
+                    );
+                }
                 self.policy = Some(Rc::new(policy));
                 self.metrics
                     .borrow_mut()
@@ -191,8 +198,12 @@ impl GuardHttp {
                     .borrow_mut()
                     .increment(&report::metric_name(decision));
                 if report::should_log(decision, policy.log.log_allowed) {
-                    let line =
-                        report::log_line(decision, &request_id, &policy.log.recipient_hash_salt);
+                    let line = report::log_line(
+                        decision,
+                        &request_id,
+                        &policy.log.recipient_hash_salt,
+                        &policy.fingerprint,
+                    );
                     abi::log(LogLevel::Info, &format!("wa-egress-guard decision {line}"));
                 }
             }
@@ -201,7 +212,7 @@ impl GuardHttp {
                 for (name, amount) in report::training_metrics(outcome) {
                     metrics.add(&name, amount);
                 }
-                let line = report::training_log_line(outcome, &request_id);
+                let line = report::training_log_line(outcome, &request_id, &policy.fingerprint);
                 abi::log(LogLevel::Info, &format!("wa-egress-guard training {line}"));
             }
             None => {}

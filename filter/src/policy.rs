@@ -126,6 +126,9 @@ pub struct Policy {
     pub limits: Limits,
     pub log: LogSection,
     pub training: Option<TrainingPolicy>,
+    /// A short SHA-256 of the configuration bytes, logged with every decision so that each one
+    /// can be tied to the policy version that made it.
+    pub fingerprint: String,
 }
 
 /// Upper bounds that keep a typo from turning into unbounded memory per request.
@@ -137,6 +140,7 @@ impl Policy {
     pub fn from_json(bytes: &[u8]) -> Result<Self, PolicyError> {
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| PolicyError::Syntax(e.to_string()))?;
+        let fingerprint = crate::report::short_hash(bytes);
         let doc: PolicyDocument = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." {
@@ -149,7 +153,9 @@ impl Policy {
                 message: e.into_inner().to_string(),
             }])
         })?;
-        Self::compile(&doc)
+        let mut policy = Self::compile(&doc)?;
+        policy.fingerprint = fingerprint;
+        Ok(policy)
     }
 
     /// Validates a document and compiles it, reporting every problem.
@@ -375,6 +381,7 @@ impl Policy {
                 },
                 log: doc.log.clone(),
                 training,
+                fingerprint: String::new(),
             }),
             _ => Err(PolicyError::Invalid(problems)),
         }

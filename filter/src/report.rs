@@ -73,10 +73,11 @@ pub fn should_log(decision: &Decision, log_allowed: bool) -> bool {
 }
 
 /// One JSON object per decision, without content.
-pub fn log_line(decision: &Decision, request_id: &str, salt: &str) -> String {
+pub fn log_line(decision: &Decision, request_id: &str, salt: &str, policy: &str) -> String {
     json!({
         "event": "wa_egress_guard.decision",
         "request_id": request_id,
+        "policy": policy,
         "decision": decision.verdict.as_str(),
         "rule": decision.rule,
         "reason": decision.reason.as_str(),
@@ -91,6 +92,15 @@ pub fn log_line(decision: &Decision, request_id: &str, salt: &str) -> String {
         "recipient_hash": decision.recipient.as_deref().map(|r| recipient_hash(r, salt)),
     })
     .to_string()
+}
+
+/// The first 12 hex digits of the SHA-256 of `bytes`.
+pub fn short_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A salted SHA-256 of the recipient, truncated to 16 hex digits: joinable across log lines,
@@ -172,10 +182,11 @@ pub fn training_metrics(t: &TrainingOutcome) -> Vec<(String, u64)> {
 }
 
 /// One JSON log line per upload, with counts and no content.
-pub fn training_log_line(t: &TrainingOutcome, request_id: &str) -> String {
+pub fn training_log_line(t: &TrainingOutcome, request_id: &str, policy: &str) -> String {
     json!({
         "event": "wa_egress_guard.training_upload",
         "request_id": request_id,
+        "policy": policy,
         "decision": t.verdict.as_str(),
         "endpoint": t.endpoint,
         "records_seen": t.stats.records_seen,
