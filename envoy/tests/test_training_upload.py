@@ -4,9 +4,13 @@ arrives unchanged. Endpoints and detectors come from policies/default.json."""
 
 from __future__ import annotations
 
+import base64
+import email.parser
+import email.policy
 import gzip
 import hashlib
 import json
+import zlib
 
 import pytest
 
@@ -19,8 +23,7 @@ BOUNDARY = "----e2e-boundary-7MA4YWxkTrZu0gW"
 
 def training_section():
     policy = json.loads(DEFAULT_POLICY.read_text(encoding="utf-8"))
-    if "training" not in policy:
-        pytest.skip("policies/default.json has no training section")
+    assert "training" in policy, "policies/default.json must ship the training endpoint catalogue"
     return policy["training"]
 
 
@@ -155,3 +158,83 @@ def test_training_metrics_have_labels(guard):
                       and l == {"endpoint": "openai-files", "result": "stripped"}]
     assert stripped_total and stripped_total[0] >= stripped
     assert "wasmcustom" not in text
+
+
+def assert_framing_matches(record, body: bytes) -> None:
+    """The upstream request is well framed: chunked, or a content-length equal to the body."""
+    length = stand_in.record_header(record, "content-length")
+    if record.get("chunked"):
+        assert length is None, "a chunked request must not also carry content-length"
+    else:
+        assert length is not None and int(length) == len(body), (length, len(body))
+
+
+def test_stripped_upload_is_reframed_for_its_new_length(guard):
+    upload, clean, stripped = jsonl(30, whatsapp_every=5)
+    reply = guard.request("POST", "api.openai.com", "/v1/files", upload, {"content-type": "application/jsonl"})
+
+    assert reply.status == 200, reply
+    [record] = guard.received(reply)
+    body = stand_in.record_body(record)
+    assert body == clean and len(body) < len(upload)
+    assert_framing_matches(record, body)
+
+
+def test_gzip_upload_is_stripped_and_forwarded_identity_encoded(guard):
+    upload, clean, stripped = jsonl(200, whatsapp_every=4)
+    reply = guard.request("POST", "api.openai.com", "/v1/files", gzip.compress(upload),
+                          {"content-type": "application/jsonl", "content-encoding": "gzip"})
+
+    assert reply.status == 200, reply
+    assert reply.header("x-wa-guard-stripped") == str(stripped)
+    [record] = guard.received(reply)
+    assert stand_in.record_header(record, "content-encoding") is None
+    body = stand_in.record_body(record)
+    assert body == clean
+    assert_framing_matches(record, body)
+
+
+def test_deflate_upload_is_stripped(guard):
+    upload, clean, stripped = jsonl(50, whatsapp_every=2)
+    reply = guard.request("POST", "api.mistral.ai", "/v1/files", zlib.compress(upload),
+                          {"content-type": "application/jsonl", "content-encoding": "deflate"})
+
+    assert reply.status == 200, reply
+    assert reply.header("x-wa-guard-stripped") == str(stripped)
+    assert received_body(guard, reply) == clean
+
+
+def test_multipart_upload_parses_as_valid_multipart_upstream(guard):
+    upload, clean, stripped = jsonl(15, whatsapp_every=3)
+    content_type = f"multipart/form-data; boundary={BOUNDARY}"
+    reply = guard.request("POST", "api.openai.com", "/v1/files", multipart(upload), {"content-type": content_type})
+
+    assert reply.status == 200, reply
+    body = received_body(guard, reply)
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    parts = list(message.iter_parts())
+    assert [p.get_param("name", header="content-disposition") for p in parts] == ["purpose", "file"]
+    assert parts[0].get_payload(decode=True) == b"fine-tune"
+    assert parts[1].get_payload(decode=True) == clean
+    assert not message.defects and all(not p.defects for p in parts)
+
+
+def test_hugging_face_commit_strips_inside_base64_file_content(guard):
+    upload, clean, stripped = jsonl(12, whatsapp_every=3)
+    header = {"key": "header", "value": {"summary": "add support data"}}
+    readme = {"key": "file", "value": {"path": "README.md", "encoding": "base64",
+                                        "content": base64.b64encode(b"# Support data").decode()}}
+    data = {"key": "file", "value": {"path": "train.jsonl", "encoding": "base64",
+                                      "content": base64.b64encode(upload).decode()}}
+    lines = [json.dumps(x, separators=(",", ":")).encode() for x in (header, readme, data)]
+    reply = guard.request("POST", "huggingface.co", "/api/datasets/acme/support/commit/main",
+                          b"\n".join(lines) + b"\n", {"content-type": "application/x-ndjson"})
+
+    assert reply.status == 200, reply
+    assert reply.header("x-wa-guard-stripped") == str(stripped)
+    received = received_body(guard, reply).split(b"\n")
+    assert received[0] == lines[0] and received[1] == lines[1], "untouched operations stay byte-exact"
+    op = json.loads(received[2])
+    assert base64.b64decode(op["value"]["content"]) == clean
+    assert b"wamid." not in base64.b64decode(op["value"]["content"])
