@@ -23,8 +23,7 @@ RECOVERY_TIMEOUT_S = 15.0
 @pytest.fixture(scope="module")
 def trap_wasm(tmp_path_factory):
     wasm_as = shutil.which("wasm-as")
-    if wasm_as is None:
-        pytest.skip("binaryen's wasm-as is not installed")
+    assert wasm_as is not None, "binaryen's wasm-as is required (make apt-deps installs it)"
     out = tmp_path_factory.mktemp("trap") / "trap.wasm"
     subprocess.run([wasm_as, str(FIXTURES_DIR / "trap.wat"), "-o", str(out)], check=True, timeout=30)
     return str(out)
