@@ -33,7 +33,8 @@ fn configure_loads_the_policy() {
         filter
             .logs()
             .iter()
-            .any(|l| l.message.contains("policy loaded")),
+            .any(|l| l.message.starts_with("wa-egress-guard: policy")
+                && l.message.contains(" loaded")),
         "{:?}",
         filter.logs()
     );

@@ -7,10 +7,20 @@
 mod support;
 
 #[cfg(test)]
+mod differential;
+#[cfg(test)]
+mod host_mechanics;
+#[cfg(test)]
 mod lifecycle;
+#[cfg(test)]
+mod memory;
 #[cfg(test)]
 mod observability;
 #[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod replay;
+#[cfg(test)]
+mod training_uploads;
 #[cfg(test)]
 mod whatsapp_calls;
