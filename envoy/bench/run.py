@@ -490,7 +490,9 @@ def harness_phase(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) 
             "note": wl.name, "method": "POST", "authority": wl.host, "path": wl.path,
             "headers": {"content-type": "application/json"},
             "body_base64": base64.b64encode(wl.body).decode()}) + "\n" for wl in wls))
-        cmd = ["cargo", "run", "-q", "--release", "-p", "host-tests", "--bin", "bench", "--",
+        features = (["--features", "native"] if re.search(r"^native\s*=", (REPO / "host-tests" / "Cargo.toml")
+                                                         .read_text(encoding="utf-8"), re.M) else [])
+        cmd = ["cargo", "run", "-q", "--release", "-p", "host-tests", *features, "--bin", "bench", "--",
                "--wasm", launch.wasm_path(), "--policy", str(REPO / "policies" / "default.json"),
                "--requests", str(requests_file), "--iterations", str(args.host_tests_iterations)]
         log("host-tests bench (wasmtime and native): " + " ".join(cmd))
@@ -498,7 +500,14 @@ def harness_phase(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) 
             proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=args.native_timeout,
                                   check=False)
             out["host_tests"] = {"command": " ".join(cmd), "returncode": proc.returncode,
-                                 "output": proc.stdout[-6000:], "stderr_tail": proc.stderr[-1500:]}
+                                 "output": proc.stdout[-6000:], "stderr_tail": proc.stderr[-1500:],
+                                 "us_per_request": {}}
+            for line in proc.stdout.splitlines():
+                m = re.match(r"^(\S+)\s+([\d.]+)µs\s+([\d.]+)µs\s+([\d.]+)µs\s+(?:([\d.]+)µs)?", line)
+                if m:
+                    out["host_tests"]["us_per_request"][m.group(1)] = {
+                        "wasm_mean": float(m.group(2)), "wasm_p50": float(m.group(3)), "wasm_p99": float(m.group(4)),
+                        "native_mean": float(m.group(5)) if m.group(5) else None}
         except subprocess.TimeoutExpired:
             out["host_tests"] = {"command": " ".join(cmd), "error": "timed out"}
     else:

@@ -88,7 +88,12 @@ fn emit(policy: &Policy, flow: &mut RequestFlow) {
     if let Some(Outcome::WhatsApp(d)) = flow.take_new_outcome() {
         std::hint::black_box(report::metric_name(d));
         if report::should_log(d, policy.log.log_allowed) {
-            std::hint::black_box(report::log_line(d, &id, &policy.log.recipient_hash_salt));
+            std::hint::black_box(report::log_line(
+                d,
+                &id,
+                &policy.log.recipient_hash_salt,
+                &policy.fingerprint,
+            ));
         }
     }
 }
