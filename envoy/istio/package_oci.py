@@ -15,6 +15,11 @@ Why not the single-layer `application/vnd.module.wasm.content.layer.v1+wasm` ima
 push: Istio's parser accepts the custom wasm media type only in the two-layer *oci* variant
 (config layer + wasm layer); a single-layer +wasm image fails both checks and is not pulled.
 
+With `--variant oci`, the *oci* variant of the same spec is written instead: one layer of media
+type `application/vnd.module.wasm.content.layer.v1+wasm` that is the module itself (its digest is
+the module's sha256) and a `application/vnd.module.wasm.config.v1+json` config. Runtimes that
+implement the Wasm OCI artifact spec pull it; for Istio keep the default compat variant.
+
 Outputs, both byte-for-byte reproducible (fixed mtimes, uid/gid 0, sorted entries, gzip
 header mtime fixed, canonical JSON):
   * an OCI image layout directory: oci-layout, index.json (the manifest tagged with
@@ -56,6 +61,8 @@ MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
+WASM_LAYER_TYPE = "application/vnd.module.wasm.content.layer.v1+wasm"
+WASM_CONFIG_TYPE = "application/vnd.module.wasm.config.v1+json"
 PLUGIN_FILE = "plugin.wasm"
 VARIANT_ANNOTATION = "module.wasm.image/variant"
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -116,7 +123,11 @@ def crate_version() -> str:
         return str(tomllib.load(f)["workspace"]["package"]["version"])
 
 
-def build_image(wasm: bytes, tag: str, mtime: int = 0) -> Image:
+def build_image(wasm: bytes, tag: str, mtime: int = 0, variant: str = "compat") -> Image:
+    if variant == "oci":
+        return build_oci_variant(wasm, tag)
+    if variant != "compat":
+        raise ValueError(f"unknown variant `{variant}` (compat or oci)")
     layer_tar = deterministic_tar([(PLUGIN_FILE, wasm)], mtime)
     layer = gzip.compress(layer_tar, compresslevel=9, mtime=mtime)
     config = canonical_json({
@@ -143,6 +154,32 @@ def build_image(wasm: bytes, tag: str, mtime: int = 0) -> Image:
         config_digest=digest(config),
         wasm_sha256=hashlib.sha256(wasm).hexdigest(),
         blobs={digest(b): b for b in (layer, config, manifest)},
+        index=index,
+        layout=canonical_json({"imageLayoutVersion": "1.0.0"}),
+    )
+
+
+def build_oci_variant(wasm: bytes, tag: str) -> Image:
+    """The *oci* variant: the layer is the module itself, so its digest is the module's sha256."""
+    config = canonical_json({"type": "envoy_proxy", "abiVersions": ["v0.2.1"]})
+    manifest = canonical_json({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_TYPE,
+        "config": descriptor(WASM_CONFIG_TYPE, config),
+        "layers": [descriptor(WASM_LAYER_TYPE, wasm, {TITLE: PLUGIN_FILE})],
+        "annotations": {TITLE: "wa-egress-guard", "org.opencontainers.image.version": tag},
+    })
+    index = canonical_json({
+        "schemaVersion": 2,
+        "mediaType": INDEX_TYPE,
+        "manifests": [descriptor(MANIFEST_TYPE, manifest, {REF_NAME: tag})],
+    })
+    return Image(
+        manifest_digest=digest(manifest),
+        layer_digest=digest(wasm),
+        config_digest=digest(config),
+        wasm_sha256=hashlib.sha256(wasm).hexdigest(),
+        blobs={digest(b): b for b in (wasm, config, manifest)},
         index=index,
         layout=canonical_json({"imageLayoutVersion": "1.0.0"}),
     )
@@ -188,9 +225,11 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tar", type=Path, default=None, help="also write the layout as a tar archive")
     parser.add_argument("--tag", default=None, help="tag (index.json ref.name); default: the crate version")
     parser.add_argument("--mtime", type=int, default=int(os.environ.get("SOURCE_DATE_EPOCH", "0")))
+    parser.add_argument("--variant", choices=["compat", "oci"], default="compat",
+                        help="compat (what Istio pulls, default) or oci (the layer is the module itself)")
     args = parser.parse_args(argv)
     try:
-        image = build_image(args.wasm.read_bytes(), args.tag or crate_version(), args.mtime)
+        image = build_image(args.wasm.read_bytes(), args.tag or crate_version(), args.mtime, args.variant)
         write_layout(image, args.out)
         if args.tar is not None:
             args.tar.write_bytes(layout_tar(image, args.mtime))

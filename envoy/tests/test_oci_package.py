@@ -116,3 +116,25 @@ def test_tarball_holds_the_layout_and_both_builds_are_identical(packaged):
             assert (member.mtime, member.uid, member.gid) == (0, 0, 0)
             if member.isfile():
                 assert tar.extractfile(member).read() == (layout / member.name).read_bytes()
+
+
+def test_oci_variant_layer_is_the_module_itself(tmp_path, guard_wasm):
+    out = tmp_path / "layout-oci"
+    proc = subprocess.run(
+        [sys.executable, str(PACKAGER), "--wasm", guard_wasm, "--out", str(out), "--tag", TAG, "--variant", "oci"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    wasm = Path(guard_wasm).read_bytes()
+    index = json.loads((out / "index.json").read_bytes())
+    [entry] = index["manifests"]
+    blob = lambda d: (out / "blobs" / "sha256" / d.split(":", 1)[1]).read_bytes()
+    manifest_bytes = blob(entry["digest"])
+    assert sha256(manifest_bytes) == entry["digest"] and len(manifest_bytes) == entry["size"]
+    manifest = json.loads(manifest_bytes)
+    assert manifest["config"]["mediaType"] == "application/vnd.module.wasm.config.v1+json"
+    config = blob(manifest["config"]["digest"])
+    assert sha256(config) == manifest["config"]["digest"] and json.loads(config)["type"] == "envoy_proxy"
+    [layer] = manifest["layers"]
+    assert layer["mediaType"] == "application/vnd.module.wasm.content.layer.v1+wasm"
+    assert layer["digest"] == sha256(wasm), "the layer's digest is the sha256 of the .wasm"
+    assert layer["size"] == len(wasm) and blob(layer["digest"]) == wasm
