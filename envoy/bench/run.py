@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """The Envoy benchmarks of wa-egress-guard (`make bench`), in one bounded run on 127.0.0.1.
 
-Four setups of the Envoy under test, all rendered from envoy/egress.yaml (same listener,
-routes, buffer filter, access log; one worker thread):
+Four setups of the Envoy under test (and a diagnostic fifth), all rendered from
+envoy/egress.yaml (same listener, routes, buffer filter, access log; one worker thread):
   bare   the same bootstrap without the wasm filter
   floor  a minimal proxy-wasm filter (envoy/bench/floor): reads the request headers, holds
          the body to its end, continues
   guard  wa-egress-guard with policies/default.json
   lua    envoy.filters.http.lua running envoy/bench/wa_check.lua (the nearest Lua equivalent)
+  guard_nocontent  (diagnostic) the guard with content.enabled=false: body read, parsed and
+         extracted, not scored; guard minus this = the classifier
 Their upstream is a second Envoy answering with direct_response (envoy/bench/upstream.yaml).
 
 Request workloads (wrk, 1 thread, fixed connections, fixed duration per round), setups run
@@ -22,7 +24,8 @@ Envoy VmHWM of a fresh Envoy after a 10 MB and after a 1 GB upload (the 1 GB is 
 file sent ten times in one request, never stored).
 
 Then the in-harness figures: the host-tests bench when it exists (else a TODO line) and the
-native engine bench (envoy/bench/native).
+native engine bench (envoy/bench/native); then the profile: instructions per request of the
+native engine under callgrind, and where they go.
 
 Prints a markdown report on stdout and writes every figure to a JSON file
 (default target/bench/results.json). Progress goes to stderr. Every process it starts is
@@ -180,7 +183,16 @@ def bootstraps(tmp: Path, upstream_port: int, guard_wasm: str, lua_path: Path) -
         f'      filename: "{lua_path}"',
     ])
     bare = _replace_wasm_filter(guard, [])
-    return {"bare": bare, "floor": floor, "guard": guard, "lua": lua}
+    configs = {"bare": bare, "floor": floor, "guard": guard, "lua": lua}
+    if "guard_nocontent" in SETUPS:
+        # Diagnostic: the guard with the content classifier switched off. The body is still read,
+        # decoded, parsed and its texts extracted; only the scoring is skipped.
+        doc = json.loads(policy)
+        doc["content"]["enabled"] = False
+        configs["guard_nocontent"] = launch.render_bootstrap(
+            ENVOY_DIR / "egress.yaml", policy_text=json.dumps(doc, indent=2), upstream_port=upstream_port,
+            wasm=guard_wasm)
+    return configs
 
 
 # --- HTTP helpers -------------------------------------------------------------------------
@@ -283,7 +295,7 @@ def check_decisions(envoys: dict[str, launch.EnvoyProcess], ports: dict[str, int
             got = seen[setup][wl.name]
             if got["status"] != want_status or (wl.expect != "none" and got["decision"] != wl.expect):
                 problems.append(f"{setup}/{wl.name}: want {wl.expect} ({want_status}), got {got}")
-        for setup in ("bare", "floor"):
+        for setup in [x for x in ("bare", "floor", "guard_nocontent") if x in seen]:
             if seen[setup][wl.name]["status"] != 200:
                 problems.append(f"{setup}/{wl.name}: want 200, got {seen[setup][wl.name]}")
     if problems:
@@ -735,11 +747,20 @@ def markdown(results: dict[str, Any]) -> str:
                 "| workload | setup | req/s | p50 | p99 | p99.9 | CPU per request |",
                 "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
         for wl, rows in s.items():
-            for setup in ("floor", "guard", "lua"):
+            for setup in SETUPS[1:]:
                 r = rows[setup]
                 cells = [f"{r[m + '_vs_bare']:.2f} / {r[m + '_vs_floor']:.2f}"
                          for m in ("rps", "p50_us", "p99_us", "p99_9_us", "cpu_us_per_req")]
                 out.append(f"| {wl} | {setup} | " + " | ".join(cells) + " |")
+        if "guard_nocontent" in SETUPS:
+            out += ["", "Where the guard's added CPU goes (µs per request, medians; diagnostic setup `guard_nocontent` = "
+                        "the guard with `content.enabled: false`):", "",
+                    "| workload | floor added | guard added | guard without the classifier | the classifier (difference) |",
+                    "| --- | ---: | ---: | ---: | ---: |"]
+            for wl, rows in s.items():
+                g, n, f = rows["guard"], rows["guard_nocontent"], rows["floor"]
+                out.append(f"| {wl} | {fmt(f['added_cpu_us_per_req'])} | {fmt(g['added_cpu_us_per_req'])} | "
+                           f"{fmt(n['added_cpu_us_per_req'])} | {fmt(g['cpu_us_per_req'] - n['cpu_us_per_req'])} |")
         out += ["", "Decisions seen before measuring (HTTP status / x-wa-guard-decision):", ""]
         out += ["| workload | " + " | ".join(SETUPS) + " |", "| --- |" + " --- |" * len(SETUPS)]
         for wl in s:
@@ -839,12 +860,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host-tests-iterations", type=int, default=2000)
     p.add_argument("--profile-iterations", type=int, default=200, help="callgrind phase (--phases ...,profile)")
     p.add_argument("--deadline", type=float, default=2400.0, help="hard limit for the whole run, seconds")
-    p.add_argument("--phases", default="requests,uploads,harness",
-                   help="comma-separated: requests, uploads, harness, profile (callgrind; not in the default)")
+    p.add_argument("--phases", default="requests,uploads,harness,profile",
+                   help="comma-separated: requests, uploads, harness, profile (callgrind of the native engine)")
     p.add_argument("--skip-native", action="store_true")
+    p.add_argument("--no-diagnostic", dest="diagnostic", action="store_false",
+                   help="leave out the fifth, diagnostic setup: the guard with content.enabled=false")
     p.add_argument("--json-out", default=str(REPO / "target" / "bench" / "results.json"))
     p.add_argument("--keep-tmp", action="store_true")
     args = p.parse_args(argv)
+    if args.diagnostic and "guard_nocontent" not in SETUPS:
+        SETUPS.append("guard_nocontent")
 
     def on_signal(signum: int, _frame: Any) -> None:
         raise SystemExit(f"signal {signum}")

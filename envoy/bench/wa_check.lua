@@ -11,7 +11,7 @@
 --   * body: request_handle:body() (buffers the whole body), then the RAW bytes are scanned:
 --     lowercased (ASCII only), the JSON escapes \n \r \t turned into spaces, whitespace
 --     collapsed; every lexicon phrase is looked up at word starts (phrases indexed by their
---     first word), each rule counts once; a few structural signals (markdown heading, bold,
+--     first two words), each rule counts once; a few structural signals (markdown heading, bold,
 --     3+ list items, code fence, LaTeX, table, length, paragraphs, business reference);
 --   * score >= the policy's content.threshold -> local 403 with a Graph-shaped error and the x-wa-guard-* headers,
 --     and a log line; otherwise the decision is put in dynamic metadata and added to the
@@ -23,22 +23,34 @@
 local THRESHOLD = POLICY_THRESHOLD or 1.5 -- the harness sets it from policies/default.json
 local WHATSAPP_HOST = "graph.facebook.com"
 
--- Index: first word -> list of {phrase, rule}; phrases that start with punctuation are
--- searched with a plain find instead.
-local INDEX, LOOSE, WEIGHTS = {}, {}, {}
+-- Index: phrases are keyed by their first two words ("w1 w2"), or by their only word; a phrase
+-- that starts with punctuation is searched with a plain find instead. Keying on two words keeps
+-- the candidates per text position few (keyed on one word, "i" or "a" would have hundreds).
+local WORD = "[%w\128-\255]+"
+local WORD_AT = "()(" .. WORD .. ")"
+local INDEX1, INDEX2, LOOSE, WEIGHTS = {}, {}, {}, {}
+local function add(index, key, item)
+  local list = index[key]
+  if not list then
+    list = {}
+    index[key] = list
+  end
+  list[#list + 1] = item
+end
 for rule, entry in ipairs(LEXICON) do
   WEIGHTS[rule] = entry[1]
   for _, phrase in ipairs(entry[2]) do
-    local first = string.match(phrase, "^[%w\128-\255]+")
-    if first then
-      local list = INDEX[first]
-      if not list then
-        list = {}
-        INDEX[first] = list
-      end
-      list[#list + 1] = {phrase, rule}
-    else
+    local words = {}
+    for w in string.gmatch(phrase, WORD) do
+      words[#words + 1] = w
+      if #words == 2 then break end
+    end
+    if not string.find(phrase, "^" .. WORD) then
       LOOSE[#LOOSE + 1] = {phrase, rule}
+    elseif #words >= 2 then
+      add(INDEX2, words[1] .. " " .. words[2], {phrase, rule})
+    else
+      add(INDEX1, words[1], {phrase, rule})
     end
   end
 end
@@ -71,18 +83,31 @@ local function lexicon_score(raw)
   text = string.gsub(text, "\\[nrt]", " ")
   text = string.gsub(text, "%s+", " ")
   local fired, score = {}, 0.0
-  for pos, word in string.gmatch(text, "()([%w\128-\255]+)") do
+  local positions, words, n = {}, {}, 0
+  for pos, word in string.gmatch(text, WORD_AT) do
+    n = n + 1
+    positions[n], words[n] = pos, word
+  end
+  for i = 1, n do
+    local pos = positions[i]
     -- A phrase is found only where its first word is a whole word of the text.
-    local list = INDEX[word]
-    if list then
-      for i = 1, #list do
-        local candidate = list[i]
-        local rule = candidate[2]
-        if not fired[rule] then
-          local phrase = candidate[1]
-          if string.sub(text, pos, pos + #phrase - 1) == phrase then
-            fired[rule] = true
-            score = score + WEIGHTS[rule]
+    for pass = 1, 2 do
+      local list
+      if pass == 1 then
+        list = INDEX1[words[i]]
+      elseif i < n then
+        list = INDEX2[words[i] .. " " .. words[i + 1]]
+      end
+      if list then
+        for j = 1, #list do
+          local candidate = list[j]
+          local rule = candidate[2]
+          if not fired[rule] then
+            local phrase = candidate[1]
+            if string.sub(text, pos, pos + #phrase - 1) == phrase then
+              fired[rule] = true
+              score = score + WEIGHTS[rule]
+            end
           end
         end
       end
