@@ -147,7 +147,10 @@ impl<'v> Exchange<'v> {
     // ----- request -------------------------------------------------------------------------
 
     fn request_path(&mut self, request: &HttpRequest) -> Result<Flow, HostError> {
-        let chunks = request.chunking.split(&request.body);
+        let mut chunks = request.chunking.split(&request.body);
+        if request.empty_end_frame {
+            chunks.push(&[]);
+        }
         let has_trailers = !request.trailers.is_empty();
         let headers_end_stream = chunks.is_empty() && !has_trailers;
 
@@ -335,13 +338,17 @@ impl<'v> Exchange<'v> {
         {
             let stream = self.stream();
             match direction {
+                // While the filter buffers (it stopped the last data callback), Envoy lets the
+                // trailers callback read and change the buffered body.
                 Direction::Request => {
                     stream.request_trailers = trailers;
                     stream.reachable.request_trailers = true;
+                    stream.reachable.request_body = !stream.request_body.is_empty();
                 }
                 Direction::Response => {
                     stream.response_trailers = trailers;
                     stream.reachable.response_trailers = true;
+                    stream.reachable.response_body = !stream.response_body.is_empty();
                 }
             }
         }
@@ -355,6 +362,11 @@ impl<'v> Exchange<'v> {
             None => None,
         };
         self.record(name, count, true, code);
+        {
+            let stream = self.stream();
+            stream.reachable.request_body = false;
+            stream.reachable.response_body = false;
+        }
         if self.interrupted()? {
             return Ok(Flow::Ended);
         }

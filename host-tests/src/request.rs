@@ -81,6 +81,10 @@ pub struct HttpRequest {
     pub body: Vec<u8>,
     pub chunking: Chunking,
     pub trailers: Vec<(String, String)>,
+    /// End the stream with an empty data frame, as HTTP/2 clients often do: the last body
+    /// callback then has size unchanged and `end_of_stream` set (a request with an empty body
+    /// then gets one body callback of size 0 instead of ending at the headers).
+    pub empty_end_frame: bool,
     pub upstream_response: UpstreamResponse,
     /// Add `content-length` for a non-empty body when the request has neither it nor
     /// `transfer-encoding` (as an HTTP/1.1 client does).
@@ -101,6 +105,7 @@ impl Default for HttpRequest {
             body: Vec::new(),
             chunking: Chunking::Whole,
             trailers: Vec::new(),
+            empty_end_frame: false,
             upstream_response: UpstreamResponse::default(),
             add_content_length: true,
             add_request_id: true,
@@ -223,6 +228,12 @@ impl<'f> RequestBuilder<'f> {
 
     pub fn trailer(mut self, name: &str, value: &str) -> Self {
         self.request.trailers.push((name.into(), value.into()));
+        self
+    }
+
+    /// End the stream with an empty data frame (see [`HttpRequest::empty_end_frame`]).
+    pub fn end_with_empty_frame(mut self) -> Self {
+        self.request.empty_end_frame = true;
         self
     }
 

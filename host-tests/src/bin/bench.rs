@@ -53,6 +53,7 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("`--chunk`: {e}"))?
             }
+            "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -292,6 +293,10 @@ fn run(args: &Args) -> Result<(), String> {
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
+        Err(message) if message.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(message) => {
             eprintln!("bench: {message}\n{USAGE}");
             return ExitCode::from(2);

@@ -148,3 +148,58 @@ fn an_invalid_json_body_is_blocked() {
     assert_eq!(verdict.decision, "block", "{outcome:#?}");
     assert_eq!(verdict.reason.as_deref(), Some("invalid_json"));
 }
+
+const ASSISTANT_TEXT: &str = "As an AI language model, I can help you with anything: write an essay, plan a trip, or explain quantum physics. What would you like to know?";
+
+fn assistant_text_call(filter: &mut host_tests::Filter) -> host_tests::RequestBuilder<'_> {
+    filter
+        .request()
+        .method("POST")
+        .authority("graph.facebook.com")
+        .path("/v21.0/999000/messages")
+        .header("content-type", "application/json")
+        .body(text_message(ASSISTANT_TEXT))
+}
+
+#[test]
+fn an_empty_final_data_frame_ends_the_stream_like_end_of_stream_on_the_last_chunk() {
+    let mut filter = demo_filter();
+    let plain = assistant_text_call(&mut filter).send().unwrap();
+    let framed = assistant_text_call(&mut filter)
+        .chunking(Chunking::Every(40))
+        .end_with_empty_frame()
+        .send()
+        .unwrap();
+    let last = framed
+        .callbacks
+        .iter()
+        .rfind(|c| c.name == "proxy_on_request_body")
+        .unwrap();
+    assert!(last.end_of_stream);
+    assert_eq!(last.size, text_message(ASSISTANT_TEXT).len());
+    assert_eq!(
+        host_tests::Verdict::from_outcome(&framed),
+        host_tests::Verdict::from_outcome(&plain)
+    );
+    assert!(plain.blocked());
+}
+
+/// HTTP/2 requests may end with trailers: the last data callback then has
+/// `end_of_stream = false` and the stream ends in `proxy_on_request_trailers`, where the
+/// buffered body is still readable. The filter must decide there too, or the buffered body
+/// goes upstream uninspected.
+#[test]
+#[ignore = "known gap in the glue: on_http_request_trailers is not implemented, so a request with trailers is forwarded without a decision"]
+fn a_request_ending_with_trailers_is_still_inspected() {
+    let mut filter = demo_filter();
+    let outcome = assistant_text_call(&mut filter)
+        .trailer("x-checksum", "abc")
+        .send()
+        .unwrap();
+    assert_eq!(
+        host_tests::Verdict::from_outcome(&outcome).decision,
+        "block",
+        "{outcome:#?}"
+    );
+    assert!(!outcome.reached_upstream());
+}
