@@ -218,6 +218,29 @@ impl GuardHttp {
             None => {}
         }
     }
+
+    fn apply_body_step(&mut self, step: BodyStep, body_size: usize) -> Action {
+        match step {
+            BodyStep::Pause => Action::Pause,
+            BodyStep::Continue => Action::Continue,
+            // Nothing buffered and nothing to forward: there is no buffer to rewrite.
+            BodyStep::Replace(bytes) if bytes.is_empty() && body_size == 0 => Action::Continue,
+            BodyStep::Replace(bytes) => {
+                match abi::set_buffer(abi::BUFFER_REQUEST_BODY, 0, body_size, &bytes) {
+                    Ok(()) => Action::Continue,
+                    Err(status) => {
+                        // The chunk cannot be rewritten: forwarding it unchanged could leak records.
+                        abi::log(
+                            LogLevel::Error,
+                            &format!("wa-egress-guard: cannot rewrite the body (status {status})"),
+                        );
+                        self.respond(&report::training_error("internal_error", "body_rewrite"))
+                    }
+                }
+            }
+            BodyStep::Respond(reply) => self.respond(&reply),
+        }
+    }
 }
 
 impl Context for GuardHttp {}
@@ -280,24 +303,33 @@ impl HttpContext for GuardHttp {
         let mut read = |n: usize| abi::buffer(abi::BUFFER_REQUEST_BODY, 0, n).ok().flatten();
         let step = flow.on_request_body(&policy, body_size, end_of_stream, &mut read);
         self.report();
-        match step {
-            BodyStep::Pause => Action::Pause,
-            BodyStep::Continue => Action::Continue,
-            BodyStep::Replace(bytes) => {
-                match abi::set_buffer(abi::BUFFER_REQUEST_BODY, 0, body_size, &bytes) {
-                    Ok(()) => Action::Continue,
-                    Err(status) => {
-                        // The chunk cannot be rewritten: forwarding it unchanged could leak records.
-                        abi::log(
-                            LogLevel::Error,
-                            &format!("wa-egress-guard: cannot rewrite the body (status {status})"),
-                        );
-                        self.respond(&report::training_error("internal_error", "body_rewrite"))
-                    }
-                }
-            }
-            BodyStep::Respond(reply) => self.respond(&reply),
+        self.apply_body_step(step, body_size)
+    }
+
+    /// A request that ends with trailers never sees a body callback with `end_of_stream`: the
+    /// stream ends here, so the body is decided here, or it would pass uninspected.
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        let (Some(policy), Some(flow)) = (self.policy.clone(), self.flow.as_mut()) else {
+            return Action::Continue;
+        };
+        if !flow.awaiting_body() {
+            return Action::Continue;
         }
+        let body = match abi::buffer(abi::BUFFER_REQUEST_BODY, 0, usize::MAX) {
+            Ok(b) => b.unwrap_or_default(),
+            Err(status) => {
+                abi::log(
+                    LogLevel::Error,
+                    &format!("wa-egress-guard: cannot read the body at trailers (status {status})"),
+                );
+                return self.respond(&report::training_error("internal_error", "trailers"));
+            }
+        };
+        let buffered = body.len();
+        let mut read = |n: usize| body.get(..n).map(<[u8]>::to_vec);
+        let step = flow.on_request_body(&policy, buffered, true, &mut read);
+        self.report();
+        self.apply_body_step(step, buffered)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {

@@ -51,3 +51,26 @@ fn whatsapp_records_are_stripped_from_a_streamed_upload_whatever_the_chunking() 
         assert_eq!(verdict.records_stripped, Some(1));
     }
 }
+
+/// An upload ending with trailers: the stripper's last record (no final newline) is only
+/// judged when the stream ends, in the trailers callback. It must be stripped there too.
+#[test]
+fn an_upload_ending_with_trailers_is_finished_in_the_trailers_callback() {
+    let body = format!("{CLEAN}{}", FROM_WHATSAPP.trim_end());
+    let mut filter = default_filter();
+    let outcome = filter
+        .request()
+        .method("POST")
+        .authority("api.openai.com")
+        .path("/v1/files")
+        .header("content-type", "application/jsonl")
+        .body(&body)
+        .chunking(Chunking::Every(16))
+        .trailer("x-checksum", "abc")
+        .send()
+        .unwrap();
+    let verdict = Verdict::from_outcome(&outcome);
+    assert_eq!(verdict.decision, "strip", "{outcome:#?}");
+    assert_eq!(verdict.records_stripped, Some(1));
+    assert_eq!(String::from_utf8_lossy(&outcome.upstream.body), CLEAN);
+}
