@@ -809,8 +809,14 @@ def markdown(results: dict[str, Any]) -> str:
                     f"failed ({ht.get('returncode', ht.get('error'))}): {ht.get('stderr_tail', '')[-600:]}", "```"]
         n = h.get("native", {})
         if "workloads" in n:
-            out.append("- native engine (`envoy/bench/native`, RequestFlow driven as the glue drives it): " + "; ".join(
-                f"{w['name']} {w['us_per_req']:.2f} µs/req ({w['decision']})" for w in n["workloads"]) +
+            def parts(w: dict[str, Any]) -> str:
+                b = w.get("breakdown")
+                if not b:
+                    return ""
+                return (f": classifier {b['score_us']:.1f} (of which text normalisation {b['normalize_us']:.1f}), "
+                        f"JSON parse {b['json_parse_us']:.1f}, extraction {b['extract_us']:.1f}")
+            out.append("- native engine (`envoy/bench/native`, RequestFlow driven as the glue drives it; µs): " + "; ".join(
+                f"{w['name']} {w['us_per_req']:.2f} per request ({w['decision']}){parts(w)}" for w in n["workloads"]) +
                 (f"; JSONL stripping {n['upload']['mb_per_s']:.0f} MB/s ({n['upload']['records_stripped']} records stripped)"
                  if n.get("upload") else ""))
         elif n.get("skipped"):
