@@ -710,6 +710,8 @@ def machine_info() -> dict[str, Any]:
         "envoy": cmd([launch.envoy_bin(), "--version"]).splitlines()[-1] if launch.envoy_bin() else "?",
         "rustc": cmd(["rustc", "--version"]), "wrk": cmd(["wrk", "--version"]).splitlines()[0],
         "python": platform.python_version(), "loadavg_start": os.getloadavg(),
+        "valgrind": cmd(["valgrind", "--version"]) if shutil.which("valgrind") else "not installed",
+        "git": cmd(["git", "-C", str(REPO), "describe", "--always", "--dirty"]),
     }
 
 
@@ -725,7 +727,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['mem_total']} RAM, Linux {m['kernel']}; "
         f"load average {m['loadavg_start'][0]:.2f} at the start, {results.get('loadavg_end', [0])[0]:.2f} at the end.",
-        f"Versions: {m['envoy']}; {m['rustc']}; {m['wrk']}; Python {m['python']}.",
+        f"Versions: {m['envoy']}; {m['rustc']}; {m['wrk']}; Python {m['python']}; {m.get('valgrind', '')}. "
+        f"Code: {m.get('git', '?')}.",
         f"Run: {a['rounds']} rounds x {a['duration']} s per setup and workload, wrk -t1 -c{a['connections']}, "
         f"Envoy under test --concurrency 1, started {results['started']}, {results['elapsed_s']:.0f} s in all.",
         "",
@@ -773,7 +776,9 @@ def markdown(results: dict[str, Any]) -> str:
             f"({mem[st]['VmRSS'] / mem['bare']['VmRSS']:.2f}x bare, {mem[st]['VmRSS'] / mem['floor']['VmRSS']:.2f}x floor)"
             for st in SETUPS) + "."]
         up = max(r["upstream_cpu_util_max"] for rows in s.values() for r in rows.values())
-        out += [f"Upstream Envoy CPU at most {up:.0%} of a core during any run (never the bottleneck).",
+        util = [r["envoy_cpu_util"] for r in results["request_runs"]]
+        out += [f"Envoy under test: {min(util):.0%} to {max(util):.0%} of a core over the runs (CPU-bound, so req/s "
+                f"follows CPU per request). Upstream Envoy at most {up:.0%} of a core (never the bottleneck).",
                 f"Lua lexicon: {results['lua_lexicon']}.", ""]
     u = results.get("upload_summary")
     if u:
