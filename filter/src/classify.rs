@@ -337,38 +337,49 @@ fn last_line(s: &str) -> String {
 pub fn normalize_for_lexicon(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last_space = true;
-    for c in text.chars().flat_map(char::to_lowercase) {
-        if let Some(ascii) = fold_diacritic(c) {
-            out.push_str(ascii);
-            last_space = false;
+    for ch in text.chars() {
+        // Fast path: ASCII needs only lowercasing (most WhatsApp text is mostly ASCII).
+        if ch.is_ascii() {
+            push_normalized(&mut out, &mut last_space, ch.to_ascii_lowercase());
             continue;
         }
-        let c = match c {
-            '\u{200B}'..='\u{200F}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{FEFF}'
-            | '\u{00AD}'
-            | '\u{034F}' => continue,
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{2018}' | '\u{2019}' | '\u{02BC}' => '\'',
-            '\u{201C}' | '\u{201D}' => '"',
-            c if c.is_whitespace() => ' ',
-            c => c,
-        };
-        if c == ' ' {
-            if !last_space {
-                out.push(' ');
+        for c in ch.to_lowercase() {
+            if let Some(ascii) = fold_diacritic(c) {
+                out.push_str(ascii);
+                last_space = false;
+                continue;
             }
-            last_space = true;
-        } else {
-            out.push(c);
-            last_space = false;
+            let c = match c {
+                '\u{200B}'..='\u{200F}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{FEFF}'
+                | '\u{00AD}'
+                | '\u{034F}' => continue,
+                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                '\u{2018}' | '\u{2019}' | '\u{02BC}' => '\'',
+                '\u{201C}' | '\u{201D}' => '"',
+                c => c,
+            };
+            push_normalized(&mut out, &mut last_space, c);
         }
     }
     if out.ends_with(' ') {
         out.pop();
     }
     out
+}
+
+/// Appends one normalised character, collapsing whitespace runs to one space.
+fn push_normalized(out: &mut String, last_space: &mut bool, c: char) {
+    if c.is_whitespace() {
+        if !*last_space {
+            out.push(' ');
+        }
+        *last_space = true;
+    } else {
+        out.push(c);
+        *last_space = false;
+    }
 }
 
 struct StructureRegexes {
