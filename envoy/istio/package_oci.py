@@ -143,6 +143,11 @@ def build_image(wasm: bytes, tag: str, mtime: int = 0, variant: str = "compat") 
         "layers": [descriptor(LAYER_TYPE, layer, {TITLE: PLUGIN_FILE})],
         "annotations": {VARIANT_ANNOTATION: "compat", TITLE: "wa-egress-guard", "org.opencontainers.image.version": tag},
     })
+    return assemble(wasm, layer, config, manifest, tag)
+
+
+def assemble(wasm: bytes, layer: bytes, config: bytes, manifest: bytes, tag: str) -> Image:
+    """The image around a manifest: its index (tagged), blobs and layout marker."""
     index = canonical_json({
         "schemaVersion": 2,
         "mediaType": INDEX_TYPE,
@@ -169,20 +174,7 @@ def build_oci_variant(wasm: bytes, tag: str) -> Image:
         "layers": [descriptor(WASM_LAYER_TYPE, wasm, {TITLE: PLUGIN_FILE})],
         "annotations": {TITLE: "wa-egress-guard", "org.opencontainers.image.version": tag},
     })
-    index = canonical_json({
-        "schemaVersion": 2,
-        "mediaType": INDEX_TYPE,
-        "manifests": [descriptor(MANIFEST_TYPE, manifest, {REF_NAME: tag})],
-    })
-    return Image(
-        manifest_digest=digest(manifest),
-        layer_digest=digest(wasm),
-        config_digest=digest(config),
-        wasm_sha256=hashlib.sha256(wasm).hexdigest(),
-        blobs={digest(b): b for b in (wasm, config, manifest)},
-        index=index,
-        layout=canonical_json({"imageLayoutVersion": "1.0.0"}),
-    )
+    return assemble(wasm, wasm, config, manifest, tag)
 
 
 def layout_entries(image: Image) -> list[tuple[str, bytes | None]]:
