@@ -342,7 +342,9 @@ impl RequestFlow {
 
     /// Feeds one chunk of an upload and says what to forward.
     fn strip_chunk(upload: &mut Upload, chunk: &[u8], end_of_stream: bool) -> BodyStep {
-        if upload.bypassed || (upload.audit && upload.stripper.error.is_some()) {
+        // After a tolerated error the stripper keeps running in pass-through mode: a compressed
+        // upload must still be decoded, because its `content-encoding` is already gone.
+        if upload.audit && upload.stripper.error.is_some() {
             return BodyStep::Continue;
         }
         let mut out = Vec::with_capacity(chunk.len());
@@ -355,12 +357,20 @@ impl RequestFlow {
             return BodyStep::Continue;
         }
         match result {
-            Ok(()) if end_of_stream && upload.stripper.stripped_everything() => BodyStep::Respond(
-                report::training_error("all_records_whatsapp", &upload.endpoint),
-            ),
+            Ok(())
+                if !upload.bypassed && end_of_stream && upload.stripper.stripped_everything() =>
+            {
+                BodyStep::Respond(report::training_error(
+                    "all_records_whatsapp",
+                    &upload.endpoint,
+                ))
+            }
             Ok(()) => BodyStep::Replace(out),
             Err(e) => {
-                if upload.on_uninspectable == Action::Allow && upload.stripper.bypass(&mut out) {
+                if !upload.bypassed
+                    && upload.on_uninspectable == Action::Allow
+                    && upload.stripper.bypass(&mut out)
+                {
                     upload.bypassed = true;
                     BodyStep::Replace(out)
                 } else {
