@@ -265,7 +265,7 @@ impl Classifier {
 /// cannot break a markdown marker (`#\u{200B} Title`, `**\u{200B}bold**`, a split code fence).
 fn strip_invisible(text: &str) -> std::borrow::Cow<'_, str> {
     let invisible = |c: char| matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{034F}');
-    if text.chars().any(invisible) {
+    if !text.is_ascii() && text.chars().any(invisible) {
         std::borrow::Cow::Owned(text.chars().filter(|c| !invisible(*c)).collect())
     } else {
         std::borrow::Cow::Borrowed(text)
@@ -337,36 +337,63 @@ fn last_line(s: &str) -> String {
 pub fn normalize_for_lexicon(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last_space = true;
-    for ch in text.chars() {
-        // Fast path: ASCII needs only lowercasing (most WhatsApp text is mostly ASCII).
-        if ch.is_ascii() {
-            push_normalized(&mut out, &mut last_space, ch.to_ascii_lowercase());
-            continue;
-        }
-        for c in ch.to_lowercase() {
-            if let Some(ascii) = fold_diacritic(c) {
-                out.push_str(ascii);
+    let mut rest = text;
+    while !rest.is_empty() {
+        // Fast path: runs of ASCII (most WhatsApp text) need only lowercasing and the
+        // whitespace collapse, byte by byte; other characters are decoded one at a time.
+        let run = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        let Some((ascii, tail)) = rest.split_at_checked(run) else {
+            break;
+        };
+        for b in ascii.bytes() {
+            if matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ') {
+                if !last_space {
+                    out.push(' ');
+                }
+                last_space = true;
+            } else {
+                out.push(char::from(b.to_ascii_lowercase()));
                 last_space = false;
-                continue;
             }
-            let c = match c {
-                '\u{200B}'..='\u{200F}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{FEFF}'
-                | '\u{00AD}'
-                | '\u{034F}' => continue,
-                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                '\u{2018}' | '\u{2019}' | '\u{02BC}' => '\'',
-                '\u{201C}' | '\u{201D}' => '"',
-                c => c,
-            };
-            push_normalized(&mut out, &mut last_space, c);
         }
+        let mut chars = tail.chars();
+        if let Some(ch) = chars.next() {
+            push_folded(&mut out, &mut last_space, ch);
+        }
+        rest = chars.as_str();
     }
     if out.ends_with(' ') {
         out.pop();
     }
     out
+}
+
+/// Appends one non-ASCII character, lowercased and folded.
+fn push_folded(out: &mut String, last_space: &mut bool, ch: char) {
+    for c in ch.to_lowercase() {
+        if let Some(ascii) = fold_diacritic(c) {
+            out.push_str(ascii);
+            *last_space = false;
+            continue;
+        }
+        let c = match c {
+            '\u{200B}'..='\u{200F}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+            | '\u{034F}' => {
+                continue;
+            }
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{2018}' | '\u{2019}' | '\u{02BC}' => '\'',
+            '\u{201C}' | '\u{201D}' => '"',
+            c => c,
+        };
+        push_normalized(out, last_space, c);
+    }
 }
 
 /// Appends one normalised character, collapsing whitespace runs to one space.
@@ -408,21 +435,87 @@ static STRUCTURE: LazyLock<Option<StructureRegexes>> = LazyLock::new(|| {
     })
 });
 
+/// What one pass over the bytes tells about a text: the necessary conditions of the
+/// structural regexes, so that most texts skip most of them.
+#[derive(Debug, Default, PartialEq)]
+struct Shape {
+    chars: usize,
+    newlines: usize,
+    /// `#`: a heading.
+    hash: bool,
+    /// `**` or `__`: bold.
+    pair_emphasis: bool,
+    /// `\\` or `$`: LaTeX.
+    latex: bool,
+    pipe: bool,
+    /// `---`: a table's separator row.
+    dashes3: bool,
+    /// A code fence.
+    fence: bool,
+    /// A decimal digit, or any non-ASCII character (which could be a Unicode digit).
+    digit: bool,
+}
+
+impl Shape {
+    fn of(text: &str) -> Self {
+        let mut s = Self::default();
+        let (mut prev, mut run) = (0u8, 0usize);
+        for &b in text.as_bytes() {
+            run = if b == prev { run + 1 } else { 1 };
+            prev = b;
+            // UTF-8 continuation bytes do not start a character.
+            if b & 0xC0 != 0x80 {
+                s.chars += 1;
+            }
+            match b {
+                b'\n' => s.newlines += 1,
+                b'#' => s.hash = true,
+                b'*' | b'_' if run >= 2 => s.pair_emphasis = true,
+                b'\\' | b'$' => s.latex = true,
+                b'|' => s.pipe = true,
+                b'-' if run >= 3 => s.dashes3 = true,
+                b'`' if run >= 3 => s.fence = true,
+                b'0'..=b'9' => s.digit = true,
+                0x80.. => s.digit = true,
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
 /// Evaluates every structural signal. Returns `(signal id, fired)`.
 fn structural_signals(text: &str) -> [(&'static str, bool); 11] {
     let Some(re) = STRUCTURE.as_ref() else {
         return [("", false); 11];
     };
-    let chars = text.chars().count();
-    let has_ref = re.business_ref.is_match(text) || re.business_code.is_match(text);
-    let paragraphs = text.split("\n\n").filter(|p| !p.trim().is_empty()).count();
+    // Each regex runs only when the text holds what every one of its matches needs.
+    let shape = Shape::of(text);
+    let chars = shape.chars;
+    let has_ref =
+        shape.digit && (re.business_ref.is_match(text) || re.business_code.is_match(text));
+    // Three paragraphs need two blank-line separators, so at least four line feeds.
+    let paragraphs = if shape.newlines >= 4 {
+        text.split("\n\n").filter(|p| !p.trim().is_empty()).count()
+    } else {
+        1
+    };
     [
-        ("markdown_heading", re.heading.is_match(text)),
-        ("markdown_bold", re.bold.is_match(text)),
-        ("list_3plus", re.list_item.find_iter(text).nth(2).is_some()),
-        ("code_fence", text.contains("```")),
-        ("latex_math", re.latex.is_match(text)),
-        ("markdown_table", re.table.is_match(text)),
+        ("markdown_heading", shape.hash && re.heading.is_match(text)),
+        (
+            "markdown_bold",
+            shape.pair_emphasis && re.bold.is_match(text),
+        ),
+        (
+            "list_3plus",
+            shape.newlines >= 2 && re.list_item.find_iter(text).nth(2).is_some(),
+        ),
+        ("code_fence", shape.fence),
+        ("latex_math", shape.latex && re.latex.is_match(text)),
+        (
+            "markdown_table",
+            shape.pipe && shape.dashes3 && re.table.is_match(text),
+        ),
         ("long_700", chars > 700),
         ("long_1500", chars > 1500),
         ("paragraphs_3plus", paragraphs >= 3),
@@ -437,6 +530,165 @@ fn structural_signals(text: &str) -> [(&'static str, bool); 11] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain, char-by-char definitions the fast paths must agree with.
+    mod reference {
+        use super::super::*;
+
+        pub fn normalize(text: &str) -> String {
+            let mut out = String::new();
+            let mut last_space = true;
+            for ch in text.chars() {
+                for c in ch.to_lowercase() {
+                    if let Some(ascii) = fold_diacritic(c) {
+                        out.push_str(ascii);
+                        last_space = false;
+                        continue;
+                    }
+                    let c = match c {
+                        '\u{200B}'..='\u{200F}'
+                        | '\u{2060}'..='\u{2064}'
+                        | '\u{FEFF}'
+                        | '\u{00AD}'
+                        | '\u{034F}' => continue,
+                        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap(),
+                        '\u{2018}' | '\u{2019}' | '\u{02BC}' => '\'',
+                        '\u{201C}' | '\u{201D}' => '"',
+                        c => c,
+                    };
+                    push_normalized(&mut out, &mut last_space, c);
+                }
+            }
+            if out.ends_with(' ') {
+                out.pop();
+            }
+            out
+        }
+
+        pub fn structural(text: &str) -> Vec<(&'static str, bool)> {
+            let re = STRUCTURE.as_ref().unwrap();
+            let chars = text.chars().count();
+            let has_ref = re.business_ref.is_match(text) || re.business_code.is_match(text);
+            let paragraphs = text.split("\n\n").filter(|p| !p.trim().is_empty()).count();
+            vec![
+                ("markdown_heading", re.heading.is_match(text)),
+                ("markdown_bold", re.bold.is_match(text)),
+                ("list_3plus", re.list_item.find_iter(text).nth(2).is_some()),
+                ("code_fence", text.contains("```")),
+                ("latex_math", re.latex.is_match(text)),
+                ("markdown_table", re.table.is_match(text)),
+                ("long_700", chars > 700),
+                ("long_1500", chars > 1500),
+                ("paragraphs_3plus", paragraphs >= 3),
+                ("business_reference", has_ref),
+                (
+                    "no_business_reference",
+                    !has_ref && chars > NO_REFERENCE_MIN_CHARS,
+                ),
+            ]
+        }
+    }
+
+    /// Seeded texts built from the pieces the fast paths special-case: every kind of
+    /// whitespace, markdown markers, digits (ASCII and not), case changes that expand,
+    /// diacritics, invisible and full-width characters.
+    fn generated_texts() -> Vec<String> {
+        const PIECES: &[&str] = &[
+            "a",
+            "Z",
+            "hello",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\n\n",
+            "\r\n",
+            "\u{0B}",
+            "\u{0C}",
+            "#",
+            "## ",
+            "*",
+            "**",
+            "__",
+            "_",
+            "\\frac",
+            "\\",
+            "$",
+            "$$",
+            "|",
+            "-",
+            "---",
+            ":---:",
+            "`",
+            "```",
+            "1",
+            "42",
+            "123",
+            "ZX-48213",
+            "order #A123",
+            "٣",
+            "#٣ab",
+            "٣٤٥-AB",
+            "é",
+            "É",
+            "ß",
+            "İ",
+            "Σ",
+            "ﬁ",
+            "\u{200B}",
+            "\u{00AD}",
+            "\u{FEFF}",
+            "Ｈｅｌｌｏ",
+            "\u{2019}",
+            "\u{201C}",
+            "\u{00A0}",
+            "\u{2003}",
+            "\u{3000}",
+            "- item",
+            "1. step",
+            "a) x",
+            "日本",
+            "😀",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..3000)
+            .map(|_| {
+                let len = (next() % 60) as usize;
+                (0..len)
+                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fast_normalisation_agrees_with_the_reference() {
+        for text in generated_texts() {
+            assert_eq!(
+                normalize_for_lexicon(&text),
+                reference::normalize(&text),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn prefiltered_structure_agrees_with_the_reference() {
+        for text in generated_texts() {
+            let text = strip_invisible(&text);
+            assert_eq!(
+                structural_signals(&text).to_vec(),
+                reference::structural(&text),
+                "{text:?}"
+            );
+        }
+    }
 
     fn section(json: &str) -> ContentSection {
         serde_json::from_str(json).unwrap()

@@ -4,6 +4,7 @@
 mod abi;
 
 use crate::flow::{BodyStep, HeadersStep, Outcome, RequestFlow, RequestHead};
+use crate::header_map::HeaderMap;
 use crate::identity::RequestAttributes;
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
@@ -75,6 +76,7 @@ impl Metrics {
 struct GuardRoot {
     policy: Option<Rc<Policy>>,
     metrics: Rc<RefCell<Metrics>>,
+    node: Rc<RefCell<NodeProperties>>,
 }
 
 impl Context for GuardRoot {}
@@ -142,6 +144,7 @@ impl RootContext for GuardRoot {
         Some(Box::new(GuardHttp {
             policy: self.policy.clone(),
             metrics: Rc::clone(&self.metrics),
+            node: Rc::clone(&self.node),
             flow: None,
         }))
     }
@@ -150,19 +153,51 @@ impl RootContext for GuardRoot {
 struct GuardHttp {
     policy: Option<Rc<Policy>>,
     metrics: Rc<RefCell<Metrics>>,
+    node: Rc<RefCell<NodeProperties>>,
     flow: Option<RequestFlow>,
 }
 
-/// Request attributes read through hostcalls; an error status reads as absent.
-struct HostAttributes;
+/// Request attributes: headers from the one map read per request, properties through
+/// hostcalls. An error status reads as absent.
+struct HostAttributes<'a> {
+    headers: &'a HeaderMap,
+    node: &'a RefCell<NodeProperties>,
+}
 
-impl RequestAttributes for HostAttributes {
+impl RequestAttributes for HostAttributes<'_> {
     fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        if NodeProperties::covers(path) {
+            return self.node.borrow_mut().get(path);
+        }
         abi::property(path).ok().flatten()
     }
 
     fn request_header(&self, name: &str) -> Option<String> {
-        request_header(name)
+        self.headers.get(name)
+    }
+}
+
+/// The proxy's own node properties (`node.*`, `xds.node.*`), read once per VM: they
+/// describe the Envoy process, which never changes under a running VM, and reading them per
+/// request would cost a hostcall each. A read that fails is not remembered.
+#[derive(Default)]
+struct NodeProperties {
+    values: HashMap<String, Option<Vec<u8>>>,
+}
+
+impl NodeProperties {
+    fn covers(path: &[&str]) -> bool {
+        matches!(path, ["node", ..] | ["xds", "node", ..])
+    }
+
+    fn get(&mut self, path: &[&str]) -> Option<Vec<u8>> {
+        let key = path.join(".");
+        if let Some(value) = self.values.get(&key) {
+            return value.clone();
+        }
+        let value = abi::property(path).ok()?;
+        self.values.insert(key, value.clone());
+        value
     }
 }
 
@@ -264,17 +299,37 @@ impl HttpContext for GuardHttp {
         if !policy.governs_host(&authority) {
             return Action::Continue;
         }
+        // A governed request: every other header comes from one read of the whole map.
+        let headers = match abi::header_pairs(abi::MAP_REQUEST_HEADERS) {
+            Ok(pairs) => HeaderMap::from_pairs(pairs),
+            Err(status) => {
+                abi::log(
+                    LogLevel::Error,
+                    &format!("wa-egress-guard: cannot read the request headers (status {status})"),
+                );
+                // Fail closed: a request that cannot be read cannot be decided.
+                return self.respond(&LocalReply {
+                    status: 503,
+                    headers: Vec::new(),
+                    body: b"wa-egress-guard: cannot read the request headers".to_vec(),
+                });
+            }
+        };
         let head = RequestHead {
-            method: request_header(":method").unwrap_or_default(),
+            method: headers.get(":method").unwrap_or_default(),
             authority,
-            path: request_header(":path").unwrap_or_default(),
-            content_type: request_header("content-type"),
-            content_encoding: request_header("content-encoding"),
-            request_id: request_header("x-request-id"),
-            method_override: request_header("x-http-method-override"),
+            path: headers.get(":path").unwrap_or_default(),
+            content_type: headers.get("content-type"),
+            content_encoding: headers.get("content-encoding"),
+            request_id: headers.get("x-request-id"),
+            method_override: headers.get("x-http-method-override"),
             end_of_stream,
         };
-        let (flow, step) = RequestFlow::on_request_headers(&policy, &head, &HostAttributes);
+        let attrs = HostAttributes {
+            headers: &headers,
+            node: &self.node,
+        };
+        let (flow, step) = RequestFlow::on_request_headers(&policy, &head, &attrs);
         self.flow = Some(flow);
         self.report();
         match step {

@@ -12,6 +12,7 @@ pub mod cases;
 pub mod classify;
 pub mod decide;
 pub mod flow;
+pub mod header_map;
 pub mod identity;
 pub mod policy;
 pub mod report;

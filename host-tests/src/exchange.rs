@@ -17,6 +17,7 @@ use crate::error::HostError;
 use crate::headers::HeaderMap;
 use crate::outcome::{Callback, Outcome, Response, Stall};
 use crate::request::{HttpRequest, UpstreamResponse};
+use crate::state::Crossings;
 use crate::state::stream::{HttpStream, Reachable};
 use crate::vm::Vm;
 
@@ -54,6 +55,7 @@ impl<'v> Exchange<'v> {
         request_id: String,
     ) -> Result<Outcome, HostError> {
         let logs_mark = vm.store.data().logs.len();
+        let crossings_mark = vm.store.data().crossings;
         let events_mark = vm.store.data().metrics.events.len();
         let stdout_mark = vm.store.data().wasi.stdout.len();
         let stderr_mark = vm.store.data().wasi.stderr.len();
@@ -92,6 +94,10 @@ impl<'v> Exchange<'v> {
             .iter()
             .map(|(k, v)| (k.clone(), v.value))
             .collect();
+        outcome.crossings = Crossings {
+            hostcalls: state.crossings.hostcalls - crossings_mark.hostcalls,
+            guest_entries: state.crossings.guest_entries - crossings_mark.guest_entries,
+        };
         outcome.stdout = drain_text(&mut state.wasi.stdout, stdout_mark);
         outcome.stderr = drain_text(&mut state.wasi.stderr, stderr_mark);
         Ok(outcome)

@@ -45,9 +45,9 @@ pub use hostcalls::{PROXY_HOSTCALLS, WASI_FUNCTIONS};
 pub use outcome::{Callback, LocalResponse, Outcome, Response, Stall, Upstream};
 pub use request::{Chunking, HttpRequest, RequestBuilder, UpstreamResponse};
 pub use request_spec::RequestSpec;
-pub use state::LogRecord;
 pub use state::metrics::{MetricChange, MetricEvent, MetricValue, Metrics};
 pub use state::properties::Properties;
+pub use state::{Crossings, LogRecord};
 pub use verdict::Verdict;
 pub use vm::WasmModule;
 

@@ -151,6 +151,8 @@ pub struct Outcome {
     /// Guest stdout / stderr written during the request.
     pub stdout: String,
     pub stderr: String,
+    /// Calls across the VM boundary while this request ran.
+    pub crossings: crate::state::Crossings,
 }
 
 impl Outcome {

@@ -75,6 +75,18 @@ pub struct HostState {
     /// Names of hostcalls the guest called that this host does not implement.
     pub(crate) unsupported_calls: Vec<String>,
     pub(crate) done_called: bool,
+    /// Calls across the VM boundary, counted by wasmtime's call hook.
+    pub(crate) crossings: Crossings,
+}
+
+/// Calls across the VM boundary: what a proxy-wasm filter pays per call in any runtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Crossings {
+    /// The guest called a host function (a proxy-wasm hostcall or a WASI function).
+    pub hostcalls: u64,
+    /// The host called into the guest (callbacks, including `proxy_on_memory_allocate`
+    /// for every buffer a hostcall returns).
+    pub guest_entries: u64,
 }
 
 impl HostState {
@@ -108,6 +120,7 @@ impl HostState {
                 ..WasiState::default()
             },
             unsupported_calls: Vec::new(),
+            crossings: Crossings::default(),
             done_called: false,
         }
     }

@@ -102,6 +102,15 @@ impl Vm {
         let load = |e: wasmtime::Error| HostError::Load(format!("{e:#}"));
         let mut store = Store::new(&module.engine, HostState::new(options));
         store.limiter(|state| &mut state.limits);
+        store.call_hook(|mut ctx, hook| {
+            let crossings = &mut ctx.data_mut().crossings;
+            match hook {
+                wasmtime::CallHook::CallingHost => crossings.hostcalls += 1,
+                wasmtime::CallHook::CallingWasm => crossings.guest_entries += 1,
+                _ => {}
+            }
+            Ok(())
+        });
         let mut linker = Linker::new(&module.engine);
         hostcalls::register(&mut linker).map_err(load)?;
         let stubbed_imports =

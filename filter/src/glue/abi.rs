@@ -9,10 +9,13 @@
     reason = "FFI to the proxy-wasm host; every call is wrapped here and nowhere else"
 )]
 
+use crate::header_map;
 use std::ptr::null_mut;
 
 pub const STATUS_OK: u32 = 0;
 pub const STATUS_NOT_FOUND: u32 = 1;
+/// The ABI's `ParseFailure`, used here for a header map the host serialised badly.
+pub const STATUS_PARSE_FAILURE: u32 = 4;
 
 pub const MAP_REQUEST_HEADERS: u32 = 0;
 pub const MAP_RESPONSE_HEADERS: u32 = 2;
@@ -36,6 +39,11 @@ unsafe extern "C" {
         key_size: usize,
         return_value_data: *mut *mut u8,
         return_value_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_header_map_pairs(
+        map_type: u32,
+        return_map_data: *mut *mut u8,
+        return_map_size: *mut usize,
     ) -> u32;
     fn proxy_add_header_map_value(
         map_type: u32,
@@ -116,6 +124,16 @@ pub fn header(map: u32, name: &str) -> Result<Option<Vec<u8>>, u32> {
     read_with(|d, s| unsafe { proxy_get_header_map_value(map, name.as_ptr(), name.len(), d, s) })
 }
 
+/// Every entry of a header map in one hostcall, in the host's order (Envoy gives lowercase
+/// names). A malformed serialisation reads as an error, never as a shorter map.
+pub fn header_pairs(map: u32) -> Result<header_map::RawPairs, u32> {
+    // SAFETY: out-pointers are valid locals.
+    match read_with(|d, s| unsafe { proxy_get_header_map_pairs(map, d, s) })? {
+        Some(bytes) => header_map::decode(&bytes).ok_or(STATUS_PARSE_FAILURE),
+        None => Ok(Vec::new()),
+    }
+}
+
 pub fn add_header(map: u32, name: &str, value: &str) -> Result<(), u32> {
     // SAFETY: pointers and lengths describe live `&str`s.
     match unsafe {
@@ -160,7 +178,7 @@ pub fn send_local_response(
     body: &[u8],
     headers: &[(String, String)],
 ) -> Result<(), u32> {
-    let map = serialize_map(headers);
+    let map = header_map::encode(headers);
     // SAFETY: every pointer and length describes a live local buffer.
     let rc = unsafe {
         proxy_send_local_response(
@@ -192,23 +210,4 @@ pub fn increment(id: u32, by: i64) -> Result<(), u32> {
         STATUS_OK => Ok(()),
         s => Err(s),
     }
-}
-
-/// The ABI's header map serialisation: count, then (key length, value length) pairs, then the
-/// NUL-terminated keys and values.
-fn serialize_map(pairs: &[(String, String)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
-    out.extend_from_slice(&len(pairs.len()));
-    for (k, v) in pairs {
-        out.extend_from_slice(&len(k.len()));
-        out.extend_from_slice(&len(v.len()));
-    }
-    for (k, v) in pairs {
-        out.extend_from_slice(k.as_bytes());
-        out.push(0);
-        out.extend_from_slice(v.as_bytes());
-        out.push(0);
-    }
-    out
 }

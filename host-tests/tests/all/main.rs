@@ -7,6 +7,8 @@
 mod support;
 
 #[cfg(test)]
+mod crossings;
+#[cfg(test)]
 mod differential;
 #[cfg(test)]
 mod host_mechanics;
