@@ -348,17 +348,7 @@ pub fn normalize_for_lexicon(text: &str) -> String {
         let Some((ascii, tail)) = rest.split_at_checked(run) else {
             break;
         };
-        for b in ascii.bytes() {
-            if matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ') {
-                if !last_space {
-                    out.push(' ');
-                }
-                last_space = true;
-            } else {
-                out.push(char::from(b.to_ascii_lowercase()));
-                last_space = false;
-            }
-        }
+        push_ascii_run(&mut out, &mut last_space, ascii);
         let mut chars = tail.chars();
         if let Some(ch) = chars.next() {
             push_folded(&mut out, &mut last_space, ch);
@@ -369,6 +359,36 @@ pub fn normalize_for_lexicon(text: &str) -> String {
         out.pop();
     }
     out
+}
+
+/// Appends an ASCII run: its words are copied whole and lowercased in place, and each run of
+/// whitespace becomes one space.
+fn push_ascii_run(out: &mut String, last_space: &mut bool, ascii: &str) {
+    let is_space = |b: &u8| matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ');
+    let start = out.len();
+    let mut rest = ascii;
+    loop {
+        let word_len = rest
+            .bytes()
+            .position(|b| is_space(&b))
+            .unwrap_or(rest.len());
+        let (word, tail) = rest.split_at_checked(word_len).unwrap_or((rest, ""));
+        if !word.is_empty() {
+            out.push_str(word);
+            *last_space = false;
+        }
+        let Some(after_space) = tail.get(1..) else {
+            break;
+        };
+        if !*last_space {
+            out.push(' ');
+            *last_space = true;
+        }
+        rest = after_space;
+    }
+    if let Some(added) = out.get_mut(start..) {
+        added.make_ascii_lowercase();
+    }
 }
 
 /// Appends one non-ASCII character, lowercased and folded.
@@ -415,9 +435,14 @@ struct StructureRegexes {
     list_item: Regex,
     latex: Regex,
     table: Regex,
-    business_ref: Regex,
-    business_code: Regex,
+    business: Regex,
 }
+
+/// An order, booking, ticket... id, in the lexicon's languages (matched case-insensitively).
+const BUSINESS_REF: &str = r"#\s?[a-z]{0,4}\d[a-z0-9-]{2,}|\b(?:order|booking|reservation|ticket|case|tracking|confirmation|reference|ref|invoice|claim|policy|account|membership|loyalty|pnr|commande|réservation|dossier|facture|pedido|reserva|encomenda|fatura|factura|bestellung|buchung|auftrag|rechnung|ordine|prenotazione|fattura|pratica|bestelling|boeking|factuur)\w*\s*(?:no\.?|nr\.?|n[°º]|number|num|id|code|#|numéro|número|nummer|numero)?\s*[:#]?\s*[a-z]{0,4}-?\d[a-z0-9-]{2,}";
+
+/// Case-sensitive: uppercase codes such as `ZX-48213` or `ABC123` read as a booking or parcel id.
+const BUSINESS_CODE: &str = r"\b[A-Z]{2,5}-?\d{3,}[A-Z0-9]*\b|\b\d{3,}-[A-Z0-9]{2,}\b";
 
 static STRUCTURE: LazyLock<Option<StructureRegexes>> = LazyLock::new(|| {
     Some(StructureRegexes {
@@ -426,12 +451,8 @@ static STRUCTURE: LazyLock<Option<StructureRegexes>> = LazyLock::new(|| {
         list_item: Regex::new(r"(?m)^\s*(?:[-*•▪◦–]|\d{1,2}[.)]|[a-z][.)])\s+\S").ok()?,
         latex: Regex::new(r"\\(?:frac|sqrt|times|cdot|sum|int|alpha|beta|pi|theta|le|ge|neq|boxed)\b|\$\$|\\\(|\\\[").ok()?,
         table: Regex::new(r"(?m)^\s*\|?\s*:?-{3,}:?\s*\|").ok()?,
-        business_ref: Regex::new(
-            r"(?i)(?:#\s?[a-z]{0,4}\d[a-z0-9-]{2,}|\b(?:order|booking|reservation|ticket|case|tracking|confirmation|reference|ref|invoice|claim|policy|account|membership|loyalty|pnr|commande|réservation|dossier|facture|pedido|reserva|encomenda|fatura|factura|bestellung|buchung|auftrag|rechnung|ordine|prenotazione|fattura|pratica|bestelling|boeking|factuur)\w*\s*(?:no\.?|nr\.?|n[°º]|number|num|id|code|#|numéro|número|nummer|numero)?\s*[:#]?\s*[a-z]{0,4}-?\d[a-z0-9-]{2,})",
-        )
-        .ok()?,
-        // Case-sensitive: uppercase codes such as `ZX-48213` or `ABC123` read as a booking or parcel id.
-        business_code: Regex::new(r"\b[A-Z]{2,5}-?\d{3,}[A-Z0-9]*\b|\b\d{3,}-[A-Z0-9]{2,}\b").ok()?,
+        // One pass for both kinds of business id.
+        business: Regex::new(&format!("(?i:{BUSINESS_REF})|{BUSINESS_CODE}")).ok()?,
     })
 });
 
@@ -448,7 +469,7 @@ struct Shape {
     /// `\\` or `$`: LaTeX.
     latex: bool,
     pipe: bool,
-    /// `---`: a table's separator row.
+    /// `---` (looked for only when there is a `|`): a table's separator row.
     dashes3: bool,
     /// A code fence.
     fence: bool,
@@ -456,31 +477,58 @@ struct Shape {
     digit: bool,
 }
 
+/// Byte classes for `Shape::of`, one bit per byte the structural regexes need.
+const CLASS_HASH: u8 = 1;
+const CLASS_EMPHASIS: u8 = 2;
+const CLASS_LATEX: u8 = 4;
+const CLASS_PIPE: u8 = 8;
+const CLASS_DASH: u8 = 16;
+const CLASS_BACKTICK: u8 = 32;
+const CLASS_DIGIT: u8 = 64;
+
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'#' => CLASS_HASH,
+            b'*' | b'_' => CLASS_EMPHASIS,
+            b'\\' | b'$' => CLASS_LATEX,
+            b'|' => CLASS_PIPE,
+            b'-' => CLASS_DASH,
+            b'`' => CLASS_BACKTICK,
+            b'0'..=b'9' | 0x80.. => CLASS_DIGIT,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
+
 impl Shape {
+    /// One branch-free pass for the single bytes; the runs (`**`, `---`, three backticks)
+    /// are searched for only when their byte occurs.
     fn of(text: &str) -> Self {
-        let mut s = Self::default();
-        let (mut prev, mut run) = (0u8, 0usize);
-        for &b in text.as_bytes() {
-            run = if b == prev { run + 1 } else { 1 };
-            prev = b;
+        let bytes = text.as_bytes();
+        let (mut class, mut newlines, mut continuation) = (0u8, 0usize, 0usize);
+        for &b in bytes {
+            class |= BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(0);
+            newlines += usize::from(b == b'\n');
             // UTF-8 continuation bytes do not start a character.
-            if b & 0xC0 != 0x80 {
-                s.chars += 1;
-            }
-            match b {
-                b'\n' => s.newlines += 1,
-                b'#' => s.hash = true,
-                b'*' | b'_' if run >= 2 => s.pair_emphasis = true,
-                b'\\' | b'$' => s.latex = true,
-                b'|' => s.pipe = true,
-                b'-' if run >= 3 => s.dashes3 = true,
-                b'`' if run >= 3 => s.fence = true,
-                b'0'..=b'9' => s.digit = true,
-                0x80.. => s.digit = true,
-                _ => {}
-            }
+            continuation += usize::from(b & 0xC0 == 0x80);
         }
-        s
+        let has = |bit: u8| class & bit != 0;
+        Self {
+            chars: bytes.len() - continuation,
+            newlines,
+            hash: has(CLASS_HASH),
+            pair_emphasis: has(CLASS_EMPHASIS) && (text.contains("**") || text.contains("__")),
+            latex: has(CLASS_LATEX),
+            pipe: has(CLASS_PIPE),
+            dashes3: has(CLASS_DASH) && has(CLASS_PIPE) && text.contains("---"),
+            fence: has(CLASS_BACKTICK) && text.contains("```"),
+            digit: has(CLASS_DIGIT),
+        }
     }
 }
 
@@ -492,8 +540,7 @@ fn structural_signals(text: &str) -> [(&'static str, bool); 11] {
     // Each regex runs only when the text holds what every one of its matches needs.
     let shape = Shape::of(text);
     let chars = shape.chars;
-    let has_ref =
-        shape.digit && (re.business_ref.is_match(text) || re.business_code.is_match(text));
+    let has_ref = shape.digit && re.business.is_match(text);
     // Three paragraphs need two blank-line separators, so at least four line feeds.
     let paragraphs = if shape.newlines >= 4 {
         text.split("\n\n").filter(|p| !p.trim().is_empty()).count()
@@ -568,7 +615,9 @@ mod tests {
         pub fn structural(text: &str) -> Vec<(&'static str, bool)> {
             let re = STRUCTURE.as_ref().unwrap();
             let chars = text.chars().count();
-            let has_ref = re.business_ref.is_match(text) || re.business_code.is_match(text);
+            let business_ref = Regex::new(&format!("(?i){BUSINESS_REF}")).unwrap();
+            let business_code = Regex::new(BUSINESS_CODE).unwrap();
+            let has_ref = business_ref.is_match(text) || business_code.is_match(text);
             let paragraphs = text.split("\n\n").filter(|p| !p.trim().is_empty()).count();
             vec![
                 ("markdown_heading", re.heading.is_match(text)),
