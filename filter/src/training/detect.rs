@@ -1,15 +1,21 @@
 //! Is this record WhatsApp-derived? Detectors over one record (a JSONL line, an array element).
 //!
-//! A cheap raw scan runs first: a record that contains none of the trigger strings, no JSON
-//! escape and no chat-export timestamp cannot match any detector and is only validated. Records
-//! that might match are parsed, so that JSON escapes are decoded before matching
-//! (`\u0077amid.` is `wamid.`), and every key and string is checked.
+//! A record is walked while it is parsed (`streaming`): JSON escapes are decoded before matching
+//! (`\u0077amid.` is `wamid.`), and every key and string is checked, without building a
+//! `serde_json::Value`. The reference behaviour is the older two-step path, kept for the
+//! records the walk leaves undecided (broken JSON, a repeated key that found something): a cheap
+//! raw scan says whether any trigger string, JSON escape or chat-export timestamp occurs; a
+//! record without one is only validated (leniently: `serde_json`'s `IgnoredAny`), the others are
+//! parsed into a `Value` and walked.
 
 use crate::policy::document::DetectorsDoc;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 use serde::de::IgnoredAny;
 use serde_json::Value;
+use std::borrow::Cow;
+
+mod streaming;
 
 /// Why a record was judged WhatsApp-derived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +64,14 @@ pub struct Detectors {
     phone_keys: Vec<String>,
     triggers: Option<AhoCorasick>,
     wamid_re: Regex,
+    /// The streaming walk gives the same verdicts as the reference path (see `judge_json`).
+    streaming: bool,
 }
+
+const BUSINESS_ACCOUNT: &str = "whatsapp_business_account";
+
+/// `walk` finds nothing deeper than this (`serde_json` refuses deeper records anyway).
+const MAX_WALK_DEPTH: usize = 128;
 
 const CHAT_EXPORT: &str = r"(?m)^\s*\[?\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4},?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp]\.?\s?[Mm]\.?)?\]?\s+(?:-\s+)?[^:\n]{1,60}:\s";
 const CHAT_EXPORT_RAW: &str = r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4},?\s+\d{1,2}:\d{2}";
@@ -117,14 +130,46 @@ impl Detectors {
             phone_keys: lower(&doc.phone_keys),
             triggers: Some(ac),
             wamid_re: Regex::new(WAMID).map_err(|e| e.to_string())?,
+            streaming: doc
+                .wa_id_keys
+                .iter()
+                .chain(&doc.phone_keys)
+                .all(|k| k.trim() == k)
+                && value_maps_are_sorted(),
         })
     }
 
     /// Judges one JSON record given as raw bytes.
+    ///
+    /// The streaming walk decides most records alone. Why its verdicts equal the reference
+    /// path's (`judge_json_reference`):
+    /// - a record it walks cleanly is valid for `Value`, hence for the more lenient `IgnoredAny`
+    ///   (which skips number range, nesting depth and surrogate checks): `Keep` either way;
+    /// - a record where it finds something also passes the raw scan, because every detector
+    ///   needs a trigger in the raw text: a decoded key or string differs from its raw form only
+    ///   through an escape (the `\\` trigger); `whatsapp` is only compared ASCII
+    ///   case-insensitively and no other character case-folds to the letters of `WAMID`
+    ///   (checked in the tests); a chat-export line holds a `CHAT_EXPORT_RAW` match; key
+    ///   triggers are the quoted keys, equal to the compared keys when those carry no
+    ///   surrounding blanks (otherwise the walk is off). So the reference parses the record
+    ///   into a `Value`, and the walk reproduces `judge_value`'s label;
+    /// - anything else (broken JSON, out-of-range numbers, a repeated key) goes to the reference.
     pub fn judge_json(&self, raw: &[u8]) -> RecordVerdict {
         let Ok(text) = std::str::from_utf8(raw) else {
             return RecordVerdict::Uninspectable;
         };
+        if self.streaming {
+            match streaming::walk(self, text) {
+                streaming::Outcome::Found(d) => return RecordVerdict::WhatsApp(d),
+                streaming::Outcome::Clean => return RecordVerdict::Keep,
+                streaming::Outcome::Undecided => {}
+            }
+        }
+        self.judge_json_reference(text)
+    }
+
+    /// The reference path: raw scan, then `IgnoredAny` validation or a `Value` walk.
+    fn judge_json_reference(&self, text: &str) -> RecordVerdict {
         if !self.might_match(text) {
             return match serde_json::from_str::<IgnoredAny>(text) {
                 Ok(_) => RecordVerdict::Keep,
@@ -162,7 +207,7 @@ impl Detectors {
     }
 
     fn walk(&self, v: &Value, path: &mut Vec<String>, depth: usize) -> Option<Detector> {
-        if depth > 128 {
+        if depth > MAX_WALK_DEPTH {
             return None;
         }
         match v {
@@ -207,16 +252,59 @@ impl Detectors {
     }
 
     fn judge_string(&self, s: &str) -> Option<Detector> {
-        if self.wamid && self.wamid_re.is_match(s) {
+        if self.wamid && self.has_wamid(s) {
             return Some(Detector::Wamid);
         }
-        if self.webhook_envelope && s.trim().eq_ignore_ascii_case("whatsapp_business_account") {
+        if self.webhook_envelope
+            && s.len() >= BUSINESS_ACCOUNT.len()
+            && s.trim().eq_ignore_ascii_case(BUSINESS_ACCOUNT)
+        {
             return Some(Detector::WebhookEnvelope);
         }
-        if self.chat_export.as_ref().is_some_and(|r| r.is_match(s)) {
+        // Every chat-export line holds `H:MM`; most strings have no colon at all.
+        if memchr::memchr(b':', s.as_bytes()).is_some()
+            && self.chat_export.as_ref().is_some_and(|r| r.is_match(s))
+        {
             return Some(Detector::ChatExport);
         }
         None
+    }
+
+    /// `WAMID` matches: the regex runs only where `wamid.` (ASCII case-insensitive: no other
+    /// character case-folds to these letters, see the tests) occurs.
+    fn has_wamid(&self, s: &str) -> bool {
+        let b = s.as_bytes();
+        // `wamid.` and 8 id characters of at least a byte each.
+        b.len() >= 14
+            && memchr::memchr_iter(b'.', b).any(|dot| {
+                dot.checked_sub(5)
+                    .and_then(|start| b.get(start..dot))
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"wamid"))
+            })
+            && self.wamid_re.is_match(s)
+    }
+
+    /// `is_provenance_key` over a path of keys as they appear (compared ASCII
+    /// case-insensitively, as the lowercased path is compared with lowercased names).
+    fn is_provenance_path(&self, path: &[Cow<'_, str>]) -> bool {
+        self.provenance_keys.iter().any(|k| {
+            path.len() >= k.len()
+                && path
+                    .get(path.len() - k.len()..)
+                    .is_some_and(|tail| tail.iter().zip(k).all(|(p, n)| p.eq_ignore_ascii_case(n)))
+        })
+    }
+
+    /// `names_whatsapp` for a string, without allocating.
+    fn names_whatsapp_str(&self, s: &str) -> bool {
+        let s = s.trim();
+        s.as_bytes()
+            .windows(8)
+            .any(|w| w.eq_ignore_ascii_case(b"whatsapp"))
+            || self
+                .provenance_values
+                .iter()
+                .any(|v| s.eq_ignore_ascii_case(v))
     }
 
     /// A key path ends with one of the configured names or dotted paths.
@@ -236,6 +324,15 @@ impl Detectors {
             _ => false,
         }
     }
+}
+
+/// Whether `serde_json::Map` iterates its keys sorted (a `BTreeMap`), as the streaming walk
+/// assumes; the `preserve_order` feature would keep insertion order instead.
+fn value_maps_are_sorted() -> bool {
+    serde_json::from_str::<Value>(r#"{"b":0,"a":0}"#)
+        .ok()
+        .and_then(|v| v.as_object().and_then(|m| m.keys().next().cloned()))
+        .is_some_and(|k| k == "a")
 }
 
 fn is_empty(v: &Value) -> bool {

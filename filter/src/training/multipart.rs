@@ -138,8 +138,11 @@ impl MultipartStage {
             },
             State::Body(inner) => match find(&self.pending, &self.delimiter) {
                 Some(i) => {
-                    let content: Vec<u8> = self.pending.drain(..i).collect();
-                    inner.feed(&content, out, stats)?;
+                    // Fed in place, then dropped from `pending` even on error: the inner
+                    // stage holds what it did not judge, for `bypass`.
+                    let fed = inner.feed(self.pending.get(..i).unwrap_or_default(), out, stats);
+                    self.pending.drain(..i);
+                    fed?;
                     inner.finish(out, stats)?;
                     out.extend(self.pending.drain(..dl));
                     self.state = State::AfterDelimiter;
@@ -151,8 +154,10 @@ impl MultipartStage {
                     let keep = dl.saturating_sub(1).min(self.pending.len());
                     let ready = self.pending.len() - keep;
                     if ready > 0 {
-                        let content: Vec<u8> = self.pending.drain(..ready).collect();
-                        inner.feed(&content, out, stats)?;
+                        let fed =
+                            inner.feed(self.pending.get(..ready).unwrap_or_default(), out, stats);
+                        self.pending.drain(..ready);
+                        fed?;
                     }
                     Ok(false)
                 }

@@ -114,6 +114,13 @@ impl LineStage {
         })
     }
 
+    fn check_pending(&self) -> Result<(), StripError> {
+        if self.pending.len() > self.ctx.max_record_bytes {
+            return Err(StripError::RecordTooLarge);
+        }
+        Ok(())
+    }
+
     /// Processes whole lines of `data`, returning how many bytes were consumed.
     fn process(
         &self,
@@ -160,29 +167,36 @@ impl Stage for LineStage {
             out.extend_from_slice(input);
             return Ok(());
         }
-        // Fast path: nothing held back, so whole lines are judged straight from the input.
-        let (data, owned) = if self.pending.is_empty() {
-            (input, false)
-        } else {
-            self.pending.extend_from_slice(input);
-            (&self.pending[..], true)
-        };
-        let result = self.process(data, false, out, stats);
-        let consumed = match result {
-            Ok(n) => n,
-            Err((n, _)) => n,
-        };
-        let rest = data.get(consumed..).unwrap_or_default().to_vec();
-        if owned {
-            self.pending = rest;
-        } else {
-            self.pending.extend_from_slice(&rest);
+        // INVARIANT: `pending` holds no newline (it is the start of an unfinished line), so
+        // the held line ends at the input's first newline; everything after it is judged
+        // straight from the input, and only the unfinished tail is copied.
+        let mut input = input;
+        if !self.pending.is_empty() {
+            let Some(nl) = memchr::memchr(b'\n', input) else {
+                self.pending.extend_from_slice(input);
+                return self.check_pending();
+            };
+            let (head, tail) = input.split_at(nl + 1);
+            self.pending.extend_from_slice(head);
+            if let Err((_, e)) = self.process(&self.pending, false, out, stats) {
+                self.pending.extend_from_slice(tail);
+                return Err(e);
+            }
+            self.pending.clear();
+            input = tail;
         }
-        result.map_err(|(_, e)| e)?;
-        if self.pending.len() > self.ctx.max_record_bytes {
-            return Err(StripError::RecordTooLarge);
+        match self.process(input, false, out, stats) {
+            Ok(n) => {
+                self.pending
+                    .extend_from_slice(input.get(n..).unwrap_or_default());
+                self.check_pending()
+            }
+            Err((n, e)) => {
+                self.pending
+                    .extend_from_slice(input.get(n..).unwrap_or_default());
+                Err(e)
+            }
         }
-        Ok(())
     }
 
     fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {

@@ -303,3 +303,47 @@ fn bad_training_config_is_reported_with_paths() {
         ]
     );
 }
+
+/// Feeds `body` in two pieces, bypassing after the first error as the glue does.
+fn run_with_bypass(s: &mut Stripper, body: &[u8], cut: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut failed = false;
+    for piece in [&body[..cut], &body[cut..]] {
+        if s.feed(piece, &mut out).is_err() && !failed {
+            failed = true;
+            assert!(s.bypass(&mut out));
+        }
+    }
+    if s.finish(&mut out).is_err() && !failed {
+        failed = true;
+        assert!(s.bypass(&mut out));
+    }
+    assert!(failed, "the invalid record was not noticed");
+    out
+}
+
+#[test]
+fn bypass_after_an_invalid_record_forwards_every_later_byte_once_at_any_split() {
+    let p = policy("");
+    let file = format!("{KEEP1}\n{WA1}\n{{oops}}\n{WA2}\n{KEEP2}");
+    let want_file = format!("{KEEP1}\n{{oops}}\n{WA2}\n{KEEP2}");
+    let b = "b0undary";
+    for (body, want, ct) in [
+        (
+            file.clone(),
+            want_file.clone(),
+            "application/jsonl".to_owned(),
+        ),
+        (
+            multipart(b, &file),
+            multipart(b, &want_file),
+            format!("multipart/form-data; boundary={b}"),
+        ),
+    ] {
+        for cut in 0..=body.len() {
+            let mut s = p.stripper(BodyFormat::Auto, Some(&ct), None);
+            let out = run_with_bypass(&mut s, body.as_bytes(), cut);
+            assert_eq!(String::from_utf8_lossy(&out), want, "{ct} split at {cut}");
+        }
+    }
+}

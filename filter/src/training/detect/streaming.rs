@@ -1,0 +1,259 @@
+//! The detectors run while the record is parsed, without building a `serde_json::Value`.
+//!
+//! The walk reproduces `Detectors::judge_value` exactly, label included:
+//! - an object's finding is `WebhookEnvelope` when its (last) `messaging_product` names
+//!   WhatsApp, else the finding of the smallest key (a `Value` map iterates its keys sorted);
+//! - a repeated key keeps only its last value in a `Value`. A repeat of a key that already
+//!   found something aborts the walk (`Outcome::Undecided`) and the caller takes the `Value`
+//!   path; a repeat of a key that found nothing is harmless (the later value is walked too);
+//! - numbers, strings and nesting are parsed by the same `serde_json` deserializer as the
+//!   `Value` path (`deserialize_any` everywhere), so the same records are rejected.
+//!
+//! INVARIANT: for a record this walk parses (`Outcome::Found` / `Outcome::Clean`), the verdict
+//! equals the `Value` path's; `streaming::tests` checks it over generated records.
+
+use super::{Detector, Detectors, MAX_WALK_DEPTH};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+
+/// What the streaming walk concluded about one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// Valid JSON (by the `Value` parser's rules) with this finding.
+    Found(Detector),
+    /// Valid JSON (by the `Value` parser's rules) and no detector fires.
+    Clean,
+    /// Not parsed, or a repeated key makes the label depend on which value is last: ask the
+    /// `Value` path.
+    Undecided,
+}
+
+/// Walks `text` as one JSON record.
+pub(super) fn walk(detectors: &Detectors, text: &str) -> Outcome {
+    let mut ctx = Walk {
+        det: detectors,
+        path: Vec::new(),
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let summary = match (ValueSeed {
+        ctx: &mut ctx,
+        depth: 0,
+        want_names: false,
+        want_product: false,
+    })
+    .deserialize(&mut de)
+    {
+        Ok(s) => s,
+        Err(_) => return Outcome::Undecided,
+    };
+    if de.end().is_err() {
+        return Outcome::Undecided;
+    }
+    match summary.found {
+        Some(d) => Outcome::Found(d),
+        None => Outcome::Clean,
+    }
+}
+
+/// State shared by the whole walk: the key path (lowercasing is left to the comparisons).
+struct Walk<'d, 'de> {
+    det: &'d Detectors,
+    path: Vec<Cow<'de, str>>,
+}
+
+/// What a parent needs to know about one value.
+#[derive(Debug, Default, Clone, Copy)]
+struct Summary {
+    /// `Detectors::walk` on this value.
+    found: Option<Detector>,
+    /// `detect::is_empty`: null or a blank string.
+    empty: bool,
+    /// `Detectors::names_whatsapp` (computed only when asked).
+    names: bool,
+    /// A string equal to `whatsapp` once trimmed (computed only when asked).
+    product: bool,
+}
+
+struct ValueSeed<'a, 'd, 'de> {
+    ctx: &'a mut Walk<'d, 'de>,
+    /// As in `Detectors::walk`, which finds nothing below `MAX_WALK_DEPTH`.
+    depth: usize,
+    /// The value sits under a provenance key: compute `names`.
+    want_names: bool,
+    /// The value sits under `messaging_product`: compute `product`.
+    want_product: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_, 'de> {
+    type Value = Summary;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Summary, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl ValueSeed<'_, '_, '_> {
+    fn walked(&self, find: impl FnOnce() -> Option<Detector>) -> Option<Detector> {
+        if self.depth > MAX_WALK_DEPTH {
+            None
+        } else {
+            find()
+        }
+    }
+
+    fn string(&self, s: &str) -> Summary {
+        let det = self.ctx.det;
+        Summary {
+            found: self.walked(|| det.judge_string(s)),
+            empty: s.trim().is_empty(),
+            names: self.want_names && det.names_whatsapp_str(s),
+            product: self.want_product && s.trim().eq_ignore_ascii_case("whatsapp"),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
+    type Value = Summary;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Summary, E> {
+        Ok(Summary::default())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Summary, E> {
+        Ok(Summary::default())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Summary, E> {
+        Ok(Summary::default())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Summary, E> {
+        Ok(Summary::default())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Summary, E> {
+        Ok(Summary {
+            empty: true,
+            ..Summary::default()
+        })
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Summary, E> {
+        Ok(self.string(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Summary, A::Error> {
+        let mut out = Summary::default();
+        while let Some(item) = seq.next_element_seed(ValueSeed {
+            ctx: &mut *self.ctx,
+            depth: self.depth + 1,
+            want_names: self.want_names,
+            want_product: false,
+        })? {
+            out.found = out.found.or(item.found);
+            out.names |= item.names;
+        }
+        out.found = self.walked(|| out.found);
+        Ok(out)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Summary, A::Error> {
+        let det = self.ctx.det;
+        // The smallest key that found something, and every key that found something (to
+        // notice a repeat). Only WhatsApp-derived records allocate here.
+        let mut best: Option<(Cow<'de, str>, Detector)> = None;
+        let mut hits: Vec<Cow<'de, str>> = Vec::new();
+        let mut product = false;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if hits.contains(&key) {
+                return Err(de::Error::custom("repeated key"));
+            }
+            let wa_id = det.wa_id_keys.iter().any(|k| key.eq_ignore_ascii_case(k));
+            let phone = det.phone_keys.iter().any(|k| key.eq_ignore_ascii_case(k));
+            let is_product = key == "messaging_product";
+            self.ctx.path.push(key);
+            let provenance = det.is_provenance_path(&self.ctx.path);
+            let value = map.next_value_seed(ValueSeed {
+                ctx: &mut *self.ctx,
+                depth: self.depth + 1,
+                want_names: provenance,
+                want_product: is_product,
+            })?;
+            let Some(key) = self.ctx.path.pop() else {
+                return Err(de::Error::custom("key path underflow"));
+            };
+            if is_product {
+                product = value.product;
+            }
+            let found = if wa_id && !value.empty {
+                Some(Detector::WaIdKey)
+            } else if phone && !value.empty {
+                Some(Detector::PhoneKey)
+            } else if provenance && value.names {
+                Some(Detector::Provenance)
+            } else if value.found.is_some() {
+                value.found
+            } else if det.wamid && det.has_wamid(&key) {
+                Some(Detector::Wamid)
+            } else {
+                None
+            };
+            if let Some(d) = found {
+                if best.as_ref().is_none_or(|(b, _)| *key < **b) {
+                    best = Some((key.clone(), d));
+                }
+                hits.push(key);
+            }
+        }
+        let found = self.walked(|| {
+            if det.webhook_envelope && product {
+                Some(Detector::WebhookEnvelope)
+            } else {
+                best.map(|(_, d)| d)
+            }
+        });
+        Ok(Summary {
+            found,
+            ..Summary::default()
+        })
+    }
+}
+
+/// An object key, borrowed from the record when it holds no escape.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(s))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s))
+    }
+}
+
+#[cfg(test)]
+mod tests;
