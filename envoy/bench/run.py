@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Envoy benchmarks of wa-egress-guard (`make bench`), in one bounded run on 127.0.0.1.
 
-Four setups of the Envoy under test (and a diagnostic fifth), all rendered from
+Four setups of the Envoy under test (and two diagnostic ones), all rendered from
 envoy/egress.yaml (same listener, routes, buffer filter, access log; one worker thread):
   bare   the same bootstrap without the wasm filter
   floor  a minimal proxy-wasm filter (envoy/bench/floor): reads the request headers, holds
@@ -10,6 +10,8 @@ envoy/egress.yaml (same listener, routes, buffer filter, access log; one worker 
   lua    envoy.filters.http.lua running envoy/bench/wa_check.lua (the nearest Lua equivalent)
   guard_nocontent  (diagnostic) the guard with content.enabled=false: body read, parsed and
          extracted, not scored; guard minus this = the classifier
+  floor_hostcalls  (diagnostic) the floor making the guard's hostcalls on an allowed send and
+         nothing else; this minus the floor = what those hostcalls cost in Envoy
 Their upstream is a second Envoy answering with direct_response (envoy/bench/upstream.yaml).
 
 Request workloads (wrk, 1 thread, fixed connections, fixed duration per round), setups run
@@ -184,6 +186,24 @@ def bootstraps(tmp: Path, upstream_port: int, guard_wasm: str, lua_path: Path) -
     ])
     bare = _replace_wasm_filter(guard, [])
     configs = {"bare": bare, "floor": floor, "guard": guard, "lua": lua}
+    if "floor_hostcalls" in SETUPS:
+        configs["floor_hostcalls"] = _replace_wasm_filter(guard, [
+            "- name: envoy.filters.http.wasm",
+            "  typed_config:",
+            '    "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+            "    config:",
+            "      name: bench_floor_hostcalls",
+            "      root_id: bench_floor",
+            "      failure_policy: FAIL_RELOAD",
+            "      configuration:",
+            '        "@type": type.googleapis.com/google.protobuf.StringValue',
+            '        value: \'{"hostcalls": "guard"}\'',
+            "      vm_config:",
+            "        vm_id: bench_floor_hostcalls",
+            "        runtime: envoy.wasm.runtime.v8",
+            "        code:",
+            f'          local: {{filename: "{FLOOR_WASM}"}}',
+        ])
     if "guard_nocontent" in SETUPS:
         # Diagnostic: the guard with the content classifier switched off. The body is still read,
         # decoded, parsed and its texts extracted; only the scoring is skipped.
@@ -295,9 +315,14 @@ def check_decisions(envoys: dict[str, launch.EnvoyProcess], ports: dict[str, int
             got = seen[setup][wl.name]
             if got["status"] != want_status or (wl.expect != "none" and got["decision"] != wl.expect):
                 problems.append(f"{setup}/{wl.name}: want {wl.expect} ({want_status}), got {got}")
-        for setup in [x for x in ("bare", "floor", "guard_nocontent") if x in seen]:
+        for setup in [x for x in ("bare", "floor", "guard_nocontent", "floor_hostcalls") if x in seen]:
             if seen[setup][wl.name]["status"] != 200:
                 problems.append(f"{setup}/{wl.name}: want 200, got {seen[setup][wl.name]}")
+        if "floor_hostcalls" in seen:
+            # The mimic must really make its response-header hostcalls, or it measures nothing.
+            status, headers, _ = http_request(ports["floor_hostcalls"], "POST", wl.host, wl.path, wl.body)
+            if headers.get("x-bench-floor-decision") != "allow":
+                problems.append(f"floor_hostcalls/{wl.name}: no x-bench-floor-decision header ({status})")
     if problems:
         raise RuntimeError("the setups do not answer as expected:\n  " + "\n  ".join(problems))
     return seen
@@ -756,14 +781,24 @@ def markdown(results: dict[str, Any]) -> str:
                          for m in ("rps", "p50_us", "p99_us", "p99_9_us", "cpu_us_per_req")]
                 out.append(f"| {wl} | {setup} | " + " | ".join(cells) + " |")
         if "guard_nocontent" in SETUPS:
-            out += ["", "Where the guard's added CPU goes (µs per request, medians; diagnostic setup `guard_nocontent` = "
-                        "the guard with `content.enabled: false`):", "",
-                    "| workload | floor added | guard added | guard without the classifier | the classifier (difference) |",
-                    "| --- | ---: | ---: | ---: | ---: |"]
+            mimic = "floor_hostcalls" in SETUPS
+            out += ["", "Where the guard's added CPU goes (µs per request, medians; diagnostic setups: `guard_nocontent` = "
+                        "the guard with `content.enabled: false`"
+                        + (", `floor_hostcalls` = the floor making the guard's hostcalls of an allowed send" if mimic else "")
+                        + "):", "",
+                    "| workload | floor added | guard added | guard without the classifier | the classifier (difference) |"
+                    + (" floor_hostcalls added | the hostcalls (floor_hostcalls minus floor) | the guard's work without "
+                       "the classifier (guard_nocontent minus floor_hostcalls) |" if mimic else ""),
+                    "| --- | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if mimic else "")]
             for wl, rows in s.items():
                 g, n, f = rows["guard"], rows["guard_nocontent"], rows["floor"]
-                out.append(f"| {wl} | {fmt(f['added_cpu_us_per_req'])} | {fmt(g['added_cpu_us_per_req'])} | "
-                           f"{fmt(n['added_cpu_us_per_req'])} | {fmt(g['cpu_us_per_req'] - n['cpu_us_per_req'])} |")
+                line = (f"| {wl} | {fmt(f['added_cpu_us_per_req'])} | {fmt(g['added_cpu_us_per_req'])} | "
+                        f"{fmt(n['added_cpu_us_per_req'])} | {fmt(g['cpu_us_per_req'] - n['cpu_us_per_req'])} |")
+                if mimic:
+                    h = rows["floor_hostcalls"]
+                    line += (f" {fmt(h['added_cpu_us_per_req'])} | {fmt(h['cpu_us_per_req'] - f['cpu_us_per_req'])} | "
+                             f"{fmt(n['cpu_us_per_req'] - h['cpu_us_per_req'])} |")
+                out.append(line)
         out += ["", "Decisions seen before measuring (HTTP status / x-wa-guard-decision):", ""]
         out += ["| workload | " + " | ".join(SETUPS) + " |", "| --- |" + " --- |" * len(SETUPS)]
         for wl in s:
@@ -875,12 +910,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated: requests, uploads, harness, profile (callgrind of the native engine)")
     p.add_argument("--skip-native", action="store_true")
     p.add_argument("--no-diagnostic", dest="diagnostic", action="store_false",
-                   help="leave out the fifth, diagnostic setup: the guard with content.enabled=false")
+                   help="leave out the diagnostic setups (guard_nocontent, floor_hostcalls)")
     p.add_argument("--json-out", default=str(REPO / "target" / "bench" / "results.json"))
     p.add_argument("--keep-tmp", action="store_true")
     args = p.parse_args(argv)
-    if args.diagnostic and "guard_nocontent" not in SETUPS:
-        SETUPS.append("guard_nocontent")
+    if args.diagnostic:
+        SETUPS.extend(x for x in ("guard_nocontent", "floor_hostcalls") if x not in SETUPS)
 
     def on_signal(signum: int, _frame: Any) -> None:
         raise SystemExit(f"signal {signum}")
