@@ -88,8 +88,9 @@ impl Detectors {
         if doc.wamid {
             triggers.push("wamid".into());
         }
+        // Keys are compared trimmed, so the raw scan looks for them trimmed too.
         for k in doc.wa_id_keys.iter().chain(&doc.phone_keys) {
-            triggers.push(format!("\"{}\"", k.to_ascii_lowercase()));
+            triggers.push(format!("\"{}\"", k.trim().to_ascii_lowercase()));
         }
         // Provenance values are compared trimmed, so the raw scan looks for the keys instead.
         for k in &doc.provenance.keys {
@@ -130,12 +131,7 @@ impl Detectors {
             phone_keys: lower(&doc.phone_keys),
             triggers: Some(ac),
             wamid_re: Regex::new(WAMID).map_err(|e| e.to_string())?,
-            streaming: doc
-                .wa_id_keys
-                .iter()
-                .chain(&doc.phone_keys)
-                .all(|k| k.trim() == k)
-                && value_maps_are_sorted(),
+            streaming: value_maps_are_sorted(),
         })
     }
 
@@ -150,8 +146,7 @@ impl Detectors {
     ///   through an escape (the `\\` trigger); `whatsapp` is only compared ASCII
     ///   case-insensitively and no other character case-folds to the letters of `WAMID`
     ///   (checked in the tests); a chat-export line holds a `CHAT_EXPORT_RAW` match; key
-    ///   triggers are the quoted keys, equal to the compared keys when those carry no
-    ///   surrounding blanks (otherwise the walk is off). So the reference parses the record
+    ///   triggers are the quoted keys, trimmed as the compared keys are. So the reference parses the record
     ///   into a `Value`, and the walk reproduces `judge_value`'s label;
     /// - anything else (broken JSON, out-of-range numbers, a repeated key) goes to the reference.
     pub fn judge_json(&self, raw: &[u8]) -> RecordVerdict {
@@ -437,6 +432,31 @@ mod tests {
             judge(r#"{"channel":"whatsapp""#),
             RecordVerdict::Uninspectable
         );
+    }
+
+    #[test]
+    fn configured_keys_with_blanks_match_in_both_paths() {
+        let det = Detectors::compile(&DetectorsDoc {
+            wa_id_keys: vec![" Wa_Id ".into()],
+            phone_keys: vec!["customer_whatsapp ".into()],
+            ..DetectorsDoc::default()
+        })
+        .unwrap();
+        for (rec, want) in [
+            (r#"{"wa_id":"16505551234"}"#, Detector::WaIdKey),
+            (r#"{"customer_whatsapp":"+15550001"}"#, Detector::PhoneKey),
+        ] {
+            assert_eq!(
+                det.judge_json(rec.as_bytes()),
+                RecordVerdict::WhatsApp(want),
+                "{rec}"
+            );
+            assert_eq!(
+                det.judge_json_reference(rec),
+                RecordVerdict::WhatsApp(want),
+                "{rec}"
+            );
+        }
     }
 
     #[test]

@@ -298,18 +298,17 @@ fn lenient_validation_is_kept_for_records_without_triggers() {
 }
 
 #[test]
-fn keys_with_blanks_turn_the_walk_off() {
+fn keys_with_blanks_keep_the_walk_on_and_match() {
     let det = Detectors::compile(&DetectorsDoc {
         wa_id_keys: vec![" wa_id".into()],
         ..DetectorsDoc::default()
     })
     .unwrap();
-    assert!(!det.streaming);
-    // The raw scan looks for `" wa_id"`, the walk compares `wa_id`: the reference says keep.
-    assert_eq!(
-        det.judge_json(br#"{"wa_id":"1"}"#),
-        det.judge_json_reference(r#"{"wa_id":"1"}"#)
-    );
+    assert!(det.streaming);
+    // Configured keys are trimmed for the raw scan as for the comparison.
+    let want = RecordVerdict::WhatsApp(Detector::WaIdKey);
+    assert_eq!(det.judge_json(br#"{"wa_id":"1"}"#), want);
+    assert_eq!(det.judge_json_reference(r#"{"wa_id":"1"}"#), want);
 }
 
 /// The raw scan and the `wamid` pre-check look for ASCII `wamid.` only; that holds if no other
