@@ -690,6 +690,71 @@ def profile_phase(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) 
 
 # --- targets and report -------------------------------------------------------------------------
 
+PERF_SETUPS = ("floor", "floor_hostcalls", "guard_nocontent", "guard")
+
+
+def perf_phase(args: argparse.Namespace, tmp: Path, guard_wasm: str, results: dict[str, Any]) -> None:
+    """Where the Envoy under test spends its CPU, by binary: `perf record` of the worker during
+    one wrk run per setup (cs_text_1k and interactive_4k). Envoy's binary is stripped, so the
+    split is by DSO: the kernel, Envoy itself (V8's runtime is linked into it), the JIT code
+    (the wasm modules compiled by V8) and libc."""
+    if shutil.which("perf") is None:
+        results["perf"] = {"skipped": "perf not installed (Debian: linux-perf)"}
+        log("perf phase skipped: no `perf`")
+        return
+    upstream_text = launch.render_template((BENCH_DIR / "upstream.yaml").read_text(encoding="utf-8"),
+                                           {"LISTENER_PORT": 0, "ADMIN_PORT": 0})
+    upstream = start_envoy(upstream_text, tmp, "perf-upstream", concurrency=args.upstream_concurrency)
+    saved = list(SETUPS)
+    SETUPS[:] = list(dict.fromkeys([*SETUPS, *PERF_SETUPS]))
+    lua_source(tmp)
+    configs = bootstraps(tmp, upstream.listener_port("upstream"), guard_wasm, tmp / "wa_check_full.lua")
+    SETUPS[:] = saved
+    out: dict[str, Any] = {}
+    try:
+        for wl in [w for w in workloads.request_workloads() if w.name in ("cs_text_1k", "interactive_4k")]:
+            body = tmp / f"perf_{wl.name}.json"
+            body.write_bytes(wl.body)
+            for setup in PERF_SETUPS:
+                envoy = start_envoy(configs[setup], tmp, f"perf-{setup}", concurrency=1)
+                try:
+                    port = envoy.listener_port("egress")
+                    run_wrk(port, wl, body, 2, args.connections)
+                    data = tmp / f"perf-{setup}-{wl.name}.data"
+                    rec = subprocess.Popen(["perf", "record", "-q", "-F", "1999", "-o", str(data), "-p",
+                                            str(envoy.proc.pid)], stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
+                    time.sleep(0.3)
+                    wrk = run_wrk(port, wl, body, args.duration, args.connections)
+                    rec.send_signal(signal.SIGINT)
+                    rec.wait(timeout=60)
+                    rep = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", "dso",
+                                          "-g", "none", "-n", "--stdio"], capture_output=True, text=True,
+                                         timeout=120, check=False).stdout
+                    by_dso: dict[str, float] = {}
+                    for line in rep.splitlines():
+                        m = re.match(r"\s*[\d.]+%\s+(\d+)\s+(.+?)\s*$", line)
+                        if not m:
+                            continue
+                        name = m.group(2)
+                        group = ("kernel" if "kernel" in name else "JIT (wasm)" if "[JIT]" in name
+                                 else "envoy + V8" if name == "envoy" else "libc" if name.startswith("libc")
+                                 else "other")
+                        by_dso[group] = by_dso.get(group, 0.0) + int(m.group(1))
+                    # Samples at 1999 Hz over the wrk run (the sampling window is a little longer).
+                    seconds = wrk["duration_us"] / 1e6
+                    per_req = {k: v / 1999 / wrk["requests"] * 1e6 for k, v in by_dso.items()}
+                    out.setdefault(wl.name, {})[setup] = {"requests": wrk["requests"], "seconds": seconds,
+                                                          "us_per_req": per_req}
+                    log(f"perf {wl.name:16s} {setup:16s} " + ", ".join(f"{k} {v:.1f}" for k, v in per_req.items()))
+                    data.unlink(missing_ok=True)
+                finally:
+                    stop_envoy(envoy)
+    finally:
+        stop_envoy(upstream)
+    results["perf"] = out
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     t = []
     s = results.get("request_summary", {})
@@ -815,6 +880,20 @@ def markdown(results: dict[str, Any]) -> str:
         out += [f"Envoy under test: {min(util):.0%} to {max(util):.0%} of a core over the runs (CPU-bound, so req/s "
                 f"follows CPU per request). Upstream Envoy at most {up:.0%} of a core (never the bottleneck).",
                 f"Lua lexicon: {results['lua_lexicon']}.", ""]
+    pf = results.get("perf")
+    if pf and "skipped" not in pf:
+        groups = ["JIT (wasm)", "envoy + V8", "kernel", "libc", "other"]
+        out += ["### Where the Envoy under test spends its CPU (perf, µs per request by binary)", "",
+                "Sampled at 1999 Hz during one wrk run per setup; the sampling window is slightly longer "
+                "than the run, so the sums are slightly above the CPU per request of the request tables.", "",
+                "| workload | setup | " + " | ".join(groups) + " | sum |",
+                "| --- | --- |" + " ---: |" * (len(groups) + 1)]
+        for wl, rows in pf.items():
+            for setup, r in rows.items():
+                v = r["us_per_req"]
+                out.append(f"| {wl} | {setup} | " + " | ".join(f"{v.get(g, 0.0):.1f}" for g in groups)
+                           + f" | {sum(v.values()):.1f} |")
+        out.append("")
     u = results.get("upload_summary")
     if u:
         d = results["upload_data"]
@@ -907,7 +986,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile-iterations", type=int, default=200, help="callgrind phase (--phases ...,profile)")
     p.add_argument("--deadline", type=float, default=2400.0, help="hard limit for the whole run, seconds")
     p.add_argument("--phases", default="requests,uploads,harness,profile",
-                   help="comma-separated: requests, uploads, harness, profile (callgrind of the native engine)")
+                   help="comma-separated: requests, uploads, harness, profile (callgrind of the native engine), "
+                        "perf (perf record of the Envoy under test by binary; not in the default run)")
     p.add_argument("--skip-native", action="store_true")
     p.add_argument("--no-diagnostic", dest="diagnostic", action="store_false",
                    help="leave out the diagnostic setups (guard_nocontent, floor_hostcalls)")
@@ -961,6 +1041,8 @@ def main(argv: list[str] | None = None) -> int:
             harness_phase(args, tmp, results)
         if "profile" in phases:
             profile_phase(args, tmp, results)
+        if "perf" in phases:
+            perf_phase(args, tmp, guard_wasm, results)
     except (Deadline, SystemExit, Exception) as err:  # noqa: BLE001 - report what we have, then fail
         log(f"ERROR: {err!r}")
         for envoy in _ENVOYS:
