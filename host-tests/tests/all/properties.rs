@@ -63,3 +63,49 @@ fn an_identity_header_counts_only_from_a_trusted_peer() {
     let verdict = Verdict::from_outcome(&untrusted);
     assert_ne!(verdict.rule.as_deref(), Some("assistant-lab"), "{verdict}");
 }
+
+#[test]
+fn a_repeated_identity_header_names_no_one() {
+    // From a trusted hop, two identity values: taking either one would let a second header
+    // decide who the caller is. They read as one joined value, which matches no origin.
+    let mut filter = demo_filter();
+    let outcome = call(&mut filter)
+        .header("x-wa-guard-identity", SUPPORT_BOT)
+        .header("x-wa-guard-identity", LAB_BOT)
+        .property("source.address", "127.0.0.1:40000")
+        .send()
+        .unwrap();
+    let verdict = Verdict::from_outcome(&outcome);
+    assert_ne!(verdict.rule.as_deref(), Some("support-bots"), "{verdict}");
+    assert_ne!(verdict.rule.as_deref(), Some("assistant-lab"), "{verdict}");
+    let single = call(&mut filter)
+        .header("x-wa-guard-identity", SUPPORT_BOT)
+        .property("source.address", "127.0.0.1:40000")
+        .send()
+        .unwrap();
+    assert_eq!(
+        Verdict::from_outcome(&single).rule.as_deref(),
+        Some("support-bots")
+    );
+}
+
+#[test]
+fn a_repeated_content_encoding_header_is_one_list() {
+    // `identity` then `x-snappy`: read together, the unknown coding is refused; reading only
+    // the first header would have taken the body as plain JSON.
+    let mut filter = demo_filter();
+    let outcome = call(&mut filter)
+        .header("x-wa-guard-identity", SUPPORT_BOT)
+        .property("source.address", "127.0.0.1:40000")
+        .header("content-encoding", "identity")
+        .header("content-encoding", "x-snappy")
+        .send()
+        .unwrap();
+    let verdict = Verdict::from_outcome(&outcome);
+    assert_eq!(verdict.decision, "block", "{verdict}");
+    assert_eq!(
+        verdict.rule.as_deref(),
+        Some("unsupported_encoding"),
+        "{verdict}"
+    );
+}
