@@ -79,7 +79,20 @@ clean:
 
 # Envoy benchmarks (not part of `make test`): bare Envoy, a minimal proxy-wasm floor, the guard
 # and a Lua equivalent side by side, plus uploads and in-harness figures; see BENCHMARKS.md.
-# Bounded: about 10 minutes here; hard limit 45 minutes. Figures: stdout and target/bench/results.json.
-.PHONY: bench
-bench: deps wasm
+# Bounded: about 12 minutes here; hard limit 45 minutes. Figures: stdout and target/bench/results.json.
+.PHONY: bench bench-deps
+bench: deps bench-deps wasm
 	timeout --kill-after=20 2700 $(VENV)/bin/python envoy/bench/run.py
+
+# The profilers the benchmark report uses: valgrind (callgrind of the native engine) and perf
+# (the Envoy under test's CPU by binary).
+bench-deps:
+	@missing=""; \
+	for pair in valgrind:valgrind perf:linux-perf; do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	    || { echo "error: could not install$$missing (run as root or install them yourself)"; exit 1; }; \
+	fi

@@ -728,10 +728,15 @@ def perf_phase(args: argparse.Namespace, tmp: Path, guard_wasm: str, results: di
                     wrk = run_wrk(port, wl, body, args.duration, args.connections)
                     rec.send_signal(signal.SIGINT)
                     rec.wait(timeout=60)
+                    if not data.is_file():
+                        raise RuntimeError(f"perf record wrote nothing (exit {rec.returncode}); "
+                                           "check /proc/sys/kernel/perf_event_paranoid")
                     rep = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", "dso",
                                           "-g", "none", "-n", "--stdio"], capture_output=True, text=True,
                                          timeout=120, check=False).stdout
                     by_dso: dict[str, float] = {}
+                    if "[JIT]" not in rep and "envoy" not in rep:
+                        raise RuntimeError(f"perf report has no Envoy samples: {rep[-300:]!r}")
                     for line in rep.splitlines():
                         m = re.match(r"\s*[\d.]+%\s+(\d+)\s+(.+?)\s*$", line)
                         if not m:
@@ -985,9 +990,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host-tests-iterations", type=int, default=2000)
     p.add_argument("--profile-iterations", type=int, default=200, help="callgrind phase (--phases ...,profile)")
     p.add_argument("--deadline", type=float, default=2400.0, help="hard limit for the whole run, seconds")
-    p.add_argument("--phases", default="requests,uploads,harness,profile",
+    p.add_argument("--phases", default="requests,uploads,harness,profile,perf",
                    help="comma-separated: requests, uploads, harness, profile (callgrind of the native engine), "
-                        "perf (perf record of the Envoy under test by binary; not in the default run)")
+                        "perf (perf record of the Envoy under test, CPU by binary)")
     p.add_argument("--skip-native", action="store_true")
     p.add_argument("--no-diagnostic", dest="diagnostic", action="store_false",
                    help="leave out the diagnostic setups (guard_nocontent, floor_hostcalls)")
