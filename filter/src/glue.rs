@@ -173,7 +173,7 @@ impl RequestAttributes for HostAttributes<'_> {
     }
 
     fn request_header(&self, name: &str) -> Option<String> {
-        self.headers.get(name)
+        self.headers.get_single(name)
     }
 }
 

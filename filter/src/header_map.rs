@@ -79,6 +79,17 @@ impl HeaderMap {
         }
     }
 
+    /// The value of a header that must name one thing (an identity): `None` when the header
+    /// is absent or sent more than once.
+    pub fn get_single(&self, name: &str) -> Option<String> {
+        let mut found = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        let (_, value) = found.next()?;
+        found.next().is_none().then(|| value.clone())
+    }
+
     pub fn get(&self, name: &str) -> Option<String> {
         let mut found = self
             .pairs
@@ -149,6 +160,9 @@ mod tests {
         );
         assert_eq!(map.get("X-Request-Id").as_deref(), Some("r1"));
         assert_eq!(map.get("x-missing"), None);
+        assert_eq!(map.get_single("content-encoding"), None);
+        assert_eq!(map.get_single("x-request-id").as_deref(), Some("r1"));
+        assert_eq!(map.get_single("x-missing"), None);
         let lossy = HeaderMap::from_pairs(vec![(b"x-b".to_vec(), vec![b'a', 0xff])]);
         assert_eq!(lossy.get("x-b").as_deref(), Some("a\u{fffd}"));
     }

@@ -12,7 +12,9 @@ use std::net::{IpAddr, SocketAddr};
 pub trait RequestAttributes {
     /// A host property by path, e.g. `["connection", "uri_san_peer_certificate"]`.
     fn property(&self, path: &[&str]) -> Option<Vec<u8>>;
-    /// A request header by lowercase name.
+    /// A request header by lowercase name, for identity sources: a header sent more than once
+    /// reads as absent, since no single identity can be read from it (joined values could
+    /// still match a `**` glob or a `.*` regex).
     fn request_header(&self, name: &str) -> Option<String>;
 }
 

@@ -66,8 +66,8 @@ fn an_identity_header_counts_only_from_a_trusted_peer() {
 
 #[test]
 fn a_repeated_identity_header_names_no_one() {
-    // From a trusted hop, two identity values: taking either one would let a second header
-    // decide who the caller is. They read as one joined value, which matches no origin.
+    // From a trusted hop, two identity values: taking either one, or both joined, would let a
+    // second header decide who the caller is. The header reads as absent.
     let mut filter = demo_filter();
     let outcome = call(&mut filter)
         .header("x-wa-guard-identity", SUPPORT_BOT)
@@ -107,5 +107,42 @@ fn a_repeated_content_encoding_header_is_one_list() {
         verdict.rule.as_deref(),
         Some("unsupported_encoding"),
         "{verdict}"
+    );
+}
+
+#[test]
+fn a_repeated_identity_header_cannot_match_a_wide_pattern() {
+    // Joined values would match `**` (any run of characters): the header must read as absent.
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&policy_bytes("examples/demo.json")).unwrap();
+    policy["origins"] = serde_json::json!([
+        {"id": "support-tree", "identities": [{"glob": "spiffe://cluster.local/ns/support/**"}],
+         "role": "customer_service"}
+    ]);
+    policy["default_action"] = serde_json::json!("block");
+    policy["phone_numbers"] = serde_json::json!({"unknown": "allow", "numbers": []});
+    let mut filter = host_tests::Filter::start(module(), Default::default())
+        .unwrap()
+        .configure(policy.to_string())
+        .unwrap();
+    let repeated = call(&mut filter)
+        .header("x-wa-guard-identity", SUPPORT_BOT)
+        .header("x-wa-guard-identity", LAB_BOT)
+        .property("source.address", "127.0.0.1:40000")
+        .send()
+        .unwrap();
+    let verdict = Verdict::from_outcome(&repeated);
+    assert_ne!(verdict.rule.as_deref(), Some("support-tree"), "{verdict}");
+    assert_eq!(verdict.decision, "block", "{verdict}");
+    let single = call(&mut filter)
+        .header("x-wa-guard-identity", SUPPORT_BOT)
+        .property("source.address", "127.0.0.1:40000")
+        .send()
+        .unwrap();
+    assert_eq!(
+        Verdict::from_outcome(&single).rule.as_deref(),
+        Some("support-tree"),
+        "{}",
+        Verdict::from_outcome(&single)
     );
 }
