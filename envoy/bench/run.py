@@ -159,24 +159,35 @@ def lua_source(tmp: Path) -> tuple[str, dict[str, int]]:
     return source, stats
 
 
-def bootstraps(tmp: Path, upstream_port: int, guard_wasm: str, lua_path: Path) -> dict[str, str]:
-    policy = (REPO / "policies" / "default.json").read_text(encoding="utf-8")
-    guard = launch.render_bootstrap(ENVOY_DIR / "egress.yaml", policy_text=policy,
-                                    upstream_port=upstream_port, wasm=guard_wasm)
-    floor = _replace_wasm_filter(guard, [
+def _floor_filter(name: str, configuration: str | None = None) -> list[str]:
+    """The floor module as the first HTTP filter, in its own VM, with an optional configuration."""
+    lines = [
         "- name: envoy.filters.http.wasm",
         "  typed_config:",
         '    "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
         "    config:",
-        "      name: bench_floor",
+        f"      name: {name}",
         "      root_id: bench_floor",
         "      failure_policy: FAIL_RELOAD",
+    ]
+    if configuration is not None:
+        lines += ["      configuration:",
+                  '        "@type": type.googleapis.com/google.protobuf.StringValue',
+                  f"        value: '{configuration}'"]
+    return lines + [
         "      vm_config:",
-        "        vm_id: bench_floor",
+        f"        vm_id: {name}",
         "        runtime: envoy.wasm.runtime.v8",
         "        code:",
         f'          local: {{filename: "{FLOOR_WASM}"}}',
-    ])
+    ]
+
+
+def bootstraps(tmp: Path, upstream_port: int, guard_wasm: str, lua_path: Path) -> dict[str, str]:
+    policy = (REPO / "policies" / "default.json").read_text(encoding="utf-8")
+    guard = launch.render_bootstrap(ENVOY_DIR / "egress.yaml", policy_text=policy,
+                                    upstream_port=upstream_port, wasm=guard_wasm)
+    floor = _replace_wasm_filter(guard, _floor_filter("bench_floor"))
     lua = _replace_wasm_filter(guard, [
         "- name: envoy.filters.http.lua",
         "  typed_config:",
@@ -186,32 +197,15 @@ def bootstraps(tmp: Path, upstream_port: int, guard_wasm: str, lua_path: Path) -
     ])
     bare = _replace_wasm_filter(guard, [])
     configs = {"bare": bare, "floor": floor, "guard": guard, "lua": lua}
-    if "floor_hostcalls" in SETUPS:
-        configs["floor_hostcalls"] = _replace_wasm_filter(guard, [
-            "- name: envoy.filters.http.wasm",
-            "  typed_config:",
-            '    "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-            "    config:",
-            "      name: bench_floor_hostcalls",
-            "      root_id: bench_floor",
-            "      failure_policy: FAIL_RELOAD",
-            "      configuration:",
-            '        "@type": type.googleapis.com/google.protobuf.StringValue',
-            '        value: \'{"hostcalls": "guard"}\'',
-            "      vm_config:",
-            "        vm_id: bench_floor_hostcalls",
-            "        runtime: envoy.wasm.runtime.v8",
-            "        code:",
-            f'          local: {{filename: "{FLOOR_WASM}"}}',
-        ])
-    if "guard_nocontent" in SETUPS:
-        # Diagnostic: the guard with the content classifier switched off. The body is still read,
-        # decoded, parsed and its texts extracted; only the scoring is skipped.
-        doc = json.loads(policy)
-        doc["content"]["enabled"] = False
-        configs["guard_nocontent"] = launch.render_bootstrap(
-            ENVOY_DIR / "egress.yaml", policy_text=json.dumps(doc, indent=2), upstream_port=upstream_port,
-            wasm=guard_wasm)
+    # The diagnostic setups are always rendered (cheap); SETUPS decides which ones run.
+    configs["floor_hostcalls"] = _replace_wasm_filter(guard, _floor_filter("bench_floor_hostcalls", '{"hostcalls": "guard"}'))
+    # Diagnostic: the guard with the content classifier switched off. The body is still read,
+    # decoded, parsed and its texts extracted; only the scoring is skipped.
+    doc = json.loads(policy)
+    doc["content"]["enabled"] = False
+    configs["guard_nocontent"] = launch.render_bootstrap(
+        ENVOY_DIR / "egress.yaml", policy_text=json.dumps(doc, indent=2), upstream_port=upstream_port,
+        wasm=guard_wasm)
     return configs
 
 
@@ -705,11 +699,8 @@ def perf_phase(args: argparse.Namespace, tmp: Path, guard_wasm: str, results: di
     upstream_text = launch.render_template((BENCH_DIR / "upstream.yaml").read_text(encoding="utf-8"),
                                            {"LISTENER_PORT": 0, "ADMIN_PORT": 0})
     upstream = start_envoy(upstream_text, tmp, "perf-upstream", concurrency=args.upstream_concurrency)
-    saved = list(SETUPS)
-    SETUPS[:] = list(dict.fromkeys([*SETUPS, *PERF_SETUPS]))
     lua_source(tmp)
     configs = bootstraps(tmp, upstream.listener_port("upstream"), guard_wasm, tmp / "wa_check_full.lua")
-    SETUPS[:] = saved
     out: dict[str, Any] = {}
     try:
         for wl in [w for w in workloads.request_workloads() if w.name in ("cs_text_1k", "interactive_4k")]:

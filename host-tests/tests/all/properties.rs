@@ -14,6 +14,25 @@ fn call(filter: &mut host_tests::Filter) -> host_tests::RequestBuilder<'_> {
         .body(text_message("Hello there"))
 }
 
+/// A send relayed by the trusted hop (127.0.0.1 in the demo policy), carrying each of
+/// `identities` as an `x-wa-guard-identity` header.
+fn from_trusted_hop<'f>(
+    filter: &'f mut host_tests::Filter,
+    identities: &[&str],
+) -> host_tests::RequestBuilder<'f> {
+    identities.iter().fold(
+        call(filter).property("source.address", "127.0.0.1:40000"),
+        |request, identity| request.header("x-wa-guard-identity", identity),
+    )
+}
+
+fn configured(policy: &serde_json::Value) -> host_tests::Filter {
+    host_tests::Filter::start(module(), Default::default())
+        .unwrap()
+        .configure(policy.to_string())
+        .unwrap()
+}
+
 #[test]
 fn peer_certificate_san_identifies_the_caller() {
     let mut filter = demo_filter();
@@ -34,10 +53,7 @@ fn node_metadata_identifies_the_sidecar_workload() {
     policy["origins"] = serde_json::json!([
         {"id": "lab", "identities": [{"glob": "spiffe://cluster.local/ns/ai-lab/sa/*"}], "role": "general_assistant"}
     ]);
-    let mut filter = host_tests::Filter::start(module(), Default::default())
-        .unwrap()
-        .configure(policy.to_string())
-        .unwrap();
+    let mut filter = configured(&policy);
     filter.set_property("node.metadata.NAMESPACE", "ai-lab");
     filter.set_property("node.metadata.SERVICE_ACCOUNT", "chatbot");
     let outcome = call(&mut filter).send().unwrap();
@@ -49,11 +65,7 @@ fn node_metadata_identifies_the_sidecar_workload() {
 #[test]
 fn an_identity_header_counts_only_from_a_trusted_peer() {
     let mut filter = demo_filter();
-    let trusted = call(&mut filter)
-        .header("x-wa-guard-identity", LAB_BOT)
-        .property("source.address", "127.0.0.1:40000")
-        .send()
-        .unwrap();
+    let trusted = from_trusted_hop(&mut filter, &[LAB_BOT]).send().unwrap();
     assert_eq!(Verdict::from_outcome(&trusted).decision, "block");
     let untrusted = call(&mut filter)
         .header("x-wa-guard-identity", LAB_BOT)
@@ -69,18 +81,13 @@ fn a_repeated_identity_header_names_no_one() {
     // From a trusted hop, two identity values: taking either one, or both joined, would let a
     // second header decide who the caller is. The header reads as absent.
     let mut filter = demo_filter();
-    let outcome = call(&mut filter)
-        .header("x-wa-guard-identity", SUPPORT_BOT)
-        .header("x-wa-guard-identity", LAB_BOT)
-        .property("source.address", "127.0.0.1:40000")
+    let outcome = from_trusted_hop(&mut filter, &[SUPPORT_BOT, LAB_BOT])
         .send()
         .unwrap();
     let verdict = Verdict::from_outcome(&outcome);
     assert_ne!(verdict.rule.as_deref(), Some("support-bots"), "{verdict}");
     assert_ne!(verdict.rule.as_deref(), Some("assistant-lab"), "{verdict}");
-    let single = call(&mut filter)
-        .header("x-wa-guard-identity", SUPPORT_BOT)
-        .property("source.address", "127.0.0.1:40000")
+    let single = from_trusted_hop(&mut filter, &[SUPPORT_BOT])
         .send()
         .unwrap();
     assert_eq!(
@@ -94,9 +101,7 @@ fn a_repeated_content_encoding_header_is_one_list() {
     // `identity` then `x-snappy`: read together, the unknown coding is refused; reading only
     // the first header would have taken the body as plain JSON.
     let mut filter = demo_filter();
-    let outcome = call(&mut filter)
-        .header("x-wa-guard-identity", SUPPORT_BOT)
-        .property("source.address", "127.0.0.1:40000")
+    let outcome = from_trusted_hop(&mut filter, &[SUPPORT_BOT])
         .header("content-encoding", "identity")
         .header("content-encoding", "x-snappy")
         .send()
@@ -121,22 +126,14 @@ fn a_repeated_identity_header_cannot_match_a_wide_pattern() {
     ]);
     policy["default_action"] = serde_json::json!("block");
     policy["phone_numbers"] = serde_json::json!({"unknown": "allow", "numbers": []});
-    let mut filter = host_tests::Filter::start(module(), Default::default())
-        .unwrap()
-        .configure(policy.to_string())
-        .unwrap();
-    let repeated = call(&mut filter)
-        .header("x-wa-guard-identity", SUPPORT_BOT)
-        .header("x-wa-guard-identity", LAB_BOT)
-        .property("source.address", "127.0.0.1:40000")
+    let mut filter = configured(&policy);
+    let repeated = from_trusted_hop(&mut filter, &[SUPPORT_BOT, LAB_BOT])
         .send()
         .unwrap();
     let verdict = Verdict::from_outcome(&repeated);
     assert_ne!(verdict.rule.as_deref(), Some("support-tree"), "{verdict}");
     assert_eq!(verdict.decision, "block", "{verdict}");
-    let single = call(&mut filter)
-        .header("x-wa-guard-identity", SUPPORT_BOT)
-        .property("source.address", "127.0.0.1:40000")
+    let single = from_trusted_hop(&mut filter, &[SUPPORT_BOT])
         .send()
         .unwrap();
     assert_eq!(

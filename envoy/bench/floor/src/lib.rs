@@ -29,7 +29,10 @@ impl Context for FloorRoot {}
 impl RootContext for FloorRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         let config = self.get_plugin_configuration().unwrap_or_default();
-        if String::from_utf8_lossy(&config).contains("\"hostcalls\": \"guard\"") {
+        let compact: String = String::from_utf8_lossy(&config)
+            .split_whitespace()
+            .collect();
+        if compact.contains("\"hostcalls\":\"guard\"") {
             self.mimic = proxy_wasm::hostcalls::define_metric(
                 proxy_wasm::types::MetricType::Counter,
                 "bench_floor_requests_total",
@@ -61,7 +64,9 @@ impl Context for FloorHttp {}
 impl HttpContext for FloorHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         if self.mimic.is_some() {
-            let authority = self.get_http_request_header(":authority").unwrap_or_default();
+            let authority = self
+                .get_http_request_header(":authority")
+                .unwrap_or_default();
             self.header_bytes = authority.len();
             let _ = self.get_property(vec!["connection", "uri_san_peer_certificate"]);
         }
