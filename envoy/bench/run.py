@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
+LUA_LEXICON_THRESHOLD = 1.2
 ENVOY_DIR = BENCH_DIR.parent
 REPO = ENVOY_DIR.parent
 sys.path.insert(0, str(ENVOY_DIR))
@@ -149,9 +150,10 @@ def _replace_wasm_filter(rendered: str, replacement: list[str]) -> str:
 
 
 def lua_source(tmp: Path) -> tuple[str, dict[str, int]]:
-    lexicon, stats = lua_lexicon.generate(REPO / "policies" / "lexicon.json")
-    policy = json.loads((REPO / "policies" / "default.json").read_text(encoding="utf-8"))
-    threshold = float(policy.get("content", {}).get("threshold", 1.5))
+    lexicon, stats = lua_lexicon.generate(BENCH_DIR / "lexicon.json")
+    # The Lua filter keeps the guard's former design (lexicon score plus structural weights) and
+    # its former threshold: the guard's threshold is now a probability of the trained model.
+    threshold = LUA_LEXICON_THRESHOLD
     stats["threshold"] = threshold
     source = (lexicon + f"POLICY_THRESHOLD = {threshold!r}\n\n"
               + (BENCH_DIR / "wa_check.lua").read_text(encoding="utf-8"))

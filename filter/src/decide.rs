@@ -326,8 +326,12 @@ pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &Me
         Some(Role::GeneralAssistant) => false,
     };
     if c.enabled && scored && !message.texts.is_empty() {
-        let score = c.classifier.score(&message.visible_text());
-        if score.total >= c.classifier.threshold {
+        let mut score = c.classifier.score_texts(&message.texts);
+        let fires = score.probability >= c.classifier.threshold;
+        if fires || policy.log.log_allowed {
+            c.classifier.explain(&message.texts, &mut score);
+        }
+        if fires {
             head.findings.record(
                 "content_classifier",
                 Reason::GeneralAssistantContent,
@@ -360,7 +364,7 @@ pub fn conclude(policy: &Policy, head: &HeadEvaluation, message: Option<&Message
         rule,
         reason,
         role: head.role(policy),
-        score: f.score.as_ref().map(|s| s.total),
+        score: f.score.as_ref().map(|s| s.probability),
         signals: f.score.as_ref().map(Score::signal_ids).unwrap_or_default(),
         identity: head.identity.clone(),
         endpoint: head.call.endpoint,

@@ -154,7 +154,11 @@ impl Policy {
             }])
         })?;
         let mut policy = Self::compile(&doc)?;
-        policy.fingerprint = fingerprint;
+        // The model is part of what decides: a retrained model is a new policy version.
+        policy.fingerprint = format!(
+            "{fingerprint}.{}",
+            policy.content.classifier.model_version()
+        );
         Ok(policy)
     }
 

@@ -78,8 +78,10 @@ def broken_policies(default):
         ("unknown message type `txt`", patched({"origins": [dict(origin, message_types=["txt"])]})),
         ("reserved rule id `no_rule`", patched({"origins": [dict(origin, id="no_rule")]})),
         ("rule id with upper case", patched({"origins": [dict(origin, id="Support")]})),
-        ("unknown structural signal", patched({"content": {"structure": {"emoji_count": 1}}})),
+        ("retired lexicon field `builtin_lexicon`", patched({"content": {"builtin_lexicon": True}})),
         ("non-positive threshold", patched({"content": {"threshold": 0}})),
+        ("threshold of 1 or more (not a probability)", patched({"content": {"threshold": 1.2}})),
+        ("term group without terms", patched({"content": {"terms": [{"id": "brand", "terms": [], "weight": -2}]}})),
         ("max_body_bytes of 0", patched({"limits": {"max_body_bytes": 0}})),
         ("empty whatsapp.hosts", patched({"whatsapp": {"hosts": []}})),
         ("phone-number path id with a slash", patched({"phone_numbers": {"numbers": [

@@ -6,7 +6,6 @@
 //! semantic problem with its JSON path.
 
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 /// The whole plugin configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -176,26 +175,16 @@ pub struct PhoneNumberDoc {
 pub struct ContentSection {
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// Block when the score reaches this value.
+    /// Block when the classifier's probability that a message comes from a general assistant
+    /// reaches this value (between 0 and 1).
     #[serde(default = "default_threshold")]
     pub threshold: f64,
     #[serde(default = "default_scored_roles")]
     pub roles: Vec<ScoredRole>,
-    /// Include the built-in lexicon (`policies/lexicon.json`, compiled into the filter).
-    #[serde(default = "default_true")]
-    pub builtin_lexicon: bool,
-    /// Language groups of the lexicon to use; absent means all of them.
+    /// The business's own weighted terms, added to the model's score of every part they
+    /// appear in (negative: a service signal, such as a brand or product name).
     #[serde(default)]
-    pub languages: Option<Vec<String>>,
-    /// Extra rules, added to the lexicon.
-    #[serde(default)]
-    pub rules: Vec<ContentRuleDoc>,
-    /// Ids of lexicon rules to switch off.
-    #[serde(default)]
-    pub disable: Vec<String>,
-    /// Weight overrides for the structural signals, by signal id.
-    #[serde(default)]
-    pub structure: BTreeMap<String, f64>,
+    pub terms: Vec<ContentTermsDoc>,
     #[serde(default)]
     pub mode: Option<Mode>,
 }
@@ -204,8 +193,9 @@ fn default_true() -> bool {
     true
 }
 
+/// The default probability threshold, chosen on the project's held-out split (see MODEL.md).
 pub(crate) fn default_threshold() -> f64 {
-    1.2
+    crate::classify::DEFAULT_THRESHOLD
 }
 
 fn default_scored_roles() -> Vec<ScoredRole> {
@@ -214,11 +204,11 @@ fn default_scored_roles() -> Vec<ScoredRole> {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ContentRuleDoc {
+pub struct ContentTermsDoc {
     pub id: String,
-    #[serde(default)]
-    pub lang: Option<String>,
-    pub pattern: String,
+    /// Words or phrases, matched whole after the same normalisation as the text.
+    pub terms: Vec<String>,
+    /// Added to the score (log-odds units) of a part that holds any of the terms.
     pub weight: f64,
     #[serde(default)]
     pub note: Option<String>,
@@ -258,24 +248,6 @@ pub struct LogSection {
     /// Also log allowed decisions (off by default: one line per block or audit).
     #[serde(default)]
     pub log_allowed: bool,
-}
-
-/// The built-in lexicon file, as shipped in `policies/lexicon.json`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LexiconDoc {
-    pub version: u32,
-    pub languages: BTreeMap<String, Vec<LexiconRuleDoc>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LexiconRuleDoc {
-    pub id: String,
-    pub pattern: String,
-    pub weight: f64,
-    #[serde(default)]
-    pub note: Option<String>,
 }
 
 /// The second job: strip WhatsApp-derived records from uploads to AI training endpoints.

@@ -149,7 +149,9 @@ fn an_invalid_json_body_is_blocked() {
     assert_eq!(verdict.reason.as_deref(), Some("invalid_json"));
 }
 
-const ASSISTANT_TEXT: &str = "As an AI language model, I can help you with anything: write an essay, plan a trip, or explain quantum physics. What would you like to know?";
+/// A general-knowledge explainer, far above the default threshold, so that these tests are
+/// about how the body arrives, not about the classifier's margin.
+const ASSISTANT_TEXT: &str = "# How vaccines work\n\nA vaccine trains your immune system to recognise a germ without making you ill. It contains a harmless piece or weakened form of the virus or bacterium, called an **antigen**.\n\n## What happens next\n\n1. Immune cells notice the antigen and make **antibodies** that fit it.\n2. Memory cells keep a record of it for years.\n3. If the real germ arrives later, the body reacts in hours instead of weeks.\n\nIn short, vaccination is a rehearsal that lets your body win the real fight quickly.";
 
 fn assistant_text_call(filter: &mut host_tests::Filter) -> host_tests::RequestBuilder<'_> {
     filter

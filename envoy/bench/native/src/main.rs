@@ -20,6 +20,7 @@ struct Args {
     policy: String,
     workloads: Option<String>,
     upload: Option<String>,
+    classify: Option<String>,
     seconds: f64,
     iterations: Option<u64>,
     chunk: usize,
@@ -30,6 +31,7 @@ fn parse_args() -> Result<Args, String> {
         policy: "policies/default.json".into(),
         workloads: None,
         upload: None,
+        classify: None,
         seconds: 1.0,
         iterations: None,
         chunk: 65536,
@@ -41,6 +43,7 @@ fn parse_args() -> Result<Args, String> {
             "--policy" => a.policy = value()?,
             "--workloads" => a.workloads = Some(value()?),
             "--upload" => a.upload = Some(value()?),
+            "--classify" => a.classify = Some(value()?),
             "--seconds" => a.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?,
             "--iterations" => {
                 a.iterations = Some(value()?.parse().map_err(|e| format!("--iterations: {e}"))?)
@@ -135,7 +138,8 @@ fn breakdown(policy: &Policy, body: &[u8], seconds: f64) -> Value {
     let Ok(doc) = serde_json::from_slice::<Value>(body) else {
         return Value::Null;
     };
-    let text = whatsapp::read_message(&doc).visible_text();
+    let view = whatsapp::read_message(&doc);
+    let text = view.visible_text();
     let classifier = &policy.content.classifier;
     let parse = best_of(seconds, || {
         std::hint::black_box(serde_json::from_slice::<Value>(body).ok());
@@ -144,10 +148,10 @@ fn breakdown(policy: &Policy, body: &[u8], seconds: f64) -> Value {
         std::hint::black_box(whatsapp::read_message(&doc).visible_text());
     });
     let normalize = best_of(seconds, || {
-        std::hint::black_box(classify::normalize_for_lexicon(&text));
+        std::hint::black_box(classify::normalize::normalize(&text));
     });
     let score = best_of(seconds, || {
-        std::hint::black_box(classifier.score(&text));
+        std::hint::black_box(classifier.score_texts(&view.texts));
     });
     json!({
         "text_chars": text.chars().count(),
@@ -255,7 +259,41 @@ fn run() -> Result<Value, String> {
             "forwarded_bytes": forwarded,
         });
     }
-    Ok(json!({"policy_compile_ms": compile_ms, "workloads": results, "upload": upload}))
+    let classify = match &args.classify {
+        Some(path) => classify_speed(&policy, path, args.seconds)?,
+        None => Value::Null,
+    };
+    Ok(json!({"policy_compile_ms": compile_ms, "workloads": results, "upload": upload,
+              "classify": classify}))
+}
+
+/// The classifier alone over a JSONL file of `{"text"}` lines: µs per text and per KiB of text,
+/// by length band, best of five timed blocks.
+fn classify_speed(policy: &Policy, path: &str, seconds: f64) -> Result<Value, String> {
+    let data = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let texts: Vec<String> = data
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v.get("text").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let classifier = &policy.content.classifier;
+    let mut bands = Vec::new();
+    for (name, lo, hi) in [("<300", 0, 300), ("300-1500", 300, 1500), (">=1500", 1500, usize::MAX)] {
+        let set: Vec<&String> = texts.iter().filter(|t| (lo..hi).contains(&t.len())).collect();
+        if set.is_empty() {
+            continue;
+        }
+        let bytes: usize = set.iter().map(|t| t.len()).sum();
+        let us = best_of(seconds, || {
+            for t in &set {
+                std::hint::black_box(classifier.score(t));
+            }
+        });
+        bands.push(json!({"band_bytes": name, "texts": set.len(), "bytes": bytes,
+                          "us_per_text": us / set.len() as f64,
+                          "us_per_kib": us / (bytes as f64 / 1024.0)}));
+    }
+    Ok(json!({"file": path, "bands": bands}))
 }
 
 fn main() {

@@ -1,0 +1,553 @@
+//! Features of normalised text: hashed word uni- and bigrams and character n-grams, and the
+//! named structural signals. One pass over the text, no regex.
+//!
+//! Words are runs of letters, digits and marks. Han, kana and Thai characters are words of
+//! their own, since those scripts do not separate words by spaces. Inside a word, Latin
+//! look-alikes from other scripts are mapped to Latin when the word mixes scripts or is made
+//! of look-alikes only, so `Еxрlаin` (Cyrillic Е, р, а) reads as `explain` while a Russian
+//! word stays Russian. Four or more single letters spaced out (`e x p l a i n`, `e.x.p.l.a.i.n`)
+//! are read as one word.
+//!
+//! The same code computes features for training (`featurize`) and for scoring, so the two
+//! cannot drift.
+
+use super::normalize::{is_word_char, lookalike};
+use unicode_normalization::char::is_combining_mark;
+
+/// Character n-gram sizes, fastText style, over `<word>`.
+const MIN_N: usize = 3;
+const MAX_N: usize = 5;
+/// A spaced-out word needs at least this many single letters in a row.
+const MIN_SPACED_LETTERS: usize = 4;
+
+const SEED_WORD: u64 = 0x243F_6A88_85A3_08D3;
+const SEED_BIGRAM: u64 = 0x1319_8A2E_0370_7344;
+const SEED_CHAR: u64 = 0xA409_3822_299F_31D0;
+
+/// The named structural signals, in the order of their weights in the model.
+pub const STRUCTURAL: &[&str] = &[
+    "md_heading",
+    "md_bold",
+    "list_3plus",
+    "code_fence",
+    "latex_math",
+    "md_table",
+    "paragraphs_3plus",
+    "business_id",
+    "url",
+    "question",
+    "emoji",
+    "len_lt80",
+    "len_80_300",
+    "len_300_1000",
+    "len_ge1000",
+];
+
+/// The kind of a hashed feature, for explanations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Word,
+    Bigram,
+    CharGram,
+}
+
+/// Receives every hashed feature occurrence of a text.
+pub trait Sink {
+    fn feature(&mut self, hash: u64, kind: Kind);
+
+    /// Also receives the words of word and bigram features, for the trainer's vocabulary;
+    /// scoring ignores them.
+    fn named(&mut self, _hash: u64, _kind: Kind, _first: &str, _second: Option<&str>) {}
+}
+
+/// The structural signals of one text, as bits in `STRUCTURAL` order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Structure(pub u32);
+
+impl Structure {
+    fn set(&mut self, id: usize, on: bool) {
+        if on {
+            self.0 |= 1 << id;
+        }
+    }
+
+    pub fn has(&self, id: usize) -> bool {
+        self.0 & (1 << id) != 0
+    }
+
+    /// The ids that fired.
+    pub fn ids(&self) -> impl Iterator<Item = (usize, &'static str)> + '_ {
+        STRUCTURAL
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.has(*i))
+            .map(|(i, n)| (i, *n))
+    }
+}
+
+fn mix(h: u64, x: u64) -> u64 {
+    (h.rotate_left(5) ^ x).wrapping_mul(0x517C_C1B7_2722_0A95)
+}
+
+/// The weight-table bucket of a feature hash: its top bits. Every hash ends with a multiply by
+/// an odd constant, which carries every input bit into the top bits.
+pub fn bucket(hash: u64, bits: u32) -> u32 {
+    // INVARIANT: bits is in 12..=22 (checked when a model is read), so the shift is in range
+    // and the bucket fits in u32.
+    u32::try_from(hash >> (64 - bits.clamp(1, 32))).unwrap_or(0)
+}
+
+fn hash_str(seed: u64, s: &str) -> u64 {
+    let mut h = seed;
+    for chunk in s.as_bytes().chunks(8) {
+        let mut b = [0u8; 8];
+        for (d, s) in b.iter_mut().zip(chunk) {
+            *d = *s;
+        }
+        h = mix(h, u64::from_le_bytes(b));
+    }
+    mix(h, s.len() as u64)
+}
+
+/// Han, kana, Hangul syllables are not here: Korean separates words by spaces.
+fn is_single_char_word(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}' | '\u{3400}'..='\u{4DBF}'
+        | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{0E00}'..='\u{0E7F}'
+        | '\u{20000}'..='\u{2FFFF}')
+}
+
+/// Reusable buffers for one text's words.
+#[derive(Default)]
+pub struct Scratch {
+    /// Words, back to back.
+    arena: String,
+    /// Each word's span in `arena`, whether it is one CJK/Thai character, and whether the gap
+    /// before it was short enough to belong to a spaced-out word.
+    words: Vec<(usize, usize, bool, bool)>,
+    chars: Vec<char>,
+    word: String,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.words.clear();
+    }
+}
+
+/// Feeds every hashed feature of one normalised paragraph to `sink` and returns its shape.
+pub fn extract(text: &str, scratch: &mut Scratch, sink: &mut impl Sink) -> Shape {
+    scratch.clear();
+    split_words(text, scratch);
+    merge_spaced_letters(scratch);
+    let Scratch {
+        arena,
+        words,
+        chars,
+        ..
+    } = scratch;
+    let mut prev: Option<(u64, &str)> = None;
+    for &(start, end, single, _) in words.iter() {
+        let Some(word) = arena.get(start..end) else {
+            continue;
+        };
+        let w = hash_str(SEED_WORD, word);
+        sink.feature(w, Kind::Word);
+        sink.named(w, Kind::Word, word, None);
+        if let Some((p, pw)) = prev {
+            let b = mix(mix(SEED_BIGRAM, p), w);
+            sink.feature(b, Kind::Bigram);
+            sink.named(b, Kind::Bigram, pw, Some(word));
+        }
+        prev = Some((w, word));
+        if !single {
+            char_grams(word, chars, sink);
+        }
+    }
+    shape(text)
+}
+
+/// Character 3- to 5-grams of `<word>`.
+fn char_grams(word: &str, chars: &mut Vec<char>, sink: &mut impl Sink) {
+    chars.clear();
+    chars.push('<');
+    chars.extend(word.chars());
+    chars.push('>');
+    for start in 0..chars.len() {
+        let mut h = SEED_CHAR;
+        for (k, c) in chars.iter().skip(start).take(MAX_N).enumerate() {
+            h = mix(h, u64::from(*c));
+            if k + 1 >= MIN_N {
+                sink.feature(h, Kind::CharGram);
+            }
+        }
+    }
+}
+
+/// Splits normalised text into words, mapping look-alikes word by word.
+fn split_words(text: &str, s: &mut Scratch) {
+    // Separator characters since the last word, and whether they held a line break.
+    let (mut gap, mut gap_newline) = (0usize, false);
+    let mut building = false;
+    let mut building_short_gap = false;
+    let mut last_single = false;
+    for c in text.chars() {
+        let short_gap = gap == 1 && !gap_newline;
+        if c.is_ascii() {
+            // The common case, without Unicode table lookups.
+            if c.is_ascii_alphanumeric() {
+                if !building {
+                    building = true;
+                    building_short_gap = short_gap;
+                }
+                s.word.push(c);
+                last_single = false;
+                gap = 0;
+                gap_newline = false;
+            } else {
+                if building {
+                    s.finish_word(building_short_gap);
+                    building = false;
+                }
+                last_single = false;
+                gap += 1;
+                gap_newline |= c == '\n';
+            }
+            continue;
+        }
+        if is_combining_mark(c) && last_single && !building && gap == 0 {
+            // A voicing mark (NFKD splits `が` into `か` and U+3099) stays with its character.
+            s.extend_last(c);
+            continue;
+        } else if is_single_char_word(c) {
+            if building {
+                s.finish_word(building_short_gap);
+                building = false;
+            }
+            s.push_single(c, short_gap);
+            last_single = true;
+        } else if is_word_char(c) {
+            if !building {
+                building = true;
+                building_short_gap = short_gap;
+            }
+            s.word.push(c);
+            last_single = false;
+        } else {
+            if building {
+                s.finish_word(building_short_gap);
+                building = false;
+            }
+            last_single = false;
+            gap += 1;
+            gap_newline |= c == '\n';
+            continue;
+        }
+        gap = 0;
+        gap_newline = false;
+    }
+    if building {
+        s.finish_word(building_short_gap);
+    }
+}
+
+impl Scratch {
+    fn push_single(&mut self, c: char, short_gap: bool) {
+        let start = self.arena.len();
+        self.arena.push(c);
+        self.words.push((start, self.arena.len(), true, short_gap));
+    }
+
+    fn finish_word(&mut self, short_gap: bool) {
+        let start = self.arena.len();
+        if self.word.is_ascii() {
+            self.arena.push_str(&self.word);
+        } else {
+            map_lookalikes(&self.word, &mut self.arena);
+        }
+        self.words.push((start, self.arena.len(), false, short_gap));
+        self.word.clear();
+    }
+
+    fn extend_last(&mut self, c: char) {
+        self.arena.push(c);
+        if let Some(last) = self.words.last_mut() {
+            last.1 = self.arena.len();
+        }
+    }
+}
+
+/// Joins runs of at least `MIN_SPACED_LETTERS` single letters with short gaps into one word.
+fn merge_spaced_letters(s: &mut Scratch) {
+    let letter = |s: &Scratch, i: usize| -> Option<(usize, usize, bool)> {
+        let &(a, b, single, short_gap) = s.words.get(i)?;
+        let w = s.arena.get(a..b)?;
+        let mut cs = w.chars();
+        (!single && cs.next().is_some() && cs.next().is_none()).then_some((a, b, short_gap))
+    };
+    let mut i = 0;
+    while i < s.words.len() {
+        let mut j = i;
+        if letter(s, i).is_some() {
+            j = i + 1;
+            while letter(s, j).is_some_and(|l| l.2) {
+                j += 1;
+            }
+        }
+        if j - i >= MIN_SPACED_LETTERS {
+            s.word.clear();
+            for k in i..j {
+                if let Some((a, b, _)) = letter(s, k)
+                    && let Some(l) = s.arena.get(a..b)
+                {
+                    s.word.push_str(l);
+                }
+            }
+            let short_gap = s.words.get(i).is_some_and(|w| w.3);
+            let start = s.arena.len();
+            map_lookalikes(&s.word, &mut s.arena);
+            s.word.clear();
+            s.words
+                .splice(i..j, [(start, s.arena.len(), false, short_gap)]);
+            i += 1;
+        } else {
+            i = j.max(i + 1);
+        }
+    }
+}
+
+/// Appends `word` to `arena`, with look-alikes mapped to Latin when the word mixes Latin
+/// with them or is made of look-alikes only.
+fn map_lookalikes(word: &str, arena: &mut String) {
+    if !word.chars().any(|c| lookalike(c).is_some()) {
+        arena.push_str(word);
+        return;
+    }
+    let (mut latin, mut others) = (false, false);
+    let lookalikes = true;
+    for c in word.chars() {
+        if c.is_ascii_alphabetic() {
+            latin = true;
+        } else if lookalike(c).is_none() && is_word_char(c) && !c.is_numeric() {
+            others = true;
+        }
+    }
+    if lookalikes && (latin || !others) {
+        arena.extend(word.chars().map(|c| lookalike(c).unwrap_or(c)));
+    } else {
+        arena.push_str(word);
+    }
+}
+
+/// What the structural signals are computed from; paragraphs merge into a whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Signals that hold when they hold in any part, as `Structure` bits.
+    flags: u32,
+    list_items: u32,
+    paragraphs: u32,
+    chars: u32,
+}
+
+const FLAG_IDS: [usize; 9] = [0, 1, 3, 4, 5, 7, 8, 9, 10];
+
+impl Shape {
+    pub fn merge(&mut self, other: &Shape) {
+        self.flags |= other.flags;
+        self.list_items += other.list_items;
+        self.paragraphs += other.paragraphs;
+        self.chars += other.chars;
+    }
+
+    pub fn chars(&self) -> u32 {
+        self.chars
+    }
+
+    pub fn structure(&self) -> Structure {
+        let mut st = Structure(self.flags);
+        let chars = self.chars;
+        st.set(2, self.list_items >= 3);
+        st.set(6, self.paragraphs >= 3);
+        st.set(11, chars < 80);
+        st.set(12, (80..300).contains(&chars));
+        st.set(13, (300..1000).contains(&chars));
+        st.set(14, chars >= 1000);
+        st
+    }
+}
+
+/// The shape of one paragraph of normalised text: line starts are read as they come, and the
+/// searches for rarer markers run only when their first byte occurs.
+fn shape(text: &str) -> Shape {
+    let bytes = text.as_bytes();
+    let (mut list_items, mut heading, mut bold, mut table) = (0u32, false, false, false);
+    let (mut seen, mut chars, mut emoji) = (0u8, 0u32, false);
+    let mut line_start = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        chars += u32::from(b & 0xC0 != 0x80);
+        seen |= BYTE_SEEN.get(usize::from(b)).copied().unwrap_or(0);
+        // U+1F000.. (F0 9F ..) and U+2600..U+27BF (E2 98..9E ..) are emoji.
+        emoji |= (b == 0x9F && i > 0 && bytes.get(i - 1) == Some(&0xF0))
+            || ((0x98..=0x9E).contains(&b) && i > 0 && bytes.get(i - 1) == Some(&0xE2));
+        if b == b'\n' || i + 1 == bytes.len() {
+            let end = if b == b'\n' { i } else { i + 1 };
+            if let Some(line) = text.get(line_start..end) {
+                let t = line.trim_start();
+                let hashes = t.bytes().take_while(|b| *b == b'#').count();
+                heading |= (1..=6).contains(&hashes) && t.as_bytes().get(hashes) == Some(&b' ');
+                list_items += u32::from(is_list_item(t));
+                table |= t.starts_with('|') && (t.contains("---") || t.contains("|:-"));
+                if seen & SEEN_EMPHASIS != 0 && !bold {
+                    bold = has_pair(line, "**") || has_pair(line, "__");
+                }
+            }
+            line_start = i + 1;
+        }
+    }
+    let has = |bit: u8| seen & bit != 0;
+    let mut st = Structure::default();
+    let flags = [
+        heading,
+        bold,
+        has(SEEN_BACKTICK) && text.contains("```"),
+        has(SEEN_LATEX) && has_latex(text),
+        table,
+        has(SEEN_DIGIT) && has_business_id(text),
+        (has(SEEN_H) && text.contains("http")) || (has(SEEN_W) && text.contains("www.")),
+        has(SEEN_QUESTION) && (text.contains('?') || text.contains('؟')),
+        emoji,
+    ];
+    for (id, on) in FLAG_IDS.iter().zip(flags) {
+        st.set(*id, on);
+    }
+    Shape {
+        flags: st.0,
+        list_items,
+        paragraphs: 1,
+        chars,
+    }
+}
+
+const SEEN_EMPHASIS: u8 = 1;
+const SEEN_BACKTICK: u8 = 2;
+const SEEN_LATEX: u8 = 4;
+const SEEN_DIGIT: u8 = 8;
+const SEEN_H: u8 = 16;
+const SEEN_W: u8 = 32;
+/// `?`, or the lead byte of `؟` (U+061F).
+const SEEN_QUESTION: u8 = 64;
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an out-of-range index fails the build, never a request"
+)]
+static BYTE_SEEN: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'*' | b'_' => SEEN_EMPHASIS,
+            b'`' => SEEN_BACKTICK,
+            b'\\' | b'$' => SEEN_LATEX,
+            b'0' => SEEN_DIGIT,
+            b'h' => SEEN_H,
+            b'w' => SEEN_W,
+            b'?' | 0xD8 => SEEN_QUESTION,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
+
+fn has_pair(line: &str, marker: &str) -> bool {
+    line.find(marker).is_some_and(|i| {
+        line.get(i + marker.len()..)
+            .and_then(|rest| rest.find(marker))
+            .is_some_and(|j| j > 0)
+    })
+}
+
+/// `- x`, `* x`, `• x`, `0. x`, `00) x`, `a) x`.
+fn is_list_item(t: &str) -> bool {
+    let mut cs = t.chars();
+    match cs.next() {
+        Some('-' | '*' | '•' | '▪' | '◦' | '–' | '·') => cs.next() == Some(' '),
+        Some('0') => {
+            let rest = t.trim_start_matches('0');
+            rest.starts_with(". ") || rest.starts_with(") ")
+        }
+        Some(c) if c.is_ascii_lowercase() => {
+            let rest = cs.as_str();
+            rest.starts_with(") ")
+        }
+        _ => false,
+    }
+}
+
+fn has_latex(text: &str) -> bool {
+    text.contains("$$")
+        || text.contains("\\(")
+        || text.contains("\\[")
+        || [
+            "\\frac", "\\sqrt", "\\times", "\\cdot", "\\sum", "\\int", "\\pi", "\\le", "\\ge",
+            "\\neq", "\\boxed",
+        ]
+        .iter()
+        .any(|m| text.contains(m))
+}
+
+/// An order, booking or parcel id: `#` before digits, or a word mixing letters with at least
+/// three digits (`bx-00000`, `a0000b`), or five or more digits in a row.
+fn has_business_id(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut run_digits = 0usize;
+    let mut token_letters = false;
+    let mut token_digits = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'0' => {
+                run_digits += 1;
+                token_digits += 1;
+                if run_digits >= 5 || (token_letters && token_digits >= 3) {
+                    return true;
+                }
+                if run_digits == 1 && i > 0 && bytes.get(i - 1) == Some(&b'#') {
+                    return true;
+                }
+            }
+            b'a'..=b'z' => {
+                run_digits = 0;
+                token_letters = true;
+                if token_digits >= 3 {
+                    return true;
+                }
+            }
+            b'-' | b'_' | b'/' => run_digits = 0,
+            _ => {
+                run_digits = 0;
+                token_letters = false;
+                token_digits = 0;
+            }
+        }
+    }
+    false
+}
+
+/// The paragraphs of normalised text: normalisation leaves at most one blank line in a row.
+pub fn paragraphs(text: &str) -> impl Iterator<Item = &str> {
+    text.split("\n\n").filter(|p| !p.is_empty())
+}
+
+/// Feeds every hashed feature of normalised `text` to `sink`, paragraph by paragraph as the
+/// scorer reads it, and returns the whole text's shape. The trainer's features come from here.
+pub fn featurize(text: &str, scratch: &mut Scratch, sink: &mut impl Sink) -> Shape {
+    let mut whole = Shape::default();
+    for p in paragraphs(text) {
+        whole.merge(&extract(p, scratch, sink));
+    }
+    whole
+}
+
+#[cfg(test)]
+mod tests;

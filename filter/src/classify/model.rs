@@ -1,0 +1,197 @@
+//! The trained model: a linear model over hashed features, quantised to one byte a weight.
+//!
+//! The model is data. `make model` writes `model/classifier.bin`; the filter embeds it and
+//! reads it once per VM without copying the weight table. The format, little-endian:
+//!
+//! ```text
+//! "WAGM" | u32 format (1) | u32 bits | u32 structural count | f32 scale | f32 bias
+//! | f32 platt_a | f32 platt_b | f32 structural weights[count]
+//! | u32 vocabulary size | { u32 bucket | u8 kind | u16 length | bytes }[size]
+//! | i8 weights[1 << bits]
+//! ```
+//!
+//! The score of a segment is `bias + scale * Σ q[bucket] / sqrt(n) + Σ structural weights`,
+//! with one term per hashed feature occurrence (`n` of them). The probability is
+//! `sigmoid(platt_a * score + platt_b)`, calibrated by the trainer on held-out data.
+
+use super::features::{Kind, STRUCTURAL, bucket};
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// The model shipped with the filter.
+pub const BUILTIN_MODEL: &[u8] = include_bytes!("../../../model/classifier.bin");
+
+const MAGIC: &[u8; 4] = b"WAGM";
+const FORMAT: u32 = 1;
+/// Weight tables from 2^12 to 2^22 buckets (4 KiB to 4 MiB).
+const BITS: std::ops::RangeInclusive<u32> = 12..=22;
+
+/// A model file that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    #[error("model file is truncated at byte {0}")]
+    Truncated(usize),
+    #[error("model file does not start with `WAGM`")]
+    BadMagic,
+    #[error("model format {0} is not supported (this filter reads format {FORMAT})")]
+    Format(u32),
+    #[error("model has 2^{0} buckets; supported: 2^12 to 2^22")]
+    Bits(u32),
+    #[error("model has {0} structural weights, this filter computes {1}")]
+    Structural(usize, usize),
+    #[error("model parameter `{0}` is not a finite number")]
+    NotFinite(&'static str),
+    #[error("model has {0} trailing bytes")]
+    Trailing(usize),
+}
+
+/// A parsed model, borrowing its weight table from the file's bytes.
+#[derive(Debug)]
+pub struct Model {
+    pub bits: u32,
+    pub scale: f32,
+    pub bias: f32,
+    pub platt_a: f32,
+    pub platt_b: f32,
+    pub structural: Vec<f32>,
+    /// Names of the n-grams kept for explanations, by bucket and kind.
+    pub vocabulary: HashMap<(u32, u8), String>,
+    weights: &'static [u8],
+    /// The first 12 hex digits of the file's SHA-256: the model's version.
+    pub version: String,
+}
+
+static BUILTIN: LazyLock<Result<Model, ModelError>> = LazyLock::new(|| Model::parse(BUILTIN_MODEL));
+
+/// The built-in model, parsed once per VM.
+pub fn builtin() -> Result<&'static Model, ModelError> {
+    BUILTIN.as_ref().map_err(Clone::clone)
+}
+
+struct Reader {
+    bytes: &'static [u8],
+    at: usize,
+}
+
+impl Reader {
+    fn take(&mut self, n: usize) -> Result<&'static [u8], ModelError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .ok_or(ModelError::Truncated(self.at))?;
+        let s = self
+            .bytes
+            .get(self.at..end)
+            .ok_or(ModelError::Truncated(self.at))?;
+        self.at = end;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ModelError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
+    fn u32(&mut self) -> Result<u32, ModelError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn f32(&mut self, name: &'static str) -> Result<f32, ModelError> {
+        let v = f32::from_le_bytes(self.array()?);
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(ModelError::NotFinite(name))
+        }
+    }
+}
+
+impl Model {
+    pub fn parse(bytes: &'static [u8]) -> Result<Self, ModelError> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(4)? != MAGIC {
+            return Err(ModelError::BadMagic);
+        }
+        let format = r.u32()?;
+        if format != FORMAT {
+            return Err(ModelError::Format(format));
+        }
+        let bits = r.u32()?;
+        if !BITS.contains(&bits) {
+            return Err(ModelError::Bits(bits));
+        }
+        let count = r.u32()? as usize;
+        if count != STRUCTURAL.len() {
+            return Err(ModelError::Structural(count, STRUCTURAL.len()));
+        }
+        let scale = r.f32("scale")?;
+        let bias = r.f32("bias")?;
+        let platt_a = r.f32("platt_a")?;
+        let platt_b = r.f32("platt_b")?;
+        let structural = (0..count)
+            .map(|_| r.f32("structural weight"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let size = r.u32()?;
+        let mut vocabulary = HashMap::new();
+        for _ in 0..size {
+            let bucket = r.u32()?;
+            let [kind] = r.array::<1>()?;
+            let len = usize::from(u16::from_le_bytes(r.array()?));
+            let name = String::from_utf8_lossy(r.take(len)?).into_owned();
+            vocabulary.insert((bucket, kind), name);
+        }
+        let weights = r.take(1usize << bits)?;
+        if r.at != bytes.len() {
+            return Err(ModelError::Trailing(bytes.len() - r.at));
+        }
+        Ok(Self {
+            bits,
+            scale,
+            bias,
+            platt_a,
+            platt_b,
+            structural,
+            vocabulary,
+            weights,
+            version: crate::report::short_hash(bytes),
+        })
+    }
+
+    /// The bucket a feature hash falls in.
+    pub fn bucket(&self, hash: u64) -> u32 {
+        bucket(hash, self.bits)
+    }
+
+    /// The quantised weight of a bucket.
+    pub fn weight(&self, bucket: u32) -> i32 {
+        self.weights
+            .get(bucket as usize)
+            .map_or(0, |b| i32::from(b.cast_signed()))
+    }
+
+    /// The name of an n-gram bucket, when the trainer kept it for explanations.
+    pub fn name(&self, bucket: u32, kind: Kind) -> Option<&str> {
+        let k = match kind {
+            Kind::Word => 0,
+            Kind::Bigram => 1,
+            Kind::CharGram => 2,
+        };
+        self.vocabulary.get(&(bucket, k)).map(String::as_str)
+    }
+
+    /// The calibrated probability of a raw score.
+    pub fn probability(&self, score: f32) -> f64 {
+        let z = f64::from(self.platt_a) * f64::from(score) + f64::from(self.platt_b);
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// Bytes of VM memory the model holds beyond the embedded file: the vocabulary map.
+    pub fn heap_bytes(&self) -> usize {
+        self.vocabulary
+            .values()
+            .map(|n| n.len() + 48)
+            .sum::<usize>()
+            + self.structural.len() * 4
+    }
+}

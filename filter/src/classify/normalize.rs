@@ -1,0 +1,414 @@
+//! Normalisation that obfuscation cannot beat, applied before any feature is read.
+//!
+//! In order, for every character of the text:
+//! 1. default-ignorable code points are dropped: format characters, zero-width joiners, bidi
+//!    controls and isolates, variation selectors, tag characters, U+180E, soft hyphens;
+//! 2. compatibility decomposition (NFKD): full-width forms, mathematical alphanumerics,
+//!    ligatures, circled and super-scripted letters become plain letters, and precomposed
+//!    accents come apart, so NFC and NFD input read the same;
+//! 3. combining marks on Latin, Greek, Cyrillic and Arabic letters are dropped (`é` → `e`,
+//!    Arabic harakat); other scripts keep theirs, because Devanagari vowel signs or Japanese
+//!    voicing marks carry meaning;
+//! 4. lowercase; every numeric character becomes `0`; a whitespace run becomes one space, or
+//!    two when it is longer (a line break survives as `\n`, so that paragraphs stay visible,
+//!    and two spaces survive so that a spaced-out word's breaks stay visible).
+//!
+//! Look-alike letters are mapped afterwards, word by word, in [`crate::classify::features`]:
+//! a word must be seen whole to tell a Russian word from a Latin word dressed in Cyrillic.
+
+use std::sync::LazyLock;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Whether `c` is a Default_Ignorable_Code_Point (Unicode DerivedCoreProperties), or one of
+/// the invisible fillers that render as nothing in WhatsApp (U+180E, Hangul and Braille
+/// blanks). Checked against `unicode-security`'s table in the tests.
+pub fn is_ignorable(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Scripts whose combining marks are accents that a reader does not need (checked on the
+/// base character that precedes the marks).
+fn marks_are_accents(base: char) -> bool {
+    matches!(base, 'A'..='Z' | 'a'..='z' | '\u{00C0}'..='\u{052F}' | '\u{0600}'..='\u{06FF}'
+        | '\u{1E00}'..='\u{1FFF}')
+}
+
+/// Appends the normalised form of `text` to `out`.
+pub fn normalize_into(text: &str, out: &mut String) {
+    let mut state = Writer {
+        out,
+        last_space: true,
+        double_space: false,
+        accent_base: false,
+    };
+    let mut rest = text;
+    while !rest.is_empty() {
+        // ASCII runs (most WhatsApp text) need no decomposition.
+        let run = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        let (ascii, tail) = rest.split_at_checked(run).unwrap_or((rest, ""));
+        for b in ascii.bytes() {
+            state.push_ascii(b);
+        }
+        let end = tail
+            .char_indices()
+            .find(|(_, c)| c.is_ascii())
+            .map_or(tail.len(), |(i, _)| i);
+        let (wide, next) = tail.split_at_checked(end).unwrap_or((tail, ""));
+        push_wide(&mut state, wide);
+        rest = next;
+    }
+    while state.out.ends_with(' ') {
+        state.out.pop();
+    }
+}
+
+/// Decomposes a run of non-ASCII text. Characters that are their own NFKD and take no marks
+/// of a script whose marks are kept go straight through; the rest is decomposed in runs.
+fn push_wide(state: &mut Writer<'_>, wide: &str) {
+    let mut rest = wide;
+    while !rest.is_empty() {
+        let stable = rest
+            .char_indices()
+            .find(|(_, c)| !is_own_nfkd(*c))
+            .map_or(rest.len(), |(i, _)| i);
+        let (direct, tail) = rest.split_at_checked(stable).unwrap_or((rest, ""));
+        for c in direct.chars() {
+            state.push_decomposed(c);
+        }
+        let unstable = tail
+            .char_indices()
+            .find(|(_, c)| is_own_nfkd(*c))
+            .map_or(tail.len(), |(i, _)| i);
+        let (decompose, next) = tail.split_at_checked(unstable).unwrap_or((tail, ""));
+        for c in decompose.chars().filter(|c| !is_ignorable(*c)).nfkd() {
+            state.push_decomposed(c);
+        }
+        rest = next;
+    }
+}
+
+/// Common letters with no compatibility decomposition: Cyrillic (but й, ё), Arabic letters,
+/// Devanagari letters and signs (but the nukta forms), CJK ideographs, and CJK punctuation.
+/// Checked against `unicode-normalization` in the tests.
+fn is_own_nfkd(c: char) -> bool {
+    matches!(c, '\u{0410}'..='\u{0418}' | '\u{041A}'..='\u{0438}' | '\u{043A}'..='\u{044F}'
+        | '\u{0621}' | '\u{0627}'..='\u{064A}' | '\u{0905}'..='\u{0928}' | '\u{092A}'..='\u{0930}'
+        | '\u{0932}'..='\u{0933}' | '\u{0935}'..='\u{0939}' | '\u{093E}'..='\u{094D}'
+        | '\u{4E00}'..='\u{9FFF}' | '\u{3001}'..='\u{3002}')
+}
+
+/// The normalised form of `text`.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    normalize_into(text, &mut out);
+    out
+}
+
+struct Writer<'a> {
+    out: &'a mut String,
+    last_space: bool,
+    /// The whitespace run being read has already given two spaces.
+    double_space: bool,
+    /// The last base character's marks are accents to drop.
+    accent_base: bool,
+}
+
+impl Writer<'_> {
+    fn push_ascii(&mut self, b: u8) {
+        self.accent_base = b.is_ascii_alphabetic();
+        match b {
+            b'\n' => self.newline(),
+            b'\t' | 0x0B | 0x0C | b'\r' | b' ' => self.space(),
+            b'0'..=b'9' => self.letter('0'),
+            _ => self.letter(char::from(b.to_ascii_lowercase())),
+        }
+    }
+
+    fn push_decomposed(&mut self, c: char) {
+        if is_combining_mark(c) {
+            if !self.accent_base {
+                self.letter(c);
+            }
+            return;
+        }
+        if is_ignorable(c) {
+            return;
+        }
+        self.accent_base = marks_are_accents(c);
+        if c.is_ascii() {
+            // NFKD turned a full-width or styled character into ASCII.
+            if let Ok(b) = u8::try_from(c) {
+                self.push_ascii(b);
+            }
+        } else if is_caseless_letter(c) {
+            self.letter(c);
+        } else if c == '\u{2028}' || c == '\u{2029}' || c == '\u{0085}' {
+            self.newline();
+        } else if c.is_whitespace() {
+            self.space();
+        } else if is_numeric(c) {
+            self.letter('0');
+        } else {
+            for l in c.to_lowercase() {
+                self.letter(fold_punctuation(l));
+            }
+        }
+    }
+
+    fn letter(&mut self, c: char) {
+        self.out.push(c);
+        self.last_space = false;
+    }
+
+    /// One space for a run of whitespace, two for a longer run: spaced-out words
+    /// (`h e l l o  w o r l d`) keep their word breaks.
+    fn space(&mut self) {
+        if !self.last_space {
+            self.out.push(' ');
+            self.last_space = true;
+            self.double_space = false;
+        } else if !self.double_space && !self.out.is_empty() && !self.out.ends_with('\n') {
+            self.out.push(' ');
+            self.double_space = true;
+        }
+    }
+
+    fn newline(&mut self) {
+        while self.out.ends_with(' ') {
+            self.out.pop();
+        }
+        if !self.out.is_empty() && !self.out.ends_with("\n\n") {
+            self.out.push('\n');
+        }
+        self.last_space = true;
+    }
+}
+
+/// Han, kana, Hangul and the other CJK blocks: letters without case and without digits (the few
+/// numerals there, such as `〇`, read as letters), so no table needs asking.
+fn is_caseless_letter(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}'
+        | '\u{AC00}'..='\u{D7AF}' | '\u{F900}'..='\u{FAFF}')
+}
+
+/// Typographic quotes read as ASCII quotes.
+fn fold_punctuation(c: char) -> char {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{02BC}' | '\u{2032}' => '\'',
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{2033}' => '"',
+        c => c,
+    }
+}
+
+/// Character classes of the Basic Multilingual Plane as bit sets, built once per VM from the
+/// Unicode tables, so that non-Latin text does not search them character by character.
+struct PlaneClasses {
+    /// Letters, digits and combining marks: what words are made of.
+    word: Vec<u64>,
+    /// Numeric characters (general categories Nd, Nl, No).
+    numeric: Vec<u64>,
+}
+
+static BMP: LazyLock<PlaneClasses> = LazyLock::new(|| {
+    let mut word = vec![0u64; 1024];
+    let mut numeric = vec![0u64; 1024];
+    for c in (0..0x1_0000u32).filter_map(char::from_u32) {
+        let (i, bit) = ((c as usize) >> 6, 1u64 << (c as u32 & 63));
+        if let Some(w) = word.get_mut(i)
+            && (c.is_alphanumeric() || is_combining_mark(c))
+        {
+            *w |= bit;
+        }
+        if let Some(n) = numeric.get_mut(i)
+            && c.is_numeric()
+        {
+            *n |= bit;
+        }
+    }
+    PlaneClasses { word, numeric }
+});
+
+fn bit(set: &[u64], c: char) -> Option<bool> {
+    let cp = c as usize;
+    set.get(cp >> 6).map(|w| w & (1 << (cp & 63)) != 0)
+}
+
+/// Whether `c` belongs in a word: a letter, digit or combining mark.
+pub fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    bit(&BMP.word, c).unwrap_or_else(|| c.is_alphanumeric() || is_combining_mark(c))
+}
+
+fn is_numeric(c: char) -> bool {
+    bit(&BMP.numeric, c).unwrap_or_else(|| c.is_numeric())
+}
+
+/// Blocks whose letters have Latin look-alikes worth mapping: Latin extended, IPA, Greek,
+/// Cyrillic, Armenian, Cherokee, phonetic extensions, letterlike symbols.
+const LOOKALIKE_BLOCKS: &[(u32, u32)] = &[
+    (0x0100, 0x058F),
+    (0x13A0, 0x13FF),
+    (0x1D00, 0x1DBF),
+    (0x2100, 0x214F),
+    (0xA640, 0xA69F),
+    (0xAB70, 0xABBF),
+];
+
+/// Lowercase look-alikes and the ASCII letter their TR39 skeleton is, from `unicode-security`.
+static LOOKALIKES: LazyLock<Vec<(char, char)>> = LazyLock::new(|| {
+    let mut table = Vec::new();
+    for &(lo, hi) in LOOKALIKE_BLOCKS {
+        for c in (lo..=hi).filter_map(char::from_u32) {
+            if let Some(latin) = skeleton_letter(c) {
+                table.push((c, latin));
+            }
+        }
+    }
+    table
+});
+
+/// The single ASCII letter or digit whose look-alike `c` is, if its skeleton is one.
+fn skeleton_letter(c: char) -> Option<char> {
+    let mut buf = [0u8; 4];
+    let mut skeleton = unicode_security::skeleton(c.encode_utf8(&mut buf))
+        .flat_map(char::to_lowercase)
+        .filter(|s| !is_combining_mark(*s));
+    let first = skeleton.next()?;
+    let latin = match first {
+        'a'..='z' => first,
+        '0' => 'o',
+        '1' => 'l',
+        _ => return None,
+    };
+    (skeleton.next().is_none() && latin != c).then_some(latin)
+}
+
+/// The Latin letter a non-Latin look-alike stands for (`а` Cyrillic → `a`, `ο` Greek → `o`).
+pub fn lookalike(c: char) -> Option<char> {
+    let cp = c as u32;
+    if !LOOKALIKE_BLOCKS
+        .iter()
+        .any(|(lo, hi)| (*lo..=*hi).contains(&cp))
+    {
+        return None;
+    }
+    let table = &*LOOKALIKES;
+    table
+        .binary_search_by_key(&c, |(k, _)| *k)
+        .ok()
+        .and_then(|i| table.get(i))
+        .map(|(_, l)| *l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignorables_match_the_unicode_table() {
+        // unicode-security's skeleton drops exactly the Default_Ignorable_Code_Points.
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let mut buf = [0u8; 4];
+            let dropped = unicode_security::skeleton(c.encode_utf8(&mut buf))
+                .next()
+                .is_none();
+            if dropped {
+                assert!(is_ignorable(c), "{:04X} is default-ignorable", c as u32);
+            }
+        }
+    }
+
+    #[test]
+    fn every_invisible_family_is_dropped() {
+        let plain = normalize("explain photosynthesis");
+        for hidden in [
+            "ex\u{200B}plain photo\u{200D}synthesis",
+            "ex\u{2066}plain\u{2069} photo\u{202E}synthesis",
+            "ex\u{FE0F}plain photo\u{FE00}synthesis",
+            "ex\u{E0041}plain photo\u{E007F}synthesis",
+            "ex\u{180E}plain photo\u{00AD}synthesis",
+            "ex\u{2060}plain photo\u{FEFF}synthesis",
+        ] {
+            assert_eq!(normalize(hidden), plain, "{hidden:?}");
+        }
+    }
+
+    #[test]
+    fn compatibility_forms_fold() {
+        assert_eq!(normalize("Ｅｘｐｌａｉｎ"), "explain");
+        assert_eq!(normalize("𝐄𝐱𝐩𝐥𝐚𝐢𝐧 𝘵𝘩𝘪𝘴"), "explain this");
+        assert_eq!(normalize("𝔢𝔵𝔭𝔩𝔞𝔦𝔫"), "explain");
+        assert_eq!(normalize("ﬁnal"), "final");
+    }
+
+    #[test]
+    fn nfc_and_nfd_read_the_same() {
+        let nfc = "Voilà une réponse détaillée";
+        let nfd: String = nfc.nfd().collect();
+        assert_ne!(nfc, nfd);
+        assert_eq!(normalize(nfc), normalize(&nfd));
+        assert_eq!(normalize(nfc), "voila une reponse detaillee");
+    }
+
+    #[test]
+    fn other_scripts_keep_their_marks() {
+        // Devanagari vowel signs and the Japanese voicing mark survive (decomposed).
+        assert!(normalize("किताब").contains('\u{093F}'));
+        assert_eq!(normalize("が"), normalize("か\u{3099}"));
+        assert_ne!(normalize("が"), normalize("か"));
+    }
+
+    #[test]
+    fn digits_whitespace_and_lines() {
+        assert_eq!(normalize("Order #٣٤5\t\tshipped"), "order #000  shipped");
+        assert_eq!(normalize("a\n\n\n\nb \n c"), "a\n\nb\nc");
+        assert_eq!(normalize("  x  "), "x");
+    }
+
+    #[test]
+    fn own_nfkd_characters_have_no_decomposition() {
+        for c in (0..0x11_0000u32)
+            .filter_map(char::from_u32)
+            .filter(|c| is_own_nfkd(*c))
+        {
+            let d: String = c.to_string().nfkd().collect();
+            assert_eq!(d, c.to_string(), "{:04X}", c as u32);
+            assert!(!is_combining_mark(c) || !marks_are_accents(c));
+        }
+    }
+
+    #[test]
+    fn plane_classes_match_the_unicode_tables() {
+        for c in (0..0x11_0000u32).filter_map(char::from_u32) {
+            assert_eq!(
+                is_word_char(c),
+                c.is_alphanumeric() || is_combining_mark(c),
+                "{c:?}"
+            );
+            assert_eq!(is_numeric(c), c.is_numeric(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn lookalikes_map_to_latin() {
+        assert_eq!(lookalike('а'), Some('a')); // Cyrillic a
+        assert_eq!(lookalike('е'), Some('e')); // Cyrillic ie
+        assert_eq!(lookalike('ο'), Some('o')); // Greek omicron
+        assert_eq!(lookalike('ѕ'), Some('s')); // Cyrillic dze
+        assert_eq!(lookalike('і'), Some('i')); // Ukrainian i
+        assert_eq!(lookalike('ɑ'), Some('a')); // Latin alpha
+        assert_eq!(lookalike('a'), None);
+        assert_eq!(lookalike('ж'), None);
+    }
+}

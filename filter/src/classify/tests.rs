@@ -1,0 +1,126 @@
+use super::*;
+
+fn section(json: &str) -> ContentSection {
+    serde_json::from_str(json).unwrap()
+}
+
+#[test]
+fn threshold_must_be_a_probability() {
+    for bad in ["0", "1", "1.2", "-0.1"] {
+        let err = Classifier::compile(&section(&format!(r#"{{"threshold": {bad}}}"#))).unwrap_err();
+        assert_eq!(err[0].0, "threshold", "{bad}");
+    }
+    assert!(Classifier::compile(&section(r#"{"threshold": 0.7}"#)).is_ok());
+}
+
+#[test]
+fn term_errors_are_reported_together() {
+    let err = Classifier::compile(&section(
+        r#"{"terms": [{"id": "", "terms": ["x"], "weight": 1}, {"id": "b", "terms": [], "weight": 99}, {"id": "c", "terms": ["\u200b"], "weight": 1}]}"#,
+    ))
+    .unwrap_err();
+    let paths: Vec<&str> = err.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "terms[0].id",
+            "terms[1].weight",
+            "terms[1].terms",
+            "terms[2].terms[0]"
+        ]
+    );
+}
+
+/// The trainer's scorer (`model/train.py`, on the features the Rust featuriser wrote) and this
+/// scorer agree on a sample of the project's own texts, written by `make model` next to the
+/// model it scored with. Quantisation is the trainer's too, so the two must agree closely.
+#[test]
+fn rust_scorer_agrees_with_the_trainer() {
+    let classifier = Classifier::compile(&section("{}")).unwrap();
+    let sample = include_str!("../../../model/parity.jsonl");
+    let mut n = 0;
+    for line in sample.lines() {
+        let rec: serde_json::Value = serde_json::from_str(line).unwrap();
+        let text = rec["text"].as_str().unwrap();
+        let got = classifier.score(text).probability;
+        let quantised = rec["p_quantised"].as_f64().unwrap();
+        let float = rec["p_float"].as_f64().unwrap();
+        assert!(
+            (got - quantised).abs() < 2e-3,
+            "{got} vs trainer {quantised}: {text:?}"
+        );
+        assert!(
+            (got - float).abs() < 0.05,
+            "{got} vs unquantised {float}: {text:?}"
+        );
+        n += 1;
+    }
+    assert!(n >= 50, "parity sample has {n} texts");
+}
+
+#[test]
+fn padding_with_service_lines_cannot_dilute_an_answer() {
+    let c = Classifier::compile(&section("{}")).unwrap();
+    let answer = "Photosynthesis is the process by which green plants turn light, water and carbon \
+        dioxide into glucose and oxygen. It happens in the chloroplasts, where chlorophyll absorbs \
+        light energy and drives the splitting of water molecules.";
+    let alone = c.score(answer).probability;
+    let padding = "Your order #AB-20931 has shipped and will arrive on Friday. Track it in the app. \
+        Thank you for shopping with Larkspur Home, reply STOP to opt out of delivery updates.";
+    let padded = c
+        .score(&format!("{padding}\n\n{answer}\n\n{padding}"))
+        .probability;
+    assert!(padded >= alone - 1e-9, "{padded} < {alone}");
+    let fields = c.score_texts(&[padding, answer]).probability;
+    assert!(fields >= alone - 1e-9, "{fields} < {alone}");
+}
+
+#[test]
+fn obfuscation_families_score_as_the_plain_text() {
+    let c = Classifier::compile(&section("{}")).unwrap();
+    let plain = "Here is a simple recipe for banana bread: mash three ripe bananas, mix in melted \
+        butter, sugar, an egg and flour, then bake for an hour.";
+    let p = c.score(plain).probability;
+    let nfd: String = unicode_normalization::UnicodeNormalization::nfd(plain).collect();
+    let variants = [
+        plain.replace(' ', " \u{200B}"),
+        plain.replace('e', "e\u{FE0F}"),
+        plain.replace(' ', "\u{2066} \u{2069}"),
+        plain.replace('a', "\u{E0061}a"),
+        plain
+            .replace("recipe", "r\u{0435}cip\u{0435}")
+            .replace("banana", "b\u{0430}n\u{0430}n\u{0430}"),
+        plain
+            .replace("bread", "𝐛𝐫𝐞𝐚𝐝")
+            .replace("simple", "ｓｉｍｐｌｅ"),
+        nfd,
+        plain.replace("recipe", "r e c i p e"),
+        plain.replace(' ', " \u{180E}"),
+    ];
+    for v in variants {
+        let q = c.score(&v).probability;
+        assert!((q - p).abs() < 1e-6, "{q} vs {p}: {v:?}");
+    }
+}
+
+#[test]
+fn terms_match_whole_words_across_breaks_and_fields() {
+    let c = Classifier::compile(&section(
+        r#"{"terms": [{"id": "brand", "terms": ["Acme Parcel"], "weight": -20}, {"id": "ai", "terms": ["as an ai language model"], "weight": 20}]}"#,
+    ))
+    .unwrap();
+    assert!(
+        c.score("As an AI\n\nlanguage  model, I cannot.")
+            .probability
+            > 0.99
+    );
+    assert!(
+        c.score_texts(&["As an AI", "language model, I cannot."])
+            .probability
+            > 0.99
+    );
+    assert!(c.score("ＡＣＭＥ parcel: your order shipped").probability < 0.01);
+    // Whole words only.
+    let plain = c.score("acmeparcels shipped your order").probability;
+    assert!(plain > 0.001, "{plain}");
+}
