@@ -36,7 +36,7 @@ BITS = 20
 N_STRUCTURAL = 15
 C = 10.0
 PARAGRAPH_WEIGHT = 0.4
-VOCAB_SIZE = 800
+VOCAB_SIZE = 2000
 FORMAT = 1
 
 # The split, by author and by source, so the test figures measure generalisation.
@@ -222,7 +222,11 @@ def vocabulary(work, coef):
         df = int(df)
         if key not in best or df > best[key][0]:
             best[key] = (df, name)
-    ranked = sorted(best.items(), key=lambda kv: -abs(coef[kv[0][1]]) * math.log1p(kv[1][0]))
+    # Words of three letters or more (CJK characters excepted) and their bigrams, strongest first.
+    def readable(name):
+        return len(name) >= 3 or any(ord(c) >= 0x3000 for c in name)
+    ranked = sorted(((k, v) for k, v in best.items() if readable(v[1])),
+                    key=lambda kv: -abs(coef[kv[0][1]]))
     return [(bucket, kind, name) for (kind, bucket), (_, name) in ranked[:VOCAB_SIZE]]
 
 

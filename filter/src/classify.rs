@@ -118,15 +118,19 @@ impl Sink for Summer<'_> {
     }
 }
 
-/// Collects every occurrence, for explanations.
+/// Counts the occurrences of each bucket, for explanations: bounded by the distinct buckets,
+/// not by the length of the text.
 struct Recorder<'m> {
     model: &'m Model,
-    seen: Vec<(u32, Kind)>,
+    seen: std::collections::HashMap<(u32, Kind), u32>,
 }
 
 impl Sink for Recorder<'_> {
     fn feature(&mut self, hash: u64, kind: Kind) {
-        self.seen.push((self.model.bucket(hash), kind));
+        *self
+            .seen
+            .entry((self.model.bucket(hash), kind))
+            .or_default() += 1;
     }
 }
 
@@ -257,7 +261,7 @@ impl Classifier {
         let mut normalized = String::new();
         let mut rec = Recorder {
             model: self.model,
-            seen: Vec::new(),
+            seen: std::collections::HashMap::new(),
         };
         let mut part = Part::default();
         let mut index = 0;
@@ -318,24 +322,19 @@ impl Classifier {
         score
     }
 
+    /// The term groups found in normalised text, matched on its words as the features see
+    /// them: look-alike letters, spaced-out words, line and paragraph breaks cannot hide a term.
     fn term_bits(&self, text: &str) -> u64 {
         let Some(t) = &self.terms else {
             return 0;
         };
-        // Terms are normalised single-spaced: line breaks and double spaces read as one space.
-        let paragraph: String = text
-            .split([' ', '\n'])
-            .filter(|w| !w.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let paragraph = paragraph.as_str();
+        let mut words = String::new();
+        features::words_joined(text, &mut Scratch::default(), &mut words);
         let mut bits = 0u64;
-        for m in t.matcher.find_iter(paragraph) {
-            let before = paragraph
-                .get(..m.start())
-                .and_then(|s| s.chars().next_back());
-            let after = paragraph.get(m.end()..).and_then(|s| s.chars().next());
-            let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+        for m in t.matcher.find_iter(&words) {
+            let before = words.get(..m.start()).and_then(|s| s.chars().next_back());
+            let after = words.get(m.end()..).and_then(|s| s.chars().next());
+            let boundary = |c: Option<char>| c.is_none_or(|c| c == ' ');
             if boundary(before)
                 && boundary(after)
                 && let Some(g) = t.group_of.get(m.pattern().as_usize())
@@ -347,7 +346,11 @@ impl Classifier {
     }
 
     /// The strongest contributions of a part, as `name=+weight`.
-    fn contributions(&self, seen: &[(u32, Kind)], part: &Part) -> Vec<String> {
+    fn contributions(
+        &self,
+        seen: &std::collections::HashMap<(u32, Kind), u32>,
+        part: &Part,
+    ) -> Vec<String> {
         let m = self.model;
         let norm = if part.n > 0 {
             m.scale / (part.n as f32).sqrt()
@@ -357,13 +360,10 @@ impl Classifier {
         // Named n-grams by bucket, the rest in two sums.
         let mut named: Vec<(u32, Kind, f32)> = Vec::new();
         let (mut other_words, mut char_ngrams) = (0.0f32, 0.0f32);
-        for (bucket, kind) in seen {
-            let w = m.weight(*bucket) as f32 * norm;
+        for ((bucket, kind), count) in seen {
+            let w = m.weight(*bucket) as f32 * norm * *count as f32;
             if m.name(*bucket, *kind).is_some() {
-                match named.iter_mut().find(|(b, k, _)| b == bucket && k == kind) {
-                    Some(n) => n.2 += w,
-                    None => named.push((*bucket, *kind, w)),
-                }
+                named.push((*bucket, *kind, w));
             } else if *kind == Kind::CharGram {
                 char_ngrams += w;
             } else {
@@ -439,7 +439,8 @@ fn compile_terms(section: &ContentSection, errors: &mut Vec<ClassifierError>) ->
             errors.push((format!("terms[{g}].terms"), "no terms listed".into()));
         }
         for (i, term) in doc.terms.iter().enumerate() {
-            let n = normalize::normalize(term);
+            let mut n = String::new();
+            features::words_joined(&normalize::normalize(term), &mut Scratch::default(), &mut n);
             if n.is_empty() {
                 errors.push((
                     format!("terms[{g}].terms[{i}]"),

@@ -44,7 +44,7 @@ pub const STRUCTURAL: &[&str] = &[
 ];
 
 /// The kind of a hashed feature, for explanations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Word,
     Bigram,
@@ -279,41 +279,43 @@ impl Scratch {
 
 /// Joins runs of at least `MIN_SPACED_LETTERS` single letters with short gaps into one word.
 fn merge_spaced_letters(s: &mut Scratch) {
-    let letter = |s: &Scratch, i: usize| -> Option<(usize, usize, bool)> {
-        let &(a, b, single, short_gap) = s.words.get(i)?;
-        let w = s.arena.get(a..b)?;
+    // One pass into a new list: linear in the number of words whatever the input.
+    let words = std::mem::take(&mut s.words);
+    let letter = |arena: &str, i: usize| -> Option<(usize, usize, bool)> {
+        let &(a, b, single, short_gap) = words.get(i)?;
+        let w = arena.get(a..b)?;
         let mut cs = w.chars();
         (!single && cs.next().is_some() && cs.next().is_none()).then_some((a, b, short_gap))
     };
+    let mut out = Vec::with_capacity(words.len());
     let mut i = 0;
-    while i < s.words.len() {
-        let mut j = i;
-        if letter(s, i).is_some() {
-            j = i + 1;
-            while letter(s, j).is_some_and(|l| l.2) {
+    while i < words.len() {
+        let mut j = i + 1;
+        if letter(&s.arena, i).is_some() {
+            while letter(&s.arena, j).is_some_and(|l| l.2) {
                 j += 1;
             }
         }
         if j - i >= MIN_SPACED_LETTERS {
             s.word.clear();
             for k in i..j {
-                if let Some((a, b, _)) = letter(s, k)
+                if let Some((a, b, _)) = letter(&s.arena, k)
                     && let Some(l) = s.arena.get(a..b)
                 {
                     s.word.push_str(l);
                 }
             }
-            let short_gap = s.words.get(i).is_some_and(|w| w.3);
+            let short_gap = words.get(i).is_some_and(|w| w.3);
             let start = s.arena.len();
             map_lookalikes(&s.word, &mut s.arena);
             s.word.clear();
-            s.words
-                .splice(i..j, [(start, s.arena.len(), false, short_gap)]);
-            i += 1;
+            out.push((start, s.arena.len(), false, short_gap));
         } else {
-            i = j.max(i + 1);
+            out.extend(words.get(i..j).unwrap_or(&[]).iter().copied());
         }
+        i = j;
     }
+    s.words = out;
 }
 
 /// Appends `word` to `arena`, with look-alikes mapped to Latin when the word mixes Latin
@@ -532,6 +534,23 @@ fn has_business_id(text: &str) -> bool {
         }
     }
     false
+}
+
+/// The words of normalised text as the features see them (look-alikes mapped, spaced-out
+/// letters joined), one space apart, into `out`: what policy terms are matched against.
+pub fn words_joined(text: &str, scratch: &mut Scratch, out: &mut String) {
+    scratch.clear();
+    split_words(text, scratch);
+    merge_spaced_letters(scratch);
+    out.clear();
+    for &(start, end, _, _) in &scratch.words {
+        if let Some(w) = scratch.arena.get(start..end) {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(w);
+        }
+    }
 }
 
 /// The paragraphs of normalised text: normalisation leaves at most one blank line in a row.

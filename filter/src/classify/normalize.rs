@@ -25,11 +25,65 @@ use unicode_normalization::char::is_combining_mark;
 /// blanks). Checked against `unicode-security`'s table in the tests.
 pub fn is_ignorable(c: char) -> bool {
     matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{17B4}'..='\u{17B5}'
         | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
-        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
-        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+        | '\u{2060}'..='\u{206F}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFF0}'..='\u{FFFB}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}'
+        // Other format characters (general category Cf) that render as nothing inside a word,
+        // and the Arabic tatweel, which only stretches a word.
+        | '\u{0600}'..='\u{0605}' | '\u{0640}' | '\u{06DD}' | '\u{070F}' | '\u{08E2}'
+        | '\u{110BD}' | '\u{110CD}' | '\u{13430}'..='\u{1343F}')
+}
+
+/// Characters that render as a blank in WhatsApp but are not whitespace to Unicode (Braille
+/// and Hangul fillers): read as spaces, so they cannot glue words together or split them.
+fn is_blank_filler(c: char) -> bool {
+    matches!(
+        c,
+        '\u{115F}' | '\u{1160}' | '\u{2800}' | '\u{3164}' | '\u{FFA0}'
+    )
+}
+
+/// Letters that NFKD leaves alone but a reader sees as Latin letters: small capitals, negative
+/// circled and squared letters, regional indicators; and the Persian forms of Arabic letters.
+fn fold_letter(c: char) -> Option<char> {
+    const SMALL_CAPS: &[(char, char)] = &[
+        ('ᴀ', 'a'),
+        ('ʙ', 'b'),
+        ('ᴄ', 'c'),
+        ('ᴅ', 'd'),
+        ('ᴇ', 'e'),
+        ('ꜰ', 'f'),
+        ('ɢ', 'g'),
+        ('ʜ', 'h'),
+        ('ɪ', 'i'),
+        ('ᴊ', 'j'),
+        ('ᴋ', 'k'),
+        ('ʟ', 'l'),
+        ('ᴍ', 'm'),
+        ('ɴ', 'n'),
+        ('ᴏ', 'o'),
+        ('ᴘ', 'p'),
+        ('ǫ', 'q'),
+        ('ʀ', 'r'),
+        ('ꜱ', 's'),
+        ('ᴛ', 't'),
+        ('ᴜ', 'u'),
+        ('ᴠ', 'v'),
+        ('ᴡ', 'w'),
+        ('ʏ', 'y'),
+        ('ᴢ', 'z'),
+    ];
+    let offset = |base: u32| char::from_u32(u32::from(b'a') + (c as u32 - base));
+    match c {
+        '\u{1F150}'..='\u{1F169}' => offset(0x1F150),
+        '\u{1F170}'..='\u{1F189}' => offset(0x1F170),
+        '\u{1F1E6}'..='\u{1F1FF}' => offset(0x1F1E6),
+        '\u{06CC}' => Some('\u{064A}'),
+        '\u{06A9}' => Some('\u{0643}'),
+        _ => SMALL_CAPS.iter().find(|(k, _)| *k == c).map(|(_, l)| *l),
+    }
 }
 
 /// Scripts whose combining marks are accents that a reader does not need (checked on the
@@ -143,6 +197,12 @@ impl Writer<'_> {
         if is_ignorable(c) {
             return;
         }
+        if is_blank_filler(c) {
+            self.accent_base = false;
+            self.space();
+            return;
+        }
+        let c = fold_letter(c).unwrap_or(c);
         self.accent_base = marks_are_accents(c);
         if c.is_ascii() {
             // NFKD turned a full-width or styled character into ASCII.
@@ -261,6 +321,8 @@ const LOOKALIKE_BLOCKS: &[(u32, u32)] = &[
     (0x13A0, 0x13FF),
     (0x1D00, 0x1DBF),
     (0x2100, 0x214F),
+    (0x2C80, 0x2CFF),
+    (0xA4D0, 0xA4FF),
     (0xA640, 0xA69F),
     (0xAB70, 0xABBF),
 ];
@@ -324,7 +386,11 @@ mod tests {
                 .next()
                 .is_none();
             if dropped {
-                assert!(is_ignorable(c), "{:04X} is default-ignorable", c as u32);
+                assert!(
+                    is_ignorable(c) || is_blank_filler(c),
+                    "{:04X} is default-ignorable",
+                    c as u32
+                );
             }
         }
     }
@@ -342,6 +408,20 @@ mod tests {
         ] {
             assert_eq!(normalize(hidden), plain, "{hidden:?}");
         }
+    }
+
+    #[test]
+    fn blank_fillers_small_capitals_and_enclosed_letters_fold() {
+        assert_eq!(
+            normalize("explain\u{2800}this\u{3164}now"),
+            "explain this now"
+        );
+        assert_eq!(normalize("ᴇxᴘʟᴀɪɴ"), "explain");
+        assert_eq!(normalize("🅴🆇🅿🅻🅰🅸🅽"), "explain");
+        assert_eq!(normalize("\u{1F1EA}\u{1F1FD}\u{1F1F5}"), "exp");
+        assert_eq!(normalize("ex\u{FFF9}pl\u{13430}ain"), "explain");
+        assert_eq!(normalize("كـــتاب"), normalize("كتاب"));
+        assert_eq!(normalize("یک"), normalize("يك"));
     }
 
     #[test]

@@ -120,6 +120,14 @@ fn terms_match_whole_words_across_breaks_and_fields() {
             > 0.99
     );
     assert!(c.score("ＡＣＭＥ parcel: your order shipped").probability < 0.01);
+    // Look-alikes, spaced-out letters and blank fillers do not hide a term.
+    assert!(c.score("Аs аn АI lаnguаge model, I cannot.").probability > 0.99);
+    assert!(c.score("As an AI l a n g u a g e  m o d e l").probability > 0.99);
+    assert!(
+        c.score("as\u{2800}an\u{2800}ai\u{2800}language\u{2800}model")
+            .probability
+            > 0.99
+    );
     // Whole words only.
     let plain = c.score("acmeparcels shipped your order").probability;
     assert!(plain > 0.001, "{plain}");
