@@ -98,8 +98,10 @@ model: model-deps
 eval: wasm
 	cargo build -q -p wa-egress-guard --release --example evaluate
 	@if [ -f target/model/holdout.bin ]; then \
-	  echo "== held-out model, project's held-out split (target/model/test_split.jsonl)"; \
-	  ./target/release/examples/evaluate --model target/model/holdout.bin target/model/test_split.jsonl; \
+	  echo "== held-out model, held-out split: the project's texts by the test authors"; \
+	  ./target/release/examples/evaluate --model target/model/holdout.bin --where source=own target/model/test_split.jsonl; \
+	  echo "== held-out model, held-out split: pool sources never trained on"; \
+	  ./target/release/examples/evaluate --model target/model/holdout.bin --where source!=own --only source target/model/test_split.jsonl; \
 	else echo "(no target/model/holdout.bin: run make model for the held-out split's figures)"; fi
 	@echo "== shipped model, policies/tests/corpus (written before this model, never trained on)"
 	./target/release/examples/evaluate policies/tests/corpus/*.jsonl

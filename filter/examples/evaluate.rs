@@ -9,7 +9,8 @@
 //! The last lines give the recall reached at 1% false blocks, from the probabilities.
 //!
 //! `cargo run -p wa-egress-guard --release --example evaluate -- [--policy P] [--model M]
-//!  [--misses] [--only lang,band,type,kind,source,domain] FILES...`
+//!  [--misses] [--only lang,band,type,kind,source,domain] [--where FIELD=VALUE | FIELD!=VALUE]
+//!  FILES...`
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -54,6 +55,7 @@ fn main() -> Result<(), String> {
         take_flag(&mut args, "--policy").unwrap_or_else(|| "policies/default.json".to_owned());
     let model_path = take_flag(&mut args, "--model");
     let only = take_flag(&mut args, "--only");
+    let filter = take_flag(&mut args, "--where");
     let show_misses = args.iter().any(|a| a == "--misses");
     args.retain(|a| a != "--misses");
     if args.is_empty() {
@@ -87,6 +89,15 @@ fn main() -> Result<(), String> {
         {
             let rec: Value =
                 serde_json::from_str(line).map_err(|e| format!("{file}:{}: {e}", n + 1))?;
+            if let Some(f) = &filter {
+                let keep = match f.split_once("!=") {
+                    Some((k, v)) => field(&rec, k) != v,
+                    None => f.split_once('=').is_some_and(|(k, v)| field(&rec, k) == v),
+                };
+                if !keep {
+                    continue;
+                }
+            }
             let label = field(&rec, "label");
             let mut message = match (rec.get("message"), rec.get("text")) {
                 (Some(m), _) => m.clone(),
