@@ -158,6 +158,7 @@ impl Classifier {
             ));
         }
         let terms = compile_terms(section, &mut errors);
+        normalize::prepare();
         match model {
             Some(model) if errors.is_empty() => Ok(Self {
                 model,
