@@ -88,7 +88,7 @@ $(MODEL_VENV)/.installed: model/requirements.txt
 
 # Retrains the classifier from the training pool ($(POOL)) and model/texts: writes
 # model/classifier.bin (shipped), model/parity.jsonl, and the held-out model and test split
-# under target/model for `make eval`. Deterministic; about 5 minutes here.
+# under target/model for `make eval`. Deterministic; about 8 to 10 minutes here.
 model: model-deps
 	$(MODEL_VENV)/bin/python model/train.py --pool $(POOL)
 

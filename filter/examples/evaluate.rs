@@ -120,7 +120,10 @@ fn main() -> Result<(), String> {
             };
             let got = run_native(&policy, &req, &[])?;
             let blocked = got.decision == "block";
-            let score = policy.content.classifier.score_texts(&view.texts);
+            let mut score = policy.content.classifier.score_texts(&view.texts);
+            if show_misses {
+                policy.content.classifier.explain(&view.texts, &mut score);
+            }
             let assistant = label == "general_assistant";
             probabilities.push((assistant, score.probability));
             let keys = [
