@@ -26,6 +26,11 @@ use model::Model;
 /// line says too little.
 pub const MIN_SEGMENT_WORDS: u32 = 8;
 
+/// A message of fewer words than this (a CJK character is a word) is not scored: its
+/// probability is 0, unless a policy term matched. One or two words say nothing about who sends
+/// them, and a model forced to guess would block "OK" or "Terima kasih" from a service bot.
+pub const MIN_MESSAGE_WORDS: u32 = 3;
+
 /// The default probability threshold of a policy, chosen on the project's held-out split so
 /// that false blocks of service messages stay at or below 1% (see MODEL.md).
 pub const DEFAULT_THRESHOLD: f64 = 0.65;
@@ -247,6 +252,11 @@ impl Classifier {
         let Some((probability, part, terms)) = best else {
             return Score::default();
         };
+        let words: u32 = paragraphs.iter().map(|(_, p)| p.words).sum();
+        if words < MIN_MESSAGE_WORDS && terms == 0 {
+            // "OK", "Terima kasih", "✅": too little text to say anything about the sender.
+            return Score::default();
+        }
         Score {
             probability,
             signals: Vec::new(),
