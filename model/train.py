@@ -258,7 +258,7 @@ def oof_scores(X, y, w, groups, folds=2):
     return s
 
 
-def message_probs(records, idx, part, probs):
+def message_probs(idx, probs):
     """A text's probability is the max over the whole text and its paragraphs (as the filter)."""
     best = defaultdict(float)
     for i, p in zip(idx, probs):
@@ -307,7 +307,7 @@ def main():
     structural = coef[1 << BITS:]
     te = ~tr
     probs = expit(a * quantised_scores(X[te], q, scale, structural, bias) + b)
-    report("held-out model on the test split", records, message_probs(records, idx[te], part[te], probs), args.threshold)
+    report("held-out model on the test split", records, message_probs(idx[te], probs), args.threshold)
     write_model(work / "holdout.bin", q, scale, bias, a, b, structural, vocabulary(work, coef))
     holdout_test = sorted({int(i) for i in idx[te]})
     with (work / "test_split.jsonl").open("w", encoding="utf-8") as f:
@@ -329,8 +329,8 @@ def main():
     own = [k for k, i in enumerate(idx) if records[i]["source"] == "own"]
     p_quant = expit(a * quantised_scores(X, q, scale, structural, bias) + b)
     p_float = expit(a * (X @ coef + bias) + b)
-    best_q = message_probs(records, idx, part, p_quant)
-    best_f = message_probs(records, idx, part, p_float)
+    best_q = message_probs(idx, p_quant)
+    best_f = message_probs(idx, p_float)
     chosen = sorted({int(idx[k]) for k in own})[::25]
     with (REPO / "model" / "parity.jsonl").open("w", encoding="utf-8") as f:
         for i in chosen:

@@ -27,6 +27,17 @@ struct Counts {
 }
 
 impl Counts {
+    fn new(bits: u32, want_names: bool) -> Self {
+        Self {
+            bits,
+            buckets: HashMap::new(),
+            n: 0,
+            words: 0,
+            names: Vec::new(),
+            want_names,
+        }
+    }
+
     fn bucket(&self, hash: u64) -> u32 {
         features::bucket(hash, self.bits)
     }
@@ -96,14 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|t| t.as_str())
             .ok_or_else(|| format!("{input}:{}: no `text`", line_no + 1))?;
         let normalized = normalize::normalize(text);
-        let mut whole = Counts {
-            bits,
-            buckets: HashMap::new(),
-            n: 0,
-            words: 0,
-            names: Vec::new(),
-            want_names: true,
-        };
+        let mut whole = Counts::new(bits, true);
         let shape = features::featurize(&normalized, &mut scratch, &mut whole);
         row(&mut svm, &whole, &shape)?;
         writeln!(rows, "{line_no}\t-1")?;
@@ -115,14 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let paragraphs: Vec<&str> = features::paragraphs(&normalized).collect();
         if paragraphs.len() > 1 {
             for (i, p) in paragraphs.iter().enumerate() {
-                let mut part = Counts {
-                    bits,
-                    buckets: HashMap::new(),
-                    n: 0,
-                    words: 0,
-                    names: Vec::new(),
-                    want_names: false,
-                };
+                let mut part = Counts::new(bits, false);
                 let shape = features::extract(p, &mut scratch, &mut part);
                 if part.words >= MIN_SEGMENT_WORDS {
                     row(&mut svm, &part, &shape)?;

@@ -19,7 +19,7 @@ pub mod normalize;
 
 use crate::policy::document::ContentSection;
 use aho_corasick::{AhoCorasick, MatchKind};
-use features::{Kind, STRUCTURAL, Scratch, Shape, Sink};
+use features::{Kind, Scratch, Shape, Sink};
 use model::Model;
 
 /// A part shorter than this many words is scored only as part of a larger one: a lone short
@@ -128,6 +128,7 @@ impl Sink for Summer<'_> {
 struct Recorder<'m> {
     model: &'m Model,
     seen: std::collections::HashMap<(u32, Kind), u32>,
+    n: u32,
 }
 
 impl Sink for Recorder<'_> {
@@ -136,6 +137,7 @@ impl Sink for Recorder<'_> {
             .seen
             .entry((self.model.bucket(hash), kind))
             .or_default() += 1;
+        self.n += 1;
     }
 }
 
@@ -273,6 +275,7 @@ impl Classifier {
         let mut rec = Recorder {
             model: self.model,
             seen: std::collections::HashMap::new(),
+            n: 0,
         };
         let mut part = Part::default();
         let mut index = 0;
@@ -281,12 +284,13 @@ impl Classifier {
             normalize::normalize_into(text.as_ref(), &mut normalized);
             for p in features::paragraphs(&normalized) {
                 if score.part.contains(&index) {
-                    part.merge(&self.part(p, &mut scratch));
-                    features::extract(p, &mut scratch, &mut rec);
+                    part.shape
+                        .merge(&features::extract(p, &mut scratch, &mut rec));
                 }
                 index += 1;
             }
         }
+        part.n = rec.n;
         part.terms = score.terms;
         score.signals = self.contributions(&rec.seen, &part);
     }
@@ -478,11 +482,6 @@ fn compile_terms(section: &ContentSection, errors: &mut Vec<ClassifierError>) ->
             None
         }
     }
-}
-
-/// The names of the structural signals, for documentation and validation.
-pub fn structural_ids() -> &'static [&'static str] {
-    STRUCTURAL
 }
 
 #[cfg(test)]

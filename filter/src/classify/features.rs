@@ -184,71 +184,78 @@ fn char_grams(word: &str, chars: &mut Vec<char>, sink: &mut impl Sink) {
     }
 }
 
+/// The word splitter's state between characters.
+#[derive(Default)]
+struct Splitter {
+    /// Separator characters since the last word, and whether they held a line break.
+    gap: usize,
+    gap_newline: bool,
+    /// A word is being built, and whether the gap before it was short.
+    building: Option<bool>,
+    /// The last word is a single CJK or Thai character (a voicing mark may follow).
+    last_single: bool,
+}
+
+impl Splitter {
+    fn short_gap(&self) -> bool {
+        self.gap == 1 && !self.gap_newline
+    }
+
+    fn end_word(&mut self, s: &mut Scratch) {
+        if let Some(short_gap) = self.building.take() {
+            s.finish_word(short_gap);
+        }
+    }
+
+    fn word_char(&mut self, s: &mut Scratch, c: char) {
+        if self.building.is_none() {
+            self.building = Some(self.short_gap());
+        }
+        s.word.push(c);
+        self.last_single = false;
+        self.gap = 0;
+        self.gap_newline = false;
+    }
+
+    fn single(&mut self, s: &mut Scratch, c: char) {
+        self.end_word(s);
+        s.push_single(c, self.short_gap());
+        self.last_single = true;
+        self.gap = 0;
+        self.gap_newline = false;
+    }
+
+    fn separator(&mut self, s: &mut Scratch, c: char) {
+        self.end_word(s);
+        self.last_single = false;
+        self.gap += 1;
+        self.gap_newline |= c == '\n';
+    }
+}
+
 /// Splits normalised text into words, mapping look-alikes word by word.
 fn split_words(text: &str, s: &mut Scratch) {
-    // Separator characters since the last word, and whether they held a line break.
-    let (mut gap, mut gap_newline) = (0usize, false);
-    let mut building = false;
-    let mut building_short_gap = false;
-    let mut last_single = false;
+    let mut sp = Splitter::default();
     for c in text.chars() {
-        let short_gap = gap == 1 && !gap_newline;
         if c.is_ascii() {
             // The common case, without Unicode table lookups.
             if c.is_ascii_alphanumeric() {
-                if !building {
-                    building = true;
-                    building_short_gap = short_gap;
-                }
-                s.word.push(c);
-                last_single = false;
-                gap = 0;
-                gap_newline = false;
+                sp.word_char(s, c);
             } else {
-                if building {
-                    s.finish_word(building_short_gap);
-                    building = false;
-                }
-                last_single = false;
-                gap += 1;
-                gap_newline |= c == '\n';
+                sp.separator(s, c);
             }
-            continue;
-        }
-        if is_combining_mark(c) && last_single && !building && gap == 0 {
+        } else if is_combining_mark(c) && sp.last_single && sp.building.is_none() && sp.gap == 0 {
             // A voicing mark (NFKD splits `が` into `か` and U+3099) stays with its character.
             s.extend_last(c);
-            continue;
         } else if is_single_char_word(c) {
-            if building {
-                s.finish_word(building_short_gap);
-                building = false;
-            }
-            s.push_single(c, short_gap);
-            last_single = true;
+            sp.single(s, c);
         } else if is_word_char(c) {
-            if !building {
-                building = true;
-                building_short_gap = short_gap;
-            }
-            s.word.push(c);
-            last_single = false;
+            sp.word_char(s, c);
         } else {
-            if building {
-                s.finish_word(building_short_gap);
-                building = false;
-            }
-            last_single = false;
-            gap += 1;
-            gap_newline |= c == '\n';
-            continue;
+            sp.separator(s, c);
         }
-        gap = 0;
-        gap_newline = false;
     }
-    if building {
-        s.finish_word(building_short_gap);
-    }
+    sp.end_word(s);
 }
 
 impl Scratch {

@@ -185,13 +185,4 @@ impl Model {
         let z = f64::from(self.platt_a) * f64::from(score) + f64::from(self.platt_b);
         1.0 / (1.0 + (-z).exp())
     }
-
-    /// Bytes of VM memory the model holds beyond the embedded file: the vocabulary map.
-    pub fn heap_bytes(&self) -> usize {
-        self.vocabulary
-            .values()
-            .map(|n| n.len() + 48)
-            .sum::<usize>()
-            + self.structural.len() * 4
-    }
 }
