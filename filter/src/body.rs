@@ -1,7 +1,7 @@
 //! Request bodies: undo `content-encoding` under a bounded budget, then parse a send.
 
 use crate::decide::BodyProblem;
-use crate::whatsapp::{self, Endpoint, MessageView};
+use crate::whatsapp::{self, Endpoint, MessageView, media};
 use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -54,17 +54,9 @@ pub fn parse_message(
     body: &[u8],
     raw_query: &str,
 ) -> Result<MessageView, BodyProblem> {
-    let mime = content_type
-        .and_then(|c| c.split(';').next())
-        .map(|c| c.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let mut value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(serde_json::Map::new())
-    } else if mime == "application/x-www-form-urlencoded" {
-        let text = std::str::from_utf8(body).map_err(|_| BodyProblem::InvalidJson)?;
-        whatsapp::form_to_json(text).ok_or(BodyProblem::InvalidJson)?
-    } else {
-        crate::strict_json::from_slice(body).map_err(|_| BodyProblem::InvalidJson)?
+    let (mut value, files) = match content_type.and_then(media::boundary) {
+        Some(boundary) => multipart_fields(body, &boundary)?,
+        None => (parse_fields(content_type, body)?, Vec::new()),
     };
     let Value::Object(map) = &mut value else {
         return Err(BodyProblem::InvalidJson);
@@ -81,9 +73,12 @@ pub fn parse_message(
     }
     let read = |v: &Value| match endpoint {
         Endpoint::MessageTemplates => whatsapp::read_template_creation(v),
+        Endpoint::Flows => whatsapp::read_flow(v),
+        Endpoint::Media => whatsapp::read_other(v, "media"),
         Endpoint::ObjectUpdate if v.get("components").is_some() => {
             whatsapp::read_template_creation(v)
         }
+        Endpoint::ObjectUpdate if v.get("flow_json").is_some() => whatsapp::read_flow(v),
         Endpoint::ObjectUpdate => MessageView {
             message_type: "object_update".to_owned(),
             ..MessageView::default()
@@ -93,14 +88,101 @@ pub fn parse_message(
     let mut view = read(&value);
     // Where the body and the query both name a field, which one the API uses is not
     // documented: the texts of both are scored.
-    if !query_only.is_empty() {
-        for text in read(&Value::Object(query_only)).texts {
-            if !view.texts.contains(&text) {
-                view.texts.push(text);
-            }
+    let mut more = if query_only.is_empty() {
+        Vec::new()
+    } else {
+        read(&Value::Object(query_only)).texts
+    };
+    for file in files {
+        more.extend(file_texts(endpoint, &file)?);
+    }
+    for text in more {
+        if !view.texts.contains(&text) {
+            view.texts.push(text);
         }
     }
     Ok(view)
+}
+
+/// A JSON or form body. A body that is JSON is read as JSON whatever its label says (Graph
+/// sniffs it); a form label on anything else reads it as a form.
+fn parse_fields(content_type: Option<&str>, body: &[u8]) -> Result<Value, BodyProblem> {
+    let mime = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let trimmed = body.trim_ascii_start();
+    let trimmed = trimmed.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(trimmed);
+    if trimmed.is_empty() {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    let json = || crate::strict_json::from_slice(trimmed).map_err(|_| BodyProblem::InvalidJson);
+    let form = || {
+        std::str::from_utf8(body)
+            .ok()
+            .and_then(whatsapp::form_to_json)
+            .ok_or(BodyProblem::InvalidJson)
+    };
+    match (trimmed.first(), mime == "application/x-www-form-urlencoded") {
+        (Some(b'{'), true) => json().or_else(|_| form()),
+        (_, true) => form(),
+        _ => json(),
+    }
+}
+
+/// A file part's bytes, kept for reading once the fields are known.
+struct FilePart {
+    content_type: Option<String>,
+    filename: Option<String>,
+    body: Vec<u8>,
+}
+
+/// A `multipart/form-data` body: its plain fields as form fields, and its files.
+fn multipart_fields(body: &[u8], boundary: &str) -> Result<(Value, Vec<FilePart>), BodyProblem> {
+    let parts = media::parts(body, boundary).map_err(|_| BodyProblem::InvalidJson)?;
+    let mut fields = whatsapp::form::Fields::default();
+    let mut files = Vec::new();
+    for p in parts {
+        let is_file =
+            p.filename.is_some() || p.content_type.is_some() || p.name.as_deref() == Some("file");
+        match (&p.name, is_file) {
+            (Some(name), false) => {
+                let value =
+                    String::from_utf8(p.body.to_vec()).map_err(|_| BodyProblem::InvalidJson)?;
+                fields.add(name, value).ok_or(BodyProblem::InvalidJson)?;
+            }
+            _ => files.push(FilePart {
+                content_type: p.content_type.clone(),
+                filename: p.filename.clone(),
+                body: p.body.to_vec(),
+            }),
+        }
+    }
+    Ok((fields.into_json(), files))
+}
+
+/// The texts of an uploaded file: a Flow JSON's screens, or a text-like media file's content.
+/// Images, audio and video carry no text a recipient reads.
+fn file_texts(endpoint: Endpoint, file: &FilePart) -> Result<Vec<String>, BodyProblem> {
+    let part = media::Part {
+        name: None,
+        filename: file.filename.clone(),
+        content_type: file.content_type.clone(),
+        body: &file.body,
+    };
+    if endpoint == Endpoint::Flows {
+        let v = crate::strict_json::from_slice(&file.body).map_err(|_| BodyProblem::InvalidJson)?;
+        return Ok(whatsapp::read_flow(&v).texts);
+    }
+    if !part.is_text_like() {
+        return Ok(Vec::new());
+    }
+    let mut texts = Vec::new();
+    if let Some(name) = &file.filename {
+        texts.push(name.clone());
+    }
+    texts.push(String::from_utf8_lossy(&file.body).into_owned());
+    Ok(texts)
 }
 
 #[cfg(test)]

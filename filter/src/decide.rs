@@ -116,6 +116,8 @@ pub struct Decision {
     pub signals: Vec<String>,
     pub identity: Option<OriginIdentity>,
     pub endpoint: Endpoint,
+    /// The Graph edge's name (`messages`, `marketing_messages`, ...), as logged.
+    pub edge: String,
     pub path_id: Option<String>,
     pub message_type: Option<String>,
     pub recipient: Option<String>,
@@ -186,7 +188,11 @@ impl HeadEvaluation {
             && method.eq_ignore_ascii_case("POST")
             && matches!(
                 self.call.endpoint,
-                Endpoint::Messages | Endpoint::MessageTemplates | Endpoint::ObjectUpdate
+                Endpoint::Messages
+                    | Endpoint::MessageTemplates
+                    | Endpoint::ObjectUpdate
+                    | Endpoint::Flows
+                    | Endpoint::Media
             )
     }
 }
@@ -307,9 +313,16 @@ pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &Me
         && let Some(types) = &o.message_types
     {
         let t = message.message_type.as_str();
+        let may = |x: &str| types.iter().any(|y| y == x);
+        // Definitions and uploads are allowed through the types they are later sent as.
         let ok = t == "object_update"
-            || types.iter().any(|x| x == t)
-            || (t == "template_creation" && types.iter().any(|x| x == "template"));
+            || may(t)
+            || (t == "template_creation" && may("template"))
+            || (t == "flow_definition" && may("interactive"))
+            || (t == "media"
+                && ["image", "video", "audio", "document", "sticker"]
+                    .iter()
+                    .any(|m| may(m)));
         if !ok {
             head.findings.record(
                 &o.id,
@@ -368,6 +381,7 @@ pub fn conclude(policy: &Policy, head: &HeadEvaluation, message: Option<&Message
         signals: f.score.as_ref().map(Score::signal_ids).unwrap_or_default(),
         identity: head.identity.clone(),
         endpoint: head.call.endpoint,
+        edge: head.call.edge.clone(),
         path_id: head.call.path_id.clone(),
         message_type: message.map(|m| m.message_type.clone()),
         recipient: message.and_then(|m| m.recipient.clone()),

@@ -103,6 +103,9 @@ enum State {
     AwaitingBody(Box<Pending>),
     Decided,
     Stripping(Box<Upload>),
+    /// A media upload too large to buffer whose file is declared binary media: forwarded, and
+    /// refused if a later part could be text.
+    WatchingMedia(Box<(whatsapp::media::MediaScan, HeadEvaluation)>),
 }
 
 struct Upload {
@@ -162,13 +165,8 @@ impl RequestFlow {
             let step = flow.start_training(policy, head, &host, &path);
             return (flow, step);
         }
-        let method = head
-            .method_override
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .unwrap_or(&head.method);
-        let call = whatsapp::classify_call(method, &path);
+        let method = effective_method(&head.method, head.method_override.as_deref());
+        let call = whatsapp::classify_call(method, &path, &policy.edges);
         let who = identity::resolve(&policy.identity_sources, attrs);
         let evaluation = decide::evaluate_head(policy, call, who);
         if evaluation.needs_body(method) {
@@ -206,6 +204,18 @@ impl RequestFlow {
             }
             return step;
         }
+        if let State::WatchingMedia(watch) = &mut self.state {
+            let chunk = read(buffered_len).unwrap_or_default();
+            let found_text = watch.0.feed(&chunk).is_err();
+            if !found_text && !end_of_stream {
+                return BodyStep::Continue;
+            }
+            let mut head = watch.1.clone();
+            if found_text {
+                decide::record_body_problem(policy, &mut head, BodyProblem::TooLarge);
+            }
+            return self.conclude(policy, &head, None);
+        }
         let State::AwaitingBody(_) = &self.state else {
             return BodyStep::Continue;
         };
@@ -214,6 +224,11 @@ impl RequestFlow {
             return BodyStep::Continue;
         };
         if buffered_len > policy.limits.max_body_bytes {
+            if let Some(step) =
+                self.watch_media(policy, &pending, buffered_len, end_of_stream, read)
+            {
+                return step;
+            }
             let mut head = pending.head;
             decide::record_body_problem(policy, &mut head, BodyProblem::TooLarge);
             return self.conclude(policy, &head, None);
@@ -224,6 +239,37 @@ impl RequestFlow {
         }
         let bytes = read(buffered_len);
         self.finish_with_body(policy, *pending, bytes.as_deref())
+    }
+
+    /// A media upload larger than the body limit is not buffered when its file is declared as
+    /// an image, audio or video (and it is not compressed): its later parts are watched, and it
+    /// is decided on its headers when it ends.
+    fn watch_media(
+        &mut self,
+        policy: &Policy,
+        pending: &Pending,
+        buffered_len: usize,
+        end_of_stream: bool,
+        read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
+    ) -> Option<BodyStep> {
+        if pending.head.call.endpoint != whatsapp::Endpoint::Media
+            || pending.content_encoding.is_some()
+        {
+            return None;
+        }
+        if pending.head.findings.blocks() {
+            return Some(self.conclude(policy, &pending.head, None));
+        }
+        let prefix = read(buffered_len)?;
+        let scan = whatsapp::media::MediaScan::start(pending.content_type.as_deref(), &prefix)?;
+        if end_of_stream {
+            // The whole body is here, and every part of it was checked.
+            return Some(self.conclude(policy, &pending.head, None));
+        }
+        // Decided when the stream ends, or when a later part could be text: one decision per
+        // request, whatever the chunking.
+        self.state = State::WatchingMedia(Box::new((scan, pending.head.clone())));
+        Some(BodyStep::Continue)
     }
 
     fn finish_with_body(
@@ -449,7 +495,10 @@ impl RequestFlow {
 
     /// Whether the flow still wants body callbacks.
     pub fn awaiting_body(&self) -> bool {
-        matches!(self.state, State::AwaitingBody(_) | State::Stripping(_))
+        matches!(
+            self.state,
+            State::AwaitingBody(_) | State::Stripping(_) | State::WatchingMedia(_)
+        )
     }
 }
 
@@ -458,6 +507,22 @@ impl RequestFlow {
 pub enum Outcome<'a> {
     WhatsApp(&'a Decision),
     Training(&'a TrainingOutcome),
+}
+
+/// The method Graph could act on. An `x-http-method-override` (repeated headers arrive joined
+/// by commas) can turn a request into a POST, and a POST that names another verb still carries
+/// its body, which Graph may act on: when the request or any override says POST, it is a POST.
+fn effective_method<'a>(method: &'a str, overrides: Option<&'a str>) -> &'a str {
+    let values = || {
+        overrides
+            .into_iter()
+            .flat_map(|o| o.split(','))
+            .map(str::trim)
+    };
+    if method.eq_ignore_ascii_case("POST") || values().any(|m| m.eq_ignore_ascii_case("POST")) {
+        return "POST";
+    }
+    values().find(|m| !m.is_empty()).unwrap_or(method)
 }
 
 fn headers_step(step: BodyStep) -> HeadersStep {

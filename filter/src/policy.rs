@@ -117,6 +117,7 @@ pub struct Policy {
     pub mode: Mode,
     pub default_action: Action,
     pub whatsapp_hosts: Vec<String>,
+    pub edges: Vec<crate::whatsapp::Edge>,
     pub indirect_sends: Action,
     pub identity_sources: Vec<IdentitySource>,
     pub origins: Vec<Origin>,
@@ -129,6 +130,47 @@ pub struct Policy {
     /// A short SHA-256 of the configuration bytes, logged with every decision so that each one
     /// can be tied to the policy version that made it.
     pub fingerprint: String,
+}
+
+/// The policy's edges: names are single lowercase path segments, each listed once.
+fn compile_edges(
+    docs: &[document::EdgeDoc],
+    push: &mut impl FnMut(String, String),
+) -> Vec<crate::whatsapp::Edge> {
+    use crate::whatsapp::{Edge, Endpoint};
+    let mut edges: Vec<Edge> = Vec::new();
+    for (i, e) in docs.iter().enumerate() {
+        let name = e.edge.trim().to_ascii_lowercase();
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid {
+            push(
+                format!("$.whatsapp.edges[{i}].edge"),
+                format!(
+                    "an edge is one path segment of letters, digits, `_` or `-`, got `{}`",
+                    e.edge
+                ),
+            );
+            continue;
+        }
+        if edges.iter().any(|x| x.name == name) {
+            push(
+                format!("$.whatsapp.edges[{i}].edge"),
+                format!("edge `{name}` is listed twice"),
+            );
+            continue;
+        }
+        let endpoint = match e.reads {
+            document::EdgeReads::Message => Endpoint::Messages,
+            document::EdgeReads::Template => Endpoint::MessageTemplates,
+            document::EdgeReads::Flow => Endpoint::Flows,
+            document::EdgeReads::Media => Endpoint::Media,
+        };
+        edges.push(Edge { name, endpoint });
+    }
+    edges
 }
 
 /// Upper bounds that keep a typo from turning into unbounded memory per request.
@@ -189,6 +231,8 @@ impl Policy {
                 whatsapp_hosts.push(norm);
             }
         }
+
+        let edges = compile_edges(&doc.whatsapp.edges, &mut push);
 
         let mut identity_sources = Vec::new();
         if doc.identity.sources.is_empty() {
@@ -359,6 +403,7 @@ impl Policy {
                 mode: doc.mode,
                 default_action: doc.default_action,
                 whatsapp_hosts,
+                edges,
                 indirect_sends: doc.whatsapp.indirect_sends,
                 identity_sources,
                 origins,

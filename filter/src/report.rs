@@ -86,7 +86,7 @@ pub fn log_line(decision: &Decision, request_id: &str, salt: &str, policy: &str)
         "signals": decision.signals,
         "identity": decision.identity.as_ref().map(|i| i.value.as_str()),
         "identity_source": decision.identity.as_ref().map(|i| i.source.as_str()),
-        "endpoint": decision.endpoint.as_str(),
+        "endpoint": decision.edge,
         "phone_number_id": decision.path_id,
         "message_type": decision.message_type,
         "recipient_hash": decision.recipient.as_deref().map(|r| recipient_hash(r, salt)),

@@ -1,6 +1,16 @@
-//! WhatsApp Cloud API calls: which requests are calls, and every text a recipient reads.
+//! WhatsApp Cloud API calls: which requests are calls, on which edge, and every text a
+//! recipient reads.
+//!
+//! - [`fields`] reads the texts of a send, a template definition or a flow definition.
+//! - [`form`] reads form bodies and query strings as Graph does (JSON values, bracket keys).
+//! - [`media`] splits multipart uploads (`/media`, a flow's `/assets`).
 
-use serde_json::Value;
+pub mod fields;
+pub mod form;
+pub mod media;
+
+pub use fields::{MessageView, read_flow, read_message, read_other, read_template_creation};
+pub use form::form_to_json;
 
 /// The Cloud API endpoint a request targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +21,9 @@ pub enum Endpoint {
     Media,
     /// `/{waba-id}/message_templates`: template creation (POST) or listing (GET).
     MessageTemplates,
+    /// `/{waba-id}/flows` or `/{flow-id}/assets`: a flow definition, whose screens a
+    /// recipient reads.
+    Flows,
     /// A Graph batch request or a `?method=` override: a send hidden from path matching.
     Indirect,
     /// `POST /{id}`: an object update, such as a message template edit.
@@ -25,6 +38,7 @@ impl Endpoint {
             Self::Messages => "messages",
             Self::Media => "media",
             Self::MessageTemplates => "message_templates",
+            Self::Flows => "flows",
             Self::Indirect => "indirect",
             Self::ObjectUpdate => "object_update",
             Self::Other => "other",
@@ -32,17 +46,50 @@ impl Endpoint {
     }
 }
 
+/// A Graph edge the filter reads: `/{id}/{name}`, read as `endpoint` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub name: String,
+    pub endpoint: Endpoint,
+}
+
+/// The edges of today's documented Cloud API that deliver text to a recipient.
+pub const DEFAULT_EDGES: &[(&str, Endpoint)] = &[
+    ("messages", Endpoint::Messages),
+    ("marketing_messages", Endpoint::Messages),
+    ("media", Endpoint::Media),
+    ("message_templates", Endpoint::MessageTemplates),
+    ("upsert_message_templates", Endpoint::MessageTemplates),
+    ("flows", Endpoint::Flows),
+    ("assets", Endpoint::Flows),
+];
+
+/// The default edges, compiled.
+pub fn default_edges() -> Vec<Edge> {
+    DEFAULT_EDGES
+        .iter()
+        .map(|(name, endpoint)| Edge {
+            name: (*name).to_owned(),
+            endpoint: *endpoint,
+        })
+        .collect()
+}
+
 /// A request to a WhatsApp host, as far as the path tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WhatsAppCall {
     pub endpoint: Endpoint,
+    /// The edge's name for logs and metrics: `messages`, `marketing_messages`, ...; or the
+    /// endpoint's name when no edge matched.
+    pub edge: String,
     /// The phone-number-id or WABA id from the path.
     pub path_id: Option<String>,
 }
 
-/// Lowercases the authority and drops its port and a trailing dot.
+/// Lowercases the authority and drops userinfo (`user@`), its port and a trailing dot.
 pub fn normalize_authority(authority: &str) -> String {
     let a = authority.trim();
+    let a = a.rsplit_once('@').map_or(a, |(_, host)| host);
     let host = if let Some(rest) = a.strip_prefix('[') {
         rest.split(']').next().unwrap_or(rest)
     } else {
@@ -64,7 +111,8 @@ pub struct NormalizedPath {
 }
 
 /// Percent-decodes until stable (at most 4 rounds: `%252F` hides a `/` behind two encodings),
-/// treats `\` as `/`, collapses duplicate slashes and resolves `.` and `..`.
+/// treats `\` as `/`, collapses duplicate slashes, drops matrix parameters (`messages;x=1`)
+/// and resolves `.` and `..`.
 pub fn normalize_path(raw: &str) -> NormalizedPath {
     let without_fragment = raw.split('#').next().unwrap_or("");
     let (path, query) = without_fragment
@@ -73,6 +121,8 @@ pub fn normalize_path(raw: &str) -> NormalizedPath {
     let path = decode_fully(path).replace('\\', "/").to_ascii_lowercase();
     let mut segments: Vec<String> = Vec::new();
     for seg in path.split('/') {
+        // `;params` are not part of the segment for Graph's router.
+        let seg = seg.split(';').next().unwrap_or("");
         match seg.trim() {
             "" | "." => {}
             ".." => {
@@ -99,7 +149,7 @@ fn decode_fully(s: &str) -> String {
     cur
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -143,8 +193,9 @@ fn is_version(seg: &str) -> bool {
     major_ok && minor_ok
 }
 
-/// Classifies a request to a WhatsApp host by its method and normalised path.
-pub fn classify_call(method: &str, path: &NormalizedPath) -> WhatsAppCall {
+/// Classifies a request to a WhatsApp host by its method, normalised path and the policy's
+/// edges.
+pub fn classify_call(method: &str, path: &NormalizedPath, edges: &[Edge]) -> WhatsAppCall {
     let segs: Vec<&str> = path.segments.iter().map(String::as_str).collect();
     // The version segment is optional: the Graph API serves unversioned paths too.
     let rest: &[&str] = match segs.split_first() {
@@ -153,301 +204,32 @@ pub fn classify_call(method: &str, path: &NormalizedPath) -> WhatsAppCall {
     };
     // `?method=post` turns any Graph request into a POST.
     let has_method_override = path.query.split('&').any(|kv| kv.trim() == "method=post");
-    let endpoint = match rest {
-        [id, ep] => match *ep {
-            "messages" => Some((Endpoint::Messages, id)),
-            "media" => Some((Endpoint::Media, id)),
-            "message_templates" => Some((Endpoint::MessageTemplates, id)),
-            _ => None,
-        },
+    let is_post = method.eq_ignore_ascii_case("POST");
+    let call = |endpoint: Endpoint, edge: &str, id: Option<&str>| WhatsAppCall {
+        endpoint,
+        edge: edge.to_owned(),
+        path_id: id.map(str::to_owned),
+    };
+    let edge = match rest {
+        [id, name] => edges.iter().find(|e| e.name == *name).map(|e| (e, *id)),
         _ => None,
     };
-    match endpoint {
-        Some((ep, id)) => {
-            let ep = if has_method_override
-                && !method.eq_ignore_ascii_case("POST")
-                && ep != Endpoint::Media
-            {
-                Endpoint::Indirect
-            } else {
-                ep
-            };
-            WhatsAppCall {
-                endpoint: ep,
-                path_id: Some((*id).to_owned()),
-            }
+    match edge {
+        Some((e, id)) if has_method_override && !is_post && e.endpoint != Endpoint::Media => {
+            call(Endpoint::Indirect, &e.name, Some(id))
         }
+        Some((e, id)) => call(e.endpoint, &e.name, Some(id)),
         // A POST to the root (or version root) is a Graph batch request.
-        None if rest.is_empty() && method.eq_ignore_ascii_case("POST") => WhatsAppCall {
-            endpoint: Endpoint::Indirect,
-            path_id: None,
-        },
-        None if has_method_override => WhatsAppCall {
-            endpoint: Endpoint::Indirect,
-            path_id: None,
-        },
-        // `POST /{id}` updates a Graph object; for a message template it carries new components.
-        None if method.eq_ignore_ascii_case("POST")
-            && matches!(rest, [id] if id.bytes().all(|b| b.is_ascii_digit())) =>
-        {
-            WhatsAppCall {
-                endpoint: Endpoint::ObjectUpdate,
-                path_id: rest.first().map(|s| (*s).to_owned()),
-            }
-        }
-        None => WhatsAppCall {
-            endpoint: Endpoint::Other,
-            path_id: None,
-        },
+        None if rest.is_empty() && is_post => call(Endpoint::Indirect, "batch", None),
+        None if has_method_override => call(Endpoint::Indirect, "method_override", None),
+        // `POST /{id}` updates a Graph object: a message template's components, a flow's JSON.
+        None if is_post && matches!(rest, [id] if id.bytes().all(|b| b.is_ascii_digit())) => call(
+            Endpoint::ObjectUpdate,
+            "object_update",
+            rest.first().copied(),
+        ),
+        None => call(Endpoint::Other, "other", None),
     }
-}
-
-/// A parsed send: its type, recipient and every text a recipient reads.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MessageView {
-    /// Lowercased `type`; `text` when absent (the API's default), `read` for mark-as-read.
-    pub message_type: String,
-    pub recipient: Option<String>,
-    /// Template category for template creation calls.
-    pub template_category: Option<String>,
-    /// User-visible texts in document order.
-    pub texts: Vec<String>,
-}
-
-impl MessageView {
-    /// The text scored by the classifier: all visible fields, one per line.
-    pub fn visible_text(&self) -> String {
-        self.texts.join("\n")
-    }
-}
-
-/// Reads a `/messages` send body.
-pub fn read_message(body: &Value) -> MessageView {
-    let obj = body;
-    let recipient = str_at(obj, &["to"]).or_else(|| str_at(obj, &["recipient"]));
-    let is_read_receipt = str_at(obj, &["status"]).is_some_and(|s| s.eq_ignore_ascii_case("read"));
-    let message_type = match str_at(obj, &["type"]) {
-        Some(t) => t.trim().to_ascii_lowercase(),
-        None if is_read_receipt => "read".to_owned(),
-        None => "text".to_owned(),
-    };
-    let mut texts = Vec::new();
-    collect_message_texts(obj, &message_type, &mut texts);
-    MessageView {
-        message_type,
-        recipient,
-        template_category: None,
-        texts,
-    }
-}
-
-/// Reads a `/message_templates` creation body.
-pub fn read_template_creation(body: &Value) -> MessageView {
-    let mut texts = Vec::new();
-    collect_creation_components(body.get("components"), &mut texts, 0);
-    MessageView {
-        message_type: "template_creation".to_owned(),
-        recipient: None,
-        template_category: str_at(body, &["category"]).map(|c| c.to_ascii_uppercase()),
-        texts,
-    }
-}
-
-/// Template creation components, including carousel cards' own components.
-fn collect_creation_components(components: Option<&Value>, texts: &mut Vec<String>, depth: usize) {
-    if depth > 4 {
-        return;
-    }
-    if let Some(components) = components.and_then(Value::as_array) {
-        for c in components {
-            if let Some(cards) = c.get("cards").and_then(Value::as_array) {
-                for card in cards {
-                    collect_creation_components(card.get("components"), texts, depth + 1);
-                }
-            }
-            push_str(c.get("text"), texts);
-            if let Some(buttons) = c.get("buttons").and_then(Value::as_array) {
-                for b in buttons {
-                    push_str(b.get("text"), texts);
-                }
-            }
-            // Example values are shown to reviewers, and to users once substituted.
-            if let Some(example) = c.get("example") {
-                collect_all_strings(example, texts, 0);
-            }
-        }
-    }
-}
-
-fn str_at(v: &Value, path: &[&str]) -> Option<String> {
-    let mut cur = v;
-    for key in path {
-        cur = cur.get(*key)?;
-    }
-    match cur {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn push_str(v: Option<&Value>, out: &mut Vec<String>) {
-    if let Some(Value::String(s)) = v
-        && !s.trim().is_empty()
-    {
-        out.push(s.clone());
-    }
-}
-
-fn collect_message_texts(obj: &Value, message_type: &str, out: &mut Vec<String>) {
-    match message_type {
-        "text" => push_str(obj.pointer("/text/body"), out),
-        "interactive" => collect_interactive(obj.get("interactive"), out),
-        "template" => collect_template_send(obj.get("template"), out),
-        "image" | "video" | "document" | "audio" | "sticker" => {
-            if let Some(media) = obj.get(message_type) {
-                push_str(media.get("caption"), out);
-                push_str(media.get("filename"), out);
-            }
-        }
-        "location" => {
-            push_str(obj.pointer("/location/name"), out);
-            push_str(obj.pointer("/location/address"), out);
-        }
-        "reaction" => push_str(obj.pointer("/reaction/emoji"), out),
-        "contacts" => {
-            if let Some(c) = obj.get("contacts") {
-                collect_all_strings(c, out, 0);
-            }
-        }
-        "read" => {}
-        // An unknown type: every string under its object is potentially visible.
-        other => {
-            if let Some(v) = obj.get(other) {
-                collect_all_strings(v, out, 0);
-            }
-        }
-    }
-    // A body that names one type but also carries another type's object is malformed for the
-    // API; score the text anyway so that no payload hides behind a mismatched `type`.
-    if message_type != "text" {
-        push_str(obj.pointer("/text/body"), out);
-    }
-}
-
-fn collect_interactive(i: Option<&Value>, out: &mut Vec<String>) {
-    let Some(i) = i else { return };
-    if let Some(h) = i.get("header") {
-        push_str(h.get("text"), out);
-        for media in ["image", "video", "document"] {
-            if let Some(m) = h.get(media) {
-                push_str(m.get("caption"), out);
-                push_str(m.get("filename"), out);
-            }
-        }
-    }
-    push_str(i.pointer("/body/text"), out);
-    push_str(i.pointer("/footer/text"), out);
-    let Some(action) = i.get("action") else {
-        return;
-    };
-    push_str(action.get("button"), out);
-    if let Some(buttons) = action.get("buttons").and_then(Value::as_array) {
-        for b in buttons {
-            push_str(b.pointer("/reply/title"), out);
-            push_str(b.get("title"), out);
-        }
-    }
-    if let Some(sections) = action.get("sections").and_then(Value::as_array) {
-        for s in sections {
-            push_str(s.get("title"), out);
-            if let Some(rows) = s.get("rows").and_then(Value::as_array) {
-                for r in rows {
-                    push_str(r.get("title"), out);
-                    push_str(r.get("description"), out);
-                }
-            }
-        }
-    }
-    if let Some(params) = action.get("parameters") {
-        push_str(params.get("display_text"), out);
-    }
-}
-
-fn collect_template_send(t: Option<&Value>, out: &mut Vec<String>) {
-    let Some(t) = t else { return };
-    push_str(t.get("name"), out);
-    collect_send_components(t.get("components"), out, 0);
-}
-
-/// Template send components, including carousel cards, which carry components of their own.
-fn collect_send_components(components: Option<&Value>, out: &mut Vec<String>, depth: usize) {
-    let Some(components) = components.and_then(Value::as_array) else {
-        return;
-    };
-    if depth > 4 {
-        return;
-    }
-    for c in components {
-        if let Some(cards) = c.get("cards").and_then(Value::as_array) {
-            for card in cards {
-                collect_send_components(card.get("components"), out, depth + 1);
-            }
-        }
-        let Some(params) = c.get("parameters").and_then(Value::as_array) else {
-            continue;
-        };
-        for p in params {
-            push_str(p.get("text"), out);
-            push_str(p.get("payload"), out);
-            push_str(p.pointer("/currency/fallback_value"), out);
-            push_str(p.pointer("/date_time/fallback_value"), out);
-            for media in ["image", "video", "document"] {
-                if let Some(m) = p.get(media) {
-                    push_str(m.get("caption"), out);
-                    push_str(m.get("filename"), out);
-                }
-            }
-        }
-    }
-}
-
-/// Every string value under `v`, depth-bounded (serde_json already caps nesting at 128).
-fn collect_all_strings(v: &Value, out: &mut Vec<String>, depth: usize) {
-    if depth > 32 {
-        return;
-    }
-    match v {
-        Value::String(s) if !s.trim().is_empty() => out.push(s.clone()),
-        Value::Array(a) => a
-            .iter()
-            .for_each(|x| collect_all_strings(x, out, depth + 1)),
-        Value::Object(o) => o
-            .values()
-            .for_each(|x| collect_all_strings(x, out, depth + 1)),
-        _ => {}
-    }
-}
-
-/// Parses `application/x-www-form-urlencoded` into a JSON object; values that are JSON objects
-/// or arrays (the Graph API accepts `text={"body":"..."}`) are parsed as JSON.
-/// `None` when a field repeats or a JSON-looking value is not valid strict JSON: which of two
-/// values the API would use is ambiguous, so such a body is invalid.
-pub fn form_to_json(body: &str) -> Option<Value> {
-    let mut map = serde_json::Map::new();
-    for pair in body.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = percent_decode(k);
-        let raw = percent_decode(v);
-        let value = match raw.trim_start().as_bytes().first() {
-            Some(b'{' | b'[') => crate::strict_json::from_slice(raw.as_bytes()).ok()?,
-            _ => Value::String(raw),
-        };
-        if map.insert(key, value).is_some() {
-            return None;
-        }
-    }
-    Some(Value::Object(map))
 }
 
 #[cfg(test)]
@@ -456,7 +238,7 @@ mod tests {
     use serde_json::json;
 
     fn call(method: &str, path: &str) -> WhatsAppCall {
-        classify_call(method, &normalize_path(path))
+        classify_call(method, &normalize_path(path), &default_edges())
     }
 
     #[test]
@@ -558,8 +340,140 @@ mod tests {
         )
         .unwrap();
         assert_eq!(read_message(&v).texts, ["hello"]);
-        assert!(form_to_json("text=a&text=b").is_none());
-        assert!(form_to_json("text=%7B%22body%22%3A%22a%22%2C%22body%22%3A%22b%22%7D").is_none());
-        assert!(form_to_json("text=%7Bnot json").is_none());
+        let v = form_to_json("to=1&type=text&text[body]=bracketed").unwrap();
+        assert_eq!(read_message(&v).texts, ["bracketed"]);
+    }
+
+    #[test]
+    fn edges_from_the_policy() {
+        for (path, endpoint, edge) in [
+            (
+                "/v21.0/1065/marketing_messages",
+                Endpoint::Messages,
+                "marketing_messages",
+            ),
+            (
+                "/v21.0/999/upsert_message_templates",
+                Endpoint::MessageTemplates,
+                "upsert_message_templates",
+            ),
+            ("/v21.0/999/flows", Endpoint::Flows, "flows"),
+            ("/v21.0/777/assets", Endpoint::Flows, "assets"),
+            ("/v21.0/1065/media", Endpoint::Media, "media"),
+            ("/v21.0/777", Endpoint::ObjectUpdate, "object_update"),
+        ] {
+            let c = call("POST", path);
+            assert_eq!((c.endpoint, c.edge.as_str()), (endpoint, edge), "{path}");
+        }
+        // An edge the policy does not list is not read.
+        let only = [Edge {
+            name: "messages".into(),
+            endpoint: Endpoint::Messages,
+        }];
+        let c = classify_call(
+            "POST",
+            &normalize_path("/v21.0/1065/marketing_messages"),
+            &only,
+        );
+        assert_eq!(c.endpoint, Endpoint::Other);
+    }
+
+    #[test]
+    fn matrix_parameters_and_userinfo_do_not_hide_a_send() {
+        for p in [
+            "/v21.0/1065/messages;x=1",
+            "/v21.0/1065;a=b/messages",
+            "/v21.0;v/1065/messages%3Bx",
+        ] {
+            let c = call("POST", p);
+            assert_eq!(c.endpoint, Endpoint::Messages, "{p}");
+            assert_eq!(c.path_id.as_deref(), Some("1065"), "{p}");
+        }
+        assert_eq!(
+            normalize_authority("user:pw@Graph.Facebook.com:443"),
+            "graph.facebook.com"
+        );
+        assert_eq!(
+            normalize_authority("a@b@graph.facebook.com"),
+            "graph.facebook.com"
+        );
+    }
+
+    #[test]
+    fn every_visible_field_of_every_type_is_read() {
+        // A carousel: the main body, each card's body and buttons.
+        let v = read_message(
+            &json!({"type":"interactive","interactive":{"type":"carousel",
+            "body":{"text":"Main"},"action":{"cards":[
+              {"card_index":0,"type":"cta_url","header":{"type":"image","image":{"link":"https://x/a.png"}},
+               "body":{"text":"Card0"},"action":{"name":"cta_url","parameters":{"display_text":"Go0","url":"https://x"}}},
+              {"card_index":1,"type":"quick_reply","header":{"type":"image","image":{"link":"https://x/b.png"}},
+               "body":{"text":"Card1"},"action":{"buttons":[{"type":"quick_reply","quick_reply":{"id":"q","title":"QR1"}}]}}]}}}),
+        );
+        for t in ["Main", "Card0", "Go0", "Card1", "QR1"] {
+            assert!(v.texts.iter().any(|x| x == t), "{t}: {:?}", v.texts);
+        }
+        assert!(!v.texts.iter().any(|x| x.starts_with("https://")));
+        // A flow message: CTA and the payload's data.
+        let v = read_message(&json!({"type":"interactive","interactive":{"type":"flow",
+            "body":{"text":"B"},"action":{"name":"flow","parameters":{"flow_message_version":"3",
+            "flow_token":"tok","flow_id":"1","flow_cta":"Open","flow_action":"navigate",
+            "flow_action_payload":{"screen":"S1","data":{"intro":"Payload text"}}}}}}));
+        assert_eq!(v.texts, ["B", "Open", "Payload text"]);
+        // Product list header, body, footer and section titles.
+        let v = read_message(
+            &json!({"type":"interactive","interactive":{"type":"product_list",
+            "header":{"type":"text","text":"H"},"body":{"text":"B"},"footer":{"text":"F"},
+            "action":{"catalog_id":"c","sections":[{"title":"S","product_items":[{"product_retailer_id":"sku"}]}]}}}),
+        );
+        assert_eq!(v.texts, ["H", "B", "F", "S"]);
+        // A template header location parameter.
+        let v = read_message(
+            &json!({"type":"template","template":{"name":"t","language":{"code":"en"},
+            "components":[{"type":"header","parameters":[{"type":"location","location":{
+            "latitude":"1","longitude":"2","name":"Loc name","address":"Loc address"}}]}]}}),
+        );
+        assert_eq!(v.texts, ["t", "Loc name", "Loc address"]);
+        // A field no list knows yet is still read; machine fields are not.
+        let v = read_message(
+            &json!({"type":"text","text":{"body":"A"},"to":"15550001111",
+            "biz_opaque_callback_data":"ref-1","future":{"label":"Unlisted"}}),
+        );
+        assert_eq!(v.texts, ["A", "Unlisted"]);
+    }
+
+    #[test]
+    fn json_in_strings_is_read_as_graph_parses_it() {
+        let v = read_message(&json!({"type":"text","text":"{\"body\":\"inner answer\"}"}));
+        assert_eq!(v.texts, ["inner answer"]);
+        let v = read_message(&json!({"type":"interactive",
+            "interactive":"{\"type\":\"button\",\"body\":{\"text\":\"inner body\"}}"}));
+        assert_eq!(v.texts, ["inner body"]);
+    }
+
+    #[test]
+    fn message_type_is_never_copied_from_the_body() {
+        let v = read_message(&json!({"type":"Secret Words Here","text":{"body":"x"}}));
+        assert_eq!(v.message_type, "other");
+        assert_eq!(read_message(&json!({"type":" TEXT "})).message_type, "text");
+    }
+
+    #[test]
+    fn flow_definitions_are_read() {
+        let flow_json = json!({"version":"6.0","screens":[{"id":"WELCOME","title":"Screen title",
+            "layout":{"type":"SingleColumnLayout","children":[
+              {"type":"TextHeading","text":"Heading"},
+              {"type":"TextBody","text":"Body of the screen"},
+              {"type":"TextInput","name":"first_name","label":"Your name","input-type":"text"}]}}]});
+        let v = read_flow(
+            &json!({"name":"f","categories":["OTHER"],"flow_json": flow_json.to_string()}),
+        );
+        assert_eq!(v.message_type, "flow_definition");
+        // serde_json keeps keys sorted: `layout` before `title`.
+        assert_eq!(
+            v.texts,
+            ["Heading", "Body of the screen", "Your name", "Screen title"]
+        );
+        assert_eq!(read_flow(&flow_json).texts.len(), 4);
     }
 }

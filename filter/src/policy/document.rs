@@ -69,10 +69,52 @@ pub struct WhatsAppSection {
     /// Graph batch requests and `?method=` overrides can carry a send hidden from path matching.
     #[serde(default = "default_block")]
     pub indirect_sends: Action,
+    /// The Graph edges (`/{id}/{edge}`) whose bodies are read, and how. Absent: every edge of
+    /// today's documented Cloud API that delivers text to a recipient.
+    #[serde(default = "default_edges")]
+    pub edges: Vec<EdgeDoc>,
 }
 
 fn default_whatsapp_hosts() -> Vec<String> {
     vec!["graph.facebook.com".to_owned()]
+}
+
+fn default_edges() -> Vec<EdgeDoc> {
+    crate::whatsapp::DEFAULT_EDGES
+        .iter()
+        .map(|(edge, endpoint)| EdgeDoc {
+            edge: (*edge).to_owned(),
+            reads: match endpoint {
+                crate::whatsapp::Endpoint::MessageTemplates => EdgeReads::Template,
+                crate::whatsapp::Endpoint::Flows => EdgeReads::Flow,
+                crate::whatsapp::Endpoint::Media => EdgeReads::Media,
+                _ => EdgeReads::Message,
+            },
+        })
+        .collect()
+}
+
+/// A Graph edge the filter reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeDoc {
+    /// The path segment after the id: `messages` in `/v21.0/{phone-number-id}/messages`.
+    pub edge: String,
+    pub reads: EdgeReads,
+}
+
+/// How an edge's body is read.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeReads {
+    /// A send (`/messages`): the fields of its type, with the phone-number rules of the id.
+    Message,
+    /// A template definition, with the phone-number rules of the id (a WABA id).
+    Template,
+    /// A flow definition (JSON with `flow_json`, or a multipart Flow JSON upload).
+    Flow,
+    /// A multipart media upload: text-like files are read, images, audio and video are not.
+    Media,
 }
 
 fn default_block() -> Action {

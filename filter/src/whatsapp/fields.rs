@@ -1,0 +1,442 @@
+//! Every text a recipient reads, from a send, a template definition or a flow definition.
+//!
+//! Known fields are read first, in document order, so that each one is scored as a part of its
+//! own. Then every other string of the body is read too, except the fields the API documents as
+//! machine data (ids, codes, URLs, enums): a field this list does not know yet, a carousel card
+//! or a flow payload cannot carry text past the classifier. A string holding a JSON object or
+//! array is read as that object, because Graph parses such values (`"text": "{\"body\": ...}"`).
+
+use serde_json::Value;
+
+/// How deep strings holding JSON are unpacked, and how deep bodies are walked.
+const MAX_JSON_IN_STRING_DEPTH: usize = 4;
+const MAX_WALK_DEPTH: usize = 32;
+
+/// Message types of the Cloud API and of this filter's other readings. A type a body names that
+/// is not in this list is logged as `other`, never copied from the body.
+pub const KNOWN_TYPES: &[&str] = &[
+    "text",
+    "template",
+    "interactive",
+    "image",
+    "video",
+    "document",
+    "audio",
+    "sticker",
+    "location",
+    "reaction",
+    "contacts",
+    "read",
+    "template_creation",
+    "flow_definition",
+    "media",
+    "object_update",
+];
+
+/// Keys whose values the API documents as machine data, never shown as text: skipped by the
+/// sweep over the rest of a body. Known visible fields are read before the sweep whatever their
+/// key (`location.name`, a contact's `name`).
+const MACHINE_KEYS: &[&str] = &[
+    "messaging_product",
+    "recipient_type",
+    "to",
+    "recipient",
+    "type",
+    "sub_type",
+    "index",
+    "id",
+    "message_id",
+    "wa_id",
+    "status",
+    "link",
+    "url",
+    "code",
+    "policy",
+    "language",
+    "languages",
+    "category",
+    "name",
+    "format",
+    "parameter_format",
+    "mime_type",
+    "sha256",
+    "file_size",
+    "latitude",
+    "longitude",
+    "catalog_id",
+    "product_retailer_id",
+    "thumbnail_product_retailer_id",
+    "flow_id",
+    "flow_token",
+    "flow_message_version",
+    "flow_action",
+    "mode",
+    "screen",
+    "card_index",
+    "amount_1000",
+    "currency_code",
+    "timestamp",
+    "preview_url",
+    "biz_opaque_callback_data",
+    "messaging_product_type",
+    "typing_indicator",
+    "version",
+    "data_api_version",
+    "routing_model",
+    "input-type",
+    "publish",
+    "categories",
+    "asset_type",
+    "endpoint_uri",
+];
+
+/// A parsed send: its type, recipient and every text a recipient reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageView {
+    /// The message type: one of [`KNOWN_TYPES`] or `other`. `text` when absent (the API's
+    /// default), `read` for mark-as-read.
+    pub message_type: String,
+    pub recipient: Option<String>,
+    /// Template category for template creation calls.
+    pub template_category: Option<String>,
+    /// User-visible texts in document order.
+    pub texts: Vec<String>,
+}
+
+impl MessageView {
+    /// The text scored by the classifier: all visible fields, one per line.
+    pub fn visible_text(&self) -> String {
+        self.texts.join("\n")
+    }
+
+    fn push(&mut self, s: &str) {
+        if !s.trim().is_empty() && !self.texts.iter().any(|t| t == s) {
+            self.texts.push(s.to_owned());
+        }
+    }
+}
+
+/// The type a body names, as logged: a known type, or `other`.
+pub fn known_type(raw: &str) -> String {
+    let t = raw.trim().to_ascii_lowercase();
+    if KNOWN_TYPES.contains(&t.as_str()) {
+        t
+    } else {
+        "other".to_owned()
+    }
+}
+
+/// Reads a send body (`/messages`, `/marketing_messages`).
+pub fn read_message(body: &Value) -> MessageView {
+    let obj = &unpack_json_strings(body);
+    let recipient = str_at(obj, &["to"]).or_else(|| str_at(obj, &["recipient"]));
+    let is_read_receipt = str_at(obj, &["status"]).is_some_and(|s| s.eq_ignore_ascii_case("read"));
+    let named_type = match str_at(obj, &["type"]) {
+        Some(t) => t.trim().to_ascii_lowercase(),
+        None if is_read_receipt => "read".to_owned(),
+        None => "text".to_owned(),
+    };
+    let mut texts = Vec::new();
+    collect_message_texts(obj, &named_type, &mut texts);
+    let mut view = MessageView {
+        message_type: known_type(&named_type),
+        recipient,
+        template_category: None,
+        texts: Vec::new(),
+    };
+    for t in &texts {
+        view.push(t);
+    }
+    sweep(obj, &mut view, 0);
+    view
+}
+
+/// Reads a template definition (`/message_templates`, `/upsert_message_templates`, an edit).
+pub fn read_template_creation(body: &Value) -> MessageView {
+    let body = &unpack_json_strings(body);
+    let mut texts = Vec::new();
+    collect_creation_components(body.get("components"), &mut texts, 0);
+    let mut view = MessageView {
+        message_type: "template_creation".to_owned(),
+        recipient: None,
+        template_category: str_at(body, &["category"]).map(|c| c.to_ascii_uppercase()),
+        texts: Vec::new(),
+    };
+    for t in &texts {
+        view.push(t);
+    }
+    // `upsert_message_templates` carries several languages' components under `languages`.
+    sweep(body, &mut view, 0);
+    view
+}
+
+/// Reads a flow definition: a `/flows` creation with `flow_json`, a flow update, or the Flow
+/// JSON itself (an `/assets` upload). Every screen's texts are read.
+pub fn read_flow(body: &Value) -> MessageView {
+    let body = unpack_json_strings(body);
+    let mut view = MessageView {
+        message_type: "flow_definition".to_owned(),
+        ..MessageView::default()
+    };
+    sweep(&body, &mut view, 0);
+    view
+}
+
+/// Reads a body that is neither a send nor a definition: every string the sweep keeps.
+pub fn read_other(body: &Value, message_type: &str) -> MessageView {
+    let body = unpack_json_strings(body);
+    let mut view = MessageView {
+        message_type: known_type(message_type),
+        ..MessageView::default()
+    };
+    sweep(&body, &mut view, 0);
+    view
+}
+
+/// A copy of `v` where every string holding a JSON object or array is replaced by it.
+fn unpack_json_strings(v: &Value) -> Value {
+    unpack(v, 0, 0)
+}
+
+fn unpack(v: &Value, depth: usize, unpacked: usize) -> Value {
+    if depth > MAX_WALK_DEPTH {
+        return Value::Null;
+    }
+    match v {
+        Value::String(s) if unpacked < MAX_JSON_IN_STRING_DEPTH => {
+            match s.trim_start().as_bytes().first() {
+                Some(b'{' | b'[') => match crate::strict_json::from_slice(s.as_bytes()) {
+                    Ok(inner) => unpack(&inner, depth + 1, unpacked + 1),
+                    Err(_) => v.clone(),
+                },
+                _ => v.clone(),
+            }
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| unpack(x, depth + 1, unpacked)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), unpack(x, depth + 1, unpacked)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Every string under `v` that is not under a machine key, depth-bounded.
+fn sweep(v: &Value, view: &mut MessageView, depth: usize) {
+    if depth > MAX_WALK_DEPTH {
+        return;
+    }
+    match v {
+        Value::String(s) => view.push(s),
+        Value::Array(a) => a.iter().for_each(|x| sweep(x, view, depth + 1)),
+        Value::Object(o) => {
+            for (k, x) in o {
+                if !MACHINE_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
+                    sweep(x, view, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Template creation components, including carousel cards' own components.
+fn collect_creation_components(components: Option<&Value>, texts: &mut Vec<String>, depth: usize) {
+    if depth > 4 {
+        return;
+    }
+    if let Some(components) = components.and_then(Value::as_array) {
+        for c in components {
+            if let Some(cards) = c.get("cards").and_then(Value::as_array) {
+                for card in cards {
+                    collect_creation_components(card.get("components"), texts, depth + 1);
+                }
+            }
+            push_str(c.get("text"), texts);
+            if let Some(buttons) = c.get("buttons").and_then(Value::as_array) {
+                for b in buttons {
+                    push_str(b.get("text"), texts);
+                }
+            }
+            // Example values are shown to reviewers, and to users once substituted.
+            if let Some(example) = c.get("example") {
+                collect_all_strings(example, texts, 0);
+            }
+        }
+    }
+}
+
+fn str_at(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for key in path {
+        cur = cur.get(*key)?;
+    }
+    match cur {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn push_str(v: Option<&Value>, out: &mut Vec<String>) {
+    if let Some(Value::String(s)) = v
+        && !s.trim().is_empty()
+    {
+        out.push(s.clone());
+    }
+}
+
+fn collect_message_texts(obj: &Value, message_type: &str, out: &mut Vec<String>) {
+    match message_type {
+        "text" => push_str(obj.pointer("/text/body"), out),
+        "interactive" => collect_interactive(obj.get("interactive"), out),
+        "template" => collect_template_send(obj.get("template"), out),
+        "image" | "video" | "document" | "audio" | "sticker" => {
+            if let Some(media) = obj.get(message_type) {
+                push_str(media.get("caption"), out);
+                push_str(media.get("filename"), out);
+            }
+        }
+        "location" => {
+            push_str(obj.pointer("/location/name"), out);
+            push_str(obj.pointer("/location/address"), out);
+        }
+        "reaction" => push_str(obj.pointer("/reaction/emoji"), out),
+        "contacts" => {
+            if let Some(c) = obj.get("contacts") {
+                collect_all_strings(c, out, 0);
+            }
+        }
+        "read" => {}
+        // An unknown type: every string under its object is potentially visible.
+        other => {
+            if let Some(v) = obj.get(other) {
+                collect_all_strings(v, out, 0);
+            }
+        }
+    }
+    // A body that names one type but also carries another type's object is malformed for the
+    // API; score the text anyway so that no payload hides behind a mismatched `type`.
+    if message_type != "text" {
+        push_str(obj.pointer("/text/body"), out);
+    }
+}
+
+/// Header, body and footer (buttons, lists, products, flows, CTA URLs), the action's labels,
+/// and each carousel card's body and buttons.
+fn collect_interactive(i: Option<&Value>, out: &mut Vec<String>) {
+    let Some(i) = i else { return };
+    if let Some(h) = i.get("header") {
+        push_str(h.get("text"), out);
+        for media in ["image", "video", "document"] {
+            if let Some(m) = h.get(media) {
+                push_str(m.get("caption"), out);
+                push_str(m.get("filename"), out);
+            }
+        }
+    }
+    push_str(i.pointer("/body/text"), out);
+    push_str(i.pointer("/footer/text"), out);
+    if let Some(action) = i.get("action") {
+        collect_action(action, out, 0);
+    }
+}
+
+fn collect_action(action: &Value, out: &mut Vec<String>, depth: usize) {
+    if depth > 2 {
+        return;
+    }
+    push_str(action.get("button"), out);
+    if let Some(buttons) = action.get("buttons").and_then(Value::as_array) {
+        for b in buttons {
+            push_str(b.pointer("/reply/title"), out);
+            push_str(b.get("title"), out);
+            push_str(b.pointer("/parameters/display_text"), out);
+        }
+    }
+    if let Some(sections) = action.get("sections").and_then(Value::as_array) {
+        for s in sections {
+            push_str(s.get("title"), out);
+            if let Some(rows) = s.get("rows").and_then(Value::as_array) {
+                for r in rows {
+                    push_str(r.get("title"), out);
+                    push_str(r.get("description"), out);
+                }
+            }
+        }
+    }
+    if let Some(params) = action.get("parameters") {
+        push_str(params.get("display_text"), out);
+        push_str(params.get("flow_cta"), out);
+        if let Some(data) = params.pointer("/flow_action_payload/data") {
+            collect_all_strings(data, out, 0);
+        }
+    }
+    // A carousel: each card has a media header, an optional body and its own action.
+    if let Some(cards) = action.get("cards").and_then(Value::as_array) {
+        for card in cards {
+            push_str(card.pointer("/body/text"), out);
+            if let Some(a) = card.get("action") {
+                collect_action(a, out, depth + 1);
+            }
+        }
+    }
+}
+
+fn collect_template_send(t: Option<&Value>, out: &mut Vec<String>) {
+    let Some(t) = t else { return };
+    push_str(t.get("name"), out);
+    collect_send_components(t.get("components"), out, 0);
+}
+
+/// Template send components, including carousel cards, which carry components of their own.
+fn collect_send_components(components: Option<&Value>, out: &mut Vec<String>, depth: usize) {
+    let Some(components) = components.and_then(Value::as_array) else {
+        return;
+    };
+    if depth > 4 {
+        return;
+    }
+    for c in components {
+        if let Some(cards) = c.get("cards").and_then(Value::as_array) {
+            for card in cards {
+                collect_send_components(card.get("components"), out, depth + 1);
+            }
+        }
+        let Some(params) = c.get("parameters").and_then(Value::as_array) else {
+            continue;
+        };
+        for p in params {
+            push_str(p.get("text"), out);
+            push_str(p.get("payload"), out);
+            push_str(p.pointer("/currency/fallback_value"), out);
+            push_str(p.pointer("/date_time/fallback_value"), out);
+            push_str(p.pointer("/location/name"), out);
+            push_str(p.pointer("/location/address"), out);
+            for media in ["image", "video", "document"] {
+                if let Some(m) = p.get(media) {
+                    push_str(m.get("caption"), out);
+                    push_str(m.get("filename"), out);
+                }
+            }
+        }
+    }
+}
+
+/// Every string value under `v`, depth-bounded (serde_json already caps nesting at 128).
+fn collect_all_strings(v: &Value, out: &mut Vec<String>, depth: usize) {
+    if depth > MAX_WALK_DEPTH {
+        return;
+    }
+    match v {
+        Value::String(s) if !s.trim().is_empty() => out.push(s.clone()),
+        Value::Array(a) => a
+            .iter()
+            .for_each(|x| collect_all_strings(x, out, depth + 1)),
+        Value::Object(o) => o
+            .values()
+            .for_each(|x| collect_all_strings(x, out, depth + 1)),
+        _ => {}
+    }
+}

@@ -1,0 +1,371 @@
+//! Multipart uploads on WhatsApp edges: `/media` (a file sent later as a document, image or
+//! audio) and a flow's `/assets` (the Flow JSON). A text-like file is read so that an answer
+//! cannot travel as a `.txt` with a neutral caption; images, audio and video are not text.
+
+/// Part headers larger than this are malformed.
+const MAX_PART_HEADERS: usize = 16 << 10;
+
+/// One part of a buffered `multipart/form-data` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part<'a> {
+    pub name: Option<String>,
+    pub filename: Option<String>,
+    /// Lowercased, without parameters.
+    pub content_type: Option<String>,
+    pub body: &'a [u8],
+}
+
+impl Part<'_> {
+    /// A part that a recipient could read as text: declared `text/*`, JSON, XML, or with a
+    /// text file name; or undeclared and valid UTF-8 without control characters.
+    pub fn is_text_like(&self) -> bool {
+        if let Some(ct) = &self.content_type {
+            if ct.starts_with("text/")
+                || ct.ends_with("/json")
+                || ct.ends_with("+json")
+                || ct.ends_with("/xml")
+                || ct.ends_with("+xml")
+                || ct == "application/x-ndjson"
+                || ct == "application/jsonl"
+            {
+                return true;
+            }
+            if is_binary_media_type(ct) {
+                return false;
+            }
+        }
+        let text_name = self.filename.as_deref().is_some_and(|f| {
+            let f = f.to_ascii_lowercase();
+            [
+                ".txt", ".md", ".csv", ".tsv", ".json", ".jsonl", ".html", ".htm", ".xml", ".rtf",
+                ".log", ".srt", ".vtt",
+            ]
+            .iter()
+            .any(|ext| f.ends_with(ext))
+        });
+        text_name || looks_like_text(self.body)
+    }
+}
+
+/// Images, audio and video: a recipient never reads their bytes as text.
+pub fn is_binary_media_type(content_type: &str) -> bool {
+    ["image/", "audio/", "video/"]
+        .iter()
+        .any(|p| content_type.starts_with(p))
+}
+
+/// Valid UTF-8 with no control characters other than whitespace.
+fn looks_like_text(body: &[u8]) -> bool {
+    !body.is_empty()
+        && std::str::from_utf8(body)
+            .is_ok_and(|s| !s.chars().any(|c| c.is_control() && !c.is_whitespace()))
+}
+
+/// Why a multipart body could not be split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultipartError {
+    NoBoundary,
+    Malformed,
+}
+
+/// The boundary parameter of a `multipart/*` content type.
+pub fn boundary(content_type: &str) -> Option<String> {
+    let mut params = content_type.split(';');
+    let mime = params.next()?.trim().to_ascii_lowercase();
+    if !mime.starts_with("multipart/") {
+        return None;
+    }
+    params
+        .find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("boundary")
+                .then(|| v.trim().trim_matches('"').to_owned())
+        })
+        .filter(|b| !b.is_empty() && b.len() <= 200)
+}
+
+/// Splits a whole multipart body into its parts. A body without its closing delimiter, or with
+/// part headers that do not end, is malformed: what the API would read is unknown.
+pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, MultipartError> {
+    if boundary.is_empty() {
+        return Err(MultipartError::NoBoundary);
+    }
+    let dash = format!("--{boundary}");
+    let delimiter = format!("\r\n--{boundary}");
+    // The first delimiter may open the body without a CRLF before it.
+    let mut pos = if body.starts_with(dash.as_bytes()) {
+        dash.len()
+    } else {
+        find(body, delimiter.as_bytes()).ok_or(MultipartError::Malformed)? + delimiter.len()
+    };
+    let mut out = Vec::new();
+    loop {
+        let rest = body.get(pos..).ok_or(MultipartError::Malformed)?;
+        if rest.starts_with(b"--") {
+            return Ok(out);
+        }
+        let rest = rest
+            .strip_prefix(b"\r\n")
+            .ok_or(MultipartError::Malformed)?;
+        let head_end = find(rest, b"\r\n\r\n")
+            .filter(|&i| i <= MAX_PART_HEADERS)
+            .ok_or(MultipartError::Malformed)?;
+        let headers = std::str::from_utf8(rest.get(..head_end).unwrap_or_default())
+            .map_err(|_| MultipartError::Malformed)?;
+        let content = rest.get(head_end + 4..).ok_or(MultipartError::Malformed)?;
+        let end = find(content, delimiter.as_bytes()).ok_or(MultipartError::Malformed)?;
+        out.push(part(headers, content.get(..end).unwrap_or_default()));
+        pos = body.len() - content.len() + end + delimiter.len();
+    }
+}
+
+fn part<'a>(headers: &str, body: &'a [u8]) -> Part<'a> {
+    let mut p = Part {
+        name: None,
+        filename: None,
+        content_type: None,
+        body,
+    };
+    for line in headers.split("\r\n") {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let k = k.trim();
+        if k.eq_ignore_ascii_case("content-type") {
+            p.content_type = v.split(';').next().map(|m| m.trim().to_ascii_lowercase());
+        } else if k.eq_ignore_ascii_case("content-disposition") {
+            for param in v.split(';').skip(1) {
+                if let Some((pk, pv)) = param.split_once('=') {
+                    let pv = pv.trim().trim_matches('"').to_owned();
+                    match pk.trim().to_ascii_lowercase().as_str() {
+                        "name" => p.name = Some(pv),
+                        "filename" => p.filename = Some(pv),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    p
+}
+
+/// Watches a media upload too large to buffer, whose file is declared as an image, audio or
+/// video: those bytes are forwarded unread, but any later part that could be text refuses the
+/// upload. Holds at most one delimiter and one part's headers between chunks.
+#[derive(Debug, Clone)]
+pub struct MediaScan {
+    /// `\r\n--boundary`
+    delimiter: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+/// A part of an unbuffered media upload could be read as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextPartFound;
+
+impl MediaScan {
+    /// Starts watching after the buffered prefix: `None` unless the prefix holds a file part
+    /// declared as binary media, and no file part that is not.
+    pub fn start(content_type: Option<&str>, prefix: &[u8]) -> Option<Self> {
+        let boundary = boundary(content_type?)?;
+        let mut scan = Self {
+            delimiter: format!("\r\n--{boundary}").into_bytes(),
+            tail: Vec::new(),
+        };
+        // The first delimiter may open the body without its CRLF.
+        let mut window = b"\r\n".to_vec();
+        window.extend_from_slice(prefix);
+        let mut binary = 0;
+        for p in scan.headers_in(&window).ok()? {
+            match p {
+                FilePart::Binary => binary += 1,
+                FilePart::Other => return None,
+                FilePart::NotAFile => {}
+            }
+        }
+        scan.keep_tail(&window);
+        (binary > 0).then_some(scan)
+    }
+
+    /// Checks the next chunk.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), TextPartFound> {
+        let mut window = std::mem::take(&mut self.tail);
+        window.extend_from_slice(chunk);
+        let parts = self.headers_in(&window).map_err(|()| TextPartFound)?;
+        if parts.contains(&FilePart::Other) {
+            return Err(TextPartFound);
+        }
+        self.keep_tail(&window);
+        Ok(())
+    }
+
+    fn keep_tail(&mut self, window: &[u8]) {
+        let keep = self.delimiter.len() + MAX_PART_HEADERS + 4;
+        self.tail = window
+            .get(window.len().saturating_sub(keep)..)
+            .unwrap_or_default()
+            .to_vec();
+    }
+
+    /// The kind of every part whose headers are complete in `window`; `Err` for headers that
+    /// run past the limit.
+    fn headers_in(&self, window: &[u8]) -> Result<Vec<FilePart>, ()> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some(i) = window.get(from..).and_then(|w| find(w, &self.delimiter)) {
+            let start = from + i + self.delimiter.len();
+            from = start;
+            let Some(rest) = window.get(start..) else {
+                break;
+            };
+            let Some(rest) = rest.strip_prefix(b"\r\n") else {
+                continue;
+            };
+            match find(rest, b"\r\n\r\n") {
+                Some(end) if end <= MAX_PART_HEADERS => {
+                    let headers = String::from_utf8_lossy(rest.get(..end).unwrap_or_default());
+                    out.push(FilePart::of(&part(&headers, &[])));
+                }
+                Some(_) => return Err(()),
+                None if rest.len() > MAX_PART_HEADERS => return Err(()),
+                None => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FilePart {
+    Binary,
+    Other,
+    NotAFile,
+}
+
+impl FilePart {
+    fn of(p: &Part<'_>) -> Self {
+        let file =
+            p.filename.is_some() || p.content_type.is_some() || p.name.as_deref() == Some("file");
+        match &p.content_type {
+            _ if !file => Self::NotAFile,
+            Some(ct) if is_binary_media_type(ct) => Self::Binary,
+            _ => Self::Other,
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(parts: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for (headers, content) in parts {
+            b.extend_from_slice(b"--XyZ\r\n");
+            b.extend_from_slice(headers.as_bytes());
+            b.extend_from_slice(b"\r\n\r\n");
+            b.extend_from_slice(content.as_bytes());
+            b.extend_from_slice(b"\r\n");
+        }
+        b.extend_from_slice(b"--XyZ--\r\n");
+        b
+    }
+
+    #[test]
+    fn splits_parts_with_their_headers() {
+        let b = body(&[
+            (
+                "Content-Disposition: form-data; name=\"messaging_product\"",
+                "whatsapp",
+            ),
+            (
+                "Content-Disposition: form-data; name=\"file\"; filename=\"answer.txt\"\r\nContent-Type: text/plain",
+                "line one\r\nline two",
+            ),
+        ]);
+        let ps = parts(&b, "XyZ").unwrap();
+        assert_eq!(ps.len(), 2);
+        assert_eq!(ps[0].name.as_deref(), Some("messaging_product"));
+        assert_eq!(ps[0].body, b"whatsapp");
+        assert_eq!(ps[1].filename.as_deref(), Some("answer.txt"));
+        assert_eq!(ps[1].content_type.as_deref(), Some("text/plain"));
+        assert_eq!(ps[1].body, b"line one\r\nline two");
+        assert!(ps[1].is_text_like());
+    }
+
+    #[test]
+    fn text_likeness() {
+        let p = |ct: Option<&str>, name: Option<&str>, body: &'static [u8]| Part {
+            name: None,
+            filename: name.map(str::to_owned),
+            content_type: ct.map(str::to_owned),
+            body,
+        };
+        assert!(!p(Some("image/jpeg"), Some("a.txt"), b"text").is_text_like());
+        assert!(p(Some("application/json"), None, b"{}").is_text_like());
+        assert!(p(Some("application/octet-stream"), Some("x.md"), b"\x00").is_text_like());
+        assert!(p(None, None, b"plain words").is_text_like());
+        assert!(!p(None, None, b"\x00\x01binary").is_text_like());
+        assert!(!p(Some("application/pdf"), Some("a.pdf"), b"%PDF-\x00").is_text_like());
+    }
+
+    #[test]
+    fn malformed_bodies_are_refused() {
+        let mut b = body(&[("Content-Disposition: form-data; name=\"file\"", "x")]);
+        assert!(parts(&b, "XyZ").is_ok());
+        b.truncate(b.len() - 9);
+        assert_eq!(parts(&b, "XyZ"), Err(MultipartError::Malformed));
+        assert_eq!(
+            parts(b"no delimiter", "XyZ"),
+            Err(MultipartError::Malformed)
+        );
+        assert_eq!(parts(b"", ""), Err(MultipartError::NoBoundary));
+    }
+
+    #[test]
+    fn large_binary_uploads_are_watched_not_buffered() {
+        let ct = Some("multipart/form-data; boundary=XyZ");
+        let head = b"--XyZ\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\xff";
+        let mut scan = MediaScan::start(ct, head).unwrap();
+        assert_eq!(scan.feed(&[0u8; 70_000]), Ok(()));
+        // A second file part, its headers split across two chunks, that is not an image.
+        assert_eq!(
+            scan.feed(b"\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; file"),
+            Ok(())
+        );
+        assert_eq!(
+            scan.feed(b"name=\"b.txt\"\r\nContent-Type: text/plain\r\n\r\nanswer"),
+            Err(TextPartFound)
+        );
+        // The closing delimiter is fine.
+        let mut scan = MediaScan::start(ct, head).unwrap();
+        assert_eq!(scan.feed(b"\x00\x01\r\n--XyZ--\r\n"), Ok(()));
+        // A prefix whose file is text, or undeclared, is not watched: it must be buffered.
+        let text = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhi";
+        assert!(MediaScan::start(ct, text).is_none());
+        assert!(
+            MediaScan::start(
+                ct,
+                b"--XyZ\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\nimage/png"
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn boundary_parameter() {
+        assert_eq!(
+            boundary("multipart/form-data; boundary=\"a b\"").as_deref(),
+            Some("a b")
+        );
+        assert_eq!(boundary("application/json; boundary=x"), None);
+    }
+}
