@@ -88,6 +88,11 @@ const MACHINE_KEYS: &[&str] = &[
     "categories",
     "asset_type",
     "endpoint_uri",
+    "parameter_name",
+    "reference_id",
+    "payment_type",
+    "payment_configuration",
+    "currency",
 ];
 
 /// A parsed send: its type, recipient and every text a recipient reads.
