@@ -169,6 +169,32 @@ pub fn extract(text: &str, scratch: &mut Scratch, sink: &mut impl Sink) -> Shape
 
 /// Character 3- to 5-grams of `<word>`.
 fn char_grams(word: &str, chars: &mut Vec<char>, sink: &mut impl Sink) {
+    // The common case: an ASCII word, framed on the stack. An ASCII character's code point is
+    // its byte, so the hashes are the same as on the general path below.
+    let mut framed = [0u8; 64];
+    let n = word.len();
+    if word.is_ascii() && n + 2 <= framed.len() {
+        if let Some(f) = framed.first_mut() {
+            *f = b'<';
+        }
+        if let Some(middle) = framed.get_mut(1..=n) {
+            middle.copy_from_slice(word.as_bytes());
+        }
+        if let Some(e) = framed.get_mut(n + 1) {
+            *e = b'>';
+        }
+        let buf = framed.get(..n + 2).unwrap_or_default();
+        for start in 0..buf.len() {
+            let mut h = SEED_CHAR;
+            for (k, b) in buf.iter().skip(start).take(MAX_N).enumerate() {
+                h = mix(h, u64::from(*b));
+                if k + 1 >= MIN_N {
+                    sink.feature(h, Kind::CharGram);
+                }
+            }
+        }
+        return;
+    }
     chars.clear();
     chars.push('<');
     chars.extend(word.chars());
@@ -190,8 +216,9 @@ struct Splitter {
     /// Separator characters since the last word, and whether they held a line break.
     gap: usize,
     gap_newline: bool,
-    /// A word is being built, and whether the gap before it was short.
-    building: Option<bool>,
+    /// A word is being built in the arena: whether the gap before it was short, where it
+    /// starts, and whether it is ASCII so far.
+    building: Option<(bool, usize, bool)>,
     /// The last word is a single CJK or Thai character (a voicing mark may follow).
     last_single: bool,
 }
@@ -202,16 +229,17 @@ impl Splitter {
     }
 
     fn end_word(&mut self, s: &mut Scratch) {
-        if let Some(short_gap) = self.building.take() {
-            s.finish_word(short_gap);
+        if let Some((short_gap, start, ascii)) = self.building.take() {
+            s.finish_word(start, ascii, short_gap);
         }
     }
 
     fn word_char(&mut self, s: &mut Scratch, c: char) {
-        if self.building.is_none() {
-            self.building = Some(self.short_gap());
-        }
-        s.word.push(c);
+        let short_gap = self.short_gap();
+        let start = s.arena.len();
+        let word = self.building.get_or_insert((short_gap, start, true));
+        word.2 &= c.is_ascii();
+        s.arena.push(c);
         self.last_single = false;
         self.gap = 0;
         self.gap_newline = false;
@@ -265,15 +293,18 @@ impl Scratch {
         self.words.push((start, self.arena.len(), true, short_gap));
     }
 
-    fn finish_word(&mut self, short_gap: bool) {
-        let start = self.arena.len();
-        if self.word.is_ascii() {
-            self.arena.push_str(&self.word);
-        } else {
+    /// Ends the word written at `start..`: a word with non-ASCII letters has its look-alikes
+    /// mapped.
+    fn finish_word(&mut self, start: usize, ascii: bool, short_gap: bool) {
+        if !ascii {
+            self.word.clear();
+            self.word
+                .push_str(self.arena.get(start..).unwrap_or_default());
+            self.arena.truncate(start);
             map_lookalikes(&self.word, &mut self.arena);
+            self.word.clear();
         }
         self.words.push((start, self.arena.len(), false, short_gap));
-        self.word.clear();
     }
 
     fn extend_last(&mut self, c: char) {
@@ -286,6 +317,9 @@ impl Scratch {
 
 /// Joins runs of at least `MIN_SPACED_LETTERS` single letters with short gaps into one word.
 fn merge_spaced_letters(s: &mut Scratch) {
+    if !has_spaced_run(s) {
+        return;
+    }
     // One pass into a new list: linear in the number of words whatever the input.
     let words = std::mem::take(&mut s.words);
     let letter = |arena: &str, i: usize| -> Option<(usize, usize, bool)> {
@@ -323,6 +357,27 @@ fn merge_spaced_letters(s: &mut Scratch) {
         i = j;
     }
     s.words = out;
+}
+
+/// Whether the words hold a run of `MIN_SPACED_LETTERS` single letters with short gaps: the
+/// common case (none) costs one pass and no allocation.
+fn has_spaced_run(s: &Scratch) -> bool {
+    let mut run = 0;
+    for &(a, b, single, short_gap) in &s.words {
+        let one_letter = !single
+            && s.arena
+                .get(a..b)
+                .is_some_and(|w| w.chars().nth(1).is_none() && !w.is_empty());
+        run = match (one_letter, short_gap) {
+            (false, _) => 0,
+            (true, true) if run > 0 => run + 1,
+            (true, _) => 1,
+        };
+        if run >= MIN_SPACED_LETTERS {
+            return true;
+        }
+    }
+    false
 }
 
 /// Appends `word` to `arena`, with look-alikes mapped to Latin when the word mixes Latin
@@ -390,27 +445,25 @@ impl Shape {
 fn shape(text: &str) -> Shape {
     let bytes = text.as_bytes();
     let (mut list_items, mut heading, mut bold, mut table) = (0u32, false, false, false);
-    let (mut seen, mut chars, mut emoji) = (0u8, 0u32, false);
-    let mut line_start = 0usize;
-    for (i, &b) in bytes.iter().enumerate() {
-        chars += u32::from(b & 0xC0 != 0x80);
+    // One table lookup per byte; the rarer checks run only on texts that hold their bytes.
+    let mut seen = 0u8;
+    for &b in bytes {
         seen |= BYTE_SEEN.get(usize::from(b)).copied().unwrap_or(0);
-        // U+1F000.. (F0 9F ..) and U+2600..U+27BF (E2 98..9E ..) are emoji.
-        emoji |= (b == 0x9F && i > 0 && bytes.get(i - 1) == Some(&0xF0))
-            || ((0x98..=0x9E).contains(&b) && i > 0 && bytes.get(i - 1) == Some(&0xE2));
-        if b == b'\n' || i + 1 == bytes.len() {
-            let end = if b == b'\n' { i } else { i + 1 };
-            if let Some(line) = text.get(line_start..end) {
-                let t = line.trim_start();
-                let hashes = t.bytes().take_while(|b| *b == b'#').count();
-                heading |= (1..=6).contains(&hashes) && t.as_bytes().get(hashes) == Some(&b' ');
-                list_items += u32::from(is_list_item(t));
-                table |= t.starts_with('|') && (t.contains("---") || t.contains("|:-"));
-                if seen & SEEN_EMPHASIS != 0 && !bold {
-                    bold = has_pair(line, "**") || has_pair(line, "__");
-                }
-            }
-            line_start = i + 1;
+    }
+    let chars = u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
+    // U+1F000.. (F0 9F ..) and U+2600..U+27BF (E2 98..9E ..) are emoji.
+    let emoji = seen & SEEN_EMOJI_LEAD != 0
+        && bytes
+            .windows(2)
+            .any(|w| matches!(w, [0xF0, 0x9F]) || matches!(w, [0xE2, 0x98..=0x9E]));
+    for line in text.split('\n') {
+        let t = line.trim_start();
+        let hashes = t.bytes().take_while(|b| *b == b'#').count();
+        heading |= (1..=6).contains(&hashes) && t.as_bytes().get(hashes) == Some(&b' ');
+        list_items += u32::from(is_list_item(t));
+        table |= t.starts_with('|') && (t.contains("---") || t.contains("|:-"));
+        if seen & SEEN_EMPHASIS != 0 && !bold {
+            bold = has_pair(line, "**") || has_pair(line, "__");
         }
     }
     let has = |bit: u8| seen & bit != 0;
@@ -445,6 +498,8 @@ const SEEN_H: u8 = 16;
 const SEEN_W: u8 = 32;
 /// `?`, or the lead byte of `؟` (U+061F).
 const SEEN_QUESTION: u8 = 64;
+/// The lead byte of an emoji: 0xF0 (U+1F000..) or 0xE2 (U+2600..U+27BF).
+const SEEN_EMOJI_LEAD: u8 = 128;
 
 #[expect(
     clippy::indexing_slicing,
@@ -462,6 +517,7 @@ static BYTE_SEEN: [u8; 256] = {
             b'h' => SEEN_H,
             b'w' => SEEN_W,
             b'?' | 0xD8 => SEEN_QUESTION,
+            0xF0 | 0xE2 => SEEN_EMOJI_LEAD,
             _ => 0,
         };
         b += 1;

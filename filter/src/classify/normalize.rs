@@ -95,8 +95,10 @@ fn marks_are_accents(base: char) -> bool {
 
 /// Appends the normalised form of `text` to `out`.
 pub fn normalize_into(text: &str, out: &mut String) {
+    // Written as bytes (ASCII bytes pushed one at a time, other characters UTF-8 encoded), and
+    // turned back into a string once: the per-byte work is a table lookup and a push.
     let mut state = Writer {
-        out,
+        out: std::mem::take(out).into_bytes(),
         last_space: true,
         double_space: false,
         accent_base: false,
@@ -109,9 +111,7 @@ pub fn normalize_into(text: &str, out: &mut String) {
             .position(|b| !b.is_ascii())
             .unwrap_or(rest.len());
         let (ascii, tail) = rest.split_at_checked(run).unwrap_or((rest, ""));
-        for b in ascii.bytes() {
-            state.push_ascii(b);
-        }
+        state.push_ascii_run(ascii.as_bytes());
         let end = tail
             .char_indices()
             .find(|(_, c)| c.is_ascii())
@@ -120,14 +120,16 @@ pub fn normalize_into(text: &str, out: &mut String) {
         push_wide(&mut state, wide);
         rest = next;
     }
-    while state.out.ends_with(' ') {
+    while state.out.last() == Some(&b' ') {
         state.out.pop();
     }
+    *out = String::from_utf8(state.out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
 }
 
 /// Decomposes a run of non-ASCII text. Characters that are their own NFKD and take no marks
 /// of a script whose marks are kept go straight through; the rest is decomposed in runs.
-fn push_wide(state: &mut Writer<'_>, wide: &str) {
+fn push_wide(state: &mut Writer, wide: &str) {
     let mut rest = wide;
     while !rest.is_empty() {
         let stable = rest
@@ -167,8 +169,9 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
-struct Writer<'a> {
-    out: &'a mut String,
+struct Writer {
+    /// UTF-8 by construction: ASCII bytes and whole encoded characters only.
+    out: Vec<u8>,
     last_space: bool,
     /// The whitespace run being read has already given two spaces.
     double_space: bool,
@@ -176,7 +179,88 @@ struct Writer<'a> {
     accent_base: bool,
 }
 
-impl Writer<'_> {
+/// What an ASCII byte is to the writer.
+const ASCII_OTHER: u8 = 0;
+const ASCII_SPACE: u8 = 1;
+const ASCII_NEWLINE: u8 = 2;
+const ASCII_DIGIT: u8 = 3;
+const ASCII_LETTER: u8 = 4;
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an out-of-range index fails the build, never a request"
+)]
+static ASCII_CLASS: [u8; 128] = {
+    let mut t = [ASCII_OTHER; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = match b as u8 {
+            b'\n' => ASCII_NEWLINE,
+            b'\t' | 0x0B | 0x0C | b'\r' | b' ' => ASCII_SPACE,
+            b'0'..=b'9' => ASCII_DIGIT,
+            b'a'..=b'z' | b'A'..=b'Z' => ASCII_LETTER,
+            _ => ASCII_OTHER,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Whitespace, which the writer collapses.
+fn is_ascii_space_class(b: u8) -> bool {
+    matches!(
+        ASCII_CLASS.get(usize::from(b)).copied(),
+        Some(ASCII_SPACE | ASCII_NEWLINE)
+    )
+}
+
+/// Each non-whitespace ASCII byte as the writer pushes it: letters lowercased, digits `0`.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an out-of-range index fails the build, never a request"
+)]
+static ASCII_FOLD: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = match b as u8 {
+            c @ b'A'..=b'Z' => c + 32,
+            b'0'..=b'9' => b'0',
+            c => c,
+        };
+        b += 1;
+    }
+    t
+};
+
+impl Writer {
+    /// A run of ASCII bytes: the same as `push_ascii` on each. Stretches without whitespace
+    /// are mapped through a table in one go; whitespace keeps its bookkeeping.
+    fn push_ascii_run(&mut self, run: &[u8]) {
+        self.out.reserve(run.len());
+        let mut rest = run;
+        while let Some((&first, _)) = rest.split_first() {
+            let stretch = rest
+                .iter()
+                .position(|&b| is_ascii_space_class(b))
+                .unwrap_or(rest.len());
+            if stretch == 0 {
+                self.push_ascii(first);
+                rest = rest.get(1..).unwrap_or_default();
+                continue;
+            }
+            let (plain, tail) = rest.split_at_checked(stretch).unwrap_or((rest, &[]));
+            self.out.extend(
+                plain
+                    .iter()
+                    .map(|&b| ASCII_FOLD.get(usize::from(b)).copied().unwrap_or(b)),
+            );
+            self.last_space = false;
+            self.accent_base = plain.last().is_some_and(u8::is_ascii_alphabetic);
+            rest = tail;
+        }
+    }
+
     fn push_ascii(&mut self, b: u8) {
         self.accent_base = b.is_ascii_alphabetic();
         match b {
@@ -225,7 +309,9 @@ impl Writer<'_> {
     }
 
     fn letter(&mut self, c: char) {
-        self.out.push(c);
+        let mut buf = [0u8; 4];
+        self.out
+            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         self.last_space = false;
     }
 
@@ -233,21 +319,21 @@ impl Writer<'_> {
     /// (`h e l l o  w o r l d`) keep their word breaks.
     fn space(&mut self) {
         if !self.last_space {
-            self.out.push(' ');
+            self.out.push(b' ');
             self.last_space = true;
             self.double_space = false;
-        } else if !self.double_space && !self.out.is_empty() && !self.out.ends_with('\n') {
-            self.out.push(' ');
+        } else if !self.double_space && !self.out.is_empty() && self.out.last() != Some(&b'\n') {
+            self.out.push(b' ');
             self.double_space = true;
         }
     }
 
     fn newline(&mut self) {
-        while self.out.ends_with(' ') {
+        while self.out.last() == Some(&b' ') {
             self.out.pop();
         }
-        if !self.out.is_empty() && !self.out.ends_with("\n\n") {
-            self.out.push('\n');
+        if !self.out.is_empty() && !self.out.ends_with(b"\n\n") {
+            self.out.push(b'\n');
         }
         self.last_space = true;
     }
