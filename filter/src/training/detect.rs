@@ -73,6 +73,13 @@ const BUSINESS_ACCOUNT: &str = "whatsapp_business_account";
 /// `walk` finds nothing deeper than this (`serde_json` refuses deeper records anyway).
 const MAX_WALK_DEPTH: usize = 128;
 
+/// How many encodings deep a record may hide inside a string: a JSON object carried as a
+/// string, base64, percent-encoding, and those inside each other.
+const MAX_HIDDEN_DEPTH: u8 = 3;
+
+/// A string this long made only of base64 characters may hide a record.
+const MIN_BASE64_LEN: usize = 16;
+
 const CHAT_EXPORT: &str = r"(?m)^\s*\[?\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4},?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp]\.?\s?[Mm]\.?)?\]?\s+(?:-\s+)?[^:\n]{1,60}:\s";
 const CHAT_EXPORT_RAW: &str = r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4},?\s+\d{1,2}:\d{2}";
 const WAMID: &str = r"(?i)wamid\.[A-Za-z0-9+/=_\-]{8,}";
@@ -187,6 +194,8 @@ impl Detectors {
 
     fn might_match(&self, text: &str) -> bool {
         self.triggers.as_ref().is_none_or(|t| t.is_match(text))
+            || memchr::memchr(b'%', text.as_bytes()).is_some()
+            || has_base64_run(text.as_bytes())
             || self
                 .chat_export_raw
                 .as_ref()
@@ -195,19 +204,27 @@ impl Detectors {
 
     pub fn judge_value(&self, v: &Value) -> RecordVerdict {
         let mut path: Vec<String> = Vec::new();
-        match self.walk(v, &mut path, 0) {
+        match self.walk(v, &mut path, 0, 0) {
             Some(d) => RecordVerdict::WhatsApp(d),
             None => RecordVerdict::Keep,
         }
     }
 
-    fn walk(&self, v: &Value, path: &mut Vec<String>, depth: usize) -> Option<Detector> {
+    fn walk(
+        &self,
+        v: &Value,
+        path: &mut Vec<String>,
+        depth: usize,
+        hidden: u8,
+    ) -> Option<Detector> {
         if depth > MAX_WALK_DEPTH {
             return None;
         }
         match v {
-            Value::String(s) => self.judge_string(s),
-            Value::Array(items) => items.iter().find_map(|x| self.walk(x, path, depth + 1)),
+            Value::String(s) => self.judge_string_hidden(s, hidden),
+            Value::Array(items) => items
+                .iter()
+                .find_map(|x| self.walk(x, path, depth + 1, hidden)),
             Value::Object(map) => {
                 if self.webhook_envelope
                     && map
@@ -230,7 +247,7 @@ impl Detectors {
                     let found = if provenance {
                         Some(Detector::Provenance)
                     } else {
-                        self.walk(val, path, depth + 1)
+                        self.walk(val, path, depth + 1, hidden)
                     };
                     path.pop();
                     if found.is_some() {
@@ -247,6 +264,41 @@ impl Detectors {
     }
 
     fn judge_string(&self, s: &str) -> Option<Detector> {
+        self.judge_string_hidden(s, 0)
+    }
+
+    /// `judge_string`, `hidden` encodings below the record.
+    fn judge_string_hidden(&self, s: &str, hidden: u8) -> Option<Detector> {
+        self.judge_plain_string(s).or_else(|| {
+            (hidden < MAX_HIDDEN_DEPTH)
+                .then(|| self.judge_hidden(s, hidden + 1))
+                .flatten()
+        })
+    }
+
+    /// A record hidden one level down in a string: a JSON object or array carried as a
+    /// string (a webhook envelope in a `content` field), base64 (standard or URL-safe, padded
+    /// or not) that decodes to UTF-8, or percent-encoding (`wamid%2E...`).
+    fn judge_hidden(&self, s: &str, hidden: u8) -> Option<Detector> {
+        let t = s.trim();
+        if matches!(t.as_bytes().first(), Some(b'{' | b'['))
+            && let Ok(v) = serde_json::from_str::<Value>(t)
+        {
+            return self.walk(&v, &mut Vec::new(), 0, hidden);
+        }
+        if memchr::memchr(b'%', t.as_bytes()).is_some() {
+            let decoded = crate::whatsapp::percent_decode(t);
+            if decoded != t
+                && let Some(d) = self.judge_string_hidden(&decoded, hidden)
+            {
+                return Some(d);
+            }
+        }
+        let text = decode_base64(t)?;
+        self.judge_string_hidden(&text, hidden)
+    }
+
+    fn judge_plain_string(&self, s: &str) -> Option<Detector> {
         if self.wamid && self.has_wamid(s) {
             return Some(Detector::Wamid);
         }
@@ -328,6 +380,30 @@ fn value_maps_are_sorted() -> bool {
         .ok()
         .and_then(|v| v.as_object().and_then(|m| m.keys().next().cloned()))
         .is_some_and(|k| k == "a")
+}
+
+/// Whether `b` is a base64 character of either alphabet.
+fn is_base64_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')
+}
+
+/// A run of `MIN_BASE64_LEN` base64 characters: the raw scan's sign of a possibly hidden record.
+fn has_base64_run(b: &[u8]) -> bool {
+    b.split(|c| !is_base64_byte(*c))
+        .any(|run| run.len() >= MIN_BASE64_LEN)
+}
+
+/// The UTF-8 text a base64 string decodes to, if it is one (either alphabet, padded or not).
+fn decode_base64(s: &str) -> Option<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    if s.len() < MIN_BASE64_LEN || !s.bytes().all(is_base64_byte) {
+        return None;
+    }
+    let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|e| e.decode(s).ok())?;
+    String::from_utf8(bytes).ok()
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -416,6 +492,64 @@ mod tests {
             r#"{"text":"We discussed WA state taxes","source":"email"}"#,
             r#"{"prompt":"wamid is a word","completion":"x"}"#,
             r#"{"source":"wall"}"#,
+        ] {
+            assert_eq!(judge(rec), RecordVerdict::Keep, "{rec}");
+        }
+    }
+
+    #[test]
+    fn records_hidden_one_level_down_are_found() {
+        use base64::Engine;
+        let envelope = r#"{"object":"whatsapp_business_account","entry":[{"changes":[]}]}"#;
+        let message =
+            r#"{"from":"16505551234","id":"wamid.HBgLMTY1MDM4Nzk0","text":{"body":"hi"}}"#;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(message);
+        let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(envelope);
+        for (rec, want) in [
+            // An envelope carried as an escaped JSON string.
+            (
+                serde_json::json!({"content": envelope}).to_string(),
+                Detector::WebhookEnvelope,
+            ),
+            // An array of such strings.
+            (
+                serde_json::json!({"rows": ["x", message]}).to_string(),
+                Detector::Wamid,
+            ),
+            // Base64, both alphabets.
+            (
+                serde_json::json!({"blob": b64}).to_string(),
+                Detector::Wamid,
+            ),
+            (
+                serde_json::json!({"blob": b64url}).to_string(),
+                Detector::WebhookEnvelope,
+            ),
+            // Percent-encoding.
+            (
+                r#"{"ref":"wamid%2EHBgLMTY1MDM4Nzk0"}"#.to_owned(),
+                Detector::Wamid,
+            ),
+            // A string inside a string inside base64.
+            (
+                serde_json::json!({"x": base64::engine::general_purpose::STANDARD
+                    .encode(serde_json::json!({"inner": envelope}).to_string())})
+                .to_string(),
+                Detector::WebhookEnvelope,
+            ),
+        ] {
+            assert_eq!(judge(&rec), RecordVerdict::WhatsApp(want), "{rec}");
+            assert_eq!(
+                d().judge_json_reference(&rec),
+                RecordVerdict::WhatsApp(want),
+                "{rec}"
+            );
+        }
+        // Ordinary base64 and percent signs stay ordinary.
+        for rec in [
+            r#"{"img":"iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB"}"#,
+            r#"{"t":"50% off everything, 100%25 sure"}"#,
+            r#"{"t":"{not json at all"}"#,
         ] {
             assert_eq!(judge(rec), RecordVerdict::Keep, "{rec}");
         }

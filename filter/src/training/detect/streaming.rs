@@ -3,14 +3,15 @@
 //! The walk reproduces `Detectors::judge_value` exactly, label included:
 //! - an object's finding is `WebhookEnvelope` when its (last) `messaging_product` names
 //!   WhatsApp, else the finding of the smallest key (a `Value` map iterates its keys sorted);
-//! - a repeated key keeps only its last value in a `Value`. A repeat of a key that already
-//!   found something aborts the walk (`Outcome::Undecided`) and the caller takes the `Value`
-//!   path; a repeat of a key that found nothing is harmless (the later value is walked too);
+//! - a repeated key: every value is walked, and a record is WhatsApp-derived when any value
+//!   is (a `Value` keeps only the last one, but a training endpoint's parser may keep the
+//!   first). Here, and only here, the walk may find what the `Value` path does not;
 //! - numbers, strings and nesting are parsed by the same `serde_json` deserializer as the
 //!   `Value` path (`deserialize_any` everywhere), so the same records are rejected.
 //!
-//! INVARIANT: for a record this walk parses (`Outcome::Found` / `Outcome::Clean`), the verdict
-//! equals the `Value` path's; `streaming::tests` checks it over generated records.
+//! INVARIANT: for a record this walk parses (`Outcome::Found` / `Outcome::Clean`) without a
+//! repeated key, the verdict equals the `Value` path's; `streaming::tests` checks it over
+//! generated records. With a repeated key, it finds whatever the `Value` path finds, and more.
 
 use super::{Detector, Detectors, MAX_WALK_DEPTH};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -24,8 +25,7 @@ pub(super) enum Outcome {
     Found(Detector),
     /// Valid JSON (by the `Value` parser's rules) and no detector fires.
     Clean,
-    /// Not parsed, or a repeated key makes the label depend on which value is last: ask the
-    /// `Value` path.
+    /// Not parsed: ask the `Value` path.
     Undecided,
 }
 
@@ -164,15 +164,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Summary, A::Error> {
         let det = self.ctx.det;
-        // The smallest key that found something, and every key that found something (to
-        // notice a repeat). Only WhatsApp-derived records allocate here.
+        // The smallest key that found something (the first of a repeated one). Only
+        // WhatsApp-derived records allocate here.
         let mut best: Option<(Cow<'de, str>, Detector)> = None;
-        let mut hits: Vec<Cow<'de, str>> = Vec::new();
         let mut product = false;
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            if hits.contains(&key) {
-                return Err(de::Error::custom("repeated key"));
-            }
             let wa_id = det.wa_id_keys.iter().any(|k| key.eq_ignore_ascii_case(k));
             let phone = det.phone_keys.iter().any(|k| key.eq_ignore_ascii_case(k));
             let is_product = key == "messaging_product";
@@ -188,7 +184,8 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
                 return Err(de::Error::custom("key path underflow"));
             };
             if is_product {
-                product = value.product;
+                // Any value of a repeated `messaging_product` counts.
+                product |= value.product;
             }
             let found = if wa_id && !value.empty {
                 Some(Detector::WaIdKey)
@@ -203,11 +200,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
             } else {
                 None
             };
-            if let Some(d) = found {
-                if best.as_ref().is_none_or(|(b, _)| *key < **b) {
-                    best = Some((key.clone(), d));
-                }
-                hits.push(key);
+            if let Some(d) = found
+                && best.as_ref().is_none_or(|(b, _)| *key < **b)
+            {
+                best = Some((key, d));
             }
         }
         let found = self.walked(|| {

@@ -189,6 +189,15 @@ fn the_walk_agrees_with_the_reference_on_generated_records() {
             };
             let reference = det.judge_json_reference(text);
             let outcome = walk(&det, text);
+            if crate::strict_json::from_slice(&raw).is_err()
+                && serde_json::from_str::<serde_json::Value>(text).is_ok()
+            {
+                // A repeated key: the walk checks every value, the `Value` only the last.
+                if let RecordVerdict::WhatsApp(_) = reference {
+                    assert!(matches!(outcome, Outcome::Found(_)), "{text}");
+                }
+                continue;
+            }
             match outcome {
                 Outcome::Found(d) => {
                     seen[0] += 1;
@@ -240,29 +249,28 @@ fn the_label_follows_sorted_keys_not_document_order() {
 }
 
 #[test]
-fn repeated_keys_keep_the_last_value() {
+fn repeated_keys_have_every_value_checked() {
     let det = Detectors::compile(&DetectorsDoc::default()).unwrap();
     for (rec, want) in [
-        (r#"{"wa_id":"1","wa_id":""}"#, RecordVerdict::Keep),
+        (
+            r#"{"wa_id":"1","wa_id":""}"#,
+            RecordVerdict::WhatsApp(Detector::WaIdKey),
+        ),
         (
             r#"{"wa_id":"","wa_id":"1"}"#,
             RecordVerdict::WhatsApp(Detector::WaIdKey),
         ),
         (
             r#"{"messaging_product":"whatsapp","messaging_product":"x"}"#,
-            RecordVerdict::Keep,
-        ),
-        (
-            r#"{"messaging_product":"x","messaging_product":" WhatsApp"}"#,
             RecordVerdict::WhatsApp(Detector::WebhookEnvelope),
         ),
         (
-            r#"{"a":{"channel":"whatsapp"},"b":1,"a":{"id":"wamid.HBgLMTY1MDM4Nzk0"}}"#,
+            r#"{"meta":{"id":"wamid.HBgLMTY1MDM4Nzk0"},"meta":{"id":"clean"}}"#,
             RecordVerdict::WhatsApp(Detector::Wamid),
         ),
+        (r#"{"a":"x","a":"y"}"#, RecordVerdict::Keep),
     ] {
         assert_eq!(det.judge_json(rec.as_bytes()), want, "{rec}");
-        assert_eq!(det.judge_json_reference(rec), want, "{rec}");
     }
 }
 
