@@ -112,7 +112,7 @@ impl RootContext for GuardRoot {
                 if policy.log.recipient_hash_salt.is_empty() {
                     abi::log(
                         LogLevel::Warn,
-                        "wa-egress-guard: `log.recipient_hash_salt` is empty: recipient hashes in decision logs can be reversed by hashing candidate phone numbers",
+                        "wa-egress-guard: `log.recipient_hash_salt` is empty: decision logs leave out `recipient_hash` (an unsalted hash of a phone number is reversed by hashing candidate numbers); set a per-deployment secret to join logs by recipient",
                     );
                 }
                 self.policy = Some(Rc::new(policy));

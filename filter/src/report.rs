@@ -89,7 +89,13 @@ pub fn log_line(decision: &Decision, request_id: &str, salt: &str, policy: &str)
         "endpoint": decision.edge,
         "phone_number_id": decision.path_id,
         "message_type": decision.message_type,
-        "recipient_hash": decision.recipient.as_deref().map(|r| recipient_hash(r, salt)),
+        // Without a salt, a hash of a phone number is reversed by hashing candidate numbers:
+        // it is left out rather than logged brute-forceable.
+        "recipient_hash": decision
+            .recipient
+            .as_deref()
+            .filter(|_| !salt.is_empty())
+            .map(|r| recipient_hash(r, salt)),
     })
     .to_string()
 }
@@ -197,4 +203,41 @@ pub fn training_log_line(t: &TrainingOutcome, request_id: &str, policy: &str) ->
         "problem": t.problem,
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::{Reason, RoleLabel};
+    use crate::whatsapp::Endpoint;
+    use serde_json::Value;
+
+    fn decision(message_type: &str) -> Decision {
+        Decision {
+            verdict: Verdict::Block,
+            rule: "content_classifier".into(),
+            reason: Reason::GeneralAssistantContent,
+            role: RoleLabel::Unknown,
+            score: Some(0.91),
+            signals: vec!["md_bold=+0.40".into()],
+            identity: None,
+            endpoint: Endpoint::Messages,
+            edge: "messages".into(),
+            path_id: Some("106540352240000".into()),
+            message_type: Some(message_type.into()),
+            recipient: Some("+1 650 555 0123".into()),
+        }
+    }
+
+    #[test]
+    fn recipient_hash_needs_a_salt() {
+        let with: Value =
+            serde_json::from_str(&log_line(&decision("text"), "r1", "s3cret", "p")).unwrap();
+        let hash = with["recipient_hash"].as_str().unwrap();
+        assert_eq!(hash, recipient_hash("16505550123", "s3cret"));
+        assert!(!with.to_string().contains("6505550123"));
+        let without: Value =
+            serde_json::from_str(&log_line(&decision("text"), "r1", "", "p")).unwrap();
+        assert!(without["recipient_hash"].is_null(), "{without}");
+    }
 }
