@@ -80,8 +80,27 @@ const MAX_HIDDEN_DEPTH: u8 = 3;
 /// A string this long made only of base64 characters may hide a record.
 const MIN_BASE64_LEN: usize = 16;
 
-const CHAT_EXPORT: &str = r"(?m)^\s*\[?\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4},?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp]\.?\s?[Mm]\.?)?\]?\s+(?:-\s+)?[^:\n]{1,60}:\s";
-const CHAT_EXPORT_RAW: &str = r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4},?\s+\d{1,2}:\d{2}";
+/// A chat-export line as WhatsApp writes it on Android and iOS, in every locale of the
+/// classifier's languages: day, month and year in any order and with `/`, `.` or `-`
+/// (`12/03/2024`, `3/12/24`, `12.03.24`, `2024-03-12`, `2024/03/12`, `2024. 3. 12.`); digits of
+/// any script (Arabic-Indic too); the U+200E/U+200F marks iOS and right-to-left locales put
+/// before lines and inside dates; 12- or 24-hour times with `:` or `.` (`14:22`, `14.22`,
+/// `2:22:01 PM`, `2:22 p. m.`, `下午2:22`, `٢:٢٢ م`); a word between date and time (`à`);
+/// brackets (iOS) or ` - ` (Android); and WhatsApp Web's time-first `[14:22, 12/03/2024]`.
+/// Then the sender and `: `. Continuation lines of a multi-line message carry no timestamp.
+const CHAT_EXPORT: &str = concat!(
+    r"(?m)^[\s\x{200E}\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}]*\[?[\x{200E}\x{200F}]?",
+    r"(?:",
+    r"\d{1,4}[\x{200E}\x{200F}]?[/.\-][\x{200E}\x{200F}]?\s?\d{1,2}[\x{200E}\x{200F}]?[/.\-][\x{200E}\x{200F}]?\s?\d{1,4}\.?",
+    r",?\s+(?:[^\s\d:\-]{1,3}\s+)?(?:上午|下午|午前|午後|오전|오후)?\s?",
+    r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?",
+    r"(?:[\s\x{202F}]?(?:[AaPp]\.?\s?[Mm]\.?|午前|午後|ص|م|पूर्वाह्न|अपराह्न|ÖÖ|ÖS))?",
+    r"|\d{1,2}:\d{2},\s+\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}",
+    r")",
+    r"\]?[\x{200E}\x{200F}]?\s+(?:-\s+)?[^:\n]{1,60}:\s",
+);
+/// The raw scan's sign of a chat-export line: a time (`H:MM` or `H.MM`).
+const CHAT_EXPORT_RAW: &str = r"\d[:.]\d\d";
 const WAMID: &str = r"(?i)wamid\.[A-Za-z0-9+/=_\-]{8,}";
 
 impl Detectors {
@@ -190,6 +209,22 @@ impl Detectors {
             Some(d) => RecordVerdict::WhatsApp(d),
             None => RecordVerdict::Keep,
         }
+    }
+
+    /// Whether a key is one of the `wa_id` keys (lowercased).
+    pub fn is_wa_id_key(&self, key: &str) -> bool {
+        self.wa_id_keys.iter().any(|k| k == key)
+    }
+
+    /// Whether a key is one of the policy's phone keys (lowercased).
+    pub fn is_phone_key(&self, key: &str) -> bool {
+        self.phone_keys.iter().any(|k| k == key)
+    }
+
+    /// Whether a line itself starts with a chat-export timestamp (not one further down).
+    pub fn starts_chat_line(&self, line: &str) -> bool {
+        let first = line.split('\n').next().unwrap_or_default();
+        self.chat_export.as_ref().is_some_and(|r| r.is_match(first))
     }
 
     fn might_match(&self, text: &str) -> bool {
@@ -494,6 +529,45 @@ mod tests {
             r#"{"source":"wall"}"#,
         ] {
             assert_eq!(judge(rec), RecordVerdict::Keep, "{rec}");
+        }
+    }
+
+    #[test]
+    fn chat_exports_in_every_format_are_found() {
+        for line in [
+            "12/03/2024, 14:22 - Ana Souza: is the store open?",
+            "3/12/24, 2:22 PM - Ana: hi",
+            "3/12/24, 2:22\u{202F}PM - Ana: hi",
+            "[12/03/2024, 14:22:01] Ana Souza: hello",
+            "\u{200E}[12/03/2024, 14:22:01] Ana: \u{200E}image omitted",
+            "[3/12/24, 2:22:01 PM] Ana: hello",
+            "12.03.24, 14:22 - Ana: Hallo",
+            "[12.03.24, 14:22:01] Ana: Hallo",
+            "12/3/24, 2:22 p. m. - Ana: hola",
+            "12/03/2024 à 14:22 - Ana: bonjour",
+            "12.03.2024 14:22 - Ana: merhaba",
+            "12-03-2024 14:22 - Ana: hoi",
+            "12/03/24 14.22 - Ana: halo",
+            "2024/03/12 14:22 - Ana: こんにちは",
+            "2024/3/12 下午2:22 - Ana: 你好",
+            "١٢\u{200F}/٣\u{200F}/٢٠٢٤ ٢:٢٢ م - Ana: مرحبا",
+            "12/03/24, 2:22 pm - Ana: नमस्ते",
+            "[14:22, 12/03/2024] Ana: hi",
+            "2024. 3. 12. 오후 2:22 - Ana: 안녕",
+            "first line\n12/03/2024, 14:22 - +1 650 555 0123: multi\nline",
+        ] {
+            assert_eq!(
+                d().judge_text(line),
+                RecordVerdict::WhatsApp(Detector::ChatExport),
+                "{line}"
+            );
+        }
+        for line in [
+            "The meeting on 12/03/2024 at 14:22 went well.",
+            "Version 1.2.3 released",
+            "Total: 12.50 EUR",
+        ] {
+            assert_eq!(d().judge_text(line), RecordVerdict::Keep, "{line}");
         }
     }
 

@@ -87,6 +87,108 @@ pub struct LineStage {
     kind: LineKind,
     pending: Vec<u8>,
     bypassed: bool,
+    text: TextState,
+}
+
+/// What plain-text lines tell about the lines after them.
+#[derive(Debug, Default)]
+struct TextState {
+    /// The first non-blank line was read (a CSV header, if it names columns).
+    header_seen: bool,
+    /// CSV columns whose values make a row WhatsApp-derived, and the separator.
+    columns: Vec<(usize, ColumnKind)>,
+    separator: u8,
+    /// A line that starts with a chat-export timestamp was read: the lines after it without
+    /// one are the continuation lines of multi-line messages.
+    in_chat_export: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnKind {
+    /// A `wa_id` key: any value.
+    WaId,
+    /// One of the policy's `phone_keys`: any value.
+    Phone,
+    /// `from`, as in webhook messages: a value that looks like a phone number.
+    From,
+}
+
+impl TextState {
+    /// Reads a CSV header: the separator that occurs most, and the columns that matter.
+    fn read_header(&mut self, line: &str, detectors: &Detectors) {
+        self.header_seen = true;
+        let separator = [b',', b'\t', b';', b'|']
+            .into_iter()
+            .max_by_key(|sep| line.bytes().filter(|b| b == sep).count())
+            .unwrap_or(b',');
+        self.separator = separator;
+        for (i, cell) in split_row(line, separator).iter().enumerate() {
+            let name = cell.trim().to_ascii_lowercase();
+            let kind = if detectors.is_wa_id_key(&name) {
+                Some(ColumnKind::WaId)
+            } else if detectors.is_phone_key(&name) {
+                Some(ColumnKind::Phone)
+            } else if name == "from" {
+                Some(ColumnKind::From)
+            } else {
+                None
+            };
+            if let Some(k) = kind {
+                self.columns.push((i, k));
+            }
+        }
+    }
+
+    /// The finding of a CSV row by its columns.
+    fn judge_row(&self, line: &str) -> Option<Detector> {
+        if self.columns.is_empty() {
+            return None;
+        }
+        let cells = split_row(line, self.separator);
+        self.columns.iter().find_map(|&(i, kind)| {
+            let v = cells.get(i).map_or("", |c| c.trim());
+            match kind {
+                _ if v.is_empty() => None,
+                ColumnKind::WaId => Some(Detector::WaIdKey),
+                ColumnKind::Phone => Some(Detector::PhoneKey),
+                ColumnKind::From => looks_like_phone_number(v).then_some(Detector::WaIdKey),
+            }
+        })
+    }
+}
+
+/// Splits a CSV row on `separator`, honouring double quotes (`"a,b"`, `""` inside quotes).
+fn split_row(line: &str, separator: u8) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                if let Some(s) = cells.last_mut() {
+                    s.push('"');
+                }
+            }
+            '"' => quoted = !quoted,
+            c if !quoted && u32::from(c) == u32::from(separator) => cells.push(String::new()),
+            c => {
+                if let Some(s) = cells.last_mut() {
+                    s.push(c);
+                }
+            }
+        }
+    }
+    cells
+}
+
+/// 7 to 15 digits, with an optional `+` and the usual separators: a WhatsApp `from`.
+fn looks_like_phone_number(v: &str) -> bool {
+    let v = v.trim().trim_start_matches('+');
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    (7..=15).contains(&digits)
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'(' | b')' | b'.'))
 }
 
 impl LineStage {
@@ -96,22 +198,51 @@ impl LineStage {
             kind,
             pending: Vec::new(),
             bypassed: false,
+            text: TextState::default(),
         }
     }
 
     /// Judges one line (without its terminator); blank lines are not records.
-    fn judge(&self, line: &[u8]) -> Option<RecordVerdict> {
+    fn judge(
+        ctx: &StageContext,
+        kind: LineKind,
+        text: &mut TextState,
+        line: &[u8],
+    ) -> Option<RecordVerdict> {
         let trimmed = line.trim_ascii();
         if trimmed.is_empty() {
             return None;
         }
-        Some(match self.kind {
-            LineKind::Json => self.ctx.detectors.judge_json(trimmed),
+        Some(match kind {
+            LineKind::Json => ctx.detectors.judge_json(trimmed),
             LineKind::Text => match std::str::from_utf8(trimmed) {
-                Ok(t) => self.ctx.detectors.judge_text(t),
+                Ok(t) => Self::judge_text_line(ctx, text, t),
                 Err(_) => RecordVerdict::Uninspectable,
             },
         })
+    }
+
+    /// A plain-text line: a CSV row by its columns, a chat-export line or its continuation,
+    /// or any other line by every detector (a JSON record in a `.txt` included).
+    fn judge_text_line(ctx: &StageContext, text: &mut TextState, line: &str) -> RecordVerdict {
+        if !text.header_seen {
+            text.read_header(line, &ctx.detectors);
+        } else if let Some(d) = text.judge_row(line) {
+            return RecordVerdict::WhatsApp(d);
+        }
+        let verdict = ctx.detectors.judge_text(line);
+        match verdict {
+            RecordVerdict::WhatsApp(Detector::ChatExport)
+                if ctx.detectors.starts_chat_line(line) =>
+            {
+                text.in_chat_export = true;
+                verdict
+            }
+            RecordVerdict::Keep if text.in_chat_export => {
+                RecordVerdict::WhatsApp(Detector::ChatExport)
+            }
+            other => other,
+        }
     }
 
     fn check_pending(&self) -> Result<(), StripError> {
@@ -123,7 +254,9 @@ impl LineStage {
 
     /// Processes whole lines of `data`, returning how many bytes were consumed.
     fn process(
-        &self,
+        ctx: &StageContext,
+        kind: LineKind,
+        text: &mut TextState,
         data: &[u8],
         final_chunk: bool,
         out: &mut Vec<u8>,
@@ -139,7 +272,7 @@ impl LineStage {
             };
             let line = data.get(start..line_end).unwrap_or_default();
             let whole = data.get(start..next).unwrap_or_default();
-            match self.judge(line) {
+            match Self::judge(ctx, kind, text, line) {
                 None => out.extend_from_slice(whole),
                 Some(RecordVerdict::Keep) => {
                     stats.record(None);
@@ -178,14 +311,30 @@ impl Stage for LineStage {
             };
             let (head, tail) = input.split_at(nl + 1);
             self.pending.extend_from_slice(head);
-            if let Err((_, e)) = self.process(&self.pending, false, out, stats) {
+            if let Err((_, e)) = Self::process(
+                &self.ctx,
+                self.kind,
+                &mut self.text,
+                &self.pending,
+                false,
+                out,
+                stats,
+            ) {
                 self.pending.extend_from_slice(tail);
                 return Err(e);
             }
             self.pending.clear();
             input = tail;
         }
-        match self.process(input, false, out, stats) {
+        match Self::process(
+            &self.ctx,
+            self.kind,
+            &mut self.text,
+            input,
+            false,
+            out,
+            stats,
+        ) {
             Ok(n) => {
                 self.pending
                     .extend_from_slice(input.get(n..).unwrap_or_default());
@@ -204,7 +353,15 @@ impl Stage for LineStage {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
-        match self.process(&pending, true, out, stats) {
+        match Self::process(
+            &self.ctx,
+            self.kind,
+            &mut self.text,
+            &pending,
+            true,
+            out,
+            stats,
+        ) {
             Ok(_) => Ok(()),
             Err((n, e)) => {
                 self.pending = pending.get(n..).unwrap_or_default().to_vec();
