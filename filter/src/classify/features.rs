@@ -11,7 +11,7 @@
 //! The same code computes features for training (`featurize`) and for scoring, so the two
 //! cannot drift.
 
-use super::normalize::{is_word_char, lookalike};
+use super::normalize::{is_numeric, is_word_char, lookalike};
 use unicode_normalization::char::is_combining_mark;
 
 /// Character n-gram sizes, fastText style, over `<word>`.
@@ -296,7 +296,7 @@ impl Scratch {
     /// Ends the word written at `start..`: a word with non-ASCII letters has its look-alikes
     /// mapped.
     fn finish_word(&mut self, start: usize, ascii: bool, short_gap: bool) {
-        if !ascii {
+        if !ascii && self.arena.get(start..).is_some_and(needs_lookalike_mapping) {
             self.word.clear();
             self.word
                 .push_str(self.arena.get(start..).unwrap_or_default());
@@ -380,23 +380,28 @@ fn has_spaced_run(s: &Scratch) -> bool {
     false
 }
 
-/// Appends `word` to `arena`, with look-alikes mapped to Latin when the word mixes Latin
-/// with them or is made of look-alikes only.
-fn map_lookalikes(word: &str, arena: &mut String) {
+/// Whether a word's look-alikes are mapped to Latin: it has some, and it mixes them with
+/// Latin letters or is made of look-alikes only.
+fn needs_lookalike_mapping(word: &str) -> bool {
+    // Most words of other scripts have no look-alike at all: one cheap pass decides them.
     if !word.chars().any(|c| lookalike(c).is_some()) {
-        arena.push_str(word);
-        return;
+        return false;
     }
     let (mut latin, mut others) = (false, false);
-    let lookalikes = true;
     for c in word.chars() {
         if c.is_ascii_alphabetic() {
             latin = true;
-        } else if lookalike(c).is_none() && is_word_char(c) && !c.is_numeric() {
+        } else if lookalike(c).is_none() && is_word_char(c) && !is_numeric(c) {
             others = true;
         }
     }
-    if lookalikes && (latin || !others) {
+    latin || !others
+}
+
+/// Appends `word` to `arena`, with look-alikes mapped to Latin when
+/// [`needs_lookalike_mapping`] says so.
+fn map_lookalikes(word: &str, arena: &mut String) {
+    if needs_lookalike_mapping(word) {
         arena.extend(word.chars().map(|c| lookalike(c).unwrap_or(c)));
     } else {
         arena.push_str(word);

@@ -82,7 +82,12 @@ fn fold_letter(c: char) -> Option<char> {
         '\u{1F1E6}'..='\u{1F1FF}' => offset(0x1F1E6),
         '\u{06CC}' => Some('\u{064A}'),
         '\u{06A9}' => Some('\u{0643}'),
-        _ => SMALL_CAPS.iter().find(|(k, _)| *k == c).map(|(_, l)| *l),
+        // The blocks that hold small capitals; every other letter skips the table.
+        '\u{01EB}'
+        | '\u{0250}'..='\u{02AF}'
+        | '\u{1D00}'..='\u{1D2B}'
+        | '\u{A730}'..='\u{A731}' => SMALL_CAPS.iter().find(|(k, _)| *k == c).map(|(_, l)| *l),
+        _ => None,
     }
 }
 
@@ -95,10 +100,8 @@ fn marks_are_accents(base: char) -> bool {
 
 /// Appends the normalised form of `text` to `out`.
 pub fn normalize_into(text: &str, out: &mut String) {
-    // Written as bytes (ASCII bytes pushed one at a time, other characters UTF-8 encoded), and
-    // turned back into a string once: the per-byte work is a table lookup and a push.
     let mut state = Writer {
-        out: std::mem::take(out).into_bytes(),
+        out,
         last_space: true,
         double_space: false,
         accent_base: false,
@@ -120,16 +123,14 @@ pub fn normalize_into(text: &str, out: &mut String) {
         push_wide(&mut state, wide);
         rest = next;
     }
-    while state.out.last() == Some(&b' ') {
+    while state.out.ends_with(' ') {
         state.out.pop();
     }
-    *out = String::from_utf8(state.out)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
 }
 
 /// Decomposes a run of non-ASCII text. Characters that are their own NFKD and take no marks
 /// of a script whose marks are kept go straight through; the rest is decomposed in runs.
-fn push_wide(state: &mut Writer, wide: &str) {
+fn push_wide(state: &mut Writer<'_>, wide: &str) {
     let mut rest = wide;
     while !rest.is_empty() {
         let stable = rest
@@ -169,9 +170,8 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
-struct Writer {
-    /// UTF-8 by construction: ASCII bytes and whole encoded characters only.
-    out: Vec<u8>,
+struct Writer<'a> {
+    out: &'a mut String,
     last_space: bool,
     /// The whitespace run being read has already given two spaces.
     double_space: bool,
@@ -233,7 +233,7 @@ static ASCII_FOLD: [u8; 128] = {
     t
 };
 
-impl Writer {
+impl Writer<'_> {
     /// A run of ASCII bytes: the same as `push_ascii` on each. Stretches without whitespace
     /// are mapped through a table in one go; whitespace keeps its bookkeeping.
     fn push_ascii_run(&mut self, run: &[u8]) {
@@ -253,7 +253,7 @@ impl Writer {
             self.out.extend(
                 plain
                     .iter()
-                    .map(|&b| ASCII_FOLD.get(usize::from(b)).copied().unwrap_or(b)),
+                    .map(|&b| char::from(ASCII_FOLD.get(usize::from(b)).copied().unwrap_or(b))),
             );
             self.last_space = false;
             self.accent_base = plain.last().is_some_and(u8::is_ascii_alphabetic);
@@ -301,6 +301,8 @@ impl Writer {
             self.space();
         } else if is_numeric(c) {
             self.letter('0');
+        } else if let Some(l) = lowercase_fast(c) {
+            self.letter(l);
         } else {
             for l in c.to_lowercase() {
                 self.letter(fold_punctuation(l));
@@ -309,9 +311,7 @@ impl Writer {
     }
 
     fn letter(&mut self, c: char) {
-        let mut buf = [0u8; 4];
-        self.out
-            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        self.out.push(c);
         self.last_space = false;
     }
 
@@ -319,21 +319,21 @@ impl Writer {
     /// (`h e l l o  w o r l d`) keep their word breaks.
     fn space(&mut self) {
         if !self.last_space {
-            self.out.push(b' ');
+            self.out.push(' ');
             self.last_space = true;
             self.double_space = false;
-        } else if !self.double_space && !self.out.is_empty() && self.out.last() != Some(&b'\n') {
-            self.out.push(b' ');
+        } else if !self.double_space && !self.out.is_empty() && !self.out.ends_with('\n') {
+            self.out.push(' ');
             self.double_space = true;
         }
     }
 
     fn newline(&mut self) {
-        while self.out.last() == Some(&b' ') {
+        while self.out.ends_with(' ') {
             self.out.pop();
         }
-        if !self.out.is_empty() && !self.out.ends_with(b"\n\n") {
-            self.out.push(b'\n');
+        if !self.out.is_empty() && !self.out.ends_with("\n\n") {
+            self.out.push('\n');
         }
         self.last_space = true;
     }
@@ -344,6 +344,23 @@ impl Writer {
 fn is_caseless_letter(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}'
         | '\u{AC00}'..='\u{D7AF}' | '\u{F900}'..='\u{FAFF}')
+}
+
+/// The lowercase of letters of common scripts without a table search: Cyrillic (by offset),
+/// and scripts without case (Hebrew, Arabic, Devanagari, Thai) as they are. `None`: ask the
+/// Unicode tables. Checked against `char::to_lowercase` in the tests.
+fn lowercase_fast(c: char) -> Option<char> {
+    let cp = c as u32;
+    match c {
+        '\u{0400}'..='\u{040F}' => char::from_u32(cp + 0x50),
+        '\u{0410}'..='\u{042F}' => char::from_u32(cp + 0x20),
+        '\u{0430}'..='\u{045F}'
+        | '\u{0590}'..='\u{05FF}'
+        | '\u{0600}'..='\u{06FF}'
+        | '\u{0900}'..='\u{097F}'
+        | '\u{0E00}'..='\u{0E7F}' => Some(c),
+        _ => None,
+    }
 }
 
 /// Typographic quotes read as ASCII quotes.
@@ -403,7 +420,7 @@ pub fn is_word_char(c: char) -> bool {
     bit(&BMP.word, c).unwrap_or_else(|| c.is_alphanumeric() || is_combining_mark(c))
 }
 
-fn is_numeric(c: char) -> bool {
+pub(crate) fn is_numeric(c: char) -> bool {
     bit(&BMP.numeric, c).unwrap_or_else(|| c.is_numeric())
 }
 
@@ -570,6 +587,16 @@ mod tests {
                 "{c:?}"
             );
             assert_eq!(is_numeric(c), c.is_numeric(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn fast_lowercase_agrees_with_the_unicode_tables() {
+        for c in (0..0x1_0000u32).filter_map(char::from_u32) {
+            if let Some(l) = lowercase_fast(c) {
+                let mut want = c.to_lowercase();
+                assert_eq!((want.next(), want.next()), (Some(l), None), "{c:?}");
+            }
         }
     }
 
