@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import subprocess
+import time
 import urllib.parse
 import uuid
 
@@ -114,3 +115,20 @@ def test_text_media_upload_is_read(guard, protocol):
                  ASSISTANT_ANSWER.encode())
     reply = curl(guard, protocol, MEDIA_PATH, multipart([PRODUCT_PART, text_part]), MEDIA_HEADERS)
     assert_blocked_and_unseen(guard, reply)
+
+
+def test_access_log_never_prints_query_strings(guard):
+    """Sends can carry text, `to` and tokens in the query; the access log prints the path only."""
+    secret = "q-secret-" + uuid.uuid4().hex[:8]
+    path = OTHER_GRAPH_PATH + f"?access_token={secret}&to=16505550123&text%5Bbody%5D={secret}"
+    reply = curl(guard, "http1", path, json.dumps(text_message(SUPPORT_TEXT)).encode(), [("content-type", "application/json")])
+    assert reply.status == 200, reply
+    access = ""
+    for _ in range(50):  # the access log is flushed asynchronously; bounded wait
+        access = guard.process.stdout_path.read_text(errors="replace")
+        if OTHER_GRAPH_PATH in access:
+            break
+        time.sleep(0.1)
+    assert OTHER_GRAPH_PATH in access, access[-2000:]
+    assert secret not in access
+    assert secret not in guard.log_text()
