@@ -197,22 +197,31 @@ impl RequestFlow {
         read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
     ) -> BodyStep {
         if let State::Stripping(upload) = &mut self.state {
-            let chunk = read(buffered_len).unwrap_or_default();
-            let step = Self::strip_chunk(upload, &chunk, end_of_stream);
+            let step = match read(buffered_len) {
+                Some(chunk) => Self::strip_chunk(upload, &chunk, end_of_stream),
+                None if buffered_len == 0 => Self::strip_chunk(upload, &[], end_of_stream),
+                // The host could not hand over the chunk: forwarding the buffer unread would
+                // skip it, and forwarding nothing would cut the upload short.
+                None => Self::unreadable_chunk(upload),
+            };
             if end_of_stream || matches!(step, BodyStep::Respond(_)) {
                 self.end_upload(policy);
             }
             return step;
         }
         if let State::WatchingMedia(watch) = &mut self.state {
-            let chunk = read(buffered_len).unwrap_or_default();
-            let found_text = watch.0.feed(&chunk).is_err();
-            if !found_text && !end_of_stream {
+            let problem = match read(buffered_len) {
+                Some(chunk) => watch.0.feed(&chunk).err().map(|_| BodyProblem::TooLarge),
+                None if buffered_len == 0 => None,
+                // A chunk the host could not hand over cannot be watched.
+                None => Some(BodyProblem::InvalidJson),
+            };
+            if problem.is_none() && !end_of_stream {
                 return BodyStep::Continue;
             }
             let mut head = watch.1.clone();
-            if found_text {
-                decide::record_body_problem(policy, &mut head, BodyProblem::TooLarge);
+            if let Some(p) = problem {
+                decide::record_body_problem(policy, &mut head, p);
             }
             return self.conclude(policy, &head, None);
         }
@@ -387,6 +396,20 @@ impl RequestFlow {
     }
 
     /// Feeds one chunk of an upload and says what to forward.
+    /// A chunk the host could not hand over: the upload cannot be inspected. Audit mode
+    /// forwards the buffer as it is; otherwise the upload is refused, never forwarded short.
+    fn unreadable_chunk(upload: &mut Upload) -> BodyStep {
+        upload
+            .stripper
+            .error
+            .get_or_insert(crate::training::stage::StripError::UnreadableBody);
+        if upload.audit {
+            BodyStep::Continue
+        } else {
+            BodyStep::Respond(report::training_error("unreadable_body", &upload.endpoint))
+        }
+    }
+
     fn strip_chunk(upload: &mut Upload, chunk: &[u8], end_of_stream: bool) -> BodyStep {
         // After a tolerated error the stripper keeps running in pass-through mode: a compressed
         // upload must still be decoded, because its `content-encoding` is already gone.
@@ -535,4 +558,81 @@ fn headers_step(step: BodyStep) -> HeadersStep {
 fn raw_query(path: &str) -> &str {
     let no_fragment = path.split('#').next().unwrap_or("");
     no_fragment.split_once('?').map_or("", |(_, q)| q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::StaticAttributes;
+
+    fn policy() -> Policy {
+        let text = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../policies/examples/demo.json"
+        ))
+        .unwrap();
+        Policy::from_json(&text).unwrap()
+    }
+
+    fn head(authority: &str, path: &str, content_type: &str) -> RequestHead {
+        RequestHead {
+            method: "POST".into(),
+            authority: authority.into(),
+            path: path.into(),
+            content_type: Some(content_type.into()),
+            request_id: Some("t".into()),
+            ..RequestHead::default()
+        }
+    }
+
+    /// A chunk the host fails to hand over never leaves an upload forwarded short.
+    #[test]
+    fn an_unreadable_upload_chunk_refuses_the_upload() {
+        let p = policy();
+        let h = head("api.openai.com", "/v1/files", "application/jsonl");
+        let (mut flow, step) =
+            RequestFlow::on_request_headers(&p, &h, &StaticAttributes::default());
+        assert!(matches!(step, HeadersStep::Strip { .. }), "{step:?}");
+        let first = br#"{"messages":[{"role":"user","content":"hi"}]}
+"#;
+        let step = flow.on_request_body(&p, first.len(), false, &mut |_| Some(first.to_vec()));
+        assert!(matches!(step, BodyStep::Replace(_)), "{step:?}");
+        let step = flow.on_request_body(&p, 100, false, &mut |_| None);
+        let BodyStep::Respond(reply) = step else {
+            panic!("{step:?}");
+        };
+        assert_eq!(reply.status, 403);
+        let outcome = flow.training_outcome().unwrap();
+        assert_eq!(outcome.verdict, TrainingVerdict::Blocked);
+        assert_eq!(outcome.problem, Some("unreadable_body"));
+        // An empty final chunk is not a failure.
+        let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &StaticAttributes::default());
+        flow.on_request_body(&p, first.len(), false, &mut |_| Some(first.to_vec()));
+        let step = flow.on_request_body(&p, 0, true, &mut |_| None);
+        assert!(matches!(step, BodyStep::Replace(_)), "{step:?}");
+        assert_eq!(
+            flow.training_outcome().unwrap().verdict,
+            TrainingVerdict::Forwarded
+        );
+    }
+
+    /// A WhatsApp body the host fails to hand over is an invalid body: refused.
+    #[test]
+    fn an_unreadable_send_body_is_refused() {
+        let p = policy();
+        let h = head(
+            "graph.facebook.com",
+            "/v21.0/106540352240000/messages",
+            "application/json",
+        );
+        let (mut flow, step) =
+            RequestFlow::on_request_headers(&p, &h, &StaticAttributes::default());
+        assert_eq!(step, HeadersStep::InspectBody);
+        let step = flow.on_request_body(&p, 40, true, &mut |_| None);
+        assert!(matches!(step, BodyStep::Respond(_)), "{step:?}");
+        assert_eq!(
+            flow.decision().map(|d| d.rule.as_str()),
+            Some("invalid_body")
+        );
+    }
 }

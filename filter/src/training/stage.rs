@@ -34,6 +34,8 @@ pub enum StripError {
     UnsupportedPart,
     InvalidCompression,
     ExpansionTooLarge,
+    /// The host could not hand over a chunk of the body.
+    UnreadableBody,
 }
 
 impl StripError {
@@ -45,6 +47,7 @@ impl StripError {
             Self::UnsupportedPart => "unsupported_part",
             Self::InvalidCompression => "invalid_compression",
             Self::ExpansionTooLarge => "expansion_too_large",
+            Self::UnreadableBody => "unreadable_body",
         }
     }
 }
