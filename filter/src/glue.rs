@@ -201,22 +201,50 @@ impl NodeProperties {
     }
 }
 
-fn request_header(name: &str) -> Option<String> {
-    abi::header(abi::MAP_REQUEST_HEADERS, name)
-        .ok()
-        .flatten()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
+/// The request's authority (`:authority`, or `host`); empty when it has neither. A header the
+/// host fails to read is an error, never an absent header: an unread authority would look
+/// like an ungoverned host.
+fn read_authority() -> Result<String, u32> {
+    for name in [":authority", "host"] {
+        if let Some(v) = abi::header(abi::MAP_REQUEST_HEADERS, name)? {
+            return Ok(String::from_utf8_lossy(&v).into_owned());
+        }
+    }
+    Ok(String::new())
 }
 
 impl GuardHttp {
+    /// Fail closed: a request whose headers cannot be read cannot be decided.
+    fn unreadable_headers(&self, status: u32) -> Action {
+        abi::log(
+            LogLevel::Error,
+            &format!("wa-egress-guard: cannot read the request headers (status {status})"),
+        );
+        self.respond(&LocalReply {
+            status: 503,
+            headers: Vec::new(),
+            body: b"wa-egress-guard: cannot read the request headers".to_vec(),
+        })
+    }
+
+    /// Answers the request locally. If the host refuses the reply, the request is reset
+    /// instead: fail closed, and never a request paused forever.
     fn respond(&self, reply: &LocalReply) -> Action {
         if let Err(status) =
             abi::send_local_response(reply.status, "wa_egress_guard", &reply.body, &reply.headers)
         {
             abi::log(
                 LogLevel::Error,
-                &format!("wa-egress-guard: local reply failed (status {status})"),
+                &format!(
+                    "wa-egress-guard: local reply failed (status {status}); resetting the request"
+                ),
             );
+            if let Err(status) = abi::reset_request() {
+                abi::log(
+                    LogLevel::Error,
+                    &format!("wa-egress-guard: resetting the request failed too (status {status})"),
+                );
+            }
         }
         Action::Pause
     }
@@ -292,9 +320,10 @@ impl HttpContext for GuardHttp {
             };
             return self.respond(&reply);
         };
-        let authority = request_header(":authority")
-            .or_else(|| request_header("host"))
-            .unwrap_or_default();
+        let authority = match read_authority() {
+            Ok(a) => a,
+            Err(status) => return self.unreadable_headers(status),
+        };
         // Hot path: a host the policy does not govern costs this one header read.
         if !policy.governs_host(&authority) {
             return Action::Continue;
@@ -302,18 +331,7 @@ impl HttpContext for GuardHttp {
         // A governed request: every other header comes from one read of the whole map.
         let headers = match abi::header_pairs(abi::MAP_REQUEST_HEADERS) {
             Ok(pairs) => HeaderMap::from_pairs(pairs),
-            Err(status) => {
-                abi::log(
-                    LogLevel::Error,
-                    &format!("wa-egress-guard: cannot read the request headers (status {status})"),
-                );
-                // Fail closed: a request that cannot be read cannot be decided.
-                return self.respond(&LocalReply {
-                    status: 503,
-                    headers: Vec::new(),
-                    body: b"wa-egress-guard: cannot read the request headers".to_vec(),
-                });
-            }
+            Err(status) => return self.unreadable_headers(status),
         };
         let head = RequestHead {
             method: headers.get(":method").unwrap_or_default(),

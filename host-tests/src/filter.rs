@@ -296,6 +296,18 @@ impl Filter {
         &self.vm.stubbed_imports
     }
 
+    /// Host fault injection: from now on, the `nth` call (1-based) of `hostcall` (for example
+    /// `proxy_get_buffer_bytes`) returns `InternalFailure` instead of doing its work. Supported:
+    /// the buffer, header-map, property, metric, local-reply and close-stream hostcalls.
+    pub fn fail_hostcall(&mut self, hostcall: &str, nth: u32) {
+        self.vm.store.data_mut().faults.plan(hostcall, nth);
+    }
+
+    /// How many calls fault injection has failed since the last `fail_hostcall`.
+    pub fn faults_injected(&self) -> u32 {
+        self.vm.store.data().faults.injected
+    }
+
     /// Whether the plugin called `proxy_done`.
     pub fn done_called(&self) -> bool {
         self.vm.store.data().done_called

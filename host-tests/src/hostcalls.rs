@@ -80,6 +80,20 @@ pub const WASI_FUNCTIONS: &[&str] = &[
 
 pub(crate) type Ctx<'a> = Caller<'a, HostState>;
 
+/// `Err(InternalFailure)` when fault injection fails this call of `hostcall`.
+pub(crate) fn injected(
+    caller: &mut Ctx<'_>,
+    hostcall: &str,
+) -> Result<(), crate::guest_memory::Fault> {
+    if caller.data_mut().faults.take(hostcall) {
+        Err(crate::guest_memory::Fault::Status(
+            crate::abi::Status::InternalFailure,
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 pub(crate) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     logging::register(linker)?;
     buffers::register(linker)?;

@@ -77,6 +77,39 @@ pub struct HostState {
     pub(crate) done_called: bool,
     /// Calls across the VM boundary, counted by wasmtime's call hook.
     pub(crate) crossings: Crossings,
+    /// A hostcall made to fail on purpose (host fault injection).
+    pub(crate) faults: HostFaults,
+}
+
+/// Host fault injection: the `nth` call of one hostcall, counted from when the plan is set,
+/// returns `InternalFailure` instead of doing its work.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HostFaults {
+    plan: Option<(String, u32)>,
+    calls: u32,
+    pub(crate) injected: u32,
+}
+
+impl HostFaults {
+    pub(crate) fn plan(&mut self, hostcall: &str, nth: u32) {
+        *self = HostFaults {
+            plan: Some((hostcall.to_string(), nth)),
+            ..HostFaults::default()
+        };
+    }
+
+    /// Whether this call of `hostcall` must fail.
+    pub(crate) fn take(&mut self, hostcall: &str) -> bool {
+        match &self.plan {
+            Some((name, nth)) if name == hostcall => {
+                self.calls += 1;
+                let fail = self.calls == *nth;
+                self.injected += u32::from(fail);
+                fail
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Calls across the VM boundary: what a proxy-wasm filter pays per call in any runtime.
@@ -121,6 +154,7 @@ impl HostState {
             },
             unsupported_calls: Vec::new(),
             crossings: Crossings::default(),
+            faults: HostFaults::default(),
             done_called: false,
         }
     }

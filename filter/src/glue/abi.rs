@@ -53,6 +53,7 @@ unsafe extern "C" {
         value_size: usize,
     ) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
+    fn proxy_close_stream(stream_type: u32) -> u32;
     fn proxy_set_buffer_bytes(
         buffer_type: u32,
         start: usize,
@@ -192,6 +193,17 @@ pub fn send_local_response(
             -1,
         )
     };
+    if rc == STATUS_OK { Ok(()) } else { Err(rc) }
+}
+
+/// The ABI's `StreamType::HttpRequest`.
+const STREAM_HTTP_REQUEST: u32 = 0;
+
+/// Resets the HTTP request (`proxy_close_stream`): the client sees the stream reset, and the
+/// upstream never gets the rest of it.
+pub fn reset_request() -> Result<(), u32> {
+    // SAFETY: no pointers.
+    let rc = unsafe { proxy_close_stream(STREAM_HTTP_REQUEST) };
     if rc == STATUS_OK { Ok(()) } else { Err(rc) }
 }
 

@@ -12,21 +12,21 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_buffer_bytes",
         |mut caller: Ctx<'_>, kind: i32, start: i32, max: i32, ret_ptr: i32, ret_len: i32| {
-            reply(get_buffer_bytes(
-                &mut caller,
-                kind,
-                start,
-                max,
-                ret_ptr,
-                ret_len,
-            ))
+            reply(
+                crate::hostcalls::injected(&mut caller, "proxy_get_buffer_bytes").and_then(|()| {
+                    get_buffer_bytes(&mut caller, kind, start, max, ret_ptr, ret_len)
+                }),
+            )
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_set_buffer_bytes",
         |mut caller: Ctx<'_>, kind: i32, start: i32, len: i32, ptr: i32, size: i32| {
-            reply(set_buffer_bytes(&mut caller, kind, start, len, ptr, size))
+            reply(
+                crate::hostcalls::injected(&mut caller, "proxy_set_buffer_bytes")
+                    .and_then(|()| set_buffer_bytes(&mut caller, kind, start, len, ptr, size)),
+            )
         },
     )?;
     Ok(())

@@ -18,7 +18,10 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_pairs",
         |mut caller: Ctx<'_>, map: i32, ret_ptr: i32, ret_len: i32| {
-            reply(get_pairs(&mut caller, map, ret_ptr, ret_len))
+            reply(
+                crate::hostcalls::injected(&mut caller, "proxy_get_header_map_pairs")
+                    .and_then(|()| get_pairs(&mut caller, map, ret_ptr, ret_len)),
+            )
         },
     )?;
     linker.func_wrap(
@@ -32,28 +35,30 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_value",
         |mut caller: Ctx<'_>, map: i32, key_ptr: i32, key_len: i32, ret_ptr: i32, ret_len: i32| {
-            reply(get_value(
-                &mut caller,
-                map,
-                key_ptr,
-                key_len,
-                ret_ptr,
-                ret_len,
-            ))
+            reply(
+                crate::hostcalls::injected(&mut caller, "proxy_get_header_map_value")
+                    .and_then(|()| get_value(&mut caller, map, key_ptr, key_len, ret_ptr, ret_len)),
+            )
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_add_header_map_value",
         |mut caller: Ctx<'_>, map: i32, key_ptr: i32, key_len: i32, ptr: i32, len: i32| {
-            reply(change(
-                &mut caller,
-                map,
-                key_ptr,
-                key_len,
-                Some((ptr, len)),
-                HeaderMap::add,
-            ))
+            reply(
+                crate::hostcalls::injected(&mut caller, "proxy_add_header_map_value").and_then(
+                    |()| {
+                        change(
+                            &mut caller,
+                            map,
+                            key_ptr,
+                            key_len,
+                            Some((ptr, len)),
+                            HeaderMap::add,
+                        )
+                    },
+                ),
+            )
         },
     )?;
     linker.func_wrap(
@@ -74,14 +79,15 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_remove_header_map_value",
         |mut caller: Ctx<'_>, map: i32, key_ptr: i32, key_len: i32| {
-            reply(change(
-                &mut caller,
-                map,
-                key_ptr,
-                key_len,
-                None,
-                |m, k, _| m.remove(k),
-            ))
+            reply(
+                crate::hostcalls::injected(&mut caller, "proxy_remove_header_map_value").and_then(
+                    |()| {
+                        change(&mut caller, map, key_ptr, key_len, None, |m, k, _| {
+                            m.remove(k)
+                        })
+                    },
+                ),
+            )
         },
     )?;
     Ok(())

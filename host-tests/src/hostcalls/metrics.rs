@@ -12,7 +12,10 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_define_metric",
         |mut caller: Ctx<'_>, kind: i32, name_ptr: i32, name_len: i32, ret_id: i32| {
-            reply(define(&mut caller, kind, name_ptr, name_len, ret_id))
+            reply(
+                crate::hostcalls::injected(&mut caller, "proxy_define_metric")
+                    .and_then(|()| define(&mut caller, kind, name_ptr, name_len, ret_id)),
+            )
         },
     )?;
     linker.func_wrap(
@@ -20,11 +23,13 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_increment_metric",
         |mut caller: Ctx<'_>, id: i32, offset: i64| {
             reply(
-                caller
-                    .data_mut()
-                    .metrics
-                    .increment(id as u32, offset)
-                    .map_err(Into::into),
+                crate::hostcalls::injected(&mut caller, "proxy_increment_metric").and_then(|()| {
+                    caller
+                        .data_mut()
+                        .metrics
+                        .increment(id as u32, offset)
+                        .map_err(Into::into)
+                }),
             )
         },
     )?;

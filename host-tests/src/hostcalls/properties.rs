@@ -18,13 +18,10 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_property",
         |mut caller: Ctx<'_>, path_ptr: i32, path_len: i32, ret_ptr: i32, ret_len: i32| {
-            reply(get_property(
-                &mut caller,
-                path_ptr,
-                path_len,
-                ret_ptr,
-                ret_len,
-            ))
+            reply(
+                crate::hostcalls::injected(&mut caller, "proxy_get_property")
+                    .and_then(|()| get_property(&mut caller, path_ptr, path_len, ret_ptr, ret_len)),
+            )
         },
     )?;
     linker.func_wrap(

@@ -34,7 +34,10 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 headers: (headers_ptr, headers_len),
                 grpc_status,
             };
-            reply(send_local_response(&mut caller, &request))
+            reply(
+                crate::hostcalls::injected(&mut caller, "proxy_send_local_response")
+                    .and_then(|()| send_local_response(&mut caller, &request)),
+            )
         },
     )?;
     linker.func_wrap(
@@ -45,7 +48,12 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_close_stream",
-        |mut caller: Ctx<'_>, stream: i32| reply(close_stream(&mut caller, stream)),
+        |mut caller: Ctx<'_>, stream: i32| {
+            reply(
+                crate::hostcalls::injected(&mut caller, "proxy_close_stream")
+                    .and_then(|()| close_stream(&mut caller, stream)),
+            )
+        },
     )?;
     linker.func_wrap("env", "proxy_done", |mut caller: Ctx<'_>| {
         caller.data_mut().done_called = true;

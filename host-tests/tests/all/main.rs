@@ -11,6 +11,7 @@ mod crossings;
 #[cfg(test)]
 mod differential;
 #[cfg(test)]
+mod host_faults;
 mod host_mechanics;
 #[cfg(test)]
 mod lifecycle;
