@@ -54,7 +54,11 @@ fn every_policy_case_holds_natively() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(count > 0, "no policy cases found in {}", cases_dir().display());
+    assert!(
+        count > 0,
+        "no policy cases found in {}",
+        cases_dir().display()
+    );
 }
 
 /// The same cases with the body cut in small chunks: chunking must never change a verdict or

@@ -123,7 +123,7 @@ fn a_failing_hostcall_never_forwards_an_upload_short_or_with_a_whatsapp_record()
                     .authority("api.openai.com")
                     .path("/v1/files")
                     .header("content-type", "application/jsonl")
-                    .body(body.as_bytes().to_vec())
+                    .body(body.as_bytes())
                     .chunking(Chunking::Every(90))
                     .send()
             });
