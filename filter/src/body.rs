@@ -93,7 +93,17 @@ pub fn parse_message(
     } else {
         read(&Value::Object(query_only)).texts
     };
-    for file in files {
+    // A media upload's `type` field names what WhatsApp stores; a text type there makes the
+    // file text whatever its part says.
+    let declared_text = endpoint == Endpoint::Media
+        && value.get("type").and_then(Value::as_str).is_some_and(|t| {
+            let t = t.trim().to_ascii_lowercase();
+            t.starts_with("text/") || t.ends_with("json") || t.ends_with("xml")
+        });
+    for mut file in files {
+        if declared_text {
+            file.content_type = Some("text/plain".to_owned());
+        }
         more.extend(file_texts(endpoint, &file)?);
     }
     for text in more {
@@ -143,12 +153,12 @@ fn multipart_fields(body: &[u8], boundary: &str) -> Result<(Value, Vec<FilePart>
     let mut fields = whatsapp::form::Fields::default();
     let mut files = Vec::new();
     for p in parts {
-        let is_file =
-            p.filename.is_some() || p.content_type.is_some() || p.name.as_deref() == Some("file");
+        // A part is a file when it has a file name or is the `file` field; a part with only a
+        // content type is a form field to PHP-style parsers, so it is read as one.
+        let is_file = p.filename.is_some() || p.name.as_deref() == Some("file");
         match (&p.name, is_file) {
             (Some(name), false) => {
-                let value =
-                    String::from_utf8(p.body.to_vec()).map_err(|_| BodyProblem::InvalidJson)?;
+                let value = String::from_utf8_lossy(p.body).into_owned();
                 fields.add(name, value).ok_or(BodyProblem::InvalidJson)?;
             }
             _ => files.push(FilePart {

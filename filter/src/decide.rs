@@ -232,11 +232,11 @@ pub fn evaluate_head(
             mode_of(policy, o.mode),
         );
     }
-    let is_send_endpoint = matches!(
-        call.endpoint,
-        Endpoint::Messages | Endpoint::Media | Endpoint::MessageTemplates
-    );
-    if let Some(path_id) = call.path_id.as_deref().filter(|_| is_send_endpoint) {
+    if let Some(path_id) = call
+        .path_id
+        .as_deref()
+        .filter(|_| call.governed_by_number_rules())
+    {
         match policy.number_rule(path_id) {
             Some(n) => {
                 let mode = mode_of(policy, n.mode);

@@ -542,7 +542,13 @@ fn effective_method<'a>(method: &'a str, overrides: Option<&'a str>) -> &'a str 
             .flat_map(|o| o.split(','))
             .map(str::trim)
     };
-    if method.eq_ignore_ascii_case("POST") || values().any(|m| m.eq_ignore_ascii_case("POST")) {
+    // PUT and PATCH carry a body as POST does; if Graph acted on them, they would send.
+    let sends = |m: &str| {
+        ["POST", "PUT", "PATCH"]
+            .iter()
+            .any(|x| m.eq_ignore_ascii_case(x))
+    };
+    if sends(method) || values().any(sends) {
         return "POST";
     }
     values().find(|m| !m.is_empty()).unwrap_or(method)

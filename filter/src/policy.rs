@@ -460,9 +460,26 @@ impl Policy {
             .find(|o| o.patterns.iter().any(|p| p.matches(identity)))
     }
 
+    /// The rule naming a path id. Numeric ids compare as numbers (`0106...` is `106...`), as
+    /// Graph reads them.
     pub fn number_rule(&self, path_id: &str) -> Option<&PhoneNumberRule> {
-        let id = path_id.to_ascii_lowercase();
-        self.numbers.iter().find(|n| n.path_ids.contains(&id))
+        let canonical = |s: &str| {
+            let s = s.to_ascii_lowercase();
+            if s.bytes().all(|b| b.is_ascii_digit()) && s.len() > 1 {
+                let t = s.trim_start_matches('0');
+                if t.is_empty() {
+                    "0".to_owned()
+                } else {
+                    t.to_owned()
+                }
+            } else {
+                s
+            }
+        };
+        let id = canonical(path_id);
+        self.numbers
+            .iter()
+            .find(|n| n.path_ids.iter().any(|p| canonical(p) == id))
     }
 }
 

@@ -62,6 +62,11 @@ pub const DEFAULT_EDGES: &[(&str, Endpoint)] = &[
     ("upsert_message_templates", Endpoint::MessageTemplates),
     ("flows", Endpoint::Flows),
     ("assets", Endpoint::Flows),
+    // Text a recipient reads outside a message: the business profile (`about`,
+    // `description`), conversational components (ice-breaker prompts), group descriptions.
+    ("whatsapp_business_profile", Endpoint::Messages),
+    ("conversational_automation", Endpoint::Messages),
+    ("groups", Endpoint::Messages),
 ];
 
 /// The default edges, compiled.
@@ -84,6 +89,24 @@ pub struct WhatsAppCall {
     pub edge: String,
     /// The phone-number-id or WABA id from the path.
     pub path_id: Option<String>,
+    /// The request is (or acts as) a POST.
+    pub post: bool,
+}
+
+impl WhatsAppCall {
+    /// Whether the phone-number rules of the path id apply: every method on the send edges
+    /// (listing a WABA's templates counts too), a POST on the other edges that read a message
+    /// or a template (reading a number's profile is not a send, updating it is).
+    pub fn governed_by_number_rules(&self) -> bool {
+        let send_edge = matches!(
+            self.edge.as_str(),
+            "messages" | "media" | "message_templates"
+        );
+        matches!(
+            self.endpoint,
+            Endpoint::Messages | Endpoint::Media | Endpoint::MessageTemplates
+        ) && (send_edge || self.post)
+    }
 }
 
 /// Lowercases the authority and drops userinfo (`user@`), its port and a trailing dot.
@@ -121,8 +144,11 @@ pub fn normalize_path(raw: &str) -> NormalizedPath {
     let path = decode_fully(path).replace('\\', "/").to_ascii_lowercase();
     let mut segments: Vec<String> = Vec::new();
     for seg in path.split('/') {
-        // `;params` are not part of the segment for Graph's router.
+        // `;params` are not part of the segment for Graph's router, nor are control characters
+        // (`messages%00`).
         let seg = seg.split(';').next().unwrap_or("");
+        let seg: String = seg.chars().filter(|c| !c.is_control()).collect();
+        let seg = seg.as_str();
         match seg.trim() {
             "" | "." => {}
             ".." => {
@@ -203,12 +229,23 @@ pub fn classify_call(method: &str, path: &NormalizedPath, edges: &[Edge]) -> Wha
         _ => &segs,
     };
     // `?method=post` turns any Graph request into a POST.
-    let has_method_override = path.query.split('&').any(|kv| kv.trim() == "method=post");
+    let params: Vec<(&str, &str)> = path
+        .query
+        .split('&')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.trim(), v.trim())
+        })
+        .collect();
+    let has_method_override = params.iter().any(|(k, v)| *k == "method" && *v == "post");
+    // `batch=[...]` in the query of any method is a batch request.
+    let has_batch = params.iter().any(|(k, _)| *k == "batch");
     let is_post = method.eq_ignore_ascii_case("POST");
     let call = |endpoint: Endpoint, edge: &str, id: Option<&str>| WhatsAppCall {
         endpoint,
         edge: edge.to_owned(),
         path_id: id.map(str::to_owned),
+        post: is_post,
     };
     let edge = match rest {
         [id, name] => edges.iter().find(|e| e.name == *name).map(|e| (e, *id)),
@@ -222,6 +259,7 @@ pub fn classify_call(method: &str, path: &NormalizedPath, edges: &[Edge]) -> Wha
         // A POST to the root (or version root) is a Graph batch request.
         None if rest.is_empty() && is_post => call(Endpoint::Indirect, "batch", None),
         None if has_method_override => call(Endpoint::Indirect, "method_override", None),
+        _ if has_batch => call(Endpoint::Indirect, "batch", None),
         // `POST /{id}` updates a Graph object: a message template's components, a flow's JSON.
         None if is_post && matches!(rest, [id] if id.bytes().all(|b| b.is_ascii_digit())) => call(
             Endpoint::ObjectUpdate,
@@ -444,11 +482,40 @@ mod tests {
 
     #[test]
     fn json_in_strings_is_read_as_graph_parses_it() {
+        // Read both ways: as the string a recipient sees if Graph keeps it, and parsed.
         let v = read_message(&json!({"type":"text","text":"{\"body\":\"inner answer\"}"}));
-        assert_eq!(v.texts, ["inner answer"]);
+        assert_eq!(v.texts, ["{\"body\":\"inner answer\"}", "inner answer"]);
+        // A text body that merely looks like JSON is still the text the recipient reads.
+        let v = read_message(&json!({"type":"text","text":{"body":"{\"name\":\"answer text\"}"}}));
+        assert_eq!(v.texts, ["{\"name\":\"answer text\"}", "answer text"]);
         let v = read_message(&json!({"type":"interactive",
             "interactive":"{\"type\":\"button\",\"body\":{\"text\":\"inner body\"}}"}));
-        assert_eq!(v.texts, ["inner body"]);
+        assert!(v.texts.iter().any(|t| t == "inner body"), "{:?}", v.texts);
+    }
+
+    #[test]
+    fn prose_under_a_machine_key_is_read() {
+        let v = read_message(
+            &json!({"type":"interactive","interactive":{"type":"order_details",
+            "body":{"text":"Your order"},"action":{"name":"review_and_pay","parameters":{
+            "reference_id":"ref-1","order":{"items":[{"retailer_id":"sku","name":"A long item name with words","amount":{"value":100,"offset":100}}]}}}}}),
+        );
+        assert!(
+            v.texts.iter().any(|t| t == "A long item name with words"),
+            "{:?}",
+            v.texts
+        );
+        assert!(
+            !v.texts
+                .iter()
+                .any(|t| t == "review_and_pay" || t == "ref-1"),
+            "{:?}",
+            v.texts
+        );
+        let v = read_message(
+            &json!({"type":"text","text":{"body":"Hi"},"id":"an answer hidden under id"}),
+        );
+        assert_eq!(v.texts, ["Hi", "an answer hidden under id"]);
     }
 
     #[test]

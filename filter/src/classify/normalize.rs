@@ -185,6 +185,8 @@ const ASCII_SPACE: u8 = 1;
 const ASCII_NEWLINE: u8 = 2;
 const ASCII_DIGIT: u8 = 3;
 const ASCII_LETTER: u8 = 4;
+/// A control character other than whitespace: no glyph, dropped (it must not split a word).
+const ASCII_CONTROL: u8 = 5;
 
 #[expect(
     clippy::indexing_slicing,
@@ -199,6 +201,7 @@ static ASCII_CLASS: [u8; 128] = {
             b'\t' | 0x0B | 0x0C | b'\r' | b' ' => ASCII_SPACE,
             b'0'..=b'9' => ASCII_DIGIT,
             b'a'..=b'z' | b'A'..=b'Z' => ASCII_LETTER,
+            0x00..=0x1F | 0x7F => ASCII_CONTROL,
             _ => ASCII_OTHER,
         };
         b += 1;
@@ -206,11 +209,12 @@ static ASCII_CLASS: [u8; 128] = {
     t
 };
 
-/// Whitespace, which the writer collapses.
+/// Whitespace, which the writer collapses, and control characters, which it drops: the bytes
+/// a stretch stops at.
 fn is_ascii_space_class(b: u8) -> bool {
     matches!(
         ASCII_CLASS.get(usize::from(b)).copied(),
-        Some(ASCII_SPACE | ASCII_NEWLINE)
+        Some(ASCII_SPACE | ASCII_NEWLINE | ASCII_CONTROL)
     )
 }
 
@@ -262,6 +266,9 @@ impl Writer<'_> {
     }
 
     fn push_ascii(&mut self, b: u8) {
+        if ASCII_CLASS.get(usize::from(b)) == Some(&ASCII_CONTROL) {
+            return;
+        }
         self.accent_base = b.is_ascii_alphabetic();
         match b {
             b'\n' => self.newline(),
@@ -278,7 +285,8 @@ impl Writer<'_> {
             }
             return;
         }
-        if is_ignorable(c) {
+        // Default-ignorables, and C1 controls (NEL aside, a line break below): no glyph.
+        if is_ignorable(c) || (('\u{80}'..='\u{9F}').contains(&c) && c != '\u{85}') {
             return;
         }
         if is_blank_filler(c) {

@@ -77,7 +77,6 @@ const MACHINE_KEYS: &[&str] = &[
     "currency_code",
     "timestamp",
     "preview_url",
-    "biz_opaque_callback_data",
     "messaging_product_type",
     "typing_indicator",
     "version",
@@ -94,6 +93,10 @@ const MACHINE_KEYS: &[&str] = &[
     "payment_configuration",
     "currency",
 ];
+
+/// Fields the API never shows to a recipient whatever they hold: echoed to the business's own
+/// webhook only.
+const NEVER_SHOWN: &[&str] = &["biz_opaque_callback_data"];
 
 /// A parsed send: its type, recipient and every text a recipient reads.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -133,7 +136,19 @@ pub fn known_type(raw: &str) -> String {
 
 /// Reads a send body (`/messages`, `/marketing_messages`).
 pub fn read_message(body: &Value) -> MessageView {
-    let obj = &unpack_json_strings(body);
+    // A string holding JSON is read twice: as the text a recipient would see if Graph keeps it
+    // a string, and as the object Graph would parse it into.
+    let mut view = read_message_as_is(body);
+    let unpacked = unpack_json_strings(body);
+    if &unpacked != body {
+        for t in read_message_as_is(&unpacked).texts {
+            view.push(&t);
+        }
+    }
+    view
+}
+
+fn read_message_as_is(obj: &Value) -> MessageView {
     let recipient = str_at(obj, &["to"]).or_else(|| str_at(obj, &["recipient"]));
     let is_read_receipt = str_at(obj, &["status"]).is_some_and(|s| s.eq_ignore_ascii_case("read"));
     let named_type = match str_at(obj, &["type"]) {
@@ -158,7 +173,17 @@ pub fn read_message(body: &Value) -> MessageView {
 
 /// Reads a template definition (`/message_templates`, `/upsert_message_templates`, an edit).
 pub fn read_template_creation(body: &Value) -> MessageView {
-    let body = &unpack_json_strings(body);
+    let mut view = read_template_as_is(body);
+    let unpacked = unpack_json_strings(body);
+    if &unpacked != body {
+        for t in read_template_as_is(&unpacked).texts {
+            view.push(&t);
+        }
+    }
+    view
+}
+
+fn read_template_as_is(body: &Value) -> MessageView {
     let mut texts = Vec::new();
     collect_creation_components(body.get("components"), &mut texts, 0);
     let mut view = MessageView {
@@ -178,23 +203,23 @@ pub fn read_template_creation(body: &Value) -> MessageView {
 /// Reads a flow definition: a `/flows` creation with `flow_json`, a flow update, or the Flow
 /// JSON itself (an `/assets` upload). Every screen's texts are read.
 pub fn read_flow(body: &Value) -> MessageView {
-    let body = unpack_json_strings(body);
     let mut view = MessageView {
         message_type: "flow_definition".to_owned(),
         ..MessageView::default()
     };
-    sweep(&body, &mut view, 0);
+    // `flow_json` is a JSON string by contract, never shown as such: only its parse is read.
+    sweep(&unpack_json_strings(body), &mut view, 0);
     view
 }
 
 /// Reads a body that is neither a send nor a definition: every string the sweep keeps.
 pub fn read_other(body: &Value, message_type: &str) -> MessageView {
-    let body = unpack_json_strings(body);
     let mut view = MessageView {
         message_type: known_type(message_type),
         ..MessageView::default()
     };
-    sweep(&body, &mut view, 0);
+    sweep(body, &mut view, 0);
+    sweep(&unpack_json_strings(body), &mut view, 0);
     view
 }
 
@@ -210,7 +235,11 @@ fn unpack(v: &Value, depth: usize, unpacked: usize) -> Value {
     match v {
         Value::String(s) if unpacked < MAX_JSON_IN_STRING_DEPTH => {
             match s.trim_start().as_bytes().first() {
-                Some(b'{' | b'[') => match crate::strict_json::from_slice(s.as_bytes()) {
+                // Strictly if possible; else as a lenient parser would (the last of a
+                // repeated key; the earlier ones are read from the string itself, unescaped).
+                Some(b'{' | b'[') => match crate::strict_json::from_slice(s.as_bytes())
+                    .or_else(|_| serde_json::from_str::<Value>(s))
+                {
                     Ok(inner) => unpack(&inner, depth + 1, unpacked + 1),
                     Err(_) => v.clone(),
                 },
@@ -233,17 +262,91 @@ fn sweep(v: &Value, view: &mut MessageView, depth: usize) {
         return;
     }
     match v {
-        Value::String(s) => view.push(s),
+        Value::String(s) => {
+            view.push(s);
+            // JSON held in a string: its escapes (`\u0061`) decoded, so that a value the
+            // parse did not keep (a repeated key) is still read as text.
+            if matches!(s.trim_start().as_bytes().first(), Some(b'{' | b'[')) && s.contains('\\') {
+                view.push(&unescape_json_text(s));
+            }
+        }
         Value::Array(a) => a.iter().for_each(|x| sweep(x, view, depth + 1)),
         Value::Object(o) => {
             for (k, x) in o {
-                if !MACHINE_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
+                let key = k.to_ascii_lowercase();
+                if NEVER_SHOWN.contains(&key.as_str()) {
+                    continue;
+                }
+                if MACHINE_KEYS.contains(&key.as_str()) {
+                    sweep_machine(x, view, depth + 1);
+                } else {
                     sweep(x, view, depth + 1);
                 }
             }
         }
         _ => {}
     }
+}
+
+/// Under a machine key, identifiers (ids, codes, enums, URLs) are skipped, but prose is read:
+/// an order item's `name`, a prefilled address `values.name`, or an answer put under `id`.
+fn sweep_machine(v: &Value, view: &mut MessageView, depth: usize) {
+    if depth > MAX_WALK_DEPTH {
+        return;
+    }
+    match v {
+        Value::String(s) if is_identifier(s) => {}
+        Value::Array(a) => a.iter().for_each(|x| sweep_machine(x, view, depth + 1)),
+        other => sweep(other, view, depth),
+    }
+}
+
+/// A value a machine reads: ASCII without whitespace (`wamid.HBg...`, `en_US`, `cta_url`,
+/// `https://...`, `+15550001111`). Text in other scripts has no spaces either, so it is not.
+fn is_identifier(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// JSON string escapes decoded in place (`\uXXXX` with surrogate pairs, `\n`, `\"`, ...);
+/// anything malformed is kept as it is.
+fn unescape_json_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('b' | 'f') => out.push(' '),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                let unit = u32::from_str_radix(&hex, 16).ok();
+                let c = match unit {
+                    Some(hi @ 0xD800..=0xDBFF) => {
+                        let mut rest = chars.clone();
+                        let lo = (rest.next() == Some('\\') && rest.next() == Some('u'))
+                            .then(|| rest.by_ref().take(4).collect::<String>())
+                            .and_then(|h| u32::from_str_radix(&h, 16).ok())
+                            .filter(|lo| (0xDC00..=0xDFFF).contains(lo));
+                        lo.and_then(|lo| {
+                            chars = rest;
+                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                        })
+                    }
+                    Some(u) => char::from_u32(u),
+                    None => None,
+                };
+                out.push(c.unwrap_or('\u{FFFD}'));
+            }
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 /// Template creation components, including carousel cards' own components.

@@ -54,11 +54,19 @@ pub fn is_binary_media_type(content_type: &str) -> bool {
         .any(|p| content_type.starts_with(p))
 }
 
-/// Valid UTF-8 with no control characters other than whitespace.
+/// Mostly text: at least 95% of its characters (read as UTF-8, lossily) are neither control
+/// characters (whitespace aside) nor invalid bytes. A stray NUL or DEL does not hide a text.
 fn looks_like_text(body: &[u8]) -> bool {
-    !body.is_empty()
-        && std::str::from_utf8(body)
-            .is_ok_and(|s| !s.chars().any(|c| c.is_control() && !c.is_whitespace()))
+    if body.is_empty() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(body);
+    let (mut all, mut odd) = (0usize, 0usize);
+    for c in text.chars() {
+        all += 1;
+        odd += usize::from((c.is_control() && !c.is_whitespace()) || c == '\u{FFFD}');
+    }
+    odd * 20 <= all
 }
 
 /// Why a multipart body could not be split.
@@ -313,7 +321,8 @@ mod tests {
         assert!(p(Some("application/json"), None, b"{}").is_text_like());
         assert!(p(Some("application/octet-stream"), Some("x.md"), b"\x00").is_text_like());
         assert!(p(None, None, b"plain words").is_text_like());
-        assert!(!p(None, None, b"\x00\x01binary").is_text_like());
+        assert!(!p(None, None, b"\x00\x01\x02\x03\x04\xff\xfe").is_text_like());
+        assert!(p(None, None, b"a whole answer with one stray \x7f byte in it").is_text_like());
         assert!(!p(Some("application/pdf"), Some("a.pdf"), b"%PDF-\x00").is_text_like());
     }
 
