@@ -429,7 +429,15 @@ impl Default for ProvenanceDoc {
 
 fn default_provenance_keys() -> Vec<String> {
     [
-        "channel", "source", "origin", "platform", "medium", "provider",
+        "channel",
+        "source",
+        "origin",
+        "platform",
+        "medium",
+        "provider",
+        "integration_type",
+        "channel_type",
+        "source.type",
     ]
     .map(str::to_owned)
     .to_vec()

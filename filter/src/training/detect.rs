@@ -110,13 +110,16 @@ impl Detectors {
                 .map(|s| s.trim().to_ascii_lowercase())
                 .collect::<Vec<_>>()
         };
+        let normalized = |v: &[String]| v.iter().map(|s| normalize_key(s)).collect::<Vec<_>>();
         let mut triggers: Vec<String> = vec!["whatsapp".into(), "\\".into()];
         if doc.wamid {
             triggers.push("wamid".into());
         }
-        // Keys are compared trimmed, so the raw scan looks for them trimmed too.
+        // Keys are compared without case, separators or blanks (`wa_id`, `waId`, `wa-id `), so
+        // the raw scan looks for them unquoted, as written and without separators.
         for k in doc.wa_id_keys.iter().chain(&doc.phone_keys) {
-            triggers.push(format!("\"{}\"", k.trim().to_ascii_lowercase()));
+            triggers.push(k.trim().to_ascii_lowercase());
+            triggers.push(normalize_key(k));
         }
         // Provenance values are compared trimmed, so the raw scan looks for the keys instead.
         for k in &doc.provenance.keys {
@@ -130,18 +133,13 @@ impl Detectors {
             .map_err(|e| format!("detector triggers do not compile: {e}"))?;
         Ok(Self {
             wamid: doc.wamid,
-            wa_id_keys: lower(&doc.wa_id_keys),
+            wa_id_keys: normalized(&doc.wa_id_keys),
             webhook_envelope: doc.webhook_envelope,
             provenance_keys: doc
                 .provenance
                 .keys
                 .iter()
-                .map(|k| {
-                    k.to_ascii_lowercase()
-                        .split('.')
-                        .map(str::to_owned)
-                        .collect()
-                })
+                .map(|k| k.split('.').map(normalize_key).collect())
                 .collect(),
             provenance_values: lower(&doc.provenance.values),
             chat_export: if doc.chat_export {
@@ -154,7 +152,7 @@ impl Detectors {
             } else {
                 None
             },
-            phone_keys: lower(&doc.phone_keys),
+            phone_keys: normalized(&doc.phone_keys),
             triggers: Some(ac),
             wamid_re: Regex::new(WAMID).map_err(|e| e.to_string())?,
             streaming: value_maps_are_sorted(),
@@ -211,14 +209,28 @@ impl Detectors {
         }
     }
 
-    /// Whether a key is one of the `wa_id` keys (lowercased).
+    /// Whether a key is one of the `wa_id` keys (compared without case, separators or blanks).
     pub fn is_wa_id_key(&self, key: &str) -> bool {
-        self.wa_id_keys.iter().any(|k| k == key)
+        self.key_kind(key) == KeyKind::WaId
     }
 
-    /// Whether a key is one of the policy's phone keys (lowercased).
+    /// Whether a key holds a WhatsApp number: one of the policy's phone keys, or any key that
+    /// names WhatsApp (`whatsapp_number`, `customerWhatsApp`).
     pub fn is_phone_key(&self, key: &str) -> bool {
-        self.phone_keys.iter().any(|k| k == key)
+        self.key_kind(key) == KeyKind::Phone
+    }
+
+    /// What a key is to the detectors; both walks ask this, so they agree.
+    pub(super) fn key_kind(&self, key: &str) -> KeyKind {
+        if self.wa_id_keys.iter().any(|k| key_eq(key, k)) {
+            KeyKind::WaId
+        } else if self.phone_keys.iter().any(|k| key_eq(key, k)) || key_names_whatsapp(key) {
+            KeyKind::Phone
+        } else if key_eq(key, "messagingproduct") {
+            KeyKind::Product
+        } else {
+            KeyKind::Other
+        }
     }
 
     /// Whether a line itself starts with a chat-export timestamp (not one further down).
@@ -262,22 +274,21 @@ impl Detectors {
                 .find_map(|x| self.walk(x, path, depth + 1, hidden)),
             Value::Object(map) => {
                 if self.webhook_envelope
-                    && map
-                        .get("messaging_product")
-                        .and_then(Value::as_str)
-                        .is_some_and(|s| s.trim().eq_ignore_ascii_case("whatsapp"))
+                    && map.iter().any(|(k, v)| {
+                        self.key_kind(k) == KeyKind::Product
+                            && v.as_str()
+                                .is_some_and(|s| s.trim().eq_ignore_ascii_case("whatsapp"))
+                    })
                 {
                     return Some(Detector::WebhookEnvelope);
                 }
                 for (k, val) in map {
-                    let key = k.to_ascii_lowercase();
-                    if self.wa_id_keys.contains(&key) && !is_empty(val) {
-                        return Some(Detector::WaIdKey);
+                    match self.key_kind(k) {
+                        KeyKind::WaId if !is_empty(val) => return Some(Detector::WaIdKey),
+                        KeyKind::Phone if !is_empty(val) => return Some(Detector::PhoneKey),
+                        _ => {}
                     }
-                    if self.phone_keys.contains(&key) && !is_empty(val) {
-                        return Some(Detector::PhoneKey);
-                    }
-                    path.push(key);
+                    path.push(normalize_key(k));
                     let provenance = self.is_provenance_key(path) && self.names_whatsapp(val);
                     let found = if provenance {
                         Some(Detector::Provenance)
@@ -337,6 +348,9 @@ impl Detectors {
         if self.wamid && self.has_wamid(s) {
             return Some(Detector::Wamid);
         }
+        if is_whatsapp_address(s) {
+            return Some(Detector::Provenance);
+        }
         if self.webhook_envelope
             && s.len() >= BUSINESS_ACCOUNT.len()
             && s.trim().eq_ignore_ascii_case(BUSINESS_ACCOUNT)
@@ -373,7 +387,7 @@ impl Detectors {
             path.len() >= k.len()
                 && path
                     .get(path.len() - k.len()..)
-                    .is_some_and(|tail| tail.iter().zip(k).all(|(p, n)| p.eq_ignore_ascii_case(n)))
+                    .is_some_and(|tail| tail.iter().zip(k).all(|(p, n)| key_eq(p, n)))
         })
     }
 
@@ -439,6 +453,63 @@ fn decode_base64(s: &str) -> Option<String> {
         .iter()
         .find_map(|e| e.decode(s).ok())?;
     String::from_utf8(bytes).ok()
+}
+
+/// A provider's WhatsApp address (`whatsapp:+14155238886`, as Twilio writes it), alone or
+/// as a field's whole value.
+fn is_whatsapp_address(s: &str) -> bool {
+    let t = s.trim();
+    t.get(..9)
+        .is_some_and(|p| p.eq_ignore_ascii_case("whatsapp:"))
+        && t.get(9..).is_some_and(|rest| {
+            let rest = rest.trim_start().trim_start_matches('+');
+            let digits = rest.bytes().filter(u8::is_ascii_digit).count();
+            (7..=15).contains(&digits)
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'(' | b')'))
+        })
+}
+
+/// What a key is to the detectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KeyKind {
+    WaId,
+    Phone,
+    Product,
+    Other,
+}
+
+/// A key as the detectors compare it: ASCII-lowercased, without `_`, `-` or blanks, so that
+/// `wa_id`, `waId`, `WA-ID` and ` wa_id ` are one key.
+pub(super) fn normalize_key(k: &str) -> String {
+    k.chars()
+        .filter(|c| !matches!(c, '_' | '-') && !c.is_whitespace())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// `normalize_key(raw) == normalized`, without allocating.
+fn key_eq(raw: &str, normalized: &str) -> bool {
+    let mut kept = raw
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-') && !c.is_whitespace())
+        .map(|c| c.to_ascii_lowercase());
+    let mut want = normalized.chars();
+    loop {
+        match (kept.next(), want.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+/// A key that names WhatsApp (`whatsapp_number`, `customerWhatsApp`).
+fn key_names_whatsapp(k: &str) -> bool {
+    k.as_bytes()
+        .windows(8)
+        .any(|w| w.eq_ignore_ascii_case(b"whatsapp"))
 }
 
 fn is_empty(v: &Value) -> bool {

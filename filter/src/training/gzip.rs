@@ -86,6 +86,8 @@ impl DecodeStage {
         let mut window = vec![0u8; WINDOW];
         loop {
             match self.phase {
+                // Zero bytes after a member are padding some writers add, not a member.
+                Phase::GzipHeader if self.pending.first() == Some(&0) => self.phase = Phase::Done,
                 Phase::GzipHeader => match Self::header_len(&self.pending)? {
                     Some(n) => {
                         self.pending.drain(..n);
@@ -132,12 +134,9 @@ impl DecodeStage {
                         return Ok(());
                     }
                     self.pending.drain(..8);
-                    // Concatenated members are one stream (RFC 1952 §2.2).
-                    self.phase = if self.pending.is_empty() {
-                        Phase::Done
-                    } else {
-                        Phase::GzipHeader
-                    };
+                    // Concatenated members are one stream (RFC 1952 §2.2), and the next member
+                    // may start in a later chunk: wait for its header whatever the chunking.
+                    self.phase = Phase::GzipHeader;
                 }
                 Phase::Done => {
                     return if self.pending.iter().all(|b| *b == 0) {
@@ -165,8 +164,9 @@ impl Stage for DecodeStage {
 
     fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
         self.run(out, stats)?;
+        let padding_only = self.pending.iter().all(|b| *b == 0);
         match self.phase {
-            Phase::Done | Phase::GzipHeader if self.pending.is_empty() && self.bytes_in > 0 => {
+            Phase::Done | Phase::GzipHeader if padding_only && self.bytes_in > 0 => {
                 self.inner.finish(out, stats)
             }
             _ => Err(StripError::InvalidCompression),

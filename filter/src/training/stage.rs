@@ -104,6 +104,10 @@ struct TextState {
     /// A line that starts with a chat-export timestamp was read: the lines after it without
     /// one are the continuation lines of multi-line messages.
     in_chat_export: bool,
+    /// The separator came from a `sep=` line.
+    explicit_separator: bool,
+    /// How many cells the header has (more than one: rows are read cell by cell too).
+    cells: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,19 +123,37 @@ enum ColumnKind {
 impl TextState {
     /// Reads a CSV header: the separator that occurs most, and the columns that matter.
     fn read_header(&mut self, line: &str, detectors: &Detectors) {
+        let line = line.trim_start_matches('\u{FEFF}');
+        // Excel's `sep=;` line names the separator; the header is the next line.
+        if let Some(sep) = line.strip_prefix("sep=").and_then(|r| r.bytes().next()) {
+            self.separator = sep;
+            self.explicit_separator = true;
+            return;
+        }
         self.header_seen = true;
-        let separator = [b',', b'\t', b';', b'|']
-            .into_iter()
-            .max_by_key(|sep| line.bytes().filter(|b| b == sep).count())
-            .unwrap_or(b',');
-        self.separator = separator;
-        for (i, cell) in split_row(line, separator).iter().enumerate() {
+        if !self.explicit_separator {
+            self.separator = [b',', b'\t', b';', b'|']
+                .into_iter()
+                .max_by_key(|sep| line.bytes().filter(|b| b == sep).count())
+                .unwrap_or(b',');
+        }
+        let separator = self.separator;
+        let cells = split_row(line, separator);
+        self.cells = cells.len();
+        // A `from` column is a WhatsApp sender only next to a message column.
+        let has_message_column = cells.iter().any(|c| {
+            matches!(
+                c.trim().to_ascii_lowercase().as_str(),
+                "text" | "body" | "message" | "content" | "msg"
+            )
+        });
+        for (i, cell) in cells.iter().enumerate() {
             let name = cell.trim().to_ascii_lowercase();
             let kind = if detectors.is_wa_id_key(&name) {
                 Some(ColumnKind::WaId)
             } else if detectors.is_phone_key(&name) {
                 Some(ColumnKind::Phone)
-            } else if name == "from" {
+            } else if name == "from" && has_message_column {
                 Some(ColumnKind::From)
             } else {
                 None
@@ -228,10 +250,20 @@ impl LineStage {
     /// A plain-text line: a CSV row by its columns, a chat-export line or its continuation,
     /// or any other line by every detector (a JSON record in a `.txt` included).
     fn judge_text_line(ctx: &StageContext, text: &mut TextState, line: &str) -> RecordVerdict {
+        let line = line.trim_start_matches('\u{FEFF}');
         if !text.header_seen {
             text.read_header(line, &ctx.detectors);
         } else if let Some(d) = text.judge_row(line) {
             return RecordVerdict::WhatsApp(d);
+        }
+        // A CSV row's cells are judged one by one too: a chat-export line or a provider's
+        // WhatsApp address in a quoted cell.
+        if text.cells > 1 {
+            for cell in split_row(line, text.separator) {
+                if let RecordVerdict::WhatsApp(d) = ctx.detectors.judge_text(cell.trim()) {
+                    return RecordVerdict::WhatsApp(d);
+                }
+            }
         }
         let verdict = ctx.detectors.judge_text(line);
         match verdict {

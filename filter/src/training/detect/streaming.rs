@@ -13,7 +13,7 @@
 //! repeated key, the verdict equals the `Value` path's; `streaming::tests` checks it over
 //! generated records. With a repeated key, it finds whatever the `Value` path finds, and more.
 
-use super::{Detector, Detectors, MAX_WALK_DEPTH};
+use super::{Detector, Detectors, KeyKind, MAX_WALK_DEPTH};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -169,9 +169,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
         let mut best: Option<(Cow<'de, str>, Detector)> = None;
         let mut product = false;
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            let wa_id = det.wa_id_keys.iter().any(|k| key.eq_ignore_ascii_case(k));
-            let phone = det.phone_keys.iter().any(|k| key.eq_ignore_ascii_case(k));
-            let is_product = key == "messaging_product";
+            let kind = det.key_kind(&key);
+            let wa_id = kind == KeyKind::WaId;
+            let phone = kind == KeyKind::Phone;
+            let is_product = kind == KeyKind::Product;
             self.ctx.path.push(key);
             let provenance = det.is_provenance_path(&self.ctx.path);
             let value = map.next_value_seed(ValueSeed {
