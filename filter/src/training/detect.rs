@@ -340,6 +340,13 @@ impl Detectors {
                 return Some(d);
             }
         }
+        // A JSON string literal holding JSON (`json.dumps` applied twice).
+        if t.starts_with('"')
+            && let Ok(inner) = serde_json::from_str::<String>(t)
+            && let Some(d) = self.judge_string_hidden(&inner, hidden)
+        {
+            return Some(d);
+        }
         let text = decode_base64(t)?;
         self.judge_string_hidden(&text, hidden)
     }
@@ -391,8 +398,19 @@ impl Detectors {
         })
     }
 
-    /// `names_whatsapp` for a string, without allocating.
+    /// Whether a provenance value names WhatsApp. Invisible characters (`Whats\u{AD}App`) do
+    /// not hide it.
     fn names_whatsapp_str(&self, s: &str) -> bool {
+        let visible: String;
+        let s = if s.chars().any(crate::classify::normalize::is_ignorable) {
+            visible = s
+                .chars()
+                .filter(|c| !crate::classify::normalize::is_ignorable(*c))
+                .collect();
+            visible.as_str()
+        } else {
+            s
+        };
         let s = s.trim();
         s.as_bytes()
             .windows(8)
@@ -412,10 +430,7 @@ impl Detectors {
 
     fn names_whatsapp(&self, v: &Value) -> bool {
         match v {
-            Value::String(s) => {
-                let s = s.trim().to_ascii_lowercase();
-                s.contains("whatsapp") || self.provenance_values.contains(&s)
-            }
+            Value::String(s) => self.names_whatsapp_str(s),
             Value::Array(items) => items.iter().any(|x| self.names_whatsapp(x)),
             _ => false,
         }
@@ -446,6 +461,22 @@ fn has_base64_run(b: &[u8]) -> bool {
 fn decode_base64(s: &str) -> Option<String> {
     use base64::Engine;
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    // A data URL's payload (`data:text/plain;base64,...`), and MIME base64 broken into lines.
+    let s = s
+        .get(..5)
+        .filter(|p| p.eq_ignore_ascii_case("data:"))
+        .and_then(|_| s.split_once(";base64,").map(|(_, payload)| payload))
+        .unwrap_or(s);
+    let joined: String;
+    let s = if s.bytes().any(|b| b.is_ascii_whitespace())
+        && s.bytes()
+            .all(|b| is_base64_byte(b) || b.is_ascii_whitespace())
+    {
+        joined = s.split_ascii_whitespace().collect();
+        joined.as_str()
+    } else {
+        s
+    };
     if s.len() < MIN_BASE64_LEN || !s.bytes().all(is_base64_byte) {
         return None;
     }
@@ -689,6 +720,28 @@ mod tests {
                 RecordVerdict::WhatsApp(want),
                 "{rec}"
             );
+        }
+        let mime = base64::engine::general_purpose::STANDARD
+            .encode(envelope)
+            .as_bytes()
+            .chunks(20)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for (rec, want) in [
+            // MIME base64 in lines, a data URL, JSON encoded twice, a soft hyphen.
+            (serde_json::json!({"blob": mime}).to_string(), Detector::WebhookEnvelope),
+            (
+                serde_json::json!({"file_data": format!("data:application/json;base64,{b64}")}).to_string(),
+                Detector::Wamid,
+            ),
+            (
+                serde_json::json!({"c": serde_json::to_string(&serde_json::to_string(&serde_json::json!({"wa_id": "16505551234"})).unwrap()).unwrap()}).to_string(),
+                Detector::WaIdKey,
+            ),
+            (r#"{"channel":"Whats\u00adApp"}"#.to_owned(), Detector::Provenance),
+        ] {
+            assert_eq!(judge(&rec), RecordVerdict::WhatsApp(want), "{rec}");
         }
         // Ordinary base64 and percent signs stay ordinary.
         for rec in [
