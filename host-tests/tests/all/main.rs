@@ -12,6 +12,7 @@ mod crossings;
 mod differential;
 #[cfg(test)]
 mod host_faults;
+#[cfg(test)]
 mod host_mechanics;
 #[cfg(test)]
 mod lifecycle;
