@@ -131,6 +131,10 @@ pub struct NormalizedPath {
     pub segments: Vec<String>,
     /// The raw query string, percent-decoded and lowercased.
     pub query: String,
+    /// The query's parameters, split on `&` and `=` before decoding (an encoded `%26` is part
+    /// of a value, as Graph reads it), each decoded, lowercased and trimmed of blanks and
+    /// control characters.
+    pub params: Vec<(String, String)>,
 }
 
 /// Percent-decodes until stable (at most 4 rounds: `%252F` hides a `/` behind two encodings),
@@ -157,9 +161,23 @@ pub fn normalize_path(raw: &str) -> NormalizedPath {
             s => segments.push(s.to_owned()),
         }
     }
+    let clean = |s: &str| {
+        decode_fully(s)
+            .trim_matches(|c: char| c.is_whitespace() || c.is_control())
+            .to_ascii_lowercase()
+    };
+    let params = query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (clean(k), clean(v))
+        })
+        .collect();
     NormalizedPath {
         segments,
         query: decode_fully(query).to_ascii_lowercase(),
+        params,
     }
 }
 
@@ -229,17 +247,17 @@ pub fn classify_call(method: &str, path: &NormalizedPath, edges: &[Edge]) -> Wha
         _ => &segs,
     };
     // `?method=post` turns any Graph request into a POST.
-    let params: Vec<(&str, &str)> = path
-        .query
-        .split('&')
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.trim(), v.trim())
-        })
-        .collect();
-    let has_method_override = params.iter().any(|(k, v)| *k == "method" && *v == "post");
+    // A key's name before any `[` (`batch[]`) or NUL (PHP stops there).
+    let key_is = |k: &str, name: &str| {
+        k.split(['[', '\0'])
+            .next()
+            .is_some_and(|base| base.trim() == name)
+    };
+    let has_method_override = path.params.iter().any(|(k, v)| {
+        key_is(k, "method") && v.split('\0').next().is_some_and(|v| v.trim() == "post")
+    });
     // `batch=[...]` in the query of any method is a batch request.
-    let has_batch = params.iter().any(|(k, _)| *k == "batch");
+    let has_batch = path.params.iter().any(|(k, _)| key_is(k, "batch"));
     let is_post = method.eq_ignore_ascii_case("POST");
     let call = |endpoint: Endpoint, edge: &str, id: Option<&str>| WhatsAppCall {
         endpoint,

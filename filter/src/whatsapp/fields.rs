@@ -302,9 +302,21 @@ fn sweep_machine(v: &Value, view: &mut MessageView, depth: usize) {
 }
 
 /// A value a machine reads: ASCII without whitespace (`wamid.HBg...`, `en_US`, `cta_url`,
-/// `https://...`, `+15550001111`). Text in other scripts has no spaces either, so it is not.
+/// `https://...`, `+15550001111`), and not words joined by `-`, `_` or `.` (four or more letter
+/// runs, `As-an-AI-language-model` or `_the_italic_form_`, are text a recipient reads). Text in
+/// other scripts has no spaces either, so it is not an identifier.
 fn is_identifier(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_graphic())
+    if !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return false;
+    }
+    if s.contains("://") {
+        return true;
+    }
+    let words = s
+        .split(['-', '_', '.'])
+        .filter(|w| w.bytes().any(|b| b.is_ascii_alphabetic()))
+        .count();
+    words < 4
 }
 
 /// JSON string escapes decoded in place (`\uXXXX` with surrogate pairs, `\n`, `\"`, ...);

@@ -34,8 +34,13 @@ impl Default for Fields {
 impl Fields {
     /// Adds a decoded `key=value` pair; `None` when it makes the body ambiguous.
     pub fn add(&mut self, key: &str, raw: String) -> Option<()> {
+        // A value that is JSON is that JSON; one that only starts like it (`{ORDER-4411} has
+        // shipped`) stays the text it is.
         let value = match raw.trim_start().as_bytes().first() {
-            Some(b'{' | b'[') => crate::strict_json::from_slice(raw.as_bytes()).ok()?,
+            Some(b'{' | b'[') => match crate::strict_json::from_slice(raw.as_bytes()) {
+                Ok(v) => v,
+                Err(_) => Value::String(raw),
+            },
             _ => Value::String(raw),
         };
         insert(&mut self.0, &key_segments(key)?, value)
@@ -138,8 +143,17 @@ mod tests {
         .unwrap();
         assert_eq!(v.pointer("/text/body"), Some(&json!("hello")));
         assert!(form_to_json("text=a&text=b").is_none());
-        assert!(form_to_json("text=%7B%22body%22%3A%22a%22%2C%22body%22%3A%22b%22%7D").is_none());
-        assert!(form_to_json("text=%7Bnot json").is_none());
+        // A value that only looks like JSON (or repeats a key inside) stays text.
+        assert_eq!(
+            form_to_json("text=%7Bnot json").unwrap(),
+            json!({"text": "{not json"})
+        );
+        assert!(
+            form_to_json("text=%7B%22body%22%3A%22a%22%2C%22body%22%3A%22b%22%7D")
+                .unwrap()
+                .get("text")
+                .is_some_and(Value::is_string)
+        );
     }
 
     #[test]

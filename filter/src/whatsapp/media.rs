@@ -83,13 +83,10 @@ pub fn boundary(content_type: &str) -> Option<String> {
     if !mime.starts_with("multipart/") {
         return None;
     }
-    params
-        .find_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            k.trim()
-                .eq_ignore_ascii_case("boundary")
-                .then(|| v.trim().trim_matches('"').to_owned())
-        })
+    let rest: Vec<&str> = params.collect();
+    parameters(&rest.join(";"))
+        .into_iter()
+        .find_map(|(k, v)| (k == "boundary").then_some(v))
         .filter(|b| !b.is_empty() && b.len() <= 200)
 }
 
@@ -113,7 +110,8 @@ pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, Multip
         if rest.starts_with(b"--") {
             return Ok(out);
         }
-        let rest = rest
+        // Transport padding (blanks) may follow a delimiter before its line break (RFC 2046).
+        let rest = skip_padding(rest)
             .strip_prefix(b"\r\n")
             .ok_or(MultipartError::Malformed)?;
         let head_end = find(rest, b"\r\n\r\n")
@@ -128,6 +126,50 @@ pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, Multip
     }
 }
 
+/// Blanks after a delimiter, before its line break.
+fn skip_padding(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| matches!(c, b' ' | b'\t')).count();
+    b.get(n..).unwrap_or_default()
+}
+
+/// A header value's `;`-separated parameters, quote-aware: a `;` inside quotes does not split
+/// (`name="a;b"`), and `\"` escapes a quote.
+fn parameters(v: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let (mut quoted, mut escaped) = (false, false);
+    let mut push = |p: &str| {
+        if let Some((k, v)) = p.split_once('=') {
+            out.push((
+                k.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').to_owned(),
+            ));
+        }
+    };
+    for c in v.chars() {
+        match c {
+            _ if escaped => {
+                current.push(c);
+                escaped = false;
+            }
+            '\\' if quoted => escaped = true,
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ';' if !quoted => {
+                push(&current);
+                current.clear();
+            }
+            c => current.push(c),
+        }
+    }
+    push(&current);
+    out
+}
+
+/// A part's headers. A header given twice keeps its first value, as Go's and Werkzeug's
+/// multipart readers do.
 fn part<'a>(headers: &str, body: &'a [u8]) -> Part<'a> {
     let mut p = Part {
         name: None,
@@ -135,22 +177,22 @@ fn part<'a>(headers: &str, body: &'a [u8]) -> Part<'a> {
         content_type: None,
         body,
     };
+    let (mut seen_type, mut seen_disposition) = (false, false);
     for line in headers.split("\r\n") {
         let Some((k, v)) = line.split_once(':') else {
             continue;
         };
         let k = k.trim();
-        if k.eq_ignore_ascii_case("content-type") {
+        if k.eq_ignore_ascii_case("content-type") && !seen_type {
+            seen_type = true;
             p.content_type = v.split(';').next().map(|m| m.trim().to_ascii_lowercase());
-        } else if k.eq_ignore_ascii_case("content-disposition") {
-            for param in v.split(';').skip(1) {
-                if let Some((pk, pv)) = param.split_once('=') {
-                    let pv = pv.trim().trim_matches('"').to_owned();
-                    match pk.trim().to_ascii_lowercase().as_str() {
-                        "name" => p.name = Some(pv),
-                        "filename" => p.filename = Some(pv),
-                        _ => {}
-                    }
+        } else if k.eq_ignore_ascii_case("content-disposition") && !seen_disposition {
+            seen_disposition = true;
+            for (pk, pv) in parameters(v) {
+                match pk.as_str() {
+                    "name" => p.name = Some(pv),
+                    "filename" | "filename*" => p.filename = Some(pv),
+                    _ => {}
                 }
             }
         }
@@ -227,13 +269,28 @@ impl MediaScan {
             let Some(rest) = window.get(start..) else {
                 break;
             };
-            let Some(rest) = rest.strip_prefix(b"\r\n") else {
+            let Some(rest) = skip_padding(rest).strip_prefix(b"\r\n") else {
                 continue;
             };
             match find(rest, b"\r\n\r\n") {
                 Some(end) if end <= MAX_PART_HEADERS => {
                     let headers = String::from_utf8_lossy(rest.get(..end).unwrap_or_default());
-                    out.push(FilePart::of(&part(&headers, &[])));
+                    let p = part(&headers, &[]);
+                    // The `type` field names what WhatsApp stores: a text type there makes
+                    // the upload text whatever its file part says.
+                    if p.name.as_deref() == Some("type") && p.filename.is_none() {
+                        let value = rest.get(end + 4..).unwrap_or_default();
+                        if let Some(line_end) = find(value, b"\r\n") {
+                            let v =
+                                String::from_utf8_lossy(value.get(..line_end).unwrap_or_default())
+                                    .trim()
+                                    .to_ascii_lowercase();
+                            if v.starts_with("text/") || v.ends_with("json") || v.ends_with("xml") {
+                                out.push(FilePart::Other);
+                            }
+                        }
+                    }
+                    out.push(FilePart::of(&p));
                 }
                 Some(_) => return Err(()),
                 None if rest.len() > MAX_PART_HEADERS => return Err(()),
@@ -366,6 +423,47 @@ mod tests {
                 b"--XyZ\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\nimage/png"
             )
             .is_none()
+        );
+    }
+
+    #[test]
+    fn a_text_type_field_or_a_padded_delimiter_is_seen_by_the_watch() {
+        let ct = Some("multipart/form-data; boundary=XyZ");
+        let image = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG";
+        // The `type` field after the file part says text.
+        let mut scan = MediaScan::start(ct, image).unwrap();
+        assert_eq!(
+            scan.feed(b"\r\n--XyZ\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ntext/plain\r\n--XyZ--\r\n"),
+            Err(TextPartFound)
+        );
+        // Before it: the prefix is not watched at all.
+        let mut before =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ntext/plain\r\n"
+                .to_vec();
+        before.extend_from_slice(image.get(2..).unwrap());
+        let before = [b"--".as_slice(), &before[2..]].concat();
+        assert!(MediaScan::start(ct, &before).is_none());
+        // A delimiter with transport padding still opens a part.
+        let mut scan = MediaScan::start(ct, image).unwrap();
+        assert_eq!(
+            scan.feed(b"\r\n--XyZ  \r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.txt\"\r\nContent-Type: text/plain\r\n\r\nanswer"),
+            Err(TextPartFound)
+        );
+    }
+
+    #[test]
+    fn quoted_parameters_and_repeated_headers() {
+        let b = body(&[(
+            "Content-Disposition: form-data; name=\"text[body]\"; x=\"; filename=a.png\"\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.png\"\r\nContent-Type: image/png",
+            "hidden",
+        )]);
+        let ps = parts(&b, "XyZ").unwrap();
+        assert_eq!(ps[0].name.as_deref(), Some("text[body]"));
+        assert_eq!(ps[0].filename, None);
+        assert_eq!(
+            boundary("multipart/form-data; charset=\"utf-8;boundary=outer\"; boundary=inner")
+                .as_deref(),
+            Some("inner")
         );
     }
 
