@@ -221,6 +221,16 @@ impl CaseRequest {
         h
     }
 
+    /// The body bytes before any `encode`: what a training upload is forwarded as once the
+    /// filter has decoded it (it forwards identity-encoded bytes).
+    pub fn plain_body_bytes(&self) -> Result<Vec<u8>, String> {
+        let mut plain = self.clone();
+        if matches!(plain.encode.as_deref(), Some("gzip" | "deflate")) {
+            plain.encode = None;
+        }
+        plain.body_bytes()
+    }
+
     /// The body bytes as sent.
     pub fn body_bytes(&self) -> Result<Vec<u8>, String> {
         let raw = if let Some(v) = &self.body {

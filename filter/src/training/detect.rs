@@ -111,7 +111,7 @@ impl Detectors {
                 .collect::<Vec<_>>()
         };
         let normalized = |v: &[String]| v.iter().map(|s| normalize_key(s)).collect::<Vec<_>>();
-        let mut triggers: Vec<String> = vec!["whatsapp".into(), "\\".into()];
+        let mut triggers: Vec<String> = vec!["whatsapp".into(), "\\".into(), "@c.us".into()];
         if doc.wamid {
             triggers.push("wamid".into());
         }
@@ -355,7 +355,7 @@ impl Detectors {
         if self.wamid && self.has_wamid(s) {
             return Some(Detector::Wamid);
         }
-        if is_whatsapp_address(s) {
+        if is_whatsapp_address(s) || is_whatsapp_jid(s) {
             return Some(Detector::Provenance);
         }
         if self.webhook_envelope
@@ -432,6 +432,7 @@ impl Detectors {
         match v {
             Value::String(s) => self.names_whatsapp_str(s),
             Value::Array(items) => items.iter().any(|x| self.names_whatsapp(x)),
+            Value::Object(map) => map.values().any(|x| self.names_whatsapp(x)),
             _ => false,
         }
     }
@@ -500,6 +501,26 @@ fn is_whatsapp_address(s: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'(' | b')'))
         })
+}
+
+/// A WhatsApp user address as WhatsApp Web libraries write it: `16505551234@s.whatsapp.net`
+/// (Baileys), `16505551234@c.us` (whatsapp-web.js).
+fn is_whatsapp_jid(s: &str) -> bool {
+    let b = s.as_bytes();
+    let at = |suffix: &[u8]| {
+        b.windows(suffix.len()).enumerate().any(|(i, w)| {
+            w.eq_ignore_ascii_case(suffix)
+                && b.get(..i).is_some_and(|before| {
+                    before
+                        .iter()
+                        .rev()
+                        .take_while(|c| c.is_ascii_digit())
+                        .count()
+                        >= 7
+                })
+        })
+    };
+    memchr::memchr(b'@', b).is_some() && (at(b"@s.whatsapp.net") || at(b"@c.us"))
 }
 
 /// What a key is to the detectors.
@@ -740,6 +761,11 @@ mod tests {
                 Detector::WaIdKey,
             ),
             (r#"{"channel":"Whats\u00adApp"}"#.to_owned(), Detector::Provenance),
+            // Provenance held in an object, and WhatsApp Web user addresses.
+            (r#"{"channel":{"type":"whatsapp"}}"#.to_owned(), Detector::Provenance),
+            (r#"{"source":{"S":"WhatsApp"}}"#.to_owned(), Detector::Provenance),
+            (r#"{"key":{"remoteJid":"16505551234@s.whatsapp.net"}}"#.to_owned(), Detector::Provenance),
+            (r#"{"from":"16505551234@c.us"}"#.to_owned(), Detector::Provenance),
         ] {
             assert_eq!(judge(&rec), RecordVerdict::WhatsApp(want), "{rec}");
         }

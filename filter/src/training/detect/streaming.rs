@@ -168,6 +168,9 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
         // WhatsApp-derived records allocate here.
         let mut best: Option<(Cow<'de, str>, Detector)> = None;
         let mut product = false;
+        // Under a provenance key, an object names WhatsApp when any value in it does
+        // (`channel: {type: "whatsapp"}`, DynamoDB's `{S: "WhatsApp"}`).
+        let mut names = false;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let kind = det.key_kind(&key);
             let wa_id = kind == KeyKind::WaId;
@@ -178,9 +181,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
             let value = map.next_value_seed(ValueSeed {
                 ctx: &mut *self.ctx,
                 depth: self.depth + 1,
-                want_names: provenance,
+                want_names: provenance || self.want_names,
                 want_product: is_product,
             })?;
+            names |= self.want_names && value.names;
             let Some(key) = self.ctx.path.pop() else {
                 return Err(de::Error::custom("key path underflow"));
             };
@@ -216,6 +220,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
         });
         Ok(Summary {
             found,
+            names,
             ..Summary::default()
         })
     }
