@@ -220,12 +220,22 @@ impl Detectors {
         self.key_kind(key) == KeyKind::Phone
     }
 
+    /// Whether a key names WhatsApp without being a configured key: its value counts only when
+    /// it looks like a phone number (`whatsapp_number`, not `whatsapp_opt_in`).
+    pub fn key_names_whatsapp(&self, key: &str) -> bool {
+        self.key_kind(key) == KeyKind::NamesWhatsApp
+    }
+
     /// What a key is to the detectors; both walks ask this, so they agree.
     pub(super) fn key_kind(&self, key: &str) -> KeyKind {
+        // A flattened key (`contact.wa_id`) is the key of its last part.
+        let key = last_part(key);
         if self.wa_id_keys.iter().any(|k| key_eq(key, k)) {
             KeyKind::WaId
-        } else if self.phone_keys.iter().any(|k| key_eq(key, k)) || key_names_whatsapp(key) {
+        } else if self.phone_keys.iter().any(|k| key_eq(key, k)) {
             KeyKind::Phone
+        } else if key_names_whatsapp(key) {
+            KeyKind::NamesWhatsApp
         } else if key_eq(key, "messagingproduct") {
             KeyKind::Product
         } else {
@@ -286,9 +296,12 @@ impl Detectors {
                     match self.key_kind(k) {
                         KeyKind::WaId if !is_empty(val) => return Some(Detector::WaIdKey),
                         KeyKind::Phone if !is_empty(val) => return Some(Detector::PhoneKey),
+                        KeyKind::NamesWhatsApp if is_phone_like(val) => {
+                            return Some(Detector::PhoneKey);
+                        }
                         _ => {}
                     }
-                    path.push(normalize_key(k));
+                    path.push(normalize_key(last_part(k)));
                     let provenance = self.is_provenance_key(path) && self.names_whatsapp(val);
                     let found = if provenance {
                         Some(Detector::Provenance)
@@ -394,7 +407,7 @@ impl Detectors {
             path.len() >= k.len()
                 && path
                     .get(path.len() - k.len()..)
-                    .is_some_and(|tail| tail.iter().zip(k).all(|(p, n)| key_eq(p, n)))
+                    .is_some_and(|tail| tail.iter().zip(k).all(|(p, n)| key_eq(last_part(p), n)))
         })
     }
 
@@ -528,8 +541,40 @@ fn is_whatsapp_jid(s: &str) -> bool {
 pub(super) enum KeyKind {
     WaId,
     Phone,
+    /// Names WhatsApp (`whatsapp_number`): counts with a phone-like value.
+    NamesWhatsApp,
     Product,
     Other,
+}
+
+/// The last part of a flattened key (`contact.wa_id` → `wa_id`).
+pub(super) fn last_part(k: &str) -> &str {
+    k.rsplit('.').next().unwrap_or(k)
+}
+
+/// A phone number or WhatsApp id: 7 to 15 digits with an optional `+` and the usual
+/// separators, as a string or an integer; or a provider's `whatsapp:` address.
+pub(super) fn phone_like_str(s: &str) -> bool {
+    let t = s.trim();
+    if is_whatsapp_address(t) {
+        return true;
+    }
+    let t = t.trim_start_matches('+');
+    let digits = t.bytes().filter(u8::is_ascii_digit).count();
+    (7..=15).contains(&digits)
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'(' | b')' | b'.'))
+}
+
+/// `phone_like_str` for a JSON value: strings, and integers of 7 to 15 digits.
+fn is_phone_like(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.len() <= 64 && phone_like_str(s),
+        Value::Number(n) => n
+            .as_u64()
+            .is_some_and(|n| (1_000_000..=999_999_999_999_999).contains(&n)),
+        _ => false,
+    }
 }
 
 /// A key as the detectors compare it: ASCII-lowercased, without `_`, `-` or blanks, so that
@@ -768,6 +813,36 @@ mod tests {
             (r#"{"from":"16505551234@c.us"}"#.to_owned(), Detector::Provenance),
         ] {
             assert_eq!(judge(&rec), RecordVerdict::WhatsApp(want), "{rec}");
+        }
+        // Flattened keys; keys naming WhatsApp count with a phone-like value only.
+        for (rec, want) in [
+            (
+                r#"{"contact.wa_id":"16505551234"}"#,
+                RecordVerdict::WhatsApp(Detector::WaIdKey),
+            ),
+            (
+                r#"{"context.channel":"WhatsApp"}"#,
+                RecordVerdict::WhatsApp(Detector::Provenance),
+            ),
+            (
+                r#"{"whatsapp_number":"+1 650 555 1234"}"#,
+                RecordVerdict::WhatsApp(Detector::PhoneKey),
+            ),
+            (
+                r#"{"whatsappNumber":16505551234}"#,
+                RecordVerdict::WhatsApp(Detector::PhoneKey),
+            ),
+            (
+                r#"{"whatsapp_opt_in":false,"channel":"email"}"#,
+                RecordVerdict::Keep,
+            ),
+            (
+                r#"{"whatsapp_support_hours":"9-17 CET"}"#,
+                RecordVerdict::Keep,
+            ),
+        ] {
+            assert_eq!(judge(rec), want, "{rec}");
+            assert_eq!(d().judge_json_reference(rec), want, "{rec}");
         }
         // Ordinary base64 and percent signs stay ordinary.
         for rec in [

@@ -50,28 +50,29 @@ impl HfCommitStage {
         if !encoding.eq_ignore_ascii_case("base64") {
             return Err(StripError::UnsupportedPart);
         }
-        // Repository metadata and code are not training records.
-        let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
+        // Code and configuration are not training records. Prose files (a README, a licence,
+        // a citation, a chat template, an extension-less file) are read as text lines with
+        // every detector: a chat export committed as `.md` is still a chat export.
+        let name = path.rsplit('/').next().unwrap_or(&path);
+        let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
         if matches!(
             ext,
-            "md" | "py"
-                | "yaml"
-                | "yml"
-                | "toml"
-                | "cfg"
-                | "gitattributes"
-                | "gitignore"
-                | "license"
+            "py" | "yaml" | "yml" | "toml" | "cfg" | "gitattributes" | "gitignore"
         ) {
             return Ok(None);
         }
+        let as_text = matches!(ext, "" | "md" | "txt" | "rst" | "license" | "cff" | "jinja");
         let Some(Value::String(content)) = value.get("content") else {
             return Err(StripError::InvalidRecord);
         };
         let decoded = STANDARD
             .decode(content.as_bytes())
             .map_err(|_| StripError::InvalidRecord)?;
-        let mut stage = stage_for_file(&self.ctx, &path, "");
+        let mut stage = if as_text {
+            stage_for_file(&self.ctx, "file.txt", "text/plain")
+        } else {
+            stage_for_file(&self.ctx, &path, "")
+        };
         let mut stripped = Vec::with_capacity(decoded.len());
         let before = stats.records_stripped;
         stage.feed(&decoded, &mut stripped, stats)?;

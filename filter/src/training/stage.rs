@@ -118,6 +118,8 @@ enum ColumnKind {
     Phone,
     /// `from`, as in webhook messages: a value that looks like a phone number.
     From,
+    /// A column naming WhatsApp (`whatsapp_number`): a value that looks like a phone number.
+    NamesWhatsApp,
 }
 
 impl TextState {
@@ -153,6 +155,8 @@ impl TextState {
                 Some(ColumnKind::WaId)
             } else if detectors.is_phone_key(&name) {
                 Some(ColumnKind::Phone)
+            } else if detectors.key_names_whatsapp(&name) {
+                Some(ColumnKind::NamesWhatsApp)
             } else if name == "from" && has_message_column {
                 Some(ColumnKind::From)
             } else {
@@ -177,6 +181,9 @@ impl TextState {
                 ColumnKind::WaId => Some(Detector::WaIdKey),
                 ColumnKind::Phone => Some(Detector::PhoneKey),
                 ColumnKind::From => looks_like_phone_number(v).then_some(Detector::WaIdKey),
+                ColumnKind::NamesWhatsApp => {
+                    super::detect::phone_like_str(v).then_some(Detector::PhoneKey)
+                }
             }
         })
     }

@@ -73,6 +73,8 @@ struct Summary {
     names: bool,
     /// A string equal to `whatsapp` once trimmed (computed only when asked).
     product: bool,
+    /// `detect::is_phone_like`: a phone-number string or integer.
+    phone: bool,
 }
 
 struct ValueSeed<'a, 'd, 'de> {
@@ -109,6 +111,7 @@ impl ValueSeed<'_, '_, '_> {
             empty: s.trim().is_empty(),
             names: self.want_names && det.names_whatsapp_str(s),
             product: self.want_product && s.trim().eq_ignore_ascii_case("whatsapp"),
+            phone: s.len() <= 64 && super::phone_like_str(s),
         }
     }
 }
@@ -124,12 +127,18 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
         Ok(Summary::default())
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Summary, E> {
-        Ok(Summary::default())
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Summary, E> {
+        match u64::try_from(n) {
+            Ok(n) => self.visit_u64(n),
+            Err(_) => Ok(Summary::default()),
+        }
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Summary, E> {
-        Ok(Summary::default())
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Summary, E> {
+        Ok(Summary {
+            phone: (1_000_000..=999_999_999_999_999).contains(&n),
+            ..Summary::default()
+        })
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Summary, E> {
@@ -175,6 +184,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
             let kind = det.key_kind(&key);
             let wa_id = kind == KeyKind::WaId;
             let phone = kind == KeyKind::Phone;
+            let names_whatsapp = kind == KeyKind::NamesWhatsApp;
             let is_product = kind == KeyKind::Product;
             self.ctx.path.push(key);
             let provenance = det.is_provenance_path(&self.ctx.path);
@@ -194,7 +204,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
             }
             let found = if wa_id && !value.empty {
                 Some(Detector::WaIdKey)
-            } else if phone && !value.empty {
+            } else if (phone && !value.empty) || (names_whatsapp && value.phone) {
                 Some(Detector::PhoneKey)
             } else if provenance && value.names {
                 Some(Detector::Provenance)
