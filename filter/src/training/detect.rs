@@ -339,11 +339,14 @@ impl Detectors {
     /// string (a webhook envelope in a `content` field), base64 (standard or URL-safe, padded
     /// or not) that decodes to UTF-8, or percent-encoding (`wamid%2E...`).
     fn judge_hidden(&self, s: &str, hidden: u8) -> Option<Detector> {
-        let t = s.trim();
+        let t = s.trim().trim_start_matches('\u{FEFF}');
         if matches!(t.as_bytes().first(), Some(b'{' | b'['))
             && let Ok(v) = serde_json::from_str::<Value>(t)
         {
             return self.walk(&v, &mut Vec::new(), 0, hidden);
+        }
+        if let Some(d) = self.judge_embedded(t, hidden) {
+            return Some(d);
         }
         if memchr::memchr(b'%', t.as_bytes()).is_some() {
             let decoded = crate::whatsapp::percent_decode(t);
@@ -362,6 +365,44 @@ impl Detectors {
         }
         let text = decode_base64(t)?;
         self.judge_string_hidden(&text, hidden)
+    }
+
+    /// Records inside a longer string: a JSON object after a prefix (`... body={...}` in a log
+    /// line; the first few `{` are tried), JSON lines, and a form or query string
+    /// (`WaId=...&From=whatsapp%3A...`, `...?payload=...`).
+    fn judge_embedded(&self, t: &str, hidden: u8) -> Option<Detector> {
+        const MAX_STARTS: usize = 4;
+        if t.contains('\n') {
+            for line in t.lines().filter(|l| l.trim_start().starts_with('{')) {
+                if let Ok(v) = serde_json::from_str::<Value>(line.trim())
+                    && let Some(d) = self.walk(&v, &mut Vec::new(), 0, hidden)
+                {
+                    return Some(d);
+                }
+            }
+        }
+        for start in memchr::memchr_iter(b'{', t.as_bytes())
+            .filter(|&i| i > 0)
+            .take(MAX_STARTS)
+        {
+            let rest = t.get(start..).unwrap_or_default();
+            let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+            if let Some(Ok(v)) = values.next()
+                && let Some(d) = self.walk(&v, &mut Vec::new(), 0, hidden)
+            {
+                return Some(d);
+            }
+        }
+        // A form or query string: `key=value&...`, with no blanks.
+        let query = t.split_once('?').map_or(t, |(_, q)| q);
+        if query.contains('=')
+            && query.contains('&')
+            && !query.bytes().any(|b| b.is_ascii_whitespace())
+            && let Some(v) = crate::whatsapp::form_to_json(query)
+        {
+            return self.walk(&v, &mut Vec::new(), 0, hidden);
+        }
+        None
     }
 
     fn judge_plain_string(&self, s: &str) -> Option<Detector> {
@@ -813,6 +854,17 @@ mod tests {
             (r#"{"from":"16505551234@c.us"}"#.to_owned(), Detector::Provenance),
         ] {
             assert_eq!(judge(&rec), RecordVerdict::WhatsApp(want), "{rec}");
+        }
+        // Records inside longer strings.
+        for rec in [
+            serde_json::json!({"log": format!("2024-03-12 14:22:01 INFO webhook body={envelope} handled")}).to_string(),
+            serde_json::json!({"raw": "ToCountry=US&WaId=16505551234&SmsStatus=received&Body=hola&From=whatsapp%3A%2B16505551234"}).to_string(),
+            serde_json::json!({"url": format!("https://hooks.example/in?payload={}&x=1", crate::whatsapp::percent_decode(envelope))}).to_string(),
+            serde_json::json!({"blob": format!("\u{FEFF}{envelope}")}).to_string(),
+            serde_json::json!({"lines": format!("{{\"a\":1}}\n{message}\n")}).to_string(),
+        ] {
+            assert!(matches!(judge(&rec), RecordVerdict::WhatsApp(_)), "{rec}");
+            assert!(matches!(d().judge_json_reference(&rec), RecordVerdict::WhatsApp(_)), "{rec}");
         }
         // Flattened keys; keys naming WhatsApp count with a phone-like value only.
         for (rec, want) in [
