@@ -66,7 +66,8 @@ test-e2e: venv wasm
 demo: deps wasm
 	bash envoy/scripts/demo.sh
 
-lint:
+# Needs the wasm32 target for the wasm clippy pass (CI runs lint first, on a fresh machine).
+lint: rust-deps
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p wa-egress-guard --target wasm32-wasip1 --release -- -D warnings

@@ -353,7 +353,7 @@ impl Policy {
             }
             numbers.push(PhoneNumberRule {
                 id: n.id.clone(),
-                path_ids: n.path_ids.iter().map(|p| p.to_ascii_lowercase()).collect(),
+                path_ids: n.path_ids.iter().map(|p| canonical_path_id(p)).collect(),
                 purpose: n.purpose,
                 allowed_origins: n.allowed_origins.clone(),
                 mode: n.mode,
@@ -460,26 +460,26 @@ impl Policy {
             .find(|o| o.patterns.iter().any(|p| p.matches(identity)))
     }
 
-    /// The rule naming a path id. Numeric ids compare as numbers (`0106...` is `106...`), as
-    /// Graph reads them.
+    /// The rule naming a path id (rules hold their ids canonical, see [`canonical_path_id`]).
     pub fn number_rule(&self, path_id: &str) -> Option<&PhoneNumberRule> {
-        let canonical = |s: &str| {
-            let s = s.to_ascii_lowercase();
-            if s.bytes().all(|b| b.is_ascii_digit()) && s.len() > 1 {
-                let t = s.trim_start_matches('0');
-                if t.is_empty() {
-                    "0".to_owned()
-                } else {
-                    t.to_owned()
-                }
-            } else {
-                s
-            }
-        };
-        let id = canonical(path_id);
-        self.numbers
-            .iter()
-            .find(|n| n.path_ids.iter().any(|p| canonical(p) == id))
+        let id = canonical_path_id(path_id);
+        self.numbers.iter().find(|n| n.path_ids.contains(&id))
+    }
+}
+
+/// A path id as rules compare it: lowercased, and numeric ids as numbers (`0106...` is
+/// `106...`), as Graph reads them.
+fn canonical_path_id(s: &str) -> String {
+    let s = s.to_ascii_lowercase();
+    if s.len() > 1 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let t = s.trim_start_matches('0');
+        if t.is_empty() {
+            "0".to_owned()
+        } else {
+            t.to_owned()
+        }
+    } else {
+        s
     }
 }
 

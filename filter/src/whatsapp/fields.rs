@@ -136,12 +136,17 @@ pub fn known_type(raw: &str) -> String {
 
 /// Reads a send body (`/messages`, `/marketing_messages`).
 pub fn read_message(body: &Value) -> MessageView {
-    // A string holding JSON is read twice: as the text a recipient would see if Graph keeps it
-    // a string, and as the object Graph would parse it into.
-    let mut view = read_message_as_is(body);
+    read_as_sent_and_parsed(body, read_message_as_is)
+}
+
+/// A string holding JSON is read twice: as the text a recipient would see if Graph keeps it a
+/// string, and as the object Graph would parse it into. The view is the as-sent reading, with
+/// the parsed reading's texts added.
+fn read_as_sent_and_parsed(body: &Value, read: fn(&Value) -> MessageView) -> MessageView {
+    let mut view = read(body);
     let unpacked = unpack_json_strings(body);
     if &unpacked != body {
-        for t in read_message_as_is(&unpacked).texts {
+        for t in read(&unpacked).texts {
             view.push(&t);
         }
     }
@@ -173,14 +178,7 @@ fn read_message_as_is(obj: &Value) -> MessageView {
 
 /// Reads a template definition (`/message_templates`, `/upsert_message_templates`, an edit).
 pub fn read_template_creation(body: &Value) -> MessageView {
-    let mut view = read_template_as_is(body);
-    let unpacked = unpack_json_strings(body);
-    if &unpacked != body {
-        for t in read_template_as_is(&unpacked).texts {
-            view.push(&t);
-        }
-    }
-    view
+    read_as_sent_and_parsed(body, read_template_as_is)
 }
 
 fn read_template_as_is(body: &Value) -> MessageView {
