@@ -8,7 +8,7 @@ WASM := $(CURDIR)/target/wasm32-wasip1/release/wa_egress_guard.wasm
 export ENVOY_BIN := $(VENV)/bin/envoy
 export WASM
 
-.PHONY: all deps rust-deps apt-deps venv wasm test test-native test-host test-schema test-e2e demo lint fmt eval clean model model-deps
+.PHONY: all deps rust-deps apt-deps venv wasm test test-native test-host test-schema test-e2e test-fuzz demo lint fmt eval clean model model-deps fuzz fuzz-deps
 
 all: wasm
 
@@ -49,7 +49,7 @@ wasm: rust-deps
 
 # The whole suite: native engine tests and policy cases, the .wasm in wasmtime (every policy
 # case, every chunking), the policy schema, and end-to-end tests through a real Envoy.
-test: deps wasm test-native test-host test-schema test-e2e
+test: deps wasm test-native test-host test-schema test-fuzz test-e2e
 
 test-native:
 	cargo test -p wa-egress-guard
@@ -62,6 +62,41 @@ test-schema: venv
 
 test-e2e: venv wasm
 	$(VENV)/bin/python -m pytest -q envoy/tests
+
+# Coverage-guided fuzzing of every parser (filter/fuzz, cargo fuzz with libFuzzer; FUZZING.md).
+# Stable toolchain, no sanitizer: the engine is safe Rust, so what is hunted is panics (overflow
+# checks and debug assertions on), stack overflows and the targets' own invariants.
+# `make test` runs each target for $(FUZZ_SMOKE_SECONDS) s from the committed seeds;
+# `make fuzz` runs each for FUZZ_SECONDS or FUZZ_RUNS executions, whichever ends first, and
+# keeps its corpus under target/fuzz-corpus (`make fuzz FUZZ_RUNS=10000000 FUZZ_SECONDS=7200`).
+FUZZ_TARGETS := whatsapp_send whatsapp_path whatsapp_form whatsapp_multipart training_upload training_file policy_compile
+FUZZ_FLAGS := --sanitizer none --release --debug-assertions
+FUZZ_SECONDS ?= 1200
+FUZZ_RUNS ?= -1
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_CORPUS ?= $(CURDIR)/target/fuzz-corpus
+
+fuzz-deps:
+	@command -v cargo-fuzz >/dev/null || cargo install -q --locked cargo-fuzz --version 0.13.2
+
+define fuzz_each
+	cd filter && cargo fuzz build $(FUZZ_FLAGS)
+	@cd filter && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(1)/$$t; \
+	  echo "fuzz $$t: $(2) s"; \
+	  cargo fuzz run $(FUZZ_FLAGS) $$t $(1)/$$t fuzz/seeds/$$t -- \
+	    -max_total_time=$(2) -runs=$(3) -max_len=16384 -print_final_stats=1 2>&1 \
+	    | grep -E 'stat::number_of_executed_units|panicked|ERROR|Test unit written|DONE' \
+	    ; [ "$${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzz $$t failed: see filter/fuzz/artifacts/$$t"; exit 1; }; \
+	done
+endef
+
+fuzz: fuzz-deps
+	$(call fuzz_each,$(FUZZ_CORPUS),$(FUZZ_SECONDS),$(FUZZ_RUNS))
+
+test-fuzz: fuzz-deps
+	rm -rf $(CURDIR)/target/fuzz-smoke
+	$(call fuzz_each,$(CURDIR)/target/fuzz-smoke,$(FUZZ_SMOKE_SECONDS),-1)
 
 demo: deps wasm
 	bash envoy/scripts/demo.sh

@@ -109,19 +109,19 @@ impl WhatsAppCall {
     }
 }
 
-/// Lowercases the authority and drops userinfo (`user@`), its port and a trailing dot.
+/// Lowercases the authority and drops userinfo (`user@`), its port and trailing dots. A host
+/// name holds no `:`, so everything after the first one is a port, however malformed
+/// (`graph.facebook.com:443:`); an IPv6 literal keeps its brackets. Idempotent.
 pub fn normalize_authority(authority: &str) -> String {
     let a = authority.trim();
-    let a = a.rsplit_once('@').map_or(a, |(_, host)| host);
-    let host = if let Some(rest) = a.strip_prefix('[') {
-        rest.split(']').next().unwrap_or(rest)
-    } else {
-        match a.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => a,
-        }
+    let a = a.rsplit_once('@').map_or(a, |(_, host)| host).trim();
+    let host = match a.find(']') {
+        Some(end) if a.starts_with('[') => a.get(..=end).unwrap_or(a),
+        _ => a.split(':').next().unwrap_or(a),
     };
-    host.trim_end_matches('.').to_ascii_lowercase()
+    host.trim_start()
+        .trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+        .to_ascii_lowercase()
 }
 
 /// The path and its query, normalised for matching.
@@ -303,7 +303,23 @@ mod tests {
             normalize_authority("Graph.Facebook.COM.:443"),
             "graph.facebook.com"
         );
-        assert_eq!(normalize_authority("[::1]:8080"), "::1");
+        assert_eq!(normalize_authority("[::1]:8080"), "[::1]");
+        // Found by fuzzing: a second colon left `host:` behind, which a second pass changed.
+        assert_eq!(
+            normalize_authority("graph.facebook.com:443:"),
+            "graph.facebook.com"
+        );
+        for odd in [
+            "i\u{fc}::",
+            "[::1",
+            "a@[::1]:9",
+            " x.@ y.:1 ",
+            "[::1]]:1",
+            "\u{fffd}\u{c}.",
+        ] {
+            let once = normalize_authority(odd);
+            assert_eq!(normalize_authority(&once), once, "{odd:?}");
+        }
         assert_eq!(
             normalize_authority("graph.facebook.com"),
             "graph.facebook.com"
