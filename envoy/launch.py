@@ -41,6 +41,9 @@ DEFAULT_WASM = REPO_ROOT / "target" / "wasm32-wasip1" / "release" / "wa_egress_g
 
 DEFAULT_MAX_BODY_BYTES = 65536
 BUFFER_SLACK_BYTES = 4096
+# Envoy's default per-connection buffer limit, and so the most one HTTP/1.1 read hands a filter
+# as a single body chunk (the bootstraps leave per_connection_buffer_limit_bytes unset).
+READ_CHUNK_BYTES = 1 << 20
 HTTP_TIMEOUT_S = 5.0
 
 _PLACEHOLDER = re.compile(r"\{\{([A-Z][A-Z0-9_]*)\}\}")
@@ -74,6 +77,16 @@ def buffer_limit_for(policy_text: str) -> int:
     except (ValueError, AttributeError, TypeError):
         max_body = DEFAULT_MAX_BODY_BYTES
     return max(max_body, 1) + BUFFER_SLACK_BYTES
+
+
+def media_buffer_limit_for(policy_text: str) -> int:
+    """Stream buffer limit on the media upload route, where the buffer filter is off.
+
+    The guard holds a media upload until it is larger than limits.max_body_bytes, then lets
+    an image, audio or video stream; Envoy appends each chunk before the guard sees it, so the
+    limit must hold max_body_bytes plus one whole chunk, or Envoy answers 413 first.
+    """
+    return buffer_limit_for(policy_text) + READ_CHUNK_BYTES
 
 
 def render_template(template: str, values: dict[str, Any]) -> str:
@@ -127,6 +140,7 @@ def render_bootstrap(
         "WASM_PATH": str(Path(wasm or wasm_path()).resolve()),
         "POLICY_JSON": policy_text.rstrip("\n"),
         "BUFFER_MAX_BYTES": buffer_limit_for(policy_text),
+        "MEDIA_BUFFER_MAX_BYTES": media_buffer_limit_for(policy_text),
         "UPSTREAM_PORT": upstream_port,
     }
     # A template may leave out some of the standard values (dynamic.yaml takes the module and

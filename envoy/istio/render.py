@@ -53,7 +53,12 @@ GATEWAY_PORT = 443  # sidecar -> gateway hop: HTTPS with ISTIO_MUTUAL (the mesh'
 WORKLOAD_LABEL = {"wa-egress-guard": "enabled"}  # sidecar example: workloads that get the guard
 PLUGIN_NAME = "wa_egress_guard"  # root_id, as in the Envoy bootstraps
 BUFFER_SLACK_BYTES = 4096  # as envoy/launch.py: the guard, not the buffer, decides on oversize bodies
+READ_CHUNK_BYTES = 1 << 20  # as envoy/launch.py: the most one HTTP/1.1 read hands the guard at once
 DEFAULT_MAX_BODY_BYTES = 65536
+# The media upload edge, as the Envoy bootstraps' `whatsapp_media_upload` route matches it (RE2, whole
+# path without the query): it streams large images, audio and video, so the buffer filter is off there.
+MEDIA_PATH_REGEX = r"(?i)(/v[0-9]+(\.[0-9]+)?)?/[0-9]+/media/?"
+MEDIA_ROUTE = "wa-guard-media-upload"
 
 # Host patterns of the policy -> a concrete host to route (edit to your regions / resources).
 REGIONAL_EXAMPLES = {
@@ -106,6 +111,11 @@ def training_hosts(policy: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 def buffer_limit(policy: dict[str, Any]) -> int:
     return int(policy.get("limits", {}).get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)) + BUFFER_SLACK_BYTES
+
+
+def media_buffer_limit(policy: dict[str, Any]) -> int:
+    """The media route's stream buffer limit: the guard holds up to max_body_bytes plus one read."""
+    return buffer_limit(policy) + READ_CHUNK_BYTES
 
 
 def slug(host: str) -> str:
@@ -190,6 +200,40 @@ def buffer_vhost_patch(context: str, vhost: str, per_route: dict[str, Any]) -> d
     }
 
 
+def media_route_patch(context: str, vhost: str, value: dict[str, Any]) -> dict[str, Any]:
+    """Merges `value` into the media upload route of a WhatsApp virtual host (routed by name)."""
+    return {
+        "applyTo": "HTTP_ROUTE",
+        "match": {"context": context, "routeConfiguration": {"vhost": {"name": vhost, "route": {"name": MEDIA_ROUTE}}}},
+        "patch": {"operation": "MERGE", "value": value},
+    }
+
+
+def media_route_unbuffered(context: str, vhost: str) -> dict[str, Any]:
+    return media_route_patch(context, vhost, {"typed_per_filter_config": {"envoy.filters.http.buffer": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute", "disabled": True}}})
+
+
+def media_limit_filter(name: str, selector: dict[str, str], context: str, vhosts: list[str],
+                       limit: int) -> Doc:
+    return (
+        "The media upload route's stream buffer limit: the guard holds a body there until it has read it "
+        "(up to limits.max_body_bytes) and Envoy hands it up to 1 MiB per read, so the limit is "
+        "max_body_bytes + 4 KiB + 1 MiB. Route.request_body_buffer_limit is an Envoy 1.36 field: where the "
+        "mesh's proxies are older, delete this document. The limit on that route is then the listener's "
+        "per-connection buffer limit (Envoy's default 1 MiB), and a body the guard must hold beyond it "
+        "is refused with 413 by Envoy.",
+        {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter", "metadata": metadata(name),
+         "spec": {"workloadSelector": {"labels": selector}, "configPatches": [
+             media_route_patch(context, vhost, {"request_body_buffer_limit": limit}) for vhost in vhosts]}})
+
+
+def media_http_route(destination: dict[str, Any], match: dict[str, Any]) -> dict[str, Any]:
+    """A VirtualService route for the media upload edge, named so the EnvoyFilters can find it."""
+    return {"name": MEDIA_ROUTE, "match": [{**match, "uri": {"regex": MEDIA_PATH_REGEX}}],
+            "route": [{"destination": destination}]}
+
+
 def render_wasmplugin(policy: dict[str, Any], image: str) -> list[Doc]:
     return [("The guard on the egress gateway. pluginConfig is policies/default.json, verbatim.",
              wasm_plugin("wa-egress-guard", policy, image, GATEWAY_SELECTOR, client_only=False))]
@@ -225,17 +269,22 @@ def render_egress_gateway(policy: dict[str, Any]) -> list[Doc]:
                  {"port": {"number": GATEWAY_PORT}, "tls": {"mode": "ISTIO_MUTUAL", "sni": h}}]}}
              for h in hosts]}}))
     for host in hosts:
+        from_gateway = {"gateways": [gateway_ref], "port": GATEWAY_PORT}
+        upstream = {"host": host, "port": {"number": 443}}
+        # On a WhatsApp host the media upload edge gets a route of its own (unbuffered, below).
+        media = [media_http_route(upstream, from_gateway)] if host in wa else []
         docs.append((
             f"{host}: workloads send plain HTTP to port 80 (the mesh encrypts it to the gateway); "
-            "the gateway inspects it and originates TLS to port 443.",
+            "the gateway inspects it and originates TLS to port 443."
+            + (" Media uploads take a route of their own (no buffer filter)." if media else ""),
             {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
              "metadata": metadata(f"wa-guard-{slug(host)}"),
              "spec": {"hosts": [host], "gateways": ["mesh", gateway_ref], "http": [
                  {"name": "to-egress-gateway", "match": [{"gateways": ["mesh"], "port": 80}],
                   "route": [{"destination": {"host": GATEWAY_SERVICE, "subset": f"wa-guard-{slug(host)}",
                                              "port": {"number": GATEWAY_PORT}}}]},
-                 {"name": "to-upstream", "match": [{"gateways": [gateway_ref], "port": GATEWAY_PORT}],
-                  "route": [{"destination": {"host": host, "port": {"number": 443}}}]},
+                 *media,
+                 {"name": "to-upstream", "match": [from_gateway], "route": [{"destination": upstream}]},
              ]}}))
     for host in hosts:
         docs.append((f"TLS origination to {host}, used by the gateway only (exportTo: this namespace).",
@@ -244,13 +293,18 @@ def render_egress_gateway(policy: dict[str, Any]) -> list[Doc]:
         "Envoy's buffer filter right before the router, i.e. after the guard: the router sends nothing "
         "of a WhatsApp request upstream (not even its headers) until the guard let the whole body through. "
         "Training uploads stream: the buffer is disabled on their virtual hosts. A training host missing "
-        "here fails loudly (413 above the limit), never silently.",
+        "here fails loudly (413 above the limit), never silently. WhatsApp media uploads stream too (the "
+        "buffer is off on their route), so a large image, audio or video the guard lets through is not "
+        "refused; the guard still holds every body it reads there, but the headers go upstream first.",
         {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
          "metadata": metadata("wa-egress-guard-buffer"),
          "spec": {"workloadSelector": {"labels": GATEWAY_SELECTOR}, "configPatches": [
              buffer_filter_patch("GATEWAY", buffer_limit(policy), disabled_by_default=False),
              *[buffer_vhost_patch("GATEWAY", f"{h}:{GATEWAY_PORT}", {"disabled": True}) for h in training],
+             *[media_route_unbuffered("GATEWAY", f"{h}:{GATEWAY_PORT}") for h in wa],
          ]}}))
+    docs.append(media_limit_filter("wa-egress-guard-media-limit", GATEWAY_SELECTOR, "GATEWAY",
+                                   [f"{h}:{GATEWAY_PORT}" for h in wa], media_buffer_limit(policy)))
     return docs
 
 
@@ -274,16 +328,32 @@ def render_sidecar(policy: dict[str, Any], image: str) -> list[Doc]:
     for host in hosts:
         docs.append((f"TLS origination to {host} on the sidecar's port 80 route.",
                      originate_tls(host, 80, "wa-guard-sidecar-tls", export_to=None)))
+    for host in wa:
+        destination = {"host": host, "port": {"number": 80}}
+        docs.append((
+            f"{host} as Istio routes it anyway, plus a named route for media uploads, so the EnvoyFilters "
+            "below can turn the buffer off there (large images, audio and video stream).",
+            {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+             "metadata": metadata(f"wa-guard-sidecar-{slug(host)}"),
+             "spec": {"hosts": [host], "http": [
+                 media_http_route(destination, {"port": 80}),
+                 {"name": "wa-guard-graph-api", "route": [{"destination": destination}]},
+             ]}}))
     docs.append((
         "The sidecar's outbound port-80 route table is shared with all in-mesh HTTP, so the buffer filter is "
-        "disabled by default and enabled on the WhatsApp virtual hosts only (training uploads stream).",
+        "disabled by default and enabled on the WhatsApp virtual hosts only (training uploads stream), "
+        "except their media upload route (large images, audio and video stream; the guard still holds "
+        "every body it reads there, but the headers go upstream first).",
         {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
          "metadata": metadata("wa-egress-guard-sidecar-buffer"),
          "spec": {"workloadSelector": {"labels": WORKLOAD_LABEL}, "configPatches": [
              buffer_filter_patch("SIDECAR_OUTBOUND", limit, disabled_by_default=True),
              *[buffer_vhost_patch("SIDECAR_OUTBOUND", f"{h}:80", {"buffer": {"max_request_bytes": limit}})
                for h in wa],
+             *[media_route_unbuffered("SIDECAR_OUTBOUND", f"{h}:80") for h in wa],
          ]}}))
+    docs.append(media_limit_filter("wa-egress-guard-sidecar-media-limit", WORKLOAD_LABEL, "SIDECAR_OUTBOUND",
+                                   [f"{h}:80" for h in wa], media_buffer_limit(policy)))
     return docs
 
 

@@ -9,6 +9,7 @@ egress.yaml."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -118,3 +119,47 @@ def test_template_validates_with_real_module(render, envoy_binary, tls_files, ec
     rc, output = launch.validate_config(render(e2e_policy(), template=template, extra=extra, name="validate"),
                                         envoy_binary)
     assert rc == 0, output[-3000:]
+
+
+# The media upload route: the one WhatsApp route without the buffer filter (large binary media
+# stream; tests/test_large_media.py drives it through Envoy). Envoy matches safe_regex (RE2)
+# against the whole path without its query; this pattern uses nothing Python's `re` reads
+# differently, so `re.fullmatch` stands in for Envoy here.
+MEDIA_ROUTE = "whatsapp_media_upload"
+MEDIA_PATH_REGEX = r"(?i)(/v[0-9]+(\.[0-9]+)?)?/[0-9]+/media/?"
+MEDIA_PATHS = ["/v21.0/106540352242922/media", "/v21.0/106540352242922/media/", "/V21.0/106540352242922/MEDIA",
+               "/106540352242922/media", "/v21/106540352242922/media"]
+# Paths the guard reads as something else (or as media, but that Graph may read otherwise) stay on
+# the buffered catch-all: an id with an encoded slash, a matrix parameter, a longer path, a
+# different edge, no id.
+NOT_MEDIA_PATHS = ["/v21.0/106540352242922/messages", "/v21.0/106540352242922/media;x=1",
+                   "/v21.0/106540352242922%2Fmessages%2F..%2F/media", "/v21.0/106540352242922/media%2F..%2Fmessages",
+                   "/v21.0/106540352242922/messages;/media", "/v21.0/106540352242922/messages/media",
+                   "/v21.0/media", "/v21.0/abc/media", "/v21.0/106540352242922/media/x", "/v21.0/1/mediax"]
+
+
+def whatsapp_routes(bootstrap: dict) -> list[dict]:
+    hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    [vhost] = [v for v in hcm["route_config"]["virtual_hosts"] if "graph.facebook.com" in v["domains"]]
+    return vhost["routes"]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_media_uploads_skip_the_buffer_and_nothing_else_does(guard_wasm, tmp_path, template):
+    policy = e2e_policy(limits={**e2e_policy()["limits"], "max_body_bytes": 12345})
+    text = json.dumps(policy)
+    extra = {"egress-mtls.yaml": {"TLS_CERT": "c", "TLS_KEY": "k", "TLS_CA": "a"},
+             "sidecar.yaml": {"NODE_NAMESPACE": "n", "NODE_SERVICE_ACCOUNT": "s"},
+             "dynamic.yaml": {"ECDS_PATH": str(tmp_path / "g.yaml"), "ECDS_DIR": str(tmp_path)}}.get(template)
+    media, catch_all = whatsapp_routes(rendered(template, text, guard_wasm, extra))
+    assert media["name"] == MEDIA_ROUTE
+    assert media["match"] == {"safe_regex": {"regex": MEDIA_PATH_REGEX}}
+    assert media["typed_per_filter_config"]["envoy.filters.http.buffer"]["disabled"] is True
+    assert media["request_body_buffer_limit"] == launch.media_buffer_limit_for(text) == 12345 + 4096 + (1 << 20)
+    assert media["route"]["cluster"] == catch_all["route"]["cluster"] == "whatsapp_upstream"
+    assert catch_all["match"] == {"prefix": "/"} and "typed_per_filter_config" not in catch_all, \
+        "the rest of the WhatsApp host must stay buffered"
+    for path in MEDIA_PATHS:
+        assert re.fullmatch(MEDIA_PATH_REGEX, path), path
+    for path in NOT_MEDIA_PATHS:
+        assert not re.fullmatch(MEDIA_PATH_REGEX, path), path

@@ -22,6 +22,10 @@ import render  # noqa: E402  (envoy/istio/render.py)
 
 POLICY = json.loads((ENVOY_DIR.parent / "policies" / "default.json").read_text(encoding="utf-8"))
 BUFFER_LIMIT = POLICY["limits"]["max_body_bytes"] + 4096
+MEDIA_BUFFER_LIMIT = BUFFER_LIMIT + (1 << 20)
+BUFFER_FILTERS = {"egress-gateway.yaml": "wa-egress-guard-buffer", "sidecar.yaml": "wa-egress-guard-sidecar-buffer"}
+MEDIA_LIMIT_FILTERS = {"egress-gateway.yaml": "wa-egress-guard-media-limit",
+                       "sidecar.yaml": "wa-egress-guard-sidecar-media-limit"}
 IMAGE = f"oci://registry.example.com/wa-egress-guard:{render.crate_version()}"
 
 
@@ -118,10 +122,18 @@ def test_egress_gateway_takes_mesh_mtls_and_originates_tls():
 
     services = {tuple(d["spec"]["hosts"]): d["spec"] for d in of_kind(docs, "VirtualService")}
     gateway_ref = f"istio-system/{gateway['metadata']['name']}"
+    whatsapp, _ = policy_hosts()
     for host in hosts:
         spec = services[(host,)]
         assert spec["gateways"] == ["mesh", gateway_ref]
-        from_mesh, from_gateway = spec["http"]
+        from_mesh, *media, from_gateway = spec["http"]
+        if host in whatsapp:  # the media upload edge first, to the same upstream
+            [media_route] = media
+            assert media_route["name"] == render.MEDIA_ROUTE
+            assert media_route["match"] == [{**from_gateway["match"][0], "uri": {"regex": bootstrap_media_regex()}}]
+            assert media_route["route"] == from_gateway["route"]
+        else:
+            assert media == [], host
         assert from_mesh["match"] == [{"gateways": ["mesh"], "port": 80}]
         assert from_mesh["route"][0]["destination"]["host"] == render.GATEWAY_SERVICE
         assert from_mesh["route"][0]["destination"]["subset"] in subsets
@@ -129,13 +141,38 @@ def test_egress_gateway_takes_mesh_mtls_and_originates_tls():
         assert from_gateway["route"][0]["destination"] == {"host": host, "port": {"number": 443}}
 
 
+def bootstrap_media_regex() -> str:
+    """The media route's regex in the Envoy bootstraps (test_bootstrap_sync.py keeps the four equal)."""
+    bootstrap = yaml.safe_load(launch.render_bootstrap(ENVOY_DIR / "egress.yaml", policy_text=json.dumps(POLICY),
+                                                       upstream_port=1, wasm=__file__))
+    hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    [vhost] = [v for v in hcm["route_config"]["virtual_hosts"] if "graph.facebook.com" in v["domains"]]
+    return vhost["routes"][0]["match"]["safe_regex"]["regex"]
+
+
+def envoy_filter(name: str, filter_name: str) -> dict:
+    [found] = [d for d in of_kind(load(name), "EnvoyFilter") if d["metadata"]["name"] == filter_name]
+    return found
+
+
+def route_patches(envoy_filter: dict) -> dict[tuple[str, str], dict]:
+    """{(vhost, route): merged value} of the HTTP_ROUTE patches."""
+    out = {}
+    for p in envoy_filter["spec"]["configPatches"]:
+        if p["applyTo"] == "HTTP_ROUTE":
+            vhost = p["match"]["routeConfiguration"]["vhost"]
+            assert p["patch"]["operation"] == "MERGE"
+            out[(vhost["name"], vhost["route"]["name"])] = p["patch"]["value"]
+    return out
+
+
 def buffer_patches(name: str) -> tuple[dict, dict, dict[str, dict]]:
-    [envoy_filter] = of_kind(load(name), "EnvoyFilter")
-    patches = envoy_filter["spec"]["configPatches"]
+    buffer_filter = envoy_filter(name, BUFFER_FILTERS[name])
+    patches = buffer_filter["spec"]["configPatches"]
     [insert] = [p for p in patches if p["applyTo"] == "HTTP_FILTER"]
     vhosts = {p["match"]["routeConfiguration"]["vhost"]["name"]: p["patch"]["value"]["typed_per_filter_config"]
               ["envoy.filters.http.buffer"] for p in patches if p["applyTo"] == "VIRTUAL_HOST"}
-    return envoy_filter, insert, vhosts
+    return buffer_filter, insert, vhosts
 
 
 def test_buffer_sits_before_the_router_and_streams_training_uploads():
@@ -159,13 +196,50 @@ def test_buffer_sits_before_the_router_and_streams_training_uploads():
     assert all(v["buffer"]["max_request_bytes"] == BUFFER_LIMIT for v in vhosts.values())
 
 
+@pytest.mark.parametrize("name, port", [("egress-gateway.yaml", 443), ("sidecar.yaml", 80)])
+def test_media_uploads_skip_the_buffer_on_every_whatsapp_host(name, port):
+    """As in the Envoy bootstraps: the media upload edge of every WhatsApp host has a named route
+    with the bootstraps' regex, the buffer filter off and the stream limit raised to
+    max_body_bytes + 4 KiB + 1 MiB (a separate EnvoyFilter, which an old mesh can drop)."""
+    whatsapp, _ = policy_hosts()
+    expected = {(f"{h}:{port}", render.MEDIA_ROUTE) for h in whatsapp}
+    unbuffered = route_patches(envoy_filter(name, BUFFER_FILTERS[name]))
+    assert set(unbuffered) == expected
+    for value in unbuffered.values():
+        assert value == {"typed_per_filter_config": {"envoy.filters.http.buffer": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute", "disabled": True}}}
+    limits = route_patches(envoy_filter(name, MEDIA_LIMIT_FILTERS[name]))
+    assert limits == {key: {"request_body_buffer_limit": MEDIA_BUFFER_LIMIT} for key in expected}
+    # The route those patches name exists, with the bootstraps' regex.
+    routes = [r for d in of_kind(load(name), "VirtualService") if set(d["spec"]["hosts"]) <= set(whatsapp)
+              for r in d["spec"]["http"] if r["name"] == render.MEDIA_ROUTE]
+    assert len(routes) == len(whatsapp)
+    assert all(r["match"][0]["uri"] == {"regex": bootstrap_media_regex()} for r in routes)
+    assert render.MEDIA_PATH_REGEX == bootstrap_media_regex()
+
+
 @pytest.mark.parametrize("name", ["egress-gateway.yaml", "sidecar.yaml"])
 def test_envoy_accepts_the_envoyfilter_fragments(name, envoy_binary, tmp_path):
     """The HTTP filter and per-vhost values go into a static bootstrap, which Envoy validates."""
     _, insert, vhosts = buffer_patches(name)
-    virtual_hosts = [{"name": vhost, "domains": [vhost], "typed_per_filter_config": {"envoy.filters.http.buffer": cfg},
-                      "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 200}}]}
-                     for vhost, cfg in vhosts.items()]
+    media = route_patches(envoy_filter(name, BUFFER_FILTERS[name]))
+    for key, value in route_patches(envoy_filter(name, MEDIA_LIMIT_FILTERS[name])).items():
+        media[key] = {**media[key], **value}
+    assert media
+
+    def routes(vhost: str) -> list[dict]:
+        named = [{"name": route, "match": {"safe_regex": {"regex": render.MEDIA_PATH_REGEX}},
+                  "direct_response": {"status": 200}, **value}
+                 for (host, route), value in media.items() if host == vhost]
+        return named + [{"match": {"prefix": "/"}, "direct_response": {"status": 200}}]
+
+    def per_vhost(vhost: str) -> dict:
+        cfg = vhosts.get(vhost)
+        return {"typed_per_filter_config": {"envoy.filters.http.buffer": cfg}} if cfg else {}
+
+    names = list(vhosts) + [host for host, _ in media if host not in vhosts]
+    virtual_hosts = [{"name": vhost, "domains": [vhost], **per_vhost(vhost), "routes": routes(vhost)}
+                     for vhost in names]
     bootstrap = {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
         "static_resources": {"listeners": [{

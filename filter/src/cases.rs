@@ -7,6 +7,7 @@
 use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead};
 use crate::identity::StaticAttributes;
 use crate::policy::Policy;
+use crate::report::LocalReply;
 use base64::Engine;
 use flate2::Compression;
 use flate2::write::{GzEncoder, ZlibEncoder};
@@ -70,6 +71,10 @@ pub struct CaseRequest {
     /// Compress the body (`gzip` or `deflate`) and set `content-encoding`.
     #[serde(default)]
     pub encode: Option<String>,
+    /// The request ends with trailers (HTTP/2, or chunked HTTP/1.1): no body callback carries
+    /// `end_of_stream`; the stream ends in the trailers callback.
+    #[serde(default)]
+    pub trailers: bool,
 }
 
 fn default_method() -> String {
@@ -300,7 +305,7 @@ pub fn run_native(
             .header("x-request-id")
             .or_else(|| Some("case-request".into())),
         method_override: req.header("x-http-method-override"),
-        end_of_stream: body.is_empty(),
+        end_of_stream: body.is_empty() && !req.trailers,
     };
     let attrs = req.attributes();
     let (mut flow, step) = RequestFlow::on_request_headers(policy, &head, &attrs);
@@ -332,8 +337,7 @@ pub fn run_native(
         }
         HeadersStep::InspectBody | HeadersStep::Strip { .. } => {}
     }
-    let mut buffered: Vec<u8> = Vec::new();
-    let mut forwarded: Vec<u8> = Vec::new();
+    let mut chunks = Vec::new();
     let mut offset = 0;
     let mut sizes = chunk_sizes.iter().copied().filter(|s| *s > 0);
     while offset < body.len() {
@@ -341,11 +345,36 @@ pub fn run_native(
             .next()
             .unwrap_or(body.len() - offset)
             .min(body.len() - offset);
-        let chunk = body
-            .get(offset..offset + size)
-            .ok_or("chunk out of range")?;
+        chunks.push(
+            body.get(offset..offset + size)
+                .ok_or("chunk out of range")?,
+        );
         offset += size;
-        let eos = offset == body.len();
+    }
+    Ok(match drive_body(&mut flow, policy, chunks, req.trailers) {
+        Ok(forwarded) => observed(&flow, 200, Some(forwarded)),
+        Err(reply) => observed(&flow, reply.status, None),
+    })
+}
+
+/// Feeds a body to a flow the way Envoy does, and returns what the upstream receives, or the
+/// local reply that ended the request. Envoy keeps what a callback did not forward (`Pause`,
+/// `Hold`) and hands it over again, with the next chunk, at the next callback. With
+/// `ends_with_trailers`, no chunk carries `end_of_stream`; the stream ends in the trailers
+/// callback, which can only rewrite a body that the last body callback kept buffered.
+pub fn drive_body<'a>(
+    flow: &mut RequestFlow,
+    policy: &Policy,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    ends_with_trailers: bool,
+) -> Result<Vec<u8>, LocalReply> {
+    let mut buffered: Vec<u8> = Vec::new();
+    let mut forwarded: Vec<u8> = Vec::new();
+    let mut chunks = chunks.into_iter().peekable();
+    let mut any = false;
+    while let Some(chunk) = chunks.next() {
+        any = true;
+        let eos = chunks.peek().is_none() && !ends_with_trailers;
         buffered.extend_from_slice(chunk);
         if !flow.awaiting_body() {
             forwarded.append(&mut buffered);
@@ -360,8 +389,24 @@ pub fn run_native(
                 forwarded.extend_from_slice(&bytes);
                 buffered.clear();
             }
-            BodyStep::Respond(r) => return Ok(observed(&flow, r.status, None)),
+            BodyStep::Hold(bytes) => buffered = bytes,
+            BodyStep::Respond(r) => return Err(r),
         }
     }
-    Ok(observed(&flow, 200, Some(forwarded)))
+    if (ends_with_trailers || !any) && flow.awaiting_body() {
+        // The trailers callback: the body is reachable only while the host holds some of it.
+        let snapshot = buffered.clone();
+        let mut read = |n: usize| snapshot.get(..n).map(<[u8]>::to_vec);
+        match flow.on_request_body(policy, buffered.len(), true, &mut read) {
+            BodyStep::Pause | BodyStep::Continue => forwarded.append(&mut buffered),
+            BodyStep::Replace(bytes) | BodyStep::Hold(bytes)
+                if buffered.is_empty() && !bytes.is_empty() =>
+            {
+                return Err(flow.refuse_unwritable(policy));
+            }
+            BodyStep::Replace(bytes) | BodyStep::Hold(bytes) => forwarded.extend_from_slice(&bytes),
+            BodyStep::Respond(r) => return Err(r),
+        }
+    }
+    Ok(forwarded)
 }

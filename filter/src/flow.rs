@@ -12,7 +12,7 @@ use crate::policy::Policy;
 use crate::policy::document::{Action, Mode};
 use crate::report::{self, LocalReply};
 use crate::training::Stripper;
-use crate::training::stage::StripStats;
+use crate::training::stage::{StripError, StripStats};
 use crate::whatsapp;
 
 /// What the glue knows from the request headers.
@@ -55,6 +55,10 @@ pub enum BodyStep {
     Continue,
     /// Forward these bytes instead of the chunk.
     Replace(Vec<u8>),
+    /// Replace the host's buffer with these bytes and keep buffering (`Pause`): a streamed
+    /// upload keeps its processed output in the host's buffer for a while, so that bytes still
+    /// held back at the end can be written there when the request ends with trailers.
+    Hold(Vec<u8>),
     Respond(LocalReply),
 }
 
@@ -115,7 +119,19 @@ struct Upload {
     on_uninspectable: Action,
     /// An uninspectable body the policy lets through: forwarded as is from then on.
     bypassed: bool,
+    /// What the host's buffer starts with, from earlier callbacks that held it (`Hold` or
+    /// `Pause`): first `held_out` bytes of processed output still to forward, then `held_raw`
+    /// bytes already fed to the stripper whose output it still holds back (to be dropped).
+    held_out: usize,
+    held_raw: usize,
 }
+
+/// How many bytes a streamed upload may keep in the host's buffer instead of forwarding them
+/// at once. A request that ends with trailers gets no body callback at its end: the bytes the
+/// stripper still holds back then (an unfinished last line, a whole JSON document) can only be
+/// written into a body buffer the host still holds. Bounded well below Envoy's default
+/// per-connection buffer limit (1 MiB), which would otherwise answer 413.
+pub const HOLD_LIMIT: usize = 256 * 1024;
 
 impl std::fmt::Debug for Upload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -198,8 +214,8 @@ impl RequestFlow {
     ) -> BodyStep {
         if let State::Stripping(upload) = &mut self.state {
             let step = match read(buffered_len) {
-                Some(chunk) => Self::strip_chunk(upload, &chunk, end_of_stream),
-                None if buffered_len == 0 => Self::strip_chunk(upload, &[], end_of_stream),
+                Some(buffer) => Self::strip_buffer(upload, &buffer, end_of_stream),
+                None if buffered_len == 0 => Self::strip_buffer(upload, &[], end_of_stream),
                 // The host could not hand over the chunk: forwarding the buffer unread would
                 // skip it, and forwarding nothing would cut the upload short.
                 None => Self::unreadable_chunk(upload),
@@ -377,6 +393,8 @@ impl RequestFlow {
             audit,
             on_uninspectable: training.on_uninspectable,
             bypassed: false,
+            held_out: 0,
+            held_raw: 0,
         };
         if head.end_of_stream {
             let step = Self::strip_chunk(&mut upload, &[], true);
@@ -402,12 +420,52 @@ impl RequestFlow {
         upload
             .stripper
             .error
-            .get_or_insert(crate::training::stage::StripError::UnreadableBody);
+            .get_or_insert(StripError::UnreadableBody);
         if upload.audit {
             BodyStep::Continue
         } else {
             BodyStep::Respond(report::training_error("unreadable_body", &upload.endpoint))
         }
+    }
+
+    /// Strips what is new in the host's buffer, and decides whether the result is forwarded
+    /// now or held in the buffer (see [`HOLD_LIMIT`]).
+    fn strip_buffer(upload: &mut Upload, buffer: &[u8], end_of_stream: bool) -> BodyStep {
+        let out_end = upload.held_out.min(buffer.len());
+        let new_start = (upload.held_out + upload.held_raw).min(buffer.len());
+        let (held_out, new) = (
+            buffer.get(..out_end).unwrap_or_default(),
+            buffer.get(new_start..).unwrap_or_default(),
+        );
+        let step = Self::strip_chunk(upload, new, end_of_stream);
+        let BodyStep::Replace(out) = step else {
+            // Continue forwards the buffer as it is: only audit mode, which never holds.
+            upload.held_out = 0;
+            upload.held_raw = 0;
+            return step;
+        };
+        if !end_of_stream && buffer.len() + out.len() <= HOLD_LIMIT {
+            if out.is_empty() {
+                // Nothing new to forward: the buffer stays as the host has it.
+                upload.held_raw += new.len();
+                return BodyStep::Pause;
+            }
+            let mut kept = Vec::with_capacity(held_out.len() + out.len());
+            kept.extend_from_slice(held_out);
+            kept.extend_from_slice(&out);
+            upload.held_out = kept.len();
+            upload.held_raw = 0;
+            return BodyStep::Hold(kept);
+        }
+        upload.held_out = 0;
+        upload.held_raw = 0;
+        if held_out.is_empty() {
+            return BodyStep::Replace(out);
+        }
+        let mut all = Vec::with_capacity(held_out.len() + out.len());
+        all.extend_from_slice(held_out);
+        all.extend_from_slice(&out);
+        BodyStep::Replace(all)
     }
 
     fn strip_chunk(upload: &mut Upload, chunk: &[u8], end_of_stream: bool) -> BodyStep {
@@ -447,6 +505,26 @@ impl RequestFlow {
                 }
             }
         }
+    }
+
+    /// The host would not take a rewritten body (a request that ends with trailers after the
+    /// held bytes were released): the upload is refused, never forwarded with bytes missing.
+    /// Returns the reply to send; the outcome becomes a block with the problem
+    /// `unwritable_body`.
+    pub fn refuse_unwritable(&mut self, policy: &Policy) -> LocalReply {
+        let problem = StripError::UnwritableBody;
+        if let State::Stripping(upload) = &mut self.state {
+            upload.stripper.error.get_or_insert(problem);
+            upload.audit = false;
+            upload.bypassed = false;
+            self.end_upload(policy);
+        } else if let Some(t) = &mut self.training {
+            t.verdict = TrainingVerdict::Blocked;
+            t.problem = Some(problem.as_str());
+            self.fresh = true;
+        }
+        let endpoint = self.training.as_ref().map_or("", |t| t.endpoint.as_str());
+        report::training_error(problem.as_str(), endpoint)
     }
 
     /// Records the outcome of a finished (or refused) upload.
@@ -557,7 +635,9 @@ fn effective_method<'a>(method: &'a str, overrides: Option<&'a str>) -> &'a str 
 fn headers_step(step: BodyStep) -> HeadersStep {
     match step {
         BodyStep::Respond(r) => HeadersStep::Respond(r),
-        BodyStep::Continue | BodyStep::Pause | BodyStep::Replace(_) => HeadersStep::Continue,
+        BodyStep::Continue | BodyStep::Pause | BodyStep::Replace(_) | BodyStep::Hold(_) => {
+            HeadersStep::Continue
+        }
     }
 }
 
@@ -601,8 +681,9 @@ mod tests {
         assert!(matches!(step, HeadersStep::Strip { .. }), "{step:?}");
         let first = br#"{"messages":[{"role":"user","content":"hi"}]}
 "#;
+        // A small upload's output is held in the host's buffer (for trailers).
         let step = flow.on_request_body(&p, first.len(), false, &mut |_| Some(first.to_vec()));
-        assert!(matches!(step, BodyStep::Replace(_)), "{step:?}");
+        assert_eq!(step, BodyStep::Hold(first.to_vec()));
         let step = flow.on_request_body(&p, 100, false, &mut |_| None);
         let BodyStep::Respond(reply) = step else {
             panic!("{step:?}");
@@ -614,8 +695,8 @@ mod tests {
         // An empty final chunk is not a failure.
         let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &StaticAttributes::default());
         flow.on_request_body(&p, first.len(), false, &mut |_| Some(first.to_vec()));
-        let step = flow.on_request_body(&p, 0, true, &mut |_| None);
-        assert!(matches!(step, BodyStep::Replace(_)), "{step:?}");
+        let step = flow.on_request_body(&p, first.len(), true, &mut |_| Some(first.to_vec()));
+        assert_eq!(step, BodyStep::Replace(first.to_vec()));
         assert_eq!(
             flow.training_outcome().unwrap().verdict,
             TrainingVerdict::Forwarded

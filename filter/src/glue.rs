@@ -288,20 +288,28 @@ impl GuardHttp {
             BodyStep::Continue => Action::Continue,
             // Nothing buffered and nothing to forward: there is no buffer to rewrite.
             BodyStep::Replace(bytes) if bytes.is_empty() && body_size == 0 => Action::Continue,
-            BodyStep::Replace(bytes) => {
-                match abi::set_buffer(abi::BUFFER_REQUEST_BODY, 0, body_size, &bytes) {
-                    Ok(()) => Action::Continue,
-                    Err(status) => {
-                        // The chunk cannot be rewritten: forwarding it unchanged could leak records.
-                        abi::log(
-                            LogLevel::Error,
-                            &format!("wa-egress-guard: cannot rewrite the body (status {status})"),
-                        );
-                        self.respond(&report::training_error("internal_error", "body_rewrite"))
-                    }
-                }
-            }
+            BodyStep::Replace(bytes) => self.rewrite(body_size, &bytes, Action::Continue),
+            BodyStep::Hold(bytes) => self.rewrite(body_size, &bytes, Action::Pause),
             BodyStep::Respond(reply) => self.respond(&reply),
+        }
+    }
+
+    /// Replaces the request body buffer, then goes on with `then`. A buffer that cannot be
+    /// rewritten cannot be forwarded unchanged (it could leak records): the upload is refused.
+    fn rewrite(&mut self, body_size: usize, bytes: &[u8], then: Action) -> Action {
+        match abi::set_buffer(abi::BUFFER_REQUEST_BODY, 0, body_size, bytes) {
+            Ok(()) => then,
+            Err(status) => {
+                abi::log(
+                    LogLevel::Error,
+                    &format!("wa-egress-guard: cannot rewrite the body (status {status})"),
+                );
+                let (Some(policy), Some(flow)) = (self.policy.clone(), self.flow.as_mut()) else {
+                    return self.respond(&report::training_error("unwritable_body", ""));
+                };
+                let reply = flow.refuse_unwritable(&policy);
+                self.respond(&reply)
+            }
         }
     }
 }
@@ -375,8 +383,10 @@ impl HttpContext for GuardHttp {
         };
         let mut read = |n: usize| abi::buffer(abi::BUFFER_REQUEST_BODY, 0, n).ok().flatten();
         let step = flow.on_request_body(&policy, body_size, end_of_stream, &mut read);
+        // Applied before the report: a body the host will not take changes the outcome.
+        let action = self.apply_body_step(step, body_size);
         self.report();
-        self.apply_body_step(step, body_size)
+        action
     }
 
     /// A request that ends with trailers never sees a body callback with `end_of_stream`: the
@@ -401,8 +411,9 @@ impl HttpContext for GuardHttp {
         let buffered = body.len();
         let mut read = |n: usize| body.get(..n).map(<[u8]>::to_vec);
         let step = flow.on_request_body(&policy, buffered, true, &mut read);
+        let action = self.apply_body_step(step, buffered);
         self.report();
-        self.apply_body_step(step, buffered)
+        action
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {

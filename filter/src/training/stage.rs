@@ -36,6 +36,9 @@ pub enum StripError {
     ExpansionTooLarge,
     /// The host could not hand over a chunk of the body.
     UnreadableBody,
+    /// The host would not take the rewritten body (a request ending with trailers after the
+    /// held bytes had been released).
+    UnwritableBody,
 }
 
 impl StripError {
@@ -48,6 +51,7 @@ impl StripError {
             Self::InvalidCompression => "invalid_compression",
             Self::ExpansionTooLarge => "expansion_too_large",
             Self::UnreadableBody => "unreadable_body",
+            Self::UnwritableBody => "unwritable_body",
         }
     }
 }

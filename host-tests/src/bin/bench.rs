@@ -160,23 +160,14 @@ mod native {
         if !matches!(step, HeadersStep::InspectBody | HeadersStep::Strip { .. }) {
             return 0;
         }
-        let mut buffered: Vec<u8> = Vec::new();
-        let mut forwarded = 0;
-        for (index, chunk) in request.chunks.iter().enumerate() {
-            buffered.extend_from_slice(chunk);
-            let end = index + 1 == request.chunks.len();
-            let view = buffered.clone();
-            let mut read = |n: usize| view.get(..n).map(<[u8]>::to_vec);
-            match flow.on_request_body(policy, buffered.len(), end, &mut read) {
-                BodyStep::Pause => {}
-                BodyStep::Continue => forwarded += std::mem::take(&mut buffered).len(),
-                BodyStep::Replace(bytes) => {
-                    forwarded += bytes.len();
-                    buffered.clear();
-                }
-                BodyStep::Respond(_) => return forwarded,
-            }
-        }
+        // A refused request forwards nothing; the bench counts what reaches the upstream.
+        let forwarded = wa_egress_guard::cases::drive_body(
+            &mut flow,
+            policy,
+            request.chunks.iter().map(Vec::as_slice),
+            false,
+        )
+        .map_or(0, |f| f.len());
         let _ = flow.take_new_outcome();
         forwarded
     }

@@ -47,6 +47,11 @@ fn wasm_request(request: &CaseRequest, body: &[u8], chunking: Chunking) -> HttpR
             .collect(),
         body: body.to_vec(),
         chunking,
+        trailers: if request.trailers {
+            vec![("x-upload-checksum".into(), "sha256=0".into())]
+        } else {
+            Vec::new()
+        },
         ..HttpRequest::default()
     }
 }

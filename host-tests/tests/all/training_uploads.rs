@@ -37,13 +37,14 @@ fn whatsapp_records_are_stripped_from_a_streamed_upload_whatever_the_chunking() 
         // The length changes, so the filter drops content-length in the headers callback.
         let forwarded = outcome.upstream.headers.as_ref().unwrap();
         assert!(!forwarded.contains("content-length"), "{forwarded:?}");
-        // Streamed: no body callback holds data back with StopIterationAndBuffer.
+        // A small upload's output stays in the host's buffer until the end (so that trailers
+        // could still be written): only StopIterationAndBuffer (1) or Continue (0).
         assert!(
             outcome
                 .callbacks
                 .iter()
                 .filter(|c| c.name == "proxy_on_request_body")
-                .all(|c| c.result == Some(0))
+                .all(|c| matches!(c.result, Some(0 | 1)))
         );
         let verdict = Verdict::from_outcome(&outcome);
         assert_eq!(verdict.decision, "strip");
@@ -73,4 +74,72 @@ fn an_upload_ending_with_trailers_is_finished_in_the_trailers_callback() {
     assert_eq!(verdict.decision, "strip", "{outcome:#?}");
     assert_eq!(verdict.records_stripped, Some(1));
     assert_eq!(String::from_utf8_lossy(&outcome.upstream.body), CLEAN);
+}
+
+/// A large upload streams: the output held in the host's buffer (for trailers) is bounded by
+/// `HOLD_LIMIT`, then released, so Envoy's per-connection buffer limit is never reached.
+#[test]
+fn a_large_upload_streams_with_a_bounded_hold() {
+    let body = CLEAN.repeat(600 * 1024 / CLEAN.len());
+    let mut filter = default_filter();
+    let outcome = filter
+        .request()
+        .method("POST")
+        .authority("api.openai.com")
+        .path("/v1/files")
+        .header("content-type", "application/jsonl")
+        .body(body.as_bytes())
+        .chunking(Chunking::Every(16 * 1024 + 7))
+        .send()
+        .unwrap();
+    assert!(outcome.reached_upstream(), "{outcome:#?}");
+    assert_eq!(outcome.upstream.body, body.as_bytes());
+    let body_callbacks: Vec<_> = outcome
+        .callbacks
+        .iter()
+        .filter(|c| c.name == "proxy_on_request_body")
+        .collect();
+    let released_early = body_callbacks
+        .iter()
+        .filter(|c| !c.end_of_stream && c.result == Some(0))
+        .count();
+    assert!(released_early >= 2, "{body_callbacks:?}");
+    let limit = wa_egress_guard::flow::HOLD_LIMIT + 16 * 1024 + 7;
+    assert!(
+        body_callbacks.iter().all(|c| c.size <= limit),
+        "the buffer grew past the hold limit: {body_callbacks:?}"
+    );
+}
+
+/// Trailers right after the held output was released, while the stripper still holds an
+/// unfinished last line: the host has no buffer to write it into, so the upload is refused
+/// (`unwritable_body`), never forwarded without its last record.
+#[test]
+fn trailers_after_a_release_with_a_held_line_refuse_the_upload() {
+    let mut body = CLEAN.repeat(wa_egress_guard::flow::HOLD_LIMIT / CLEAN.len() + 1);
+    body.push_str(CLEAN.trim_end());
+    let mut filter = default_filter();
+    let outcome = filter
+        .request()
+        .method("POST")
+        .authority("api.openai.com")
+        .path("/v1/files")
+        .header("content-type", "application/jsonl")
+        .body(body.as_bytes())
+        .chunking(Chunking::Whole)
+        .trailer("x-upload-checksum", "sha256=0")
+        .send()
+        .unwrap();
+    let response = outcome.response.as_ref().expect("a reply");
+    assert_eq!(response.status, 403, "{outcome:#?}");
+    assert!(response.local_reply);
+    // One decision on the reply, not the reply's and the upload's.
+    assert_eq!(
+        response.headers.get_all("x-wa-guard-decision"),
+        vec![b"block".as_slice()]
+    );
+    assert!(!outcome.upstream.complete, "{outcome:#?}");
+    let verdict = Verdict::from_outcome(&outcome);
+    assert_eq!(verdict.decision, "block");
+    assert_eq!(verdict.reason.as_deref(), Some("unwritable_body"));
 }

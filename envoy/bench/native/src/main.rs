@@ -178,18 +178,10 @@ fn strip_upload(policy: &Policy, data: &[u8], chunk: usize) -> Result<(u64, u64,
     if !matches!(step, HeadersStep::Strip { .. }) {
         return Err(format!("the upload is not stripped: {step:?}"));
     }
-    let mut forwarded = 0usize;
-    let chunks: Vec<&[u8]> = data.chunks(chunk.max(1)).collect();
-    let last = chunks.len().saturating_sub(1);
-    for (i, c) in chunks.iter().enumerate() {
-        let mut read = |n: usize| Some(c[..n.min(c.len())].to_vec());
-        match flow.on_request_body(policy, c.len(), i == last, &mut read) {
-            BodyStep::Replace(out) => forwarded += out.len(),
-            BodyStep::Continue => forwarded += c.len(),
-            BodyStep::Pause => {}
-            BodyStep::Respond(r) => return Err(format!("upload refused: {}", r.status)),
-        }
-    }
+    let forwarded =
+        wa_egress_guard::cases::drive_body(&mut flow, policy, data.chunks(chunk.max(1)), false)
+            .map_err(|r| format!("upload refused: {}", r.status))?
+            .len();
     let t = flow.training_outcome().ok_or("no training outcome")?;
     Ok((t.stats.records_seen, t.stats.records_stripped, forwarded))
 }
@@ -263,8 +255,10 @@ fn run() -> Result<Value, String> {
         Some(path) => classify_speed(&policy, path, args.seconds)?,
         None => Value::Null,
     };
-    Ok(json!({"policy_compile_ms": compile_ms, "workloads": results, "upload": upload,
-              "classify": classify}))
+    Ok(
+        json!({"policy_compile_ms": compile_ms, "workloads": results, "upload": upload,
+              "classify": classify}),
+    )
 }
 
 /// The classifier alone over a JSONL file of `{"text"}` lines: µs per text and per KiB of text,
@@ -278,8 +272,15 @@ fn classify_speed(policy: &Policy, path: &str, seconds: f64) -> Result<Value, St
         .collect();
     let classifier = &policy.content.classifier;
     let mut bands = Vec::new();
-    for (name, lo, hi) in [("<300", 0, 300), ("300-1500", 300, 1500), (">=1500", 1500, usize::MAX)] {
-        let set: Vec<&String> = texts.iter().filter(|t| (lo..hi).contains(&t.len())).collect();
+    for (name, lo, hi) in [
+        ("<300", 0, 300),
+        ("300-1500", 300, 1500),
+        (">=1500", 1500, usize::MAX),
+    ] {
+        let set: Vec<&String> = texts
+            .iter()
+            .filter(|t| (lo..hi).contains(&t.len()))
+            .collect();
         if set.is_empty() {
             continue;
         }
@@ -289,9 +290,11 @@ fn classify_speed(policy: &Policy, path: &str, seconds: f64) -> Result<Value, St
                 std::hint::black_box(classifier.score(t));
             }
         });
-        bands.push(json!({"band_bytes": name, "texts": set.len(), "bytes": bytes,
+        bands.push(
+            json!({"band_bytes": name, "texts": set.len(), "bytes": bytes,
                           "us_per_text": us / set.len() as f64,
-                          "us_per_kib": us / (bytes as f64 / 1024.0)}));
+                          "us_per_kib": us / (bytes as f64 / 1024.0)}),
+        );
     }
     Ok(json!({"file": path, "bands": bands}))
 }
