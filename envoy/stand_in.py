@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import email.parser
+import email.policy
 import hashlib
 import http.server
 import json
@@ -110,6 +112,81 @@ class ChunkedBodyError(Exception):
     pass
 
 
+def multipart_field(content_type: str, body: bytes, name: str) -> bytes | None:
+    """The content of one multipart/form-data field, or None."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"content-type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == name:
+            return part.get_payload(decode=True)
+    return None
+
+
+class UploadsApi:
+    """OpenAI's Uploads API as the real one behaves for this test: an Upload declares its
+    size, parts are stored as received, and /complete assembles them in `part_ids` order and
+    fails when the assembled size is not the declared one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._uploads: dict[str, dict[str, Any]] = {}
+        self._parts: dict[str, bytes] = {}
+
+    def assembled(self, upload_id: str) -> bytes | None:
+        with self._lock:
+            return self._uploads.get(upload_id, {}).get("file_bytes")
+
+    def answer(self, path: str, content_type: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        now = int(time.time())
+        segments = path.split("?", 1)[0].strip("/").split("/")
+        with self._lock:
+            if segments == ["v1", "uploads"]:
+                request = json.loads(body or b"{}")
+                upload_id = "upload_" + secrets.token_hex(8)
+                upload = {
+                    "id": upload_id, "object": "upload", "bytes": int(request.get("bytes", 0)),
+                    "filename": request.get("filename", ""), "purpose": request.get("purpose", ""),
+                    "status": "pending", "created_at": now, "expires_at": now + 3600,
+                }
+                self._uploads[upload_id] = dict(upload, parts=[])
+                return 200, upload
+            if len(segments) != 4 or segments[1] != "uploads" or segments[2] not in self._uploads:
+                return 404, {"error": {"message": "No such upload", "type": "invalid_request_error"}}
+            upload = self._uploads[segments[2]]
+            public = {k: v for k, v in upload.items() if k not in ("parts", "file_bytes")}
+            if segments[3] == "parts":
+                data = multipart_field(content_type, body, "data")
+                if data is None:
+                    return 400, {"error": {"message": "missing data", "type": "invalid_request_error"}}
+                part_id = "part_" + secrets.token_hex(8)
+                self._parts[part_id] = data
+                upload["parts"].append(part_id)
+                return 200, {"id": part_id, "object": "upload.part", "created_at": now, "upload_id": upload["id"]}
+            if segments[3] == "complete":
+                request = json.loads(body or b"{}")
+                ids = request.get("part_ids", [])
+                if any(i not in upload["parts"] for i in ids):
+                    return 400, {"error": {"message": "unknown part", "type": "invalid_request_error"}}
+                assembled = b"".join(self._parts[i] for i in ids)
+                if len(assembled) != upload["bytes"]:
+                    return 400, {"error": {
+                        "message": f"The number of bytes uploaded ({len(assembled)}) does not match "
+                                   f"the number declared ({upload['bytes']}).",
+                        "type": "invalid_request_error"}}
+                upload["file_bytes"] = assembled
+                upload["status"] = "completed"
+                public["status"] = "completed"
+                public["file"] = {"id": "file-" + secrets.token_hex(12), "object": "file",
+                                  "bytes": len(assembled), "created_at": now,
+                                  "filename": upload["filename"], "purpose": upload["purpose"],
+                                  "status": "processed"}
+                return 200, public
+            return 404, {"error": {"message": "unknown uploads path", "type": "invalid_request_error"}}
+
+
 def read_chunked(rfile: Any, limit: int) -> bytes:
     """Decode an HTTP/1.1 chunked body, returning the exact payload bytes."""
     out = bytearray()
@@ -183,6 +260,7 @@ class UpstreamHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "wa-guard-stand-in/1"
     book: RecordBook  # set on the subclass built by StandIn
+    uploads: UploadsApi  # likewise
 
     def setup(self) -> None:
         super().setup()
@@ -230,6 +308,8 @@ class UpstreamHandler(http.server.BaseHTTPRequestHandler):
 
         if host in WHATSAPP_HOSTS:
             status, payload = whatsapp_answer(self.command, self.path, body)
+        elif host == "api.openai.com" and self.command == "POST" and self.path.startswith("/v1/uploads"):
+            status, payload = self.uploads.answer(self.path, self.headers.get("content-type", ""), body)
         elif is_training_host(host):
             status, payload = training_answer(host, self.command, self.path, body)
         else:
@@ -313,7 +393,8 @@ class StandIn:
 
     def __init__(self, jsonl_path: str | None = None, host: str = LOOPBACK) -> None:
         self.book = RecordBook(jsonl_path)
-        upstream_cls = type("BoundUpstreamHandler", (UpstreamHandler,), {"book": self.book})
+        self.uploads = UploadsApi()
+        upstream_cls = type("BoundUpstreamHandler", (UpstreamHandler,), {"book": self.book, "uploads": self.uploads})
         control_cls = type("BoundControlHandler", (ControlHandler,), {"book": self.book})
         self._api = _Server((host, 0), upstream_cls)
         self._control = _Server((host, 0), control_cls)

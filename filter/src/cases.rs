@@ -4,10 +4,11 @@
 //! and a list of `{note, request, want}` cases. `host-tests` runs the same files against the
 //! `.wasm`; the two must agree. Native only: this module is not compiled into the filter.
 
-use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead};
+use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead, ResponseStep};
 use crate::identity::StaticAttributes;
 use crate::policy::Policy;
 use crate::report::LocalReply;
+use crate::training::parts::MemoryStore;
 use base64::Engine;
 use flate2::Compression;
 use flate2::write::{GzEncoder, ZlibEncoder};
@@ -294,6 +295,18 @@ pub fn run_native(
     req: &CaseRequest,
     chunk_sizes: &[usize],
 ) -> Result<Observed, String> {
+    run_native_with(policy, req, chunk_sizes, &mut MemoryStore::default())
+}
+
+/// [`run_native`] with the host's shared data: the requests of one session (the parts of an
+/// upload) share `store`. The upstream accepts what reaches it with a 200 whose body is
+/// `{"id": "<x-case-part-id>"}`, the header a case sets to play the upstream's part id.
+pub fn run_native_with(
+    policy: &Policy,
+    req: &CaseRequest,
+    chunk_sizes: &[usize],
+    store: &mut MemoryStore,
+) -> Result<Observed, String> {
     let body = req.body_bytes()?;
     let head = RequestHead {
         method: req.method.clone(),
@@ -308,7 +321,7 @@ pub fn run_native(
         end_of_stream: body.is_empty() && !req.trailers,
     };
     let attrs = req.attributes();
-    let (mut flow, step) = RequestFlow::on_request_headers(policy, &head, &attrs);
+    let (mut flow, step) = RequestFlow::on_request_headers(policy, &head, &attrs, store);
     let observed = |flow: &RequestFlow, status: u32, forwarded: Option<Vec<u8>>| {
         if let Some(t) = flow.training_outcome() {
             return Observed {
@@ -352,8 +365,18 @@ pub fn run_native(
         offset += size;
     }
     Ok(match drive_body(&mut flow, policy, chunks, req.trailers) {
-        Ok(forwarded) => observed(&flow, 200, Some(forwarded)),
-        Err(reply) => observed(&flow, reply.status, None),
+        Ok(forwarded) => {
+            if flow.on_response_headers(store, 200) == ResponseStep::ReadBody {
+                let id = req.header("x-case-part-id").unwrap_or_default();
+                let body = serde_json::json!({"id": id, "object": "upload.part"}).to_string();
+                flow.on_response_body(store, Some(body.as_bytes()));
+            }
+            observed(&flow, 200, Some(forwarded))
+        }
+        Err(reply) => {
+            flow.on_response_headers(store, reply.status);
+            observed(&flow, reply.status, None)
+        }
     })
 }
 

@@ -9,9 +9,10 @@ use crate::body;
 use crate::decide::{self, BodyProblem, Decision, HeadEvaluation, Verdict};
 use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
-use crate::policy::document::{Action, Mode};
+use crate::policy::document::{Action, BodyFormat, Mode};
 use crate::report::{self, LocalReply};
 use crate::training::Stripper;
+use crate::training::parts::{Commit, PartKind, PartRequest, SharedStore};
 use crate::training::stage::{StripError, StripStats};
 use crate::whatsapp;
 
@@ -124,6 +125,10 @@ struct Upload {
     /// bytes already fed to the stripper whose output it still holds back (to be dropped).
     held_out: usize,
     held_raw: usize,
+    /// A part or the completion of a file uploaded in parts.
+    part: Option<Box<PartRequest>>,
+    /// Why the upload was refused beyond what the stripper found (a `/complete` problem).
+    refusal: Option<&'static str>,
 }
 
 /// How many bytes a streamed upload may keep in the host's buffer instead of forwarding them
@@ -159,14 +164,26 @@ pub struct RequestFlow {
     training: Option<TrainingOutcome>,
     /// Set when a decision is made, cleared by `take_new_decision`.
     fresh: bool,
+    /// What a judged part or completion of an upload in parts writes once accepted.
+    commit: Option<Commit>,
+}
+
+/// What the glue must do after the response headers callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseStep {
+    Continue,
+    /// Buffer the response body and hand it to `on_response_body` at its end.
+    ReadBody,
 }
 
 impl RequestFlow {
     /// Routes the request and evaluates every rule the headers can decide.
+    /// `store` is the host's shared data, read for files uploaded in parts.
     pub fn on_request_headers(
         policy: &Policy,
         head: &RequestHead,
         attrs: &dyn RequestAttributes,
+        store: &dyn SharedStore,
     ) -> (Self, HeadersStep) {
         let mut flow = Self {
             state: State::Ignored,
@@ -174,11 +191,12 @@ impl RequestFlow {
             decision: None,
             training: None,
             fresh: false,
+            commit: None,
         };
         let host = whatsapp::normalize_authority(&head.authority);
         let path = whatsapp::normalize_path(&head.path);
         if !policy.is_whatsapp_host(&host) {
-            let step = flow.start_training(policy, head, &host, &path);
+            let step = flow.start_training(policy, head, &host, &path, store);
             return (flow, step);
         }
         let method = effective_method(&head.method, head.method_override.as_deref());
@@ -219,6 +237,10 @@ impl RequestFlow {
                 // The host could not hand over the chunk: forwarding the buffer unread would
                 // skip it, and forwarding nothing would cut the upload short.
                 None => Self::unreadable_chunk(upload),
+            };
+            let step = match (&policy.training, end_of_stream) {
+                (Some(training), true) => Self::judge_completion(training, upload, step),
+                _ => step,
             };
             if end_of_stream || matches!(step, BodyStep::Respond(_)) {
                 self.end_upload(policy);
@@ -359,6 +381,7 @@ impl RequestFlow {
         head: &RequestHead,
         host: &str,
         path: &whatsapp::NormalizedPath,
+        store: &dyn SharedStore,
     ) -> HeadersStep {
         let Some(training) = &policy.training else {
             return HeadersStep::PassThrough;
@@ -382,11 +405,31 @@ impl RequestFlow {
             return HeadersStep::Continue;
         }
         let audit = training.mode.unwrap_or(policy.mode) == Mode::Audit;
-        let stripper = training.stripper(
-            route.endpoint.format,
-            head.content_type.as_deref(),
-            head.content_encoding.as_deref(),
-        );
+        let kind = match route.endpoint.format {
+            BodyFormat::UploadPart => Some(PartKind::Part),
+            BodyFormat::UploadComplete => Some(PartKind::Complete),
+            _ => None,
+        };
+        // The upload id is the segment before `parts` or `complete`.
+        let part = kind.map(|kind| {
+            let id = path.segments.iter().rev().nth(1).map_or("", String::as_str);
+            Box::new(PartRequest::load(store, kind, id))
+        });
+        let stripper = match &part {
+            Some(p) if p.kind == PartKind::Part => training.part_stripper(
+                head.content_type.as_deref(),
+                head.content_encoding.as_deref(),
+                p.carried_tail(),
+                std::rc::Rc::clone(&p.slot),
+            ),
+            Some(_) => training.passthrough(),
+            None => training.stripper(
+                route.endpoint.format,
+                head.content_type.as_deref(),
+                head.content_encoding.as_deref(),
+            ),
+        };
+        let broken = part.as_ref().is_some_and(|p| p.broken().is_some());
         let mut upload = Upload {
             endpoint,
             stripper,
@@ -395,9 +438,25 @@ impl RequestFlow {
             bypassed: false,
             held_out: 0,
             held_raw: 0,
+            part,
+            refusal: None,
         };
+        if broken {
+            // Parts of this upload were judged concurrently: no later part or completion can
+            // be joined to the right tail.
+            let problem = crate::training::parts::CompleteProblem::ChainBroken.as_str();
+            upload.refusal = Some(problem);
+            let reply = report::training_error(problem, &upload.endpoint);
+            self.state = State::Stripping(Box::new(upload));
+            self.end_upload(policy);
+            if !audit {
+                return HeadersStep::Respond(reply);
+            }
+            return HeadersStep::Continue;
+        }
         if head.end_of_stream {
             let step = Self::strip_chunk(&mut upload, &[], true);
+            let step = Self::judge_completion(training, &mut upload, step);
             self.state = State::Stripping(Box::new(upload));
             self.end_upload(policy);
             return headers_step(step);
@@ -437,6 +496,9 @@ impl RequestFlow {
             buffer.get(..out_end).unwrap_or_default(),
             buffer.get(new_start..).unwrap_or_default(),
         );
+        if let Some(part) = &mut upload.part {
+            part.keep_body(new);
+        }
         let step = Self::strip_chunk(upload, new, end_of_stream);
         let BodyStep::Replace(out) = step else {
             // Continue forwards the buffer as it is: only audit mode, which never holds.
@@ -466,6 +528,30 @@ impl RequestFlow {
         all.extend_from_slice(held_out);
         all.extend_from_slice(&out);
         BodyStep::Replace(all)
+    }
+
+    /// At the end of `/complete`: the parts must be the ones judged, in order, and the file's
+    /// last record is judged now. Audit mode records the problem and lets it through.
+    fn judge_completion(
+        training: &crate::training::TrainingPolicy,
+        upload: &mut Upload,
+        step: BodyStep,
+    ) -> BodyStep {
+        let Some(part) = &upload.part else {
+            return step;
+        };
+        if part.kind != PartKind::Complete || matches!(step, BodyStep::Respond(_)) {
+            return step;
+        }
+        let judged = part.judge_complete(training.stage_context(), &mut upload.stripper.stats);
+        let Err(problem) = judged else {
+            return step;
+        };
+        upload.refusal = Some(problem.as_str());
+        if upload.audit {
+            return step;
+        }
+        BodyStep::Respond(report::training_error(problem.as_str(), &upload.endpoint))
     }
 
     fn strip_chunk(upload: &mut Upload, chunk: &[u8], end_of_stream: bool) -> BodyStep {
@@ -530,18 +616,20 @@ impl RequestFlow {
     /// Records the outcome of a finished (or refused) upload.
     fn end_upload(&mut self, policy: &Policy) {
         let _ = policy;
-        let State::Stripping(upload) = std::mem::replace(&mut self.state, State::Decided) else {
+        let State::Stripping(mut upload) = std::mem::replace(&mut self.state, State::Decided)
+        else {
             return;
         };
+        let part = upload.part.take();
         let s = &upload.stripper;
         let everything = s.stripped_everything();
-        let problem = s
-            .error
-            .map(|e| e.as_str())
+        let problem = upload
+            .refusal
+            .or(s.error.map(|e| e.as_str()))
             .or(everything.then_some("all_records_whatsapp"));
         let verdict = if upload.audit || upload.bypassed {
             TrainingVerdict::Audit
-        } else if s.error.is_some() || everything {
+        } else if upload.refusal.is_some() || s.error.is_some() || everything {
             TrainingVerdict::Blocked
         } else if s.stats.records_stripped > 0 {
             TrainingVerdict::Stripped
@@ -557,6 +645,39 @@ impl RequestFlow {
             problem,
         });
         self.fresh = true;
+        // A part or completion that goes through changes the upload's state once the upstream
+        // accepts it (the response).
+        if verdict != TrainingVerdict::Blocked {
+            self.commit = part.map(|p| p.into_commit());
+        }
+    }
+
+    /// The response headers: a part or completion the upstream accepted (2xx) commits its
+    /// change to the upload's state; a part needs its id from the response body first.
+    pub fn on_response_headers(
+        &mut self,
+        store: &mut dyn SharedStore,
+        status: u32,
+    ) -> ResponseStep {
+        let Some(commit) = self.commit.take() else {
+            return ResponseStep::Continue;
+        };
+        if !(200..300).contains(&status) {
+            return ResponseStep::Continue;
+        }
+        if commit.needs_response_body() {
+            self.commit = Some(commit);
+            return ResponseStep::ReadBody;
+        }
+        commit.apply(store, None);
+        ResponseStep::Continue
+    }
+
+    /// The whole response body of an accepted part (`None`: it could not be read).
+    pub fn on_response_body(&mut self, store: &mut dyn SharedStore, body: Option<&[u8]>) {
+        if let Some(commit) = self.commit.take() {
+            commit.apply(store, body);
+        }
     }
 
     /// Headers to add to the response of a request that went through.
@@ -650,6 +771,7 @@ fn raw_query(path: &str) -> &str {
 mod tests {
     use super::*;
     use crate::identity::StaticAttributes;
+    use crate::training::parts::MemoryStore;
 
     fn policy() -> Policy {
         let text = std::fs::read(concat!(
@@ -676,8 +798,12 @@ mod tests {
     fn an_unreadable_upload_chunk_refuses_the_upload() {
         let p = policy();
         let h = head("api.openai.com", "/v1/files", "application/jsonl");
-        let (mut flow, step) =
-            RequestFlow::on_request_headers(&p, &h, &StaticAttributes::default());
+        let (mut flow, step) = RequestFlow::on_request_headers(
+            &p,
+            &h,
+            &StaticAttributes::default(),
+            &MemoryStore::default(),
+        );
         assert!(matches!(step, HeadersStep::Strip { .. }), "{step:?}");
         let first = br#"{"messages":[{"role":"user","content":"hi"}]}
 "#;
@@ -693,7 +819,12 @@ mod tests {
         assert_eq!(outcome.verdict, TrainingVerdict::Blocked);
         assert_eq!(outcome.problem, Some("unreadable_body"));
         // An empty final chunk is not a failure.
-        let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &StaticAttributes::default());
+        let (mut flow, _) = RequestFlow::on_request_headers(
+            &p,
+            &h,
+            &StaticAttributes::default(),
+            &MemoryStore::default(),
+        );
         flow.on_request_body(&p, first.len(), false, &mut |_| Some(first.to_vec()));
         let step = flow.on_request_body(&p, first.len(), true, &mut |_| Some(first.to_vec()));
         assert_eq!(step, BodyStep::Replace(first.to_vec()));
@@ -712,8 +843,12 @@ mod tests {
             "/v21.0/106540352240000/messages",
             "application/json",
         );
-        let (mut flow, step) =
-            RequestFlow::on_request_headers(&p, &h, &StaticAttributes::default());
+        let (mut flow, step) = RequestFlow::on_request_headers(
+            &p,
+            &h,
+            &StaticAttributes::default(),
+            &MemoryStore::default(),
+        );
         assert_eq!(step, HeadersStep::InspectBody);
         let step = flow.on_request_body(&p, 40, true, &mut |_| None);
         assert!(matches!(step, BodyStep::Respond(_)), "{step:?}");

@@ -3,11 +3,12 @@
 
 mod abi;
 
-use crate::flow::{BodyStep, HeadersStep, Outcome, RequestFlow, RequestHead};
+use crate::flow::{BodyStep, HeadersStep, Outcome, RequestFlow, RequestHead, ResponseStep};
 use crate::header_map::HeaderMap;
 use crate::identity::RequestAttributes;
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
+use crate::training::parts::{SharedStore, StoreError};
 use abi::LogLevel;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
@@ -146,6 +147,7 @@ impl RootContext for GuardRoot {
             metrics: Rc::clone(&self.metrics),
             node: Rc::clone(&self.node),
             flow: None,
+            reading_response: false,
         }))
     }
 }
@@ -155,6 +157,30 @@ struct GuardHttp {
     metrics: Rc<RefCell<Metrics>>,
     node: Rc<RefCell<NodeProperties>>,
     flow: Option<RequestFlow>,
+    /// The response body is buffered for the flow (an upload part's id).
+    reading_response: bool,
+}
+
+/// The upper bound of a response body the filter reads (an upload part's small JSON).
+const MAX_RESPONSE_READ: usize = 64 << 10;
+
+/// Envoy's shared data: one store for every worker thread of the VM id.
+struct HostStore;
+
+impl SharedStore for HostStore {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        abi::shared_data(key).ok().flatten()
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
+        abi::set_shared_data(key, value, cas.unwrap_or(0)).map_err(|status| {
+            if status == abi::STATUS_CAS_MISMATCH {
+                StoreError::Mismatch
+            } else {
+                StoreError::Failed
+            }
+        })
+    }
 }
 
 /// Request attributes: headers from the one map read per request, properties through
@@ -355,7 +381,7 @@ impl HttpContext for GuardHttp {
             headers: &headers,
             node: &self.node,
         };
-        let (flow, step) = RequestFlow::on_request_headers(&policy, &head, &attrs);
+        let (flow, step) = RequestFlow::on_request_headers(&policy, &head, &attrs, &HostStore);
         self.flow = Some(flow);
         self.report();
         match step {
@@ -416,11 +442,63 @@ impl HttpContext for GuardHttp {
         action
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if let Some(flow) = &self.flow {
-            for (name, value) in flow.response_headers() {
-                let _ = abi::add_header(abi::MAP_RESPONSE_HEADERS, name, &value);
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(flow) = &mut self.flow else {
+            return Action::Continue;
+        };
+        for (name, value) in flow.response_headers() {
+            let _ = abi::add_header(abi::MAP_RESPONSE_HEADERS, name, &value);
+        }
+        let status = abi::header(abi::MAP_RESPONSE_HEADERS, ":status")
+            .ok()
+            .flatten()
+            .and_then(|v| std::str::from_utf8(&v).ok()?.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+        if flow.on_response_headers(&mut HostStore, status) == ResponseStep::ReadBody {
+            if end_of_stream {
+                flow.on_response_body(&mut HostStore, None);
+            } else {
+                self.reading_response = true;
             }
+        }
+        Action::Continue
+    }
+
+    /// An accepted upload part: its id is read from the whole response body, which is held
+    /// until its end (a small JSON object; a larger body is not read).
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !self.reading_response {
+            return Action::Continue;
+        }
+        let Some(flow) = &mut self.flow else {
+            return Action::Continue;
+        };
+        if body_size > MAX_RESPONSE_READ {
+            self.reading_response = false;
+            flow.on_response_body(&mut HostStore, None);
+            return Action::Continue;
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        self.reading_response = false;
+        let body = abi::buffer(abi::BUFFER_RESPONSE_BODY, 0, body_size)
+            .ok()
+            .flatten();
+        flow.on_response_body(&mut HostStore, body.as_deref());
+        Action::Continue
+    }
+
+    /// A response that ends with trailers ends here, with its body still buffered.
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        if !std::mem::take(&mut self.reading_response) {
+            return Action::Continue;
+        }
+        if let Some(flow) = &mut self.flow {
+            let body = abi::buffer(abi::BUFFER_RESPONSE_BODY, 0, MAX_RESPONSE_READ)
+                .ok()
+                .flatten();
+            flow.on_response_body(&mut HostStore, body.as_deref());
         }
         Action::Continue
     }

@@ -131,6 +131,10 @@ pub fn recipient_hash(recipient: &str, salt: &str) -> String {
 pub fn training_error(code: &str, endpoint: &str) -> LocalReply {
     let message = match code {
         "all_records_whatsapp" => "Every record of this upload is derived from WhatsApp conversations; WhatsApp Business data may not be used to train AI models.".to_owned(),
+        "whatsapp_records_in_part" => "wa-egress-guard: this part of the upload holds WhatsApp-derived records, and WhatsApp Business data may not be used to train AI models. A part cannot be stripped without breaking the size declared when the Upload was created, so the part is refused: remove those records from the file before uploading it.".to_owned(),
+        "upload_parts_out_of_order" => "wa-egress-guard: `part_ids` must list exactly the parts that went through this proxy, in the order they were uploaded; the records that cross parts were judged in that order.".to_owned(),
+        "upload_parts_not_seen" => "wa-egress-guard: the parts of this upload did not go through this proxy (or its record of them expired), so the file was not inspected. Upload every part through the same egress proxy.".to_owned(),
+        "upload_parts_concurrent" => "wa-egress-guard: parts of this upload were sent concurrently, so the records that cross parts could not be joined in order. Upload the parts one after the other.".to_owned(),
         other => format!("The upload could not be inspected for WhatsApp-derived data (`{other}`), and the egress policy refuses uninspectable uploads."),
     };
     let body = json!({"error": {"message": message, "type": "wa_egress_guard", "code": code, "param": null}});

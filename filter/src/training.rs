@@ -10,6 +10,7 @@ pub mod gzip;
 pub mod hf_commit;
 pub mod json_doc;
 pub mod multipart;
+pub mod parts;
 pub mod stage;
 
 use crate::identity::IdentityPattern;
@@ -219,12 +220,47 @@ impl TrainingPolicy {
             })
     }
 
+    /// What every stage reads: the detectors and the limits.
+    pub fn stage_context(&self) -> &StageContext {
+        &self.ctx
+    }
+
     /// Builds the stripper for a body, or says why it cannot be inspected.
     pub fn stripper(
         &self,
         format: BodyFormat,
         content_type: Option<&str>,
         content_encoding: Option<&str>,
+    ) -> Stripper {
+        self.stripper_with(format, content_type, content_encoding, None)
+    }
+
+    /// The stripper for one part of a file uploaded in parts (`parts`): a multipart body whose
+    /// one file part goes through `file_stage`, or the body itself when it is not multipart.
+    pub fn part_stripper(
+        &self,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        carried_tail: Vec<u8>,
+        slot: parts::TailSlot,
+    ) -> Stripper {
+        let ctx = Arc::clone(&self.ctx);
+        let make: multipart::FileStage =
+            Box::new(move || Box::new(parts::PartStage::new(ctx, carried_tail, slot)));
+        self.stripper_with(
+            BodyFormat::Multipart,
+            content_type,
+            content_encoding,
+            Some(make),
+        )
+    }
+
+    fn stripper_with(
+        &self,
+        format: BodyFormat,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        file_stage: Option<multipart::FileStage>,
     ) -> Stripper {
         let ct = content_type.unwrap_or("").to_ascii_lowercase();
         let mime = ct.split(';').next().unwrap_or("").trim().to_owned();
@@ -237,11 +273,24 @@ impl TrainingPolicy {
             f => f,
         };
         let inner: Box<dyn Stage> = match format {
-            BodyFormat::Multipart => match multipart::boundary(content_type.unwrap_or("")) {
-                Some(b) => Box::new(multipart::MultipartStage::new(Arc::clone(&self.ctx), &b)),
-                None => Box::new(Refuse::new(StripError::MalformedMultipart)),
-            },
+            BodyFormat::Multipart => {
+                match (multipart::boundary(content_type.unwrap_or("")), file_stage) {
+                    (Some(b), Some(make)) => Box::new(multipart::MultipartStage::with_file_stage(
+                        Arc::clone(&self.ctx),
+                        &b,
+                        make,
+                    )),
+                    (Some(b), None) => {
+                        Box::new(multipart::MultipartStage::new(Arc::clone(&self.ctx), &b))
+                    }
+                    (None, _) => Box::new(Refuse::new(StripError::MalformedMultipart)),
+                }
+            }
             BodyFormat::Json => Box::new(JsonDocumentStage::new(Arc::clone(&self.ctx))),
+            // The flow builds these itself (`part_stripper`, and `/complete` is read whole).
+            BodyFormat::UploadPart | BodyFormat::UploadComplete => {
+                Box::new(Refuse::new(StripError::UnsupportedPart))
+            }
             BodyFormat::HfCommit => Box::new(hf_commit::HfCommitStage::new(Arc::clone(&self.ctx))),
             BodyFormat::Jsonl | BodyFormat::Auto => match mime.as_str() {
                 ""

@@ -20,6 +20,9 @@ pub const STATUS_PARSE_FAILURE: u32 = 4;
 pub const MAP_REQUEST_HEADERS: u32 = 0;
 pub const MAP_RESPONSE_HEADERS: u32 = 2;
 pub const BUFFER_REQUEST_BODY: u32 = 0;
+pub const BUFFER_RESPONSE_BODY: u32 = 1;
+/// The ABI's `CasMismatch`.
+pub const STATUS_CAS_MISMATCH: u32 = 8;
 pub const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
 pub const METRIC_COUNTER: u32 = 0;
 
@@ -91,6 +94,20 @@ unsafe extern "C" {
         return_id: *mut u32,
     ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_get_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+        return_cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> u32;
 }
 
 /// Takes ownership of a host-returned buffer. The host allocated it through the SDK's
@@ -165,6 +182,27 @@ pub fn set_buffer(kind: u32, start: usize, size: usize, data: &[u8]) -> Result<(
 pub fn buffer(kind: u32, start: usize, max: usize) -> Result<Option<Vec<u8>>, u32> {
     // SAFETY: out-pointers are valid locals.
     read_with(|d, s| unsafe { proxy_get_buffer_bytes(kind, start, max, d, s) })
+}
+
+/// A shared-data value and its version; `Ok(None)` when the key has no value.
+pub fn shared_data(key: &str) -> Result<Option<(Vec<u8>, u32)>, u32> {
+    let mut cas: u32 = 0;
+    // SAFETY: the key describes a live `&str`; out-pointers are valid locals.
+    let value = read_with(|d, s| unsafe {
+        proxy_get_shared_data(key.as_ptr(), key.len(), d, s, &mut cas)
+    })?;
+    Ok(value.map(|v| (v, cas)))
+}
+
+/// Sets a shared-data value if its version is still `cas` (0: unconditionally).
+pub fn set_shared_data(key: &str, value: &[u8], cas: u32) -> Result<(), u32> {
+    // SAFETY: pointers and lengths describe live slices.
+    match unsafe {
+        proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas)
+    } {
+        STATUS_OK => Ok(()),
+        s => Err(s),
+    }
 }
 
 pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, u32> {

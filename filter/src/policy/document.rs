@@ -365,6 +365,12 @@ pub enum BodyFormat {
     Json,
     Multipart,
     HfCommit,
+    /// A part of a file uploaded in parts (OpenAI Uploads `/parts`): judged, never stripped,
+    /// its unfinished last record carried to the next part of the same upload.
+    UploadPart,
+    /// The end of a file uploaded in parts (OpenAI Uploads `/complete`): the parts must be
+    /// the ones judged, in order, and the file's last record is judged.
+    UploadComplete,
 }
 
 #[derive(Debug, Clone, Deserialize)]

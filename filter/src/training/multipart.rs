@@ -28,7 +28,14 @@ pub struct MultipartStage {
     state: State,
     pending: Vec<u8>,
     bypassed: bool,
+    /// Makes the stage of a file part instead of [`stage_for_file`]; `None` once used, so a
+    /// second file part is refused.
+    file_stage: Option<FileStage>,
+    custom_files: bool,
 }
+
+/// Makes the stage for a file part.
+pub type FileStage = Box<dyn FnOnce() -> Box<dyn Stage>>;
 
 /// Extracts the boundary parameter from a `multipart/form-data` content type.
 pub fn boundary(content_type: &str) -> Option<String> {
@@ -54,7 +61,18 @@ impl MultipartStage {
             state: State::Preamble,
             pending: Vec::new(),
             bypassed: false,
+            file_stage: None,
+            custom_files: false,
         }
+    }
+
+    /// The one file part goes through `stage` (a file uploaded in parts: see `parts`); any
+    /// other file part is refused.
+    pub fn with_file_stage(ctx: Arc<StageContext>, boundary: &str, stage: FileStage) -> Self {
+        let mut m = Self::new(ctx, boundary);
+        m.file_stage = Some(stage);
+        m.custom_files = true;
+        m
     }
 
     fn step(
@@ -170,7 +188,7 @@ impl MultipartStage {
     }
 
     /// Chooses how to treat a part's content from its headers.
-    fn inner_for(&self, headers: &[u8]) -> Result<Box<dyn Stage>, StripError> {
+    fn inner_for(&mut self, headers: &[u8]) -> Result<Box<dyn Stage>, StripError> {
         let text = std::str::from_utf8(headers).map_err(|_| StripError::MalformedMultipart)?;
         let mut disposition = None;
         let mut content_type = String::new();
@@ -206,6 +224,12 @@ impl MultipartStage {
             || matches!(name.as_str(), "file" | "data" | "training_file" | "dataset");
         if !is_file {
             return Ok(Box::new(Passthrough));
+        }
+        if self.custom_files {
+            return Ok(match self.file_stage.take() {
+                Some(make) => make(),
+                None => Box::new(Refuse::new(StripError::UnsupportedPart)),
+            });
         }
         let fname = filename.unwrap_or_default().to_ascii_lowercase();
         Ok(stage_for_file(&self.ctx, &fname, &content_type))

@@ -39,6 +39,9 @@ pub enum StripError {
     /// The host would not take the rewritten body (a request ending with trailers after the
     /// held bytes had been released).
     UnwritableBody,
+    /// A part of a file uploaded in parts holds WhatsApp-derived records: a part is never
+    /// stripped (the upload's declared size would break), so it is refused.
+    RecordsInPart,
 }
 
 impl StripError {
@@ -52,6 +55,7 @@ impl StripError {
             Self::ExpansionTooLarge => "expansion_too_large",
             Self::UnreadableBody => "unreadable_body",
             Self::UnwritableBody => "unwritable_body",
+            Self::RecordsInPart => "whatsapp_records_in_part",
         }
     }
 }

@@ -155,8 +155,12 @@ mod native {
     /// One request through `RequestFlow`; returns the bytes it would forward.
     pub fn run(engine: &Engine, request: &NativeRequest) -> usize {
         let policy = &engine.0;
-        let (mut flow, step) =
-            RequestFlow::on_request_headers(policy, &request.head, &request.attributes);
+        let (mut flow, step) = RequestFlow::on_request_headers(
+            policy,
+            &request.head,
+            &request.attributes,
+            &wa_egress_guard::training::parts::MemoryStore::default(),
+        );
         if !matches!(step, HeadersStep::InspectBody | HeadersStep::Strip { .. }) {
             return 0;
         }

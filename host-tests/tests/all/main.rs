@@ -27,4 +27,6 @@ mod replay;
 #[cfg(test)]
 mod training_uploads;
 #[cfg(test)]
+mod upload_parts;
+#[cfg(test)]
 mod whatsapp_calls;

@@ -11,6 +11,7 @@
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use wa_egress_guard::flow::Outcome;
+use wa_egress_guard::training::parts::MemoryStore;
 use wa_egress_guard::{classify, whatsapp};
 use wa_egress_guard::{
     report, BodyStep, HeadersStep, Policy, RequestFlow, RequestHead, StaticAttributes,
@@ -69,7 +70,8 @@ fn one_request(
     body: &[u8],
     attrs: &StaticAttributes,
 ) -> String {
-    let (mut flow, step) = RequestFlow::on_request_headers(policy, head, attrs);
+    let (mut flow, step) =
+        RequestFlow::on_request_headers(policy, head, attrs, &MemoryStore::default());
     emit(policy, &mut flow);
     let mut blocked = matches!(step, HeadersStep::Respond(_));
     if matches!(step, HeadersStep::InspectBody) {
@@ -174,7 +176,8 @@ fn strip_upload(policy: &Policy, data: &[u8], chunk: usize) -> Result<(u64, u64,
         ..RequestHead::default()
     };
     let attrs = StaticAttributes::new();
-    let (mut flow, step) = RequestFlow::on_request_headers(policy, &head, &attrs);
+    let (mut flow, step) =
+        RequestFlow::on_request_headers(policy, &head, &attrs, &MemoryStore::default());
     if !matches!(step, HeadersStep::Strip { .. }) {
         return Err(format!("the upload is not stripped: {step:?}"));
     }
