@@ -185,7 +185,7 @@ impl HeadEvaluation {
     /// Whether the body must be read before deciding.
     pub fn needs_body(&self, method: &str) -> bool {
         !self.findings.blocks()
-            && method.eq_ignore_ascii_case("POST")
+            && (method.eq_ignore_ascii_case("POST") || self.call.post)
             && matches!(
                 self.call.endpoint,
                 Endpoint::Messages

@@ -240,12 +240,20 @@ fn is_version(seg: &str) -> bool {
 /// Classifies a request to a WhatsApp host by its method, normalised path and the policy's
 /// edges.
 pub fn classify_call(method: &str, path: &NormalizedPath, edges: &[Edge]) -> WhatsAppCall {
-    let segs: Vec<&str> = path.segments.iter().map(String::as_str).collect();
-    // The version segment is optional: the Graph API serves unversioned paths too.
-    let rest: &[&str] = match segs.split_first() {
-        Some((first, tail)) if is_version(first) => tail,
-        _ => &segs,
-    };
+    // An edge with a format suffix (`messages.json`) is read as the edge: over-reading a path
+    // Graph might refuse costs nothing, missing one it accepts is a bypass.
+    let segs: Vec<&str> = path
+        .segments
+        .iter()
+        .map(|s| s.strip_suffix(".json").unwrap_or(s))
+        .collect();
+    // The version segment is optional: the Graph API serves unversioned paths too. Repeated
+    // ones (`/v21.0/v21.0/{id}/messages`) are all skipped, for the same reason.
+    let first_other = segs
+        .iter()
+        .position(|s| !is_version(s))
+        .unwrap_or(segs.len());
+    let rest: &[&str] = segs.get(first_other..).unwrap_or_default();
     // `?method=post` turns any Graph request into a POST.
     // A key's name before any `[` (`batch[]`) or NUL (PHP stops there).
     let key_is = |k: &str, name: &str| {
@@ -259,11 +267,13 @@ pub fn classify_call(method: &str, path: &NormalizedPath, edges: &[Edge]) -> Wha
     // `batch=[...]` in the query of any method is a batch request.
     let has_batch = path.params.iter().any(|(k, _)| key_is(k, "batch"));
     let is_post = method.eq_ignore_ascii_case("POST");
+    // A media upload tunnelled through `?method=post` is an upload all the same: its body is
+    // read as a POST's would be.
     let call = |endpoint: Endpoint, edge: &str, id: Option<&str>| WhatsAppCall {
         endpoint,
         edge: edge.to_owned(),
         path_id: id.map(str::to_owned),
-        post: is_post,
+        post: is_post || (has_method_override && endpoint == Endpoint::Media),
     };
     let edge = match rest {
         [id, name] => edges.iter().find(|e| e.name == *name).map(|e| (e, *id)),
@@ -295,6 +305,18 @@ mod tests {
 
     fn call(method: &str, path: &str) -> WhatsAppCall {
         classify_call(method, &normalize_path(path), &default_edges())
+    }
+
+    /// Found in review round 2: a repeated version segment and a format suffix.
+    #[test]
+    fn repeated_versions_and_a_json_suffix_still_name_the_edge() {
+        for path in [
+            "/v21.0/v21.0/106540352242922/messages",
+            "/v21.0/106540352242922/messages.json",
+            "/v21.0/v20.0/106540352242922/messages.json",
+        ] {
+            assert_eq!(call("POST", path).endpoint, Endpoint::Messages, "{path}");
+        }
     }
 
     #[test]
