@@ -54,9 +54,14 @@ pub fn parse_message(
     body: &[u8],
     raw_query: &str,
 ) -> Result<MessageView, BodyProblem> {
+    let mut also_form = None;
     let (mut value, files) = match content_type.and_then(media::boundary) {
         Some(boundary) => multipart_fields(body, &boundary)?,
-        None => (parse_fields(content_type, body)?, Vec::new()),
+        None => {
+            let (value, form) = parse_fields(content_type, body)?;
+            also_form = form;
+            (value, Vec::new())
+        }
     };
     let Value::Object(map) = &mut value else {
         return Err(BodyProblem::InvalidJson);
@@ -93,6 +98,10 @@ pub fn parse_message(
     } else {
         read(&Value::Object(query_only)).texts
     };
+    // JSON labelled as a form: a form parser reads other fields out of the same bytes.
+    if let Some(form) = &also_form {
+        more.extend(read(form).texts);
+    }
     // A media upload's `type` field names what WhatsApp stores; a text type there makes the
     // file text whatever its part says.
     let declared_text = endpoint == Endpoint::Media
@@ -115,8 +124,12 @@ pub fn parse_message(
 }
 
 /// A JSON or form body. A body that is JSON is read as JSON whatever its label says (Graph
-/// sniffs it); a form label on anything else reads it as a form.
-fn parse_fields(content_type: Option<&str>, body: &[u8]) -> Result<Value, BodyProblem> {
+/// sniffs it); a form label on anything else reads it as a form. JSON labelled as a form is
+/// also returned read as a form (second value): which reading the API uses is not known.
+fn parse_fields(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(Value, Option<Value>), BodyProblem> {
     let mime = content_type
         .and_then(|c| c.split(';').next())
         .map(|c| c.trim().to_ascii_lowercase())
@@ -124,7 +137,7 @@ fn parse_fields(content_type: Option<&str>, body: &[u8]) -> Result<Value, BodyPr
     let trimmed = body.trim_ascii_start();
     let trimmed = trimmed.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(trimmed);
     if trimmed.is_empty() {
-        return Ok(Value::Object(serde_json::Map::new()));
+        return Ok((Value::Object(serde_json::Map::new()), None));
     }
     let json = || crate::strict_json::from_slice(trimmed).map_err(|_| BodyProblem::InvalidJson);
     let form = || {
@@ -134,9 +147,12 @@ fn parse_fields(content_type: Option<&str>, body: &[u8]) -> Result<Value, BodyPr
             .ok_or(BodyProblem::InvalidJson)
     };
     match (trimmed.first(), mime == "application/x-www-form-urlencoded") {
-        (Some(b'{'), true) => json().or_else(|_| form()),
-        (_, true) => form(),
-        _ => json(),
+        (Some(b'{'), true) => match json() {
+            Ok(value) => Ok((value, form().ok())),
+            Err(_) => form().map(|f| (f, None)),
+        },
+        (_, true) => form().map(|f| (f, None)),
+        _ => json().map(|j| (j, None)),
     }
 }
 

@@ -333,7 +333,13 @@ pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &Me
         }
     }
     let c = &policy.content;
-    let scored = match origin.map(|o| o.role) {
+    // An origin in audit mode changes nothing that is enforced: for the content rule its
+    // caller is as unknown as an undeclared one (a general-assistant pilot in audit is still
+    // scored, and blocked when the content rule is enforced).
+    let enforced_role = origin
+        .filter(|o| mode_of(policy, o.mode) != Mode::Audit)
+        .map(|o| o.role);
+    let scored = match enforced_role {
         None => c.score_unknown,
         Some(Role::CustomerService) => c.score_customer_service,
         Some(Role::GeneralAssistant) => false,

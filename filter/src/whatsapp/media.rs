@@ -84,7 +84,19 @@ pub fn boundary(content_type: &str) -> Option<String> {
         return None;
     }
     let rest: Vec<&str> = params.collect();
-    parameters(&rest.join(";"))
+    let params = parameters(&rest.join(";"));
+    // Parsers disagree when a content type names a boundary twice or hides the word in
+    // another parameter (`xboundary=AAA; boundary=b`: PHP takes the first match): no boundary
+    // then, so the body is unreadable and refused.
+    if params
+        .iter()
+        .filter(|(k, _)| k.contains("boundary"))
+        .count()
+        != 1
+    {
+        return None;
+    }
+    params
         .into_iter()
         .find_map(|(k, v)| (k == "boundary").then_some(v))
         .filter(|b| !b.is_empty() && b.len() <= 200)
@@ -98,6 +110,16 @@ pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, Multip
     }
     let dash = format!("--{boundary}");
     let delimiter = format!("\r\n--{boundary}");
+    // A delimiter after a bare LF frames parts for lenient parsers (PHP) and not for this one:
+    // what the API would read is unknown.
+    let bare = format!("\n--{boundary}");
+    let mut from = 0;
+    while let Some(i) = body.get(from..).and_then(|b| find(b, bare.as_bytes())) {
+        if from + i == 0 || body.get(from + i - 1) != Some(&b'\r') {
+            return Err(MultipartError::Malformed);
+        }
+        from += i + 1;
+    }
     // The first delimiter may open the body without a CRLF before it.
     let mut pos = if body.starts_with(dash.as_bytes()) {
         dash.len()
