@@ -31,6 +31,18 @@ pub const MIN_SEGMENT_WORDS: u32 = 8;
 /// them, and a model forced to guess would block "OK" or "Terima kasih" from a service bot.
 pub const MIN_MESSAGE_WORDS: u32 = 3;
 
+/// A paragraph longer than twice this many words is also scored in windows of about this
+/// many words (whole sentences, each window starting half a window after the previous one):
+/// a short answer written into the same paragraph as long service boilerplate is then scored
+/// on its own too, and the padding cannot dilute it.
+pub const WINDOW_WORDS: usize = 60;
+
+/// A window is one of many candidates in a long paragraph, so its probability is lowered by
+/// this much in logit space: the highest of many windows would otherwise reach the threshold
+/// in long service answers more often than a whole message does (measured on the held-out
+/// split, MODEL.md).
+pub const WINDOW_LOGIT_PENALTY: f64 = 0.5;
+
 /// The default probability threshold of a policy, chosen on the project's held-out split so
 /// that false blocks of service messages stay at or below 1% (see MODEL.md).
 pub const DEFAULT_THRESHOLD: f64 = 0.65;
@@ -75,6 +87,9 @@ pub struct Score {
     pub signals: Vec<String>,
     /// The paragraphs (counted across fields) of the highest-scoring part.
     part: std::ops::Range<usize>,
+    /// When the highest-scoring part is a window: its bytes in that (single) paragraph,
+    /// normalised.
+    window: Option<std::ops::Range<usize>>,
     /// The term groups found in that part.
     terms: u64,
 }
@@ -196,9 +211,20 @@ impl Classifier {
 
     /// Scores the texts a recipient reads, one per field.
     pub fn score_texts<S: AsRef<str>>(&self, texts: &[S]) -> Score {
+        self.score_parts(texts, true)
+    }
+
+    /// Scores one text without windows: the parts the trainer's scorer also scores (the
+    /// parity test compares the two).
+    pub fn score_unwindowed(&self, text: &str) -> Score {
+        self.score_parts(&[text], false)
+    }
+
+    fn score_parts<S: AsRef<str>>(&self, texts: &[S], with_windows: bool) -> Score {
         let mut scratch = Scratch::default();
         let mut normalized = String::new();
         let mut paragraphs: Vec<(usize, Part)> = Vec::new();
+        let mut windowed: Vec<(usize, std::ops::Range<usize>, Part)> = Vec::new();
         // Terms are also looked for across paragraph and field breaks, so that splitting a
         // phrase over two lines or two fields does not hide it.
         let (mut field_terms, mut joined) = (Vec::new(), String::new());
@@ -206,7 +232,14 @@ impl Classifier {
             normalized.clear();
             normalize::normalize_into(text.as_ref(), &mut normalized);
             for p in features::paragraphs(&normalized) {
-                paragraphs.push((f, self.part(p, &mut scratch)));
+                let part = self.part(p, &mut scratch);
+                if with_windows && part.words as usize > 2 * WINDOW_WORDS {
+                    for w in windows(p) {
+                        let text = p.get(w.clone()).unwrap_or_default();
+                        windowed.push((paragraphs.len(), w, self.part(text, &mut scratch)));
+                    }
+                }
+                paragraphs.push((f, part));
             }
             if self.terms.is_some() {
                 field_terms.push(self.term_bits(&normalized));
@@ -216,7 +249,13 @@ impl Classifier {
         }
         let whole_terms = self.term_bits(&joined);
         // Candidates: the whole message, each field, each paragraph; as ranges of paragraphs.
-        let mut best: Option<(f64, std::ops::Range<usize>, u64)> = None;
+        type Best = (
+            f64,
+            std::ops::Range<usize>,
+            u64,
+            Option<std::ops::Range<usize>>,
+        );
+        let mut best: Option<Best> = None;
         let mut consider = |range: std::ops::Range<usize>, whole: bool, terms: u64| {
             let mut part = Part::default();
             for (_, p) in paragraphs.get(range.clone()).unwrap_or(&[]) {
@@ -227,8 +266,8 @@ impl Classifier {
             }
             part.terms |= terms;
             let prob = self.model.probability(self.raw(&part));
-            if best.as_ref().is_none_or(|(b, _, _)| prob > *b) {
-                best = Some((prob, range, part.terms));
+            if best.as_ref().is_none_or(|(b, _, _, _)| prob > *b) {
+                best = Some((prob, range, part.terms, None));
             }
         };
         consider(0..paragraphs.len(), true, whole_terms);
@@ -251,7 +290,18 @@ impl Classifier {
             }
             start = end;
         }
-        let Some((probability, part, terms)) = best else {
+        for (index, bytes, part) in &windowed {
+            if part.words < MIN_SEGMENT_WORDS {
+                continue;
+            }
+            let prob = self
+                .model
+                .probability_shifted(self.raw(part), -WINDOW_LOGIT_PENALTY);
+            if best.as_ref().is_none_or(|(b, _, _, _)| prob > *b) {
+                best = Some((prob, *index..*index + 1, part.terms, Some(bytes.clone())));
+            }
+        }
+        let Some((probability, part, terms, window)) = best else {
             return Score::default();
         };
         let words: u32 = paragraphs.iter().map(|(_, p)| p.words).sum();
@@ -263,6 +313,7 @@ impl Classifier {
             probability,
             signals: Vec::new(),
             part,
+            window,
             terms,
         }
     }
@@ -284,8 +335,12 @@ impl Classifier {
             normalize::normalize_into(text.as_ref(), &mut normalized);
             for p in features::paragraphs(&normalized) {
                 if score.part.contains(&index) {
+                    let text = match &score.window {
+                        Some(w) => p.get(w.clone()).unwrap_or_default(),
+                        None => p,
+                    };
                     part.shape
-                        .merge(&features::extract(p, &mut scratch, &mut rec));
+                        .merge(&features::extract(text, &mut scratch, &mut rec));
                 }
                 index += 1;
             }
@@ -486,3 +541,65 @@ fn compile_terms(section: &ContentSection, errors: &mut Vec<ClassifierError>) ->
 
 #[cfg(test)]
 mod tests;
+
+/// The windows of a long paragraph: runs of whole sentences of about [`WINDOW_WORDS`] words,
+/// each starting about half a window after the previous one, as byte ranges.
+fn windows(paragraph: &str) -> Vec<std::ops::Range<usize>> {
+    // Sentence ends: after `.`, `!`, `?` (and their CJK, Arabic and Devanagari forms) followed
+    // by a blank or the end, and after every line break.
+    let mut ends: Vec<usize> = Vec::new();
+    let mut chars = paragraph.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let end = i + c.len_utf8();
+        let closes = match c {
+            '\n' | '。' | '！' | '？' => true,
+            '.' | '!' | '?' | '؟' | '।' => chars.peek().is_none_or(|(_, n)| n.is_whitespace()),
+            _ => false,
+        };
+        if closes {
+            ends.push(end);
+        }
+    }
+    if ends.last() != Some(&paragraph.len()) {
+        ends.push(paragraph.len());
+    }
+    let mut start = 0;
+    let sentences: Vec<(usize, usize, usize)> = ends
+        .iter()
+        .map(|&end| {
+            let text = paragraph.get(start..end).unwrap_or_default();
+            let words =
+                text.split_whitespace().count() + text.chars().filter(|c| is_cjk_word(*c)).count();
+            let s = (start, end, words);
+            start = end;
+            s
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut since_last = usize::MAX;
+    for (i, &(from, _, words)) in sentences.iter().enumerate() {
+        if since_last >= WINDOW_WORDS / 2 {
+            let mut total = 0;
+            let mut to = from;
+            for &(_, end, w) in sentences.iter().skip(i) {
+                total += w;
+                to = end;
+                if total >= WINDOW_WORDS {
+                    break;
+                }
+            }
+            out.push(from..to);
+            since_last = 0;
+            if to == paragraph.len() {
+                break;
+            }
+        }
+        since_last += words;
+    }
+    out
+}
+
+/// Characters the featuriser counts as a word each (Han, kana, Thai).
+fn is_cjk_word(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{9FFF}' | '\u{0E00}'..='\u{0E7F}')
+}

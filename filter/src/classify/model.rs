@@ -182,7 +182,12 @@ impl Model {
 
     /// The calibrated probability of a raw score.
     pub fn probability(&self, score: f32) -> f64 {
-        let z = f64::from(self.platt_a) * f64::from(score) + f64::from(self.platt_b);
+        self.probability_shifted(score, 0.0)
+    }
+
+    /// The probability with `shift` added in logit space (negative: less likely).
+    pub fn probability_shifted(&self, score: f32, shift: f64) -> f64 {
+        let z = f64::from(self.platt_a) * f64::from(score) + f64::from(self.platt_b) + shift;
         1.0 / (1.0 + (-z).exp())
     }
 }

@@ -60,7 +60,7 @@ fn rust_scorer_agrees_with_the_trainer() {
             assert_eq!(classifier.score(text).probability, 0.0, "{text:?}");
             continue;
         }
-        let got = classifier.score(text).probability;
+        let got = classifier.score_unwindowed(text).probability;
         let quantised = rec["p_quantised"].as_f64().unwrap();
         let float = rec["p_float"].as_f64().unwrap();
         assert!(
@@ -91,6 +91,55 @@ fn padding_with_service_lines_cannot_dilute_an_answer() {
     assert!(padded >= alone - 1e-9, "{padded} < {alone}");
     let fields = c.score_texts(&[padding, answer]).probability;
     assert!(fields >= alone - 1e-9, "{fields} < {alone}");
+}
+
+/// Padding written into the answer's own paragraph (no blank line): a paragraph longer than
+/// two windows is also scored in windows of whole sentences, so the answer's window counts.
+#[test]
+fn padding_in_the_same_paragraph_cannot_dilute_an_answer() {
+    let c = Classifier::compile(&section("{}")).unwrap();
+    let answer = "Photosynthesis is the process by which green plants turn light, water and carbon \
+        dioxide into glucose and oxygen. It happens in the chloroplasts, where chlorophyll absorbs \
+        light energy and drives the splitting of water molecules. The oxygen we breathe is a by-product \
+        of that splitting, and the glucose feeds the plant's growth. In short, the light reactions \
+        capture energy and the Calvin cycle uses it to fix carbon dioxide into sugars that the whole \
+        food chain depends on.";
+    let alone = c.score(answer).probability;
+    assert!(
+        alone >= 0.8,
+        "the answer alone is clearly an assistant's: {alone}"
+    );
+    let boilerplate = "Your order #AB-20931 has shipped and will arrive on Friday between 9 and 12. \
+        Track it in the Larkspur Home app under My orders. Returns are free within 30 days. \
+        Reply STOP to opt out of delivery updates. ";
+    let padding = boilerplate.repeat(12);
+    // A window is one candidate of many, so its probability is lowered by the window penalty:
+    // padding can cost an answer of at least a window's length that much, and little more (a
+    // window holds the answer's sentences and at most a sentence of padding).
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    let floor = 1.0 / (1.0 + (-(logit(alone) - crate::classify::WINDOW_LOGIT_PENALTY)).exp());
+    for text in [
+        format!("{answer} {padding}"),
+        format!("{padding}{answer} {padding}"),
+        format!("{padding}\n{answer}\n{padding}"),
+    ] {
+        let unwindowed = c.score_unwindowed(&text).probability;
+        assert!(
+            unwindowed < c.threshold,
+            "the padding dilutes the whole: {unwindowed}"
+        );
+        let mut score = c.score(&text);
+        assert!(
+            score.probability >= floor - 0.05,
+            "padded in one paragraph: {} < {floor} (alone {alone})",
+            score.probability
+        );
+        // The explanation is computed on the winning window, and names features.
+        c.explain(&[text.as_str()], &mut score);
+        assert!(!score.signals.is_empty());
+    }
+    // Boilerplate alone, however long, is not an assistant.
+    assert!(c.score(&padding).probability < c.threshold);
 }
 
 #[test]
