@@ -15,6 +15,7 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 use std::borrow::Cow;
 
+mod graphql;
 mod streaming;
 
 /// Why a record was judged WhatsApp-derived.
@@ -26,6 +27,8 @@ pub enum Detector {
     Provenance,
     ChatExport,
     PhoneKey,
+    /// A Click-to-WhatsApp click id (`ctwa_clid`): only WhatsApp writes it.
+    CtwaClid,
 }
 
 impl Detector {
@@ -37,6 +40,7 @@ impl Detector {
             Self::Provenance => "provenance",
             Self::ChatExport => "chat_export",
             Self::PhoneKey => "phone_key",
+            Self::CtwaClid => "ctwa_clid",
         }
     }
 }
@@ -63,6 +67,8 @@ pub struct Detectors {
     chat_export_raw: Option<Regex>,
     phone_keys: Vec<String>,
     triggers: Option<AhoCorasick>,
+    /// The raw scan's sign of a configured key, however it is separated (`WA-_ID`).
+    key_scan: Regex,
     wamid_re: Regex,
     /// The streaming walk gives the same verdicts as the reference path (see `judge_json`).
     streaming: bool,
@@ -87,21 +93,30 @@ const MIN_BASE64_LEN: usize = 16;
 /// before lines and inside dates; 12- or 24-hour times with `:` or `.` (`14:22`, `14.22`,
 /// `2:22:01 PM`, `2:22 p. m.`, `下午2:22`, `٢:٢٢ م`); a word between date and time (`à`);
 /// brackets (iOS) or ` - ` (Android); and WhatsApp Web's time-first `[14:22, 12/03/2024]`.
+/// Also French Canadian times (`14 h 22`) and the Arabic comma (U+060C) between date and time.
 /// Then the sender and `: `. Continuation lines of a multi-line message carry no timestamp.
+/// A line starts after `\n`, `\r\n` or a lone `\r` (classic Mac line ends), and may be quoted
+/// as an e-mail reply quotes it (`> `, at any depth) or be a markdown list item (`- `, `* `,
+/// `+ `, `1. `, `1) `) before its timestamp.
 const CHAT_EXPORT: &str = concat!(
-    r"(?m)^[\s\x{200E}\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}]*\[?[\x{200E}\x{200F}]?",
+    r"(?mR)^[\s\x{200E}\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}]*",
+    r"(?:>[\s>]*)?(?:(?:[-*+•]|\d{1,3}[.)])\s+)?",
+    r"\[?[\x{200E}\x{200F}]?",
     r"(?:",
     r"\d{1,4}[\x{200E}\x{200F}]?[/.\-][\x{200E}\x{200F}]?\s?\d{1,2}[\x{200E}\x{200F}]?[/.\-][\x{200E}\x{200F}]?\s?\d{1,4}\.?",
-    r",?\s+(?:[^\s\d:\-]{1,3}\s+)?(?:上午|下午|午前|午後|오전|오후)?\s?",
-    r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?",
+    r"[,\x{060C}]?\s+(?:[^\s\d:\-]{1,3}\s+)?(?:上午|下午|午前|午後|오전|오후)?\s?",
+    r"\d{1,2}(?:[:.]|\s?h\s?)\d{2}(?:[:.]\d{2})?",
     r"(?:[\s\x{202F}]?(?:[AaPp]\.?\s?[Mm]\.?|午前|午後|ص|م|पूर्वाह्न|अपराह्न|ÖÖ|ÖS))?",
     r"|\d{1,2}:\d{2},\s+\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}",
     r")",
-    r"\]?[\x{200E}\x{200F}]?\s+(?:-\s+)?[^:\n]{1,60}:\s",
+    r"\]?[\x{200E}\x{200F}]?\s+(?:-\s+)?[^:\r\n]{1,60}:\s",
 );
-/// The raw scan's sign of a chat-export line: a time (`H:MM` or `H.MM`).
-const CHAT_EXPORT_RAW: &str = r"\d[:.]\d\d";
+/// The raw scan's sign of a chat-export line: a time (`H:MM`, `H.MM` or `H h MM`).
+const CHAT_EXPORT_RAW: &str = r"\d(?:[:.]|\s?h\s?)\d\d";
 const WAMID: &str = r"(?i)wamid\.[A-Za-z0-9+/=_\-]{8,}";
+/// What may separate the letters of a key in the raw scan (key comparison drops `_`, `-` and
+/// blanks; a blank other than a space is escaped in JSON, a trigger itself).
+const KEY_SEPARATORS: &str = r"[_\- ]*";
 
 impl Detectors {
     pub fn compile(doc: &DetectorsDoc) -> Result<Self, String> {
@@ -115,17 +130,36 @@ impl Detectors {
         if doc.wamid {
             triggers.push("wamid".into());
         }
-        // Keys are compared without case, separators or blanks (`wa_id`, `waId`, `wa-id `), so
-        // the raw scan looks for them unquoted, as written and without separators.
-        for k in doc.wa_id_keys.iter().chain(&doc.phone_keys) {
-            triggers.push(k.trim().to_ascii_lowercase());
-            triggers.push(normalize_key(k));
+        // Keys are compared without case, separators or blanks (`wa_id`, `waId`, `WA-_ID`), and
+        // by their last part (`contact.wa_id`), so the raw scan looks for their letters with any
+        // separators between them. Provenance values are compared trimmed and folded, so the
+        // scan looks for the provenance keys (their last parts) instead; a name/value pair's
+        // name is such a key too.
+        let mut keys: Vec<String> = doc
+            .wa_id_keys
+            .iter()
+            .chain(&doc.phone_keys)
+            .map(|k| normalize_key(k))
+            .collect();
+        keys.extend(
+            doc.provenance
+                .keys
+                .iter()
+                .map(|k| normalize_key(k.rsplit('.').next().unwrap_or(k))),
+        );
+        if doc.webhook_envelope {
+            keys.push("ctwaclid".into());
         }
-        // Provenance values are compared trimmed, so the raw scan looks for the keys instead.
-        for k in &doc.provenance.keys {
-            let last = k.rsplit('.').next().unwrap_or(k);
-            triggers.push(format!("\"{}\"", last.to_ascii_lowercase()));
-        }
+        let key_scan = keys
+            .iter()
+            .map(|k| {
+                k.chars()
+                    .map(|c| regex::escape(c.encode_utf8(&mut [0; 4])))
+                    .collect::<Vec<_>>()
+                    .join(KEY_SEPARATORS)
+            })
+            .collect::<Vec<_>>()
+            .join("|");
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostFirst)
@@ -154,6 +188,8 @@ impl Detectors {
             },
             phone_keys: normalized(&doc.phone_keys),
             triggers: Some(ac),
+            key_scan: Regex::new(&format!("(?i){key_scan}"))
+                .map_err(|e| format!("detector keys do not compile: {e}"))?,
             wamid_re: Regex::new(WAMID).map_err(|e| e.to_string())?,
             streaming: value_maps_are_sorted(),
         })
@@ -169,9 +205,10 @@ impl Detectors {
     ///   needs a trigger in the raw text: a decoded key or string differs from its raw form only
     ///   through an escape (the `\\` trigger); `whatsapp` is only compared ASCII
     ///   case-insensitively and no other character case-folds to the letters of `WAMID`
-    ///   (checked in the tests); a chat-export line holds a `CHAT_EXPORT_RAW` match; key
-    ///   triggers are the quoted keys, trimmed as the compared keys are. So the reference parses the record
-    ///   into a `Value`, and the walk reproduces `judge_value`'s label;
+    ///   (checked in the tests); a chat-export line holds a `CHAT_EXPORT_RAW` match; a
+    ///   configured key holds a `key_scan` match however it is separated; a key or value that
+    ///   folding changes holds a non-ASCII character. So the reference parses the record into a
+    ///   `Value`, and the walk reproduces `judge_value`'s label;
     /// - anything else (broken JSON, out-of-range numbers, a repeated key) goes to the reference.
     pub fn judge_json(&self, raw: &[u8]) -> RecordVerdict {
         let Ok(text) = std::str::from_utf8(raw) else {
@@ -228,8 +265,13 @@ impl Detectors {
 
     /// What a key is to the detectors; both walks ask this, so they agree.
     pub(super) fn key_kind(&self, key: &str) -> KeyKind {
-        // A flattened key (`contact.wa_id`) is the key of its last part.
-        let key = last_part(key);
+        // Obfuscation is folded first (`wa\u{200B}_id`, full-width letters); a flattened key
+        // (`contact.wa_id`) is the key of its last part.
+        self.part_kind(last_part(&fold(key)))
+    }
+
+    /// `key_kind` of a key as compared (`key_part`).
+    pub(super) fn part_kind(&self, key: &str) -> KeyKind {
         if self.wa_id_keys.iter().any(|k| key_eq(key, k)) {
             KeyKind::WaId
         } else if self.phone_keys.iter().any(|k| key_eq(key, k)) {
@@ -238,19 +280,32 @@ impl Detectors {
             KeyKind::NamesWhatsApp
         } else if key_eq(key, "messagingproduct") {
             KeyKind::Product
+        } else if self.webhook_envelope && key_eq(key, "ctwaclid") {
+            KeyKind::CtwaClid
         } else {
             KeyKind::Other
         }
     }
 
+    /// Whether a CSV column or flattened key (`context.channel`) is a provenance key.
+    pub(super) fn is_provenance_column(&self, name: &str) -> bool {
+        let folded = fold(name);
+        let parts: Vec<Cow<'_, str>> = folded.split('.').map(Cow::Borrowed).collect();
+        self.is_provenance_path(&parts)
+    }
+
     /// Whether a line itself starts with a chat-export timestamp (not one further down).
     pub fn starts_chat_line(&self, line: &str) -> bool {
-        let first = line.split('\n').next().unwrap_or_default();
+        let first = line.split(['\n', '\r']).next().unwrap_or_default();
         self.chat_export.as_ref().is_some_and(|r| r.is_match(first))
     }
 
     fn might_match(&self, text: &str) -> bool {
-        self.triggers.as_ref().is_none_or(|t| t.is_match(text))
+        // Keys and provenance values are folded when they hold a non-ASCII character, so any
+        // such character may hide a trigger.
+        !text.is_ascii()
+            || self.triggers.as_ref().is_none_or(|t| t.is_match(text))
+            || self.key_scan.is_match(text)
             || memchr::memchr(b'%', text.as_bytes()).is_some()
             || has_base64_run(text.as_bytes())
             || self
@@ -285,12 +340,13 @@ impl Detectors {
             Value::Object(map) => {
                 if self.webhook_envelope
                     && map.iter().any(|(k, v)| {
-                        self.key_kind(k) == KeyKind::Product
-                            && v.as_str()
-                                .is_some_and(|s| s.trim().eq_ignore_ascii_case("whatsapp"))
+                        self.key_kind(k) == KeyKind::Product && v.as_str().is_some_and(is_whatsapp)
                     })
                 {
                     return Some(Detector::WebhookEnvelope);
+                }
+                if self.is_provenance_field(map) {
+                    return Some(Detector::Provenance);
                 }
                 for (k, val) in map {
                     match self.key_kind(k) {
@@ -299,9 +355,10 @@ impl Detectors {
                         KeyKind::NamesWhatsApp if is_phone_like(val) => {
                             return Some(Detector::PhoneKey);
                         }
+                        KeyKind::CtwaClid if !is_empty(val) => return Some(Detector::CtwaClid),
                         _ => {}
                     }
-                    path.push(normalize_key(last_part(k)));
+                    path.push(normalize_key(last_part(&fold(k))));
                     let provenance = self.is_provenance_key(path) && self.names_whatsapp(val);
                     let found = if provenance {
                         Some(Detector::Provenance)
@@ -340,10 +397,19 @@ impl Detectors {
     /// or not) that decodes to UTF-8, or percent-encoding (`wamid%2E...`).
     fn judge_hidden(&self, s: &str, hidden: u8) -> Option<Detector> {
         let t = s.trim().trim_start_matches('\u{FEFF}');
-        if matches!(t.as_bytes().first(), Some(b'{' | b'['))
-            && let Ok(v) = serde_json::from_str::<Value>(t)
-        {
-            return self.walk(&v, &mut Vec::new(), 0, hidden);
+        if matches!(t.as_bytes().first(), Some(b'{' | b'[')) {
+            // Walked while parsed when it can be, so that a repeated key has every value
+            // checked here too. The walk parses as the `Value` parser does: what it leaves
+            // undecided is not JSON.
+            if self.streaming {
+                match streaming::walk_hidden(self, t, hidden) {
+                    streaming::Outcome::Found(d) => return Some(d),
+                    streaming::Outcome::Clean => return None,
+                    streaming::Outcome::Undecided => {}
+                }
+            } else if let Ok(v) = serde_json::from_str::<Value>(t) {
+                return self.walk(&v, &mut Vec::new(), 0, hidden);
+            }
         }
         if let Some(d) = self.judge_embedded(t, hidden) {
             return Some(d);
@@ -360,6 +426,14 @@ impl Detectors {
         if t.starts_with('"')
             && let Ok(inner) = serde_json::from_str::<String>(t)
             && let Some(d) = self.judge_string_hidden(&inner, hidden)
+        {
+            return Some(d);
+        }
+        // A GraphQL document with its data written inline (a Labelbox mutation without
+        // variables): each string literal is judged like a string of the record.
+        if is_graphql(t)
+            && let Some(d) =
+                graphql::literals(t).find_map(|literal| self.judge_string_hidden(&literal, hidden))
         {
             return Some(d);
         }
@@ -418,9 +492,13 @@ impl Detectors {
         {
             return Some(Detector::WebhookEnvelope);
         }
-        // Every chat-export line holds `H:MM`; most strings have no colon at all.
+        // Every chat-export line holds `sender: `; most strings have no colon at all.
         if memchr::memchr(b':', s.as_bytes()).is_some()
-            && self.chat_export.as_ref().is_some_and(|r| r.is_match(s))
+            && let Some(chat) = &self.chat_export
+            && (chat.is_match(s)
+                // An export rendered as HTML: its lines are separated by tags, not breaks.
+                || (memchr::memchr(b'<', s.as_bytes()).is_some()
+                    && html_lines(s).is_some_and(|lines| chat.is_match(&lines))))
         {
             return Some(Detector::ChatExport);
         }
@@ -441,31 +519,22 @@ impl Detectors {
             && self.wamid_re.is_match(s)
     }
 
-    /// `is_provenance_key` over a path of keys as they appear (compared ASCII
+    /// `is_provenance_key` over a path of keys as compared (`key_part`; compared ASCII
     /// case-insensitively, as the lowercased path is compared with lowercased names).
     fn is_provenance_path(&self, path: &[Cow<'_, str>]) -> bool {
         self.provenance_keys.iter().any(|k| {
             path.len() >= k.len()
                 && path
                     .get(path.len() - k.len()..)
-                    .is_some_and(|tail| tail.iter().zip(k).all(|(p, n)| key_eq(last_part(p), n)))
+                    .is_some_and(|tail| tail.iter().zip(k).all(|(p, n)| key_eq(p, n)))
         })
     }
 
-    /// Whether a provenance value names WhatsApp. Invisible characters (`Whats\u{AD}App`) do
-    /// not hide it.
-    fn names_whatsapp_str(&self, s: &str) -> bool {
-        let visible: String;
-        let s = if s.chars().any(crate::classify::normalize::is_ignorable) {
-            visible = s
-                .chars()
-                .filter(|c| !crate::classify::normalize::is_ignorable(*c))
-                .collect();
-            visible.as_str()
-        } else {
-            s
-        };
-        let s = s.trim();
+    /// Whether a provenance value names WhatsApp. Invisible characters (`Whats\u{AD}App`),
+    /// full-width or mathematical letters (`ＷｈａｔｓＡｐｐ`) and look-alikes do not hide it.
+    pub(super) fn names_whatsapp_str(&self, s: &str) -> bool {
+        let folded = fold(s);
+        let s = folded.trim();
         s.as_bytes()
             .windows(8)
             .any(|w| w.eq_ignore_ascii_case(b"whatsapp"))
@@ -480,6 +549,18 @@ impl Detectors {
         self.provenance_keys.iter().any(|k| {
             path.len() >= k.len() && path.get(path.len() - k.len()..) == Some(k.as_slice())
         })
+    }
+
+    /// A custom field written as a name/value pair (`{"name": "channel", "value": "WhatsApp"}`,
+    /// as CRMs and labelling tools store metadata): its name is a provenance key and its value
+    /// names WhatsApp.
+    fn is_provenance_field(&self, map: &serde_json::Map<String, Value>) -> bool {
+        let role = |k: &str| field_role(&key_part(&Cow::Borrowed(k)));
+        map.iter().any(|(k, v)| {
+            role(k) == FieldRole::Name && v.as_str().is_some_and(|s| self.is_provenance_column(s))
+        }) && map
+            .iter()
+            .any(|(k, v)| role(k) == FieldRole::Value && self.names_whatsapp(v))
     }
 
     fn names_whatsapp(&self, v: &Value) -> bool {
@@ -499,6 +580,81 @@ fn value_maps_are_sorted() -> bool {
         .ok()
         .and_then(|v| v.as_object().and_then(|m| m.keys().next().cloned()))
         .is_some_and(|k| k == "a")
+}
+
+/// The text of an HTML fragment with its line-breaking tags (`<br>`, `<p>`, `<div>`, `<li>`,
+/// `<tr>`, opening or closing, with attributes) turned into line breaks; `None` unless such a
+/// tag is followed by what may start a chat-export line (a digit, a bracket, a quote or list
+/// mark, a direction mark), so that most HTML is neither copied nor searched twice.
+fn html_lines(s: &str) -> Option<String> {
+    // Cheap first: some `>` must be followed by such a character (any non-ASCII one counts).
+    let b = s.as_bytes();
+    if !memchr::memchr_iter(b'>', b).any(|gt| {
+        b.get(gt + 1..)
+            .unwrap_or_default()
+            .iter()
+            .find(|c| !c.is_ascii_whitespace())
+            .is_some_and(|&c| {
+                c.is_ascii_digit() || !c.is_ascii() || matches!(c, b'[' | b'>' | b'-' | b'*' | b'+')
+            })
+    }) {
+        return None;
+    }
+    let may_start_line = |end: usize| {
+        let after = s.get(end..).unwrap_or_default().trim_start();
+        after.chars().next().is_some_and(|c| {
+            c.is_numeric()
+                || matches!(c, '[' | '>' | '-' | '*' | '+' | '•' | '\u{200E}' | '\u{200F}'
+                    | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
+    };
+    if !line_break_tags(s).any(|(_, end)| may_start_line(end)) {
+        return None;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut copied = 0;
+    for (start, end) in line_break_tags(s) {
+        out.push_str(s.get(copied..start).unwrap_or_default());
+        out.push('\n');
+        copied = end;
+    }
+    out.push_str(s.get(copied..).unwrap_or_default());
+    Some(out)
+}
+
+/// The byte ranges of the line-breaking tags in `s`, from `<` to after `>`.
+fn line_break_tags(s: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(lt) = s.get(from..).and_then(|r| r.find('<')).map(|i| from + i) {
+            let tag = s.get(lt + 1..).unwrap_or_default();
+            let name = tag.strip_prefix('/').unwrap_or(tag);
+            let len = name.bytes().take_while(u8::is_ascii_alphabetic).count();
+            let breaks = name.get(..len).is_some_and(|n| {
+                ["br", "p", "div", "li", "tr"]
+                    .iter()
+                    .any(|t| n.eq_ignore_ascii_case(t))
+            }) && matches!(
+                name.as_bytes().get(len),
+                Some(b'>' | b'/' | b' ' | b'\t' | b'\r' | b'\n')
+            );
+            from = lt + 1;
+            if breaks && let Some(gt) = tag.find('>') {
+                from = lt + 1 + gt + 1;
+                return Some((lt, from));
+            }
+        }
+        None
+    })
+}
+
+/// A string that reads as a GraphQL document holding string literals: an operation keyword
+/// or a selection set first, a quote inside.
+fn is_graphql(t: &str) -> bool {
+    let starts = ["mutation", "query", "subscription", "fragment", "{"]
+        .iter()
+        .any(|k| t.get(..k.len()).is_some_and(|p| p.eq_ignore_ascii_case(k)));
+    starts && memchr::memchr(b'"', t.as_bytes()).is_some()
 }
 
 /// Whether `b` is a base64 character of either alphabet.
@@ -585,7 +741,42 @@ pub(super) enum KeyKind {
     /// Names WhatsApp (`whatsapp_number`): counts with a phone-like value.
     NamesWhatsApp,
     Product,
+    /// `ctwa_clid`: counts with any value.
+    CtwaClid,
     Other,
+}
+
+/// A key as the detectors compare it: folded (`fold`), then its last part; borrowed when the
+/// key is ASCII and borrowed.
+pub(super) fn key_part<'a>(key: &Cow<'a, str>) -> Cow<'a, str> {
+    match key {
+        Cow::Borrowed(k) if k.is_ascii() => Cow::Borrowed(last_part(k)),
+        other => Cow::Owned(last_part(&fold(other)).to_owned()),
+    }
+}
+
+/// What a key is in a custom field written as a name/value pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FieldRole {
+    /// `name`, `key`, `field`, `label`, `property`: the field's name.
+    Name,
+    /// `value`: the field's value.
+    Value,
+    Other,
+}
+
+/// The role of a key as compared (`key_part`) in a name/value pair.
+pub(super) fn field_role(part: &str) -> FieldRole {
+    if ["name", "key", "field", "label", "property"]
+        .iter()
+        .any(|n| key_eq(part, n))
+    {
+        FieldRole::Name
+    } else if key_eq(part, "value") {
+        FieldRole::Value
+    } else {
+        FieldRole::Other
+    }
 }
 
 /// The last part of a flattened key (`contact.wa_id` → `wa_id`).
@@ -618,18 +809,47 @@ fn is_phone_like(v: &Value) -> bool {
     }
 }
 
-/// A key as the detectors compare it: ASCII-lowercased, without `_`, `-` or blanks, so that
-/// `wa_id`, `waId`, `WA-ID` and ` wa_id ` are one key.
+/// A key or a provenance value with its obfuscation folded out, the way the classifier's
+/// normaliser reads text: default-ignorable characters dropped (`wa\u{200B}_id`,
+/// `Whats\u{AD}App`), compatibility forms decomposed (full-width `ＷｈａｔｓＡｐｐ`,
+/// mathematical letters, ligatures), combining accents dropped, and look-alike letters read as
+/// the Latin letter they imitate (a Cyrillic `а`). ASCII, the common case, costs one scan.
+pub(super) fn fold(s: &str) -> Cow<'_, str> {
+    use crate::classify::normalize::{is_ignorable, lookalike};
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    if s.is_ascii() {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .filter(|c| !is_ignorable(*c))
+            .nfkd()
+            .filter(|c| !is_combining_mark(*c))
+            .map(|c| lookalike(c).unwrap_or(c))
+            .collect(),
+    )
+}
+
+/// A value that is the word `whatsapp` (as `messaging_product` holds it), once folded.
+pub(super) fn is_whatsapp(s: &str) -> bool {
+    fold(s).trim().eq_ignore_ascii_case("whatsapp")
+}
+
+/// A key as the detectors compare it: folded, ASCII-lowercased, without `_`, `-` or blanks,
+/// so that `wa_id`, `waId`, `WA-ID`, ` wa_id ` and `wa\u{200B}_id` are one key.
 pub(super) fn normalize_key(k: &str) -> String {
-    k.chars()
+    fold(k)
+        .chars()
         .filter(|c| !matches!(c, '_' | '-') && !c.is_whitespace())
         .map(|c| c.to_ascii_lowercase())
         .collect()
 }
 
-/// `normalize_key(raw) == normalized`, without allocating.
-fn key_eq(raw: &str, normalized: &str) -> bool {
-    let mut kept = raw
+/// `normalize_key(folded) == normalized` for a key already folded (`fold`), without
+/// allocating.
+fn key_eq(folded: &str, normalized: &str) -> bool {
+    let mut kept = folded
         .chars()
         .filter(|c| !matches!(c, '_' | '-') && !c.is_whitespace())
         .map(|c| c.to_ascii_lowercase());
@@ -904,6 +1124,175 @@ mod tests {
         ] {
             assert_eq!(judge(rec), RecordVerdict::Keep, "{rec}");
         }
+    }
+
+    #[test]
+    fn obfuscated_keys_and_provenance_values_are_folded_in_both_paths() {
+        use Detector::*;
+        for (rec, want) in [
+            // A zero-width space or a soft hyphen inside a key.
+            (
+                "{\"contact\":{\"wa\u{200B}_id\":\"16505551234\"}}",
+                Some(WaIdKey),
+            ),
+            ("{\"wa\u{AD}id\":\"16505551234\"}", Some(WaIdKey)),
+            // Full-width and mathematical letters, in keys and values.
+            ("{\"ＷＡ＿ＩＤ\":\"1\"}", Some(WaIdKey)),
+            ("{\"channel\":\"ＷｈａｔｓＡｐｐ\"}", Some(Provenance)),
+            ("{\"𝐜𝐡𝐚𝐧𝐧𝐞𝐥\":\"whatsapp\"}", Some(Provenance)),
+            ("{\"source\":\"𝕎𝕙𝕒𝕥𝕤𝔸𝕡𝕡\"}", Some(Provenance)),
+            // A Cyrillic look-alike, an accent, a direction mark.
+            ("{\"channel\":\"Whаtsapp\"}", Some(Provenance)),
+            ("{\"channel\":\"whatsápp\"}", Some(Provenance)),
+            (
+                "{\"messaging_product\":\"\u{200E}ｗｈａｔｓａｐｐ\"}",
+                Some(WebhookEnvelope),
+            ),
+            ("{\"ｃｔｗａ_ｃｌｉｄ\":\"ARAkLkA8rmlF\"}", Some(CtwaClid)),
+            // Non-ASCII records that name nothing stay.
+            ("{\"channel\":\"ウェブ\",\"名前\":\"Ana\"}", None),
+            (
+                "{\"canal\":\"web\",\"texto\":\"¿dónde está mi pedido?\"}",
+                None,
+            ),
+            ("{\"channel\":\"ＷＥＢ\"}", None),
+        ] {
+            let want = want.map_or(RecordVerdict::Keep, RecordVerdict::WhatsApp);
+            assert_eq!(judge(rec), want, "{rec}");
+            assert_eq!(d().judge_json_reference(rec), want, "{rec}");
+        }
+    }
+
+    #[test]
+    fn a_click_to_whatsapp_id_marks_a_record() {
+        for (rec, want) in [
+            (
+                r#"{"referral":{"source_type":"ad","ctwa_clid":"ARAkLkA8rmlFeiCktEJQ"}}"#,
+                RecordVerdict::WhatsApp(Detector::CtwaClid),
+            ),
+            (
+                r#"{"CtwaClid":"ARAk"}"#,
+                RecordVerdict::WhatsApp(Detector::CtwaClid),
+            ),
+            (r#"{"ctwa_clid":""}"#, RecordVerdict::Keep),
+            (
+                r#"{"ctwa_clid":null,"fbclid":"IwAR2"}"#,
+                RecordVerdict::Keep,
+            ),
+        ] {
+            assert_eq!(judge(rec), want, "{rec}");
+            assert_eq!(d().judge_json_reference(rec), want, "{rec}");
+        }
+        // Off with the webhook detector.
+        let det = Detectors::compile(&DetectorsDoc {
+            webhook_envelope: false,
+            ..DetectorsDoc::default()
+        })
+        .unwrap();
+        assert_eq!(
+            det.judge_json(br#"{"ctwa_clid":"ARAk"}"#),
+            RecordVerdict::Keep
+        );
+    }
+
+    #[test]
+    fn chat_exports_quoted_listed_in_html_or_with_lone_cr_are_found() {
+        for text in [
+            "> 12/03/2024, 14:22 - Ana Souza: is my order late?",
+            ">> > 12/03/2024, 14:22 - Ana: hi",
+            "- [12/03/2024, 14:22:01] Ana Souza: is my order late?",
+            "* 12/03/2024, 14:22 - Ana: hi",
+            "1. [12/03/2024, 14:22:01] Ana: hi",
+            "2) 12/03/2024, 14:22 - Ana: hi",
+            "WhatsApp chat with Ana\r12/03/2024, 14:22 - Ana Souza: is my order late?",
+            "<p>12/03/2024, 14:22 - Ana Souza: is my order late?<br>12/03/2024, 14:25 - Shop: Friday.</p>",
+            "<div class=\"msg\">\u{200E}[12/03/2024, 14:22:01] Ana: hi</div>",
+            "x<br/>12/03/2024, 14:22 - Ana: hi",
+            "2024-03-12 14 h 22 - Ana Tremblay : bonjour",
+            "12/03/2024 14h22 - Ana : salut",
+            "[١٢\u{200F}/٣\u{200F}/٢٠٢٤، ٢:٢٢:٠١ م] Ana: مرحبا",
+        ] {
+            assert_eq!(
+                d().judge_text(text),
+                RecordVerdict::WhatsApp(Detector::ChatExport),
+                "{text}"
+            );
+        }
+        for text in [
+            "- Meeting at 14:22: budget",
+            "* 2024-03-12: release 1.2.3",
+            "> On 12/03/2024 at 14:22, Ana wrote:",
+            "<p>Customer wrote: where is my parcel?<br>Agent: it ships today.</p>",
+            "<p>Opening hours 09:00 - 18:00</p><br>Address: 1 Main St",
+            "The train leaves at 14 h 22: be on time",
+        ] {
+            assert_eq!(d().judge_text(text), RecordVerdict::Keep, "{text}");
+        }
+        // In JSON too, where the raw scan sees the escaped forms.
+        for rec in [
+            r#"{"transcript":"Chat\r12/03/2024, 14:22 - Ana: hi"}"#,
+            r#"{"t":"2024-03-12 14 h 22 - Ana : bonjour"}"#,
+            r#"{"html":"<p>12/03/2024, 14:22 - Ana: hi</p>"}"#,
+        ] {
+            let want = RecordVerdict::WhatsApp(Detector::ChatExport);
+            assert_eq!(judge(rec), want, "{rec}");
+            assert_eq!(d().judge_json_reference(rec), want, "{rec}");
+        }
+    }
+
+    #[test]
+    fn graphql_literals_are_judged_like_strings() {
+        let envelope = serde_json::json!({"query": "mutation { createDataRows(data: [{datasetId: \"ds1\", rowData: \"{\\\"messaging_product\\\":\\\"whatsapp\\\",\\\"contacts\\\":[]}\"}]) { id } }"}).to_string();
+        let chat = serde_json::json!({"query": "mutation { createDataRow(data: {rowData: \"12/03/2024, 14:22 - Ana Souza: is my order late?\\n12/03/2024, 14:25 - Shop: Friday.\"}) { id } }"}).to_string();
+        let block = serde_json::json!({"query": "mutation { a(x: \"\"\"\nnote\n[12/03/2024, 14:22:01] Ana: hi\n\"\"\") { id } }"}).to_string();
+        let clean = serde_json::json!({"query": "mutation { createDataRows(data: [{datasetId: \"ds1\", rowData: \"reset my password / Use the link we emailed.\"}]) { id } }"}).to_string();
+        for (rec, want) in [
+            (
+                &envelope,
+                RecordVerdict::WhatsApp(Detector::WebhookEnvelope),
+            ),
+            (&chat, RecordVerdict::WhatsApp(Detector::ChatExport)),
+            (&block, RecordVerdict::WhatsApp(Detector::ChatExport)),
+            (&clean, RecordVerdict::Keep),
+        ] {
+            assert_eq!(judge(rec), want, "{rec}");
+            assert_eq!(d().judge_json_reference(rec), want, "{rec}");
+        }
+    }
+
+    #[test]
+    fn a_provenance_field_written_as_a_name_value_pair_counts() {
+        let want = RecordVerdict::WhatsApp(Detector::Provenance);
+        for (rec, want) in [
+            (
+                r#"{"custom_fields":[{"name":"channel","value":"WhatsApp"},{"name":"priority","value":"high"}]}"#,
+                want,
+            ),
+            (r#"{"fields":[{"value":"whatsapp","key":"Source"}]}"#, want),
+            (
+                r#"{"f":{"label":"channel_type","value":{"S":"WhatsApp"}}}"#,
+                want,
+            ),
+            (
+                r#"{"custom_fields":[{"name":"channel","value":"email"},{"name":"note","value":"WhatsApp us"}]}"#,
+                RecordVerdict::Keep,
+            ),
+            (r#"{"name":"Ana","value":"whatsapp"}"#, RecordVerdict::Keep),
+        ] {
+            assert_eq!(judge(rec), want, "{rec}");
+            assert_eq!(d().judge_json_reference(rec), want, "{rec}");
+        }
+    }
+
+    #[test]
+    fn a_repeated_key_in_escaped_json_has_every_value_checked() {
+        let rec =
+            serde_json::json!({"meta": r#"{"channel":"whatsapp","channel":"web"}"#}).to_string();
+        assert_eq!(judge(&rec), RecordVerdict::WhatsApp(Detector::Provenance));
+        assert_eq!(
+            d().judge_json_reference(&rec),
+            RecordVerdict::WhatsApp(Detector::Provenance)
+        );
     }
 
     #[test]

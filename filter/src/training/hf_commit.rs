@@ -1,6 +1,10 @@
 //! Hugging Face commit NDJSON (`POST /api/datasets/{repo}/commit/{rev}`): one JSON operation per
 //! line. `file` operations carry base64 file content; JSON and JSONL files are decoded, stripped
 //! and re-encoded. Every other line passes byte for byte.
+//!
+//! `huggingface_hub` before 0.13 posted the commit as one JSON object on one line instead,
+//! `{"summary", "files": [{"path", "content", "encoding"}], "lfsFiles", "deletedFiles"}`: each
+//! entry of its `files` is read as a `file` operation's value.
 
 use super::multipart::stage_for_file;
 use super::stage::{Stage, StageContext, StripError, StripStats};
@@ -32,12 +36,36 @@ impl HfCommitStage {
         }
         let mut op: Value =
             serde_json::from_slice(trimmed).map_err(|_| StripError::InvalidRecord)?;
-        if op.get("key").and_then(Value::as_str) != Some("file") {
+        let changed = match op.get("key").and_then(Value::as_str) {
+            Some("file") => {
+                let Some(value) = op.get_mut("value") else {
+                    return Err(StripError::InvalidRecord);
+                };
+                self.rewrite_file(value, stats)?
+            }
+            // The legacy commit: one object whose `files` are the file operations' values.
+            None if op.get("key").is_none() && op.get("files").is_some() => {
+                let Some(Value::Array(files)) = op.get_mut("files") else {
+                    return Err(StripError::InvalidRecord);
+                };
+                let mut changed = false;
+                for file in files {
+                    changed |= self.rewrite_file(file, stats)?;
+                }
+                changed
+            }
+            _ => false,
+        };
+        if !changed {
             return Ok(None);
         }
-        let Some(value) = op.get_mut("value") else {
-            return Err(StripError::InvalidRecord);
-        };
+        serde_json::to_vec(&op)
+            .map(Some)
+            .map_err(|_| StripError::InvalidRecord)
+    }
+
+    /// Strips one file (`{path, content, encoding}`) in place; whether anything was stripped.
+    fn rewrite_file(&self, value: &mut Value, stats: &mut StripStats) -> Result<bool, StripError> {
         let path = value
             .get("path")
             .and_then(Value::as_str)
@@ -59,7 +87,7 @@ impl HfCommitStage {
             ext,
             "py" | "yaml" | "yml" | "toml" | "cfg" | "gitattributes" | "gitignore"
         ) {
-            return Ok(None);
+            return Ok(false);
         }
         let as_text = matches!(ext, "" | "md" | "txt" | "rst" | "license" | "cff" | "jinja");
         let Some(Value::String(content)) = value.get("content") else {
@@ -78,14 +106,12 @@ impl HfCommitStage {
         stage.feed(&decoded, &mut stripped, stats)?;
         stage.finish(&mut stripped, stats)?;
         if stats.records_stripped == before {
-            return Ok(None);
+            return Ok(false);
         }
         if let Some(c) = value.get_mut("content") {
             *c = Value::String(STANDARD.encode(&stripped));
         }
-        serde_json::to_vec(&op)
-            .map(Some)
-            .map_err(|_| StripError::InvalidRecord)
+        Ok(true)
     }
 
     fn process(

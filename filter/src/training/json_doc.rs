@@ -150,7 +150,7 @@ pub fn strip_document(
     stats: &mut StripStats,
 ) -> Result<Vec<u8>, StripError> {
     // Full validation first: the scanner below is only a span finder.
-    let root: Value = serde_json::from_slice(bytes).map_err(|_| StripError::InvalidRecord)?;
+    serde_json::from_slice::<Value>(bytes).map_err(|_| StripError::InvalidRecord)?;
     let mut scanner = Scanner {
         bytes,
         pos: 0,
@@ -163,8 +163,10 @@ pub fn strip_document(
         .filter(|a| !a.elements.is_empty())
         .collect();
 
+    // The document and its context are judged from their bytes, so that a repeated key has
+    // every value checked (a `Value` keeps only the last).
     if arrays.is_empty() {
-        let verdict = detectors.judge_value(&root);
+        let verdict = detectors.judge_json(bytes);
         return match verdict {
             RecordVerdict::WhatsApp(d) => {
                 stats.record(Some(d));
@@ -184,12 +186,9 @@ pub fn strip_document(
             context.splice(first.0..last.1, std::iter::empty());
         }
     }
-    let tainted = match serde_json::from_slice::<Value>(&context) {
-        Ok(v) => match detectors.judge_value(&v) {
-            RecordVerdict::WhatsApp(d) => Some(d),
-            _ => None,
-        },
-        Err(_) => None,
+    let tainted = match detectors.judge_json(&context) {
+        RecordVerdict::WhatsApp(d) => Some(d),
+        _ => None,
     };
 
     let mut cuts: Vec<(usize, usize)> = Vec::new();

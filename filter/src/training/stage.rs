@@ -3,7 +3,8 @@
 //! INVARIANT: a stage holds back at most one record (bounded by `max_record_bytes`) plus a
 //! delimiter's worth of bytes; everything before that is emitted as soon as it is judged.
 
-use super::detect::{Detector, Detectors, RecordVerdict};
+use super::detect::{Detector, Detectors, KeyKind, RecordVerdict};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -86,10 +87,50 @@ pub struct StageContext {
 /// How records are delimited and judged inside a line-oriented stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineKind {
-    /// Each non-blank line is a JSON record.
+    /// Each non-blank line is a JSON record; lines end with `\n`.
     Json,
-    /// Each line is plain text (chat exports, CSV rows).
+    /// Each line is plain text (chat exports, CSV rows); lines end with `\n`, `\r\n` or a
+    /// lone `\r` (classic Mac line ends).
     Text,
+}
+
+impl LineKind {
+    /// Where the first line of `data` ends: the line's end and the start of the next one.
+    /// `None` when the line is not finished: no terminator yet, or (text) a `\r` that is the
+    /// last byte, which a `\n` may still follow. At the end of the body every byte is a line.
+    fn line_end(self, data: &[u8], final_chunk: bool) -> Option<(usize, usize)> {
+        let at_end = final_chunk.then_some((data.len(), data.len()));
+        let found = match self {
+            Self::Json => memchr::memchr(b'\n', data),
+            Self::Text => memchr::memchr2(b'\n', b'\r', data),
+        };
+        let Some(i) = found else {
+            return at_end.filter(|_| !data.is_empty());
+        };
+        if data.get(i) == Some(&b'\n') {
+            return Some((i, i + 1));
+        }
+        match data.get(i + 1) {
+            Some(b'\n') => Some((i, i + 2)),
+            Some(_) => Some((i, i + 1)),
+            None if final_chunk => Some((i, i + 1)),
+            None => None,
+        }
+    }
+
+    /// How many bytes of `input` finish a held line (`held` is not empty and holds no line
+    /// terminator, but for a text line's trailing `\r`); `None` when all of `input` belongs
+    /// to it and the line is still unfinished.
+    fn completes(self, held: &[u8], input: &[u8]) -> Option<usize> {
+        if self == Self::Text && held.last() == Some(&b'\r') {
+            return match input.first() {
+                None => None,
+                Some(b'\n') => Some(1),
+                Some(_) => Some(0),
+            };
+        }
+        self.line_end(input, false).map(|(_, next)| next)
+    }
 }
 
 /// JSONL / NDJSON (or plain text lines): a record per line, dropped whole or kept byte for byte.
@@ -116,7 +157,15 @@ struct TextState {
     explicit_separator: bool,
     /// How many cells the header has (more than one: rows are read cell by cell too).
     cells: usize,
+    /// Title or comment lines read before the header (`# Inbox export 2024-03`).
+    titles: usize,
 }
+
+/// A report may open with this many title or comment lines before its CSV header.
+const MAX_TITLE_LINES: usize = 3;
+
+/// The separators a CSV header may use, in the order a tie is broken (the last wins).
+const SEPARATORS: [u8; 4] = [b',', b'\t', b';', b'|'];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ColumnKind {
@@ -128,28 +177,43 @@ enum ColumnKind {
     From,
     /// A column naming WhatsApp (`whatsapp_number`): a value that looks like a phone number.
     NamesWhatsApp,
+    /// A provenance key (`channel`, `source`): a value naming WhatsApp.
+    Provenance,
+    /// `messaging_product` (a flattened webhook): `whatsapp`.
+    Product,
+    /// `ctwa_clid`: any value.
+    CtwaClid,
 }
 
 impl TextState {
-    /// Reads a CSV header: the separator that occurs most, and the columns that matter.
+    /// Reads a line before the CSV header is known: Excel's `sep=` line, a title or comment
+    /// line, or the header itself (its separator and the columns that matter).
     fn read_header(&mut self, line: &str, detectors: &Detectors) {
         let line = line.trim_start_matches('\u{FEFF}');
+        let start = line.trim_start();
         // Excel's `sep=;` line names the separator; the header is the next line.
-        if let Some(sep) = line.strip_prefix("sep=").and_then(|r| r.bytes().next()) {
+        if let Some(sep) = start.strip_prefix("sep=").and_then(|r| r.bytes().next()) {
             self.separator = sep;
             self.explicit_separator = true;
             return;
         }
+        if self.is_title(start, detectors) {
+            self.titles += 1;
+            return;
+        }
         self.header_seen = true;
+        self.cells = 1;
+        // A chat-export line is never a header.
+        if detectors.starts_chat_line(line) {
+            return;
+        }
         if !self.explicit_separator {
-            self.separator = [b',', b'\t', b';', b'|']
+            self.separator = SEPARATORS
                 .into_iter()
-                .max_by_key(|sep| line.bytes().filter(|b| b == sep).count())
+                .max_by_key(|&sep| count_separators(line, sep))
                 .unwrap_or(b',');
         }
-        let separator = self.separator;
-        let cells = split_row(line, separator);
-        self.cells = cells.len();
+        let cells = split_row(line, self.separator);
         // A `from` column is a WhatsApp sender only next to a message column.
         let has_message_column = cells.iter().any(|c| {
             matches!(
@@ -157,48 +221,112 @@ impl TextState {
                 "text" | "body" | "message" | "content" | "msg"
             )
         });
-        for (i, cell) in cells.iter().enumerate() {
-            let name = cell.trim().to_ascii_lowercase();
-            let kind = if detectors.is_wa_id_key(&name) {
-                Some(ColumnKind::WaId)
-            } else if detectors.is_phone_key(&name) {
-                Some(ColumnKind::Phone)
-            } else if detectors.key_names_whatsapp(&name) {
-                Some(ColumnKind::NamesWhatsApp)
-            } else if name == "from" && has_message_column {
-                Some(ColumnKind::From)
-            } else {
-                None
-            };
-            if let Some(k) = kind {
-                self.columns.push((i, k));
-            }
+        let columns: Vec<(usize, ColumnKind)> = cells
+            .iter()
+            .enumerate()
+            .filter_map(|(i, cell)| Some((i, column_kind(cell, has_message_column, detectors)?)))
+            .collect();
+        // After a title, a line that names no column that matters and reads as prose is not a
+        // header: the text has none.
+        if self.titles > 0 && columns.is_empty() && !reads_as_header(&cells) {
+            return;
         }
+        self.cells = cells.len();
+        self.columns = columns;
     }
 
-    /// The finding of a CSV row by its columns.
-    fn judge_row(&self, line: &str) -> Option<Detector> {
-        if self.columns.is_empty() {
-            return None;
-        }
-        let cells = split_row(line, self.separator);
+    /// A title or comment line before the header (`# Inbox export 2024-03`, `Inbox export`):
+    /// a `#` comment (`#` then a blank, another `#` or nothing, so that a `#,name` header
+    /// stays one), or a line without a separator that names no column that matters (a
+    /// one-column `wa_id` file has a header). At most `MAX_TITLE_LINES` of them.
+    fn is_title(&self, line: &str, detectors: &Detectors) -> bool {
+        let comment = line
+            .strip_prefix('#')
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['#', ' ', '\t']));
+        let separated = if self.explicit_separator {
+            line.as_bytes().contains(&self.separator)
+        } else {
+            line.bytes().any(|b| SEPARATORS.contains(&b))
+        };
+        self.titles < MAX_TITLE_LINES
+            && (comment || (!separated && column_kind(line, false, detectors).is_none()))
+    }
+
+    /// The finding of a CSV row (split into `cells`) by its columns.
+    fn judge_row(&self, cells: &[Cow<'_, str>], detectors: &Detectors) -> Option<Detector> {
         self.columns.iter().find_map(|&(i, kind)| {
             let v = cells.get(i).map_or("", |c| c.trim());
             match kind {
                 _ if v.is_empty() => None,
                 ColumnKind::WaId => Some(Detector::WaIdKey),
                 ColumnKind::Phone => Some(Detector::PhoneKey),
+                ColumnKind::CtwaClid => Some(Detector::CtwaClid),
                 ColumnKind::From => looks_like_phone_number(v).then_some(Detector::WaIdKey),
                 ColumnKind::NamesWhatsApp => {
                     super::detect::phone_like_str(v).then_some(Detector::PhoneKey)
+                }
+                ColumnKind::Provenance => detectors
+                    .names_whatsapp_str(v)
+                    .then_some(Detector::Provenance),
+                ColumnKind::Product => {
+                    super::detect::is_whatsapp(v).then_some(Detector::WebhookEnvelope)
                 }
             }
         })
     }
 }
 
-/// Splits a CSV row on `separator`, honouring double quotes (`"a,b"`, `""` inside quotes).
-fn split_row(line: &str, separator: u8) -> Vec<String> {
+/// What a CSV column named `cell` is to the detectors, if anything.
+fn column_kind(cell: &str, has_message_column: bool, detectors: &Detectors) -> Option<ColumnKind> {
+    let name = cell.trim().to_ascii_lowercase();
+    match detectors.key_kind(&name) {
+        KeyKind::WaId => Some(ColumnKind::WaId),
+        KeyKind::Phone => Some(ColumnKind::Phone),
+        KeyKind::NamesWhatsApp => Some(ColumnKind::NamesWhatsApp),
+        KeyKind::Product => Some(ColumnKind::Product),
+        KeyKind::CtwaClid => Some(ColumnKind::CtwaClid),
+        KeyKind::Other if detectors.is_provenance_column(&name) => Some(ColumnKind::Provenance),
+        KeyKind::Other if name == "from" && has_message_column => Some(ColumnKind::From),
+        KeyKind::Other => None,
+    }
+}
+
+/// Whether cells with no column that matters still read as a header rather than prose: none
+/// longer than 64 characters, none ending like a sentence.
+fn reads_as_header(cells: &[Cow<'_, str>]) -> bool {
+    cells
+        .iter()
+        .map(|c| c.trim())
+        .all(|cell| cell.chars().count() <= 64 && !cell.ends_with(['.', '?', '!']))
+}
+
+/// How many times `sep` separates cells in `line`: outside double quotes and parentheses (a
+/// column named `notes (a, b, c)` in a TSV header does not make it a CSV).
+fn count_separators(line: &str, sep: u8) -> usize {
+    let mut quoted = false;
+    let mut depth = 0usize;
+    let mut count = 0;
+    for b in line.bytes() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'(' if !quoted => depth += 1,
+            b')' if !quoted => depth = depth.saturating_sub(1),
+            b if b == sep && !quoted && depth == 0 => count += 1,
+            _ => {}
+        }
+    }
+    count
+}
+
+/// Splits a CSV row on `separator`, honouring double quotes (`"a,b"`, `""` inside quotes);
+/// a row without quotes is split without copying.
+fn split_row(line: &str, separator: u8) -> Vec<Cow<'_, str>> {
+    if !line.contains('"') {
+        return line
+            .split(char::from(separator))
+            .map(Cow::Borrowed)
+            .collect();
+    }
     let mut cells = vec![String::new()];
     let mut quoted = false;
     let mut chars = line.chars().peekable();
@@ -219,7 +347,7 @@ fn split_row(line: &str, separator: u8) -> Vec<String> {
             }
         }
     }
-    cells
+    cells.into_iter().map(Cow::Owned).collect()
 }
 
 /// 7 to 15 digits, with an optional `+` and the usual separators: a WhatsApp `from`.
@@ -255,7 +383,8 @@ impl LineStage {
         }
         Some(match kind {
             LineKind::Json => ctx.detectors.judge_json(trimmed),
-            LineKind::Text => match std::str::from_utf8(trimmed) {
+            // Leading blanks are kept: a TSV row may start with an empty cell.
+            LineKind::Text => match std::str::from_utf8(line.trim_ascii_end()) {
                 Ok(t) => Self::judge_text_line(ctx, text, t),
                 Err(_) => RecordVerdict::Uninspectable,
             },
@@ -266,17 +395,22 @@ impl LineStage {
     /// or any other line by every detector (a JSON record in a `.txt` included).
     fn judge_text_line(ctx: &StageContext, text: &mut TextState, line: &str) -> RecordVerdict {
         let line = line.trim_start_matches('\u{FEFF}');
-        if !text.header_seen {
+        let is_row = text.header_seen;
+        if !is_row {
             text.read_header(line, &ctx.detectors);
-        } else if let Some(d) = text.judge_row(line) {
-            return RecordVerdict::WhatsApp(d);
         }
-        // A CSV row's cells are judged one by one too: a chat-export line or a provider's
-        // WhatsApp address in a quoted cell.
-        if text.cells > 1 {
-            for cell in split_row(line, text.separator) {
-                if let RecordVerdict::WhatsApp(d) = ctx.detectors.judge_text(cell.trim()) {
-                    return RecordVerdict::WhatsApp(d);
+        if text.cells > 1 || (is_row && !text.columns.is_empty()) {
+            let cells = split_row(line, text.separator);
+            if is_row && let Some(d) = text.judge_row(&cells, &ctx.detectors) {
+                return RecordVerdict::WhatsApp(d);
+            }
+            // A CSV row's cells are judged one by one too: a chat-export line or a provider's
+            // WhatsApp address in a quoted cell.
+            if text.cells > 1 {
+                for cell in &cells {
+                    if let RecordVerdict::WhatsApp(d) = ctx.detectors.judge_text(cell.trim()) {
+                        return RecordVerdict::WhatsApp(d);
+                    }
                 }
             }
         }
@@ -315,11 +449,10 @@ impl LineStage {
         let mut start = 0;
         while start < data.len() {
             let rest = data.get(start..).unwrap_or_default();
-            let (line_end, next) = match memchr::memchr(b'\n', rest) {
-                Some(i) => (start + i, start + i + 1),
-                None if final_chunk => (data.len(), data.len()),
-                None => break,
+            let Some((end, after)) = kind.line_end(rest, final_chunk) else {
+                break;
             };
+            let (line_end, next) = (start + end, start + after);
             let line = data.get(start..line_end).unwrap_or_default();
             let whole = data.get(start..next).unwrap_or_default();
             match Self::judge(ctx, kind, text, line) {
@@ -350,23 +483,25 @@ impl Stage for LineStage {
             out.extend_from_slice(input);
             return Ok(());
         }
-        // INVARIANT: `pending` holds no newline (it is the start of an unfinished line), so
-        // the held line ends at the input's first newline; everything after it is judged
-        // straight from the input, and only the unfinished tail is copied.
+        // INVARIANT: `pending` holds no line terminator (it is the start of an unfinished
+        // line; a text line may end with a `\r` whose next byte is not known yet), so the held
+        // line ends at the input's first terminator; everything after it is judged straight
+        // from the input, and only the unfinished tail is copied.
         let mut input = input;
         if !self.pending.is_empty() {
-            let Some(nl) = memchr::memchr(b'\n', input) else {
+            let Some(n) = self.kind.completes(&self.pending, input) else {
                 self.pending.extend_from_slice(input);
                 return self.check_pending();
             };
-            let (head, tail) = input.split_at(nl + 1);
+            let (head, tail) = input.split_at_checked(n).unwrap_or((input, &[]));
             self.pending.extend_from_slice(head);
+            // `pending` is now one whole line with its terminator: judged as a body's last.
             if let Err((_, e)) = Self::process(
                 &self.ctx,
                 self.kind,
                 &mut self.text,
                 &self.pending,
-                false,
+                true,
                 out,
                 stats,
             ) {

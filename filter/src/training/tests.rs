@@ -356,3 +356,197 @@ fn bypass_after_an_invalid_record_forwards_every_later_byte_once_at_any_split() 
         }
     }
 }
+
+/// A multipart upload of one file part named `name` with `content_type`.
+fn file_part(boundary: &str, name: &str, content_type: &str, file: &str) -> String {
+    format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    )
+}
+
+/// Strips a text file uploaded in a multipart body, at every split point, and returns the
+/// forwarded file and the stripped count.
+fn strip_text_file(name: &str, content_type: &str, file: &str, want: &str) -> u64 {
+    let p = policy("");
+    let b = "t3xt";
+    let ct = format!("multipart/form-data; boundary={b}");
+    let body = file_part(b, name, content_type, file);
+    every_split(
+        body.as_bytes(),
+        || p.stripper(BodyFormat::Auto, Some(&ct), None),
+        file_part(b, name, content_type, want).as_bytes(),
+    );
+    let mut s = p.stripper(BodyFormat::Auto, Some(&ct), None);
+    run(&mut s, body.as_bytes(), &[]).unwrap();
+    s.stats.records_stripped
+}
+
+#[test]
+fn csv_provenance_envelope_and_ctwa_columns_mark_their_rows() {
+    // A provenance column naming WhatsApp (any spelling the JSON walk accepts).
+    let file = "ticket_id,Channel,customer_message\nT-1,WhatsApp,is my order late?\nT-2,email,reset my password\nT-3,ＷｈａｔｓＡｐｐ,hi\nT-4,web,where is it?\n";
+    let want =
+        "ticket_id,Channel,customer_message\nT-2,email,reset my password\nT-4,web,where is it?\n";
+    assert_eq!(strip_text_file("tickets.csv", "text/csv", file, want), 2);
+    // A TSV `source` column, and a flattened webhook's `messaging_product` column.
+    let file = "id\tsource\tprompt\n1\tWhatsApp Cloud API\tis it late?\n2\tweb\treset\n";
+    let want = "id\tsource\tprompt\n2\tweb\treset\n";
+    assert_eq!(
+        strip_text_file("pairs.tsv", "text/tab-separated-values", file, want),
+        1
+    );
+    let file =
+        "messaging_product,contact_name,text_body\nwhatsapp,Ana,is my order late?\nsms,Bo,hi\n";
+    let want = "messaging_product,contact_name,text_body\nsms,Bo,hi\n";
+    assert_eq!(strip_text_file("flat.csv", "text/csv", file, want), 1);
+    let file = "text,ctwa_clid\nhello,ARAkLkA8rmlFeiCktEJQ\nhi,\n";
+    let want = "text,ctwa_clid\nhi,\n";
+    assert_eq!(strip_text_file("ads.csv", "text/csv", file, want), 1);
+}
+
+#[test]
+fn a_csv_title_or_comment_line_comes_before_the_header() {
+    let file =
+        "# Inbox export 2024-03\nwa_id,question\n16505551234,is it late?\n,reset my password\n";
+    let want = "# Inbox export 2024-03\nwa_id,question\n,reset my password\n";
+    assert_eq!(strip_text_file("inbox.csv", "text/csv", file, want), 1);
+    let file = "Inbox export\n\nwa_id;question\n16505551234;is it late?\n;reset\n";
+    let want = "Inbox export\n\nwa_id;question\n;reset\n";
+    assert_eq!(strip_text_file("inbox.csv", "text/csv", file, want), 1);
+    // Clean files keep every byte: a `#` title, a `#` column, a one-column file.
+    for file in [
+        "# Support FAQ, March\nquestion,answer\nwhere is my parcel?,it ships today\n",
+        "#,question,answer\n1,where is my parcel?,it ships today\n",
+        "question\nwhere is my parcel?\nreset my password\n",
+    ] {
+        assert_eq!(
+            strip_text_file("faq.csv", "text/csv", file, file),
+            0,
+            "{file}"
+        );
+    }
+    // A `#` column header and a one-column `wa_id` file are headers, not titles.
+    let file = "#,wa_id\n1,16505551234\n2,\n";
+    assert_eq!(
+        strip_text_file("n.csv", "text/csv", file, "#,wa_id\n2,\n"),
+        1
+    );
+    let file = "wa_id\n16505551234\n\n";
+    assert_eq!(strip_text_file("n.csv", "text/csv", file, "wa_id\n\n"), 1);
+}
+
+#[test]
+fn a_tsv_header_is_split_on_tabs_despite_commas_in_parentheses() {
+    let file = "wa_id\tmessage\tnotes (internal, do not share, ever)\n16505551234\tis it late?\tvip\n\treset my password\t-\n";
+    let want = "wa_id\tmessage\tnotes (internal, do not share, ever)\n\treset my password\t-\n";
+    assert_eq!(
+        strip_text_file("support.tsv", "text/tab-separated-values", file, want),
+        1
+    );
+}
+
+#[test]
+fn text_lines_may_end_with_a_lone_carriage_return() {
+    let file =
+        "Support notes\r12/03/2024, 14:22 - Ana Souza: hi\r12/03/2024, 14:25 - Shop: hello\r";
+    assert_eq!(
+        strip_text_file("chat.txt", "text/plain", file, "Support notes\r"),
+        2
+    );
+    // CRLF stays one line end; a lone CR before the part's end is a line end too.
+    let file = "notes\r\n12/03/2024, 14:22 - Ana: hi\r\nmore\r\n";
+    assert_eq!(
+        strip_text_file("chat.txt", "text/plain", file, "notes\r\n"),
+        2
+    );
+    let file = "a,b\rc,d\r\ne,f\r";
+    assert_eq!(strip_text_file("x.csv", "text/csv", file, file), 0);
+}
+
+#[test]
+fn chat_exports_quoted_listed_or_localised_are_stripped_from_text_files() {
+    for (file, want, n) in [
+        (
+            "Hi team, see the chat below.\n> 12/03/2024, 14:22 - Ana Souza: is my order late?\n> > 12/03/2024, 14:25 - Shop: It arrives Friday.\n",
+            "Hi team, see the chat below.\n",
+            2,
+        ),
+        (
+            "## Escalations\n- [12/03/2024, 14:22:01] Ana Souza: is my order late?\n* [12/03/2024, 14:25:40] Shop: Friday.\n",
+            "## Escalations\n",
+            2,
+        ),
+        (
+            "Notes de l'équipe\n2024-03-12 14 h 22 - Ana Tremblay : bonjour\n2024-03-12 14 h 25 - Boutique : Elle arrive vendredi.\n",
+            "Notes de l'équipe\n",
+            2,
+        ),
+        (
+            "ملاحظات\n[١٢\u{200F}/٣\u{200F}/٢٠٢٤، ٢:٢٢:٠١ م] Ana: مرحبا\n",
+            "ملاحظات\n",
+            1,
+        ),
+    ] {
+        assert_eq!(
+            strip_text_file("chat.txt", "text/plain", file, want),
+            n,
+            "{file}"
+        );
+    }
+    // A markdown list and a quoted reply that are not chat exports keep every byte.
+    let file = "## Release notes\n- 2024-03-12: version 1.2.3, fixes the 14:22 cron job\n* Meeting at 14:22: budget\n1. Call Ana back, ask: delivery?\n> On 12/03/2024 at 14:22, Ana wrote:\n> where is it?\n";
+    assert_eq!(strip_text_file("notes.txt", "text/plain", file, file), 0);
+}
+
+#[test]
+fn hf_legacy_json_commit_files_are_decoded_stripped_and_reencoded() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let p = policy("");
+    let chat = "12/03/2024, 14:22 - Ana Souza: is my order late?\n";
+    let body = format!(
+        r#"{{"summary":"add data","files":[{{"path":"data/train.jsonl","content":"{}","encoding":"base64"}},{{"path":"notes.txt","content":"{}","encoding":"base64"}},{{"path":"run.py","content":"{}"}}],"lfsFiles":[],"deletedFiles":[]}}"#,
+        b64(&format!("{KEEP1}\n{WA2}\n")),
+        b64(&format!("About\n{chat}")),
+        b64("print(1)"),
+    );
+    let mut s = p.stripper(BodyFormat::HfCommit, Some("application/json"), None);
+    let out = run(&mut s, body.as_bytes(), &[9, 100]).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["files"][0]["content"], b64(&format!("{KEEP1}\n")));
+    assert_eq!(v["files"][1]["content"], b64("About\n"));
+    assert_eq!(v["files"][2]["content"], b64("print(1)"));
+    assert_eq!((s.stats.records_seen, s.stats.records_stripped), (4, 2));
+    // A clean legacy commit is forwarded byte for byte.
+    let clean = format!(
+        r#"{{"summary":"x","files":[{{"path":"train.jsonl","content":"{}","encoding":"base64"}}]}}"#,
+        b64(&format!("{KEEP1}\n"))
+    );
+    let mut s = p.stripper(BodyFormat::HfCommit, Some("application/json"), None);
+    assert_eq!(
+        run(&mut s, clean.as_bytes(), &[]).unwrap(),
+        clean.as_bytes()
+    );
+    // Pretty-printed over lines, it cannot be read line by line: refused.
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&clean).unwrap())
+            .unwrap();
+    let mut s = p.stripper(BodyFormat::HfCommit, Some("application/json"), None);
+    assert_eq!(
+        run(&mut s, pretty.as_bytes(), &[]),
+        Err(StripError::InvalidRecord)
+    );
+}
+
+#[test]
+fn json_documents_check_every_value_of_a_repeated_key() {
+    let p = policy("");
+    for body in [
+        r#"{"attachment":"x","metadata":{"channel":"WhatsApp","channel":"helpdesk"}}"#,
+        r#"{"metadata":{"source":"whatsapp","source":"web"},"rows":[{"a":1},{"b":2}]}"#,
+    ] {
+        let mut s = p.stripper(BodyFormat::Json, None, None);
+        run(&mut s, body.as_bytes(), &[]).unwrap();
+        assert!(s.stripped_everything(), "{body}");
+    }
+}

@@ -2,7 +2,9 @@
 //!
 //! The walk reproduces `Detectors::judge_value` exactly, label included:
 //! - an object's finding is `WebhookEnvelope` when its (last) `messaging_product` names
-//!   WhatsApp, else the finding of the smallest key (a `Value` map iterates its keys sorted);
+//!   WhatsApp, else `Provenance` when it is a name/value pair naming a provenance key and
+//!   WhatsApp (`detect::is_provenance_field`), else the finding of the smallest key (a `Value`
+//!   map iterates its keys sorted);
 //! - a repeated key: every value is walked, and a record is WhatsApp-derived when any value
 //!   is (a `Value` keeps only the last one, but a training endpoint's parser may keep the
 //!   first). Here, and only here, the walk may find what the `Value` path does not;
@@ -13,7 +15,7 @@
 //! repeated key, the verdict equals the `Value` path's; `streaming::tests` checks it over
 //! generated records. With a repeated key, it finds whatever the `Value` path finds, and more.
 
-use super::{Detector, Detectors, KeyKind, MAX_WALK_DEPTH};
+use super::{Detector, Detectors, FieldRole, KeyKind, MAX_WALK_DEPTH};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -31,9 +33,16 @@ pub(super) enum Outcome {
 
 /// Walks `text` as one JSON record.
 pub(super) fn walk(detectors: &Detectors, text: &str) -> Outcome {
+    walk_hidden(detectors, text, 0)
+}
+
+/// Walks `text` as a JSON record found `hidden` encodings below the record (`Detectors::walk`
+/// with the same `hidden`).
+pub(super) fn walk_hidden(detectors: &Detectors, text: &str, hidden: u8) -> Outcome {
     let mut ctx = Walk {
         det: detectors,
         path: Vec::new(),
+        hidden,
     };
     let mut de = serde_json::Deserializer::from_str(text);
     let summary = match (ValueSeed {
@@ -41,6 +50,7 @@ pub(super) fn walk(detectors: &Detectors, text: &str) -> Outcome {
         depth: 0,
         want_names: false,
         want_product: false,
+        want_field_name: false,
     })
     .deserialize(&mut de)
     {
@@ -56,10 +66,13 @@ pub(super) fn walk(detectors: &Detectors, text: &str) -> Outcome {
     }
 }
 
-/// State shared by the whole walk: the key path (lowercasing is left to the comparisons).
+/// State shared by the whole walk: the key path, each key as compared (`detect::key_part`:
+/// folded, its last part; lowercasing is left to the comparisons).
 struct Walk<'d, 'de> {
     det: &'d Detectors,
     path: Vec<Cow<'de, str>>,
+    /// How many encodings below the record this text was found.
+    hidden: u8,
 }
 
 /// What a parent needs to know about one value.
@@ -71,8 +84,11 @@ struct Summary {
     empty: bool,
     /// `Detectors::names_whatsapp` (computed only when asked).
     names: bool,
-    /// A string equal to `whatsapp` once trimmed (computed only when asked).
+    /// A string equal to `whatsapp` once folded and trimmed (computed only when asked).
     product: bool,
+    /// A string naming a provenance key, as a name/value pair's name (computed only when
+    /// asked).
+    field_name: bool,
     /// `detect::is_phone_like`: a phone-number string or integer.
     phone: bool,
 }
@@ -85,6 +101,8 @@ struct ValueSeed<'a, 'd, 'de> {
     want_names: bool,
     /// The value sits under `messaging_product`: compute `product`.
     want_product: bool,
+    /// The value is a name/value pair's name: compute `field_name`.
+    want_field_name: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_, 'de> {
@@ -107,10 +125,11 @@ impl ValueSeed<'_, '_, '_> {
     fn string(&self, s: &str) -> Summary {
         let det = self.ctx.det;
         Summary {
-            found: self.walked(|| det.judge_string(s)),
+            found: self.walked(|| det.judge_string_hidden(s, self.ctx.hidden)),
             empty: s.trim().is_empty(),
             names: self.want_names && det.names_whatsapp_str(s),
-            product: self.want_product && s.trim().eq_ignore_ascii_case("whatsapp"),
+            product: self.want_product && super::is_whatsapp(s),
+            field_name: self.want_field_name && det.is_provenance_column(s),
             phone: s.len() <= 64 && super::phone_like_str(s),
         }
     }
@@ -163,6 +182,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
             depth: self.depth + 1,
             want_names: self.want_names,
             want_product: false,
+            want_field_name: false,
         })? {
             out.found = out.found.or(item.found);
             out.names |= item.names;
@@ -180,32 +200,42 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
         // Under a provenance key, an object names WhatsApp when any value in it does
         // (`channel: {type: "whatsapp"}`, DynamoDB's `{S: "WhatsApp"}`).
         let mut names = false;
+        // A custom field written as a name/value pair (`detect::is_provenance_field`).
+        let (mut field_named, mut field_valued) = (false, false);
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            let kind = det.key_kind(&key);
+            let part = super::key_part(&key);
+            let kind = det.part_kind(&part);
+            let role = super::field_role(&part);
             let wa_id = kind == KeyKind::WaId;
             let phone = kind == KeyKind::Phone;
             let names_whatsapp = kind == KeyKind::NamesWhatsApp;
             let is_product = kind == KeyKind::Product;
-            self.ctx.path.push(key);
+            let ctwa = kind == KeyKind::CtwaClid;
+            self.ctx.path.push(part);
             let provenance = det.is_provenance_path(&self.ctx.path);
             let value = map.next_value_seed(ValueSeed {
                 ctx: &mut *self.ctx,
                 depth: self.depth + 1,
-                want_names: provenance || self.want_names,
+                want_names: provenance || self.want_names || role == FieldRole::Value,
                 want_product: is_product,
+                want_field_name: role == FieldRole::Name,
             })?;
             names |= self.want_names && value.names;
-            let Some(key) = self.ctx.path.pop() else {
+            if self.ctx.path.pop().is_none() {
                 return Err(de::Error::custom("key path underflow"));
-            };
+            }
             if is_product {
                 // Any value of a repeated `messaging_product` counts.
                 product |= value.product;
             }
+            field_named |= value.field_name;
+            field_valued |= role == FieldRole::Value && value.names;
             let found = if wa_id && !value.empty {
                 Some(Detector::WaIdKey)
             } else if (phone && !value.empty) || (names_whatsapp && value.phone) {
                 Some(Detector::PhoneKey)
+            } else if ctwa && !value.empty {
+                Some(Detector::CtwaClid)
             } else if provenance && value.names {
                 Some(Detector::Provenance)
             } else if value.found.is_some() {
@@ -224,6 +254,8 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
         let found = self.walked(|| {
             if det.webhook_envelope && product {
                 Some(Detector::WebhookEnvelope)
+            } else if field_named && field_valued {
+                Some(Detector::Provenance)
             } else {
                 best.map(|(_, d)| d)
             }

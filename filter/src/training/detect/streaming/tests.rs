@@ -47,6 +47,9 @@ const KEYS: &[&str] = &[
     "x\\u0077amid.HBgLMTY1MDM4Nzk0",
     "content",
     "role",
+    "name",
+    "value",
+    "ctwa_clid",
     "",
 ];
 
@@ -75,6 +78,8 @@ const STRINGS: &[&str] = &[
     " Whatsapp_Business_Account",
     "webchat",
     "email",
+    "channel",
+    "Source",
     "It ships today.",
     "caf\\u00e9",
     "\\ud83d\\ude00",
