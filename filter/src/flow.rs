@@ -652,6 +652,12 @@ impl RequestFlow {
         }
     }
 
+    /// Whether the response matters to this request (a part or completion of an upload in
+    /// parts waits for it); the glue reads the response status only then.
+    pub fn awaits_response(&self) -> bool {
+        self.commit.is_some()
+    }
+
     /// The response headers: a part or completion the upstream accepted (2xx) commits its
     /// change to the upload's state; a part needs its id from the response body first.
     pub fn on_response_headers(

@@ -449,6 +449,9 @@ impl HttpContext for GuardHttp {
         for (name, value) in flow.response_headers() {
             let _ = abi::add_header(abi::MAP_RESPONSE_HEADERS, name, &value);
         }
+        if !flow.awaits_response() {
+            return Action::Continue;
+        }
         let status = abi::header(abi::MAP_RESPONSE_HEADERS, ":status")
             .ok()
             .flatten()
