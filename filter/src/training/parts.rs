@@ -103,21 +103,33 @@ impl PartStage {
     }
 
     fn judge_line(&self, stats: &mut StripStats) -> Result<(), StripError> {
-        let line = self.line.trim_ascii();
-        if line.is_empty() {
-            return Ok(());
-        }
-        match self.ctx.detectors.judge_json(line) {
-            RecordVerdict::Keep => {
-                stats.record(None);
-                Ok(())
+        judge_record(&self.ctx, &self.line, stats).map_err(|whatsapp| {
+            if whatsapp {
+                StripError::RecordsInPart
+            } else {
+                StripError::InvalidRecord
             }
-            RecordVerdict::WhatsApp(d) => {
-                stats.record(Some(d));
-                Err(StripError::RecordsInPart)
-            }
-            RecordVerdict::Uninspectable => Err(StripError::InvalidRecord),
+        })
+    }
+}
+
+/// Judges one whole JSON record of the assembled file (blank: none) and counts it.
+/// `Err(true)`: WhatsApp-derived; `Err(false)`: not JSON.
+fn judge_record(ctx: &StageContext, record: &[u8], stats: &mut StripStats) -> Result<(), bool> {
+    let record = record.trim_ascii();
+    if record.is_empty() {
+        return Ok(());
+    }
+    match ctx.detectors.judge_json(record) {
+        RecordVerdict::Keep => {
+            stats.record(None);
+            Ok(())
         }
+        RecordVerdict::WhatsApp(d) => {
+            stats.record(Some(d));
+            Err(true)
+        }
+        RecordVerdict::Uninspectable => Err(false),
     }
 }
 
@@ -232,21 +244,13 @@ pub fn judge_complete(
     if request.part_ids != carry.parts {
         return Err(CompleteProblem::PartsOutOfOrder);
     }
-    let last = carry.tail.trim_ascii();
-    if last.is_empty() {
-        return Ok(());
-    }
-    match ctx.detectors.judge_json(last) {
-        RecordVerdict::Keep => {
-            stats.record(None);
-            Ok(())
+    judge_record(ctx, &carry.tail, stats).map_err(|whatsapp| {
+        if whatsapp {
+            CompleteProblem::LastRecordWhatsApp
+        } else {
+            CompleteProblem::LastRecordInvalid
         }
-        RecordVerdict::WhatsApp(d) => {
-            stats.record(Some(d));
-            Err(CompleteProblem::LastRecordWhatsApp)
-        }
-        RecordVerdict::Uninspectable => Err(CompleteProblem::LastRecordInvalid),
-    }
+    })
 }
 
 /// A part's id, from the upstream's answer (`{"id": "part_...", "object": "upload.part"}`).
