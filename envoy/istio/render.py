@@ -63,6 +63,8 @@ MEDIA_ROUTE = "wa-guard-media-upload"
 # Host patterns of the policy -> a concrete host to route (edit to your regions / resources).
 REGIONAL_EXAMPLES = {
     "*.openai.azure.com": "example-resource.openai.azure.com",
+    "*.services.ai.azure.com": "example-resource.services.ai.azure.com",
+    "*.cognitiveservices.azure.com": "example-resource.cognitiveservices.azure.com",
     "*-aiplatform.googleapis.com": "us-central1-aiplatform.googleapis.com",
     "bedrock.*.amazonaws.com": "bedrock.us-east-1.amazonaws.com",
 }

@@ -273,6 +273,10 @@ impl TrainingPolicy {
             f => f,
         };
         let inner: Box<dyn Stage> = match format {
+            // gRPC (a client library's default transport) and protobuf bodies are binary
+            // messages whose schema the filter does not have: whatever the endpoint's format,
+            // they are refused as such (`on_uninspectable`), never read as text.
+            _ if is_protobuf(&mime) => Box::new(Refuse::new(StripError::ProtobufBody)),
             BodyFormat::Multipart => {
                 match (multipart::boundary(content_type.unwrap_or("")), file_stage) {
                     (Some(b), Some(make)) => Box::new(multipart::MultipartStage::with_file_stage(
@@ -349,6 +353,19 @@ impl TrainingPolicy {
             bytes_out: 0,
         }
     }
+}
+
+/// A gRPC (`application/grpc`, `+proto`, gRPC-Web) or protobuf media type.
+fn is_protobuf(mime: &str) -> bool {
+    mime.starts_with("application/grpc")
+        || matches!(
+            mime,
+            "application/protobuf"
+                | "application/x-protobuf"
+                | "application/x-google-protobuf"
+                | "application/vnd.google.protobuf"
+                | "application/octet-stream+protobuf"
+        )
 }
 
 /// Whether the stripper decodes the body, so the glue must drop `content-encoding`.

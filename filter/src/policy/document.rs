@@ -419,7 +419,9 @@ pub struct ProvenanceDoc {
     #[serde(default = "default_provenance_keys")]
     pub keys: Vec<String>,
     /// Tag values that name WhatsApp, compared case-insensitively after trimming. Any value
-    /// containing `whatsapp` matches as well.
+    /// containing `whatsapp` matches as well, unless it is a document's address (a URL, or a
+    /// path ending in `.md`, `.html`...); a value without `whatsapp` (`wa`) is an abbreviation,
+    /// which does not count in an object with a `destination` key (`origin: "WA"` is a place).
     #[serde(default = "default_provenance_values")]
     pub values: Vec<String>,
 }
@@ -444,6 +446,23 @@ fn default_provenance_keys() -> Vec<String> {
         "integration_type",
         "channel_type",
         "source.type",
+        // The same names in the classifier's other languages (es, pt, fr, it, de, nl).
+        "canal",
+        "canale",
+        "kanal",
+        "kanaal",
+        "plataforma",
+        "plateforme",
+        "piattaforma",
+        "plattform",
+        "origen",
+        "origem",
+        "origine",
+        "herkunft",
+        "fuente",
+        "fonte",
+        "quelle",
+        "bron",
     ]
     .map(str::to_owned)
     .to_vec()
@@ -457,6 +476,8 @@ fn default_provenance_values() -> Vec<String> {
         "whatsapp business",
         "wa_business",
         "wa-business",
+        // WhatsApp Business Account, as BSPs and CRMs abbreviate it.
+        "waba",
     ]
     .map(str::to_owned)
     .to_vec()

@@ -29,6 +29,9 @@ pub enum Detector {
     PhoneKey,
     /// A Click-to-WhatsApp click id (`ctwa_clid`): only WhatsApp writes it.
     CtwaClid,
+    /// A Cloud API message object kept without its id: a phone-number `from`, a message
+    /// `type` and the object that type names (`text: {body}`).
+    MessageObject,
 }
 
 impl Detector {
@@ -41,6 +44,7 @@ impl Detector {
             Self::ChatExport => "chat_export",
             Self::PhoneKey => "phone_key",
             Self::CtwaClid => "ctwa_clid",
+            Self::MessageObject => "message_object",
         }
     }
 }
@@ -62,6 +66,9 @@ pub struct Detectors {
     webhook_envelope: bool,
     provenance_keys: Vec<Vec<String>>,
     provenance_values: Vec<String>,
+    /// The one-word provenance keys (`channel`, `source`): a key made only of them and of
+    /// `type`, `name` or `kind` (`source_channel`, `channelName`) is a provenance key too.
+    provenance_words: Vec<String>,
     chat_export: Option<Regex>,
     /// Unanchored timestamp shape for the raw scan: a line's texts sit inside JSON strings.
     chat_export_raw: Option<Regex>,
@@ -94,7 +101,9 @@ const MIN_BASE64_LEN: usize = 16;
 /// `2:22:01 PM`, `2:22 p. m.`, `下午2:22`, `٢:٢٢ م`); a word between date and time (`à`);
 /// brackets (iOS) or ` - ` (Android); and WhatsApp Web's time-first `[14:22, 12/03/2024]`.
 /// Also French Canadian times (`14 h 22`) and the Arabic comma (U+060C) between date and time.
-/// Then the sender and `: `. Continuation lines of a multi-line message carry no timestamp.
+/// Then the sender (a saved contact name may be long: up to 128 characters; captured, so that a
+/// log line's source, `production.ERROR`, is told apart) and `: `. Continuation lines of a
+/// multi-line message carry no timestamp.
 /// A line starts after `\n`, `\r\n` or a lone `\r` (classic Mac line ends), and may be quoted
 /// as an e-mail reply quotes it (`> `, at any depth) or be a markdown list item (`- `, `* `,
 /// `+ `, `1. `, `1) `) before its timestamp.
@@ -109,7 +118,7 @@ const CHAT_EXPORT: &str = concat!(
     r"(?:[\s\x{202F}]?(?:[AaPp]\.?\s?[Mm]\.?|午前|午後|ص|م|पूर्वाह्न|अपराह्न|ÖÖ|ÖS))?",
     r"|\d{1,2}:\d{2},\s+\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}",
     r")",
-    r"\]?[\x{200E}\x{200F}]?\s+(?:-\s+)?[^:\r\n]{1,60}:\s",
+    r"\]?[\x{200E}\x{200F}]?\s+(?:-\s+)?([^:\r\n]{1,128}):\s",
 );
 /// The raw scan's sign of a chat-export line: a time (`H:MM`, `H.MM` or `H h MM`).
 const CHAT_EXPORT_RAW: &str = r"\d(?:[:.]|\s?h\s?)\d\d";
@@ -149,6 +158,8 @@ impl Detectors {
         );
         if doc.webhook_envelope {
             keys.push("ctwaclid".into());
+            // A message object's sign: its `from` key.
+            keys.push("from".into());
         }
         let key_scan = keys
             .iter()
@@ -176,6 +187,13 @@ impl Detectors {
                 .map(|k| k.split('.').map(normalize_key).collect())
                 .collect(),
             provenance_values: lower(&doc.provenance.values),
+            provenance_words: doc
+                .provenance
+                .keys
+                .iter()
+                .filter(|k| !k.contains('.') && key_words(k.trim()).count() == 1)
+                .map(|k| normalize_key(k))
+                .collect(),
             chat_export: if doc.chat_export {
                 Some(Regex::new(CHAT_EXPORT).map_err(|e| e.to_string())?)
             } else {
@@ -297,7 +315,9 @@ impl Detectors {
     /// Whether a line itself starts with a chat-export timestamp (not one further down).
     pub fn starts_chat_line(&self, line: &str) -> bool {
         let first = line.split(['\n', '\r']).next().unwrap_or_default();
-        self.chat_export.as_ref().is_some_and(|r| r.is_match(first))
+        self.chat_export
+            .as_ref()
+            .is_some_and(|r| has_chat_line(r, first))
     }
 
     fn might_match(&self, text: &str) -> bool {
@@ -348,6 +368,12 @@ impl Detectors {
                 if self.is_provenance_field(map) {
                     return Some(Detector::Provenance);
                 }
+                if self.webhook_envelope && is_message_object(map) {
+                    return Some(Detector::MessageObject);
+                }
+                let route = map
+                    .keys()
+                    .any(|k| is_destination_key(&key_part(&Cow::Borrowed(k))));
                 for (k, val) in map {
                     match self.key_kind(k) {
                         KeyKind::WaId if !is_empty(val) => return Some(Detector::WaIdKey),
@@ -358,8 +384,11 @@ impl Detectors {
                         KeyKind::CtwaClid if !is_empty(val) => return Some(Detector::CtwaClid),
                         _ => {}
                     }
-                    path.push(normalize_key(last_part(&fold(k))));
-                    let provenance = self.is_provenance_key(path) && self.names_whatsapp(val);
+                    let part = key_part(&Cow::Borrowed(k.as_str()));
+                    let compound = self.is_compound_provenance(&part);
+                    path.push(normalize_key(&part));
+                    let provenance = (compound || self.is_provenance_key(path))
+                        && self.naming(val).counts(route);
                     let found = if provenance {
                         Some(Detector::Provenance)
                     } else {
@@ -495,10 +524,10 @@ impl Detectors {
         // Every chat-export line holds `sender: `; most strings have no colon at all.
         if memchr::memchr(b':', s.as_bytes()).is_some()
             && let Some(chat) = &self.chat_export
-            && (chat.is_match(s)
+            && (has_chat_line(chat, s)
                 // An export rendered as HTML: its lines are separated by tags, not breaks.
                 || (memchr::memchr(b'<', s.as_bytes()).is_some()
-                    && html_lines(s).is_some_and(|lines| chat.is_match(&lines))))
+                    && html_lines(s).is_some_and(|lines| has_chat_line(chat, &lines))))
         {
             return Some(Detector::ChatExport);
         }
@@ -522,6 +551,9 @@ impl Detectors {
     /// `is_provenance_key` over a path of keys as compared (`key_part`; compared ASCII
     /// case-insensitively, as the lowercased path is compared with lowercased names).
     fn is_provenance_path(&self, path: &[Cow<'_, str>]) -> bool {
+        if path.last().is_some_and(|k| self.is_compound_provenance(k)) {
+            return true;
+        }
         self.provenance_keys.iter().any(|k| {
             path.len() >= k.len()
                 && path
@@ -530,18 +562,43 @@ impl Detectors {
         })
     }
 
-    /// Whether a provenance value names WhatsApp. Invisible characters (`Whats\u{AD}App`),
-    /// full-width or mathematical letters (`ＷｈａｔｓＡｐｐ`) and look-alikes do not hide it.
-    pub(super) fn names_whatsapp_str(&self, s: &str) -> bool {
+    /// How a provenance value names WhatsApp: by its name (`WhatsApp`, `whatsapp-cloud-api`;
+    /// not a document's path or address that merely contains the word,
+    /// `docs/whatsapp-guide.md`), by a configured abbreviation (`wa`, `waba`), or not at all.
+    /// Invisible characters (`Whats\u{AD}App`), full-width or mathematical letters
+    /// (`ＷｈａｔｓＡｐｐ`) and look-alikes do not hide it.
+    pub(super) fn naming_str(&self, s: &str) -> Naming {
         let folded = fold(s);
         let s = folded.trim();
-        s.as_bytes()
-            .windows(8)
-            .any(|w| w.eq_ignore_ascii_case(b"whatsapp"))
-            || self
-                .provenance_values
-                .iter()
-                .any(|v| s.eq_ignore_ascii_case(v))
+        let configured = self
+            .provenance_values
+            .iter()
+            .find(|v| s.eq_ignore_ascii_case(v));
+        if contains_whatsapp(s) && (configured.is_some() || !is_document_reference(s)) {
+            Naming::Name
+        } else if configured.is_some() {
+            Naming::Alias
+        } else {
+            Naming::None
+        }
+    }
+
+    /// A compound key made only of provenance words and at most `type`, `name` or `kind`
+    /// (`source_channel`, `channelType`, `origin-platform`), with two words or more. Keys that
+    /// add any other word (`utm_source`, `lead_source`, `preferred_channel`, `channel_id`,
+    /// `source_url`) are not provenance.
+    pub(super) fn is_compound_provenance(&self, part: &str) -> bool {
+        let mut words = 0;
+        let mut provenance = false;
+        for word in key_words(part) {
+            words += 1;
+            if self.provenance_words.iter().any(|w| key_eq(word, w)) {
+                provenance = true;
+            } else if !["type", "name", "kind"].iter().any(|q| key_eq(word, q)) {
+                return false;
+            }
+        }
+        words >= 2 && provenance
     }
 
     /// A key path ends with one of the configured names or dotted paths.
@@ -554,21 +611,42 @@ impl Detectors {
     /// A custom field written as a name/value pair (`{"name": "channel", "value": "WhatsApp"}`,
     /// as CRMs and labelling tools store metadata): its name is a provenance key and its value
     /// names WhatsApp.
+    ///
+    /// A field referenced by an opaque schema id instead of a name (Labelbox's
+    /// `{"schemaId": "...", "value": "WhatsApp"}`) counts when its value names WhatsApp by
+    /// name: an abbreviation such as `wa` says nothing without the field's name.
     fn is_provenance_field(&self, map: &serde_json::Map<String, Value>) -> bool {
         let role = |k: &str| field_role(&key_part(&Cow::Borrowed(k)));
-        map.iter().any(|(k, v)| {
+        let named = map.iter().any(|(k, v)| {
             role(k) == FieldRole::Name && v.as_str().is_some_and(|s| self.is_provenance_column(s))
-        }) && map
+        });
+        let schema = map.iter().any(|(k, v)| {
+            role(k) == FieldRole::Schema && v.as_str().is_some_and(|s| !s.trim().is_empty())
+        });
+        let naming = map
             .iter()
-            .any(|(k, v)| role(k) == FieldRole::Value && self.names_whatsapp(v))
+            .filter(|(k, _)| role(k) == FieldRole::Value)
+            .map(|(_, v)| self.naming(v))
+            .max()
+            .unwrap_or(Naming::None);
+        (named && naming != Naming::None) || (schema && naming == Naming::Name)
     }
 
-    fn names_whatsapp(&self, v: &Value) -> bool {
+    /// `naming_str` over a value: the strongest naming of any string in it.
+    fn naming(&self, v: &Value) -> Naming {
         match v {
-            Value::String(s) => self.names_whatsapp_str(s),
-            Value::Array(items) => items.iter().any(|x| self.names_whatsapp(x)),
-            Value::Object(map) => map.values().any(|x| self.names_whatsapp(x)),
-            _ => false,
+            Value::String(s) => self.naming_str(s),
+            Value::Array(items) => items
+                .iter()
+                .map(|x| self.naming(x))
+                .max()
+                .unwrap_or(Naming::None),
+            Value::Object(map) => map
+                .values()
+                .map(|x| self.naming(x))
+                .max()
+                .unwrap_or(Naming::None),
+            _ => Naming::None,
         }
     }
 }
@@ -699,7 +777,7 @@ fn decode_base64(s: &str) -> Option<String> {
 
 /// A provider's WhatsApp address (`whatsapp:+14155238886`, as Twilio writes it), alone or
 /// as a field's whole value.
-fn is_whatsapp_address(s: &str) -> bool {
+pub(super) fn is_whatsapp_address(s: &str) -> bool {
     let t = s.trim();
     t.get(..9)
         .is_some_and(|p| p.eq_ignore_ascii_case("whatsapp:"))
@@ -733,6 +811,181 @@ fn is_whatsapp_jid(s: &str) -> bool {
     memchr::memchr(b'@', b).is_some() && (at(b"@s.whatsapp.net") || at(b"@c.us"))
 }
 
+/// Whether `s` holds a chat-export line: a timestamped line whose sender is not a log line's
+/// source (`[2024-03-12 14:22:01] production.ERROR: ...`, as Laravel and Monolog write).
+fn has_chat_line(chat: &Regex, s: &str) -> bool {
+    chat.is_match(s)
+        && chat.captures_iter(s).any(|c| {
+            c.get(1)
+                .is_some_and(|sender| !is_log_source(sender.as_str()))
+        })
+}
+
+/// The log levels a log line names where a chat line names its sender, as loggers write them
+/// (upper case).
+const LOG_LEVELS: [&str; 15] = [
+    "TRACE",
+    "DEBUG",
+    "INFO",
+    "NOTICE",
+    "WARN",
+    "WARNING",
+    "ERR",
+    "ERROR",
+    "CRIT",
+    "CRITICAL",
+    "ALERT",
+    "EMERG",
+    "EMERGENCY",
+    "FATAL",
+    "SEVERE",
+];
+
+/// A log line's source in a chat line's sender place: a level (`ERROR`, `[INFO]`), or a
+/// channel and a level (`production.ERROR`, `app-worker.WARNING`).
+fn is_log_source(sender: &str) -> bool {
+    let t = sender.trim();
+    let t = t
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(t);
+    let (channel, level) = t.rsplit_once('.').unwrap_or(("", t));
+    LOG_LEVELS.contains(&level)
+        && channel
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
+/// How a provenance value names WhatsApp (`Detectors::naming_str`), weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(super) enum Naming {
+    #[default]
+    None,
+    /// A configured abbreviation (`wa`, `waba`): also a place (`origin: "WA"`, Washington).
+    Alias,
+    /// The name itself.
+    Name,
+}
+
+impl Naming {
+    /// Whether the value marks the record, in an object that is (`route`) or is not a route:
+    /// next to a `destination`, an abbreviation is a place, not a channel.
+    pub(super) fn counts(self, route: bool) -> bool {
+        match self {
+            Self::Name => true,
+            Self::Alias => !route,
+            Self::None => false,
+        }
+    }
+}
+
+/// A key (as compared) naming a route's end: `destination`, `dest`, `destino`.
+pub(super) fn is_destination_key(part: &str) -> bool {
+    ["destination", "dest", "destino"]
+        .iter()
+        .any(|k| key_eq(part, k))
+}
+
+/// Whether a folded value contains `whatsapp`, ASCII case-insensitively.
+fn contains_whatsapp(s: &str) -> bool {
+    s.as_bytes()
+        .windows(8)
+        .any(|w| w.eq_ignore_ascii_case(b"whatsapp"))
+}
+
+/// A document's address rather than a channel's name: a URL, or a path or file name with a
+/// document's extension (`docs/whatsapp-integration-guide.md`).
+fn is_document_reference(s: &str) -> bool {
+    const DOCUMENTS: [&str; 12] = [
+        "md", "mdx", "markdown", "html", "htm", "pdf", "txt", "rst", "adoc", "doc", "docx", "ipynb",
+    ];
+    let lower = s.to_ascii_lowercase();
+    lower.contains("://")
+        || lower.starts_with("www.")
+        || lower
+            .rsplit_once('.')
+            .is_some_and(|(stem, ext)| !stem.is_empty() && DOCUMENTS.contains(&ext))
+}
+
+/// The Cloud API's message types whose content sits in an object (or array) named by the
+/// type: `{"type": "text", "text": {"body": ...}}`.
+const MESSAGE_TYPES: [&str; 13] = [
+    "text",
+    "image",
+    "audio",
+    "video",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "button",
+    "reaction",
+    "order",
+    "system",
+];
+
+/// The bit of a message type named by a `type` value (folded, trimmed, any case), or 0.
+pub(super) fn message_type_value_bit(s: &str) -> u16 {
+    let folded = fold(s);
+    let t = folded.trim();
+    MESSAGE_TYPES
+        .iter()
+        .position(|m| t.eq_ignore_ascii_case(m))
+        .map_or(0, |i| 1 << i)
+}
+
+/// The bit of a message type named by a key (as compared), or 0.
+pub(super) fn message_type_key_bit(part: &str) -> u16 {
+    MESSAGE_TYPES
+        .iter()
+        .position(|m| key_eq(part, m))
+        .map_or(0, |i| 1 << i)
+}
+
+/// A webhook message object kept without its `wamid.` id: `from` holds a phone number, `type`
+/// a message type, and the object that type names is there (`text: {body}`).
+fn is_message_object(map: &serde_json::Map<String, Value>) -> bool {
+    let (mut from, mut types, mut contents) = (false, 0u16, 0u16);
+    for (k, v) in map {
+        let part = key_part(&Cow::Borrowed(k.as_str()));
+        if key_eq(&part, "from") && is_sender_number(v) {
+            from = true;
+        }
+        if key_eq(&part, "type")
+            && let Some(s) = v.as_str()
+        {
+            types |= message_type_value_bit(s);
+        }
+        if matches!(v, Value::Object(_) | Value::Array(_)) {
+            contents |= message_type_key_bit(&part);
+        }
+    }
+    from && types & contents != 0
+}
+
+/// The words of a key: split at `_`, `-`, `.`, blanks and lower-to-upper case changes
+/// (`source_channel`, `sourceChannel`, `Source Channel`).
+pub(super) fn key_words(k: &str) -> impl Iterator<Item = &str> + '_ {
+    let mut rest = k;
+    std::iter::from_fn(move || {
+        let start = rest.find(|c: char| c.is_alphanumeric())?;
+        rest = rest.get(start..).unwrap_or_default();
+        let mut prev_lower = false;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                let split = !c.is_alphanumeric() || (prev_lower && c.is_uppercase());
+                prev_lower = c.is_lowercase() || c.is_ascii_digit();
+                split
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let word = rest.get(..end).unwrap_or_default();
+        rest = rest.get(end..).unwrap_or_default();
+        Some(word)
+    })
+}
+
 /// What a key is to the detectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum KeyKind {
@@ -762,6 +1015,8 @@ pub(super) enum FieldRole {
     Name,
     /// `value`: the field's value.
     Value,
+    /// `schemaId`: the field referenced by an opaque id (Labelbox metadata).
+    Schema,
     Other,
 }
 
@@ -774,6 +1029,8 @@ pub(super) fn field_role(part: &str) -> FieldRole {
         FieldRole::Name
     } else if key_eq(part, "value") {
         FieldRole::Value
+    } else if key_eq(part, "schemaid") {
+        FieldRole::Schema
     } else {
         FieldRole::Other
     }
@@ -796,6 +1053,31 @@ pub(super) fn phone_like_str(s: &str) -> bool {
     (7..=15).contains(&digits)
         && t.bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'(' | b')' | b'.'))
+}
+
+/// A message's `from` as WhatsApp writes it: 7 to 15 digits (a `wa_id`), or a number written
+/// for people (`+1 650 555 1234`, `(650) 555 1234`; `-` and `.` only after a `+`), or a
+/// provider's `whatsapp:` address; as a string or an integer. Stricter than `phone_like_str`:
+/// a date (`2024-03-12`) is no sender.
+pub(super) fn is_sender_number_str(s: &str) -> bool {
+    let t = s.trim();
+    let (international, rest) = t.strip_prefix('+').map_or((false, t), |r| (true, r));
+    let digits = rest.bytes().filter(u8::is_ascii_digit).count();
+    is_whatsapp_address(t)
+        || ((7..=15).contains(&digits)
+            && rest.bytes().all(|b| {
+                b.is_ascii_digit()
+                    || matches!(b, b' ' | b'(' | b')')
+                    || (international && matches!(b, b'-' | b'.'))
+            }))
+}
+
+fn is_sender_number(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.len() <= 64 && is_sender_number_str(s),
+        Value::Number(_) => is_phone_like(v),
+        _ => false,
+    }
 }
 
 /// `phone_like_str` for a JSON value: strings, and integers of 7 to 15 digits.
@@ -848,7 +1130,7 @@ pub(super) fn normalize_key(k: &str) -> String {
 
 /// `normalize_key(folded) == normalized` for a key already folded (`fold`), without
 /// allocating.
-fn key_eq(folded: &str, normalized: &str) -> bool {
+pub(super) fn key_eq(folded: &str, normalized: &str) -> bool {
     let mut kept = folded
         .chars()
         .filter(|c| !matches!(c, '_' | '-') && !c.is_whitespace())
@@ -1330,6 +1612,180 @@ mod tests {
                 RecordVerdict::WhatsApp(want),
                 "{rec}"
             );
+        }
+    }
+
+    #[test]
+    fn a_message_object_without_its_id_is_found() {
+        let want = RecordVerdict::WhatsApp(Detector::MessageObject);
+        for (rec, want) in [
+            (
+                r#"{"src":{"from":"16505551234","timestamp":"1749416383","type":"text","text":{"body":"Is my order shipped?"}}}"#,
+                want,
+            ),
+            (
+                r#"{"from":"+1 650 555 1234","type":"image","image":{"mime_type":"image/jpeg"}}"#,
+                want,
+            ),
+            (
+                r#"{"From":16505551234,"Type":" Contacts ","contacts":[{"name":{"first_name":"Ana"}}]}"#,
+                want,
+            ),
+            // Not a phone number, not a message type, or no content object of that type.
+            (
+                r#"{"from":"ana@example.com","type":"text","text":{"body":"hi"}}"#,
+                RecordVerdict::Keep,
+            ),
+            (
+                r#"{"from":"16505551234","type":"call","call":{"duration":3}}"#,
+                RecordVerdict::Keep,
+            ),
+            (
+                r#"{"from":"16505551234","type":"text","image":{"id":"1"}}"#,
+                RecordVerdict::Keep,
+            ),
+            (
+                r#"{"from":"16505551234","type":"text","text":"hi"}"#,
+                RecordVerdict::Keep,
+            ),
+            (
+                r#"{"from":"2024-03-12","to":"2024-03-19","type":"text","text":{"body":"x"}}"#,
+                RecordVerdict::Keep,
+            ),
+        ] {
+            assert_eq!(judge(rec), want, "{rec}");
+            assert_eq!(d().judge_json_reference(rec), want, "{rec}");
+        }
+        // Off with the webhook detector.
+        let det = Detectors::compile(&DetectorsDoc {
+            webhook_envelope: false,
+            ..DetectorsDoc::default()
+        })
+        .unwrap();
+        assert_eq!(
+            det.judge_json(br#"{"from":"16505551234","type":"text","text":{"body":"hi"}}"#),
+            RecordVerdict::Keep
+        );
+    }
+
+    #[test]
+    fn log_lines_are_not_chat_export_lines() {
+        for text in [
+            "[2024-03-12 14:22:01] production.ERROR: SQLSTATE[HY000] [2002] Connection refused",
+            "[2024-03-12 14:22:05] local.INFO: Retrying database connection",
+            "2024-03-12 14:22:01 - app-worker.WARNING: queue is slow",
+            "[2024-03-12 14:22:01] ERROR: disk full",
+            "12/03/2024 14:22:01 [DEBUG]: cache miss",
+            "Why does checkout fail?\n[2024-03-12 14:22:01] production.ERROR: Connection refused",
+        ] {
+            assert_eq!(d().judge_text(text), RecordVerdict::Keep, "{text}");
+            assert!(!d().starts_chat_line(text), "{text}");
+        }
+        // A sender is a name or a number, whatever its case; a log line among chat lines does
+        // not hide them.
+        for text in [
+            "[2024-03-12 14:22:01] Ana Souza: is my order late?",
+            "12/03/2024, 14:22 - Info Desk: we open at 9",
+            "12/03/2024, 14:22 - Dr. Error: hi",
+            "[2024-03-12 14:22:01] production.ERROR: x\n[2024-03-12 14:23:00] Ana: hi",
+            "12/03/2024, 14:22 - Ana Souza - Acme Key Account, Purchasing Dept (Sao Paulo HQ) since 2019: hi",
+        ] {
+            assert_eq!(
+                d().judge_text(text),
+                RecordVerdict::WhatsApp(Detector::ChatExport),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn provenance_values_that_only_mention_whatsapp_or_abbreviate_a_place() {
+        let p = RecordVerdict::WhatsApp(Detector::Provenance);
+        for (rec, want) in [
+            // A document's address that merely contains the word.
+            (
+                r#"{"source":"docs/whatsapp-integration-guide.md"}"#,
+                RecordVerdict::Keep,
+            ),
+            (
+                r#"{"source":"https://developers.facebook.com/docs/whatsapp/cloud-api"}"#,
+                RecordVerdict::Keep,
+            ),
+            (r#"{"source":"WhatsApp_Export.TXT"}"#, RecordVerdict::Keep),
+            // Channel names that contain it still count.
+            (r#"{"source":"whatsapp/inbound"}"#, p),
+            (r#"{"channel":"twilio-whatsapp"}"#, p),
+            (r#"{"source":"WhatsApp Business API"}"#, p),
+            // An abbreviation is a place in a route, a channel elsewhere.
+            (
+                r#"{"shipment":{"origin":"WA","destination":"OR","carrier":"UPS"}}"#,
+                RecordVerdict::Keep,
+            ),
+            (r#"{"origin":"wa","dest":"CA"}"#, RecordVerdict::Keep),
+            (r#"{"origin":"whatsapp","destination":"crm"}"#, p),
+            (r#"{"origin":"WA","note":"x"}"#, p),
+            (r#"{"channel":"WABA"}"#, p),
+            (r#"{"canal":"WhatsApp"}"#, p),
+            (r#"{"herkunft":"whatsapp"}"#, p),
+        ] {
+            assert_eq!(judge(rec), want, "{rec}");
+            assert_eq!(d().judge_json_reference(rec), want, "{rec}");
+        }
+    }
+
+    #[test]
+    fn compound_provenance_keys_are_made_of_provenance_words() {
+        let p = RecordVerdict::WhatsApp(Detector::Provenance);
+        for (rec, want) in [
+            (r#"{"source_channel":"whatsapp"}"#, p),
+            (r#"{"sourceChannel":"WhatsApp"}"#, p),
+            (r#"{"Channel Name":"WhatsApp"}"#, p),
+            (r#"{"origin-platform":"wa"}"#, p),
+            (r#"{"canal_origem":"whatsapp"}"#, p),
+            // Another word makes it something else.
+            (r#"{"utm_source":"whatsapp"}"#, RecordVerdict::Keep),
+            (r#"{"preferred_channel":"whatsapp"}"#, RecordVerdict::Keep),
+            (r#"{"lead_source":"WhatsApp"}"#, RecordVerdict::Keep),
+            (r#"{"channel_id":"whatsapp"}"#, RecordVerdict::Keep),
+            (r#"{"type_name":"whatsapp"}"#, RecordVerdict::Keep),
+        ] {
+            assert_eq!(judge(rec), want, "{rec}");
+            assert_eq!(d().judge_json_reference(rec), want, "{rec}");
+        }
+        assert_eq!(
+            key_words("sourceChannel_TYPE x").collect::<Vec<_>>(),
+            ["source", "Channel", "TYPE", "x"]
+        );
+    }
+
+    #[test]
+    fn a_metadata_field_referenced_by_a_schema_id_counts_when_its_value_names_whatsapp() {
+        let p = RecordVerdict::WhatsApp(Detector::Provenance);
+        for (rec, want) in [
+            (
+                r#"{"metadataFields":[{"schemaId":"cko8s9r5v0001h2dk9elqdidh","value":"WhatsApp"}]}"#,
+                p,
+            ),
+            (
+                r#"{"metadata_fields":[{"schema_id":"x1","value":"whatsapp support"}]}"#,
+                p,
+            ),
+            // An abbreviation says nothing without the field's name.
+            (
+                r#"{"metadataFields":[{"schemaId":"x1","value":"WA"}]}"#,
+                RecordVerdict::Keep,
+            ),
+            (
+                r#"{"metadataFields":[{"schemaId":"","value":"WhatsApp"}]}"#,
+                RecordVerdict::Keep,
+            ),
+            (
+                r#"{"metadataFields":[{"schemaId":"x1","value":"Email"}]}"#,
+                RecordVerdict::Keep,
+            ),
+        ] {
+            assert_eq!(judge(rec), want, "{rec}");
+            assert_eq!(d().judge_json_reference(rec), want, "{rec}");
         }
     }
 

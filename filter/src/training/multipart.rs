@@ -220,8 +220,14 @@ impl MultipartStage {
         };
         let filename = param("filename").or_else(|| param("filename*"));
         let name = param("name").unwrap_or_default().to_ascii_lowercase();
+        // A vendor's dataset field is a file even without a file name (`requests` sends
+        // `files={'eval_data': (None, data)}` so): OpenAI's `file` and an upload part's `data`,
+        // Cohere's `data` and `eval_data`.
         let is_file = filename.is_some()
-            || matches!(name.as_str(), "file" | "data" | "training_file" | "dataset");
+            || matches!(
+                name.as_str(),
+                "file" | "data" | "training_file" | "dataset" | "eval_data"
+            );
         if !is_file {
             return Ok(Box::new(Passthrough));
         }

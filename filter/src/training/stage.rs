@@ -43,6 +43,9 @@ pub enum StripError {
     /// A part of a file uploaded in parts holds WhatsApp-derived records: a part is never
     /// stripped (the upload's declared size would break), so it is refused.
     RecordsInPart,
+    /// A gRPC or protobuf body (a tuning RPC such as Gemini's `CreateTunedModel`): binary
+    /// messages without their schema cannot be read record by record, nor rewritten.
+    ProtobufBody,
 }
 
 impl StripError {
@@ -57,6 +60,7 @@ impl StripError {
             Self::UnreadableBody => "unreadable_body",
             Self::UnwritableBody => "unwritable_body",
             Self::RecordsInPart => "whatsapp_records_in_part",
+            Self::ProtobufBody => "protobuf_body",
         }
     }
 }
@@ -159,6 +163,15 @@ struct TextState {
     cells: usize,
     /// Title or comment lines read before the header (`# Inbox export 2024-03`).
     titles: usize,
+    /// The physical lines (terminators included) of a CSV row whose quoted cell spans lines,
+    /// held until its quote closes: the row is judged, and kept or dropped, whole.
+    row: Vec<u8>,
+    /// A `from` cell held a provider's WhatsApp address (`whatsapp:+...`, as Twilio writes
+    /// it): the file marks its WhatsApp rows, so a bare number there is another channel (SMS).
+    prefixed_addresses: bool,
+    /// The header names a `destination` column: an abbreviation in a provenance column
+    /// (`origin: WA`) is a place.
+    route: bool,
 }
 
 /// A report may open with this many title or comment lines before its CSV header.
@@ -226,6 +239,10 @@ impl TextState {
             .enumerate()
             .filter_map(|(i, cell)| Some((i, column_kind(cell, has_message_column, detectors)?)))
             .collect();
+        self.route = cells.iter().any(|c| {
+            let name = c.trim().to_ascii_lowercase();
+            super::detect::is_destination_key(super::detect::last_part(&name))
+        });
         // After a title, a line that names no column that matters and reads as prose is not a
         // header: the text has none.
         if self.titles > 0 && columns.is_empty() && !reads_as_header(&cells) {
@@ -253,7 +270,16 @@ impl TextState {
     }
 
     /// The finding of a CSV row (split into `cells`) by its columns.
-    fn judge_row(&self, cells: &[Cow<'_, str>], detectors: &Detectors) -> Option<Detector> {
+    fn judge_row(&mut self, cells: &[Cow<'_, str>], detectors: &Detectors) -> Option<Detector> {
+        // A provider's WhatsApp address in a `from` cell: found cell by cell; from now on a
+        // bare number in that column is not taken for WhatsApp.
+        let prefixed = self.columns.iter().any(|&(i, kind)| {
+            kind == ColumnKind::From
+                && cells
+                    .get(i)
+                    .is_some_and(|c| super::detect::is_whatsapp_address(c))
+        });
+        self.prefixed_addresses |= prefixed;
         self.columns.iter().find_map(|&(i, kind)| {
             let v = cells.get(i).map_or("", |c| c.trim());
             match kind {
@@ -261,12 +287,14 @@ impl TextState {
                 ColumnKind::WaId => Some(Detector::WaIdKey),
                 ColumnKind::Phone => Some(Detector::PhoneKey),
                 ColumnKind::CtwaClid => Some(Detector::CtwaClid),
-                ColumnKind::From => looks_like_phone_number(v).then_some(Detector::WaIdKey),
+                ColumnKind::From => (looks_like_phone_number(v) && !self.prefixed_addresses)
+                    .then_some(Detector::WaIdKey),
                 ColumnKind::NamesWhatsApp => {
                     super::detect::phone_like_str(v).then_some(Detector::PhoneKey)
                 }
                 ColumnKind::Provenance => detectors
-                    .names_whatsapp_str(v)
+                    .naming_str(v)
+                    .counts(self.route)
                     .then_some(Detector::Provenance),
                 ColumnKind::Product => {
                     super::detect::is_whatsapp(v).then_some(Detector::WebhookEnvelope)
@@ -350,6 +378,34 @@ fn split_row(line: &str, separator: u8) -> Vec<Cow<'_, str>> {
     cells.into_iter().map(Cow::Owned).collect()
 }
 
+/// Whether a CSV line, read from inside a quoted cell (`quoted`) or not, ends inside a quoted
+/// cell: a quote opens a cell only at its start (after blanks), so a stray `5" screen` in an
+/// unquoted cell does not hold the rest of the file; `""` inside quotes is a quote.
+fn ends_in_quotes(line: &[u8], separator: u8, quoted: bool) -> bool {
+    let mut quoted = quoted;
+    let mut cell_start = !quoted;
+    let mut bytes = line.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        if quoted {
+            if b == b'"' {
+                if bytes.peek() == Some(&b'"') {
+                    bytes.next();
+                } else {
+                    quoted = false;
+                }
+            }
+        } else if b == separator {
+            cell_start = true;
+        } else if b == b'"' && cell_start {
+            quoted = true;
+            cell_start = false;
+        } else if b != b' ' && b != b'\t' {
+            cell_start = false;
+        }
+    }
+    quoted
+}
+
 /// 7 to 15 digits, with an optional `+` and the usual separators: a WhatsApp `from`.
 fn looks_like_phone_number(v: &str) -> bool {
     let v = v.trim().trim_start_matches('+');
@@ -429,6 +485,74 @@ impl LineStage {
         }
     }
 
+    /// A CSV row whose quoted cell spans lines (a message with a line break): its physical
+    /// lines are held until the quote closes, then the row is judged whole (its `from` cell is
+    /// on the last line, its message on the first) and kept or dropped whole. `Ok(false)`: the
+    /// line is not part of such a row. A JSON line never opens one.
+    fn csv_row(
+        ctx: &StageContext,
+        text: &mut TextState,
+        line: &[u8],
+        whole: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<bool, StripError> {
+        let open = !text.row.is_empty();
+        let opens = || {
+            text.header_seen
+                && text.cells > 1
+                && !matches!(line.trim_ascii_start().first(), Some(b'{' | b'['))
+                && ends_in_quotes(line, text.separator, false)
+        };
+        if !open && !opens() {
+            return Ok(false);
+        }
+        if text.row.len().saturating_add(whole.len()) > ctx.max_record_bytes {
+            return Err(StripError::RecordTooLarge);
+        }
+        let held = text.row.len();
+        text.row.extend_from_slice(whole);
+        if ends_in_quotes(line, text.separator, open) {
+            return Ok(true);
+        }
+        // The row is whole: its lines, but for the last one's terminator.
+        let row = std::mem::take(&mut text.row);
+        let body_len = held.saturating_add(line.len()).min(row.len());
+        Self::judge_row_lines(ctx, text, row, body_len, out, stats, held)?;
+        Ok(true)
+    }
+
+    /// Judges a held CSV row (`row`, whose first `body_len` bytes are its text) and forwards
+    /// or drops it. When it cannot be read, the row is held again as it was before its last
+    /// line (`held` bytes), for `bypass`.
+    fn judge_row_lines(
+        ctx: &StageContext,
+        text: &mut TextState,
+        mut row: Vec<u8>,
+        body_len: usize,
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+        held: usize,
+    ) -> Result<(), StripError> {
+        let verdict = match std::str::from_utf8(row.get(..body_len).unwrap_or_default()) {
+            Ok(t) => Self::judge_text_line(ctx, text, t.trim_ascii_end()),
+            Err(_) => RecordVerdict::Uninspectable,
+        };
+        match verdict {
+            RecordVerdict::Keep => {
+                stats.record(None);
+                out.append(&mut row);
+            }
+            RecordVerdict::WhatsApp(d) => stats.record(Some(d)),
+            RecordVerdict::Uninspectable => {
+                row.truncate(held);
+                text.row = row;
+                return Err(StripError::InvalidRecord);
+            }
+        }
+        Ok(())
+    }
+
     fn check_pending(&self) -> Result<(), StripError> {
         if self.pending.len() > self.ctx.max_record_bytes {
             return Err(StripError::RecordTooLarge);
@@ -455,6 +579,16 @@ impl LineStage {
             let (line_end, next) = (start + end, start + after);
             let line = data.get(start..line_end).unwrap_or_default();
             let whole = data.get(start..next).unwrap_or_default();
+            if kind == LineKind::Text {
+                match Self::csv_row(ctx, text, line, whole, out, stats) {
+                    Ok(true) => {
+                        start = next;
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(e) => return Err((start, e)),
+                }
+            }
             match Self::judge(ctx, kind, text, line) {
                 None => out.extend_from_slice(whole),
                 Some(RecordVerdict::Keep) => {
@@ -547,15 +681,24 @@ impl Stage for LineStage {
             out,
             stats,
         ) {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err((n, e)) => {
                 self.pending = pending.get(n..).unwrap_or_default().to_vec();
-                Err(e)
+                return Err(e);
             }
         }
+        // A quoted cell never closed: the row is judged as it stands.
+        if !self.text.row.is_empty() {
+            let row = std::mem::take(&mut self.text.row);
+            let len = row.len();
+            return Self::judge_row_lines(&self.ctx, &mut self.text, row, len, out, stats, len);
+        }
+        Ok(())
     }
 
     fn bypass(&mut self, out: &mut Vec<u8>) {
+        // A held CSV row comes before the unjudged bytes.
+        out.append(&mut self.text.row);
         out.append(&mut self.pending);
         self.bypassed = true;
     }

@@ -550,3 +550,125 @@ fn json_documents_check_every_value_of_a_repeated_key() {
         assert!(s.stripped_everything(), "{body}");
     }
 }
+
+#[test]
+fn a_csv_row_whose_quoted_cell_spans_lines_is_judged_and_dropped_whole() {
+    // The message on the first physical line, the customer's number on the second.
+    let file = "text,from\n\"Hi, my order\nhas not arrived\",16505551234\nThanks,support@acme.example\n\"Line one\r\n\r\nline \"\"three\"\"\",ops@acme.example\n";
+    let want = "text,from\nThanks,support@acme.example\n\"Line one\r\n\r\nline \"\"three\"\"\",ops@acme.example\n";
+    assert_eq!(strip_text_file("messages.csv", "text/csv", file, want), 1);
+    // A chat-export line on a cell's second line marks the row.
+    let file = "id,notes\n1,\"pasted:\n12/03/2024, 14:22 - Ana: hi\"\n2,clean\n";
+    let want = "id,notes\n2,clean\n";
+    assert_eq!(strip_text_file("notes.csv", "text/csv", file, want), 1);
+    // A stray quote inside an unquoted cell does not hold the rest of the file, nor does a
+    // JSON line in a text file; a quote never closed ends the row at the end of the body.
+    let file = "item,size\nscreen,5\" wide\ncable,2m\n";
+    assert_eq!(strip_text_file("items.csv", "text/csv", file, file), 0);
+    let file = "{\"a\":\"x,\"}\n{\"channel\":\"WhatsApp\"}\n{\"b\":\"y\"}\n";
+    let want = "{\"a\":\"x,\"}\n{\"b\":\"y\"}\n";
+    assert_eq!(strip_text_file("rows.txt", "text/plain", file, want), 1);
+    let file = "text,from\nok,ana@example.com\n\"never closed, ref wamid.HBgLMTY1MDM4Nzk0\nmore\n";
+    let want = "text,from\nok,ana@example.com\n";
+    assert_eq!(strip_text_file("open.csv", "text/csv", file, want), 1);
+    let file = "text,from\nok,ana@example.com\n\"never closed,16505551234\nmore\n";
+    assert_eq!(strip_text_file("open.csv", "text/csv", file, file), 0);
+}
+
+#[test]
+fn a_held_csv_row_is_forwarded_once_on_bypass() {
+    let p = policy("");
+    // The second row's cell spans lines and holds invalid UTF-8.
+    let file = b"text,from\n\"a\nb\",ana@example.com\n\"c\n\xff\",x\n";
+    let b = "b0undary";
+    let body = [
+        format!("--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"m.csv\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+        file.as_slice(),
+        format!("\r\n--{b}--\r\n").as_bytes(),
+    ]
+    .concat();
+    let ct = format!("multipart/form-data; boundary={b}");
+    for cut in 0..=body.len() {
+        let mut s = p.stripper(BodyFormat::Auto, Some(&ct), None);
+        let out = run_with_bypass(&mut s, &body, cut);
+        assert_eq!(out, body, "split at {cut}");
+    }
+}
+
+#[test]
+fn a_twilio_log_keeps_its_sms_rows_and_strips_its_whatsapp_rows() {
+    let file = "From,To,Body,Status\nwhatsapp:+14155550123,whatsapp:+14155238886,Is my order shipped?,received\n+14155550999,+14155238886,Stop,received\n";
+    let want = "From,To,Body,Status\n+14155550999,+14155238886,Stop,received\n";
+    assert_eq!(strip_text_file("log.csv", "text/csv", file, want), 1);
+    // Without such addresses, a bare number next to a message column is still WhatsApp's.
+    let file = "from,text\n16505551234,hi\nana@example.com,hello\n";
+    let want = "from,text\nana@example.com,hello\n";
+    assert_eq!(strip_text_file("msgs.csv", "text/csv", file, want), 1);
+}
+
+#[test]
+fn an_abbreviation_in_a_route_column_is_a_place() {
+    let file = "origin,destination,carrier\nWA,OR,UPS\nwhatsapp,crm,none\n";
+    let want = "origin,destination,carrier\nWA,OR,UPS\n";
+    assert_eq!(strip_text_file("routes.csv", "text/csv", file, want), 1);
+    let file = "id,channel\n1,WA\n2,web\n";
+    let want = "id,channel\n2,web\n";
+    assert_eq!(strip_text_file("tickets.csv", "text/csv", file, want), 1);
+}
+
+#[test]
+fn grpc_and_protobuf_bodies_are_refused_as_such_whatever_the_format() {
+    let p = policy("");
+    let body = b"\0\0\0\0\x10\n\x0esupport-tuned";
+    for format in [BodyFormat::Auto, BodyFormat::Json, BodyFormat::Jsonl] {
+        for ct in [
+            "application/grpc",
+            "application/grpc+proto",
+            "application/grpc-web-text",
+            "Application/X-Protobuf",
+        ] {
+            let mut s = p.stripper(format, Some(ct), None);
+            assert_eq!(
+                run(&mut s, body, &[]),
+                Err(StripError::ProtobufBody),
+                "{ct}"
+            );
+        }
+    }
+    // Allowed by the policy, it is forwarded as sent, decoded when it was compressed.
+    let mut s = p.stripper(
+        BodyFormat::Auto,
+        Some("application/x-protobuf"),
+        Some("gzip"),
+    );
+    let mut out = Vec::new();
+    assert!(s.feed(&gzip(body), &mut out).is_err());
+    assert!(s.bypass(&mut out));
+    s.finish(&mut out).unwrap();
+    assert_eq!(out, body);
+}
+
+#[test]
+fn cohere_eval_data_is_read_without_a_file_name() {
+    let p = policy("");
+    let b = "c0here";
+    let part = |name: &str, file: &str| {
+        format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{file}\r\n")
+    };
+    let body = format!(
+        "{}{}--{b}--\r\n",
+        part("data", KEEP1),
+        part("eval_data", &format!("{KEEP2}\n{WA2}\n"))
+    );
+    let want = format!(
+        "{}{}--{b}--\r\n",
+        part("data", KEEP1),
+        part("eval_data", &format!("{KEEP2}\n"))
+    );
+    let ct = format!("multipart/form-data; boundary={b}");
+    every_split(
+        body.as_bytes(),
+        || p.stripper(BodyFormat::Auto, Some(&ct), None),
+        want.as_bytes(),
+    );
+}

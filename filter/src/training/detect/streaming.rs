@@ -3,8 +3,11 @@
 //! The walk reproduces `Detectors::judge_value` exactly, label included:
 //! - an object's finding is `WebhookEnvelope` when its (last) `messaging_product` names
 //!   WhatsApp, else `Provenance` when it is a name/value pair naming a provenance key and
-//!   WhatsApp (`detect::is_provenance_field`), else the finding of the smallest key (a `Value`
-//!   map iterates its keys sorted);
+//!   WhatsApp (`detect::is_provenance_field`), else `MessageObject` when it is a message object
+//!   without its id (`detect::is_message_object`), else the finding of the smallest key (a
+//!   `Value` map iterates its keys sorted); a provenance key whose value names WhatsApp only by
+//!   an abbreviation counts unless the object has a `destination` key, which may come later, so
+//!   that finding waits for the object's end;
 //! - a repeated key: every value is walked, and a record is WhatsApp-derived when any value
 //!   is (a `Value` keeps only the last one, but a training endpoint's parser may keep the
 //!   first). Here, and only here, the walk may find what the `Value` path does not;
@@ -15,7 +18,7 @@
 //! repeated key, the verdict equals the `Value` path's; `streaming::tests` checks it over
 //! generated records. With a repeated key, it finds whatever the `Value` path finds, and more.
 
-use super::{Detector, Detectors, FieldRole, KeyKind, MAX_WALK_DEPTH};
+use super::{Detector, Detectors, FieldRole, KeyKind, MAX_WALK_DEPTH, Naming};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -51,6 +54,7 @@ pub(super) fn walk_hidden(detectors: &Detectors, text: &str, hidden: u8) -> Outc
         want_names: false,
         want_product: false,
         want_field_name: false,
+        want_msg_type: false,
     })
     .deserialize(&mut de)
     {
@@ -82,8 +86,8 @@ struct Summary {
     found: Option<Detector>,
     /// `detect::is_empty`: null or a blank string.
     empty: bool,
-    /// `Detectors::names_whatsapp` (computed only when asked).
-    names: bool,
+    /// `Detectors::naming` (computed only when asked).
+    naming: Naming,
     /// A string equal to `whatsapp` once folded and trimmed (computed only when asked).
     product: bool,
     /// A string naming a provenance key, as a name/value pair's name (computed only when
@@ -91,6 +95,14 @@ struct Summary {
     field_name: bool,
     /// `detect::is_phone_like`: a phone-number string or integer.
     phone: bool,
+    /// `detect::is_sender_number`: a message's `from`.
+    sender: bool,
+    /// A string.
+    string: bool,
+    /// An object or an array.
+    container: bool,
+    /// `detect::message_type_value_bit` of a string (computed only when asked).
+    msg_type: u16,
 }
 
 struct ValueSeed<'a, 'd, 'de> {
@@ -103,6 +115,8 @@ struct ValueSeed<'a, 'd, 'de> {
     want_product: bool,
     /// The value is a name/value pair's name: compute `field_name`.
     want_field_name: bool,
+    /// The value sits under `type`: compute `msg_type`.
+    want_msg_type: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_, 'de> {
@@ -127,10 +141,22 @@ impl ValueSeed<'_, '_, '_> {
         Summary {
             found: self.walked(|| det.judge_string_hidden(s, self.ctx.hidden)),
             empty: s.trim().is_empty(),
-            names: self.want_names && det.names_whatsapp_str(s),
+            naming: if self.want_names {
+                det.naming_str(s)
+            } else {
+                Naming::None
+            },
             product: self.want_product && super::is_whatsapp(s),
             field_name: self.want_field_name && det.is_provenance_column(s),
             phone: s.len() <= 64 && super::phone_like_str(s),
+            sender: s.len() <= 64 && super::is_sender_number_str(s),
+            string: true,
+            container: false,
+            msg_type: if self.want_msg_type {
+                super::message_type_value_bit(s)
+            } else {
+                0
+            },
         }
     }
 }
@@ -154,8 +180,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
     }
 
     fn visit_u64<E: de::Error>(self, n: u64) -> Result<Summary, E> {
+        let phone = (1_000_000..=999_999_999_999_999).contains(&n);
         Ok(Summary {
-            phone: (1_000_000..=999_999_999_999_999).contains(&n),
+            phone,
+            sender: phone,
             ..Summary::default()
         })
     }
@@ -176,16 +204,20 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Summary, A::Error> {
-        let mut out = Summary::default();
+        let mut out = Summary {
+            container: true,
+            ..Summary::default()
+        };
         while let Some(item) = seq.next_element_seed(ValueSeed {
             ctx: &mut *self.ctx,
             depth: self.depth + 1,
             want_names: self.want_names,
             want_product: false,
             want_field_name: false,
+            want_msg_type: false,
         })? {
             out.found = out.found.or(item.found);
-            out.names |= item.names;
+            out.naming = out.naming.max(item.naming);
         }
         out.found = self.walked(|| out.found);
         Ok(out)
@@ -196,12 +228,20 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
         // The smallest key that found something (the first of a repeated one). Only
         // WhatsApp-derived records allocate here.
         let mut best: Option<(Cow<'de, str>, Detector)> = None;
+        // Provenance keys whose value names WhatsApp only by an abbreviation: their finding
+        // if the object is not a route, and their finding if it is.
+        let mut deferred: Vec<(Cow<'de, str>, Option<Detector>)> = Vec::new();
+        let mut route = false;
         let mut product = false;
         // Under a provenance key, an object names WhatsApp when any value in it does
         // (`channel: {type: "whatsapp"}`, DynamoDB's `{S: "WhatsApp"}`).
-        let mut names = false;
-        // A custom field written as a name/value pair (`detect::is_provenance_field`).
-        let (mut field_named, mut field_valued) = (false, false);
+        let mut naming = Naming::None;
+        // A custom field written as a name/value pair, or referenced by a schema id
+        // (`detect::is_provenance_field`).
+        let (mut field_named, mut field_schema) = (false, false);
+        let mut field_naming = Naming::None;
+        // A message object without its id (`detect::is_message_object`).
+        let (mut msg_from, mut msg_types, mut msg_contents) = (false, 0u16, 0u16);
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let part = super::key_part(&key);
             let kind = det.part_kind(&part);
@@ -211,6 +251,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
             let names_whatsapp = kind == KeyKind::NamesWhatsApp;
             let is_product = kind == KeyKind::Product;
             let ctwa = kind == KeyKind::CtwaClid;
+            let is_from = super::key_eq(&part, "from");
+            let is_type = super::key_eq(&part, "type");
+            let content_bit = super::message_type_key_bit(&part);
+            route |= super::is_destination_key(&part);
             self.ctx.path.push(part);
             let provenance = det.is_provenance_path(&self.ctx.path);
             let value = map.next_value_seed(ValueSeed {
@@ -219,8 +263,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
                 want_names: provenance || self.want_names || role == FieldRole::Value,
                 want_product: is_product,
                 want_field_name: role == FieldRole::Name,
+                want_msg_type: is_type,
             })?;
-            names |= self.want_names && value.names;
+            if self.want_names {
+                naming = naming.max(value.naming);
+            }
             if self.ctx.path.pop().is_none() {
                 return Err(de::Error::custom("key path underflow"));
             }
@@ -229,21 +276,49 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
                 product |= value.product;
             }
             field_named |= value.field_name;
-            field_valued |= role == FieldRole::Value && value.names;
+            field_schema |= role == FieldRole::Schema && value.string && !value.empty;
+            if role == FieldRole::Value {
+                field_naming = field_naming.max(value.naming);
+            }
+            msg_from |= is_from && value.sender;
+            msg_types |= value.msg_type;
+            if value.container {
+                msg_contents |= content_bit;
+            }
+            // What the key finds when it is not (or, for an abbreviation in a route, no
+            // longer) a provenance finding.
+            let otherwise = if value.found.is_some() {
+                value.found
+            } else if det.wamid && det.has_wamid(&key) {
+                Some(Detector::Wamid)
+            } else {
+                None
+            };
             let found = if wa_id && !value.empty {
                 Some(Detector::WaIdKey)
             } else if (phone && !value.empty) || (names_whatsapp && value.phone) {
                 Some(Detector::PhoneKey)
             } else if ctwa && !value.empty {
                 Some(Detector::CtwaClid)
-            } else if provenance && value.names {
+            } else if provenance && value.naming == Naming::Name {
                 Some(Detector::Provenance)
-            } else if value.found.is_some() {
-                value.found
-            } else if det.wamid && det.has_wamid(&key) {
-                Some(Detector::Wamid)
+            } else if provenance && value.naming == Naming::Alias {
+                deferred.push((key, otherwise));
+                continue;
             } else {
-                None
+                otherwise
+            };
+            if let Some(d) = found
+                && best.as_ref().is_none_or(|(b, _)| *key < **b)
+            {
+                best = Some((key, d));
+            }
+        }
+        for (key, otherwise) in deferred {
+            let found = if route {
+                otherwise
+            } else {
+                Some(Detector::Provenance)
             };
             if let Some(d) = found
                 && best.as_ref().is_none_or(|(b, _)| *key < **b)
@@ -254,15 +329,20 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
         let found = self.walked(|| {
             if det.webhook_envelope && product {
                 Some(Detector::WebhookEnvelope)
-            } else if field_named && field_valued {
+            } else if (field_named && field_naming != Naming::None)
+                || (field_schema && field_naming == Naming::Name)
+            {
                 Some(Detector::Provenance)
+            } else if det.webhook_envelope && msg_from && msg_types & msg_contents != 0 {
+                Some(Detector::MessageObject)
             } else {
                 best.map(|(_, d)| d)
             }
         });
         Ok(Summary {
             found,
-            names,
+            naming,
+            container: true,
             ..Summary::default()
         })
     }

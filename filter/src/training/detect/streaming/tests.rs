@@ -50,6 +50,13 @@ const KEYS: &[&str] = &[
     "name",
     "value",
     "ctwa_clid",
+    "from",
+    "type",
+    "image",
+    "destination",
+    "schemaId",
+    "source_channel",
+    "utm_source",
     "",
 ];
 
@@ -85,6 +92,14 @@ const STRINGS: &[&str] = &[
     "\\ud83d\\ude00",
     "\\ud800",
     "\\\"quoted\\\"",
+    "16505551234",
+    "+1 650 555 1234",
+    "2024-03-12",
+    "text",
+    "Image",
+    "WABA",
+    "docs/whatsapp-guide.md",
+    "[2024-03-12 14:22:01] production.ERROR: x",
 ];
 
 const SCALARS: &[&str] = &[
@@ -221,6 +236,61 @@ fn the_walk_agrees_with_the_reference_on_generated_records() {
     // The generator reaches every outcome and most labels.
     assert!(seen.iter().all(|&n| n > 1000), "{seen:?}");
     assert!(labels.len() >= 5, "{labels:?}");
+}
+
+/// Object-level findings (a message object, a name/value or schema-id pair, an abbreviation
+/// next to a `destination`) depend on keys that may come in any order: every ordering of up
+/// to four of these members agrees with the reference, label included.
+#[test]
+fn object_level_findings_agree_in_every_key_order() {
+    let det = Detectors::compile(&DetectorsDoc::default()).unwrap();
+    let members = [
+        r#""from":"16505551234""#,
+        r#""type":"text""#,
+        r#""text":{"body":"hi"}"#,
+        r#""origin":"WA""#,
+        r#""destination":"OR""#,
+        r#""b":"wamid.HBgLMTY1MDM4Nzk0""#,
+        r#""channel":"waba""#,
+        r#""schemaId":"x1""#,
+        r#""value":"WhatsApp""#,
+        r#""z":"12/03/2024, 14:22 - Ana: hi""#,
+    ];
+    let mut labels = std::collections::BTreeSet::new();
+    let mut order = Vec::new();
+    fn each(members: &[&str], order: &mut Vec<usize>, f: &mut dyn FnMut(&[usize])) {
+        f(order);
+        if order.len() == 4 {
+            return;
+        }
+        for i in 0..members.len() {
+            if !order.contains(&i) {
+                order.push(i);
+                each(members, order, f);
+                order.pop();
+            }
+        }
+    }
+    each(&members, &mut order, &mut |order| {
+        let body: Vec<&str> = order.iter().map(|&i| members[i]).collect();
+        let rec = format!("{{{}}}", body.join(","));
+        let reference = det.judge_json_reference(&rec);
+        let got = match walk(&det, &rec) {
+            Outcome::Found(d) => RecordVerdict::WhatsApp(d),
+            Outcome::Clean => RecordVerdict::Keep,
+            Outcome::Undecided => panic!("undecided: {rec}"),
+        };
+        assert_eq!(got, reference, "{rec}");
+        if let RecordVerdict::WhatsApp(d) = got {
+            labels.insert(d.as_str());
+        }
+    });
+    assert!(
+        ["message_object", "provenance", "wamid", "chat_export"]
+            .iter()
+            .all(|l| labels.contains(l)),
+        "{labels:?}"
+    );
 }
 
 #[test]
