@@ -84,10 +84,8 @@ pub fn parse_message(
             whatsapp::read_template_creation(v)
         }
         Endpoint::ObjectUpdate if v.get("flow_json").is_some() => whatsapp::read_flow(v),
-        Endpoint::ObjectUpdate => MessageView {
-            message_type: "object_update".to_owned(),
-            ..MessageView::default()
-        },
+        // Any other object (a catalogue product, a group, a QR code): every text it holds.
+        Endpoint::ObjectUpdate => whatsapp::read_other(v, "object_update"),
         _ => whatsapp::read_message(v),
     };
     let mut view = read(&value);
@@ -102,16 +100,15 @@ pub fn parse_message(
     if let Some(form) = &also_form {
         more.extend(read(form).texts);
     }
-    // A media upload's `type` field names what WhatsApp stores; a text type there makes the
-    // file text whatever its part says.
-    let declared_text = endpoint == Endpoint::Media
-        && value.get("type").and_then(Value::as_str).is_some_and(|t| {
-            let t = t.trim().to_ascii_lowercase();
-            t.starts_with("text/") || t.ends_with("json") || t.ends_with("xml")
-        });
+    // A media upload's `type` field names what WhatsApp stores: a text or document type there
+    // makes the file read as text or sniffed, whatever its part says.
+    let type_field = value
+        .get("type")
+        .filter(|_| endpoint == Endpoint::Media)
+        .map(|t| t.as_str().unwrap_or("application/octet-stream"));
     for mut file in files {
-        if declared_text {
-            file.content_type = Some("text/plain".to_owned());
+        if let Some(t) = type_field {
+            file.content_type = media::stored_type(t, file.content_type.as_deref());
         }
         more.extend(file_texts(endpoint, &file)?);
     }
@@ -300,8 +297,29 @@ mod tests {
             (m.message_type.as_str(), m.texts.as_slice()),
             ("template_creation", &["edited".to_owned()][..])
         );
-        let m = parse_message(Endpoint::ObjectUpdate, None, br#"{"webhook_url":"x"}"#, "").unwrap();
+        let m = parse_message(
+            Endpoint::ObjectUpdate,
+            None,
+            br#"{"messaging_product":"whatsapp","url":"https://x.example/hook"}"#,
+            "",
+        )
+        .unwrap();
         assert!(m.texts.is_empty());
+        // Any other object's texts: a product's name and description.
+        let m = parse_message(
+            Endpoint::ObjectUpdate,
+            None,
+            br#"{"retailer_id":"sku-1","name":"Blue mug","description":"A mug that is blue.","url":"https://x.example/m"}"#,
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            (m.message_type.as_str(), m.texts.as_slice()),
+            (
+                "object_update",
+                &["A mug that is blue.".to_owned(), "Blue mug".to_owned()][..]
+            )
+        );
     }
 
     #[test]

@@ -167,6 +167,7 @@ fn compile_edges(
             document::EdgeReads::Template => Endpoint::MessageTemplates,
             document::EdgeReads::Flow => Endpoint::Flows,
             document::EdgeReads::Media => Endpoint::Media,
+            document::EdgeReads::Object => Endpoint::ObjectUpdate,
         };
         edges.push(Edge { name, endpoint });
     }
@@ -524,7 +525,15 @@ mod tests {
     #[test]
     fn minimal_policy_compiles_with_defaults() {
         let p = Policy::from_json(MINIMAL.as_bytes()).unwrap();
-        assert_eq!(p.whatsapp_hosts, ["graph.facebook.com"]);
+        assert_eq!(
+            p.whatsapp_hosts,
+            [
+                "graph.facebook.com",
+                "graph.beta.facebook.com",
+                "graph-video.facebook.com",
+                "b-graph.facebook.com"
+            ]
+        );
         assert_eq!(p.limits.max_body_bytes, 65536);
         assert_eq!(p.limits.on_oversize, Action::Block);
         assert!(p.content.score_unknown && !p.content.score_customer_service);

@@ -26,7 +26,9 @@ pub enum Endpoint {
     Flows,
     /// A Graph batch request or a `?method=` override: a send hidden from path matching.
     Indirect,
-    /// `POST /{id}`: an object update, such as a message template edit.
+    /// `POST /{id}`: an object update, such as a message template edit, a group's or a
+    /// catalogue product's description; or an edge that creates such an object
+    /// (`/{catalog-id}/products`, a QR code's prefilled message).
     ObjectUpdate,
     /// Anything else on a WhatsApp host.
     Other,
@@ -67,6 +69,14 @@ pub const DEFAULT_EDGES: &[(&str, Endpoint)] = &[
     ("whatsapp_business_profile", Endpoint::Messages),
     ("conversational_automation", Endpoint::Messages),
     ("groups", Endpoint::Messages),
+    // Objects whose texts a recipient reads: catalogue products (their name and description
+    // appear in product messages), created one by one or in batches, and the prefilled message
+    // of a QR code or short link, shown in the user's composer.
+    ("products", Endpoint::ObjectUpdate),
+    ("items_batch", Endpoint::ObjectUpdate),
+    ("localized_items_batch", Endpoint::ObjectUpdate),
+    ("batch", Endpoint::ObjectUpdate),
+    ("message_qrdls", Endpoint::ObjectUpdate),
 ];
 
 /// The default edges, compiled.
@@ -237,6 +247,18 @@ fn is_version(seg: &str) -> bool {
     major_ok && minor_ok
 }
 
+/// A Graph object id: numeric (templates, flows, products), or opaque like a WhatsApp group
+/// id (URL-safe base64 such as `Y2FwaV9ncm91cDox...`, lowercased by the path normalisation).
+/// Not an upload session (`upload:...`, whose body is file bytes) nor a short name (`me`).
+fn is_object_id(seg: &str) -> bool {
+    let numeric = !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit());
+    let opaque = seg.len() >= 20
+        && seg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='));
+    numeric || opaque
+}
+
 /// Classifies a request to a WhatsApp host by its method, normalised path and the policy's
 /// edges.
 pub fn classify_call(method: &str, path: &NormalizedPath, edges: &[Edge]) -> WhatsAppCall {
@@ -288,8 +310,9 @@ pub fn classify_call(method: &str, path: &NormalizedPath, edges: &[Edge]) -> Wha
         None if rest.is_empty() && is_post => call(Endpoint::Indirect, "batch", None),
         None if has_method_override => call(Endpoint::Indirect, "method_override", None),
         _ if has_batch => call(Endpoint::Indirect, "batch", None),
-        // `POST /{id}` updates a Graph object: a message template's components, a flow's JSON.
-        None if is_post && matches!(rest, [id] if id.bytes().all(|b| b.is_ascii_digit())) => call(
+        // `POST /{id}` updates a Graph object: a message template's components, a flow's JSON,
+        // a product's or a group's description.
+        None if is_post && matches!(rest, [id] if is_object_id(id)) => call(
             Endpoint::ObjectUpdate,
             "object_update",
             rest.first().copied(),
@@ -455,9 +478,37 @@ mod tests {
             ("/v21.0/777/assets", Endpoint::Flows, "assets"),
             ("/v21.0/1065/media", Endpoint::Media, "media"),
             ("/v21.0/777", Endpoint::ObjectUpdate, "object_update"),
+            (
+                "/v21.0/2233445566778/products",
+                Endpoint::ObjectUpdate,
+                "products",
+            ),
+            (
+                "/v21.0/2233445566778/items_batch",
+                Endpoint::ObjectUpdate,
+                "items_batch",
+            ),
+            (
+                "/v21.0/106540352242922/message_qrdls",
+                Endpoint::ObjectUpdate,
+                "message_qrdls",
+            ),
+            // A group id is opaque, not numeric.
+            (
+                "/v21.0/Y2FwaV9ncm91cDoxNTU1MDAwMTExMToxMjAz",
+                Endpoint::ObjectUpdate,
+                "object_update",
+            ),
         ] {
             let c = call("POST", path);
             assert_eq!((c.endpoint, c.edge.as_str()), (endpoint, edge), "{path}");
+        }
+        // A resumable upload session carries file bytes, and a short name is no object.
+        for path in [
+            "/v21.0/upload:MTphdHRhY2htZW50OjEyMzQ1Njc4OTA=",
+            "/v21.0/me",
+        ] {
+            assert_eq!(call("POST", path).endpoint, Endpoint::Other, "{path}");
         }
         // An edge the policy does not list is not read.
         let only = [Edge {
@@ -572,6 +623,24 @@ mod tests {
             &json!({"type":"text","text":{"body":"Hi"},"id":"an answer hidden under id"}),
         );
         assert_eq!(v.texts, ["Hi", "an answer hidden under id"]);
+    }
+
+    /// Found in review round 2: a document sent by link without a file name is shown under the
+    /// link's last segment.
+    #[test]
+    fn a_document_link_without_a_filename_is_read_as_its_name() {
+        let v = read_message(&json!({"type":"document","document":{
+            "link":"https://files.example/docs/An%20answer%20in%20a%20name.pdf?sig=x#p"}}));
+        assert_eq!(v.texts, ["An answer in a name.pdf"]);
+        // A file name given wins; an image's link is never shown; a bare host has no name.
+        let v = read_message(&json!({"type":"document","document":{
+            "link":"https://files.example/a%20b.pdf","filename":"invoice.pdf"}}));
+        assert_eq!(v.texts, ["invoice.pdf"]);
+        let v =
+            read_message(&json!({"type":"image","image":{"link":"https://x.example/a%20b.png"}}));
+        assert!(v.texts.is_empty(), "{:?}", v.texts);
+        let v = read_message(&json!({"type":"document","document":{"link":"https://x.example/"}}));
+        assert!(v.texts.is_empty(), "{:?}", v.texts);
     }
 
     #[test]

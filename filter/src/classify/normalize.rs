@@ -1,6 +1,7 @@
 //! Normalisation that obfuscation cannot beat, applied before any feature is read.
 //!
-//! In order, for every character of the text:
+//! First, bidi overrides are applied ([`bidi`]): a phrase stored reversed after U+202E (RLO)
+//! displays forwards, so it is read forwards. Then, in order, for every character of the text:
 //! 1. default-ignorable code points are dropped: format characters, zero-width joiners, bidi
 //!    controls and isolates, variation selectors, tag characters, U+180E, soft hyphens;
 //! 2. compatibility decomposition (NFKD): full-width forms, mathematical alphanumerics,
@@ -15,6 +16,8 @@
 //!
 //! Look-alike letters are mapped afterwards, word by word, in [`crate::classify::features`]:
 //! a word must be seen whole to tell a Russian word from a Latin word dressed in Cyrillic.
+
+mod bidi;
 
 use std::sync::LazyLock;
 use unicode_normalization::UnicodeNormalization;
@@ -100,6 +103,8 @@ fn marks_are_accents(base: char) -> bool {
 
 /// Appends the normalised form of `text` to `out`.
 pub fn normalize_into(text: &str, out: &mut String) {
+    let reordered = bidi::apply_overrides(text);
+    let text = reordered.as_deref().unwrap_or(text);
     let mut state = Writer {
         out,
         last_space: true,
@@ -518,7 +523,7 @@ mod tests {
         let plain = normalize("explain photosynthesis");
         for hidden in [
             "ex\u{200B}plain photo\u{200D}synthesis",
-            "ex\u{2066}plain\u{2069} photo\u{202E}synthesis",
+            "ex\u{2066}plain\u{2069} photo\u{202E}\u{202C}synthesis",
             "ex\u{FE0F}plain photo\u{FE00}synthesis",
             "ex\u{E0041}plain photo\u{E007F}synthesis",
             "ex\u{180E}plain photo\u{00AD}synthesis",
@@ -526,6 +531,25 @@ mod tests {
         ] {
             assert_eq!(normalize(hidden), plain, "{hidden:?}");
         }
+    }
+
+    /// Found in review round 1: a phrase stored reversed inside U+202E … U+202C displays
+    /// forwards; dropping the controls alone read it reversed.
+    #[test]
+    fn bidi_overrides_are_applied_before_the_controls_are_dropped() {
+        assert_eq!(
+            normalize("\u{202E}ledom egaugnal IA na sA\u{202C}, order 4411 shipped."),
+            normalize("As an AI language model, order 4411 shipped.")
+        );
+        assert_eq!(
+            normalize("Ship \u{202E}ecnerefer\u{202C} 0"),
+            "ship reference 0"
+        );
+        // An override closed by the line break: the next line is read as stored.
+        assert_eq!(
+            normalize("\u{202E}ereh nigeb\nsrewsna"),
+            "begin here\nsrewsna"
+        );
     }
 
     #[test]

@@ -75,8 +75,21 @@ pub struct WhatsAppSection {
     pub edges: Vec<EdgeDoc>,
 }
 
+/// `graph.facebook.com` and the other names of the same Graph API: its beta tier, its upload
+/// host and the alias Facebook's own apps call. Each serves every Graph path to the same tokens,
+/// so a send posted there reaches WhatsApp as well.
+const DEFAULT_WHATSAPP_HOSTS: &[&str] = &[
+    "graph.facebook.com",
+    "graph.beta.facebook.com",
+    "graph-video.facebook.com",
+    "b-graph.facebook.com",
+];
+
 fn default_whatsapp_hosts() -> Vec<String> {
-    vec!["graph.facebook.com".to_owned()]
+    DEFAULT_WHATSAPP_HOSTS
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect()
 }
 
 fn default_edges() -> Vec<EdgeDoc> {
@@ -88,6 +101,7 @@ fn default_edges() -> Vec<EdgeDoc> {
                 crate::whatsapp::Endpoint::MessageTemplates => EdgeReads::Template,
                 crate::whatsapp::Endpoint::Flows => EdgeReads::Flow,
                 crate::whatsapp::Endpoint::Media => EdgeReads::Media,
+                crate::whatsapp::Endpoint::ObjectUpdate => EdgeReads::Object,
                 _ => EdgeReads::Message,
             },
         })
@@ -115,6 +129,10 @@ pub enum EdgeReads {
     Flow,
     /// A multipart media upload: text-like files are read, images, audio and video are not.
     Media,
+    /// An object a recipient reads elsewhere than in a message (a catalogue product, a QR
+    /// code's prefilled message): every text it holds, as an object update (`POST /{id}`) is
+    /// read, without the phone-number rules (the id is no phone number).
+    Object,
 }
 
 fn default_block() -> Action {

@@ -92,6 +92,16 @@ const MACHINE_KEYS: &[&str] = &[
     "payment_type",
     "payment_configuration",
     "currency",
+    // Catalogue products and their batch requests.
+    "retailer_id",
+    "item_type",
+    "method",
+    "image_url",
+    "availability",
+    "condition",
+    // QR codes.
+    "generate_qr_image",
+    "code_type",
 ];
 
 /// Fields the API never shows to a recipient whatever they hold: echoed to the business's own
@@ -405,6 +415,31 @@ fn push_str(v: Option<&Value>, out: &mut Vec<String>) {
     }
 }
 
+/// A media object's caption and file name. A document sent by link without a `filename` is
+/// shown under the link's last path segment, decoded (`As%20an%20answer.pdf`).
+fn push_media(media_type: &str, m: &Value, out: &mut Vec<String>) {
+    push_str(m.get("caption"), out);
+    push_str(m.get("filename"), out);
+    if media_type == "document"
+        && m.get("filename").is_none()
+        && let Some(name) = m
+            .get("link")
+            .and_then(Value::as_str)
+            .and_then(link_file_name)
+    {
+        out.push(name);
+    }
+}
+
+/// The decoded last path segment of a URL, without its query or fragment.
+fn link_file_name(link: &str) -> Option<String> {
+    let path = link.split(['?', '#']).next()?;
+    let path = path.split_once("://").map_or(path, |(_, rest)| rest);
+    let (_, segment) = path.rsplit_once('/')?;
+    let name = super::percent_decode(&segment.replace('+', "%2B"));
+    (!name.trim().is_empty()).then_some(name)
+}
+
 fn collect_message_texts(obj: &Value, message_type: &str, out: &mut Vec<String>) {
     match message_type {
         "text" => push_str(obj.pointer("/text/body"), out),
@@ -412,8 +447,7 @@ fn collect_message_texts(obj: &Value, message_type: &str, out: &mut Vec<String>)
         "template" => collect_template_send(obj.get("template"), out),
         "image" | "video" | "document" | "audio" | "sticker" => {
             if let Some(media) = obj.get(message_type) {
-                push_str(media.get("caption"), out);
-                push_str(media.get("filename"), out);
+                push_media(message_type, media, out);
             }
         }
         "location" => {
@@ -449,8 +483,7 @@ fn collect_interactive(i: Option<&Value>, out: &mut Vec<String>) {
         push_str(h.get("text"), out);
         for media in ["image", "video", "document"] {
             if let Some(m) = h.get(media) {
-                push_str(m.get("caption"), out);
-                push_str(m.get("filename"), out);
+                push_media(media, m, out);
             }
         }
     }
@@ -534,8 +567,7 @@ fn collect_send_components(components: Option<&Value>, out: &mut Vec<String>, de
             push_str(p.pointer("/location/address"), out);
             for media in ["image", "video", "document"] {
                 if let Some(m) = p.get(media) {
-                    push_str(m.get("caption"), out);
-                    push_str(m.get("filename"), out);
+                    push_media(media, m, out);
                 }
             }
         }

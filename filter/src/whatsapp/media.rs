@@ -5,6 +5,10 @@
 /// Part headers larger than this are malformed.
 const MAX_PART_HEADERS: usize = 16 << 10;
 
+/// A `type` field value longer than this is no media type (the longest registered ones are
+/// about 100 bytes).
+const MAX_TYPE_FIELD: usize = 256;
+
 /// One part of a buffered `multipart/form-data` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part<'a> {
@@ -74,6 +78,10 @@ fn looks_like_text(body: &[u8]) -> bool {
 pub enum MultipartError {
     NoBoundary,
     Malformed,
+    /// A part declares a `Content-Transfer-Encoding` other than identity (`quoted-printable`,
+    /// `base64`): RFC 7578 deprecates it in form data and parsers disagree (Go and Python decode
+    /// it, PHP reads the encoded bytes), so what the API would read is unknown.
+    TransferEncoded,
 }
 
 /// The boundary parameter of a `multipart/*` content type.
@@ -143,7 +151,11 @@ pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, Multip
             .map_err(|_| MultipartError::Malformed)?;
         let content = rest.get(head_end + 4..).ok_or(MultipartError::Malformed)?;
         let end = find(content, delimiter.as_bytes()).ok_or(MultipartError::Malformed)?;
-        out.push(part(headers, content.get(..end).unwrap_or_default()));
+        let head = PartHead::parse(headers);
+        if head.transfer_encoded {
+            return Err(MultipartError::TransferEncoded);
+        }
+        out.push(head.into_part(content.get(..end).unwrap_or_default()));
         pos = body.len() - content.len() + end + delimiter.len();
     }
 }
@@ -190,41 +202,133 @@ fn parameters(v: &str) -> Vec<(String, String)> {
     out
 }
 
-/// A part's headers. A header given twice keeps its first value, as Go's and Werkzeug's
-/// multipart readers do.
-fn part<'a>(headers: &str, body: &'a [u8]) -> Part<'a> {
-    let mut p = Part {
-        name: None,
-        filename: None,
-        content_type: None,
-        body,
-    };
-    let (mut seen_type, mut seen_disposition) = (false, false);
-    for line in headers.split("\r\n") {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let k = k.trim();
-        if k.eq_ignore_ascii_case("content-type") && !seen_type {
-            seen_type = true;
-            p.content_type = v.split(';').next().map(|m| m.trim().to_ascii_lowercase());
-        } else if k.eq_ignore_ascii_case("content-disposition") && !seen_disposition {
-            seen_disposition = true;
-            for (pk, pv) in parameters(v) {
-                match pk.as_str() {
-                    "name" => p.name = Some(pv),
-                    "filename" | "filename*" => p.filename = Some(pv),
-                    _ => {}
+/// A part's headers, as read. A header given twice keeps its first value, as Go's and
+/// Werkzeug's multipart readers do.
+#[derive(Debug, Default)]
+struct PartHead {
+    name: Option<String>,
+    /// `filename=`.
+    filename: Option<String>,
+    /// `filename*=` (RFC 5987 / RFC 6266), decoded.
+    extended_filename: Option<String>,
+    content_type: Option<String>,
+    /// A `Content-Transfer-Encoding` other than `7bit`, `8bit` or `binary`.
+    transfer_encoded: bool,
+}
+
+impl PartHead {
+    fn parse(headers: &str) -> Self {
+        let mut h = Self::default();
+        let (mut seen_type, mut seen_disposition, mut seen_encoding) = (false, false, false);
+        for line in headers.split("\r\n") {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            let k = k.trim();
+            if k.eq_ignore_ascii_case("content-type") && !seen_type {
+                seen_type = true;
+                h.content_type = v.split(';').next().map(|m| m.trim().to_ascii_lowercase());
+            } else if k.eq_ignore_ascii_case("content-disposition") && !seen_disposition {
+                seen_disposition = true;
+                for (pk, pv) in parameters(v) {
+                    match pk.as_str() {
+                        "name" => h.name = Some(pv),
+                        "filename" => h.filename = Some(pv),
+                        "filename*" => h.extended_filename = Some(extended_value(&pv)),
+                        _ => {}
+                    }
                 }
+            } else if k.eq_ignore_ascii_case("content-transfer-encoding") && !seen_encoding {
+                seen_encoding = true;
+                let e = v.trim().to_ascii_lowercase();
+                h.transfer_encoded = !matches!(e.as_str(), "" | "7bit" | "8bit" | "binary");
             }
         }
+        h
     }
-    p
+
+    /// The part as the body reader sees it. Its file name is `filename*` where RFC 6266
+    /// parsers would take it (it wins over `filename`); a part with only `filename*` is a file
+    /// to Go and Werkzeug but a form field to PHP, which ignores `filename*`: it keeps no file
+    /// name, so that it is read as the field (a file under any other name than `file` carries
+    /// nothing a recipient reads), unless it is the `file` part, a file either way.
+    fn into_part(self, body: &[u8]) -> Part<'_> {
+        let filename = match (self.filename, self.extended_filename) {
+            (Some(plain), extended) => Some(extended.unwrap_or(plain)),
+            (None, Some(extended)) if self.name.as_deref() == Some("file") => Some(extended),
+            (None, _) => None,
+        };
+        Part {
+            name: self.name,
+            filename,
+            content_type: self.content_type,
+            body,
+        }
+    }
+
+    /// Whether the watch must treat the part as a file: it has a name for a file in any
+    /// parser's reading, a content type, or is the `file` field.
+    fn may_be_file(&self) -> bool {
+        self.filename.is_some()
+            || self.extended_filename.is_some()
+            || self.content_type.is_some()
+            || self.name.as_deref() == Some("file")
+    }
+}
+
+/// An RFC 5987 extended value (`UTF-8'en'na%C3%AFve.txt`): the charset and language dropped,
+/// percent-decoded. A value without the two quotes is taken as it is.
+fn extended_value(v: &str) -> String {
+    let mut pieces = v.splitn(3, '\'');
+    match (pieces.next(), pieces.next(), pieces.next()) {
+        (Some(_charset), Some(_language), Some(encoded)) => {
+            // `+` is a plain character here, unlike in a query string.
+            super::percent_decode(&encoded.replace('+', "%2B"))
+        }
+        _ => v.to_owned(),
+    }
+}
+
+/// The content type a media upload's file is stored as, given its `type` field (what WhatsApp
+/// stores the media as) and the type its part declares:
+/// - a text type (`text/*`, JSON, XML) makes it text;
+/// - any other type than image, audio or video (`application/msword`, `application/pdf`, ...)
+///   makes it a document, which a recipient opens in a viewer; Word opens a `.doc` holding plain
+///   text as text. So a part declared image, audio or video is then judged by its bytes (read
+///   when they are text), as an undeclared part is;
+/// - image, audio or video (or an empty field) keeps the part's own declaration.
+pub fn stored_type(type_field: &str, declared: Option<&str>) -> Option<String> {
+    let t = type_field
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if type_field_is_text(&t) {
+        return Some("text/plain".to_owned());
+    }
+    if t.is_empty() || type_field_is_binary_media(&t) {
+        return declared.map(str::to_owned);
+    }
+    match declared {
+        Some(d) if is_binary_media_type(d) => Some(t),
+        other => other.map(str::to_owned),
+    }
+}
+
+fn type_field_is_text(t: &str) -> bool {
+    t.starts_with("text/") || t.ends_with("json") || t.ends_with("xml")
+}
+
+/// Image, audio or video, also written as the bare word (`image`) some clients send.
+fn type_field_is_binary_media(t: &str) -> bool {
+    is_binary_media_type(t) || matches!(t, "image" | "audio" | "video" | "sticker")
 }
 
 /// Watches a media upload too large to buffer, whose file is declared as an image, audio or
-/// video: those bytes are forwarded unread, but any later part that could be text refuses the
-/// upload. Holds at most one delimiter and one part's headers between chunks.
+/// video: those bytes are forwarded unread, but any later part that could be text (or a `type`
+/// field naming anything but image, audio or video) refuses the upload. Holds at most one
+/// delimiter, one part's headers and a `type` value between chunks.
 #[derive(Debug, Clone)]
 pub struct MediaScan {
     /// `\r\n--boundary`
@@ -273,7 +377,8 @@ impl MediaScan {
     }
 
     fn keep_tail(&mut self, window: &[u8]) {
-        let keep = self.delimiter.len() + MAX_PART_HEADERS + 4;
+        // A delimiter, the longest part headers and their blank line, and a `type` value.
+        let keep = self.delimiter.len() + MAX_PART_HEADERS + 4 + MAX_TYPE_FIELD + 2;
         self.tail = window
             .get(window.len().saturating_sub(keep)..)
             .unwrap_or_default()
@@ -297,22 +402,31 @@ impl MediaScan {
             match find(rest, b"\r\n\r\n") {
                 Some(end) if end <= MAX_PART_HEADERS => {
                     let headers = String::from_utf8_lossy(rest.get(..end).unwrap_or_default());
-                    let p = part(&headers, &[]);
-                    // The `type` field names what WhatsApp stores: a text type there makes
-                    // the upload text whatever its file part says.
-                    if p.name.as_deref() == Some("type") && p.filename.is_none() {
+                    let head = PartHead::parse(&headers);
+                    // The `type` field names what WhatsApp stores: only image, audio or video
+                    // there lets the file stream unread.
+                    if head.name.as_deref() == Some("type")
+                        && head.filename.is_none()
+                        && head.extended_filename.is_none()
+                    {
                         let value = rest.get(end + 4..).unwrap_or_default();
-                        if let Some(line_end) = find(value, b"\r\n") {
-                            let v =
-                                String::from_utf8_lossy(value.get(..line_end).unwrap_or_default())
-                                    .trim()
-                                    .to_ascii_lowercase();
-                            if v.starts_with("text/") || v.ends_with("json") || v.ends_with("xml") {
-                                out.push(FilePart::Other);
+                        match find(value, b"\r\n") {
+                            Some(line_end) => {
+                                let v = String::from_utf8_lossy(
+                                    value.get(..line_end).unwrap_or_default(),
+                                )
+                                .trim()
+                                .to_ascii_lowercase();
+                                if !v.is_empty() && !type_field_is_binary_media(&v) {
+                                    out.push(FilePart::Other);
+                                }
                             }
+                            // A type longer than any media type is not one.
+                            None if value.len() > MAX_TYPE_FIELD => out.push(FilePart::Other),
+                            None => {}
                         }
                     }
-                    out.push(FilePart::of(&p));
+                    out.push(FilePart::of(&head));
                 }
                 Some(_) => return Err(()),
                 None if rest.len() > MAX_PART_HEADERS => return Err(()),
@@ -331,11 +445,12 @@ enum FilePart {
 }
 
 impl FilePart {
-    fn of(p: &Part<'_>) -> Self {
-        let file =
-            p.filename.is_some() || p.content_type.is_some() || p.name.as_deref() == Some("file");
-        match &p.content_type {
-            _ if !file => Self::NotAFile,
+    /// A part with a transfer encoding is never let through unread: its bytes are not what
+    /// every parser reads.
+    fn of(h: &PartHead) -> Self {
+        match &h.content_type {
+            _ if h.transfer_encoded => Self::Other,
+            _ if !h.may_be_file() => Self::NotAFile,
             Some(ct) if is_binary_media_type(ct) => Self::Binary,
             _ => Self::Other,
         }
@@ -487,6 +602,135 @@ mod tests {
                 .as_deref(),
             Some("inner")
         );
+    }
+
+    /// Found in review round 2: a boundary quoted with a `;` inside is one boundary.
+    #[test]
+    fn a_quoted_boundary_may_hold_a_semicolon() {
+        let ct = "multipart/form-data; boundary=\"XyZ;1\"";
+        assert_eq!(boundary(ct).as_deref(), Some("XyZ;1"));
+        let b = b"--XyZ;1\r\nContent-Disposition: form-data; name=\"text[body]\"\r\n\r\nhi\r\n--XyZ;1--\r\n";
+        let ps = parts(b, "XyZ;1").unwrap();
+        assert_eq!(
+            (ps[0].name.as_deref(), ps[0].body),
+            (Some("text[body]"), &b"hi"[..])
+        );
+    }
+
+    /// Found in review round 2: `filename*` (RFC 5987) alone makes a file for Go and Werkzeug
+    /// but a field for PHP, so such a part is read as the field; on the `file` part, and
+    /// next to a plain `filename`, it is the file's name.
+    #[test]
+    fn an_extended_filename_alone_leaves_a_field_readable() {
+        let b = body(&[
+            (
+                "Content-Disposition: form-data; name=\"text[body]\"; filename*=UTF-8''a.png\r\nContent-Type: image/png",
+                "the answer",
+            ),
+            (
+                "Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''An%20answer.txt",
+                "x",
+            ),
+            (
+                "Content-Disposition: form-data; name=\"doc\"; filename=\"a.bin\"; filename*=utf-8'en'r%C3%A9ponse+1.txt",
+                "y",
+            ),
+        ]);
+        let ps = parts(&b, "XyZ").unwrap();
+        assert_eq!(ps[0].filename, None);
+        assert_eq!(ps[1].filename.as_deref(), Some("An answer.txt"));
+        assert_eq!(ps[2].filename.as_deref(), Some("réponse+1.txt"));
+        // The watch counts it as a file either way.
+        let ct = Some("multipart/form-data; boundary=XyZ");
+        let head = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8";
+        let mut scan = MediaScan::start(ct, head).unwrap();
+        assert_eq!(
+            scan.feed(b"\r\n--XyZ\r\nContent-Disposition: form-data; name=\"x\"; filename*=UTF-8''b.txt\r\n\r\nanswer"),
+            Err(TextPartFound)
+        );
+    }
+
+    /// Found in review round 2: a part in quoted-printable or base64 is not read the same by
+    /// every parser, so the body is refused (and a watched upload too).
+    #[test]
+    fn transfer_encoded_parts_are_refused() {
+        for encoding in ["quoted-printable", "BASE64", "x-uuencode"] {
+            let b = body(&[(
+                &format!(
+                    "Content-Disposition: form-data; name=\"text[body]\"\r\nContent-Transfer-Encoding: {encoding}"
+                ),
+                "As=20an=20answer",
+            )]);
+            assert_eq!(
+                parts(&b, "XyZ"),
+                Err(MultipartError::TransferEncoded),
+                "{encoding}"
+            );
+        }
+        for identity in ["7bit", "8bit", "Binary"] {
+            let b = body(&[(
+                &format!(
+                    "Content-Disposition: form-data; name=\"to\"\r\nContent-Transfer-Encoding: {identity}"
+                ),
+                "1555",
+            )]);
+            assert!(parts(&b, "XyZ").is_ok(), "{identity}");
+        }
+        let ct = Some("multipart/form-data; boundary=XyZ");
+        let head = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8";
+        let mut scan = MediaScan::start(ct, head).unwrap();
+        assert_eq!(
+            scan.feed(b"\r\n--XyZ\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\nContent-Transfer-Encoding: base64\r\n\r\nd2hhdHNhcHA="),
+            Err(TextPartFound)
+        );
+    }
+
+    /// Found in review round 2: a `type` field naming a document (`application/msword`) stores
+    /// the file as a document, which a viewer opens as text when it is text.
+    #[test]
+    fn the_type_field_decides_how_the_file_is_stored() {
+        let video = Some("video/mp4");
+        assert_eq!(
+            stored_type(" Text/Plain; charset=utf-8", video).as_deref(),
+            Some("text/plain")
+        );
+        assert_eq!(
+            stored_type("application/msword", video).as_deref(),
+            Some("application/msword")
+        );
+        assert_eq!(
+            stored_type("application/pdf", Some("application/pdf")).as_deref(),
+            Some("application/pdf")
+        );
+        assert_eq!(
+            stored_type("image/png", video).as_deref(),
+            Some("video/mp4")
+        );
+        assert_eq!(stored_type("image", None), None);
+        assert_eq!(stored_type("", video).as_deref(), Some("video/mp4"));
+        // The watch lets a file stream only when the type field, too, names image, audio or
+        // video.
+        let ct = Some("multipart/form-data; boundary=XyZ");
+        let image = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\nContent-Type: video/mp4\r\n\r\n\x00\x00";
+        let tail = |t: &str| {
+            format!(
+                "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\n{t}\r\n--XyZ--\r\n"
+            )
+        };
+        for (t, verdict) in [
+            ("application/msword", Err(TextPartFound)),
+            ("video/mp4", Ok(())),
+            ("video", Ok(())),
+        ] {
+            let mut scan = MediaScan::start(ct, image).unwrap();
+            assert_eq!(scan.feed(tail(t).as_bytes()), verdict, "{t}");
+        }
+        let mut scan = MediaScan::start(ct, image).unwrap();
+        let long = format!(
+            "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\nvideo/{}",
+            "m".repeat(300)
+        );
+        assert_eq!(scan.feed(long.as_bytes()), Err(TextPartFound));
     }
 
     #[test]
