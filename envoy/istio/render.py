@@ -64,7 +64,7 @@ MEDIA_ROUTE = "wa-guard-media-upload"
 REGIONAL_EXAMPLES = {
     "*.openai.azure.com": "example-resource.openai.azure.com",
     "*.services.ai.azure.com": "example-resource.services.ai.azure.com",
-    "*.cognitiveservices.azure.com": "example-resource.cognitiveservices.azure.com",
+    "*.cognitiveservices.azure.com": "example.cognitiveservices.azure.com",
     "*-aiplatform.googleapis.com": "us-central1-aiplatform.googleapis.com",
     "bedrock.*.amazonaws.com": "bedrock.us-east-1.amazonaws.com",
 }
