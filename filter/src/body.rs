@@ -84,8 +84,9 @@ pub fn parse_message(
             whatsapp::read_template_creation(v)
         }
         Endpoint::ObjectUpdate if v.get("flow_json").is_some() => whatsapp::read_flow(v),
-        // Any other object (a catalogue product, a group, a QR code): every text it holds.
-        Endpoint::ObjectUpdate => whatsapp::read_other(v, "object_update"),
+        // Any other object (a catalogue product, a group, a QR code): the texts a WhatsApp user
+        // reads on it.
+        Endpoint::ObjectUpdate => whatsapp::read_object(v),
         _ => whatsapp::read_message(v),
     };
     let mut view = read(&value);

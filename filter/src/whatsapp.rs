@@ -9,7 +9,9 @@ pub mod fields;
 pub mod form;
 pub mod media;
 
-pub use fields::{MessageView, read_flow, read_message, read_other, read_template_creation};
+pub use fields::{
+    MessageView, read_flow, read_message, read_object, read_other, read_template_creation,
+};
 pub use form::form_to_json;
 
 /// The Cloud API endpoint a request targets.
@@ -623,6 +625,32 @@ mod tests {
             &json!({"type":"text","text":{"body":"Hi"},"id":"an answer hidden under id"}),
         );
         assert_eq!(v.texts, ["Hi", "an answer hidden under id"]);
+    }
+
+    /// Found in review round 1: a product's name and description, a group's description and a
+    /// QR code's prefilled message are read; a Page post's text on the same Graph host is not
+    /// WhatsApp content and is not.
+    #[test]
+    fn object_updates_read_what_a_whatsapp_user_sees() {
+        let v = read_object(&json!({"retailer_id":"sku-1","name":"Blue mug",
+            "description":"A mug.","price":100,"url":"https://x.example/m"}));
+        assert_eq!(
+            (v.message_type.as_str(), v.texts.as_slice()),
+            (
+                "object_update",
+                &["A mug.".to_owned(), "Blue mug".to_owned()][..]
+            )
+        );
+        let v = read_object(&json!({"item_type":"PRODUCT_ITEM",
+            "requests":"[{\"method\":\"UPDATE\",\"data\":{\"id\":\"s\",\"description\":\"Batched.\"}}]"}));
+        assert_eq!(v.texts, ["Batched."]);
+        let v = read_object(&json!({"prefilled_message":"Hi there","generate_qr_image":"SVG"}));
+        assert_eq!(v.texts, ["Hi there"]);
+        let v = read_object(&json!({"message":"A Page post's new text.","published":true}));
+        assert!(v.texts.is_empty(), "{:?}", v.texts);
+        // A WhatsApp object (a group update) has every string read.
+        let v = read_object(&json!({"messaging_product":"whatsapp","subject":"S","note":"N"}));
+        assert_eq!(v.texts, ["N", "S"]);
     }
 
     /// Found in review round 2: a document sent by link without a file name is shown under the

@@ -130,8 +130,8 @@ pub enum EdgeReads {
     /// A multipart media upload: text-like files are read, images, audio and video are not.
     Media,
     /// An object a recipient reads elsewhere than in a message (a catalogue product, a QR
-    /// code's prefilled message): every text it holds, as an object update (`POST /{id}`) is
-    /// read, without the phone-number rules (the id is no phone number).
+    /// code's prefilled message): read as an object update (`POST /{id}`) is, without the
+    /// phone-number rules (the id is no phone number).
     Object,
 }
 

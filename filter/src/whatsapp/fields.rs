@@ -92,16 +92,6 @@ const MACHINE_KEYS: &[&str] = &[
     "payment_type",
     "payment_configuration",
     "currency",
-    // Catalogue products and their batch requests.
-    "retailer_id",
-    "item_type",
-    "method",
-    "image_url",
-    "availability",
-    "condition",
-    // QR codes.
-    "generate_qr_image",
-    "code_type",
 ];
 
 /// Fields the API never shows to a recipient whatever they hold: echoed to the business's own
@@ -229,6 +219,66 @@ pub fn read_other(body: &Value, message_type: &str) -> MessageView {
     sweep(body, &mut view, 0);
     sweep(&unpack_json_strings(body), &mut view, 0);
     view
+}
+
+/// Keys whose text a WhatsApp user reads on an object other than a message: a catalogue
+/// product's name and descriptions (product messages), a group's subject and description, a QR
+/// code's prefilled message.
+const OBJECT_TEXT_KEYS: &[&str] = &[
+    "name",
+    "title",
+    "description",
+    "short_description",
+    "rich_text_description",
+    "subject",
+    "prefilled_message",
+];
+
+/// Reads an object update (`POST /{id}` without template components or a flow) or an `object`
+/// edge. The same host serves the whole Graph API, whose objects (a Page's posts, ads) are no
+/// WhatsApp content: so only the fields a WhatsApp user reads on an object are scored, wherever
+/// they sit (a batch's `requests[].data`, a JSON string). A body that declares itself a WhatsApp
+/// object (`messaging_product: whatsapp`, as group updates do) has every string read, as a send.
+pub fn read_object(body: &Value) -> MessageView {
+    let whatsapp = body
+        .get("messaging_product")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("whatsapp"));
+    if whatsapp {
+        return read_other(body, "object_update");
+    }
+    let mut view = MessageView {
+        message_type: "object_update".to_owned(),
+        ..MessageView::default()
+    };
+    let mut texts = Vec::new();
+    collect_object_texts(body, &mut texts, 0);
+    collect_object_texts(&unpack_json_strings(body), &mut texts, 0);
+    for t in &texts {
+        view.push(t);
+    }
+    view
+}
+
+fn collect_object_texts(v: &Value, out: &mut Vec<String>, depth: usize) {
+    if depth > MAX_WALK_DEPTH {
+        return;
+    }
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .for_each(|x| collect_object_texts(x, out, depth + 1)),
+        Value::Object(o) => {
+            for (k, x) in o {
+                if OBJECT_TEXT_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
+                    collect_all_strings(x, out, depth + 1);
+                } else {
+                    collect_object_texts(x, out, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A copy of `v` where every string holding a JSON object or array is replaced by it.
