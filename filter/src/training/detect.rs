@@ -944,7 +944,8 @@ pub(super) fn message_type_key_bit(part: &str) -> u16 {
 }
 
 /// A webhook message object kept without its `wamid.` id: `from` holds a phone number, `type`
-/// a message type, and the object that type names is there (`text: {body}`).
+/// a message type, and the object that type names is there (`text: {body}`, or flattened:
+/// `text.body`).
 fn is_message_object(map: &serde_json::Map<String, Value>) -> bool {
     let (mut from, mut types, mut contents) = (false, 0u16, 0u16);
     for (k, v) in map {
@@ -960,8 +961,18 @@ fn is_message_object(map: &serde_json::Map<String, Value>) -> bool {
         if matches!(v, Value::Object(_) | Value::Array(_)) {
             contents |= message_type_key_bit(&part);
         }
+        contents |= flattened_type_bit(k);
     }
     from && types & contents != 0
+}
+
+/// The bit of a message type named by a flattened key's first part (`text.body`, as
+/// `json_normalize` writes a message object), or 0.
+pub(super) fn flattened_type_bit(key: &str) -> u16 {
+    let folded = fold(key);
+    folded
+        .split_once('.')
+        .map_or(0, |(first, _)| message_type_key_bit(first))
 }
 
 /// The words of a key: split at `_`, `-`, `.`, blanks and lower-to-upper case changes
@@ -1629,6 +1640,11 @@ mod tests {
             ),
             (
                 r#"{"From":16505551234,"Type":" Contacts ","contacts":[{"name":{"first_name":"Ana"}}]}"#,
+                want,
+            ),
+            // Flattened, as `json_normalize` writes it.
+            (
+                r#"{"from":"16505551234","timestamp":"1749416383","type":"text","text.body":"hi"}"#,
                 want,
             ),
             // Not a phone number, not a message type, or no content object of that type.

@@ -227,10 +227,12 @@ impl TextState {
                 .unwrap_or(b',');
         }
         let cells = split_row(line, self.separator);
-        // A `from` column is a WhatsApp sender only next to a message column.
+        // A `from` column is a WhatsApp sender only next to a message column (flattened too:
+        // `text.body`).
         let has_message_column = cells.iter().any(|c| {
+            let name = c.trim().to_ascii_lowercase();
             matches!(
-                c.trim().to_ascii_lowercase().as_str(),
+                super::detect::last_part(&name),
                 "text" | "body" | "message" | "content" | "msg"
             )
         });

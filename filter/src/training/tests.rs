@@ -600,10 +600,14 @@ fn a_twilio_log_keeps_its_sms_rows_and_strips_its_whatsapp_rows() {
     let file = "From,To,Body,Status\nwhatsapp:+14155550123,whatsapp:+14155238886,Is my order shipped?,received\n+14155550999,+14155238886,Stop,received\n";
     let want = "From,To,Body,Status\n+14155550999,+14155238886,Stop,received\n";
     assert_eq!(strip_text_file("log.csv", "text/csv", file, want), 1);
-    // Without such addresses, a bare number next to a message column is still WhatsApp's.
+    // Without such addresses, a bare number next to a message column is still WhatsApp's,
+    // a flattened one (`text.body`) too.
     let file = "from,text\n16505551234,hi\nana@example.com,hello\n";
     let want = "from,text\nana@example.com,hello\n";
     assert_eq!(strip_text_file("msgs.csv", "text/csv", file, want), 1);
+    let file = "from,timestamp,type,text.body\n16505551234,1749416383,text,hi\nana@example.com,1749416390,text,hello\n";
+    let want = "from,timestamp,type,text.body\nana@example.com,1749416390,text,hello\n";
+    assert_eq!(strip_text_file("flat.csv", "text/csv", file, want), 1);
 }
 
 #[test]

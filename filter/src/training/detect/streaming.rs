@@ -254,6 +254,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
             let is_from = super::key_eq(&part, "from");
             let is_type = super::key_eq(&part, "type");
             let content_bit = super::message_type_key_bit(&part);
+            let flattened_bit = super::flattened_type_bit(&key);
             route |= super::is_destination_key(&part);
             self.ctx.path.push(part);
             let provenance = det.is_provenance_path(&self.ctx.path);
@@ -285,6 +286,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_, 'de> {
             if value.container {
                 msg_contents |= content_bit;
             }
+            msg_contents |= flattened_bit;
             // What the key finds when it is not (or, for an abbreviation in a route, no
             // longer) a provenance finding.
             let otherwise = if value.found.is_some() {

@@ -248,6 +248,7 @@ fn object_level_findings_agree_in_every_key_order() {
         r#""from":"16505551234""#,
         r#""type":"text""#,
         r#""text":{"body":"hi"}"#,
+        r#""text.body":"hi""#,
         r#""origin":"WA""#,
         r#""destination":"OR""#,
         r#""b":"wamid.HBgLMTY1MDM4Nzk0""#,
