@@ -37,7 +37,13 @@ N_STRUCTURAL = 15
 C = 10.0
 PARAGRAPH_WEIGHT = 0.4
 VOCAB_SIZE = 2000
-FORMAT = 1
+FORMAT = 2
+# A part of a message (a field, a paragraph) is scored at raw - PART_OFFSET, the whole message
+# at raw. Without it the 1% threshold is set by single paragraphs of long service answers, and
+# short assistant texts (which have no parts) pay for it. 1.5 is the offset of the model-family
+# experiment (model/experiments/2026-12-06-model-family.md); the padded check below reports
+# what it costs against padding.
+PART_OFFSET = 1.5
 
 # The split, by author and by source, so the test figures measure generalisation.
 TEST_AUTHORS = {"wE", "wF", "wG", "wH", "vE", "vF", "vG", "vH"}
@@ -222,10 +228,11 @@ def vocabulary(work, coef):
         df = int(df)
         if key not in best or df > best[key][0]:
             best[key] = (df, name)
-    # Words of three letters or more (CJK characters excepted) and their bigrams, strongest first.
-    def readable(name):
-        return len(name) >= 3 or any(ord(c) >= 0x3000 for c in name)
-    ranked = sorted(((k, v) for k, v in best.items() if readable(v[1])),
+    # Words of three letters or more (CJK characters excepted) and their bigrams, strongest
+    # first; every shape token (kind 3) is readable.
+    def readable(kind, name):
+        return kind == 3 or len(name.strip("^$")) >= 3 or any(ord(c) >= 0x3000 for c in name)
+    ranked = sorted(((k, v) for k, v in best.items() if readable(k[0], v[1])),
                     key=lambda kv: -abs(coef[kv[0][1]]))
     return [(bucket, kind, name) for (kind, bucket), (_, name) in ranked[:VOCAB_SIZE]]
 
@@ -233,7 +240,7 @@ def vocabulary(work, coef):
 def write_model(path, q, scale, bias, a, b, structural, vocab):
     out = bytearray(b"WAGM")
     out += struct.pack("<III", FORMAT, BITS, N_STRUCTURAL)
-    out += struct.pack("<ffff", scale, bias, a, b)
+    out += struct.pack("<fffff", scale, bias, a, b, PART_OFFSET)
     out += struct.pack(f"<{N_STRUCTURAL}f", *structural)
     out += struct.pack("<I", len(vocab))
     for bucket, kind, name in vocab:
@@ -245,10 +252,23 @@ def write_model(path, q, scale, bias, a, b, structural, vocab):
     log(f"wrote {path} ({len(out)} bytes)")
 
 
+def fold_of_group(uniq):
+    """Two folds in which every language has own texts: authors of rounds w and s against
+    rounds v, u and x (each round covers every language). Pool sources alternate."""
+    fold = {}
+    pool = [g for g in uniq if not g.startswith("own")]
+    for i, g in enumerate(pool):
+        fold[g] = i % 2
+    for g in uniq:
+        if g.startswith("own"):
+            author = g[3:]
+            fold[g] = 0 if author[:1] in ("w", "s") else 1
+    return fold
+
+
 def oof_scores(X, y, w, groups, folds=2):
     """Out-of-fold raw scores by group, for calibration."""
-    uniq = sorted(set(groups))
-    fold_of = {g: i % folds for i, g in enumerate(uniq)}
+    fold_of = fold_of_group(sorted(set(groups)))
     f = np.array([fold_of[g] for g in groups])
     s = np.zeros(len(y))
     for k in range(folds):
@@ -258,12 +278,63 @@ def oof_scores(X, y, w, groups, folds=2):
     return s
 
 
-def message_probs(idx, probs):
-    """A text's probability is the max over the whole text and its paragraphs (as the filter)."""
-    best = defaultdict(float)
-    for i, p in zip(idx, probs):
-        best[i] = max(best[i], p)
+def message_scores(idx, part, raw, offset=PART_OFFSET):
+    """A text's raw score, as the filter combines them: the max of the whole text's score and
+    each paragraph's score minus the part offset."""
+    best = {}
+    for i, p, r in zip(idx.tolist(), part.tolist(), raw.tolist()):
+        v = r if p < 0 else r - offset
+        if i not in best or v > best[i]:
+            best[i] = v
     return best
+
+
+def message_probs(idx, part, raw, a, b, offset=PART_OFFSET):
+    """Each text's calibrated probability."""
+    return {i: float(expit(a * v + b)) for i, v in message_scores(idx, part, raw, offset).items()}
+
+
+def recall_at_1pct(records, scores, keys=None):
+    """Recall of assistant texts at the threshold that blocks 1% of service texts."""
+    keys = list(scores) if keys is None else keys
+    svc = sorted((scores[i] for i in keys if records[i]["y"] == 0), reverse=True)
+    ast = [scores[i] for i in keys if records[i]["y"] == 1]
+    if not svc or not ast:
+        return float("nan"), float("nan")
+    t = svc[int(0.01 * len(svc))]
+    return t, sum(v > t for v in ast) / len(ast)
+
+
+def padded_texts(records, seed=7):
+    """Held-out own assistant texts, each with a held-out own service text of at least 8 words
+    joined before or after it as its own paragraph: the padding the part scores defend."""
+    rng = np.random.RandomState(seed)
+    test = [r for r in records if r["split"] == "test" and r["source"] == "own"]
+    pads = [r["text"] for r in test if r["y"] == 0 and len(r["text"].split()) >= 8]
+    out = []
+    for r in test:
+        if r["y"] == 1 and pads:
+            pad = pads[rng.randint(len(pads))]
+            text = pad + "\n\n" + r["text"] if rng.randint(2) else r["text"] + "\n\n" + pad
+            out.append(dict(r, text=text))
+    return out
+
+
+def padded_check(records, idx, part, raw, work, coef, bias):
+    """Recall at 1% false blocks, unpadded and padded, for several part offsets: what the
+    offset gains on short texts and what it costs against padding."""
+    padded = padded_texts(records)
+    Xp, pidx, ppart = featurize(padded, work / "padded")
+    praw = Xp @ coef + bias
+    own = [i for i in set(idx.tolist()) if records[i]["source"] == "own"]
+    log("part offset: recall at 1% false blocks (own held-out texts), unpadded / padded")
+    for off in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5):
+        scores = message_scores(idx, part, raw, off)
+        t, rec = recall_at_1pct(records, scores, own)
+        pscores = message_scores(pidx, ppart, praw, off)
+        prec = sum(v > t for v in pscores.values()) / max(len(pscores), 1)
+        mark = " (shipped)" if off == PART_OFFSET else ""
+        log(f"  offset {off:.1f}: {rec:.3f} / {prec:.3f}{mark}")
 
 
 def report(name, records, probs, threshold):
@@ -301,13 +372,22 @@ def main():
     # The held-out model: train split only, calibrated out of fold, measured on the test split.
     groups = [records[i]["source"] + records[i]["author"] for i in idx]
     s_oof = oof_scores(X[tr], y[tr], w[tr], [g for g, t in zip(groups, tr) if t])
-    a, b = platt(s_oof, y[tr], w[tr])
+    # Platt scaling on message-level scores, combined as the filter combines them, each
+    # message weighted as its whole-text row.
+    whole_w = {int(i): wt for i, p, wt in zip(idx[tr], part[tr], w[tr]) if p < 0}
+    m_oof = message_scores(idx[tr], part[tr], s_oof)
+    keys = sorted(m_oof)
+    a, b = platt(np.array([m_oof[i] for i in keys]), np.array([records[i]["y"] for i in keys]),
+                 np.array([whole_w[i] for i in keys]))
+    log(f"platt: a={a:.4f} b={b:.4f}")
     coef, bias = fit(X[tr], y[tr], w[tr])
     q, scale = quantise(coef)
     structural = coef[1 << BITS:]
     te = ~tr
-    probs = expit(a * quantised_scores(X[te], q, scale, structural, bias) + b)
-    report("held-out model on the test split", records, message_probs(idx[te], probs), args.threshold)
+    raw_te = quantised_scores(X[te], q, scale, structural, bias)
+    report("held-out model on the test split", records, message_probs(idx[te], part[te], raw_te, a, b),
+           args.threshold)
+    padded_check(records, idx[te], part[te], raw_te, work, coef, bias)
     write_model(work / "holdout.bin", q, scale, bias, a, b, structural, vocabulary(work, coef))
     holdout_test = sorted({int(i) for i in idx[te]})
     with (work / "test_split.jsonl").open("w", encoding="utf-8") as f:
@@ -327,10 +407,8 @@ def main():
 
     # Parity sample: the project's own texts, with what this scorer says.
     own = [k for k, i in enumerate(idx) if records[i]["source"] == "own"]
-    p_quant = expit(a * quantised_scores(X, q, scale, structural, bias) + b)
-    p_float = expit(a * (X @ coef + bias) + b)
-    best_q = message_probs(idx, p_quant)
-    best_f = message_probs(idx, p_float)
+    best_q = message_probs(idx, part, quantised_scores(X, q, scale, structural, bias), a, b)
+    best_f = message_probs(idx, part, X @ coef + bias, a, b)
     chosen = sorted({int(idx[k]) for k in own})[::25]
     with (REPO / "model" / "parity.jsonl").open("w", encoding="utf-8") as f:
         for i in chosen:

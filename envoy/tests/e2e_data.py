@@ -45,7 +45,7 @@ _BASE_POLICY: dict[str, Any] = {
             }
         ],
     },
-    "content": {"enabled": True, "threshold": 0.65, "roles": ["unknown", "customer_service"]},
+    "content": {"enabled": True, "threshold": 0.71, "roles": ["unknown", "customer_service"]},
     "limits": {
         "max_body_bytes": 65536,
         "max_decompressed_bytes": 262144,

@@ -19,6 +19,9 @@ use wa_egress_guard::classify::model::Model;
 use wa_egress_guard::policy::Policy;
 use wa_egress_guard::whatsapp;
 
+/// A text's groups (`(dimension, value)`), whether it is an assistant's, and its probability.
+type Grouped<'a> = (Vec<(&'a str, String)>, bool, f64);
+
 #[derive(Default, Clone, Copy)]
 struct Tally {
     total: u32,
@@ -80,6 +83,8 @@ fn main() -> Result<(), String> {
 
     let mut tables: BTreeMap<(&str, String, String), Tally> = BTreeMap::new();
     let mut probabilities: Vec<(bool, f64)> = Vec::new();
+    // Each text's groups, for the figures at the 1%-false-block threshold.
+    let mut grouped: Vec<Grouped> = Vec::new();
     for file in &args {
         let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
         for (n, line) in text
@@ -138,11 +143,12 @@ fn main() -> Result<(), String> {
                 ("domain", field(&rec, "domain")),
                 ("all", "*".to_owned()),
             ];
-            for (dim, key) in keys {
-                let t = tables.entry((dim, key, label.clone())).or_default();
+            for (dim, key) in &keys {
+                let t = tables.entry((dim, key.clone(), label.clone())).or_default();
                 t.total += 1;
                 t.blocked += u32::from(blocked);
             }
+            grouped.push((keys.to_vec(), assistant, score.probability));
             if show_misses && blocked != assistant {
                 println!(
                     "MISS {label} blocked={blocked} p={:.3} chars={chars} {:?} {}",
@@ -189,7 +195,7 @@ fn main() -> Result<(), String> {
             .collect();
         all.iter().filter(|p| **p >= t).count() as f64 / all.len().max(1) as f64 * 100.0
     };
-    for t in [0.5, 0.6, 0.65, 0.7, 0.8, 0.9] {
+    for t in [0.5, 0.6, 0.65, 0.7, 0.71, 0.75, 0.8, 0.9] {
         println!(
             "AT THRESHOLD {t:.2}: recall {:.1}%, false blocks {:.1}%",
             rate(true, t),
@@ -197,9 +203,51 @@ fn main() -> Result<(), String> {
         );
     }
     if let Some((threshold, recall)) = recall_at_false_blocks(&probabilities, 0.01) {
+        at_threshold(&grouped, &wanted, threshold);
         println!("AT 1% FALSE BLOCKS: threshold {threshold:.3}, recall {recall:.3}");
     }
     Ok(())
+}
+
+/// Recall and false blocks per group at one threshold (the overall 1%-false-block one): a
+/// group's figures at the threshold a policy would ship.
+fn at_threshold(grouped: &[Grouped], wanted: &[&str], t: f64) {
+    let mut by: BTreeMap<(&str, &str), (u32, u32, u32, u32)> = BTreeMap::new();
+    for (keys, assistant, p) in grouped {
+        for (dim, key) in keys {
+            if !wanted.contains(dim) {
+                continue;
+            }
+            let e = by.entry((dim, key.as_str())).or_default();
+            let hit = u32::from(*p >= t);
+            if *assistant {
+                e.0 += 1;
+                e.1 += hit;
+            } else {
+                e.2 += 1;
+                e.3 += hit;
+            }
+        }
+    }
+    println!("at the 1%-false-block threshold {t:.3}:");
+    println!(
+        "{:<8} {:<28} {:>6} {:>7} {:>6} {:>7}",
+        "by", "value", "asst", "recall", "svc", "fblocks"
+    );
+    let pct = |a: u32, n: u32| {
+        if n == 0 {
+            "-".to_owned()
+        } else {
+            format!("{:.1}%", f64::from(a) / f64::from(n) * 100.0)
+        }
+    };
+    for ((dim, key), (na, ba, ns, bs)) in by {
+        println!(
+            "{dim:<8} {key:<28} {na:>6} {:>7} {ns:>6} {:>7}",
+            pct(ba, na),
+            pct(bs, ns)
+        );
+    }
 }
 
 /// The lowest threshold whose false-block rate is at most `rate`, and the recall there.

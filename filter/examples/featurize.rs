@@ -9,8 +9,9 @@
 //!   than one paragraph. Hashed buckets are `0..2^B` with value `count / sqrt(n)`; structural
 //!   signal `i` is column `2^B + i` with value 1.
 //! - `rows.tsv`: for each row, the input line number and the part (-1 for the whole text).
-//! - `vocab.tsv`: `kind, bucket, document frequency, words` for the words and bigrams seen in
-//!   at least N texts (default 20), from which the trainer keeps a small named vocabulary.
+//! - `vocab.tsv`: `kind, bucket, document frequency, name` for the words, bigrams, shape tokens
+//!   and position features seen in at least N texts (default 20), from which the trainer keeps
+//!   a small named vocabulary.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Write};
@@ -50,9 +51,13 @@ impl Sink for Counts {
         self.words += u32::from(kind == Kind::Word);
     }
 
+    fn wants_names(&self) -> bool {
+        self.want_names
+    }
+
     fn named(&mut self, hash: u64, kind: Kind, first: &str, second: Option<&str>) {
         if self.want_names {
-            let k = if kind == Kind::Word { 0 } else { 1 };
+            let k = kind.code();
             let name = match second {
                 Some(s) => format!("{first} {s}"),
                 None => first.to_owned(),

@@ -45,7 +45,7 @@ pub const WINDOW_LOGIT_PENALTY: f64 = 0.5;
 
 /// The default probability threshold of a policy, chosen on the project's held-out split so
 /// that false blocks of service messages stay at or below 1% (see MODEL.md).
-pub const DEFAULT_THRESHOLD: f64 = 0.65;
+pub const DEFAULT_THRESHOLD: f64 = 0.71;
 
 /// At most this many term groups per policy.
 const MAX_TERM_GROUPS: usize = 64;
@@ -265,7 +265,8 @@ impl Classifier {
                 return;
             }
             part.terms |= terms;
-            let prob = self.model.probability(self.raw(&part));
+            let offset = if whole { 0.0 } else { self.model.part_offset };
+            let prob = self.model.probability(self.raw(&part) - offset);
             if best.as_ref().is_none_or(|(b, _, _, _)| prob > *b) {
                 best = Some((prob, range, part.terms, None));
             }
@@ -294,9 +295,10 @@ impl Classifier {
             if part.words < MIN_SEGMENT_WORDS {
                 continue;
             }
-            let prob = self
-                .model
-                .probability_shifted(self.raw(part), -WINDOW_LOGIT_PENALTY);
+            let prob = self.model.probability_shifted(
+                self.raw(part) - self.model.part_offset,
+                -WINDOW_LOGIT_PENALTY,
+            );
             if best.as_ref().is_none_or(|(b, _, _, _)| prob > *b) {
                 best = Some((prob, *index..*index + 1, part.terms, Some(bytes.clone())));
             }
@@ -429,15 +431,17 @@ impl Classifier {
         };
         // Named n-grams by bucket, the rest in two sums.
         let mut named: Vec<(u32, Kind, f32)> = Vec::new();
-        let (mut other_words, mut char_ngrams) = (0.0f32, 0.0f32);
+        let (mut other_words, mut char_ngrams, mut punctuation) = (0.0f32, 0.0f32, 0.0f32);
         for ((bucket, kind), count) in seen {
             let w = m.weight(*bucket) as f32 * norm * *count as f32;
             if m.name(*bucket, *kind).is_some() {
                 named.push((*bucket, *kind, w));
-            } else if *kind == Kind::CharGram {
-                char_ngrams += w;
             } else {
-                other_words += w;
+                match kind {
+                    Kind::CharGram => char_ngrams += w,
+                    Kind::Shape => punctuation += w,
+                    Kind::Word | Kind::Bigram | Kind::Position => other_words += w,
+                }
             }
         }
         let mut out: Vec<(String, f32)> = named
@@ -447,12 +451,15 @@ impl Classifier {
                     Kind::Word => "w",
                     Kind::Bigram => "b",
                     Kind::CharGram => "c",
+                    Kind::Shape => "s",
+                    Kind::Position => "p",
                 };
                 m.name(b, k).map(|n| (format!("{prefix}:{n}"), w))
             })
             .collect();
         out.push(("other_words".to_owned(), other_words));
         out.push(("char_ngrams".to_owned(), char_ngrams));
+        out.push(("punctuation".to_owned(), punctuation));
         for (i, id) in part.shape.structure().ids() {
             out.push((id.to_owned(), m.structural.get(i).copied().unwrap_or(0.0)));
         }

@@ -1,5 +1,14 @@
-//! Features of normalised text: hashed word uni- and bigrams and character n-grams, and the
-//! named structural signals. One pass over the text, no regex.
+//! Features of normalised text: hashed word uni- and bigrams, character n-grams, shape tokens
+//! and position features, and the named structural signals. One pass over the text, no regex.
+//!
+//! Shape tokens are what the words leave out: the text's punctuation, symbols, number shapes
+//! and line breaks, as a stream in which a run of word characters is one token (`w`), a run of
+//! digits is `#k` (k digits, at most 6), a line break is `NL`, any other non-blank character
+//! is itself, and blanks are skipped. Each token but `w` is a feature, and so is each adjacent
+//! pair: `# =`, `: #2`, `? w`, `* NL`. They carry what the words cannot: worked arithmetic,
+//! quoted drafts, code, verse line ends against prices, times and bold labels.
+//!
+//! Position features are a paragraph's first word, its last word and its first bigram.
 //!
 //! Words are runs of letters, digits and marks. Han, kana and Thai characters are words of
 //! their own, since those scripts do not separate words by spaces. Inside a word, Latin
@@ -23,6 +32,16 @@ const MIN_SPACED_LETTERS: usize = 4;
 const SEED_WORD: u64 = 0x243F_6A88_85A3_08D3;
 const SEED_BIGRAM: u64 = 0x1319_8A2E_0370_7344;
 const SEED_CHAR: u64 = 0xA409_3822_299F_31D0;
+const SEED_SHAPE: u64 = 0x082E_FA98_EC4E_6C89;
+const SEED_SHAPE_PAIR: u64 = 0x4528_21E6_38D0_1377;
+const SEED_POS: u64 = 0xBE54_66CF_34E9_0C6C;
+
+/// Shape token values: a character is its code point; these lie above every code point.
+const TOKEN_NL: u32 = 0x11_0000;
+const TOKEN_WORD: u32 = 0x11_0001;
+const TOKEN_DIGITS: u32 = 0x11_0010;
+/// A digit run's token counts at most this many digits.
+const MAX_DIGITS_SHAPE: u32 = 6;
 
 /// The named structural signals, in the order of their weights in the model.
 pub const STRUCTURAL: &[&str] = &[
@@ -49,14 +68,38 @@ pub enum Kind {
     Word,
     Bigram,
     CharGram,
+    /// A shape token or a pair of them.
+    Shape,
+    /// A paragraph's first word, last word or first bigram.
+    Position,
+}
+
+impl Kind {
+    /// The kind's code in the model file's vocabulary.
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Word => 0,
+            Kind::Bigram => 1,
+            Kind::CharGram => 2,
+            Kind::Shape => 3,
+            Kind::Position => 4,
+        }
+    }
 }
 
 /// Receives every hashed feature occurrence of a text.
 pub trait Sink {
     fn feature(&mut self, hash: u64, kind: Kind);
 
-    /// Also receives the words of word and bigram features, for the trainer's vocabulary;
-    /// scoring ignores them.
+    /// Whether [`Sink::named`] wants the names of shape and position features (building them
+    /// costs a string each; scoring never asks).
+    fn wants_names(&self) -> bool {
+        false
+    }
+
+    /// Also receives the words of word and bigram features, and when [`Sink::wants_names`]
+    /// the names of shape and position features, for the trainer's vocabulary; scoring
+    /// ignores them.
     fn named(&mut self, _hash: u64, _kind: Kind, _first: &str, _second: Option<&str>) {}
 }
 
@@ -126,12 +169,22 @@ pub struct Scratch {
     words: Vec<(usize, usize, bool, bool)>,
     chars: Vec<char>,
     word: String,
+    /// The shape tokens, as token values.
+    shape: Vec<u32>,
 }
 
 impl Scratch {
     fn clear(&mut self) {
         self.arena.clear();
         self.words.clear();
+        self.shape.clear();
+    }
+
+    /// Appends a shape token; consecutive word tokens are one.
+    fn push_shape(&mut self, token: u32) {
+        if token != TOKEN_WORD || self.shape.last() != Some(&TOKEN_WORD) {
+            self.shape.push(token);
+        }
     }
 }
 
@@ -144,9 +197,12 @@ pub fn extract(text: &str, scratch: &mut Scratch, sink: &mut impl Sink) -> Shape
         arena,
         words,
         chars,
+        shape: tokens,
         ..
     } = scratch;
+    shape_features(tokens, sink);
     let mut prev: Option<(u64, &str)> = None;
+    let mut first: Option<(u64, &str)> = None;
     for &(start, end, single, _) in words.iter() {
         let Some(word) = arena.get(start..end) else {
             continue;
@@ -158,13 +214,70 @@ pub fn extract(text: &str, scratch: &mut Scratch, sink: &mut impl Sink) -> Shape
             let b = mix(mix(SEED_BIGRAM, p), w);
             sink.feature(b, Kind::Bigram);
             sink.named(b, Kind::Bigram, pw, Some(word));
+            if first.is_none() {
+                let f = mix(mix(SEED_POS ^ 2, p), w);
+                sink.feature(f, Kind::Position);
+                if sink.wants_names() {
+                    sink.named(f, Kind::Position, &format!("^{pw}"), Some(word));
+                }
+                first = Some((p, pw));
+            }
         }
         prev = Some((w, word));
         if !single {
             char_grams(word, chars, sink);
         }
     }
+    let edges = [
+        (SEED_POS, first.or(prev), "^", ""),
+        (SEED_POS ^ 1, prev, "", "$"),
+    ];
+    for (seed, word, before, after) in edges {
+        if let Some((h, name)) = word {
+            let f = mix(seed, h);
+            sink.feature(f, Kind::Position);
+            if sink.wants_names() {
+                sink.named(f, Kind::Position, &format!("{before}{name}{after}"), None);
+            }
+        }
+    }
     shape(text)
+}
+
+/// The features of a paragraph's shape tokens: each token but a word, and each adjacent pair.
+/// They are counted like words: counting each distinct one once per paragraph was measured
+/// and lost 0.5 points on the held-out split and 3.6 on `../shared/eval` (MODEL.md).
+fn shape_features(tokens: &[u32], sink: &mut impl Sink) {
+    let mut prev: Option<u32> = None;
+    for &t in tokens {
+        if t != TOKEN_WORD {
+            let h = mix(SEED_SHAPE, u64::from(t));
+            sink.feature(h, Kind::Shape);
+            if sink.wants_names() {
+                sink.named(h, Kind::Shape, &token_name(t), None);
+            }
+        }
+        if let Some(p) = prev {
+            let h = mix(mix(SEED_SHAPE_PAIR, u64::from(p)), u64::from(t));
+            sink.feature(h, Kind::Shape);
+            if sink.wants_names() {
+                sink.named(h, Kind::Shape, &token_name(p), Some(&token_name(t)));
+            }
+        }
+        prev = Some(t);
+    }
+}
+
+/// A shape token as explanations name it.
+fn token_name(t: u32) -> String {
+    match t {
+        TOKEN_NL => "NL".to_owned(),
+        TOKEN_WORD => "w".to_owned(),
+        _ if t > TOKEN_DIGITS && t <= TOKEN_DIGITS + MAX_DIGITS_SHAPE => {
+            format!("#{}", t - TOKEN_DIGITS)
+        }
+        _ => char::from_u32(t).map_or_else(|| "?".to_owned(), String::from),
+    }
 }
 
 /// Character 3- to 5-grams of `<word>`.
@@ -221,9 +334,35 @@ struct Splitter {
     building: Option<(bool, usize, bool)>,
     /// The last word is a single CJK or Thai character (a voicing mark may follow).
     last_single: bool,
+    /// The run of word characters being read, for the shape tokens: its length in characters
+    /// and whether it is all digits (normalisation writes every digit as `0`).
+    run: u32,
+    run_digits: bool,
 }
 
 impl Splitter {
+    /// A word character extends the current run.
+    fn run_char(&mut self, c: char) {
+        if self.run == 0 {
+            self.run_digits = true;
+        }
+        self.run = self.run.saturating_add(1);
+        self.run_digits &= c == '0';
+    }
+
+    /// Ends the current run as a shape token.
+    fn end_run(&mut self, s: &mut Scratch) {
+        if self.run > 0 {
+            let token = if self.run_digits {
+                TOKEN_DIGITS + self.run.min(MAX_DIGITS_SHAPE)
+            } else {
+                TOKEN_WORD
+            };
+            s.push_shape(token);
+            self.run = 0;
+        }
+    }
+
     fn short_gap(&self) -> bool {
         self.gap == 1 && !self.gap_newline
     }
@@ -240,6 +379,7 @@ impl Splitter {
         let word = self.building.get_or_insert((short_gap, start, true));
         word.2 &= c.is_ascii();
         s.arena.push(c);
+        self.run_char(c);
         self.last_single = false;
         self.gap = 0;
         self.gap_newline = false;
@@ -248,6 +388,7 @@ impl Splitter {
     fn single(&mut self, s: &mut Scratch, c: char) {
         self.end_word(s);
         s.push_single(c, self.short_gap());
+        self.run_char(c);
         self.last_single = true;
         self.gap = 0;
         self.gap_newline = false;
@@ -255,6 +396,12 @@ impl Splitter {
 
     fn separator(&mut self, s: &mut Scratch, c: char) {
         self.end_word(s);
+        self.end_run(s);
+        if c == '\n' {
+            s.push_shape(TOKEN_NL);
+        } else if !c.is_whitespace() {
+            s.push_shape(u32::from(c));
+        }
         self.last_single = false;
         self.gap += 1;
         self.gap_newline |= c == '\n';
@@ -275,6 +422,7 @@ fn split_words(text: &str, s: &mut Scratch) {
         } else if is_combining_mark(c) && sp.last_single && sp.building.is_none() && sp.gap == 0 {
             // A voicing mark (NFKD splits `が` into `か` and U+3099) stays with its character.
             s.extend_last(c);
+            sp.run_char(c);
         } else if is_single_char_word(c) {
             sp.single(s, c);
         } else if is_word_char(c) {
@@ -284,6 +432,7 @@ fn split_words(text: &str, s: &mut Scratch) {
         }
     }
     sp.end_word(s);
+    sp.end_run(s);
 }
 
 impl Scratch {

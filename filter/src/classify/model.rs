@@ -4,15 +4,17 @@
 //! reads it once per VM without copying the weight table. The format, little-endian:
 //!
 //! ```text
-//! "WAGM" | u32 format (1) | u32 bits | u32 structural count | f32 scale | f32 bias
-//! | f32 platt_a | f32 platt_b | f32 structural weights[count]
+//! "WAGM" | u32 format (2) | u32 bits | u32 structural count | f32 scale | f32 bias
+//! | f32 platt_a | f32 platt_b | f32 part_offset | f32 structural weights[count]
 //! | u32 vocabulary size | { u32 bucket | u8 kind | u16 length | bytes }[size]
 //! | i8 weights[1 << bits]
 //! ```
 //!
 //! The score of a segment is `bias + scale * Σ q[bucket] / sqrt(n) + Σ structural weights`,
 //! with one term per hashed feature occurrence (`n` of them). The probability is
-//! `sigmoid(platt_a * score + platt_b)`, calibrated by the trainer on held-out data.
+//! `sigmoid(platt_a * score + platt_b)`, calibrated by the trainer on held-out data. A part
+//! of a message (a field, a paragraph, a window) is scored at `score - part_offset`: one of
+//! many candidates, it must say more than the whole message to count.
 
 use super::features::{Kind, STRUCTURAL, bucket};
 use std::collections::HashMap;
@@ -22,7 +24,7 @@ use std::sync::LazyLock;
 pub const BUILTIN_MODEL: &[u8] = include_bytes!("../../../model/classifier.bin");
 
 const MAGIC: &[u8; 4] = b"WAGM";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Weight tables from 2^12 to 2^22 buckets (4 KiB to 4 MiB).
 const BITS: std::ops::RangeInclusive<u32> = 12..=22;
 
@@ -53,6 +55,8 @@ pub struct Model {
     pub bias: f32,
     pub platt_a: f32,
     pub platt_b: f32,
+    /// Subtracted from the raw score of a part that is not the whole message.
+    pub part_offset: f32,
     pub structural: Vec<f32>,
     /// Names of the n-grams kept for explanations, by bucket and kind.
     pub vocabulary: HashMap<(u32, u8), String>,
@@ -129,6 +133,7 @@ impl Model {
         let bias = r.f32("bias")?;
         let platt_a = r.f32("platt_a")?;
         let platt_b = r.f32("platt_b")?;
+        let part_offset = r.f32("part_offset")?;
         let structural = (0..count)
             .map(|_| r.f32("structural weight"))
             .collect::<Result<Vec<_>, _>>()?;
@@ -151,6 +156,7 @@ impl Model {
             bias,
             platt_a,
             platt_b,
+            part_offset,
             structural,
             vocabulary,
             weights,
@@ -172,12 +178,9 @@ impl Model {
 
     /// The name of an n-gram bucket, when the trainer kept it for explanations.
     pub fn name(&self, bucket: u32, kind: Kind) -> Option<&str> {
-        let k = match kind {
-            Kind::Word => 0,
-            Kind::Bigram => 1,
-            Kind::CharGram => 2,
-        };
-        self.vocabulary.get(&(bucket, k)).map(String::as_str)
+        self.vocabulary
+            .get(&(bucket, kind.code()))
+            .map(String::as_str)
     }
 
     /// The calibrated probability of a raw score.

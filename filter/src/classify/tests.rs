@@ -85,12 +85,23 @@ fn padding_with_service_lines_cannot_dilute_an_answer() {
     let alone = c.score(answer).probability;
     let padding = "Your order #AB-20931 has shipped and will arrive on Friday. Track it in the app. \
         Thank you for shopping with Larkspur Home, reply STOP to opt out of delivery updates.";
+    // A part is scored at its raw score less the model's part offset: padding can cost an
+    // answer that much and no more.
+    let floor = shifted(alone, -f64::from(c.model.platt_a * c.model.part_offset));
+    assert!(floor < alone && floor > 0.5, "{floor} {alone}");
     let padded = c
         .score(&format!("{padding}\n\n{answer}\n\n{padding}"))
         .probability;
-    assert!(padded >= alone - 1e-9, "{padded} < {alone}");
+    assert!(padded >= floor - 1e-6, "{padded} < {floor}");
     let fields = c.score_texts(&[padding, answer]).probability;
-    assert!(fields >= alone - 1e-9, "{fields} < {alone}");
+    assert!(fields >= floor - 1e-6, "{fields} < {floor}");
+    // Without the padding, the answer is scored whole, without the offset.
+    assert!(alone > padded.min(fields), "{alone}");
+}
+
+/// A probability moved by `shift` in logit space.
+fn shifted(p: f64, shift: f64) -> f64 {
+    1.0 / (1.0 + (-((p / (1.0 - p)).ln() + shift)).exp())
 }
 
 /// Padding written into the answer's own paragraph (no blank line): a paragraph longer than
@@ -113,11 +124,14 @@ fn padding_in_the_same_paragraph_cannot_dilute_an_answer() {
         Track it in the Larkspur Home app under My orders. Returns are free within 30 days. \
         Reply STOP to opt out of delivery updates. ";
     let padding = boilerplate.repeat(12);
-    // A window is one candidate of many, so its probability is lowered by the window penalty:
-    // padding can cost an answer of at least a window's length that much, and little more (a
-    // window holds the answer's sentences and at most a sentence of padding).
-    let logit = |p: f64| (p / (1.0 - p)).ln();
-    let floor = 1.0 / (1.0 + (-(logit(alone) - crate::classify::WINDOW_LOGIT_PENALTY)).exp());
+    // A window is one candidate of many, so its probability is lowered by the part offset and
+    // the window penalty: padding can cost an answer of at least a window's length that much,
+    // and little more (a window holds the answer's sentences and at most a sentence of
+    // padding).
+    let floor = shifted(
+        alone,
+        -crate::classify::WINDOW_LOGIT_PENALTY - f64::from(c.model.platt_a * c.model.part_offset),
+    );
     for text in [
         format!("{answer} {padding}"),
         format!("{padding}{answer} {padding}"),

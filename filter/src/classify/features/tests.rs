@@ -103,3 +103,94 @@ fn featurize_is_the_sum_of_its_paragraphs() {
     }
     assert_eq!(whole.1, parts.1);
 }
+
+/// Records the names of one kind of feature, with the trainer's naming.
+struct Named(Kind, Vec<String>);
+
+impl Sink for Named {
+    fn feature(&mut self, _hash: u64, _kind: Kind) {}
+    fn wants_names(&self) -> bool {
+        true
+    }
+    fn named(&mut self, _hash: u64, kind: Kind, first: &str, second: Option<&str>) {
+        if kind == self.0 {
+            self.1.push(match second {
+                Some(s) => format!("{first} {s}"),
+                None => first.to_owned(),
+            });
+        }
+    }
+}
+
+fn named(kind: Kind, text: &str) -> Vec<String> {
+    let mut n = Named(kind, Vec::new());
+    featurize(&normalize(text), &mut Scratch::default(), &mut n);
+    n.1
+}
+
+#[test]
+fn shape_tokens_read_punctuation_number_shapes_and_line_breaks() {
+    // Words merge into one `w`, digits become their count, blanks are skipped.
+    assert_eq!(
+        named(Kind::Shape, "12 + 30 = 42"),
+        ["#2", "+", "#2 +", "#2", "+ #2", "=", "#2 =", "#2", "= #2"].map(String::from)
+    );
+    assert_eq!(
+        named(Kind::Shape, "Hello there, friend\nbye"),
+        [",", "w ,", ", w", "NL", "w NL", "NL w"].map(String::from)
+    );
+    // At most six digits, then the run is `#6` whatever its length.
+    assert_eq!(
+        named(Kind::Shape, "ref 123456789"),
+        ["#6", "w #6"].map(String::from)
+    );
+    // A run mixing letters and digits is a word; a CJK sentence is one run.
+    assert!(named(Kind::Shape, "a0000b 注文3件").is_empty());
+    assert_eq!(
+        named(Kind::Shape, "注文ですか？"),
+        ["?", "w ?"].map(String::from)
+    );
+}
+
+#[test]
+fn shape_tokens_ignore_how_blanks_are_written() {
+    // Obfuscation by blanks (no-break, ideographic, en spaces) changes no shape feature.
+    assert_eq!(
+        hashes("Total: 25 € = 5 x 5"),
+        hashes("Total:\u{00A0}25\u{3000}€ =\u{2002}5 x 5")
+    );
+}
+
+#[test]
+fn position_features_name_a_paragraphs_first_and_last_words_and_first_bigram() {
+    assert_eq!(
+        named(Kind::Position, "Sure, here is a poem.\n\nHope you like it"),
+        ["^sure here", "^sure", "poem$", "^hope you", "^hope", "it$"].map(String::from)
+    );
+    assert_eq!(
+        named(Kind::Position, "Thanks"),
+        ["^thanks", "thanks$"].map(String::from)
+    );
+    assert!(named(Kind::Position, "!!!").is_empty());
+}
+
+#[test]
+fn scoring_sinks_build_no_names() {
+    // The scorer's sink does not ask for names, so shape and position features cost no string.
+    struct Count(usize);
+    impl Sink for Count {
+        fn feature(&mut self, _hash: u64, _kind: Kind) {}
+        fn named(&mut self, _hash: u64, kind: Kind, _first: &str, _second: Option<&str>) {
+            if matches!(kind, Kind::Shape | Kind::Position) {
+                self.0 += 1;
+            }
+        }
+    }
+    let mut c = Count(0);
+    featurize(
+        &normalize("Why? Because 2 + 2 = 4."),
+        &mut Scratch::default(),
+        &mut c,
+    );
+    assert_eq!(c.0, 0);
+}
