@@ -163,3 +163,21 @@ def test_media_uploads_skip_the_buffer_and_nothing_else_does(guard_wasm, tmp_pat
         assert re.fullmatch(MEDIA_PATH_REGEX, path), path
     for path in NOT_MEDIA_PATHS:
         assert not re.fullmatch(MEDIA_PATH_REGEX, path), path
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_default_whatsapp_host_is_on_the_buffered_whatsapp_virtual_host(guard_wasm, tmp_path, template):
+    """A host the guard governs by default must reach it through the WhatsApp virtual host:
+    on the catch-all virtual host its request headers would go upstream before the decision."""
+    hosts = json.loads((ENVOY_DIR.parent / "policies" / "default.json").read_text(encoding="utf-8"))["whatsapp"]["hosts"]
+    extra = {"egress-mtls.yaml": {"TLS_CERT": "c", "TLS_KEY": "k", "TLS_CA": "a"},
+             "sidecar.yaml": {"NODE_NAMESPACE": "n", "NODE_SERVICE_ACCOUNT": "s"},
+             "dynamic.yaml": {"ECDS_PATH": str(tmp_path / "g.yaml"), "ECDS_DIR": str(tmp_path)}}.get(template)
+    bootstrap = rendered(template, json.dumps(e2e_policy()), guard_wasm, extra)
+    listener = bootstrap["static_resources"]["listeners"][0]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    [vhost] = [v for v in hcm["route_config"]["virtual_hosts"] if v["name"] == "whatsapp_cloud_api"]
+    assert len(hosts) >= 4
+    for host in hosts:
+        for form in (host, f"{host}:443", f"{host}:80", f"{host}.", f"{host}.:443"):
+            assert form in vhost["domains"], f"{template}: {form} is not on the WhatsApp virtual host"
