@@ -166,18 +166,26 @@ impl TrainingPolicy {
             ));
         }
         match detectors {
-            Ok(detectors) if errors.is_empty() => Ok(Self {
-                mode: doc.mode,
-                endpoints,
-                exclusive,
-                on_uninspectable: doc.on_uninspectable,
-                ctx: Arc::new(StageContext {
-                    detectors,
-                    max_record_bytes,
-                    max_json_document_bytes,
-                    max_expansion_ratio: doc.max_expansion_ratio,
-                }),
-            }),
+            Ok(mut detectors) if errors.is_empty() => {
+                // A compressed payload found inside a record inflates within the limits of a
+                // compressed body and of a record.
+                detectors.set_inflate_budget(detect::InflateBudget {
+                    ratio: doc.max_expansion_ratio,
+                    max: max_record_bytes,
+                });
+                Ok(Self {
+                    mode: doc.mode,
+                    endpoints,
+                    exclusive,
+                    on_uninspectable: doc.on_uninspectable,
+                    ctx: Arc::new(StageContext {
+                        detectors,
+                        max_record_bytes,
+                        max_json_document_bytes,
+                        max_expansion_ratio: doc.max_expansion_ratio,
+                    }),
+                })
+            }
             Ok(_) => Err(errors),
             Err(mut e) => {
                 errors.append(&mut e);

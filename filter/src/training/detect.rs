@@ -16,7 +16,10 @@ use serde_json::Value;
 use std::borrow::Cow;
 
 mod graphql;
+mod layers;
 mod streaming;
+
+pub(crate) use layers::InflateBudget;
 
 /// Why a record was judged WhatsApp-derived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +35,11 @@ pub enum Detector {
     /// A Cloud API message object kept without its id: a phone-number `from`, a message
     /// `type` and the object that type names (`text: {body}`).
     MessageObject,
+    /// A string that hides a record the guard cannot read: a fifth encoding below the record
+    /// whose decoded text may hold a detector's trigger, or compressed bytes (gzip or zlib in
+    /// base64 or hex) that do not inflate to text within the budget. The record is dropped
+    /// rather than passed unread.
+    UnreadableEncoding,
 }
 
 impl Detector {
@@ -45,6 +53,7 @@ impl Detector {
             Self::PhoneKey => "phone_key",
             Self::CtwaClid => "ctwa_clid",
             Self::MessageObject => "message_object",
+            Self::UnreadableEncoding => "unreadable_encoding",
         }
     }
 }
@@ -79,6 +88,8 @@ pub struct Detectors {
     wamid_re: Regex,
     /// The streaming walk gives the same verdicts as the reference path (see `judge_json`).
     streaming: bool,
+    /// How far a compressed payload in a string may inflate.
+    inflate: InflateBudget,
 }
 
 const BUSINESS_ACCOUNT: &str = "whatsapp_business_account";
@@ -90,8 +101,7 @@ const MAX_WALK_DEPTH: usize = 128;
 /// string, base64, percent-encoding, and those inside each other.
 const MAX_HIDDEN_DEPTH: u8 = 3;
 
-/// A string this long made only of base64 characters may hide a record.
-const MIN_BASE64_LEN: usize = 16;
+use layers::{Layer, MIN_BASE64_LEN, is_base64_byte};
 
 /// A chat-export line as WhatsApp writes it on Android and iOS, in every locale of the
 /// classifier's languages: day, month and year in any order and with `/`, `.` or `-`
@@ -210,7 +220,13 @@ impl Detectors {
                 .map_err(|e| format!("detector keys do not compile: {e}"))?,
             wamid_re: Regex::new(WAMID).map_err(|e| e.to_string())?,
             streaming: value_maps_are_sorted(),
+            inflate: InflateBudget::default(),
         })
+    }
+
+    /// Bounds the compressed payloads found in strings by the policy's limits.
+    pub(crate) fn set_inflate_budget(&mut self, budget: InflateBudget) {
+        self.inflate = budget;
     }
 
     /// Judges one JSON record given as raw bytes.
@@ -415,10 +431,43 @@ impl Detectors {
     /// `judge_string`, `hidden` encodings below the record.
     fn judge_string_hidden(&self, s: &str, hidden: u8) -> Option<Detector> {
         self.judge_plain_string(s).or_else(|| {
-            (hidden < MAX_HIDDEN_DEPTH)
-                .then(|| self.judge_hidden(s, hidden + 1))
-                .flatten()
+            if hidden < MAX_HIDDEN_DEPTH {
+                self.judge_hidden(s, hidden + 1)
+            } else {
+                self.hides_more(s).then_some(Detector::UnreadableEncoding)
+            }
         })
+    }
+
+    /// At the depth limit: whether `s` is one more encoding the decoder would read (JSON, a
+    /// JSON string literal, percent-encoding, HTML-escaped JSON, base64 or hex) around text
+    /// the raw scan cannot clear, or compressed bytes it cannot read. Such a string is not
+    /// passed unread.
+    fn hides_more(&self, s: &str) -> bool {
+        let t = s.trim().trim_start_matches('\u{FEFF}');
+        if t.len() < 2 {
+            return false;
+        }
+        let next: Option<Cow<'_, str>> = if matches!(t.as_bytes().first(), Some(b'{' | b'[')) {
+            Some(
+                layers::html_unescaped(t)
+                    .or_else(|| layers::python_literal_as_json(t))
+                    .map_or(Cow::Borrowed(t), Cow::Owned),
+            )
+        } else if t.starts_with('"') {
+            serde_json::from_str::<String>(t).ok().map(Cow::Owned)
+        } else if memchr::memchr(b'%', t.as_bytes()).is_some() {
+            let decoded = crate::whatsapp::percent_decode(t);
+            (decoded != t).then_some(Cow::Owned(decoded))
+        } else {
+            match layers::binary_text(t, self.inflate) {
+                Layer::Text(text) => Some(Cow::Owned(text)),
+                Layer::Unreadable => return true,
+                Layer::WamidBody => return self.wamid,
+                Layer::None => None,
+            }
+        };
+        next.is_some_and(|n| self.might_match(&n))
     }
 
     /// A record hidden one level down in a string: a JSON object or array carried as a
@@ -439,6 +488,19 @@ impl Detectors {
             } else if let Ok(v) = serde_json::from_str::<Value>(t) {
                 return self.walk(&v, &mut Vec::new(), 0, hidden);
             }
+        }
+        // JSON as a web page escapes it (`{&quot;wa_id&quot;: ...}`) or as Python prints a
+        // dict (`{'wa_id': '...'}`).
+        if let Some(unescaped) = layers::html_unescaped(t)
+            && let Some(d) = self.judge_string_hidden(&unescaped, hidden)
+        {
+            return Some(d);
+        }
+        if let Some(json) = layers::python_literal_as_json(t)
+            && let Ok(v) = serde_json::from_str::<Value>(&json)
+            && let Some(d) = self.walk(&v, &mut Vec::new(), 0, hidden)
+        {
+            return Some(d);
         }
         if let Some(d) = self.judge_embedded(t, hidden) {
             return Some(d);
@@ -466,8 +528,13 @@ impl Detectors {
         {
             return Some(d);
         }
-        let text = decode_base64(t)?;
-        self.judge_string_hidden(&text, hidden)
+        // Base64 or hex, around text or around gzip or zlib.
+        match layers::binary_text(t, self.inflate) {
+            Layer::Text(text) => self.judge_string_hidden(&text, hidden),
+            Layer::Unreadable => Some(Detector::UnreadableEncoding),
+            Layer::WamidBody if self.wamid => Some(Detector::Wamid),
+            Layer::WamidBody | Layer::None => None,
+        }
     }
 
     /// Records inside a longer string: a JSON object after a prefix (`... body={...}` in a log
@@ -735,44 +802,10 @@ fn is_graphql(t: &str) -> bool {
     starts && memchr::memchr(b'"', t.as_bytes()).is_some()
 }
 
-/// Whether `b` is a base64 character of either alphabet.
-fn is_base64_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')
-}
-
 /// A run of `MIN_BASE64_LEN` base64 characters: the raw scan's sign of a possibly hidden record.
 fn has_base64_run(b: &[u8]) -> bool {
     b.split(|c| !is_base64_byte(*c))
         .any(|run| run.len() >= MIN_BASE64_LEN)
-}
-
-/// The UTF-8 text a base64 string decodes to, if it is one (either alphabet, padded or not).
-fn decode_base64(s: &str) -> Option<String> {
-    use base64::Engine;
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    // A data URL's payload (`data:text/plain;base64,...`), and MIME base64 broken into lines.
-    let s = s
-        .get(..5)
-        .filter(|p| p.eq_ignore_ascii_case("data:"))
-        .and_then(|_| s.split_once(";base64,").map(|(_, payload)| payload))
-        .unwrap_or(s);
-    let joined: String;
-    let s = if s.bytes().any(|b| b.is_ascii_whitespace())
-        && s.bytes()
-            .all(|b| is_base64_byte(b) || b.is_ascii_whitespace())
-    {
-        joined = s.split_ascii_whitespace().collect();
-        joined.as_str()
-    } else {
-        s
-    };
-    if s.len() < MIN_BASE64_LEN || !s.bytes().all(is_base64_byte) {
-        return None;
-    }
-    let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|e| e.decode(s).ok())?;
-    String::from_utf8(bytes).ok()
 }
 
 /// A provider's WhatsApp address (`whatsapp:+14155238886`, as Twilio writes it), alone or
@@ -1586,6 +1619,92 @@ mod tests {
             d().judge_json_reference(&rec),
             RecordVerdict::WhatsApp(Detector::Provenance)
         );
+    }
+
+    /// Review round 1, uploads #7 to #12: encodings that are not JSON strings, and a layer
+    /// beyond the depth limit. Both paths give the same verdict.
+    #[test]
+    fn records_hidden_in_other_encodings_are_found_or_dropped_unread() {
+        use base64::Engine;
+        use std::io::Write;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let gz = |b: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(b).unwrap();
+            e.finish().unwrap()
+        };
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let envelope = r#"{"messaging_product":"whatsapp","contacts":[{"wa_id":"351912345678"}]}"#;
+        let clean = r#"{"order":"A-1042","status":"shipped"}"#;
+        // Base64 around a JSON string around base64: the last layer sits at the depth limit.
+        let deep = |inner: &str| {
+            let l3 = b64(inner.as_bytes());
+            let l2 = serde_json::json!({"data": l3}).to_string();
+            b64(serde_json::json!({"body": l2}).to_string().as_bytes())
+        };
+        let mut bomb = vec![b'x'; 4 << 20];
+        bomb.splice(0..0, *b"{\"a\":\"");
+        let d = d();
+        let mut small = d.clone();
+        small.set_inflate_budget(InflateBudget {
+            ratio: 100,
+            max: 1 << 20,
+        });
+        for (det, value, want) in [
+            (
+                &d,
+                b64(&gz(envelope.as_bytes())),
+                Some(Detector::WebhookEnvelope),
+            ),
+            (
+                &d,
+                hex(envelope.as_bytes()),
+                Some(Detector::WebhookEnvelope),
+            ),
+            (
+                &d,
+                format!("\\x{}", hex(&gz(envelope.as_bytes()))),
+                Some(Detector::WebhookEnvelope),
+            ),
+            (&small, b64(&gz(&bomb)), Some(Detector::UnreadableEncoding)),
+            (
+                &d,
+                b64(gz(envelope.as_bytes()).get(..30).unwrap()),
+                Some(Detector::UnreadableEncoding),
+            ),
+            (
+                &d,
+                envelope.replace('"', "&quot;"),
+                Some(Detector::WebhookEnvelope),
+            ),
+            (
+                &d,
+                "{'profile': {'name': 'Ines'}, 'wa_id': '351912345678', 'vip': True}".into(),
+                Some(Detector::WaIdKey),
+            ),
+            (&d, deep(envelope), Some(Detector::UnreadableEncoding)),
+            (
+                &d,
+                "HBgMMzUxOTEyMzQ1Njc4FQIAEhgUM0VCMEM3RjFBMkIzQzRENUU2RjcA".into(),
+                Some(Detector::Wamid),
+            ),
+            // Clean: inflated and read, no layer, or a last layer without a trigger.
+            (&d, b64(&gz(clean.as_bytes())), None),
+            (&d, hex(clean.as_bytes()), None),
+            (
+                &d,
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+                None,
+            ),
+            (&d, clean.replace('"', "&quot;"), None),
+            (&d, "{'ticket': 88213, 'vip': False}".into(), None),
+            (&d, deep(clean), None),
+        ] {
+            let rec = serde_json::json!({"messages": [], "extra": value}).to_string();
+            let want = want.map_or(RecordVerdict::Keep, RecordVerdict::WhatsApp);
+            assert_eq!(det.judge_json(rec.as_bytes()), want, "{value}");
+            assert_eq!(det.judge_json_reference(&rec), want, "reference: {value}");
+        }
     }
 
     #[test]

@@ -1,5 +1,11 @@
 //! `multipart/form-data`: the file part is rewritten through an inner stage chosen from its
 //! filename and content type; every other part, and all framing, passes byte for byte.
+//!
+//! Framing that multipart parsers read differently makes the body unreadable, so it is refused
+//! (`malformed_multipart`): what the vendor's parser would take for the file is unknown. So a
+//! content type naming a boundary twice or hiding `boundary=` in another parameter, a bare-LF
+//! delimiter, part headers given twice or ending in a bare LF, a parameter given twice
+//! and anything but blanks after the closing delimiter.
 
 use super::stage::{
     JsonDocumentStage, LineKind, LineStage, Passthrough, Refuse, Stage, StageContext, StripError,
@@ -32,23 +38,88 @@ pub struct MultipartStage {
     /// second file part is refused.
     file_stage: Option<FileStage>,
     custom_files: bool,
+    /// The last bytes of the body so far (as many as a bare-LF delimiter has), so that one
+    /// split across chunks is seen.
+    scan_tail: Vec<u8>,
 }
 
 /// Makes the stage for a file part.
 pub type FileStage = Box<dyn FnOnce() -> Box<dyn Stage>>;
 
-/// Extracts the boundary parameter from a `multipart/form-data` content type.
+/// Extracts the boundary parameter from a `multipart/form-data` content type, reading its
+/// parameters quote-aware (RFC 2045: `boundary="a;b"` is one boundary). `None`, so that the
+/// body is refused, when parsers would disagree on it: a boundary given twice (Werkzeug keeps
+/// the last, Go refuses, PHP takes the first), another parameter whose name holds `boundary`
+/// (`xboundary=`), or `boundary=` inside another parameter's quoted value (PHP finds the first
+/// `boundary` substring: `charset="utf-8;boundary=outer"; boundary=inner`).
 pub fn boundary(content_type: &str) -> Option<String> {
-    content_type
-        .split(';')
-        .skip(1)
-        .find_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            k.trim()
-                .eq_ignore_ascii_case("boundary")
-                .then(|| v.trim().trim_matches('"').to_owned())
-        })
+    let (_, rest) = content_type.split_once(';')?;
+    let params = parameters(rest)?;
+    let named = params
+        .iter()
+        .filter(|(k, _)| k.contains("boundary"))
+        .count();
+    if named != 1 || boundary_assignments(content_type) != 1 {
+        return None;
+    }
+    params
+        .into_iter()
+        .find_map(|(k, v)| (k == "boundary").then_some(v))
         .filter(|b| !b.is_empty() && b.len() <= 200)
+}
+
+/// How many times `boundary` followed by `=` (blanks allowed between) occurs anywhere in a
+/// content type, quoted or not.
+fn boundary_assignments(content_type: &str) -> usize {
+    let lower = content_type.to_ascii_lowercase();
+    memchr::memmem::find_iter(lower.as_bytes(), b"boundary")
+        .filter(|&i| {
+            lower
+                .get(i + "boundary".len()..)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .count()
+}
+
+/// A header value's `;`-separated parameters (after its first value), names lowercased and
+/// values unquoted. Quote-aware: a `;` inside quotes does not split, and `\` escapes the next
+/// character inside quotes. `None` when a quote is left open.
+fn parameters(v: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let (mut key, mut value) = (String::new(), String::new());
+    let (mut in_value, mut quoted, mut escaped) = (false, false, false);
+    let mut push = |key: &mut String, value: &mut String, in_value: bool| {
+        if in_value {
+            out.push((
+                key.trim().to_ascii_lowercase(),
+                std::mem::take(value).trim().to_owned(),
+            ));
+        }
+        key.clear();
+        value.clear();
+    };
+    for c in v.chars() {
+        match c {
+            _ if escaped => {
+                value.push(c);
+                escaped = false;
+            }
+            '\\' if quoted => escaped = true,
+            '"' if in_value => quoted = !quoted,
+            ';' if !quoted => {
+                push(&mut key, &mut value, in_value);
+                in_value = false;
+            }
+            '=' if !in_value => in_value = true,
+            c if in_value => value.push(c),
+            c => key.push(c),
+        }
+    }
+    if quoted || escaped {
+        return None;
+    }
+    push(&mut key, &mut value, in_value);
+    Some(out)
 }
 
 impl MultipartStage {
@@ -63,7 +134,29 @@ impl MultipartStage {
             bypassed: false,
             file_stage: None,
             custom_files: false,
+            scan_tail: Vec::new(),
         }
+    }
+
+    /// Refuses a delimiter after a bare LF (`\n--boundary`) anywhere in the body: Werkzeug,
+    /// Go (for a body whose first delimiter line ends in LF) and PHP frame a part there, this
+    /// reader does not.
+    fn check_bare_delimiters(&mut self, input: &[u8]) -> Result<(), StripError> {
+        let bare = self.delimiter.get(1..).unwrap_or_default();
+        let mut window = std::mem::take(&mut self.scan_tail);
+        let carried = window.len();
+        window.extend_from_slice(input);
+        // An occurrence wholly in the carried bytes was checked with the chunk before; one at
+        // the window's start that is not lies at the body's start.
+        let bare_found = memchr::memmem::find_iter(&window, bare).any(|i| {
+            i + bare.len() > carried && (i == 0 || window.get(i - 1).is_some_and(|b| *b != b'\r'))
+        });
+        let keep = window.len().saturating_sub(bare.len());
+        self.scan_tail = window.get(keep..).unwrap_or_default().to_vec();
+        if bare_found {
+            return Err(StripError::MalformedMultipart);
+        }
+        Ok(())
     }
 
     /// The one file part goes through `stage` (a file uploaded in parts: see `parts`); any
@@ -111,6 +204,7 @@ impl MultipartStage {
                     };
                 }
                 if self.pending.starts_with(b"--") {
+                    out.extend(self.pending.drain(..2));
                     self.state = State::Epilogue;
                     return Ok(true);
                 }
@@ -136,6 +230,16 @@ impl MultipartStage {
                 Ok(true)
             }
             State::Headers => match find(&self.pending, b"\r\n\r\n") {
+                // Part headers ending in CRLF LF, or a bare LF or CR among them: Werkzeug ends
+                // the headers at any line break, this reader at CRLF CRLF only.
+                end if has_bare_line_break(
+                    self.pending
+                        .get(..end.map_or(self.pending.len(), |i| i + 4))
+                        .unwrap_or_default(),
+                ) =>
+                {
+                    Err(StripError::MalformedMultipart)
+                }
                 Some(i) => {
                     let headers: Vec<u8> = self.pending.drain(..i + 4).collect();
                     let inner = self.inner_for(&headers)?;
@@ -180,43 +284,70 @@ impl MultipartStage {
                     Ok(false)
                 }
             },
+            // Only blanks may follow the closing delimiter: a parser that reads on after it
+            // (PHP takes lines after it for another part's headers) would find parts there.
             State::Epilogue => {
+                if !self.pending.iter().all(u8::is_ascii_whitespace) {
+                    return Err(StripError::MalformedMultipart);
+                }
                 out.append(&mut self.pending);
                 Ok(false)
             }
         }
     }
 
-    /// Chooses how to treat a part's content from its headers.
+    /// Chooses how to treat a part's content from its headers (the block ending in CRLF CRLF).
+    /// Folded lines are joined. A header given twice (Go and Werkzeug keep the first, others the
+    /// last), a nameless header line, or a Content-Disposition parameter given twice makes the part
+    /// unreadable.
     fn inner_for(&mut self, headers: &[u8]) -> Result<Box<dyn Stage>, StripError> {
         let text = std::str::from_utf8(headers).map_err(|_| StripError::MalformedMultipart)?;
+        let text = text.strip_suffix("\r\n\r\n").unwrap_or(text);
         let mut disposition = None;
         let mut content_type = String::new();
-        for line in text.split("\r\n") {
-            if let Some((name, value)) = line.split_once(':') {
-                match name.trim().to_ascii_lowercase().as_str() {
-                    "content-disposition" => disposition = Some(value.trim().to_owned()),
-                    "content-type" => content_type = value.trim().to_ascii_lowercase(),
-                    "content-transfer-encoding"
-                        if !matches!(
-                            value.trim().to_ascii_lowercase().as_str(),
-                            "binary" | "8bit" | "7bit"
-                        ) =>
-                    {
-                        return Ok(Box::new(Refuse::new(StripError::UnsupportedPart)));
-                    }
-                    _ => {}
-                }
+        let mut seen: Vec<String> = Vec::new();
+        for line in unfolded(text) {
+            let (name, value) = line.split_once(':').ok_or(StripError::MalformedMultipart)?;
+            let name = name.to_ascii_lowercase();
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+                || seen.contains(&name)
+            {
+                return Err(StripError::MalformedMultipart);
             }
+            match name.as_str() {
+                "content-disposition" => disposition = Some(value.trim().to_owned()),
+                "content-type" => content_type = value.trim().to_ascii_lowercase(),
+                "content-transfer-encoding"
+                    if !matches!(
+                        value.trim().to_ascii_lowercase().as_str(),
+                        "binary" | "8bit" | "7bit"
+                    ) =>
+                {
+                    return Ok(Box::new(Refuse::new(StripError::UnsupportedPart)));
+                }
+                _ => {}
+            }
+            seen.push(name);
         }
         let disposition = disposition.ok_or(StripError::MalformedMultipart)?;
+        let params = disposition
+            .split_once(';')
+            .map_or(Some(Vec::new()), |(_, rest)| parameters(rest))
+            .ok_or(StripError::MalformedMultipart)?;
+        if params
+            .iter()
+            .enumerate()
+            .any(|(i, (k, _))| params.iter().skip(i + 1).any(|(other, _)| other == k))
+        {
+            return Err(StripError::MalformedMultipart);
+        }
         let param = |key: &str| -> Option<String> {
-            disposition.split(';').skip(1).find_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                k.trim()
-                    .eq_ignore_ascii_case(key)
-                    .then(|| v.trim().trim_matches('"').to_owned())
-            })
+            params
+                .iter()
+                .find_map(|(k, v)| (k == key).then(|| v.clone()))
         };
         let filename = param("filename").or_else(|| param("filename*"));
         let name = param("name").unwrap_or_default().to_ascii_lowercase();
@@ -275,6 +406,32 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
 }
 
+/// Header lines with their continuation lines (starting with a blank: RFC 5322 folding)
+/// joined on, as Go, Werkzeug and PHP join them.
+fn unfolded(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.split("\r\n") {
+        match lines.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => {
+                last.push(' ');
+                last.push_str(line.trim_start());
+            }
+            _ => lines.push(line.to_owned()),
+        }
+    }
+    lines
+}
+
+/// A LF without a CR before it, or a CR without a LF after it (a CR ending `b` may yet be
+/// followed by one).
+fn has_bare_line_break(b: &[u8]) -> bool {
+    b.iter().enumerate().any(|(i, c)| match c {
+        b'\n' => i == 0 || b.get(i - 1) != Some(&b'\r'),
+        b'\r' => b.get(i + 1).is_some_and(|n| *n != b'\n'),
+        _ => false,
+    })
+}
+
 impl Stage for MultipartStage {
     fn feed(
         &mut self,
@@ -287,6 +444,7 @@ impl Stage for MultipartStage {
             return Ok(());
         }
         self.pending.extend_from_slice(input);
+        self.check_bare_delimiters(input)?;
         while self.step(out, stats, false)? {}
         if self.pending.len() > self.ctx.max_record_bytes + self.delimiter.len() {
             return Err(StripError::RecordTooLarge);

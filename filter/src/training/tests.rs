@@ -676,3 +676,113 @@ fn cohere_eval_data_is_read_without_a_file_name() {
         want.as_bytes(),
     );
 }
+
+/// Review round 1, uploads #14 to #18: framing that multipart parsers read differently.
+#[test]
+fn multipart_framing_parsers_read_differently_is_refused_at_every_split() {
+    let p = policy("");
+    let b = "wa-b7";
+    let ct = format!("multipart/form-data; boundary={b}");
+    let clean = multipart(b, &format!("{KEEP1}\n{WA2}\n{KEEP2}\n"));
+    let octet = "Content-Type: application/octet-stream\r\n";
+    let bodies = [
+        // A header given twice.
+        clean.replace(octet, &format!("{octet}Content-Type: image/png\r\n")),
+        clean.replace(
+            "name=\"file\"; filename=\"train.jsonl\"\r\n",
+            "name=\"note\"\r\nContent-Disposition: form-data; name=\"file\"; filename=\"train.jsonl\"\r\n",
+        ),
+        // A parameter given twice.
+        clean.replace("name=\"file\";", "name=\"note\"; name=\"file\";"),
+        // Headers ending in CRLF LF, or split by a bare LF.
+        clean.replace(&format!("{octet}\r\n"), &format!("{octet}\n")),
+        clean.replace("train.jsonl\"\r\n", "train.jsonl\"\n"),
+        // A bare-LF delimiter, in a field, in the file, or opening the body.
+        clean.replace("fine-tune\r\n", "fine-tune\n"),
+        clean.replace(
+            &format!("{KEEP1}\n"),
+            &format!("{KEEP1}\n--{b}\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n"),
+        ),
+        format!("\n{clean}"),
+        // A part after the closing delimiter.
+        format!("{clean}--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.jsonl\"\r\n\r\n{WA1}\r\n--{b}--\r\n"),
+        // A nameless header line.
+        clean.replace(octet, &format!("{octet}garbage\r\n")),
+    ];
+    for body in &bodies {
+        for cut in 0..=body.len() {
+            let mut s = p.stripper(BodyFormat::Auto, Some(&ct), None);
+            assert_eq!(
+                run(&mut s, body.as_bytes(), &[cut]),
+                Err(StripError::MalformedMultipart),
+                "split at {cut}: {body:?}"
+            );
+        }
+        let mut s = p.stripper(BodyFormat::Auto, Some(&ct), None);
+        let all: Vec<usize> = (1..body.len()).collect();
+        assert_eq!(
+            run(&mut s, body.as_bytes(), &all),
+            Err(StripError::MalformedMultipart),
+            "byte by byte: {body:?}"
+        );
+    }
+}
+
+#[test]
+fn a_boundary_parsers_would_read_differently_is_none() {
+    for ct in [
+        "multipart/form-data; boundary=outer; boundary=inner",
+        "multipart/form-data; BOUNDARY=outer; boundary=inner",
+        "multipart/form-data; xboundary=outer; boundary=inner",
+        "multipart/form-data; charset=\"utf-8;boundary=outer\"; boundary=inner",
+        "multipart/form-data; boundary=\"open",
+        "multipart/form-data; boundary=",
+        "multipart/form-data",
+    ] {
+        assert_eq!(multipart::boundary(ct), None, "{ct}");
+    }
+    for (ct, want) in [
+        (
+            "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxk",
+            "----WebKitFormBoundary7MA4YWxk",
+        ),
+        (
+            "multipart/form-data; charset=utf-8; boundary=\"a;b=c\"",
+            "a;b=c",
+        ),
+        ("multipart/form-data; boundary = \"q\\\"x\"", "q\"x"),
+    ] {
+        assert_eq!(multipart::boundary(ct).as_deref(), Some(want), "{ct}");
+    }
+}
+
+#[test]
+fn clean_multipart_with_unusual_but_unambiguous_framing_passes_byte_for_byte() {
+    let p = policy("");
+    let wk = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
+    // A folded Content-Disposition (joined as every parser joins it), padding after a
+    // delimiter and blanks after the closing one.
+    let fold = |file: &str| {
+        multipart(wk, file)
+            .replace("name=\"file\"; ", "name=\"file\";\r\n\t")
+            .replace(
+                &format!("--{wk}\r\nContent-Disposition: form-data; name=\"purpose\""),
+                &format!("--{wk} \t\r\nContent-Disposition: form-data; name=\"purpose\""),
+            )
+            + " \r\n"
+    };
+    let ct = format!("multipart/form-data; boundary={wk}");
+    every_split(
+        fold(&format!("{KEEP1}\n{WA2}\n{KEEP2}\n")).as_bytes(),
+        || p.stripper(BodyFormat::Auto, Some(&ct), None),
+        fold(&format!("{KEEP1}\n{KEEP2}\n")).as_bytes(),
+    );
+    let quoted = "a;b=c";
+    let ct = format!("multipart/form-data; charset=utf-8; boundary=\"{quoted}\"");
+    let body = multipart(quoted, &format!("{KEEP1}\n{KEEP2}\n"));
+    every_split(
+        body.as_bytes(),
+        || p.stripper(BodyFormat::Auto, Some(&ct), None),
+        body.as_bytes(),
+    );
+}
