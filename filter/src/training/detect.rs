@@ -460,9 +460,11 @@ impl Detectors {
             let decoded = crate::whatsapp::percent_decode(t);
             (decoded != t).then_some(Cow::Owned(decoded))
         } else {
-            match layers::binary_text(t, self.inflate) {
+            // Compressed bytes are not inflated here: inflated text is judged at the last layer
+            // already (see `judge_hidden`), so a compressed layer below it is unreadable.
+            match layers::binary_text(t, None) {
                 Layer::Text(text) => Some(Cow::Owned(text)),
-                Layer::Unreadable => return true,
+                Layer::Inflated(_) | Layer::Unreadable => return true,
                 Layer::WamidBody => return self.wamid,
                 Layer::None => None,
             }
@@ -529,8 +531,15 @@ impl Detectors {
             return Some(d);
         }
         // Base64 or hex, around text or around gzip or zlib.
-        match layers::binary_text(t, self.inflate) {
+        // At the last layer compressed bytes are not inflated (they are unreadable there), so
+        // a payload compressed inside an inflated one cannot multiply the expansion budget.
+        let budget = (hidden < MAX_HIDDEN_DEPTH).then_some(self.inflate);
+        match layers::binary_text(t, budget) {
             Layer::Text(text) => self.judge_string_hidden(&text, hidden),
+            // Inflated text is judged as the last layer.
+            Layer::Inflated(text) => {
+                self.judge_string_hidden(&text, hidden.max(MAX_HIDDEN_DEPTH - 1))
+            }
             Layer::Unreadable => Some(Detector::UnreadableEncoding),
             Layer::WamidBody if self.wamid => Some(Detector::Wamid),
             Layer::WamidBody | Layer::None => None,
@@ -1687,6 +1696,12 @@ mod tests {
                 &d,
                 "HBgMMzUxOTEyMzQ1Njc4FQIAEhgUM0VCMEM3RjFBMkIzQzRENUU2RjcA".into(),
                 Some(Detector::Wamid),
+            ),
+            // A payload compressed inside a compressed one is not inflated twice.
+            (
+                &d,
+                b64(&gz(b64(&gz(clean.as_bytes())).as_bytes())),
+                Some(Detector::UnreadableEncoding),
             ),
             // Clean: inflated and read, no layer, or a last layer without a trigger.
             (&d, b64(&gz(clean.as_bytes())), None),

@@ -16,8 +16,10 @@ const MIN_HEX_LEN: usize = 32;
 pub(super) enum Layer {
     /// Not such a string, or bytes that are neither text nor compressed (an image, a hash).
     None,
-    /// The text it decodes (and inflates) to.
+    /// The text it decodes to.
     Text(String),
+    /// The text it decodes and inflates to.
+    Inflated(String),
     /// Compressed bytes that do not inflate to UTF-8 text within the budget: what they hold
     /// cannot be read.
     Unreadable,
@@ -29,7 +31,7 @@ pub(super) enum Layer {
 /// How far a compressed payload found in a string may inflate.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct InflateBudget {
-    /// The policy's `max_expansion_ratio`, applied to the compressed size (at least 1 KiB).
+    /// The policy's `max_expansion_ratio`, applied to the compressed size.
     pub ratio: u64,
     /// The policy's `max_record_bytes`: a hidden record is a record.
     pub max: usize,
@@ -46,7 +48,7 @@ impl Default for InflateBudget {
 
 impl InflateBudget {
     fn limit(self, compressed: usize) -> usize {
-        let by_ratio = u64::try_from(compressed.max(1024))
+        let by_ratio = u64::try_from(compressed)
             .unwrap_or(u64::MAX)
             .saturating_mul(self.ratio);
         usize::try_from(by_ratio)
@@ -62,8 +64,9 @@ pub(super) fn is_base64_byte(b: u8) -> bool {
 
 /// A base64 string (either alphabet, padded or not; a data URL's payload; MIME base64 broken
 /// into lines), or a hex string (`7b22...`, `\x7b22...` as PostgreSQL writes `bytea`, `0x7b22...`):
-/// the text it stands for, inflated first when it is gzip or zlib.
-pub(super) fn binary_text(s: &str, budget: InflateBudget) -> Layer {
+/// the text it stands for, inflated first when it is gzip or zlib. Without a budget, compressed
+/// bytes are not inflated but `Unreadable`.
+pub(super) fn binary_text(s: &str, budget: Option<InflateBudget>) -> Layer {
     let base64 = decode_base64(s).map(|b| bytes_text(b, budget));
     match base64 {
         Some(Layer::None) | None => decode_hex(s).map_or(Layer::None, |b| bytes_text(b, budget)),
@@ -73,24 +76,17 @@ pub(super) fn binary_text(s: &str, budget: InflateBudget) -> Layer {
 
 /// Decoded bytes as text: UTF-8 as they are, or gzip and zlib streams inflated within the
 /// budget.
-fn bytes_text(bytes: Vec<u8>, budget: InflateBudget) -> Layer {
+fn bytes_text(bytes: Vec<u8>, budget: Option<InflateBudget>) -> Layer {
     if is_wamid_body(&bytes) {
         return Layer::WamidBody;
     }
-    let compressed = is_gzip(&bytes) || is_zlib(&bytes);
-    let bytes = if compressed {
-        match inflate(&bytes, budget.limit(bytes.len())) {
-            Some(b) => b,
-            None => return Layer::Unreadable,
-        }
-    } else {
-        bytes
-    };
-    match String::from_utf8(bytes) {
-        Ok(t) => Layer::Text(t),
-        Err(_) if compressed => Layer::Unreadable,
-        Err(_) => Layer::None,
+    if !is_gzip(&bytes) && !is_zlib(&bytes) {
+        return String::from_utf8(bytes).map_or(Layer::None, Layer::Text);
     }
+    budget
+        .and_then(|b| inflate(&bytes, b.limit(bytes.len())))
+        .and_then(|b| String::from_utf8(b).ok())
+        .map_or(Layer::Unreadable, Layer::Inflated)
 }
 
 /// What a `wamid.` id's base64 part decodes to: a structure header (`1C 18`), the length of
@@ -336,13 +332,19 @@ mod tests {
 
     #[test]
     fn compressed_text_in_base64_or_hex_is_inflated() {
-        let budget = InflateBudget::default();
+        let budget = Some(InflateBudget::default());
         let text = Layer::Text(RECORD.to_owned());
-        assert_eq!(binary_text(&b64(&gz(RECORD.as_bytes())), budget), text);
-        assert_eq!(binary_text(&hex(&gz(RECORD.as_bytes())), budget), text);
+        let inflated = Layer::Inflated(RECORD.to_owned());
+        assert_eq!(binary_text(&b64(&gz(RECORD.as_bytes())), budget), inflated);
+        assert_eq!(binary_text(&hex(&gz(RECORD.as_bytes())), budget), inflated);
+        // Without a budget, not inflated.
+        assert_eq!(
+            binary_text(&b64(&gz(RECORD.as_bytes())), None),
+            Layer::Unreadable
+        );
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());
         z.write_all(RECORD.as_bytes()).unwrap();
-        assert_eq!(binary_text(&b64(&z.finish().unwrap()), budget), text);
+        assert_eq!(binary_text(&b64(&z.finish().unwrap()), budget), inflated);
         assert_eq!(binary_text(&hex(RECORD.as_bytes()), budget), text);
         assert_eq!(
             binary_text(&format!("\\x{}", hex(RECORD.as_bytes())), budget),
@@ -352,10 +354,10 @@ mod tests {
 
     #[test]
     fn compressed_bytes_that_cannot_be_read_are_unreadable() {
-        let budget = InflateBudget {
+        let budget = Some(InflateBudget {
             ratio: 2,
             max: 1 << 20,
-        };
+        });
         // Beyond the budget: 64 KiB of zeros from a few hundred bytes.
         assert_eq!(
             binary_text(&b64(&gz(&[b'a'; 64 << 10])), budget),
@@ -372,14 +374,14 @@ mod tests {
         assert_eq!(binary_text(&b64(&broken), budget), Layer::Unreadable);
         // Within the budget.
         assert!(matches!(
-            binary_text(&b64(&gz(&[b'a'; 1000])), budget),
-            Layer::Text(_)
+            binary_text(&b64(&gz(RECORD.as_bytes())), budget),
+            Layer::Inflated(_)
         ));
     }
 
     #[test]
     fn a_message_id_without_its_prefix_is_recognised() {
-        let budget = InflateBudget::default();
+        let budget = Some(InflateBudget::default());
         assert_eq!(
             binary_text(
                 "HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
@@ -399,7 +401,7 @@ mod tests {
 
     #[test]
     fn other_binary_strings_are_no_layer() {
-        let budget = InflateBudget::default();
+        let budget = Some(InflateBudget::default());
         for s in [
             // A SHA-256 digest, an image's bytes, a word, a short hex id.
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
