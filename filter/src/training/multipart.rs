@@ -425,10 +425,9 @@ fn unfolded(text: &str) -> Vec<String> {
 /// A LF without a CR before it, or a CR without a LF after it (a CR ending `b` may yet be
 /// followed by one).
 fn has_bare_line_break(b: &[u8]) -> bool {
-    b.iter().enumerate().any(|(i, c)| match c {
-        b'\n' => i == 0 || b.get(i - 1) != Some(&b'\r'),
-        b'\r' => b.get(i + 1).is_some_and(|n| *n != b'\n'),
-        _ => false,
+    memchr::memchr2_iter(b'\n', b'\r', b).any(|i| match b.get(i) {
+        Some(b'\n') => i == 0 || b.get(i - 1) != Some(&b'\r'),
+        _ => b.get(i + 1).is_some_and(|n| *n != b'\n'),
     })
 }
 
