@@ -120,10 +120,11 @@ pub fn normalize_into(text: &str, out: &mut String) {
             .unwrap_or(rest.len());
         let (ascii, tail) = rest.split_at_checked(run).unwrap_or((rest, ""));
         state.push_ascii_run(ascii.as_bytes());
+        // An ASCII byte is always a character of its own in UTF-8.
         let end = tail
-            .char_indices()
-            .find(|(_, c)| c.is_ascii())
-            .map_or(tail.len(), |(i, _)| i);
+            .bytes()
+            .position(|b| b.is_ascii())
+            .unwrap_or(tail.len());
         let (wide, next) = tail.split_at_checked(end).unwrap_or((tail, ""));
         push_wide(&mut state, wide);
         rest = next;
@@ -138,14 +139,15 @@ pub fn normalize_into(text: &str, out: &mut String) {
 fn push_wide(state: &mut Writer<'_>, wide: &str) {
     let mut rest = wide;
     while !rest.is_empty() {
-        let stable = rest
-            .char_indices()
-            .find(|(_, c)| !is_own_nfkd(*c))
-            .map_or(rest.len(), |(i, _)| i);
-        let (direct, tail) = rest.split_at_checked(stable).unwrap_or((rest, ""));
-        for c in direct.chars() {
-            state.push_decomposed(c);
+        let mut stable = rest.len();
+        for (i, c) in rest.char_indices() {
+            if !is_own_nfkd(c) {
+                stable = i;
+                break;
+            }
+            state.push_stable(c);
         }
+        let tail = rest.get(stable..).unwrap_or("");
         let unstable = tail
             .char_indices()
             .find(|(_, c)| is_own_nfkd(*c))
@@ -162,7 +164,9 @@ fn push_wide(state: &mut Writer<'_>, wide: &str) {
 /// Devanagari letters and signs (but the nukta forms), CJK ideographs, and CJK punctuation.
 /// Checked against `unicode-normalization` in the tests.
 fn is_own_nfkd(c: char) -> bool {
-    matches!(c, '\u{0410}'..='\u{0418}' | '\u{041A}'..='\u{0438}' | '\u{043A}'..='\u{044F}'
+    // Below Cyrillic А: one comparison.
+    u32::from(c) >= 0x0410
+        && matches!(c, '\u{0410}'..='\u{0418}' | '\u{041A}'..='\u{0438}' | '\u{043A}'..='\u{044F}'
         | '\u{0621}' | '\u{0627}'..='\u{064A}' | '\u{0905}'..='\u{0928}' | '\u{092A}'..='\u{0930}'
         | '\u{0932}'..='\u{0933}' | '\u{0935}'..='\u{0939}' | '\u{093E}'..='\u{094D}'
         | '\u{4E00}'..='\u{9FFF}' | '\u{3001}'..='\u{3002}')
@@ -280,6 +284,28 @@ impl Writer<'_> {
             b'\t' | 0x0B | 0x0C | b'\r' | b' ' => self.space(),
             b'0'..=b'9' => self.letter('0'),
             _ => self.letter(char::from(b.to_ascii_lowercase())),
+        }
+    }
+
+    /// The same as [`Self::push_decomposed`] (checked in the tests), without its checks for
+    /// the letters of the common scripts that are their own NFKD.
+    fn push_stable(&mut self, c: char) {
+        match c {
+            '\u{0410}'..='\u{042F}' => {
+                self.accent_base = true;
+                self.letter(char::from_u32(c as u32 + 0x20).unwrap_or(c));
+            }
+            '\u{0430}'..='\u{044F}' | '\u{0621}'..='\u{063F}' | '\u{0641}'..='\u{064A}' => {
+                self.accent_base = true;
+                self.letter(c);
+            }
+            '\u{0905}'..='\u{0939}' | '\u{4E00}'..='\u{9FFF}' => {
+                self.accent_base = false;
+                self.letter(c);
+            }
+            // Devanagari vowel signs and virama: combining marks, kept.
+            '\u{093E}'..='\u{094D}' if !self.accent_base => self.letter(c),
+            _ => self.push_decomposed(c),
         }
     }
 
@@ -607,6 +633,32 @@ mod tests {
             let d: String = c.to_string().nfkd().collect();
             assert_eq!(d, c.to_string(), "{:04X}", c as u32);
             assert!(!is_combining_mark(c) || !marks_are_accents(c));
+        }
+    }
+
+    #[test]
+    fn the_stable_fast_path_is_the_decomposed_path() {
+        for c in (0..0x11_0000u32).filter_map(char::from_u32) {
+            for accent_base in [false, true] {
+                let (mut a, mut b) = (String::from("x"), String::from("x"));
+                let mut fast = Writer {
+                    out: &mut a,
+                    last_space: true,
+                    double_space: false,
+                    accent_base,
+                };
+                fast.push_stable(c);
+                let fast = (fast.last_space, fast.double_space, fast.accent_base);
+                let mut slow = Writer {
+                    out: &mut b,
+                    last_space: true,
+                    double_space: false,
+                    accent_base,
+                };
+                slow.push_decomposed(c);
+                let slow = (slow.last_space, slow.double_space, slow.accent_base);
+                assert_eq!((a, fast), (b, slow), "{c:?}");
+            }
         }
     }
 
