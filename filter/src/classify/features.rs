@@ -21,11 +21,14 @@
 //! cannot drift.
 
 use super::normalize::{is_numeric, is_word_char, lookalike};
+use std::sync::LazyLock;
 use unicode_normalization::char::is_combining_mark;
 
 /// Character n-gram sizes, fastText style, over `<word>`.
 const MIN_N: usize = 3;
 const MAX_N: usize = 5;
+// The ASCII path of `char_grams` is written out for these sizes.
+const _: () = assert!(MIN_N == 3 && MAX_N == 5);
 /// A spaced-out word needs at least this many single letters in a row.
 const MIN_SPACED_LETTERS: usize = 4;
 
@@ -101,6 +104,24 @@ pub trait Sink {
     /// the names of shape and position features, for the trainer's vocabulary; scoring
     /// ignores them.
     fn named(&mut self, _hash: u64, _kind: Kind, _first: &str, _second: Option<&str>) {}
+
+    /// Where the features that follow come from (see [`Place`]); scoring uses it to sum a
+    /// window of a paragraph from the paragraph's own pass.
+    fn place(&mut self, _place: Place) {}
+}
+
+/// Where the hashed features that follow a [`Sink::place`] call come from, until the next call.
+/// Every shape token comes first, in text order, then every word, in text order; position
+/// features (`Kind::Position`) belong to no place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A shape token starting at this byte of the paragraph: its own feature (none for `w`).
+    Token { at: usize },
+    /// A word starting at this byte of the paragraph, with its hash: the word and its
+    /// character n-grams.
+    Word { at: usize, hash: u64 },
+    /// The pair of the last token or word with the one before it (a token pair, a bigram).
+    Link,
 }
 
 /// The structural signals of one text, as bits in `STRUCTURAL` order.
@@ -154,9 +175,24 @@ fn hash_str(seed: u64, s: &str) -> u64 {
 
 /// Han, kana, Hangul syllables are not here: Korean separates words by spaces.
 fn is_single_char_word(c: char) -> bool {
-    matches!(c, '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}' | '\u{3400}'..='\u{4DBF}'
+    // Latin, Greek, Cyrillic, Arabic, Devanagari... are below Thai: one comparison.
+    u32::from(c) >= 0x0E00
+        && matches!(c, '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}' | '\u{3400}'..='\u{4DBF}'
         | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{0E00}'..='\u{0E7F}'
         | '\u{20000}'..='\u{2FFFF}')
+}
+
+/// One word of a text: its span in the arena and where it starts in the text.
+#[derive(Debug, Clone, Copy)]
+struct WordSpan {
+    start: usize,
+    end: usize,
+    /// The byte of the text where the word starts.
+    at: usize,
+    /// One CJK or Thai character.
+    single: bool,
+    /// The gap before it was short enough to belong to a spaced-out word.
+    short_gap: bool,
 }
 
 /// Reusable buffers for one text's words.
@@ -164,13 +200,11 @@ fn is_single_char_word(c: char) -> bool {
 pub struct Scratch {
     /// Words, back to back.
     arena: String,
-    /// Each word's span in `arena`, whether it is one CJK/Thai character, and whether the gap
-    /// before it was short enough to belong to a spaced-out word.
-    words: Vec<(usize, usize, bool, bool)>,
-    chars: Vec<char>,
+    words: Vec<WordSpan>,
+    chars: Vec<u32>,
     word: String,
-    /// The shape tokens, as token values.
-    shape: Vec<u32>,
+    /// The shape tokens, as token values, and the byte of the text where each starts.
+    shape: Vec<(u32, usize)>,
 }
 
 impl Scratch {
@@ -180,10 +214,19 @@ impl Scratch {
         self.shape.clear();
     }
 
-    /// Appends a shape token; consecutive word tokens are one.
-    fn push_shape(&mut self, token: u32) {
-        if token != TOKEN_WORD || self.shape.last() != Some(&TOKEN_WORD) {
-            self.shape.push(token);
+    /// The bytes its buffers hold, for callers that keep one between texts.
+    pub fn capacity_bytes(&self) -> usize {
+        self.arena.capacity()
+            + self.word.capacity()
+            + self.words.capacity() * std::mem::size_of::<WordSpan>()
+            + self.chars.capacity() * std::mem::size_of::<u32>()
+            + self.shape.capacity() * std::mem::size_of::<(u32, usize)>()
+    }
+
+    /// Appends a shape token; consecutive word tokens are one (starting where the first does).
+    fn push_shape(&mut self, token: u32, at: usize) {
+        if token != TOKEN_WORD || self.shape.last().map(|t| t.0) != Some(TOKEN_WORD) {
+            self.shape.push((token, at));
         }
     }
 }
@@ -203,19 +246,27 @@ pub fn extract(text: &str, scratch: &mut Scratch, sink: &mut impl Sink) -> Shape
     shape_features(tokens, sink);
     let mut prev: Option<(u64, &str)> = None;
     let mut first: Option<(u64, &str)> = None;
-    for &(start, end, single, _) in words.iter() {
-        let Some(word) = arena.get(start..end) else {
+    for span in words.iter() {
+        let Some(word) = arena.get(span.start..span.end) else {
             continue;
         };
         let w = hash_str(SEED_WORD, word);
+        sink.place(Place::Word {
+            at: span.at,
+            hash: w,
+        });
         sink.feature(w, Kind::Word);
         sink.named(w, Kind::Word, word, None);
+        if !span.single {
+            char_grams(word, chars, sink);
+        }
         if let Some((p, pw)) = prev {
+            sink.place(Place::Link);
             let b = mix(mix(SEED_BIGRAM, p), w);
             sink.feature(b, Kind::Bigram);
             sink.named(b, Kind::Bigram, pw, Some(word));
             if first.is_none() {
-                let f = mix(mix(SEED_POS ^ 2, p), w);
+                let f = first_bigram_position(p, w);
                 sink.feature(f, Kind::Position);
                 if sink.wants_names() {
                     sink.named(f, Kind::Position, &format!("^{pw}"), Some(word));
@@ -224,17 +275,11 @@ pub fn extract(text: &str, scratch: &mut Scratch, sink: &mut impl Sink) -> Shape
             }
         }
         prev = Some((w, word));
-        if !single {
-            char_grams(word, chars, sink);
-        }
     }
-    let edges = [
-        (SEED_POS, first.or(prev), "^", ""),
-        (SEED_POS ^ 1, prev, "", "$"),
-    ];
-    for (seed, word, before, after) in edges {
+    let edges = [(true, first.or(prev), "^", ""), (false, prev, "", "$")];
+    for (start, word, before, after) in edges {
         if let Some((h, name)) = word {
-            let f = mix(seed, h);
+            let f = edge_position(h, start);
             sink.feature(f, Kind::Position);
             if sink.wants_names() {
                 sink.named(f, Kind::Position, &format!("{before}{name}{after}"), None);
@@ -244,12 +289,23 @@ pub fn extract(text: &str, scratch: &mut Scratch, sink: &mut impl Sink) -> Shape
     shape(text)
 }
 
+/// The position feature of a text's first bigram, from its two words' hashes.
+pub fn first_bigram_position(first: u64, second: u64) -> u64 {
+    mix(mix(SEED_POS ^ 2, first), second)
+}
+
+/// The position feature of a text's first (`start`) or last word, from the word's hash.
+pub fn edge_position(word: u64, start: bool) -> u64 {
+    mix(if start { SEED_POS } else { SEED_POS ^ 1 }, word)
+}
+
 /// The features of a paragraph's shape tokens: each token but a word, and each adjacent pair.
 /// They are counted like words: counting each distinct one once per paragraph was measured
 /// and lost 0.5 points on the held-out split and 3.6 on `../shared/eval` (MODEL.md).
-fn shape_features(tokens: &[u32], sink: &mut impl Sink) {
+fn shape_features(tokens: &[(u32, usize)], sink: &mut impl Sink) {
     let mut prev: Option<u32> = None;
-    for &t in tokens {
+    for &(t, at) in tokens {
+        sink.place(Place::Token { at });
         if t != TOKEN_WORD {
             let h = mix(SEED_SHAPE, u64::from(t));
             sink.feature(h, Kind::Shape);
@@ -258,6 +314,7 @@ fn shape_features(tokens: &[u32], sink: &mut impl Sink) {
             }
         }
         if let Some(p) = prev {
+            sink.place(Place::Link);
             let h = mix(mix(SEED_SHAPE_PAIR, u64::from(p)), u64::from(t));
             sink.feature(h, Kind::Shape);
             if sink.wants_names() {
@@ -280,46 +337,36 @@ fn token_name(t: u32) -> String {
     }
 }
 
-/// Character 3- to 5-grams of `<word>`.
-fn char_grams(word: &str, chars: &mut Vec<char>, sink: &mut impl Sink) {
-    // The common case: an ASCII word, framed on the stack. An ASCII character's code point is
-    // its byte, so the hashes are the same as on the general path below.
-    let mut framed = [0u8; 64];
-    let n = word.len();
-    if word.is_ascii() && n + 2 <= framed.len() {
-        if let Some(f) = framed.first_mut() {
-            *f = b'<';
-        }
-        if let Some(middle) = framed.get_mut(1..=n) {
-            middle.copy_from_slice(word.as_bytes());
-        }
-        if let Some(e) = framed.get_mut(n + 1) {
-            *e = b'>';
-        }
-        let buf = framed.get(..n + 2).unwrap_or_default();
-        for start in 0..buf.len() {
-            let mut h = SEED_CHAR;
-            for (k, b) in buf.iter().skip(start).take(MAX_N).enumerate() {
-                h = mix(h, u64::from(*b));
-                if k + 1 >= MIN_N {
-                    sink.feature(h, Kind::CharGram);
-                }
-            }
-        }
-        return;
-    }
+/// Character 3- to 5-grams of `<word>`. A character is hashed as its code point (an ASCII
+/// character's is its byte).
+fn char_grams(word: &str, chars: &mut Vec<u32>, sink: &mut impl Sink) {
     chars.clear();
-    chars.push('<');
-    chars.extend(word.chars());
-    chars.push('>');
-    for start in 0..chars.len() {
-        let mut h = SEED_CHAR;
-        for (k, c) in chars.iter().skip(start).take(MAX_N).enumerate() {
-            h = mix(h, u64::from(*c));
-            if k + 1 >= MIN_N {
-                sink.feature(h, Kind::CharGram);
+    chars.push(u32::from('<'));
+    if word.is_ascii() {
+        chars.extend(word.bytes().map(u32::from));
+    } else {
+        chars.extend(word.chars().map(u32::from));
+    }
+    chars.push(u32::from('>'));
+    grams(chars, sink);
+}
+
+/// The 3-, 4- and 5-grams of framed code points: each start's three share their first steps.
+fn grams(mut buf: &[u32], sink: &mut impl Sink) {
+    while let [a, b, c, rest @ ..] = buf {
+        let h = mix(
+            mix(mix(SEED_CHAR, u64::from(*a)), u64::from(*b)),
+            u64::from(*c),
+        );
+        sink.feature(h, Kind::CharGram);
+        if let [d, rest @ ..] = rest {
+            let h = mix(h, u64::from(*d));
+            sink.feature(h, Kind::CharGram);
+            if let [e, ..] = rest {
+                sink.feature(mix(h, u64::from(*e)), Kind::CharGram);
             }
         }
+        buf = buf.get(1..).unwrap_or_default();
     }
 }
 
@@ -330,21 +377,23 @@ struct Splitter {
     gap: usize,
     gap_newline: bool,
     /// A word is being built in the arena: whether the gap before it was short, where it
-    /// starts, and whether it is ASCII so far.
-    building: Option<(bool, usize, bool)>,
+    /// starts in the arena and in the text, and whether its look-alikes are mapped.
+    building: Option<(bool, usize, usize, bool)>,
     /// The last word is a single CJK or Thai character (a voicing mark may follow).
     last_single: bool,
-    /// The run of word characters being read, for the shape tokens: its length in characters
-    /// and whether it is all digits (normalisation writes every digit as `0`).
+    /// The run of word characters being read, for the shape tokens: its length in characters,
+    /// whether it is all digits (normalisation writes every digit as `0`), and where it starts.
     run: u32,
     run_digits: bool,
+    run_at: usize,
 }
 
 impl Splitter {
-    /// A word character extends the current run.
-    fn run_char(&mut self, c: char) {
+    /// A word character at byte `at` extends the current run.
+    fn run_char(&mut self, c: char, at: usize) {
         if self.run == 0 {
             self.run_digits = true;
+            self.run_at = at;
         }
         self.run = self.run.saturating_add(1);
         self.run_digits &= c == '0';
@@ -358,7 +407,7 @@ impl Splitter {
             } else {
                 TOKEN_WORD
             };
-            s.push_shape(token);
+            s.push_shape(token, self.run_at);
             self.run = 0;
         }
     }
@@ -368,39 +417,46 @@ impl Splitter {
     }
 
     fn end_word(&mut self, s: &mut Scratch) {
-        if let Some((short_gap, start, ascii)) = self.building.take() {
-            s.finish_word(start, ascii, short_gap);
+        if let Some((short_gap, start, at, map)) = self.building.take() {
+            s.finish_word(start, at, map, short_gap);
         }
     }
 
-    fn word_char(&mut self, s: &mut Scratch, c: char) {
+    /// A run of `chars` word characters starting at byte `at`, in one copy: the word being
+    /// built (or a new one) grows by it, and so does the shape run.
+    fn word_run(&mut self, s: &mut Scratch, run: &str, chars: u32, map: bool, at: usize) {
         let short_gap = self.short_gap();
         let start = s.arena.len();
-        let word = self.building.get_or_insert((short_gap, start, true));
-        word.2 &= c.is_ascii();
-        s.arena.push(c);
-        self.run_char(c);
+        let word = self.building.get_or_insert((short_gap, start, at, false));
+        word.3 |= map;
+        s.arena.push_str(run);
+        if self.run == 0 {
+            self.run_digits = true;
+            self.run_at = at;
+        }
+        self.run = self.run.saturating_add(chars);
+        self.run_digits &= run.bytes().all(|b| b == b'0');
         self.last_single = false;
         self.gap = 0;
         self.gap_newline = false;
     }
 
-    fn single(&mut self, s: &mut Scratch, c: char) {
+    fn single(&mut self, s: &mut Scratch, c: char, at: usize) {
         self.end_word(s);
-        s.push_single(c, self.short_gap());
-        self.run_char(c);
+        s.push_single(c, self.short_gap(), at);
+        self.run_char(c, at);
         self.last_single = true;
         self.gap = 0;
         self.gap_newline = false;
     }
 
-    fn separator(&mut self, s: &mut Scratch, c: char) {
+    fn separator(&mut self, s: &mut Scratch, c: char, at: usize) {
         self.end_word(s);
         self.end_run(s);
         if c == '\n' {
-            s.push_shape(TOKEN_NL);
+            s.push_shape(TOKEN_NL, at);
         } else if !c.is_whitespace() {
-            s.push_shape(u32::from(c));
+            s.push_shape(u32::from(c), at);
         }
         self.last_single = false;
         self.gap += 1;
@@ -411,55 +467,134 @@ impl Splitter {
 /// Splits normalised text into words, mapping look-alikes word by word.
 fn split_words(text: &str, s: &mut Scratch) {
     let mut sp = Splitter::default();
-    for c in text.chars() {
-        if c.is_ascii() {
-            // The common case, without Unicode table lookups.
-            if c.is_ascii_alphanumeric() {
-                sp.word_char(s, c);
-            } else {
-                sp.separator(s, c);
-            }
-        } else if is_combining_mark(c) && sp.last_single && sp.building.is_none() && sp.gap == 0 {
-            // A voicing mark (NFKD splits `が` into `か` and U+3099) stays with its character.
-            s.extend_last(c);
-            sp.run_char(c);
-        } else if is_single_char_word(c) {
-            sp.single(s, c);
-        } else if is_word_char(c) {
-            sp.word_char(s, c);
-        } else {
-            sp.separator(s, c);
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii() && !b.is_ascii_alphanumeric() {
+            sp.separator(s, char::from(b), i);
+            i += 1;
+            continue;
         }
+        if !b.is_ascii() {
+            let Some(c) = text.get(i..).and_then(|t| t.chars().next()) else {
+                break;
+            };
+            let handled = if sp.last_single && sp.building.is_none() && sp.gap == 0 && is_mark(c) {
+                // A voicing mark (NFKD splits `が` into `か` and U+3099) stays with its
+                // character.
+                s.extend_last(c);
+                sp.run_char(c, i);
+                true
+            } else if is_single_char_word(c) {
+                sp.single(s, c, i);
+                true
+            } else if !is_word_char(c) {
+                sp.separator(s, c, i);
+                true
+            } else {
+                false
+            };
+            if handled {
+                i += c.len_utf8();
+                continue;
+            }
+        }
+        // A run of word characters (one word, unless a CJK or Thai character interrupts it),
+        // copied in one go.
+        let (end, chars, map) = word_run_end(text, i);
+        sp.word_run(s, text.get(i..end).unwrap_or_default(), chars, map, i);
+        i = end;
     }
     sp.end_word(s);
     sp.end_run(s);
 }
 
+/// The same as `is_combining_mark` (checked in the tests), without its table search for
+/// ideographs and kana, which hold no marks but the two voicing marks.
+fn is_mark(c: char) -> bool {
+    match c {
+        '\u{3400}'..='\u{4DBF}'
+        | '\u{4E00}'..='\u{9FFF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{2FFFF}' => false,
+        '\u{3040}'..='\u{30FF}' => matches!(c, '\u{3099}' | '\u{309A}'),
+        _ => is_combining_mark(c),
+    }
+}
+
+/// Where the run of word characters (not single-character words) starting at byte `from`
+/// ends, its length in characters, and whether its look-alikes are mapped to Latin (what
+/// [`needs_lookalike_mapping`] says of it, read in the same pass).
+fn word_run_end(text: &str, from: usize) -> (usize, u32, bool) {
+    let bytes = text.as_bytes();
+    let (mut i, mut chars) = (from, 0u32);
+    let (mut lookalikes, mut latin, mut others) = (false, false, false);
+    while let Some(&b) = bytes.get(i) {
+        let len = if b.is_ascii_alphanumeric() {
+            latin |= b.is_ascii_alphabetic();
+            1
+        } else if b.is_ascii() {
+            break;
+        } else {
+            match text.get(i..).and_then(|t| t.chars().next()) {
+                Some(c) if !is_single_char_word(c) && is_word_char(c) => {
+                    // Once a word has both look-alikes and other letters, only Latin letters
+                    // can change what it needs.
+                    if !(lookalikes && others) {
+                        if latin_of(c).is_some() {
+                            lookalikes = true;
+                        } else if !others && !is_numeric(c) {
+                            others = true;
+                        }
+                    }
+                    c.len_utf8()
+                }
+                _ => break,
+            }
+        };
+        i += len;
+        chars = chars.saturating_add(1);
+    }
+    (i, chars, lookalikes && (latin || !others))
+}
+
 impl Scratch {
-    fn push_single(&mut self, c: char, short_gap: bool) {
+    fn push_single(&mut self, c: char, short_gap: bool, at: usize) {
         let start = self.arena.len();
         self.arena.push(c);
-        self.words.push((start, self.arena.len(), true, short_gap));
+        self.words.push(WordSpan {
+            start,
+            end: self.arena.len(),
+            at,
+            single: true,
+            short_gap,
+        });
     }
 
-    /// Ends the word written at `start..`: a word with non-ASCII letters has its look-alikes
-    /// mapped.
-    fn finish_word(&mut self, start: usize, ascii: bool, short_gap: bool) {
-        if !ascii && self.arena.get(start..).is_some_and(needs_lookalike_mapping) {
+    /// Ends the word written at `start..`, with its look-alikes mapped if `map`.
+    fn finish_word(&mut self, start: usize, at: usize, map: bool, short_gap: bool) {
+        if map {
             self.word.clear();
             self.word
                 .push_str(self.arena.get(start..).unwrap_or_default());
             self.arena.truncate(start);
-            map_lookalikes(&self.word, &mut self.arena);
+            self.arena
+                .extend(self.word.chars().map(|c| latin_of(c).unwrap_or(c)));
             self.word.clear();
         }
-        self.words.push((start, self.arena.len(), false, short_gap));
+        self.words.push(WordSpan {
+            start,
+            end: self.arena.len(),
+            at,
+            single: false,
+            short_gap,
+        });
     }
 
     fn extend_last(&mut self, c: char) {
         self.arena.push(c);
         if let Some(last) = self.words.last_mut() {
-            last.1 = self.arena.len();
+            last.end = self.arena.len();
         }
     }
 }
@@ -472,10 +607,14 @@ fn merge_spaced_letters(s: &mut Scratch) {
     // One pass into a new list: linear in the number of words whatever the input.
     let words = std::mem::take(&mut s.words);
     let letter = |arena: &str, i: usize| -> Option<(usize, usize, bool)> {
-        let &(a, b, single, short_gap) = words.get(i)?;
-        let w = arena.get(a..b)?;
-        let mut cs = w.chars();
-        (!single && cs.next().is_some() && cs.next().is_none()).then_some((a, b, short_gap))
+        let w = words.get(i)?;
+        let text = arena.get(w.start..w.end)?;
+        let mut cs = text.chars();
+        (!w.single && cs.next().is_some() && cs.next().is_none()).then_some((
+            w.start,
+            w.end,
+            w.short_gap,
+        ))
     };
     let mut out = Vec::with_capacity(words.len());
     let mut i = 0;
@@ -495,11 +634,17 @@ fn merge_spaced_letters(s: &mut Scratch) {
                     s.word.push_str(l);
                 }
             }
-            let short_gap = words.get(i).is_some_and(|w| w.3);
+            let (short_gap, at) = words.get(i).map_or((false, 0), |w| (w.short_gap, w.at));
             let start = s.arena.len();
             map_lookalikes(&s.word, &mut s.arena);
             s.word.clear();
-            out.push((start, s.arena.len(), false, short_gap));
+            out.push(WordSpan {
+                start,
+                end: s.arena.len(),
+                at,
+                single: false,
+                short_gap,
+            });
         } else {
             out.extend(words.get(i..j).unwrap_or(&[]).iter().copied());
         }
@@ -512,12 +657,12 @@ fn merge_spaced_letters(s: &mut Scratch) {
 /// common case (none) costs one pass and no allocation.
 fn has_spaced_run(s: &Scratch) -> bool {
     let mut run = 0;
-    for &(a, b, single, short_gap) in &s.words {
-        let one_letter = !single
+    for w in &s.words {
+        let one_letter = !w.single
             && s.arena
-                .get(a..b)
+                .get(w.start..w.end)
                 .is_some_and(|w| w.chars().nth(1).is_none() && !w.is_empty());
-        run = match (one_letter, short_gap) {
+        run = match (one_letter, w.short_gap) {
             (false, _) => 0,
             (true, true) if run > 0 => run + 1,
             (true, _) => 1,
@@ -532,29 +677,71 @@ fn has_spaced_run(s: &Scratch) -> bool {
 /// Whether a word's look-alikes are mapped to Latin: it has some, and it mixes them with
 /// Latin letters or is made of look-alikes only.
 fn needs_lookalike_mapping(word: &str) -> bool {
-    // Most words of other scripts have no look-alike at all: one cheap pass decides them.
-    if !word.chars().any(|c| lookalike(c).is_some()) {
-        return false;
-    }
-    let (mut latin, mut others) = (false, false);
+    let (mut lookalikes, mut latin, mut others) = (false, false, false);
     for c in word.chars() {
         if c.is_ascii_alphabetic() {
             latin = true;
-        } else if lookalike(c).is_none() && is_word_char(c) && !is_numeric(c) {
+        } else if latin_of(c).is_some() {
+            lookalikes = true;
+        } else if is_word_char(c) && !is_numeric(c) {
             others = true;
         }
     }
-    latin || !others
+    lookalikes && (latin || !others)
 }
 
 /// Appends `word` to `arena`, with look-alikes mapped to Latin when
 /// [`needs_lookalike_mapping`] says so.
 fn map_lookalikes(word: &str, arena: &mut String) {
     if needs_lookalike_mapping(word) {
-        arena.extend(word.chars().map(|c| lookalike(c).unwrap_or(c)));
+        arena.extend(word.chars().map(|c| latin_of(c).unwrap_or(c)));
     } else {
         arena.push_str(word);
     }
+}
+
+/// The look-alikes of the Latin extended, IPA, Greek, Cyrillic and Armenian blocks, where most
+/// non-ASCII letters of words fall, by code point from `DENSE_FROM` (0: none): one load
+/// instead of a search.
+const DENSE_FROM: u32 = 0x0100;
+const DENSE_TO: u32 = 0x058F;
+static DENSE_LOOKALIKES: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    (DENSE_FROM..=DENSE_TO)
+        .map(|cp| {
+            char::from_u32(cp)
+                .and_then(lookalike)
+                .and_then(|l| u8::try_from(l).ok())
+                .unwrap_or(0)
+        })
+        .collect()
+});
+
+/// The same as [`lookalike`] (checked in the tests), faster for the common scripts.
+fn latin_of(c: char) -> Option<char> {
+    let cp = u32::from(c);
+    if cp < DENSE_FROM {
+        // ASCII and Latin-1 (after NFKD, its letters are ASCII) have no look-alikes.
+        return None;
+    }
+    match cp {
+        DENSE_FROM..=DENSE_TO => {
+            let i = usize::try_from(cp - DENSE_FROM).unwrap_or(usize::MAX);
+            DENSE_LOOKALIKES
+                .get(i)
+                .copied()
+                .filter(|&l| l != 0)
+                .map(char::from)
+        }
+        // Hebrew to Ethiopic (Arabic, Devanagari, Thai...), and CJK: no look-alike blocks.
+        0x0590..=0x139F | 0x2D00..=0xA4CF => None,
+        _ => lookalike(c),
+    }
+}
+
+/// Builds the look-alike table now, so that configuration pays for it rather than the first
+/// request with Cyrillic or Greek text.
+pub fn prepare() {
+    LazyLock::force(&DENSE_LOOKALIKES);
 }
 
 /// What the structural signals are computed from; paragraphs merge into a whole.
@@ -596,7 +783,7 @@ impl Shape {
 
 /// The shape of one paragraph of normalised text: line starts are read as they come, and the
 /// searches for rarer markers run only when their first byte occurs.
-fn shape(text: &str) -> Shape {
+pub fn shape(text: &str) -> Shape {
     let bytes = text.as_bytes();
     let (mut list_items, mut heading, mut bold, mut table) = (0u32, false, false, false);
     // One table lookup per byte; the rarer checks run only on texts that hold their bytes.
@@ -605,13 +792,9 @@ fn shape(text: &str) -> Shape {
         seen |= BYTE_SEEN.get(usize::from(b)).copied().unwrap_or(0);
     }
     let chars = u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
-    // U+1F000.. (F0 9F ..) and U+2600..U+27BF (E2 98..9E ..) are emoji.
-    let emoji = seen & SEEN_EMOJI_LEAD != 0
-        && bytes
-            .windows(2)
-            .any(|w| matches!(w, [0xF0, 0x9F]) || matches!(w, [0xE2, 0x98..=0x9E]));
+    let emoji = seen & SEEN_EMOJI_LEAD != 0 && has_emoji(bytes);
     for line in text.split('\n') {
-        let t = line.trim_start();
+        let t = line.trim_start_matches(is_blank);
         let hashes = t.bytes().take_while(|b| *b == b'#').count();
         heading |= (1..=6).contains(&hashes) && t.as_bytes().get(hashes) == Some(&b' ');
         list_items += u32::from(is_list_item(t));
@@ -642,6 +825,16 @@ fn shape(text: &str) -> Shape {
         paragraphs: 1,
         chars,
     }
+}
+
+/// U+1F000.. (F0 9F ..) and U+2600..U+27BF (E2 98..9E ..) are emoji.
+fn has_emoji(bytes: &[u8]) -> bool {
+    memchr::memchr2_iter(0xF0, 0xE2, bytes).any(|i| {
+        matches!(
+            (bytes.get(i), bytes.get(i + 1)),
+            (Some(0xF0), Some(0x9F)) | (Some(0xE2), Some(0x98..=0x9E))
+        )
+    })
 }
 
 const SEEN_EMPHASIS: u8 = 1;
@@ -717,8 +910,57 @@ fn has_latex(text: &str) -> bool {
 }
 
 /// An order, booking or parcel id: `#` before digits, or a word mixing letters with at least
-/// three digits (`bx-00000`, `a0000b`), or five or more digits in a row.
+/// three digits (`bx-00000`, `a0000b`), or five or more digits in a row. Only the tokens
+/// (runs of letters, digits, `-`, `_` and `/`) that hold a digit are read.
 fn has_business_id(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let token_byte = |b: &u8| matches!(b, b'0' | b'a'..=b'z' | b'-' | b'_' | b'/');
+    let mut from = 0;
+    while let Some(i) = bytes
+        .get(from..)
+        .and_then(|rest| memchr::memchr(b'0', rest))
+        .map(|n| from + n)
+    {
+        // The first digit of its token.
+        if i > 0 && bytes.get(i - 1) == Some(&b'#') {
+            return true;
+        }
+        let start = bytes
+            .get(..i)
+            .and_then(|before| before.iter().rposition(|b| !token_byte(b)))
+            .map_or(0, |p| p + 1);
+        let end = bytes
+            .get(i..)
+            .and_then(|after| after.iter().position(|b| !token_byte(b)))
+            .map_or(bytes.len(), |p| i + p);
+        let (mut letters, mut digits, mut run) = (false, 0usize, 0usize);
+        for &b in bytes.get(start..end).unwrap_or_default() {
+            match b {
+                b'0' => {
+                    digits += 1;
+                    run += 1;
+                    if run >= 5 {
+                        return true;
+                    }
+                }
+                b'a'..=b'z' => {
+                    letters = true;
+                    run = 0;
+                }
+                _ => run = 0,
+            }
+        }
+        if letters && digits >= 3 {
+            return true;
+        }
+        from = end.max(i + 1);
+    }
+    false
+}
+
+/// [`has_business_id`] as first written, byte by byte: the tests' reference.
+#[cfg(test)]
+fn has_business_id_bytewise(text: &str) -> bool {
     let bytes = text.as_bytes();
     let mut run_digits = 0usize;
     let mut token_letters = false;
@@ -760,14 +1002,80 @@ pub fn words_joined(text: &str, scratch: &mut Scratch, out: &mut String) {
     split_words(text, scratch);
     merge_spaced_letters(scratch);
     out.clear();
-    for &(start, end, _, _) in &scratch.words {
-        if let Some(w) = scratch.arena.get(start..end) {
+    for span in &scratch.words {
+        if let Some(w) = scratch.arena.get(span.start..span.end) {
             if !out.is_empty() {
                 out.push(' ');
             }
             out.push_str(w);
         }
     }
+}
+
+/// Whether `c` is whitespace (`char::is_whitespace`, checked in the tests), without a table
+/// search for the letters of other scripts.
+pub fn is_blank(c: char) -> bool {
+    if c.is_ascii() {
+        return matches!(c, '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ');
+    }
+    matches!(
+        c,
+        '\u{85}' | '\u{A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}' | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}'
+    )
+}
+
+/// The shape of the window `text` of a paragraph whose shape is `paragraph`. A window holds
+/// only signals its paragraph holds, so only those are looked for. The line-based signals
+/// (headings, bold, lists, tables) are read in the window when the paragraph has any: a
+/// window starts at a sentence, which a paragraph without them does not turn into a line.
+pub fn window_shape(text: &str, paragraph: &Shape) -> Shape {
+    const LINE_FLAGS: u32 = 1 << 0 | 1 << 1 | 1 << 5;
+    if paragraph.flags & LINE_FLAGS != 0 || paragraph.list_items > 0 {
+        return shape(text);
+    }
+    let has = |id: usize| paragraph.flags & (1 << id) != 0;
+    let mut st = Structure::default();
+    st.set(3, has(3) && text.contains("```"));
+    st.set(4, has(4) && has_latex(text));
+    st.set(7, has(7) && has_business_id(text));
+    st.set(
+        8,
+        has(8) && (text.contains("http") || text.contains("www.")),
+    );
+    st.set(9, has(9) && (text.contains('?') || text.contains('؟')));
+    st.set(10, has(10) && has_emoji(text.as_bytes()));
+    Shape {
+        flags: st.0,
+        list_items: 0,
+        paragraphs: 1,
+        chars: u32::try_from(text.chars().count()).unwrap_or(u32::MAX),
+    }
+}
+
+/// Whether [`extract`] may read more than `n` words in `text`: every word but the first is a
+/// CJK or Thai character or starts after a separator or such a character; a separator is an
+/// ASCII byte other than a letter or digit or a non-ASCII character. So one word, plus one for
+/// each such byte and two for each non-ASCII character, bounds the words. Counted a block at a
+/// time, without branches, until the bound passes `n`.
+pub fn may_have_more_words(text: &str, n: usize) -> bool {
+    let mut bound = 1usize;
+    for block in text.as_bytes().chunks(256) {
+        bound += block
+            .iter()
+            .map(|&b| {
+                let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+                let digit = b.wrapping_sub(b'0') < 10;
+                let ascii_separator = b < 0x80 && !letter && !digit;
+                let lead = b >= 0xC0;
+                usize::from(ascii_separator) + 2 * usize::from(lead)
+            })
+            .sum::<usize>();
+        if bound > n {
+            return true;
+        }
+    }
+    false
 }
 
 /// The paragraphs of normalised text: normalisation leaves at most one blank line in a row.

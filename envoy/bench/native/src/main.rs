@@ -6,7 +6,9 @@
 //!              [--seconds 1.0 | --iterations N] [--chunk 65536]
 //! ```
 //! `spec.json`: `[{"name", "authority", "path", "body_file", "expect"}]` (written by run.py).
-//! Prints one JSON line.
+//! `--classify texts.jsonl` times the classifier alone over a JSONL file of `{"text"}` lines
+//! (best of five timed blocks, or with `--iterations N` exactly N passes over each band, for
+//! callgrind). Prints one JSON line.
 
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -52,8 +54,9 @@ fn parse_args() -> Result<Args, String> {
             "--chunk" => a.chunk = value()?.parse().map_err(|e| format!("--chunk: {e}"))?,
             "--help" | "-h" => {
                 return Err(
-                    "usage: bench-native --policy P --workloads SPEC [--upload JSONL] \
-                            [--seconds S | --iterations N] [--chunk BYTES]"
+                    "usage: bench-native --policy P [--workloads SPEC] [--upload JSONL] \
+                            [--classify TEXTS.jsonl] [--seconds S | --iterations N] \
+                            [--chunk BYTES]"
                         .into(),
                 )
             }
@@ -255,7 +258,7 @@ fn run() -> Result<Value, String> {
         });
     }
     let classify = match &args.classify {
-        Some(path) => classify_speed(&policy, path, args.seconds)?,
+        Some(path) => classify_speed(&policy, path, args.seconds, args.iterations)?,
         None => Value::Null,
     };
     Ok(
@@ -265,8 +268,14 @@ fn run() -> Result<Value, String> {
 }
 
 /// The classifier alone over a JSONL file of `{"text"}` lines: µs per text and per KiB of text,
-/// by length band, best of five timed blocks.
-fn classify_speed(policy: &Policy, path: &str, seconds: f64) -> Result<Value, String> {
+/// by length band, best of five timed blocks; with `iterations`, exactly that many passes over
+/// each band in one block (instruction counts under callgrind do not depend on the clock).
+fn classify_speed(
+    policy: &Policy,
+    path: &str,
+    seconds: f64,
+    iterations: Option<u64>,
+) -> Result<Value, String> {
     let data = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let texts: Vec<String> = data
         .lines()
@@ -288,11 +297,18 @@ fn classify_speed(policy: &Policy, path: &str, seconds: f64) -> Result<Value, St
             continue;
         }
         let bytes: usize = set.iter().map(|t| t.len()).sum();
-        let us = best_of(seconds, || {
+        let pass = || {
             for t in &set {
                 std::hint::black_box(classifier.score(t));
             }
-        });
+        };
+        let us = match iterations {
+            Some(n) => {
+                let (n, elapsed) = time_loop(seconds, Some(n), pass);
+                elapsed.as_secs_f64() * 1e6 / n.max(1) as f64
+            }
+            None => best_of(seconds, pass),
+        };
         bands.push(
             json!({"band_bytes": name, "texts": set.len(), "bytes": bytes,
                           "us_per_text": us / set.len() as f64,

@@ -194,3 +194,399 @@ fn scoring_sinks_build_no_names() {
     );
     assert_eq!(c.0, 0);
 }
+
+/// The featuriser as first written, one character at a time and with the look-alike table
+/// searched per character: the reference that the faster code must match feature for feature.
+mod reference {
+    use super::super::*;
+
+    #[derive(Default)]
+    struct Text {
+        words: Vec<(String, bool, bool)>,
+        tokens: Vec<u32>,
+    }
+
+    impl Text {
+        fn push_token(&mut self, token: u32) {
+            if token != TOKEN_WORD || self.tokens.last() != Some(&TOKEN_WORD) {
+                self.tokens.push(token);
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct State {
+        gap: usize,
+        gap_newline: bool,
+        word: Option<(String, bool)>,
+        last_single: bool,
+        run: u32,
+        run_digits: bool,
+    }
+
+    impl State {
+        fn run_char(&mut self, c: char) {
+            if self.run == 0 {
+                self.run_digits = true;
+            }
+            self.run += 1;
+            self.run_digits &= c == '0';
+        }
+
+        fn end_run(&mut self, t: &mut Text) {
+            if self.run > 0 {
+                t.push_token(if self.run_digits {
+                    TOKEN_DIGITS + self.run.min(MAX_DIGITS_SHAPE)
+                } else {
+                    TOKEN_WORD
+                });
+                self.run = 0;
+            }
+        }
+
+        fn end_word(&mut self, t: &mut Text) {
+            if let Some((w, short_gap)) = self.word.take() {
+                t.words.push((mapped(&w), false, short_gap));
+            }
+        }
+    }
+
+    fn needs_mapping(word: &str) -> bool {
+        if !word.chars().any(|c| lookalike(c).is_some()) {
+            return false;
+        }
+        let (mut latin, mut others) = (false, false);
+        for c in word.chars() {
+            if c.is_ascii_alphabetic() {
+                latin = true;
+            } else if lookalike(c).is_none() && is_word_char(c) && !is_numeric(c) {
+                others = true;
+            }
+        }
+        latin || !others
+    }
+
+    fn mapped(word: &str) -> String {
+        if needs_mapping(word) {
+            word.chars().map(|c| lookalike(c).unwrap_or(c)).collect()
+        } else {
+            word.to_owned()
+        }
+    }
+
+    fn split(text: &str) -> Text {
+        let mut t = Text::default();
+        let mut st = State::default();
+        for c in text.chars() {
+            if is_combining_mark(c) && st.last_single && st.word.is_none() && st.gap == 0 {
+                if let Some(last) = t.words.last_mut() {
+                    last.0.push(c);
+                }
+                st.run_char(c);
+            } else if is_single_char_word(c) {
+                st.end_word(&mut t);
+                t.words
+                    .push((c.to_string(), true, st.gap == 1 && !st.gap_newline));
+                st.run_char(c);
+                st.last_single = true;
+                st.gap = 0;
+                st.gap_newline = false;
+            } else if is_word_char(c) {
+                let short_gap = st.gap == 1 && !st.gap_newline;
+                st.word
+                    .get_or_insert_with(|| (String::new(), short_gap))
+                    .0
+                    .push(c);
+                st.run_char(c);
+                st.last_single = false;
+                st.gap = 0;
+                st.gap_newline = false;
+            } else {
+                st.end_word(&mut t);
+                st.end_run(&mut t);
+                if c == '\n' {
+                    t.push_token(TOKEN_NL);
+                } else if !c.is_whitespace() {
+                    t.push_token(u32::from(c));
+                }
+                st.last_single = false;
+                st.gap += 1;
+                st.gap_newline |= c == '\n';
+            }
+        }
+        st.end_word(&mut t);
+        st.end_run(&mut t);
+        // Spaced-out letters.
+        let letter = |w: &(String, bool, bool)| !w.1 && w.0.chars().count() == 1;
+        let mut out: Vec<(String, bool, bool)> = Vec::new();
+        let mut i = 0;
+        while i < t.words.len() {
+            let mut j = i + 1;
+            if letter(&t.words[i]) {
+                while j < t.words.len() && letter(&t.words[j]) && t.words[j].2 {
+                    j += 1;
+                }
+            }
+            if j - i >= MIN_SPACED_LETTERS {
+                let joined: String = t.words[i..j].iter().map(|w| w.0.as_str()).collect();
+                out.push((mapped(&joined), false, t.words[i].2));
+            } else {
+                out.extend(t.words[i..j].iter().cloned());
+            }
+            i = j;
+        }
+        t.words = out;
+        t
+    }
+
+    /// Every feature of a paragraph, as `(kind code, hash)`, and its words.
+    pub fn features(text: &str) -> (Vec<(u8, u64)>, Vec<String>) {
+        let t = split(text);
+        let mut f = Vec::new();
+        let mut prev: Option<u32> = None;
+        for &tok in &t.tokens {
+            if tok != TOKEN_WORD {
+                f.push((3, mix(SEED_SHAPE, u64::from(tok))));
+            }
+            if let Some(p) = prev {
+                f.push((3, mix(mix(SEED_SHAPE_PAIR, u64::from(p)), u64::from(tok))));
+            }
+            prev = Some(tok);
+        }
+        let hashes: Vec<u64> = t.words.iter().map(|w| hash_str(SEED_WORD, &w.0)).collect();
+        for (i, (word, single, _)) in t.words.iter().enumerate() {
+            f.push((0, hashes[i]));
+            if i > 0 {
+                f.push((1, mix(mix(SEED_BIGRAM, hashes[i - 1]), hashes[i])));
+            }
+            if !single {
+                let chars: Vec<char> = std::iter::once('<')
+                    .chain(word.chars())
+                    .chain(std::iter::once('>'))
+                    .collect();
+                for start in 0..chars.len() {
+                    let mut h = SEED_CHAR;
+                    for (k, c) in chars.iter().skip(start).take(MAX_N).enumerate() {
+                        h = mix(h, u64::from(*c));
+                        if k + 1 >= MIN_N {
+                            f.push((2, h));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(&first) = hashes.first() {
+            if let Some(&second) = hashes.get(1) {
+                f.push((4, mix(mix(SEED_POS ^ 2, first), second)));
+            }
+            f.push((4, mix(SEED_POS, first)));
+            f.push((4, mix(SEED_POS ^ 1, *hashes.last().unwrap())));
+        }
+        (f, t.words.into_iter().map(|w| w.0).collect())
+    }
+}
+
+/// Texts mixing what the splitter treats differently: ASCII words and digits, punctuation,
+/// Cyrillic, Greek and mixed-script words, CJK with voicing marks, Thai, Devanagari, Arabic,
+/// spaced-out letters, line breaks, emoji, long words.
+fn generated_texts() -> Vec<String> {
+    const PIECES: &[&str] = &[
+        "hello",
+        "World",
+        "0",
+        "12",
+        "1234567",
+        "a0b",
+        " ",
+        " ",
+        " ",
+        "  ",
+        "\n",
+        "\n\n",
+        ".",
+        ", ",
+        "!",
+        "? ",
+        "#",
+        "**",
+        "-",
+        "—",
+        "'",
+        "привет",
+        "Еxрlаin",
+        "рор",
+        "οκ",
+        "ѕeа",
+        "注文",
+        "が",
+        "か\u{3099}",
+        "ガ",
+        "ภาษาไทย",
+        "किताब",
+        "पढ़ो",
+        "كتاب",
+        "é",
+        "e\u{301}",
+        "x",
+        "y",
+        "e x p l a i n",
+        "a。b",
+        "🙂",
+        "€",
+        "ﬁ",
+        "Ｅｘ",
+        "\u{200B}",
+        "ё",
+        "Й",
+        "supercalifragilisticexpialidocious-and-then-some-more-letters-to-pass-sixty-four",
+        "длинноесловодлинноесловодлинноесловодлинноесловодлинноесловоещё",
+    ];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..3000)
+        .map(|_| {
+            let len = 1 + (next() % 40) as usize;
+            (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect()
+        })
+        .collect()
+}
+
+/// Every feature as `(kind code, hash)`, sorted, and the words in order.
+struct All(Vec<(u8, u64)>, Vec<String>);
+
+impl Sink for All {
+    fn feature(&mut self, hash: u64, kind: Kind) {
+        self.0.push((kind.code(), hash));
+    }
+    fn named(&mut self, _hash: u64, kind: Kind, first: &str, _second: Option<&str>) {
+        if kind == Kind::Word {
+            self.1.push(first.to_owned());
+        }
+    }
+}
+
+#[test]
+fn features_match_the_straightforward_reference() {
+    let mut scratch = Scratch::default();
+    let mut n = 0;
+    for raw in generated_texts() {
+        for text in [normalize(&raw), raw.clone()] {
+            for p in paragraphs(&text) {
+                let mut got = All(Vec::new(), Vec::new());
+                let shape = extract(p, &mut scratch, &mut got);
+                let (mut want, words) = reference::features(p);
+                got.0.sort_unstable();
+                want.sort_unstable();
+                assert_eq!(got.1, words, "{p:?}");
+                assert_eq!(got.0, want, "{p:?}");
+                assert_eq!(shape, super::shape(p));
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 5000, "{n}");
+}
+
+#[test]
+fn the_dense_lookalike_table_agrees_with_the_search() {
+    for c in (0..0x11_0000u32).filter_map(char::from_u32) {
+        assert_eq!(latin_of(c), lookalike(c), "{c:?}");
+    }
+}
+
+/// The places a sink is told: tokens then words, each in text order, a link after every one
+/// but the first of each, and the words' hashes those of their word features.
+#[test]
+fn places_follow_the_text() {
+    #[derive(Default)]
+    struct Places(Vec<Place>, Vec<u64>);
+    impl Sink for Places {
+        fn feature(&mut self, hash: u64, kind: Kind) {
+            if kind == Kind::Word {
+                self.1.push(hash);
+            }
+        }
+        fn place(&mut self, place: Place) {
+            self.0.push(place);
+        }
+    }
+    let text = normalize("Hello there, 42 friends.\nBye e x p l a i n 你好");
+    let mut p = Places::default();
+    extract(&text, &mut Scratch::default(), &mut p);
+    let tokens: Vec<usize> =
+        p.0.iter()
+            .filter_map(|p| match p {
+                Place::Token { at } => Some(*at),
+                _ => None,
+            })
+            .collect();
+    let words: Vec<(usize, u64)> =
+        p.0.iter()
+            .filter_map(|p| match p {
+                Place::Word { at, hash } => Some((*at, *hash)),
+                _ => None,
+            })
+            .collect();
+    // w , #2 w . NL w (the CJK run is part of the last w).
+    assert_eq!(tokens, [0, 11, 13, 16, 23, 24, 25]);
+    let at: Vec<&str> = words.iter().map(|(a, _)| &text[*a..]).collect();
+    assert!(at[0].starts_with("hello") && at[3].starts_with("friends"));
+    assert!(at[5].starts_with("e x p") && at[6].starts_with("你"));
+    assert_eq!(words.iter().map(|w| w.1).collect::<Vec<_>>(), p.1);
+    let links = p.0.iter().filter(|p| **p == Place::Link).count();
+    assert_eq!(links, tokens.len() - 1 + words.len() - 1);
+}
+
+#[test]
+fn blanks_are_whitespace() {
+    for c in (0..0x11_0000u32).filter_map(char::from_u32) {
+        assert_eq!(is_blank(c), c.is_whitespace(), "{c:?}");
+        assert_eq!(is_mark(c), is_combining_mark(c), "{c:?}");
+    }
+}
+
+#[test]
+fn business_ids_are_found_as_byte_by_byte() {
+    const PIECES: &[&str] = &[
+        "0", "00", "000", "00000", "a", "bx", "-", "_", "/", "#", " ", "x0", ".", "A", "é", "\n",
+    ];
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let mut text = String::new();
+        for _ in 0..(next() % 12) {
+            text.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+        }
+        assert_eq!(
+            has_business_id(&text),
+            has_business_id_bytewise(&text),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn the_word_bound_is_never_below_the_words_read() {
+    let mut scratch = Scratch::default();
+    for raw in generated_texts() {
+        let text = normalize(&raw);
+        for p in paragraphs(&text) {
+            let mut got = All(Vec::new(), Vec::new());
+            extract(p, &mut scratch, &mut got);
+            let words = got.1.len();
+            assert!(may_have_more_words(p, words.saturating_sub(1)), "{p:?}");
+        }
+    }
+}
