@@ -3,7 +3,8 @@
 
 One threaded HTTP/1.1 server plays every upstream host (Envoy keeps the original
 `Host`, so the stand-in answers by host): the WhatsApp Cloud API on
-graph.facebook.com, the AI training endpoints, and "anything else". It records
+graph.facebook.com, the WhatsApp providers (360dialog, Twilio, Vonage), the AI training
+endpoints, and "anything else". It records
 every request it receives (method, path, headers, the exact body bytes, whether
 the body was chunked) and serves the records on a second, separate control port:
 
@@ -42,6 +43,8 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
+import uuid
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
@@ -241,6 +244,40 @@ def whatsapp_answer(method: str, path: str, body: bytes) -> tuple[int, dict[str,
     return 200, {"success": True}
 
 
+def provider_answer(host: str, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]] | None:
+    """Answer as a WhatsApp Business Solution Provider does, for the sends the guard reads:
+    360dialog with the Cloud API's reply, Twilio with a Message resource (201), Vonage with a
+    message_uuid (202). None: not a
+    provider host."""
+    bare = path.split("?", 1)[0]
+    if host.endswith(".360dialog.io"):
+        if method == "POST" and re.fullmatch(r"(/v1)?/(marketing_)?messages", bare):
+            return whatsapp_answer("POST", "/v21.0/0/messages", body)
+        return 200, {"success": True}
+    if host == "api.twilio.com" or re.fullmatch(r"api(\.[a-z0-9-]+){1,2}\.twilio\.com", host):
+        match = re.fullmatch(r"/2010-04-01/Accounts/([^/]+)/Messages(\.json)?", bare)
+        if method == "POST" and match:
+            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+            first = lambda k: (fields.get(k) or [None])[0]  # noqa: E731
+            return 201, {
+                "sid": "SM" + secrets.token_hex(16),
+                "account_sid": match.group(1),
+                "to": first("To"),
+                "from": first("From"),
+                "messaging_service_sid": first("MessagingServiceSid"),
+                "body": first("Body") or "",
+                "status": "queued",
+                "num_media": str(len(fields.get("MediaUrl", []))),
+                "api_version": "2010-04-01",
+            }
+        return 200, {"ok": True, "host": host, "path": path}
+    if host in ("api.nexmo.com", "messages-sandbox.nexmo.com") or re.fullmatch(r"api-[a-z]+\.vonage\.com", host):
+        if method == "POST" and re.fullmatch(r"/v(1|0\.1)/messages", bare):
+            return 202, {"message_uuid": str(uuid.uuid4())}
+        return 200, {"ok": True, "host": host, "path": path}
+    return None
+
+
 def training_answer(host: str, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
     digest = hashlib.sha256(body).hexdigest()
     if host == "api.openai.com" and method == "POST" and path.split("?", 1)[0] == "/v1/files":
@@ -312,6 +349,8 @@ class UpstreamHandler(http.server.BaseHTTPRequestHandler):
             status, payload = self.uploads.answer(self.path, self.headers.get("content-type", ""), body)
         elif is_training_host(host):
             status, payload = training_answer(host, self.command, self.path, body)
+        elif (answer := provider_answer(host, self.command, self.path, body)) is not None:
+            status, payload = answer
         else:
             status, payload = 200, {"ok": True, "host": host, "path": self.path, "received_bytes": len(body)}
         self._reply(status, payload, record)

@@ -14,7 +14,10 @@ Outputs (committed; tests/test_istio_manifests.py checks they equal a fresh rend
   sidecar.yaml         the alternative without a gateway: the WasmPlugin on the workloads'
                        sidecars (outbound), ServiceEntry + TLS origination, buffer filter
 
-Hosts come from the policy: `whatsapp.hosts` and every `training.endpoints[].hosts` entry.
+Hosts come from the policy: `whatsapp.hosts`, the hosts of every `whatsapp.providers` entry (the
+built-ins' hosts in PROVIDER_HOSTS, as filter/src/whatsapp/providers.rs lists them, or the entry's
+`hosts`, plus its `extra_hosts`), and every `training.endpoints[].hosts` entry. Provider sends are
+buffered as Cloud API sends are.
 Istio cannot route to a host pattern (`*-aiplatform.googleapis.com`), so each pattern maps to
 an example concrete host in REGIONAL_EXAMPLES (edit it to the regions and resources you use);
 rendering fails on a pattern that has no example, so a new pattern in the policy cannot be
@@ -67,6 +70,19 @@ REGIONAL_EXAMPLES = {
     "*.cognitiveservices.azure.com": "example.cognitiveservices.azure.com",
     "*-aiplatform.googleapis.com": "us-central1-aiplatform.googleapis.com",
     "bedrock.*.amazonaws.com": "bedrock.us-east-1.amazonaws.com",
+    "api.*.*.twilio.com": "api.dublin.ie1.twilio.com",
+    "api.*.twilio.com": "api.ie1.twilio.com",
+}
+
+# The built-in WhatsApp providers' hosts, as `Provider::default_hosts` in
+# filter/src/whatsapp/providers.rs lists them (tests/test_providers.py checks they agree).
+# cloud_api's hosts are `whatsapp.hosts`.
+PROVIDER_HOSTS = {
+    "cloud_api": [],
+    "360dialog": ["waba-v2.360dialog.io", "waba-sandbox.360dialog.io", "waba.360dialog.io"],
+    "twilio": ["api.twilio.com", "api.*.*.twilio.com", "api.*.twilio.com"],
+    "vonage": ["api.nexmo.com", "api-eu.vonage.com", "api-us.vonage.com", "api-ap.vonage.com",
+               "messages-sandbox.nexmo.com"],
 }
 
 OUTPUTS = ("wasmplugin.yaml", "egress-gateway.yaml", "sidecar.yaml")
@@ -96,19 +112,38 @@ def whatsapp_hosts(policy: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(policy.get("whatsapp", {}).get("hosts", [])))
 
 
-def training_hosts(policy: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(exact hosts, example hosts standing for the policy's patterns), policy order, no repeats."""
+def concrete_hosts(hosts: list[str], what: str) -> tuple[list[str], list[str]]:
+    """(exact hosts, example hosts standing for the patterns), in order, no repeats."""
     exact: list[str] = []
     regional: list[str] = []
-    for endpoint in policy.get("training", {}).get("endpoints", []):
-        for host in endpoint.get("hosts", []):
-            if "*" not in host:
-                exact.append(host)
-            elif host in REGIONAL_EXAMPLES:
-                regional.append(REGIONAL_EXAMPLES[host])
-            else:
-                raise RenderError(f"training host pattern `{host}` has no entry in REGIONAL_EXAMPLES")
+    for host in hosts:
+        if "*" not in host:
+            exact.append(host)
+        elif host in REGIONAL_EXAMPLES:
+            regional.append(REGIONAL_EXAMPLES[host])
+        else:
+            raise RenderError(f"{what} host pattern `{host}` has no entry in REGIONAL_EXAMPLES")
     return list(dict.fromkeys(exact)), [h for h in dict.fromkeys(regional) if h not in exact]
+
+
+def training_hosts(policy: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(exact hosts, example hosts standing for the policy's patterns), policy order, no repeats."""
+    hosts = [h for endpoint in policy.get("training", {}).get("endpoints", []) for h in endpoint.get("hosts", [])]
+    return concrete_hosts(hosts, "training")
+
+
+def provider_hosts(policy: dict[str, Any]) -> list[str]:
+    """The hosts of the policy's WhatsApp providers, patterns as their example hosts, no repeats."""
+    hosts: list[str] = []
+    for entry in policy.get("whatsapp", {}).get("providers", []):
+        custom = entry if isinstance(entry, dict) else {"name": entry}
+        name = str(custom.get("name", "")).strip().lower()
+        if name not in PROVIDER_HOSTS:
+            raise RenderError(f"unknown WhatsApp provider `{name}`")
+        given = custom.get("hosts")
+        hosts += (PROVIDER_HOSTS[name] if given is None else given) + custom.get("extra_hosts", [])
+    exact, regional = concrete_hosts(hosts, "provider")
+    return exact + regional
 
 
 def buffer_limit(policy: dict[str, Any]) -> int:
@@ -243,13 +278,19 @@ def render_wasmplugin(policy: dict[str, Any], image: str) -> list[Doc]:
 
 def render_egress_gateway(policy: dict[str, Any]) -> list[Doc]:
     wa = whatsapp_hosts(policy)
+    providers = provider_hosts(policy)
     exact, regional = training_hosts(policy)
     training = exact + regional
-    hosts = wa + training
+    hosts = wa + providers + training
     gateway_ref = f"{NAMESPACE}/{GATEWAY_NAME}"
     docs: list[Doc] = [
         ("WhatsApp Cloud API hosts (policy whatsapp.hosts).",
          service_entry("wa-guard-whatsapp", wa, http_target_port=None)),
+    ]
+    if providers:
+        docs.append(("WhatsApp providers' hosts (policy whatsapp.providers; patterns as EXAMPLE hosts: list the "
+                     "regions you use).", service_entry("wa-guard-providers", providers, http_target_port=None)))
+    docs += [
         ("AI training endpoints (policy training.endpoints[].hosts).",
          service_entry("wa-guard-training", exact, http_target_port=None)),
     ]
@@ -293,7 +334,8 @@ def render_egress_gateway(policy: dict[str, Any]) -> list[Doc]:
                      originate_tls(host, 443, "wa-guard-tls", export_to=["."])))
     docs.append((
         "Envoy's buffer filter right before the router, i.e. after the guard: the router sends nothing "
-        "of a WhatsApp request upstream (not even its headers) until the guard let the whole body through. "
+        "of a WhatsApp request (Cloud API or provider) upstream, not even its headers, until the guard let "
+        "the whole body through. "
         "Training uploads stream: the buffer is disabled on their virtual hosts. A training host missing "
         "here fails loudly (413 above the limit), never silently. WhatsApp media uploads stream too (the "
         "buffer is off on their route), so a large image, audio or video the guard lets through is not "
@@ -312,8 +354,9 @@ def render_egress_gateway(policy: dict[str, Any]) -> list[Doc]:
 
 def render_sidecar(policy: dict[str, Any], image: str) -> list[Doc]:
     wa = whatsapp_hosts(policy)
+    providers = provider_hosts(policy)
     exact, regional = training_hosts(policy)
-    hosts = wa + exact + regional
+    hosts = wa + providers + exact + regional
     limit = buffer_limit(policy)
     docs: list[Doc] = [
         ("The guard on the sidecars of workloads labelled wa-egress-guard=enabled, outbound only (mode CLIENT). "
@@ -321,6 +364,11 @@ def render_sidecar(policy: dict[str, Any], image: str) -> list[Doc]:
          wasm_plugin("wa-egress-guard-sidecar", policy, image, WORKLOAD_LABEL, client_only=True)),
         ("Workloads send plain HTTP to port 80; the sidecar inspects it and originates TLS to 443 (targetPort).",
          service_entry("wa-guard-sidecar-whatsapp", wa, http_target_port=443)),
+    ]
+    if providers:
+        docs.append(("WhatsApp providers' hosts (policy whatsapp.providers; patterns as EXAMPLE hosts: list the "
+                     "regions you use).", service_entry("wa-guard-sidecar-providers", providers, http_target_port=443)))
+    docs += [
         ("AI training endpoints (policy training.endpoints[].hosts).",
          service_entry("wa-guard-sidecar-training", exact, http_target_port=443)),
     ]
@@ -343,7 +391,7 @@ def render_sidecar(policy: dict[str, Any], image: str) -> list[Doc]:
              ]}}))
     docs.append((
         "The sidecar's outbound port-80 route table is shared with all in-mesh HTTP, so the buffer filter is "
-        "disabled by default and enabled on the WhatsApp virtual hosts only (training uploads stream), "
+        "disabled by default and enabled on the WhatsApp and provider virtual hosts only (training uploads stream), "
         "except their media upload route (large images, audio and video stream; the guard still holds "
         "every body it reads there, but the headers go upstream first).",
         {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
@@ -351,7 +399,7 @@ def render_sidecar(policy: dict[str, Any], image: str) -> list[Doc]:
          "spec": {"workloadSelector": {"labels": WORKLOAD_LABEL}, "configPatches": [
              buffer_filter_patch("SIDECAR_OUTBOUND", limit, disabled_by_default=True),
              *[buffer_vhost_patch("SIDECAR_OUTBOUND", f"{h}:80", {"buffer": {"max_request_bytes": limit}})
-               for h in wa],
+               for h in wa + providers],
              *[media_route_unbuffered("SIDECAR_OUTBOUND", f"{h}:80") for h in wa],
          ]}}))
     docs.append(media_limit_filter("wa-egress-guard-sidecar-media-limit", WORKLOAD_LABEL, "SIDECAR_OUTBOUND",

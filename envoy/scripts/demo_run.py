@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The client half of the demo (envoy/scripts/demo.sh starts the processes).
 
-Waits (bounded) for Envoy's admin /ready, sends a dozen real requests through the
+Waits (bounded) for Envoy's admin /ready, sends about twenty real requests through the
 egress listener, prints what happened to each one, the guard's decision log lines
 and its Prometheus counters. Exits 1 if any decision differs from the expected one.
 """
@@ -14,6 +14,7 @@ import http.client
 import json
 import sys
 import time
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,10 +93,19 @@ class Case:
     method: str = "POST"
     expect_decision: str = "-"  # "-" = not a WhatsApp call: no decision
     expect_rule: str = "-"
+    ok_status: int = 200  # the upstream's answer when the request goes through (Twilio: 201 Created)
 
 
 def js(obj: Any) -> bytes:
     return json.dumps(obj).encode("utf-8")
+
+
+TWILIO_MESSAGES = "/2010-04-01/Accounts/ACd3m0d3m0d3m0d3m0d3m0d3m0d3m0d3m0/Messages.json"
+TWILIO_HEADERS = {"content-type": "application/x-www-form-urlencoded", "authorization": "Basic QUNkZW1vOmRlbW8="}
+
+
+def twilio_form(**fields: str) -> bytes:
+    return urllib.parse.urlencode(fields).encode("utf-8")
 
 
 def demo_cases(policy: dict[str, Any]) -> list[Case]:
@@ -124,11 +134,22 @@ def demo_cases(policy: dict[str, Any]) -> list[Case]:
              expect_decision="allow", expect_rule="no_rule"),
         Case("unknown 127.0.0.1", "text via the support line", "graph.facebook.com", SUPPORT_LINE,
              js(wa_text("Hello from an unregistered service.")), expect_decision="block", expect_rule="support-line"),
-        Case("pilot/bot", "ChatGPT-like answer (audit origin)", "graph.facebook.com:443", OTHER_LINE,
-             js(wa_text(LONG_ANSWER)), PILOT, expect_decision="audit", expect_rule="pilot"),
+        # An origin in audit mode exempts its caller from nothing enforced: a short greeting is an
+        # audit (would block), while a ChatGPT-like answer would still be blocked by the content rule.
+        Case("pilot/bot", 'text "Hi! Ask me anything." (audit origin)', "graph.facebook.com:443", OTHER_LINE,
+             js(wa_text("Hi! Ask me anything.")), PILOT, expect_decision="audit", expect_rule="pilot"),
         Case("support/helpdesk", "70 KB body (over the limit)", "graph.facebook.com", SUPPORT_LINE,
              js(wa_text("x" * 4000) | {"padding": "y" * 70000}), SUPPORT,
              expect_decision="block", expect_rule="body_limit"),
+        Case("support/helpdesk", "360dialog: text \"Your order 5521 ships today\"", "waba-v2.360dialog.io",
+             "/messages", js(wa_text("Hi Sam, your order 5521 ships today. Reply HELP for options.")), SUPPORT,
+             headers={"D360-API-KEY": "demo"}, expect_decision="allow", expect_rule="support-bots"),
+        Case("unknown 127.0.0.1", "Twilio: the ChatGPT-like answer to whatsapp:+1...", "api.twilio.com",
+             TWILIO_MESSAGES, twilio_form(To=f"whatsapp:{TO}", From="whatsapp:+14155550100", Body=LONG_ANSWER),
+             headers=TWILIO_HEADERS, expect_decision="block", expect_rule="content_classifier"),
+        Case("unknown 127.0.0.1", "Twilio: the same answer as SMS (not WhatsApp)", "api.twilio.com",
+             TWILIO_MESSAGES, twilio_form(To=TO, From="+14155550100", Body=LONG_ANSWER), headers=TWILIO_HEADERS,
+             ok_status=201),
         Case("unknown 127.0.0.1", "webhook to hooks.example.com", "hooks.example.com", "/notify",
              js({"text": LONG_ANSWER})),
         training_case(policy),
@@ -248,7 +269,7 @@ def main() -> int:
     for i, (case, out) in enumerate(zip(cases, outcomes), start=1):
         received = out.demo_id in got
         expected_received = case.expect_decision != "block"
-        expected_status = 403 if case.expect_decision == "block" else 200
+        expected_status = 403 if case.expect_decision == "block" else case.ok_status
         ok = (
             out.decision == case.expect_decision
             and out.rule == case.expect_rule

@@ -177,6 +177,8 @@ def buffer_patches(name: str) -> tuple[dict, dict, dict[str, dict]]:
 
 def test_buffer_sits_before_the_router_and_streams_training_uploads():
     whatsapp, _ = policy_hosts()
+    # WhatsApp sends through providers are buffered as Cloud API sends are.
+    whatsapp = whatsapp + render.provider_hosts(POLICY)
     gateway_hosts = [h for e in of_kind(load("egress-gateway.yaml"), "ServiceEntry") for h in e["spec"]["hosts"]]
 
     envoy_filter, insert, vhosts = buffer_patches("egress-gateway.yaml")

@@ -121,6 +121,9 @@ pub struct Decision {
     pub path_id: Option<String>,
     pub message_type: Option<String>,
     pub recipient: Option<String>,
+    /// Whose API carried the call (`cloud_api`, `twilio`, ...): the block answers in its error
+    /// shape, and metrics and logs carry it.
+    pub provider: crate::whatsapp::providers::Provider,
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +265,19 @@ pub fn evaluate_head(
             ),
         }
     }
+    // A provider send whose request does not name its number (360dialog without a declared
+    // `sender`, a Twilio or Vonage send without `From`) is a send from an unknown number.
+    if call.path_id.is_none()
+        && call.provider != crate::whatsapp::providers::Provider::CloudApi
+        && call.governed_by_number_rules()
+    {
+        f.record(
+            "unknown_phone_number",
+            Reason::UnknownPhoneNumber,
+            policy.unknown_number,
+            policy.mode,
+        );
+    }
     if origin.is_none() {
         f.record(
             "default_action",
@@ -391,5 +407,6 @@ pub fn conclude(policy: &Policy, head: &HeadEvaluation, message: Option<&Message
         path_id: head.call.path_id.clone(),
         message_type: message.map(|m| m.message_type.clone()),
         recipient: message.and_then(|m| m.recipient.clone()),
+        provider: head.call.provider,
     }
 }

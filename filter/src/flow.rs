@@ -16,6 +16,8 @@ use crate::training::parts::{Commit, PartKind, PartRequest, SharedStore};
 use crate::training::stage::{StripError, StripStats};
 use crate::whatsapp;
 
+mod provider;
+
 /// What the glue knows from the request headers.
 #[derive(Debug, Clone, Default)]
 pub struct RequestHead {
@@ -111,6 +113,8 @@ enum State {
     /// A media upload too large to buffer whose file is declared binary media: forwarded, and
     /// refused if a later part could be text.
     WatchingMedia(Box<(whatsapp::media::MediaScan, HeadEvaluation)>),
+    /// A provider request that is a WhatsApp send or not depending on its body (Twilio's `To`).
+    AwaitingProviderBody(Box<provider::PendingProviderSend>),
 }
 
 struct Upload {
@@ -195,12 +199,20 @@ impl RequestFlow {
         };
         let host = whatsapp::normalize_authority(&head.authority);
         let path = whatsapp::normalize_path(&head.path);
-        if !policy.is_whatsapp_host(&host) {
-            let step = flow.start_training(policy, head, &host, &path, store);
-            return (flow, step);
-        }
         let method = effective_method(&head.method, head.method_override.as_deref());
-        let call = whatsapp::classify_call(method, &path, &policy.edges);
+        let call = match policy.provider_for(&host) {
+            Some(route) => match flow.start_provider(policy, route, method, &path, head, attrs) {
+                Ok(call) => call,
+                Err(step) => return (flow, step),
+            },
+            None if policy.is_whatsapp_host(&host) => {
+                whatsapp::classify_call(method, &path, &policy.edges)
+            }
+            None => {
+                let step = flow.start_training(policy, head, &host, &path, store);
+                return (flow, step);
+            }
+        };
         let who = identity::resolve(&policy.identity_sources, attrs);
         let evaluation = decide::evaluate_head(policy, call, who);
         if evaluation.needs_body(method) {
@@ -262,6 +274,9 @@ impl RequestFlow {
                 decide::record_body_problem(policy, &mut head, p);
             }
             return self.conclude(policy, &head, None);
+        }
+        if let State::AwaitingProviderBody(_) = &self.state {
+            return self.on_provider_body(policy, buffered_len, end_of_stream, read);
         }
         let State::AwaitingBody(_) = &self.state else {
             return BodyStep::Continue;
@@ -364,7 +379,7 @@ impl RequestFlow {
     ) -> BodyStep {
         let decision = decide::conclude(policy, head, message);
         let step = if decision.verdict == Verdict::Block {
-            BodyStep::Respond(report::graph_error(&decision, &self.request_id))
+            BodyStep::Respond(report::blocked_reply(&decision, &self.request_id))
         } else {
             BodyStep::Continue
         };
@@ -725,7 +740,10 @@ impl RequestFlow {
     pub fn awaiting_body(&self) -> bool {
         matches!(
             self.state,
-            State::AwaitingBody(_) | State::Stripping(_) | State::WatchingMedia(_)
+            State::AwaitingBody(_)
+                | State::Stripping(_)
+                | State::WatchingMedia(_)
+                | State::AwaitingProviderBody(_)
         )
     }
 }

@@ -118,6 +118,8 @@ pub struct Policy {
     pub default_action: Action,
     pub whatsapp_hosts: Vec<String>,
     pub edges: Vec<crate::whatsapp::Edge>,
+    /// The providers whose WhatsApp sends are read (`whatsapp.providers`).
+    pub providers: Vec<crate::whatsapp::providers::ProviderRoute>,
     pub indirect_sends: Action,
     pub identity_sources: Vec<IdentitySource>,
     pub origins: Vec<Origin>,
@@ -234,6 +236,11 @@ impl Policy {
         }
 
         let edges = compile_edges(&doc.whatsapp.edges, &mut push);
+        let providers = crate::whatsapp::providers::compile(
+            &doc.whatsapp.providers,
+            &whatsapp_hosts,
+            &mut push,
+        );
 
         let mut identity_sources = Vec::new();
         if doc.identity.sources.is_empty() {
@@ -405,6 +412,7 @@ impl Policy {
                 default_action: doc.default_action,
                 whatsapp_hosts,
                 edges,
+                providers,
                 indirect_sends: doc.whatsapp.indirect_sends,
                 identity_sources,
                 origins,
@@ -442,6 +450,7 @@ impl Policy {
     pub fn governs_host(&self, authority: &str) -> bool {
         let host = crate::whatsapp::normalize_authority(authority);
         self.is_whatsapp_host(&host)
+            || self.provider_for(&host).is_some()
             || self
                 .training
                 .as_ref()
@@ -453,6 +462,16 @@ impl Policy {
         self.whatsapp_hosts
             .iter()
             .any(|h| h == normalized_authority)
+    }
+
+    /// The enabled provider serving `authority` (normalised), if any.
+    pub fn provider_for(
+        &self,
+        normalized_authority: &str,
+    ) -> Option<&crate::whatsapp::providers::ProviderRoute> {
+        self.providers
+            .iter()
+            .find(|p| p.matches(normalized_authority))
     }
 
     pub fn origin_for(&self, identity: &str) -> Option<&Origin> {
@@ -469,9 +488,24 @@ impl Policy {
 }
 
 /// A path id as rules compare it: lowercased, and numeric ids as numbers (`0106...` is
-/// `106...`), as Graph reads them.
+/// `106...`), as Graph reads them. A provider's sender number in E.164 (`+14155550100`) is
+/// compared by its digits (`+1 (415) 555-0100` is `14155550100`).
 fn canonical_path_id(s: &str) -> String {
-    let s = s.to_ascii_lowercase();
+    let s = s.trim().to_ascii_lowercase();
+    let s = match s.strip_prefix('+') {
+        Some(number) => {
+            let digits: String = number
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+                .collect();
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                digits
+            } else {
+                s
+            }
+        }
+        None => s,
+    };
     if s.len() > 1 && s.bytes().all(|b| b.is_ascii_digit()) {
         let t = s.trim_start_matches('0');
         if t.is_empty() {

@@ -3,6 +3,7 @@
 
 use crate::decide::{Decision, Verdict};
 use crate::flow::TrainingOutcome;
+use crate::whatsapp::providers::Provider;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -11,8 +12,8 @@ pub const RULE_HEADER: &str = "x-wa-guard-rule";
 pub const STRIPPED_HEADER: &str = "x-wa-guard-stripped";
 
 /// The counter every decision increments. Envoy shows it as
-/// `wa_guard_decisions_total{decision,rule,reason,role}` once the bootstrap's `stats_tags` extract
-/// the labels (see `envoy/`).
+/// `wa_guard_decisions_total{decision,rule,reason,role,provider}` once the bootstrap's `stats_tags`
+/// extract the labels (see `envoy/`).
 pub const DECISIONS_METRIC: &str = "wa_guard_decisions_total";
 
 /// A reply the filter sends instead of forwarding the request.
@@ -48,6 +49,79 @@ pub fn graph_error(decision: &Decision, request_id: &str) -> LocalReply {
     }
 }
 
+/// The 403 for a blocked WhatsApp send, in the error shape of the API it was sent to, so that
+/// the provider's own SDKs surface it: Graph's for the Cloud API and for providers that pass
+/// the Cloud API through (360dialog), Twilio's REST error for Twilio.
+pub fn blocked_reply(decision: &Decision, request_id: &str) -> LocalReply {
+    match decision.provider {
+        Provider::Twilio => twilio_error(decision, request_id),
+        Provider::Vonage => vonage_error(decision, request_id),
+        Provider::CloudApi | Provider::Dialog360 => graph_error(decision, request_id),
+    }
+}
+
+/// Twilio's REST error shape (`code`, `message`, `more_info`, `status`), as its SDKs parse it
+/// into an exception; `details` carries the guard's rule, reason and stable subcode.
+fn twilio_error(decision: &Decision, request_id: &str) -> LocalReply {
+    let message = format!(
+        "Blocked by the egress policy: rule `{}`, reason `{}`. General-purpose AI assistants may not use the WhatsApp Business Platform.",
+        decision.rule,
+        decision.reason.as_str()
+    );
+    let body = json!({
+        "code": TWILIO_FORBIDDEN_CODE,
+        "message": message,
+        "more_info": format!("https://www.twilio.com/docs/errors/{TWILIO_FORBIDDEN_CODE}"),
+        "status": 403,
+        "details": {
+            "wa_guard_rule": decision.rule,
+            "wa_guard_reason": decision.reason.as_str(),
+            "error_subcode": decision.reason.error_subcode(),
+            "request_id": request_id,
+        },
+    });
+    LocalReply {
+        status: 403,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            (DECISION_HEADER.into(), decision.verdict.as_str().into()),
+            (RULE_HEADER.into(), decision.rule.clone()),
+        ],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+/// Vonage's error shape (RFC 7807 problem details: `type`, `title`, `detail`, `instance`), as
+/// its SDKs parse it; the guard's rule, reason and subcode are extension members.
+fn vonage_error(decision: &Decision, request_id: &str) -> LocalReply {
+    let detail = format!(
+        "Blocked by the egress policy: rule `{}`, reason `{}`. General-purpose AI assistants may not use the WhatsApp Business Platform.",
+        decision.rule,
+        decision.reason.as_str()
+    );
+    let body = json!({
+        "type": "https://developer.vonage.com/api-errors#forbidden",
+        "title": "Forbidden",
+        "detail": detail,
+        "instance": request_id,
+        "wa_guard_rule": decision.rule,
+        "wa_guard_reason": decision.reason.as_str(),
+        "error_subcode": decision.reason.error_subcode(),
+    });
+    LocalReply {
+        status: 403,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            (DECISION_HEADER.into(), decision.verdict.as_str().into()),
+            (RULE_HEADER.into(), decision.rule.clone()),
+        ],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+/// Twilio's error code for a forbidden request (HTTP 403).
+const TWILIO_FORBIDDEN_CODE: u32 = 20403;
+
 /// Headers added to the response of a request that went through.
 pub fn response_headers(decision: &Decision) -> Vec<(&'static str, String)> {
     vec![
@@ -59,11 +133,12 @@ pub fn response_headers(decision: &Decision) -> Vec<(&'static str, String)> {
 /// The counter name with its labels in the dotted form the bootstrap's tag regexes extract.
 pub fn metric_name(decision: &Decision) -> String {
     format!(
-        "{DECISIONS_METRIC}.decision.{}.rule.{}.reason.{}.role.{}",
+        "{DECISIONS_METRIC}.decision.{}.rule.{}.reason.{}.role.{}.provider.{}",
         decision.verdict.as_str(),
         decision.rule,
         decision.reason.as_str(),
-        decision.role.as_str()
+        decision.role.as_str(),
+        decision.provider.as_str()
     )
 }
 
@@ -86,6 +161,7 @@ pub fn log_line(decision: &Decision, request_id: &str, salt: &str, policy: &str)
         "signals": decision.signals,
         "identity": decision.identity.as_ref().map(|i| i.value.as_str()),
         "identity_source": decision.identity.as_ref().map(|i| i.source.as_str()),
+        "provider": decision.provider.as_str(),
         "endpoint": decision.edge,
         "phone_number_id": decision.path_id,
         "message_type": decision.message_type,
@@ -230,6 +306,7 @@ mod tests {
             path_id: Some("106540352240000".into()),
             message_type: Some(message_type.into()),
             recipient: Some("+1 650 555 0123".into()),
+            provider: Provider::CloudApi,
         }
     }
 
@@ -243,5 +320,34 @@ mod tests {
         let without: Value =
             serde_json::from_str(&log_line(&decision("text"), "r1", "", "p")).unwrap();
         assert!(without["recipient_hash"].is_null(), "{without}");
+    }
+
+    #[test]
+    fn a_twilio_block_answers_in_twilio_s_error_shape() {
+        let mut d = decision("text");
+        d.provider = Provider::Twilio;
+        let reply = blocked_reply(&d, "r1");
+        assert_eq!(reply.status, 403);
+        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body["code"], 20403);
+        assert_eq!(body["status"], 403);
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("content_classifier")
+        );
+        assert!(body["more_info"].as_str().unwrap().starts_with("https://"));
+        assert_eq!(body["details"]["error_subcode"], 4390006);
+        d.provider = Provider::Dialog360;
+        let body: Value = serde_json::from_slice(&blocked_reply(&d, "r1").body).unwrap();
+        assert_eq!(body["error"]["code"], 10);
+        d.provider = Provider::Vonage;
+        let body: Value = serde_json::from_slice(&blocked_reply(&d, "r1").body).unwrap();
+        assert_eq!(
+            (body["title"].as_str(), body["instance"].as_str()),
+            (Some("Forbidden"), Some("r1"))
+        );
+        assert_eq!(body["error_subcode"], 4390006);
     }
 }

@@ -4,10 +4,13 @@
 //! - [`fields`] reads the texts of a send, a template definition or a flow definition.
 //! - [`form`] reads form bodies and query strings as Graph does (JSON values, bracket keys).
 //! - [`media`] splits multipart uploads (`/media`, a flow's `/assets`).
+//! - [`providers`] recognises sends through Business Solution Providers (360dialog, Twilio,
+//!   Vonage).
 
 pub mod fields;
 pub mod form;
 pub mod media;
+pub mod providers;
 
 pub use fields::{
     MessageView, read_flow, read_message, read_object, read_other, read_template_creation,
@@ -103,6 +106,8 @@ pub struct WhatsAppCall {
     pub path_id: Option<String>,
     /// The request is (or acts as) a POST.
     pub post: bool,
+    /// Whose API the call goes to: the Cloud API itself, or a provider passing its format on.
+    pub provider: providers::Provider,
 }
 
 impl WhatsAppCall {
@@ -298,6 +303,7 @@ pub fn classify_call(method: &str, path: &NormalizedPath, edges: &[Edge]) -> Wha
         edge: edge.to_owned(),
         path_id: id.map(str::to_owned),
         post: is_post || (has_method_override && endpoint == Endpoint::Media),
+        provider: providers::Provider::CloudApi,
     };
     let edge = match rest {
         [id, name] => edges.iter().find(|e| e.name == *name).map(|e| (e, *id)),

@@ -92,7 +92,7 @@ struct DecisionCounter {
     reason: String,
 }
 
-/// `wa_guard_decisions_total.decision.<d>.rule.<r>.reason.<reason>.role.<role>`, split from
+/// `wa_guard_decisions_total.decision.<d>.rule.<r>.reason.<reason>.role.<role>.provider.<p>`, split from
 /// the right so a rule id containing dots survives.
 fn decision_counter(outcome: &Outcome) -> Option<DecisionCounter> {
     let deltas = outcome.counter_deltas();

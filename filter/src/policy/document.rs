@@ -73,6 +73,36 @@ pub struct WhatsAppSection {
     /// today's documented Cloud API that delivers text to a recipient.
     #[serde(default = "default_edges")]
     pub edges: Vec<EdgeDoc>,
+    /// The Business Solution Providers whose WhatsApp sends are read as the Cloud API's are:
+    /// a built-in's name (`"twilio"`), or an object with overrides. The Cloud API itself
+    /// (`cloud_api`) is always read, on `hosts`.
+    #[serde(default)]
+    pub providers: Vec<ProviderDoc>,
+}
+
+/// A provider a policy enables: a built-in's name, or the built-in with overrides.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ProviderDoc {
+    Name(String),
+    Custom(ProviderOverrideDoc),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderOverrideDoc {
+    /// The built-in provider: `360dialog`, `twilio`.
+    pub name: String,
+    /// Replaces the built-in host patterns (`*` stands for one DNS label).
+    #[serde(default)]
+    pub hosts: Option<Vec<String>>,
+    /// Added to the hosts: a regional, sandbox or private host of the same API.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+    /// The sending number of every send on this provider, for one whose requests do not name
+    /// it (360dialog: the API key picks the number). Phone-number rules apply to it.
+    #[serde(default)]
+    pub sender: Option<String>,
 }
 
 /// `graph.facebook.com` and the other names of the same Graph API: its beta tier, its upload

@@ -20,8 +20,8 @@ fn send(filter: &mut host_tests::Filter, identity: &str, text: &str) -> host_tes
 #[test]
 fn every_decision_increments_its_labelled_counter() {
     let mut filter = demo_filter();
-    let allow = "wa_guard_decisions_total.decision.allow.rule.support-bots.reason.allowed.role.customer_service";
-    let block = "wa_guard_decisions_total.decision.block.rule.assistant-lab.reason.general_assistant_origin.role.general_assistant";
+    let allow = "wa_guard_decisions_total.decision.allow.rule.support-bots.reason.allowed.role.customer_service.provider.cloud_api";
+    let block = "wa_guard_decisions_total.decision.block.rule.assistant-lab.reason.general_assistant_origin.role.general_assistant.provider.cloud_api";
     for _ in 0..3 {
         let outcome = send(&mut filter, SUPPORT_BOT, "Your order has shipped.");
         assert_eq!(outcome.counter_delta(allow), 1);

@@ -1,0 +1,226 @@
+"""WhatsApp sends through Business Solution Providers (issue 12), end to end through Envoy.
+
+Vonage Messages: `channel: whatsapp` JSON, refused in Vonage's problem-details shape; an SMS is
+not touched.
+
+Twilio Programmable Messaging: a form post whose `To` is `whatsapp:+...` is a WhatsApp send,
+judged by the same rules as a Cloud API send and refused in Twilio's REST error shape (the one
+twilio-python turns into `TwilioRestException`: `code`, `message`, `more_info`, `status`); an SMS
+on the same endpoint is not touched. 360dialog: Meta's Cloud API format on 360dialog's host,
+refused in Graph's error shape. The stand-in plays both providers (envoy/stand_in.py).
+
+The bootstraps buffer 360dialog's hosts and Twilio's Messages creates behind the guard, as they do
+the Cloud API: the provider receives nothing of a blocked send, not even its headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+
+import pytest
+
+from e2e_data import ASSISTANT_ANSWER, ASSISTANT_IDENTITY, SUPPORT_IDENTITY, SUPPORT_TEXT, e2e_policy
+from e2e_support import IDENTITY_HEADER, gzip_bytes
+
+TWILIO = "api.twilio.com"
+TWILIO_PATH = "/2010-04-01/Accounts/AC5e2ef1d3c4b5a6978877665544332211/Messages.json"
+DIALOG = "waba-v2.360dialog.io"
+VONAGE = "api.nexmo.com"
+FORM = {"content-type": "application/x-www-form-urlencoded", "authorization": "Basic QUM1ZTI6c2VjcmV0"}
+TO_WHATSAPP = "whatsapp:+4915112345678"
+FROM_WHATSAPP = "whatsapp:+14155550100"
+
+
+@pytest.fixture(scope="module")
+def guard(start_guard):
+    policy = e2e_policy()
+    policy["whatsapp"]["providers"] = ["cloud_api", "360dialog", "twilio", "vonage"]
+    return start_guard(policy, name="providers")
+
+
+def form(**fields: str) -> str:
+    return urllib.parse.urlencode(fields)
+
+
+def twilio(guard, body: str | bytes, *, identity: str | None = None, headers: dict[str, str] | None = None):
+    all_headers = dict(FORM)
+    if identity:
+        all_headers[IDENTITY_HEADER] = identity
+    all_headers.update(headers or {})
+    return guard.request("POST", TWILIO, TWILIO_PATH, body, all_headers)
+
+
+def dialog(guard, message: dict, *, identity: str | None = None):
+    headers = {"D360-API-KEY": "e2e-key"}
+    if identity:
+        headers[IDENTITY_HEADER] = identity
+    return guard.request("POST", DIALOG, "/messages", message, headers)
+
+
+def forwarded_body(guard, reply) -> bytes:
+    guard.settle()
+    records = [r for r in guard.received(reply) if r["complete"]]
+    assert len(records) == 1, records
+    return base64.b64decode(records[0]["body_b64"])
+
+
+def assert_nothing_reached_the_provider(guard, reply) -> None:
+    guard.settle()
+    assert guard.received(reply) == [], "the provider saw (part of) a blocked send"
+
+
+def assert_twilio_403(reply, rule: str) -> dict:
+    assert reply.status == 403, reply
+    assert reply.header("content-type") == "application/json"
+    assert (reply.header("x-wa-guard-decision"), reply.header("x-wa-guard-rule")) == ("block", rule)
+    error = reply.json()
+    # What twilio-python's TwilioRestException reads from an error response.
+    assert error["status"] == 403 and error["code"] == 20403
+    assert error["more_info"] == "https://www.twilio.com/docs/errors/20403"
+    assert rule in error["message"]
+    assert error["details"]["wa_guard_rule"] == rule
+    return error
+
+
+def test_twilio_service_message_is_forwarded_byte_for_byte(guard):
+    body = form(To=TO_WHATSAPP, From=FROM_WHATSAPP, Body=SUPPORT_TEXT)
+    reply = twilio(guard, body, identity=SUPPORT_IDENTITY)
+    assert reply.status == 201, reply
+    assert reply.json()["to"] == TO_WHATSAPP
+    assert (reply.header("x-wa-guard-decision"), reply.header("x-wa-guard-rule")) == ("allow", "support-bots")
+    assert forwarded_body(guard, reply) == body.encode()
+
+
+def test_twilio_assistant_answer_is_blocked_in_twilio_shape(guard):
+    reply = twilio(guard, form(To=TO_WHATSAPP, From=FROM_WHATSAPP, Body=ASSISTANT_ANSWER))
+    error = assert_twilio_403(reply, "content_classifier")
+    assert error["details"]["wa_guard_reason"] == "general_assistant_content"
+    assert_nothing_reached_the_provider(guard, reply)
+    request_id = error["details"]["request_id"]
+    entry = guard.wait_for_decision_log(lambda e: e.get("request_id") == request_id)
+    assert (entry["provider"], entry["decision"], entry["endpoint"]) == ("twilio", "block", "messages")
+    assert entry["phone_number_id"] == "+14155550100"
+    assert ASSISTANT_ANSWER[:20] not in json.dumps(entry)
+
+
+def test_twilio_content_template_variables_are_scored(guard):
+    variables = json.dumps({"1": "Dana", "2": ASSISTANT_ANSWER})
+    reply = twilio(guard, form(To=TO_WHATSAPP, From=FROM_WHATSAPP, ContentSid="HX0123456789abcdef", ContentVariables=variables))
+    assert_twilio_403(reply, "content_classifier")
+    assert_nothing_reached_the_provider(guard, reply)
+
+
+def test_twilio_compressed_assistant_answer_is_blocked(guard):
+    body = gzip_bytes(form(To=TO_WHATSAPP, Body=ASSISTANT_ANSWER).encode())
+    reply = twilio(guard, body, headers={"content-encoding": "gzip"})
+    assert_twilio_403(reply, "content_classifier")
+
+
+def test_twilio_sms_is_not_touched(guard):
+    # The same answer as an SMS, from a general-assistant origin: not a WhatsApp send.
+    body = form(To="+4915112345678", From="+14155550100", Body=ASSISTANT_ANSWER)
+    reply = twilio(guard, body, identity=ASSISTANT_IDENTITY)
+    assert reply.status == 201, reply
+    assert reply.header("x-wa-guard-decision") is None
+    assert forwarded_body(guard, reply) == body.encode()
+
+
+def test_twilio_general_assistant_origin_is_blocked_on_whatsapp(guard):
+    reply = twilio(guard, form(To=TO_WHATSAPP, From=FROM_WHATSAPP, Body="Hello!"), identity=ASSISTANT_IDENTITY)
+    assert_twilio_403(reply, "assistant-lab")
+    assert_nothing_reached_the_provider(guard, reply)
+
+
+def test_360dialog_service_message_is_forwarded_byte_for_byte(guard):
+    message = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "4915112345678",
+               "type": "text", "text": {"body": SUPPORT_TEXT}}
+    reply = dialog(guard, message, identity=SUPPORT_IDENTITY)
+    assert reply.status == 200, reply
+    assert reply.json()["messages"][0]["id"].startswith("wamid.")
+    assert reply.header("x-wa-guard-decision") == "allow"
+    assert forwarded_body(guard, reply) == json.dumps(message).encode()
+
+
+def test_360dialog_assistant_answer_is_blocked_in_graph_shape(guard):
+    message = {"messaging_product": "whatsapp", "to": "4915112345678", "type": "text", "text": {"body": ASSISTANT_ANSWER}}
+    reply = dialog(guard, message)
+    assert reply.status == 403, reply
+    error = reply.json()["error"]
+    assert (error["code"], error["type"]) == (10, "OAuthException")
+    assert "content_classifier" in error["message"]
+    assert_nothing_reached_the_provider(guard, reply)
+    entry = guard.wait_for_decision_log(lambda e: e.get("request_id") == error["fbtrace_id"])
+    assert (entry["provider"], entry["decision"], entry["reason"]) == ("360dialog", "block", "general_assistant_content")
+
+
+def test_istio_render_knows_every_built_in_provider_host():
+    """envoy/istio/render.py routes the built-in providers' hosts through the guard: its table must
+    list exactly the hosts `Provider::default_hosts` holds."""
+    import re
+    import sys
+
+    from e2e_support import ENVOY_DIR
+
+    sys.path.insert(0, str(ENVOY_DIR / "istio"))
+    import render  # noqa: E402  (envoy/istio/render.py)
+
+    source = (ENVOY_DIR.parent / "filter/src/whatsapp/providers.rs").read_text(encoding="utf-8")
+    body = source.split("pub fn default_hosts", 1)[1].split("\n    }\n", 1)[0]
+    rust = {
+        name: re.findall(r'"([^"]+)"', arm)
+        for name, arm in zip(["cloud_api", "360dialog", "twilio", "vonage"], re.split(r"Self::\w+ =>", body)[1:])
+    }
+    assert rust == render.PROVIDER_HOSTS
+
+
+def vonage(guard, message: dict, *, identity: str | None = None):
+    headers = {"authorization": "Bearer e2e.jwt.token"}
+    if identity:
+        headers[IDENTITY_HEADER] = identity
+    return guard.request("POST", VONAGE, "/v1/messages", message, headers)
+
+
+def vonage_text(text: str, channel: str = "whatsapp") -> dict:
+    return {"channel": channel, "message_type": "text", "to": "4915112345678", "from": "14155550100", "text": text}
+
+
+def test_vonage_service_message_is_forwarded_byte_for_byte(guard):
+    message = vonage_text(SUPPORT_TEXT)
+    reply = vonage(guard, message, identity=SUPPORT_IDENTITY)
+    assert reply.status == 202, reply
+    assert reply.json()["message_uuid"]
+    assert (reply.header("x-wa-guard-decision"), reply.header("x-wa-guard-rule")) == ("allow", "support-bots")
+    assert forwarded_body(guard, reply) == json.dumps(message).encode()
+
+
+def test_vonage_assistant_answer_is_blocked_in_vonage_shape(guard):
+    reply = vonage(guard, vonage_text(ASSISTANT_ANSWER))
+    assert reply.status == 403, reply
+    assert (reply.header("x-wa-guard-decision"), reply.header("x-wa-guard-rule")) == ("block", "content_classifier")
+    problem = reply.json()
+    assert (problem["title"], problem["type"]) == ("Forbidden", "https://developer.vonage.com/api-errors#forbidden")
+    assert "content_classifier" in problem["detail"]
+    assert_nothing_reached_the_provider(guard, reply)
+    entry = guard.wait_for_decision_log(lambda e: e.get("request_id") == problem["instance"])
+    assert (entry["provider"], entry["decision"]) == ("vonage", "block")
+
+
+def test_vonage_sms_is_not_touched(guard):
+    message = vonage_text(ASSISTANT_ANSWER, channel="sms")
+    reply = vonage(guard, message, identity=ASSISTANT_IDENTITY)
+    assert reply.status == 202, reply
+    assert reply.header("x-wa-guard-decision") is None
+    assert forwarded_body(guard, reply) == json.dumps(message).encode()
+
+
+def test_decisions_are_counted_with_their_provider(guard):
+    twilio(guard, form(To=TO_WHATSAPP, From=FROM_WHATSAPP, Body=ASSISTANT_ANSWER))
+    dialog(guard, {"messaging_product": "whatsapp", "to": "4915112345678", "type": "text", "text": {"body": SUPPORT_TEXT}})
+    text = guard.prometheus()
+    series = [line for line in text.splitlines() if line.startswith("wa_guard_decisions_total{")]
+    assert any('decision="block"' in s and 'provider="twilio"' in s for s in series), series
+    assert any('provider="360dialog"' in s for s in series), series
+    # Every label is extracted: no flattened name is left.
+    assert not [line for line in text.splitlines() if line.startswith("wa_guard_decisions_total_")]

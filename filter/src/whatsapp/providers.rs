@@ -1,0 +1,506 @@
+//! WhatsApp sends through Business Solution Providers (BSPs): which provider a host belongs to,
+//! which of its requests are WhatsApp sends, and what a recipient reads in them.
+//!
+//! Each built-in provider knows its hosts, its send paths, its body format, where the
+//! recipient, the sender number and the message type sit, and where the recipient-visible text
+//! sits:
+//!
+//! - `cloud_api`: Meta's Graph API itself, configured by `whatsapp.hosts` and `whatsapp.edges`.
+//! - `360dialog`: Meta's Cloud API message object unchanged, on 360dialog's own hosts and
+//!   paths. The Cloud API readers apply as they are; the number is picked by the API key, so the
+//!   request does not name it (a policy declares it as the provider's `sender`).
+//! - `twilio`: Twilio Programmable Messaging, form-encoded; a send is WhatsApp only when its `To`
+//!   is a `whatsapp:` address, any other (SMS, MMS, RCS) is no WhatsApp send and is left alone.
+//!   The reader is [`twilio`].
+//! - `vonage`: the Vonage Messages API, JSON; WhatsApp when its `channel` is `whatsapp`, and its
+//!   `custom` object is Meta's message object. The reader is [`vonage`].
+
+pub mod twilio;
+pub mod vonage;
+
+use super::{Endpoint, NormalizedPath, WhatsAppCall};
+use crate::policy::document::ProviderDoc;
+
+/// A provider the filter can read sends of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    /// Meta's Cloud API on the Graph hosts (`whatsapp.hosts`).
+    CloudApi,
+    /// 360dialog: the Cloud API format on `waba-v2.360dialog.io`.
+    Dialog360,
+    /// Twilio Programmable Messaging: `To=whatsapp:+...` form posts.
+    Twilio,
+    /// Vonage Messages API: `channel: "whatsapp"` JSON posts.
+    Vonage,
+}
+
+impl Provider {
+    /// Every provider a policy can name, in the order the reference lists them.
+    pub const ALL: &'static [Self] = &[Self::CloudApi, Self::Dialog360, Self::Twilio, Self::Vonage];
+
+    /// The provider's name in policies, metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CloudApi => "cloud_api",
+            Self::Dialog360 => "360dialog",
+            Self::Twilio => "twilio",
+            Self::Vonage => "vonage",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase();
+        Self::ALL.iter().copied().find(|p| p.as_str() == name)
+    }
+
+    /// The built-in host patterns: exact names, or `*` standing for one DNS label.
+    pub fn default_hosts(self) -> &'static [&'static str] {
+        match self {
+            // The Graph hosts are `whatsapp.hosts`.
+            Self::CloudApi => &[],
+            // Production, the sandbox, and the legacy On-Premise hosting (its `/v1/messages`).
+            Self::Dialog360 => &[
+                "waba-v2.360dialog.io",
+                "waba-sandbox.360dialog.io",
+                "waba.360dialog.io",
+            ],
+            // The global host, the regional `api.{edge}.{region}` form the SDKs build, and the
+            // legacy `api.{region}` form.
+            Self::Twilio => &["api.twilio.com", "api.*.*.twilio.com", "api.*.twilio.com"],
+            // The SDK default, the regional hosts and the sandbox.
+            Self::Vonage => &[
+                "api.nexmo.com",
+                "api-eu.vonage.com",
+                "api-us.vonage.com",
+                "api-ap.vonage.com",
+                "messages-sandbox.nexmo.com",
+            ],
+        }
+    }
+
+    /// Whether the request does not name the sending number, so that phone-number rules can
+    /// only apply through the provider's declared `sender`.
+    pub fn sender_in_request(self) -> bool {
+        !matches!(self, Self::Dialog360)
+    }
+}
+
+/// A host pattern: DNS labels, each literal or `*` (exactly one label).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern(Vec<String>);
+
+impl HostPattern {
+    /// Compiles `api.*.*.twilio.com`; `None` for anything but lowercase-able labels of letters,
+    /// digits and `-`, or `*`.
+    pub fn compile(raw: &str) -> Option<Self> {
+        let norm = super::normalize_authority(raw.trim().trim_end_matches('.'));
+        if norm.is_empty() {
+            return None;
+        }
+        let labels: Vec<String> = norm.split('.').map(str::to_owned).collect();
+        let valid = labels.iter().all(|l| {
+            l == "*" || (!l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        });
+        // A pattern must name at least a registrable domain of literal labels.
+        let literal_tail = labels.iter().rev().take_while(|l| *l != "*").count();
+        (valid && literal_tail >= 2).then_some(Self(labels))
+    }
+
+    /// Whether a normalised authority matches.
+    pub fn matches(&self, host: &str) -> bool {
+        let mut labels = host.split('.');
+        for want in &self.0 {
+            match labels.next() {
+                Some(l) if want == "*" && !l.is_empty() => {}
+                Some(l) if l == want => {}
+                _ => return false,
+            }
+        }
+        labels.next().is_none()
+    }
+
+    pub fn as_string(&self) -> String {
+        self.0.join(".")
+    }
+}
+
+/// A provider a policy enables, compiled.
+#[derive(Debug, Clone)]
+pub struct ProviderRoute {
+    pub provider: Provider,
+    pub hosts: Vec<HostPattern>,
+    /// The sending number of every send on these hosts, for a provider whose requests do not
+    /// name it (360dialog): phone-number rules apply to it.
+    pub sender: Option<String>,
+}
+
+impl ProviderRoute {
+    pub fn matches(&self, host: &str) -> bool {
+        self.hosts.iter().any(|h| h.matches(host))
+    }
+}
+
+/// Compiles the policy's `whatsapp.providers`, reporting every problem with its JSON path.
+/// `graph_hosts` are the Cloud API's hosts (no provider may claim one).
+pub fn compile(
+    docs: &[ProviderDoc],
+    graph_hosts: &[String],
+    push: &mut impl FnMut(String, String),
+) -> Vec<ProviderRoute> {
+    let mut routes: Vec<ProviderRoute> = Vec::new();
+    let mut named: Vec<Provider> = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        let at = format!("$.whatsapp.providers[{i}]");
+        let (name, custom) = match doc {
+            ProviderDoc::Name(n) => (n.as_str(), None),
+            ProviderDoc::Custom(c) => (c.name.as_str(), Some(c)),
+        };
+        let Some(provider) = Provider::from_name(name) else {
+            let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+            push(
+                at,
+                format!("unknown provider `{name}` (known: {})", known.join(", ")),
+            );
+            continue;
+        };
+        if named.contains(&provider) {
+            push(at, format!("provider `{name}` is listed twice"));
+            continue;
+        }
+        named.push(provider);
+        if provider == Provider::CloudApi {
+            if custom.is_some() {
+                push(
+                    at,
+                    "the Cloud API is configured by `whatsapp.hosts` and `whatsapp.edges`, not here"
+                        .into(),
+                );
+            }
+            continue;
+        }
+        let mut hosts = Vec::new();
+        let given = custom.and_then(|c| c.hosts.as_ref());
+        let builtin: Vec<String> = provider
+            .default_hosts()
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
+        let lists: [(&str, &[String]); 2] = [
+            ("hosts", given.map_or(builtin.as_slice(), Vec::as_slice)),
+            (
+                "extra_hosts",
+                custom.map_or(&[][..], |c| c.extra_hosts.as_slice()),
+            ),
+        ];
+        for (field, list) in lists {
+            for (j, raw) in list.iter().enumerate() {
+                let path = format!("{at}.{field}[{j}]");
+                match HostPattern::compile(raw) {
+                    Some(h) if graph_hosts.contains(&h.as_string()) => push(
+                        path,
+                        format!("host `{raw}` is a Cloud API host (`whatsapp.hosts`)"),
+                    ),
+                    Some(h) => hosts.push(h),
+                    None => push(
+                        path,
+                        format!(
+                            "invalid host pattern `{raw}`: DNS labels or `*` for one label, ending in at least two literal labels"
+                        ),
+                    ),
+                }
+            }
+        }
+        if hosts.is_empty() && given.is_some_and(|g| g.is_empty()) {
+            push(
+                format!("{at}.hosts"),
+                "at least one host is required".into(),
+            );
+        }
+        let sender = custom.and_then(|c| c.sender.clone());
+        match &sender {
+            Some(s) if s.trim().is_empty() || s.contains('/') => {
+                push(format!("{at}.sender"), format!("invalid sender `{s}`"));
+            }
+            Some(_) if provider.sender_in_request() => push(
+                format!("{at}.sender"),
+                format!(
+                    "`{name}` sends name their own number; `sender` is for providers whose requests do not"
+                ),
+            ),
+            _ => {}
+        }
+        routes.push(ProviderRoute {
+            provider,
+            hosts,
+            sender,
+        });
+    }
+    routes
+}
+
+/// A send on a multichannel endpoint, read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderSend {
+    /// Another channel (SMS, MMS, RCS, Viber...): not governed.
+    NotWhatsApp,
+    WhatsApp(ProviderMessage),
+}
+
+/// A WhatsApp send read from a provider's own format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderMessage {
+    pub view: super::MessageView,
+    /// The sending number (`+` and digits) or the provider's id for the sender, as
+    /// phone-number rules compare it.
+    pub sender: Option<String>,
+}
+
+/// Reads a decoded body of a [`ProviderRequest::BodyDecides`] request.
+pub fn read_send(
+    provider: Provider,
+    body: &[u8],
+    raw_query: &str,
+) -> Result<ProviderSend, crate::decide::BodyProblem> {
+    match provider {
+        Provider::Vonage => vonage::read(body),
+        _ => twilio::read(body, raw_query),
+    }
+}
+
+/// How a provider request is handled, as far as the headers tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderRequest {
+    /// The Cloud API format on the provider's host: read exactly as a Graph call is.
+    Graph(WhatsAppCall),
+    /// A send on an endpoint that also carries other channels (a Twilio Messages create, a
+    /// Vonage message): WhatsApp or not is known from its body.
+    BodyDecides,
+    /// Anything else on the provider's host, on a provider that also carries other channels:
+    /// not a WhatsApp send, not governed.
+    NotWhatsApp,
+}
+
+/// Classifies a request to a provider's host by method and normalised path.
+pub fn classify(route: &ProviderRoute, method: &str, path: &NormalizedPath) -> ProviderRequest {
+    let post = method.eq_ignore_ascii_case("POST");
+    let segs: Vec<&str> = path
+        .segments
+        .iter()
+        .map(|s| s.strip_suffix(".json").unwrap_or(s))
+        .collect();
+    match route.provider {
+        Provider::CloudApi => ProviderRequest::NotWhatsApp,
+        Provider::Dialog360 => ProviderRequest::Graph(dialog360_call(route, &segs, post)),
+        Provider::Twilio => match segs.as_slice() {
+            ["2010-04-01", "accounts", _, "messages"] if post => ProviderRequest::BodyDecides,
+            _ => ProviderRequest::NotWhatsApp,
+        },
+        // `/v1/messages`, and the older `/v0.1/messages`.
+        Provider::Vonage => match segs.as_slice() {
+            ["v1" | "v0.1", "messages"] if post => ProviderRequest::BodyDecides,
+            _ => ProviderRequest::NotWhatsApp,
+        },
+    }
+}
+
+/// A 360dialog path as the Cloud API edge it stands for. Every request to a 360dialog host is a
+/// WhatsApp call (the host carries no other channel), so anything else is `other`, as on Graph.
+fn dialog360_call(route: &ProviderRoute, segs: &[&str], post: bool) -> WhatsAppCall {
+    // The sandbox and the legacy On-Premise hosting prefix `/v1`.
+    let rest = match segs {
+        ["v1", rest @ ..] => rest,
+        rest => rest,
+    };
+    let (endpoint, edge) = match rest {
+        ["messages"] => (Endpoint::Messages, "messages"),
+        ["marketing_messages"] => (Endpoint::Messages, "marketing_messages"),
+        ["media"] => (Endpoint::Media, "media"),
+        ["configs", "templates"] => (Endpoint::MessageTemplates, "message_templates"),
+        _ => (Endpoint::Other, "other"),
+    };
+    WhatsAppCall {
+        endpoint,
+        edge: edge.to_owned(),
+        path_id: route.sender.clone(),
+        post,
+        provider: Provider::Dialog360,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::whatsapp::normalize_path;
+
+    fn route(p: Provider) -> ProviderRoute {
+        ProviderRoute {
+            provider: p,
+            hosts: p
+                .default_hosts()
+                .iter()
+                .filter_map(|h| HostPattern::compile(h))
+                .collect(),
+            sender: None,
+        }
+    }
+
+    #[test]
+    fn host_patterns_match_whole_labels() {
+        let r = route(Provider::Twilio);
+        for h in [
+            "api.twilio.com",
+            "api.dublin.ie1.twilio.com",
+            "api.ie1.twilio.com",
+        ] {
+            assert!(r.matches(h), "{h}");
+        }
+        for h in [
+            "twilio.com",
+            "api.twilio.com.evil.com",
+            "xapi.twilio.com",
+            "api.a.b.c.twilio.com",
+            "conversations.twilio.com",
+            "api..twilio.com",
+        ] {
+            assert!(!r.matches(h), "{h}");
+        }
+        assert!(HostPattern::compile("*.com").is_none());
+        assert!(HostPattern::compile("api.*").is_none());
+        assert!(HostPattern::compile("a b.example.com").is_none());
+        assert_eq!(
+            HostPattern::compile("API.Example.COM.:443").map(|h| h.as_string()),
+            Some("api.example.com".to_owned())
+        );
+    }
+
+    #[test]
+    fn dialog360_paths_are_cloud_api_edges() {
+        let r = ProviderRoute {
+            sender: Some("+4930123".into()),
+            ..route(Provider::Dialog360)
+        };
+        for (path, endpoint, edge) in [
+            ("/messages", Endpoint::Messages, "messages"),
+            ("/Messages/", Endpoint::Messages, "messages"),
+            ("/v1/messages", Endpoint::Messages, "messages"),
+            (
+                "/marketing_messages",
+                Endpoint::Messages,
+                "marketing_messages",
+            ),
+            ("/media", Endpoint::Media, "media"),
+            (
+                "/v1/configs/templates",
+                Endpoint::MessageTemplates,
+                "message_templates",
+            ),
+            ("/v1/configs/webhook", Endpoint::Other, "other"),
+        ] {
+            let ProviderRequest::Graph(call) = classify(&r, "POST", &normalize_path(path)) else {
+                panic!("{path}");
+            };
+            assert_eq!(
+                (call.endpoint, call.edge.as_str()),
+                (endpoint, edge),
+                "{path}"
+            );
+            assert_eq!(call.path_id.as_deref(), Some("+4930123"));
+            assert_eq!(call.provider, Provider::Dialog360);
+        }
+    }
+
+    #[test]
+    fn twilio_message_creates_only() {
+        let r = route(Provider::Twilio);
+        for path in [
+            "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json",
+            "/2010-04-01/Accounts/AC0123/Messages",
+            "//2010-04-01/Accounts/AC0123/%4Dessages.json?x=1",
+        ] {
+            assert_eq!(
+                classify(&r, "POST", &normalize_path(path)),
+                ProviderRequest::BodyDecides,
+                "{path}"
+            );
+        }
+        for (method, path) in [
+            ("GET", "/2010-04-01/Accounts/AC0123/Messages.json"),
+            ("POST", "/2010-04-01/Accounts/AC0123/Calls.json"),
+            ("POST", "/2010-04-01/Accounts/AC0123/Messages/SM1.json"),
+        ] {
+            assert_eq!(
+                classify(&r, method, &normalize_path(path)),
+                ProviderRequest::NotWhatsApp,
+                "{method} {path}"
+            );
+        }
+    }
+
+    fn compile_with(providers: &str, unknown: &str) -> Result<crate::policy::Policy, Vec<String>> {
+        let text = format!(
+            r#"{{"default_action":"allow","whatsapp":{{"providers":{providers}}},
+            "identity":{{"sources":[{{"type":"peer_uri_san"}}]}},"origins":[],
+            "phone_numbers":{{"unknown":"{unknown}"}},"content":{{}},"limits":{{}}}}"#
+        );
+        crate::policy::Policy::from_json(text.as_bytes())
+            .map_err(|e| e.problems().into_iter().map(|p| p.to_string()).collect())
+    }
+
+    #[test]
+    fn providers_compile_with_overrides() {
+        let p = compile_with(
+            r#"["cloud_api", {"name":"twilio","extra_hosts":["twilio.internal.example"]},
+                {"name":"360dialog","hosts":["waba-v2.360dialog.io"],"sender":"+49 30 5550"}]"#,
+            "block",
+        )
+        .unwrap();
+        assert_eq!(p.providers.len(), 2);
+        assert!(p.governs_host("twilio.internal.example"));
+        assert!(p.governs_host("API.Twilio.com:443"));
+        assert!(!p.governs_host("waba-sandbox.360dialog.io"));
+        assert_eq!(
+            p.provider_for("waba-v2.360dialog.io").map(|r| r.provider),
+            Some(Provider::Dialog360)
+        );
+        // Absent: only the Cloud API.
+        let p = compile_with("[]", "allow").unwrap();
+        assert!(!p.governs_host("api.twilio.com"));
+    }
+
+    #[test]
+    fn provider_problems_are_reported_with_their_paths() {
+        let problems = compile_with(
+            r#"["twilio", "twilio", "sinchx", {"name":"cloud_api","extra_hosts":["x.example.com"]},
+                {"name":"360dialog","hosts":["graph.facebook.com","*.io"]}]"#,
+            "block",
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = problems
+            .iter()
+            .map(|p| p.split('`').nth(1).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "$.whatsapp.providers[1]",
+                "$.whatsapp.providers[2]",
+                "$.whatsapp.providers[3]",
+                "$.whatsapp.providers[4].hosts[0]",
+                "$.whatsapp.providers[4].hosts[1]",
+            ],
+            "{problems:?}"
+        );
+        // A sender on a provider whose requests name it; an unknown field.
+        let problems = compile_with(r#"[{"name":"twilio","sender":"+1"}]"#, "allow").unwrap_err();
+        assert!(problems[0].contains("providers[0].sender"), "{problems:?}");
+        assert!(compile_with(r#"[{"name":"twilio","host":["x.example.com"]}]"#, "allow").is_err());
+    }
+
+    #[test]
+    fn provider_names() {
+        assert_eq!(Provider::from_name(" Twilio "), Some(Provider::Twilio));
+        assert_eq!(Provider::from_name("360dialog"), Some(Provider::Dialog360));
+        assert_eq!(Provider::from_name("cloud_api"), Some(Provider::CloudApi));
+        assert_eq!(Provider::from_name("infobip"), None);
+    }
+}

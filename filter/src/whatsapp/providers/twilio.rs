@@ -1,0 +1,286 @@
+//! Twilio Programmable Messaging: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, a
+//! form (`To=whatsapp:+...&From=whatsapp:+...&Body=...`).
+//!
+//! The same endpoint sends SMS, MMS and RCS; the send is WhatsApp when its `To` is a
+//! `whatsapp:` address. What a recipient reads: `Body`, the values of `ContentVariables` (a
+//! JSON string substituted into the content template `ContentSid` names; the template's own
+//! text was reviewed by Meta when it was approved and is not in the request) and the label of
+//! a `PersistentAction`. Every other field Twilio does not document as machine data is read
+//! too, so a field this list does not know cannot carry text past the classifier.
+
+use super::{ProviderMessage, ProviderSend};
+use crate::decide::BodyProblem;
+use crate::whatsapp::MessageView;
+use crate::whatsapp::percent_decode;
+use serde_json::Value;
+
+/// Fields Twilio documents as addresses, ids, URLs, flags or enums: never shown to a recipient.
+/// Compared lowercased.
+const MACHINE_FIELDS: &[&str] = &[
+    "to",
+    "from",
+    "messagingservicesid",
+    "mediaurl",
+    "contentsid",
+    "statuscallback",
+    "applicationsid",
+    "maxprice",
+    "providefeedback",
+    "attempt",
+    "validityperiod",
+    "forcedelivery",
+    "contentretention",
+    "addressretention",
+    "smartencoded",
+    "traffictype",
+    "shortenurls",
+    "scheduletype",
+    "sendat",
+    "sendasmms",
+    "riskcheck",
+];
+
+/// Fields a recipient reads, read first and in this order.
+const VISIBLE_FIELDS: &[&str] = &["body", "contentvariables", "persistentaction"];
+
+/// Fields that name one thing: two different values make the send ambiguous.
+const SINGLE_FIELDS: &[&str] = &["to", "from", "messagingservicesid", "contentsid"];
+
+/// How deep a `ContentVariables` value is walked.
+const MAX_DEPTH: usize = 16;
+
+/// Reads a decoded form body and the query string. The sender is `From` without `whatsapp:`
+/// (`+` and digits only), or the Messaging Service SID that picks the number. Fields of both count (the query fills what
+/// the body leaves out). A body that is not UTF-8 cannot be told apart from a WhatsApp send:
+/// it is invalid.
+pub fn read(body: &[u8], raw_query: &str) -> Result<ProviderSend, BodyProblem> {
+    let body = std::str::from_utf8(body).map_err(|_| BodyProblem::InvalidJson)?;
+    let mut fields = pairs(body);
+    fields.extend(pairs(raw_query));
+    let values = |name: &str| -> Vec<&str> {
+        fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let to = values("to");
+    let Some(recipient) = to.iter().find(|v| strip_channel(v).is_some()) else {
+        return Ok(ProviderSend::NotWhatsApp);
+    };
+    // Which of two `To`, `From` or template ids Twilio would act on is not documented.
+    for name in SINGLE_FIELDS {
+        let mut distinct = values(name);
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() > 1 {
+            return Err(BodyProblem::InvalidJson);
+        }
+    }
+    let sender = values("from")
+        .first()
+        .map(|f| number(strip_channel(f).unwrap_or(f)))
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            values("messagingservicesid")
+                .first()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        });
+    let message_type = if !values("contentsid").is_empty() {
+        "template"
+    } else if !values("mediaurl").is_empty() {
+        "media"
+    } else if !values("persistentaction").is_empty() {
+        "location"
+    } else {
+        "text"
+    };
+    let mut view = MessageView {
+        message_type: message_type.to_owned(),
+        recipient: strip_channel(recipient).map(number),
+        template_category: None,
+        texts: Vec::new(),
+    };
+    let mut texts = Vec::new();
+    for name in VISIBLE_FIELDS {
+        for v in values(name) {
+            if *name == "contentvariables" {
+                content_variables(v, &mut texts);
+            } else {
+                texts.push(v.to_owned());
+            }
+        }
+    }
+    for (k, v) in &fields {
+        if !MACHINE_FIELDS.contains(&k.as_str()) && !VISIBLE_FIELDS.contains(&k.as_str()) {
+            texts.push(v.clone());
+        }
+    }
+    for t in texts {
+        if !t.trim().is_empty() && !view.texts.contains(&t) {
+            view.texts.push(t);
+        }
+    }
+    Ok(ProviderSend::WhatsApp(ProviderMessage { view, sender }))
+}
+
+/// `key=value` pairs, decoded, keys trimmed and lowercased.
+fn pairs(form: &str) -> Vec<(String, String)> {
+    form.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (
+                percent_decode(k).trim().to_ascii_lowercase(),
+                percent_decode(v),
+            )
+        })
+        .collect()
+}
+
+/// The address after a `whatsapp:` prefix (any case, blanks around it ignored).
+fn strip_channel(address: &str) -> Option<&str> {
+    let a = address.trim_start();
+    let prefix = a.get(..9)?;
+    prefix
+        .eq_ignore_ascii_case("whatsapp:")
+        .then(|| a.get(9..).unwrap_or_default())
+}
+
+/// A phone number as rules compare it: `+` and digits, without blanks and punctuation.
+fn number(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '+')
+        .collect()
+}
+
+/// The values of `ContentVariables`; a value that is not JSON is read as the text it is.
+fn content_variables(raw: &str, out: &mut Vec<String>) {
+    match crate::strict_json::from_slice(raw.as_bytes()) {
+        Ok(v) => strings(&v, out, 0),
+        Err(_) => out.push(raw.to_owned()),
+    }
+}
+
+fn strings(v: &Value, out: &mut Vec<String>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out, depth + 1)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out, depth + 1)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whatsapp(body: &str) -> ProviderMessage {
+        match read(body.as_bytes(), "").unwrap() {
+            ProviderSend::WhatsApp(m) => m,
+            ProviderSend::NotWhatsApp => panic!("not WhatsApp: {body}"),
+        }
+    }
+
+    #[test]
+    fn a_whatsapp_text_is_read() {
+        let m = whatsapp(
+            "To=whatsapp%3A%2B4915112345678&From=whatsapp%3A%2B1%20415-555-0100&Body=Your+parcel+arrives+today.",
+        );
+        assert_eq!(m.view.message_type, "text");
+        assert_eq!(m.view.texts, ["Your parcel arrives today."]);
+        assert_eq!(m.view.recipient.as_deref(), Some("+4915112345678"));
+        assert_eq!(m.sender.as_deref(), Some("+14155550100"));
+    }
+
+    #[test]
+    fn sms_and_other_channels_are_not_whatsapp() {
+        for body in [
+            "To=%2B4915112345678&From=%2B14155550100&Body=Hi",
+            "To=rcs%3Aacme&Body=Hi",
+            "Body=whatsapp%3A%2B1",
+            "",
+        ] {
+            assert_eq!(
+                read(body.as_bytes(), "").unwrap(),
+                ProviderSend::NotWhatsApp,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_whatsapp_prefix_in_any_case_or_in_the_query_counts() {
+        let m = whatsapp("To=+WhatsApp:%2B4915112345678&Body=x");
+        assert_eq!(m.view.recipient.as_deref(), Some("+4915112345678"));
+        let ProviderSend::WhatsApp(m) = read(
+            b"Body=hello",
+            "To=whatsapp:%2B4915112345678&MessagingServiceSid=MG1",
+        )
+        .unwrap() else {
+            panic!("query To not read");
+        };
+        assert_eq!(
+            (m.view.texts.as_slice(), m.sender.as_deref()),
+            (&["hello".to_owned()][..], Some("MG1"))
+        );
+    }
+
+    #[test]
+    fn content_template_variables_are_read() {
+        let m = whatsapp(
+            "To=whatsapp:%2B49151&From=whatsapp:%2B1415&ContentSid=HX0123&ContentVariables=%7B%221%22%3A%22Anna%22%2C%222%22%3A%22Tuesday%22%7D",
+        );
+        assert_eq!(m.view.message_type, "template");
+        assert_eq!(m.view.texts, ["Anna", "Tuesday"]);
+        // Not JSON: read as it is.
+        let m = whatsapp("To=whatsapp:%2B49151&ContentSid=HX1&ContentVariables=just+words");
+        assert_eq!(m.view.texts, ["just words"]);
+    }
+
+    #[test]
+    fn media_location_and_unknown_fields() {
+        let m = whatsapp(
+            "To=whatsapp:%2B49151&MediaUrl=https%3A%2F%2Fx.example%2Fa.png&MediaUrl=https%3A%2F%2Fx.example%2Fb.png&Body=Caption",
+        );
+        assert_eq!(
+            (m.view.message_type.as_str(), m.view.texts.as_slice()),
+            ("media", &["Caption".to_owned()][..])
+        );
+        let m = whatsapp(
+            "To=whatsapp:%2B49151&PersistentAction=geo%3A1%2C2%7COur+shop&StatusCallback=https%3A%2F%2Fcb",
+        );
+        assert_eq!(
+            (m.view.message_type.as_str(), m.view.texts.as_slice()),
+            ("location", &["geo:1,2|Our shop".to_owned()][..])
+        );
+        let m = whatsapp("To=whatsapp:%2B49151&Body=a&FutureCaption=unlisted+text");
+        assert_eq!(m.view.texts, ["a", "unlisted text"]);
+    }
+
+    #[test]
+    fn ambiguous_sends_are_invalid() {
+        for body in [
+            "To=whatsapp:%2B1&To=whatsapp:%2B2&Body=x",
+            "To=whatsapp:%2B1&From=whatsapp:%2B3&From=whatsapp:%2B4&Body=x",
+            "To=whatsapp:%2B1&ContentSid=HX1&ContentSid=HX2",
+        ] {
+            assert_eq!(
+                read(body.as_bytes(), "").unwrap_err(),
+                BodyProblem::InvalidJson,
+                "{body}"
+            );
+        }
+        assert_eq!(
+            read(&[0xff, b'='], "").unwrap_err(),
+            BodyProblem::InvalidJson
+        );
+        // The same value twice is one value; every Body is read.
+        let m = whatsapp("To=whatsapp:%2B1&To=whatsapp:%2B1&Body=one&Body=two");
+        assert_eq!(m.view.texts, ["one", "two"]);
+    }
+}
