@@ -3,7 +3,8 @@
 
 One threaded HTTP/1.1 server plays every upstream host (Envoy keeps the original
 `Host`, so the stand-in answers by host): the WhatsApp Cloud API on
-graph.facebook.com, the WhatsApp providers (360dialog, Twilio, Vonage), the AI training
+graph.facebook.com, the WhatsApp providers (360dialog, Twilio, Vonage,
+Infobip), the AI training
 endpoints, and "anything else". It records
 every request it receives (method, path, headers, the exact body bytes, whether
 the body was chunked) and serves the records on a second, separate control port:
@@ -274,6 +275,10 @@ def provider_answer(host: str, method: str, path: str, body: bytes) -> tuple[int
     if host in ("api.nexmo.com", "messages-sandbox.nexmo.com") or re.fullmatch(r"api-[a-z]+\.vonage\.com", host):
         if method == "POST" and re.fullmatch(r"/v(1|0\.1)/messages", bare):
             return 202, {"message_uuid": str(uuid.uuid4())}
+        return 200, {"ok": True, "host": host, "path": path}
+    if host == "api.infobip.com" or host.endswith(".api.infobip.com"):
+        if method == "POST" and re.fullmatch(r"/(whatsapp/\d+/message/.+|messages-api/\d+/messages)", bare):
+            return 200, {"messages": [{"messageId": str(uuid.uuid4()), "status": {"groupName": "PENDING"}}]}
         return 200, {"ok": True, "host": host, "path": path}
     return None
 

@@ -72,6 +72,7 @@ REGIONAL_EXAMPLES = {
     "bedrock.*.amazonaws.com": "bedrock.us-east-1.amazonaws.com",
     "api.*.*.twilio.com": "api.dublin.ie1.twilio.com",
     "api.*.twilio.com": "api.ie1.twilio.com",
+    "*.api.infobip.com": "example.api.infobip.com",
 }
 
 # The built-in WhatsApp providers' hosts, as `Provider::default_hosts` in
@@ -83,6 +84,7 @@ PROVIDER_HOSTS = {
     "twilio": ["api.twilio.com", "api.*.*.twilio.com", "api.*.twilio.com"],
     "vonage": ["api.nexmo.com", "api-eu.vonage.com", "api-us.vonage.com", "api-ap.vonage.com",
                "messages-sandbox.nexmo.com"],
+    "infobip": ["*.api.infobip.com", "api.infobip.com"],
 }
 
 OUTPUTS = ("wasmplugin.yaml", "egress-gateway.yaml", "sidecar.yaml")

@@ -1,7 +1,8 @@
 """WhatsApp sends through Business Solution Providers (issue 12), end to end through Envoy.
 
 Vonage Messages: `channel: whatsapp` JSON, refused in Vonage's problem-details shape; an SMS is
-not touched.
+not touched. Infobip: its WhatsApp API by path, its Messages API by `channel: WHATSAPP`, refused in
+Infobip's `requestError` shape.
 
 Twilio Programmable Messaging: a form post whose `To` is `whatsapp:+...` is a WhatsApp send,
 judged by the same rules as a Cloud API send and refused in Twilio's REST error shape (the one
@@ -28,6 +29,7 @@ TWILIO = "api.twilio.com"
 TWILIO_PATH = "/2010-04-01/Accounts/AC5e2ef1d3c4b5a6978877665544332211/Messages.json"
 DIALOG = "waba-v2.360dialog.io"
 VONAGE = "api.nexmo.com"
+INFOBIP = "xk9f2.api.infobip.com"
 FORM = {"content-type": "application/x-www-form-urlencoded", "authorization": "Basic QUM1ZTI6c2VjcmV0"}
 TO_WHATSAPP = "whatsapp:+4915112345678"
 FROM_WHATSAPP = "whatsapp:+14155550100"
@@ -36,7 +38,7 @@ FROM_WHATSAPP = "whatsapp:+14155550100"
 @pytest.fixture(scope="module")
 def guard(start_guard):
     policy = e2e_policy()
-    policy["whatsapp"]["providers"] = ["cloud_api", "360dialog", "twilio", "vonage"]
+    policy["whatsapp"]["providers"] = ["cloud_api", "360dialog", "twilio", "vonage", "infobip"]
     return start_guard(policy, name="providers")
 
 
@@ -170,7 +172,7 @@ def test_istio_render_knows_every_built_in_provider_host():
     body = source.split("pub fn default_hosts", 1)[1].split("\n    }\n", 1)[0]
     rust = {
         name: re.findall(r'"([^"]+)"', arm)
-        for name, arm in zip(["cloud_api", "360dialog", "twilio", "vonage"], re.split(r"Self::\w+ =>", body)[1:])
+        for name, arm in zip(["cloud_api", "360dialog", "twilio", "vonage", "infobip"], re.split(r"Self::\w+ =>", body)[1:])
     }
     assert rust == render.PROVIDER_HOSTS
 
@@ -211,6 +213,43 @@ def test_vonage_sms_is_not_touched(guard):
     message = vonage_text(ASSISTANT_ANSWER, channel="sms")
     reply = vonage(guard, message, identity=ASSISTANT_IDENTITY)
     assert reply.status == 202, reply
+    assert reply.header("x-wa-guard-decision") is None
+    assert forwarded_body(guard, reply) == json.dumps(message).encode()
+
+
+def infobip(guard, path: str, message: dict, *, identity: str | None = None):
+    headers = {"authorization": "App e2e-key"}
+    if identity:
+        headers[IDENTITY_HEADER] = identity
+    return guard.request("POST", INFOBIP, path, message, headers)
+
+
+def test_infobip_service_buttons_are_forwarded_byte_for_byte(guard):
+    message = {"from": "14155550100", "to": "4915112345678", "content": {
+        "body": {"text": "Confirm your appointment on Tuesday at 10:00?"},
+        "action": {"buttons": [{"type": "REPLY", "id": "y", "title": "Confirm"}]}}}
+    reply = infobip(guard, "/whatsapp/1/message/interactive/buttons", message, identity=SUPPORT_IDENTITY)
+    assert reply.status == 200, reply
+    assert reply.header("x-wa-guard-decision") == "allow"
+    assert forwarded_body(guard, reply) == json.dumps(message).encode()
+
+
+def test_infobip_assistant_answer_is_blocked_in_infobip_shape(guard):
+    message = {"from": "14155550100", "to": "4915112345678", "content": {"text": ASSISTANT_ANSWER}}
+    reply = infobip(guard, "/whatsapp/1/message/text", message)
+    assert reply.status == 403, reply
+    error = reply.json()["requestError"]["serviceException"]
+    assert error["messageId"] == "FORBIDDEN" and "content_classifier" in error["text"]
+    assert_nothing_reached_the_provider(guard, reply)
+    entry = guard.wait_for_decision_log(lambda e: e.get("request_id") == error["request_id"])
+    assert (entry["provider"], entry["decision"]) == ("infobip", "block")
+
+
+def test_infobip_sms_is_not_touched(guard):
+    message = {"messages": [{"channel": "SMS", "sender": "Acme", "destinations": [{"to": "4915112345678"}],
+                             "content": {"body": {"type": "TEXT", "text": ASSISTANT_ANSWER}}}]}
+    reply = infobip(guard, "/messages-api/1/messages", message, identity=ASSISTANT_IDENTITY)
+    assert reply.status == 200, reply
     assert reply.header("x-wa-guard-decision") is None
     assert forwarded_body(guard, reply) == json.dumps(message).encode()
 

@@ -56,6 +56,7 @@ pub fn blocked_reply(decision: &Decision, request_id: &str) -> LocalReply {
     match decision.provider {
         Provider::Twilio => twilio_error(decision, request_id),
         Provider::Vonage => vonage_error(decision, request_id),
+        Provider::Infobip => infobip_error(decision, request_id),
         Provider::CloudApi | Provider::Dialog360 => graph_error(decision, request_id),
     }
 }
@@ -108,6 +109,33 @@ fn vonage_error(decision: &Decision, request_id: &str) -> LocalReply {
         "wa_guard_reason": decision.reason.as_str(),
         "error_subcode": decision.reason.error_subcode(),
     });
+    LocalReply {
+        status: 403,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            (DECISION_HEADER.into(), decision.verdict.as_str().into()),
+            (RULE_HEADER.into(), decision.rule.clone()),
+        ],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+/// Infobip's error shape (`requestError.serviceException` with `messageId` and `text`), as its
+/// SDKs parse it; the guard's rule, reason and subcode sit next to them.
+fn infobip_error(decision: &Decision, request_id: &str) -> LocalReply {
+    let text = format!(
+        "Blocked by the egress policy: rule `{}`, reason `{}`. General-purpose AI assistants may not use the WhatsApp Business Platform.",
+        decision.rule,
+        decision.reason.as_str()
+    );
+    let body = json!({"requestError": {"serviceException": {
+        "messageId": "FORBIDDEN",
+        "text": text,
+        "wa_guard_rule": decision.rule,
+        "wa_guard_reason": decision.reason.as_str(),
+        "error_subcode": decision.reason.error_subcode(),
+        "request_id": request_id,
+    }}});
     LocalReply {
         status: 403,
         headers: vec![
@@ -349,5 +377,12 @@ mod tests {
             (Some("Forbidden"), Some("r1"))
         );
         assert_eq!(body["error_subcode"], 4390006);
+        d.provider = Provider::Infobip;
+        let body: Value = serde_json::from_slice(&blocked_reply(&d, "r1").body).unwrap();
+        let e = &body["requestError"]["serviceException"];
+        assert_eq!(
+            (e["messageId"].as_str(), e["request_id"].as_str()),
+            (Some("FORBIDDEN"), Some("r1"))
+        );
     }
 }

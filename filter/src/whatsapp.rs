@@ -5,7 +5,7 @@
 //! - [`form`] reads form bodies and query strings as Graph does (JSON values, bracket keys).
 //! - [`media`] splits multipart uploads (`/media`, a flow's `/assets`).
 //! - [`providers`] recognises sends through Business Solution Providers (360dialog, Twilio,
-//!   Vonage).
+//!   Vonage, Infobip).
 
 pub mod fields;
 pub mod form;

@@ -18,6 +18,7 @@ use crate::whatsapp::{Endpoint, NormalizedPath, WhatsAppCall};
 #[derive(Debug, Clone)]
 pub(super) struct PendingProviderSend {
     provider: Provider,
+    segments: Vec<String>,
     identity: Option<OriginIdentity>,
     content_encoding: Option<String>,
     raw_query: String,
@@ -41,6 +42,7 @@ impl RequestFlow {
             ProviderRequest::BodyDecides => {
                 let pending = PendingProviderSend {
                     provider: route.provider,
+                    segments: path.segments.clone(),
                     identity: identity::resolve(&policy.identity_sources, attrs),
                     content_encoding: head.content_encoding.clone(),
                     raw_query: raw_query(&head.path).to_owned(),
@@ -98,7 +100,14 @@ impl RequestFlow {
                     policy.limits.max_decompressed_bytes,
                 )
             })
-            .and_then(|b| providers::read_send(pending.provider, b.as_ref(), &pending.raw_query));
+            .and_then(|b| {
+                providers::read_send(
+                    pending.provider,
+                    &pending.segments,
+                    b.as_ref(),
+                    &pending.raw_query,
+                )
+            });
         match read {
             // SMS, MMS, RCS: not governed, forwarded as it came.
             Ok(ProviderSend::NotWhatsApp) => {

@@ -14,7 +14,10 @@
 //!   The reader is [`twilio`].
 //! - `vonage`: the Vonage Messages API, JSON; WhatsApp when its `channel` is `whatsapp`, and its
 //!   `custom` object is Meta's message object. The reader is [`vonage`].
+//! - `infobip`: Infobip's WhatsApp API and omnichannel Messages API, JSON in its own format.
+//!   The reader is [`infobip`].
 
+pub mod infobip;
 pub mod twilio;
 pub mod vonage;
 
@@ -32,11 +35,19 @@ pub enum Provider {
     Twilio,
     /// Vonage Messages API: `channel: "whatsapp"` JSON posts.
     Vonage,
+    /// Infobip: the WhatsApp API (`/whatsapp/...`) and the Messages API (`channel: WHATSAPP`).
+    Infobip,
 }
 
 impl Provider {
     /// Every provider a policy can name, in the order the reference lists them.
-    pub const ALL: &'static [Self] = &[Self::CloudApi, Self::Dialog360, Self::Twilio, Self::Vonage];
+    pub const ALL: &'static [Self] = &[
+        Self::CloudApi,
+        Self::Dialog360,
+        Self::Twilio,
+        Self::Vonage,
+        Self::Infobip,
+    ];
 
     /// The provider's name in policies, metrics and logs.
     pub fn as_str(self) -> &'static str {
@@ -45,6 +56,7 @@ impl Provider {
             Self::Dialog360 => "360dialog",
             Self::Twilio => "twilio",
             Self::Vonage => "vonage",
+            Self::Infobip => "infobip",
         }
     }
 
@@ -75,6 +87,8 @@ impl Provider {
                 "api-ap.vonage.com",
                 "messages-sandbox.nexmo.com",
             ],
+            // Each account's own base URL, and the older shared host.
+            Self::Infobip => &["*.api.infobip.com", "api.infobip.com"],
         }
     }
 
@@ -256,13 +270,16 @@ pub struct ProviderMessage {
 }
 
 /// Reads a decoded body of a [`ProviderRequest::BodyDecides`] request.
+/// `segments` is the normalised path.
 pub fn read_send(
     provider: Provider,
+    segments: &[String],
     body: &[u8],
     raw_query: &str,
 ) -> Result<ProviderSend, crate::decide::BodyProblem> {
     match provider {
         Provider::Vonage => vonage::read(body),
+        Provider::Infobip => infobip::read(segments, body),
         _ => twilio::read(body, raw_query),
     }
 }
@@ -300,6 +317,33 @@ pub fn classify(route: &ProviderRoute, method: &str, path: &NormalizedPath) -> P
             ["v1" | "v0.1", "messages"] if post => ProviderRequest::BodyDecides,
             _ => ProviderRequest::NotWhatsApp,
         },
+        Provider::Infobip => infobip_request(route, &segs, post),
+    }
+}
+
+/// An Infobip path: a WhatsApp API send or a Messages API send is read from its body; a
+/// template created or edited for a WhatsApp sender is read as a Cloud API template definition
+/// (its texts sit under `structure`), with the sender as the path id; anything else on
+/// Infobip's hosts (SMS, email, reports) is not governed.
+fn infobip_request(route: &ProviderRoute, segs: &[&str], post: bool) -> ProviderRequest {
+    match segs {
+        ["whatsapp", _, "senders", sender, "templates", ..] if post => {
+            ProviderRequest::Graph(WhatsAppCall {
+                endpoint: Endpoint::MessageTemplates,
+                edge: "message_templates".to_owned(),
+                path_id: Some((*sender).to_owned()),
+                post,
+                provider: route.provider,
+            })
+        }
+        ["whatsapp", _, "message", ..]
+        | ["messages-api", _, "messages"]
+        | ["omni", _, "advanced"]
+            if post =>
+        {
+            ProviderRequest::BodyDecides
+        }
+        _ => ProviderRequest::NotWhatsApp,
     }
 }
 
@@ -501,6 +545,7 @@ mod tests {
         assert_eq!(Provider::from_name(" Twilio "), Some(Provider::Twilio));
         assert_eq!(Provider::from_name("360dialog"), Some(Provider::Dialog360));
         assert_eq!(Provider::from_name("cloud_api"), Some(Provider::CloudApi));
-        assert_eq!(Provider::from_name("infobip"), None);
+        assert_eq!(Provider::from_name("infobip"), Some(Provider::Infobip));
+        assert_eq!(Provider::from_name("sinch"), None);
     }
 }
