@@ -308,8 +308,14 @@ pub fn classify(route: &ProviderRoute, method: &str, path: &NormalizedPath) -> P
     match route.provider {
         Provider::CloudApi => ProviderRequest::NotWhatsApp,
         Provider::Dialog360 => ProviderRequest::Graph(dialog360_call(route, &segs, post)),
+        // The 2010 API picks the response format by the last segment's extension (`.json`,
+        // `.xml`, or none): any of them creates the message.
         Provider::Twilio => match segs.as_slice() {
-            ["2010-04-01", "accounts", _, "messages"] if post => ProviderRequest::BodyDecides,
+            ["2010-04-01", "accounts", _, last]
+                if post && last.split('.').next() == Some("messages") =>
+            {
+                ProviderRequest::BodyDecides
+            }
             _ => ProviderRequest::NotWhatsApp,
         },
         // `/v1/messages`, and the older `/v0.1/messages`.
@@ -460,6 +466,7 @@ mod tests {
             "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json",
             "/2010-04-01/Accounts/AC0123/Messages",
             "//2010-04-01/Accounts/AC0123/%4Dessages.json?x=1",
+            "/2010-04-01/Accounts/AC0123/Messages.xml",
         ] {
             assert_eq!(
                 classify(&r, "POST", &normalize_path(path)),
@@ -471,6 +478,7 @@ mod tests {
             ("GET", "/2010-04-01/Accounts/AC0123/Messages.json"),
             ("POST", "/2010-04-01/Accounts/AC0123/Calls.json"),
             ("POST", "/2010-04-01/Accounts/AC0123/Messages/SM1.json"),
+            ("POST", "/2010-04-01/Accounts/AC0123/MessagesX.json"),
         ] {
             assert_eq!(
                 classify(&r, method, &normalize_path(path)),
