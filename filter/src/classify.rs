@@ -843,6 +843,15 @@ fn windows(paragraph: &str) -> Vec<std::ops::Range<usize>> {
     if start < paragraph.len() || sentences.is_empty() {
         sentences.push((start, paragraph.len(), words));
     }
+    windows_of_sentences(&sentences, paragraph.len())
+}
+
+/// Groups sentences `(start, end, words)` into windows of about [`WINDOW_WORDS`] words, each
+/// starting about half a window after the previous one; the last window reaches `len`.
+fn windows_of_sentences(
+    sentences: &[(usize, usize, usize)],
+    len: usize,
+) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut since_last = usize::MAX;
     for (i, &(from, _, words)) in sentences.iter().enumerate() {
@@ -858,7 +867,7 @@ fn windows(paragraph: &str) -> Vec<std::ops::Range<usize>> {
             }
             out.push(from..to);
             since_last = 0;
-            if to == paragraph.len() {
+            if to == len {
                 break;
             }
         }
@@ -880,7 +889,8 @@ fn is_cjk_word(c: char) -> bool {
 mod window_tests {
     use super::*;
 
-    /// The sentence windows as first written (three passes): the reference.
+    /// The sentence splitter as first written (three passes): the reference for the one-pass
+    /// splitter; both group sentences with `windows_of_sentences`.
     fn windows_reference(paragraph: &str) -> Vec<std::ops::Range<usize>> {
         let mut ends: Vec<usize> = Vec::new();
         let mut chars = paragraph.char_indices().peekable();
@@ -912,28 +922,7 @@ mod window_tests {
                 s
             })
             .collect();
-        let mut out = Vec::new();
-        let mut since_last = usize::MAX;
-        for (i, &(from, _, words)) in sentences.iter().enumerate() {
-            if since_last >= WINDOW_WORDS / 2 {
-                let mut total = 0;
-                let mut to = from;
-                for &(_, end, w) in sentences.iter().skip(i) {
-                    total += w;
-                    to = end;
-                    if total >= WINDOW_WORDS {
-                        break;
-                    }
-                }
-                out.push(from..to);
-                since_last = 0;
-                if to == paragraph.len() {
-                    break;
-                }
-            }
-            since_last += words;
-        }
-        out
+        windows_of_sentences(&sentences, paragraph.len())
     }
 
     /// Long paragraphs of sentences in several scripts, with every sentence end the splitter

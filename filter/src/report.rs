@@ -26,11 +26,7 @@ pub struct LocalReply {
 
 /// The 403 for a blocked WhatsApp call, shaped like a Graph API error so existing clients surface it.
 pub fn graph_error(decision: &Decision, request_id: &str) -> LocalReply {
-    let message = format!(
-        "(#10) Blocked by the egress policy: rule `{}`, reason `{}`. General-purpose AI assistants may not use the WhatsApp Business Platform.",
-        decision.rule,
-        decision.reason.as_str()
-    );
+    let message = format!("(#10) {}", explanation(decision));
     let body = json!({"error": {
         "message": message,
         "type": "OAuthException",
@@ -38,15 +34,7 @@ pub fn graph_error(decision: &Decision, request_id: &str) -> LocalReply {
         "error_subcode": decision.reason.error_subcode(),
         "fbtrace_id": request_id,
     }});
-    LocalReply {
-        status: 403,
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            (DECISION_HEADER.into(), decision.verdict.as_str().into()),
-            (RULE_HEADER.into(), decision.rule.clone()),
-        ],
-        body: body.to_string().into_bytes(),
-    }
+    json_403(decision, &body)
 }
 
 /// The 403 for a blocked WhatsApp send, in the error shape of the API it was sent to, so that
@@ -64,11 +52,7 @@ pub fn blocked_reply(decision: &Decision, request_id: &str) -> LocalReply {
 /// Twilio's REST error shape (`code`, `message`, `more_info`, `status`), as its SDKs parse it
 /// into an exception; `details` carries the guard's rule, reason and stable subcode.
 fn twilio_error(decision: &Decision, request_id: &str) -> LocalReply {
-    let message = format!(
-        "Blocked by the egress policy: rule `{}`, reason `{}`. General-purpose AI assistants may not use the WhatsApp Business Platform.",
-        decision.rule,
-        decision.reason.as_str()
-    );
+    let message = explanation(decision);
     let body = json!({
         "code": TWILIO_FORBIDDEN_CODE,
         "message": message,
@@ -81,25 +65,13 @@ fn twilio_error(decision: &Decision, request_id: &str) -> LocalReply {
             "request_id": request_id,
         },
     });
-    LocalReply {
-        status: 403,
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            (DECISION_HEADER.into(), decision.verdict.as_str().into()),
-            (RULE_HEADER.into(), decision.rule.clone()),
-        ],
-        body: body.to_string().into_bytes(),
-    }
+    json_403(decision, &body)
 }
 
 /// Vonage's error shape (RFC 7807 problem details: `type`, `title`, `detail`, `instance`), as
 /// its SDKs parse it; the guard's rule, reason and subcode are extension members.
 fn vonage_error(decision: &Decision, request_id: &str) -> LocalReply {
-    let detail = format!(
-        "Blocked by the egress policy: rule `{}`, reason `{}`. General-purpose AI assistants may not use the WhatsApp Business Platform.",
-        decision.rule,
-        decision.reason.as_str()
-    );
+    let detail = explanation(decision);
     let body = json!({
         "type": "https://developer.vonage.com/api-errors#forbidden",
         "title": "Forbidden",
@@ -109,25 +81,13 @@ fn vonage_error(decision: &Decision, request_id: &str) -> LocalReply {
         "wa_guard_reason": decision.reason.as_str(),
         "error_subcode": decision.reason.error_subcode(),
     });
-    LocalReply {
-        status: 403,
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            (DECISION_HEADER.into(), decision.verdict.as_str().into()),
-            (RULE_HEADER.into(), decision.rule.clone()),
-        ],
-        body: body.to_string().into_bytes(),
-    }
+    json_403(decision, &body)
 }
 
 /// Infobip's error shape (`requestError.serviceException` with `messageId` and `text`), as its
 /// SDKs parse it; the guard's rule, reason and subcode sit next to them.
 fn infobip_error(decision: &Decision, request_id: &str) -> LocalReply {
-    let text = format!(
-        "Blocked by the egress policy: rule `{}`, reason `{}`. General-purpose AI assistants may not use the WhatsApp Business Platform.",
-        decision.rule,
-        decision.reason.as_str()
-    );
+    let text = explanation(decision);
     let body = json!({"requestError": {"serviceException": {
         "messageId": "FORBIDDEN",
         "text": text,
@@ -136,6 +96,20 @@ fn infobip_error(decision: &Decision, request_id: &str) -> LocalReply {
         "error_subcode": decision.reason.error_subcode(),
         "request_id": request_id,
     }}});
+    json_403(decision, &body)
+}
+
+/// What every blocked reply says, in the message field of the API's own error shape.
+fn explanation(decision: &Decision) -> String {
+    format!(
+        "Blocked by the egress policy: rule `{}`, reason `{}`. General-purpose AI assistants may not use the WhatsApp Business Platform.",
+        decision.rule,
+        decision.reason.as_str()
+    )
+}
+
+/// A 403 with a JSON body and the decision headers.
+fn json_403(decision: &Decision, body: &serde_json::Value) -> LocalReply {
     LocalReply {
         status: 403,
         headers: vec![

@@ -377,6 +377,47 @@ fn dialog360_call(route: &ProviderRoute, segs: &[&str], post: bool) -> WhatsAppC
     }
 }
 
+/// Every string of a provider's JSON body a recipient may read: all of them except under a
+/// machine key (compared in lower case) and, at the top level, under `skip_top` (a part
+/// another reader reads), down to `max_depth` levels.
+pub(crate) fn sweep_strings(
+    v: &serde_json::Value,
+    machine_keys: &[&str],
+    skip_top: &[&str],
+    max_depth: usize,
+    out: &mut Vec<String>,
+) {
+    fn walk(
+        v: &serde_json::Value,
+        keys: &[&str],
+        skip: &[&str],
+        max: usize,
+        d: usize,
+        out: &mut Vec<String>,
+    ) {
+        if d > max {
+            return;
+        }
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => {
+                a.iter().for_each(|x| walk(x, keys, skip, max, d + 1, out))
+            }
+            serde_json::Value::Object(o) => {
+                for (k, x) in o {
+                    let k = k.to_ascii_lowercase();
+                    if (d == 0 && skip.contains(&k.as_str())) || keys.contains(&k.as_str()) {
+                        continue;
+                    }
+                    walk(x, keys, skip, max, d + 1, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(v, machine_keys, skip_top, max_depth, 0, out);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

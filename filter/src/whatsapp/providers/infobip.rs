@@ -83,7 +83,7 @@ pub fn read(segments: &[String], body: &[u8]) -> Result<ProviderSend, BodyProble
         texts: Vec::new(),
     };
     let mut texts = Vec::new();
-    sweep(&value, &mut texts, 0);
+    super::sweep_strings(&value, MACHINE_KEYS, &[], MAX_DEPTH, &mut texts);
     for t in texts {
         if !t.trim().is_empty() && !view.texts.contains(&t) {
             view.texts.push(t);
@@ -145,25 +145,6 @@ fn messages_api_type(v: &Value) -> String {
         "contact" => "contacts".to_owned(),
         "list" | "carousel" | "flow" | "buttons" | "product" => "interactive".to_owned(),
         _ => "other".to_owned(),
-    }
-}
-
-/// Every string not under a machine key.
-fn sweep(v: &Value, out: &mut Vec<String>, depth: usize) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|x| sweep(x, out, depth + 1)),
-        Value::Object(o) => {
-            for (k, x) in o {
-                if !MACHINE_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
-                    sweep(x, out, depth + 1);
-                }
-            }
-        }
-        _ => {}
     }
 }
 

@@ -80,7 +80,7 @@ pub fn read(body: &[u8]) -> Result<ProviderSend, BodyProblem> {
         texts: Vec::new(),
     };
     let mut texts = custom_view.map(|v| v.texts).unwrap_or_default();
-    sweep(&value, &mut texts, 0);
+    super::sweep_strings(&value, MACHINE_KEYS, &["custom"], MAX_DEPTH, &mut texts);
     for t in texts {
         if !t.trim().is_empty() && !view.texts.contains(&t) {
             view.texts.push(t);
@@ -103,29 +103,6 @@ fn address(v: Option<&Value>) -> Option<String> {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '+')
         .collect();
     (!number.is_empty()).then_some(number)
-}
-
-/// Every string not under a machine key (nor under `custom`, read by the Cloud API reader).
-fn sweep(v: &Value, out: &mut Vec<String>, depth: usize) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|x| sweep(x, out, depth + 1)),
-        Value::Object(o) => {
-            for (k, x) in o {
-                let k = k.to_ascii_lowercase();
-                if depth == 0 && k == "custom" {
-                    continue;
-                }
-                if !MACHINE_KEYS.contains(&k.as_str()) {
-                    sweep(x, out, depth + 1);
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 #[cfg(test)]
