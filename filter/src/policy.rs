@@ -474,12 +474,6 @@ impl Policy {
             .find(|p| p.matches(normalized_authority))
     }
 
-    pub fn origin_for(&self, identity: &str) -> Option<&Origin> {
-        self.origins
-            .iter()
-            .find(|o| o.patterns.iter().any(|p| p.matches(identity)))
-    }
-
     /// The rule naming a path id (rules hold their ids canonical, see [`canonical_path_id`]).
     pub fn number_rule(&self, path_id: &str) -> Option<&PhoneNumberRule> {
         let id = canonical_path_id(path_id);
