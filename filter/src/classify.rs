@@ -141,7 +141,7 @@ struct Summer<'m, 'b> {
 
 impl Sink for Summer<'_, '_> {
     fn feature(&mut self, hash: u64, kind: Kind) {
-        let w = i64::from(self.model.weight(self.model.bucket(hash)));
+        let w = i64::from(self.model.weight_of(hash));
         if kind == Kind::Position {
             self.position_q += w;
             self.position_n += 1;
@@ -277,7 +277,7 @@ impl<'a> Marks<'a> {
         let second = words.get(1).map(|m| m.hash);
         let last = words.last().map(|m| m.hash);
         let mut position = |h: u64| {
-            part.q += i64::from(model.weight(model.bucket(h)));
+            part.q += i64::from(model.weight_of(h));
             part.n += 1;
         };
         if let (Some(first), Some(second)) = (first, second) {

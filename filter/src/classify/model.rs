@@ -61,6 +61,9 @@ pub struct Model {
     /// Names of the n-grams kept for explanations, by bucket and kind.
     pub vocabulary: HashMap<(u32, u8), String>,
     weights: &'static [u8],
+    /// `64 - bits`: a hash shifted right by it is its bucket, derived once here rather than
+    /// for every feature.
+    shift: u32,
     /// The first 12 hex digits of the file's SHA-256: the model's version.
     pub version: String,
 }
@@ -160,6 +163,8 @@ impl Model {
             structural,
             vocabulary,
             weights,
+            // INVARIANT: bits is in 12..=22 (checked above), so the shift is in 42..=52.
+            shift: 64 - bits,
             version: crate::report::short_hash(bytes),
         })
     }
@@ -173,6 +178,17 @@ impl Model {
     pub fn weight(&self, bucket: u32) -> i32 {
         self.weights
             .get(bucket as usize)
+            .map_or(0, |b| i32::from(b.cast_signed()))
+    }
+
+    /// The quantised weight of a feature hash: `weight(bucket(hash))` (checked in the tests),
+    /// with the shift derived once per model. The table holds `1 << bits` weights, so every
+    /// bucket is in it.
+    #[inline]
+    pub fn weight_of(&self, hash: u64) -> i32 {
+        let bucket = usize::try_from(hash >> self.shift).unwrap_or(usize::MAX);
+        self.weights
+            .get(bucket)
             .map_or(0, |b| i32::from(b.cast_signed()))
     }
 
@@ -192,5 +208,23 @@ impl Model {
     pub fn probability_shifted(&self, score: f32, shift: f64) -> f64 {
         let z = f64::from(self.platt_a) * f64::from(score) + f64::from(self.platt_b) + shift;
         1.0 / (1.0 + (-z).exp())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weight_of_a_hash_is_the_weight_of_its_bucket() {
+        let model = builtin().unwrap();
+        let mut h = 0x9E37_79B9_7F4A_7C15u64;
+        for i in 0..200_000u64 {
+            h = (h ^ i).wrapping_mul(0x5851_F42D_4C95_7F2D).rotate_left(17);
+            assert_eq!(model.weight_of(h), model.weight(model.bucket(h)), "{h:x}");
+        }
+        for h in [0, u64::MAX, 1 << 63, (1 << 42) - 1] {
+            assert_eq!(model.weight_of(h), model.weight(model.bucket(h)), "{h:x}");
+        }
     }
 }

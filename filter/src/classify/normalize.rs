@@ -20,8 +20,9 @@
 mod bidi;
 
 use std::sync::LazyLock;
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::char::{
+    canonical_combining_class, decompose_compatible, is_combining_mark,
+};
 
 /// Whether `c` is a Default_Ignorable_Code_Point (Unicode DerivedCoreProperties), or one of
 /// the invisible fillers that render as nothing in WhatsApp (U+180E, Hangul and Braille
@@ -105,58 +106,123 @@ fn marks_are_accents(base: char) -> bool {
 pub fn normalize_into(text: &str, out: &mut String) {
     let reordered = bidi::apply_overrides(text);
     let text = reordered.as_deref().unwrap_or(text);
+    out.reserve(text.len());
     let mut state = Writer {
         out,
         last_space: true,
         double_space: false,
         accent_base: false,
     };
-    let mut rest = text;
-    while !rest.is_empty() {
-        // ASCII runs (most WhatsApp text) need no decomposition.
-        let run = rest
-            .bytes()
-            .position(|b| !b.is_ascii())
-            .unwrap_or(rest.len());
-        let (ascii, tail) = rest.split_at_checked(run).unwrap_or((rest, ""));
-        state.push_ascii_run(ascii.as_bytes());
-        // An ASCII byte is always a character of its own in UTF-8.
-        let end = tail
-            .bytes()
-            .position(|b| b.is_ascii())
-            .unwrap_or(tail.len());
-        let (wide, next) = tail.split_at_checked(end).unwrap_or((tail, ""));
-        push_wide(&mut state, wide);
-        rest = next;
-    }
+    state.push_text(text);
     while state.out.ends_with(' ') {
         state.out.pop();
     }
 }
 
-/// Decomposes a run of non-ASCII text. Characters that are their own NFKD and take no marks
-/// of a script whose marks are kept go straight through; the rest is decomposed in runs.
-fn push_wide(state: &mut Writer<'_>, wide: &str) {
-    let mut rest = wide;
-    while !rest.is_empty() {
-        let mut stable = rest.len();
-        for (i, c) in rest.char_indices() {
-            if !is_own_nfkd(c) {
-                stable = i;
-                break;
-            }
-            state.push_stable(c);
+/// Canonical ordering of the combining marks that NFKD writes after a decomposed base: marks
+/// (canonical combining class above 0) are held until the next starter or the end of the run,
+/// then written sorted by class, stably, as `unicode-normalization`'s NFKD iterator does.
+#[derive(Default)]
+struct PendingMarks {
+    /// The first held mark; most bases carry one, which needs no sorting and no allocation.
+    first: Option<(u8, char)>,
+    /// The held marks after the first.
+    more: Vec<(u8, char)>,
+}
+
+impl PendingMarks {
+    fn push(&mut self, class: u8, c: char) {
+        if self.first.is_none() {
+            self.first = Some((class, c));
+        } else {
+            self.more.push((class, c));
         }
-        let tail = rest.get(stable..).unwrap_or("");
-        let unstable = tail
-            .char_indices()
-            .find(|(_, c)| is_own_nfkd(*c))
-            .map_or(tail.len(), |(i, _)| i);
-        let (decompose, next) = tail.split_at_checked(unstable).unwrap_or((tail, ""));
-        for c in decompose.chars().filter(|c| !is_ignorable(*c)).nfkd() {
+    }
+
+    /// Writes the held marks in canonical order.
+    fn flush(&mut self, state: &mut Writer<'_>) {
+        let Some(first) = self.first.take() else {
+            return;
+        };
+        if self.more.is_empty() {
+            state.push_decomposed(first.1);
+            return;
+        }
+        self.more.insert(0, first);
+        self.more.sort_by_key(|m| m.0);
+        for &(_, c) in &self.more {
             state.push_decomposed(c);
         }
-        rest = next;
+        self.more.clear();
+    }
+}
+
+/// How [`Writer::push_text`] treats a non-ASCII character, by [`wide_class`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wide {
+    /// Everything else: decomposed (NFKD) unless default-ignorable, marks held for ordering.
+    Decompose = 0,
+    /// Written by [`Writer::push_decomposed`] as it is, after the held marks: a letter of the
+    /// common scripts that is its own NFKD ([`is_own_nfkd`]: it also ends a run of characters
+    /// to decompose, as it did when those were decomposed run by run), or a character without a
+    /// decomposition and of combining class 0 that is not default-ignorable.
+    Starter = 1,
+    /// Such a character that the writer copies as it is and that takes accents (Cyrillic and
+    /// Arabic letters): copied with its neighbours of the same kinds in one go.
+    KeptAccentBase = 2,
+    /// Such a character copied as it is that takes no accents (Devanagari letters, Han, most
+    /// punctuation and symbols, emoji).
+    Kept = 3,
+}
+
+/// The class of a non-ASCII character: by the plane table in the Basic Multilingual Plane,
+/// by range above it.
+fn wide_class(code_point: u32) -> Wide {
+    let cp = code_point as usize;
+    match WIDE.get(cp >> 5) {
+        Some(word) => match (word >> ((cp & 31) * 2)) & 3 {
+            1 => Wide::Starter,
+            2 => Wide::KeptAccentBase,
+            3 => Wide::Kept,
+            _ => Wide::Decompose,
+        },
+        // Pictographs and emoji: no decomposition, no case, no digits (checked in the tests).
+        None if (0x1_F300..=0x1_FAFF).contains(&code_point) => Wide::Kept,
+        None => Wide::Decompose,
+    }
+}
+
+/// The class of a character of the Basic Multilingual Plane, for the plane table: what the
+/// writer does with it, tried on a scratch writer.
+fn wide_class_of(c: char, scratch: &mut String) -> Wide {
+    if c.is_ascii() || !(is_own_nfkd(c) || is_plain_starter(c)) {
+        return Wide::Decompose;
+    }
+    let mut expected = [0u8; 4];
+    let itself = c.encode_utf8(&mut expected);
+    let mut accent = None;
+    for (accent_base, last_space) in [(false, false), (true, false), (false, true), (true, true)] {
+        scratch.clear();
+        scratch.push('x');
+        let mut w = Writer {
+            out: scratch,
+            last_space,
+            double_space: false,
+            accent_base,
+        };
+        w.push_decomposed(c);
+        let (last_space, accent_base) = (w.last_space, w.accent_base);
+        if scratch.get(1..) != Some(&*itself)
+            || last_space
+            || accent.is_some_and(|a| a != accent_base)
+        {
+            return Wide::Starter;
+        }
+        accent = Some(accent_base);
+    }
+    match accent {
+        Some(true) => Wide::KeptAccentBase,
+        _ => Wide::Kept,
     }
 }
 
@@ -219,7 +285,8 @@ static ASCII_CLASS: [u8; 128] = {
 };
 
 /// Whitespace, which the writer collapses, and control characters, which it drops: the bytes
-/// a stretch stops at.
+/// a stretch of the reference normaliser stops at.
+#[cfg(test)]
 fn is_ascii_space_class(b: u8) -> bool {
     matches!(
         ASCII_CLASS.get(usize::from(b)).copied(),
@@ -227,8 +294,10 @@ fn is_ascii_space_class(b: u8) -> bool {
     )
 }
 
-/// Each non-whitespace ASCII byte as the writer pushes it: letters lowercased, digits `0`.
-#[expect(
+/// Each non-whitespace ASCII byte as the reference normaliser pushes it: letters lowercased,
+/// digits `0`.
+#[cfg(test)]
+#[allow(
     clippy::indexing_slicing,
     reason = "evaluated at compile time: an out-of-range index fails the build, never a request"
 )]
@@ -246,31 +315,167 @@ static ASCII_FOLD: [u8; 128] = {
     t
 };
 
+/// What an ASCII byte is to a copy run of [`Writer::push_text`], as bits: a byte that is its
+/// own normal form once lowercased (`STRETCH_PLAIN`, and `STRETCH_UPPER` for capitals), a space
+/// (`STRETCH_SPACE`), or a byte that ends the run (`STRETCH_END`: digits, other whitespace,
+/// controls).
+const STRETCH_PLAIN: u8 = 1;
+const STRETCH_SPACE: u8 = 2;
+const STRETCH_END: u8 = 4;
+const STRETCH_UPPER: u8 = 8 | STRETCH_PLAIN;
+/// A run's next byte may not be of these classes: anywhere, after a space, while combining
+/// marks are held.
+const STOP_ANYWHERE: u8 = STRETCH_END;
+const STOP_AFTER_SPACE: u8 = STRETCH_END | STRETCH_SPACE;
+const STOP_MARKS: u8 = 16;
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an out-of-range index fails the build, never a request"
+)]
+static ASCII_STRETCH: [u8; 128] = {
+    let mut t = [STRETCH_END; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = match ASCII_CLASS[b] {
+            ASCII_SPACE if b == 0x20 => STRETCH_SPACE,
+            ASCII_LETTER if (b as u8).is_ascii_uppercase() => STRETCH_UPPER,
+            ASCII_LETTER | ASCII_OTHER => STRETCH_PLAIN,
+            _ => STRETCH_END,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// The code point of the UTF-8 character whose lead byte is at `at` (not ASCII), and its length.
+fn decode(bytes: &[u8], at: usize) -> (u32, usize) {
+    let byte = |i: usize| u32::from(bytes.get(at + i).copied().unwrap_or(0x80) & 0x3F);
+    let lead = u32::from(bytes.get(at).copied().unwrap_or(0));
+    if lead < 0xE0 {
+        (((lead & 0x1F) << 6) | byte(1), 2)
+    } else if lead < 0xF0 {
+        (((lead & 0x0F) << 12) | (byte(1) << 6) | byte(2), 3)
+    } else {
+        (
+            ((lead & 0x07) << 18) | (byte(1) << 12) | (byte(2) << 6) | byte(3),
+            4,
+        )
+    }
+}
+
 impl Writer<'_> {
-    /// A run of ASCII bytes: the same as `push_ascii` on each. Stretches without whitespace
-    /// are mapped through a table in one go; whitespace keeps its bookkeeping.
-    fn push_ascii_run(&mut self, run: &[u8]) {
-        self.out.reserve(run.len());
-        let mut rest = run;
-        while let Some((&first, _)) = rest.split_first() {
-            let stretch = rest
-                .iter()
-                .position(|&b| is_ascii_space_class(b))
-                .unwrap_or(rest.len());
-            if stretch == 0 {
-                self.push_ascii(first);
-                rest = rest.get(1..).unwrap_or_default();
-                continue;
+    /// Pushes `text`, in one pass over its bytes. Runs of characters that are their own normal
+    /// form (ASCII letters and symbols, single spaces, and the non-ASCII characters of class
+    /// [`Wide::Kept`] or [`Wide::KeptAccentBase`]) are copied whole, and ASCII capitals in them
+    /// lowercased in place; every other character is written on its own: digits, whitespace
+    /// and controls by [`Self::push_ascii`], the rest decomposed (NFKD, default-ignorables
+    /// dropped first) with combining marks in canonical order.
+    fn push_text(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut marks = PendingMarks::default();
+        // The copy run: where it starts, the byte classes it has seen, and which classes the
+        // next byte may not have to extend it.
+        let mut run = 0;
+        let mut seen = 0u8;
+        let mut stop = self.run_stop(&marks);
+        let mut at = 0;
+        while let Some(&b) = bytes.get(at) {
+            if b.is_ascii() {
+                let class = ASCII_STRETCH
+                    .get(usize::from(b))
+                    .copied()
+                    .unwrap_or(STRETCH_END);
+                if class & stop == 0 {
+                    seen |= class;
+                    stop = if class & STRETCH_SPACE != 0 {
+                        STOP_AFTER_SPACE
+                    } else {
+                        STOP_ANYWHERE
+                    };
+                    at += 1;
+                    continue;
+                }
+                self.push_run(text, run, at, seen);
+                marks.flush(self);
+                self.push_ascii(b);
+                at += 1;
+            } else {
+                let (cp, len) = decode(bytes, at);
+                let class = wide_class(cp);
+                if matches!(class, Wide::KeptAccentBase | Wide::Kept) && stop & STOP_MARKS == 0 {
+                    stop = STOP_ANYWHERE;
+                    at += len;
+                    continue;
+                }
+                self.push_run(text, run, at, seen);
+                let c = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
+                match class {
+                    Wide::KeptAccentBase | Wide::Kept | Wide::Starter => {
+                        marks.flush(self);
+                        self.push_decomposed(c);
+                    }
+                    Wide::Decompose if is_ignorable(c) => {}
+                    Wide::Decompose => decompose_compatible(c, |d| {
+                        let class = canonical_combining_class(d);
+                        if class == 0 {
+                            marks.flush(self);
+                            self.push_decomposed(d);
+                        } else {
+                            marks.push(class, d);
+                        }
+                    }),
+                }
+                at += len;
             }
-            let (plain, tail) = rest.split_at_checked(stretch).unwrap_or((rest, &[]));
-            self.out.extend(
-                plain
-                    .iter()
-                    .map(|&b| char::from(ASCII_FOLD.get(usize::from(b)).copied().unwrap_or(b))),
-            );
-            self.last_space = false;
-            self.accent_base = plain.last().is_some_and(u8::is_ascii_alphabetic);
-            rest = tail;
+            run = at;
+            seen = 0;
+            stop = self.run_stop(&marks);
+        }
+        self.push_run(text, run, at, seen);
+        marks.flush(self);
+    }
+
+    /// The classes that cannot start a copy run: a space after whitespace (the writer collapses
+    /// runs of whitespace), and anything while combining marks are held.
+    fn run_stop(&self, marks: &PendingMarks) -> u8 {
+        if marks.first.is_some() {
+            STOP_MARKS | STRETCH_END | STRETCH_SPACE | STRETCH_PLAIN
+        } else if self.last_space {
+            STOP_AFTER_SPACE
+        } else {
+            STOP_ANYWHERE
+        }
+    }
+
+    /// Copies the run `text[start..end]` (`seen`: the classes of its ASCII bytes) and takes the
+    /// state its last character leaves.
+    fn push_run(&mut self, text: &str, start: usize, end: usize, seen: u8) {
+        let Some(run) = text.get(start..end).filter(|r| !r.is_empty()) else {
+            return;
+        };
+        let len = self.out.len();
+        self.out.push_str(run);
+        if seen & STRETCH_UPPER != 0
+            && let Some(pushed) = self.out.get_mut(len..)
+        {
+            pushed.make_ascii_lowercase();
+        }
+        match run.chars().next_back() {
+            Some(' ') => {
+                self.last_space = true;
+                self.double_space = false;
+                self.accent_base = false;
+            }
+            Some(c) => {
+                self.last_space = false;
+                self.accent_base = if c.is_ascii() {
+                    c.is_ascii_alphabetic()
+                } else {
+                    wide_class(u32::from(c)) == Wide::KeptAccentBase
+                };
+            }
+            None => {}
         }
     }
 
@@ -289,6 +494,7 @@ impl Writer<'_> {
 
     /// The same as [`Self::push_decomposed`] (checked in the tests), without its checks for
     /// the letters of the common scripts that are their own NFKD.
+    #[cfg(test)]
     fn push_stable(&mut self, c: char) {
         match c {
             '\u{0410}'..='\u{042F}' => {
@@ -439,6 +645,34 @@ static BMP: LazyLock<PlaneClasses> = LazyLock::new(|| {
     PlaneClasses { word, numeric }
 });
 
+/// Each character's [`Wide`] class in the Basic Multilingual Plane, two bits each (32 a
+/// word), built once per VM. Built after [`BMP`], which the writer asks.
+static WIDE: LazyLock<Vec<u64>> = LazyLock::new(|| {
+    let mut wide = vec![0u64; 2048];
+    let mut scratch = String::new();
+    for c in (0..0x1_0000u32).filter_map(char::from_u32) {
+        if let Some(w) = wide.get_mut((c as usize) >> 5) {
+            *w |= (wide_class_of(c, &mut scratch) as u64) << ((c as usize & 31) * 2);
+        }
+    }
+    wide
+});
+
+/// A non-ASCII character that is its own NFKD, a starter, and not default-ignorable.
+fn is_plain_starter(c: char) -> bool {
+    let mut decomposed = 0;
+    let mut itself = true;
+    decompose_compatible(c, |d| {
+        decomposed += 1;
+        itself &= d == c;
+    });
+    !c.is_ascii()
+        && decomposed == 1
+        && itself
+        && canonical_combining_class(c) == 0
+        && !is_ignorable(c)
+}
+
 fn bit(set: &[u64], c: char) -> Option<bool> {
     let cp = c as usize;
     set.get(cp >> 6).map(|w| w & (1 << (cp & 63)) != 0)
@@ -448,6 +682,7 @@ fn bit(set: &[u64], c: char) -> Option<bool> {
 /// rather than the first request with non-ASCII text.
 pub fn prepare() {
     LazyLock::force(&BMP);
+    LazyLock::force(&WIDE);
     LazyLock::force(&LOOKALIKES);
 }
 
@@ -522,9 +757,107 @@ pub fn lookalike(c: char) -> Option<char> {
         .map(|(_, l)| *l)
 }
 
+/// The normaliser as it was before the one-pass rewrite (an ASCII scan, then three passes over
+/// each non-ASCII run: its own-NFKD letters, the end of the rest, and `unicode-normalization`'s
+/// NFKD iterator over it): the tests compare the two on every code point and on mixed texts.
+#[cfg(test)]
+mod reference {
+    use super::*;
+    use unicode_normalization::UnicodeNormalization;
+
+    /// The normaliser before its one-pass rewrite, as it was: the reference of the tests.
+    pub(super) fn normalize_into(text: &str, out: &mut String) {
+        let reordered = bidi::apply_overrides(text);
+        let text = reordered.as_deref().unwrap_or(text);
+        let mut state = Writer {
+            out,
+            last_space: true,
+            double_space: false,
+            accent_base: false,
+        };
+        let mut rest = text;
+        while !rest.is_empty() {
+            // ASCII runs (most WhatsApp text) need no decomposition.
+            let run = rest
+                .bytes()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(rest.len());
+            let (ascii, tail) = rest.split_at_checked(run).unwrap_or((rest, ""));
+            state.push_ascii_run(ascii.as_bytes());
+            // An ASCII byte is always a character of its own in UTF-8.
+            let end = tail
+                .bytes()
+                .position(|b| b.is_ascii())
+                .unwrap_or(tail.len());
+            let (wide, next) = tail.split_at_checked(end).unwrap_or((tail, ""));
+            push_wide(&mut state, wide);
+            rest = next;
+        }
+        while state.out.ends_with(' ') {
+            state.out.pop();
+        }
+    }
+
+    /// Decomposes a run of non-ASCII text. Characters that are their own NFKD and take no marks
+    /// of a script whose marks are kept go straight through; the rest is decomposed in runs.
+    pub(super) fn push_wide(state: &mut Writer<'_>, wide: &str) {
+        let mut rest = wide;
+        while !rest.is_empty() {
+            let mut stable = rest.len();
+            for (i, c) in rest.char_indices() {
+                if !is_own_nfkd(c) {
+                    stable = i;
+                    break;
+                }
+                state.push_stable(c);
+            }
+            let tail = rest.get(stable..).unwrap_or("");
+            let unstable = tail
+                .char_indices()
+                .find(|(_, c)| is_own_nfkd(*c))
+                .map_or(tail.len(), |(i, _)| i);
+            let (decompose, next) = tail.split_at_checked(unstable).unwrap_or((tail, ""));
+            for c in decompose.chars().filter(|c| !is_ignorable(*c)).nfkd() {
+                state.push_decomposed(c);
+            }
+            rest = next;
+        }
+    }
+
+    impl Writer<'_> {
+        /// A run of ASCII bytes: the same as `push_ascii` on each. Stretches without whitespace
+        /// are mapped through a table in one go; whitespace keeps its bookkeeping.
+        fn push_ascii_run(&mut self, run: &[u8]) {
+            self.out.reserve(run.len());
+            let mut rest = run;
+            while let Some((&first, _)) = rest.split_first() {
+                let stretch = rest
+                    .iter()
+                    .position(|&b| is_ascii_space_class(b))
+                    .unwrap_or(rest.len());
+                if stretch == 0 {
+                    self.push_ascii(first);
+                    rest = rest.get(1..).unwrap_or_default();
+                    continue;
+                }
+                let (plain, tail) = rest.split_at_checked(stretch).unwrap_or((rest, &[]));
+                self.out.extend(
+                    plain
+                        .iter()
+                        .map(|&b| char::from(ASCII_FOLD.get(usize::from(b)).copied().unwrap_or(b))),
+                );
+                self.last_space = false;
+                self.accent_base = plain.last().is_some_and(u8::is_ascii_alphabetic);
+                rest = tail;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use unicode_normalization::UnicodeNormalization;
 
     #[test]
     fn ignorables_match_the_unicode_table() {
@@ -633,6 +966,157 @@ mod tests {
             let d: String = c.to_string().nfkd().collect();
             assert_eq!(d, c.to_string(), "{:04X}", c as u32);
             assert!(!is_combining_mark(c) || !marks_are_accents(c));
+        }
+    }
+
+    /// The one-pass normaliser writes what the one before it wrote: every code point alone, after
+    /// an ASCII letter and after a Devanagari letter (whose marks are kept), and between marks
+    /// of different combining classes.
+    #[test]
+    fn one_pass_matches_the_reference_on_every_code_point() {
+        let reference = |t: &str| {
+            let mut out = String::new();
+            reference::normalize_into(t, &mut out);
+            out
+        };
+        for c in (0x80..0x11_0000u32).filter_map(char::from_u32) {
+            for text in [
+                format!("{c}"),
+                format!("a{c}b"),
+                format!("x \u{0915}{c}\u{0301}"),
+                format!("\u{0915}\u{0323}{c}\u{0301}\u{093C}"),
+                format!("Q{c}{c}  {c}\n{c}\u{0430}"),
+            ] {
+                assert_eq!(normalize(&text), reference(&text), "{:04X}", c as u32);
+            }
+        }
+    }
+
+    /// Mixed texts: random strings over pieces of every kind the normaliser tells apart.
+    #[test]
+    fn one_pass_matches_the_reference_on_mixed_texts() {
+        const PIECES: &[&str] = &[
+            "Hello",
+            "WORLD",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\r\n",
+            "\n\n\n",
+            "42",
+            "\u{1}",
+            "\u{7F}",
+            ".",
+            "?",
+            "#",
+            "é",
+            "e\u{0301}",
+            "\u{0301}",
+            "\u{0323}",
+            "\u{0301}\u{0323}\u{0308}",
+            "Привет",
+            "мир",
+            "Й",
+            "й",
+            "ё",
+            "كتاب",
+            "\u{064E}",
+            "\u{0640}",
+            "یک",
+            "किताब",
+            "\u{0929}",
+            "\u{093C}",
+            "\u{094D}",
+            "\u{0951}",
+            "注文",
+            "が",
+            "\u{3099}",
+            "。",
+            "、",
+            "ｆｕｌｌ",
+            "𝐄𝐱",
+            "ﬁ",
+            "…",
+            "\u{200B}",
+            "\u{00AD}",
+            "\u{2800}",
+            "\u{3164}",
+            "ᴇxᴘ",
+            "🅴",
+            "🙂",
+            "\u{FE0F}",
+            "\u{202E}ab\u{202C}",
+            "\u{2028}",
+            "\u{85}",
+            "\u{A0}",
+            "\u{3000}",
+            "٣",
+            "Ⅻ",
+            "ภาษา",
+            "\u{0E33}",
+            "한국어",
+            "Ω",
+            "ς",
+            "İ",
+            "ß",
+            "\u{1D173}",
+            "\u{E0041}",
+            "\u{FFF9}",
+            "\u{0345}",
+            "\u{0344}",
+            "\u{0F73}",
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(1 + next() % 24) {
+                text.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+            }
+            let mut want = String::new();
+            reference::normalize_into(&text, &mut want);
+            assert_eq!(normalize(&text), want, "{text:?}");
+        }
+    }
+
+    /// Own-NFKD letters are never decomposed, and characters copied as they are are what the
+    /// writer writes for them.
+    #[test]
+    fn wide_classes_agree_with_the_writer() {
+        for c in (0x80..0x11_0000u32).filter_map(char::from_u32) {
+            let class = wide_class(u32::from(c));
+            if is_own_nfkd(c) {
+                assert_ne!(class, Wide::Decompose, "{:04X}", c as u32);
+            }
+            if matches!(class, Wide::KeptAccentBase | Wide::Kept) {
+                for accent_base in [false, true] {
+                    let mut out = String::from("x");
+                    let mut w = Writer {
+                        out: &mut out,
+                        last_space: true,
+                        double_space: false,
+                        accent_base,
+                    };
+                    w.push_decomposed(c);
+                    let state = (w.last_space, w.accent_base);
+                    assert_eq!(out, format!("x{c}"), "{:04X}", c as u32);
+                    assert_eq!(
+                        state,
+                        (false, class == Wide::KeptAccentBase),
+                        "{:04X}",
+                        c as u32
+                    );
+                }
+                let d: String = c.to_string().nfkd().collect();
+                assert_eq!(d, c.to_string(), "{:04X}", c as u32);
+                assert!(!is_ignorable(c));
+            }
         }
     }
 
