@@ -162,11 +162,19 @@ pub fn bucket(hash: u64, bits: u32) -> u32 {
 }
 
 fn hash_str(seed: u64, s: &str) -> u64 {
+    // Eight bytes a step, little-endian, the last step zero-padded.
     let mut h = seed;
-    for chunk in s.as_bytes().chunks(8) {
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
         let mut b = [0u8; 8];
-        for (d, s) in b.iter_mut().zip(chunk) {
-            *d = *s;
+        b.copy_from_slice(chunk);
+        h = mix(h, u64::from_le_bytes(b));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        if let Some(head) = b.get_mut(..rest.len()) {
+            head.copy_from_slice(rest);
         }
         h = mix(h, u64::from_le_bytes(b));
     }
@@ -340,6 +348,21 @@ fn token_name(t: u32) -> String {
 /// Character 3- to 5-grams of `<word>`. A character is hashed as its code point (an ASCII
 /// character's is its byte).
 fn char_grams(word: &str, chars: &mut Vec<u32>, sink: &mut impl Sink) {
+    /// ASCII words up to this long are framed on the stack.
+    const FRAMED: usize = 62;
+    if word.is_ascii() && word.len() <= FRAMED {
+        let mut framed = [0u8; FRAMED + 2];
+        framed[0] = b'<';
+        let end = word.len() + 1;
+        if let Some(inner) = framed.get_mut(1..end) {
+            inner.copy_from_slice(word.as_bytes());
+        }
+        if let Some(last) = framed.get_mut(end) {
+            *last = b'>';
+        }
+        grams(framed.get(..=end).unwrap_or_default(), sink);
+        return;
+    }
     chars.clear();
     chars.push(u32::from('<'));
     if word.is_ascii() {
@@ -352,18 +375,15 @@ fn char_grams(word: &str, chars: &mut Vec<u32>, sink: &mut impl Sink) {
 }
 
 /// The 3-, 4- and 5-grams of framed code points: each start's three share their first steps.
-fn grams(mut buf: &[u32], sink: &mut impl Sink) {
+fn grams<T: Copy + Into<u64>>(mut buf: &[T], sink: &mut impl Sink) {
     while let [a, b, c, rest @ ..] = buf {
-        let h = mix(
-            mix(mix(SEED_CHAR, u64::from(*a)), u64::from(*b)),
-            u64::from(*c),
-        );
+        let h = mix(mix(mix(SEED_CHAR, (*a).into()), (*b).into()), (*c).into());
         sink.feature(h, Kind::CharGram);
         if let [d, rest @ ..] = rest {
-            let h = mix(h, u64::from(*d));
+            let h = mix(h, (*d).into());
             sink.feature(h, Kind::CharGram);
             if let [e, ..] = rest {
-                sink.feature(mix(h, u64::from(*e)), Kind::CharGram);
+                sink.feature(mix(h, (*e).into()), Kind::CharGram);
             }
         }
         buf = buf.get(1..).unwrap_or_default();
@@ -1060,17 +1080,17 @@ pub fn window_shape(text: &str, paragraph: &Shape) -> Shape {
 /// time, without branches, until the bound passes `n`.
 pub fn may_have_more_words(text: &str, n: usize) -> bool {
     let mut bound = 1usize;
-    for block in text.as_bytes().chunks(256) {
-        bound += block
-            .iter()
-            .map(|&b| {
-                let letter = (b | 0x20).wrapping_sub(b'a') < 26;
-                let digit = b.wrapping_sub(b'0') < 10;
-                let ascii_separator = b < 0x80 && !letter && !digit;
-                let lead = b >= 0xC0;
-                usize::from(ascii_separator) + 2 * usize::from(lead)
-            })
-            .sum::<usize>();
+    // At most 2 a byte, so a block of 64 sums to at most 128: one byte of sum, which the
+    // compiler adds 16 or 32 bytes at a time.
+    for block in text.as_bytes().chunks(64) {
+        let sum = block.iter().fold(0u8, |sum, &b| {
+            let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+            let digit = b.wrapping_sub(b'0') < 10;
+            let ascii_separator = b < 0x80 && !letter && !digit;
+            let lead = b >= 0xC0;
+            sum.wrapping_add(u8::from(ascii_separator) + 2 * u8::from(lead))
+        });
+        bound += usize::from(sum);
         if bound > n {
             return true;
         }

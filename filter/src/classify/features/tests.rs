@@ -590,3 +590,59 @@ fn the_word_bound_is_never_below_the_words_read() {
         }
     }
 }
+
+/// `hash_str` as first written, byte by byte into each zero-padded 8-byte step: the reference
+/// of the step-wise one.
+fn hash_str_bytewise(seed: u64, s: &str) -> u64 {
+    let mut h = seed;
+    for chunk in s.as_bytes().chunks(8) {
+        let mut b = [0u8; 8];
+        for (d, s) in b.iter_mut().zip(chunk) {
+            *d = *s;
+        }
+        h = mix(h, u64::from_le_bytes(b));
+    }
+    mix(h, s.len() as u64)
+}
+
+#[test]
+fn word_hashes_match_the_bytewise_hash() {
+    let mut s = String::new();
+    for c in "abcdefghijklmnopqrstuvwxyz0привет注文ß"
+        .chars()
+        .cycle()
+        .take(80)
+    {
+        assert_eq!(
+            hash_str(SEED_WORD, &s),
+            hash_str_bytewise(SEED_WORD, &s),
+            "{s:?}"
+        );
+        s.push(c);
+    }
+}
+
+/// The character n-grams of ASCII words framed on the stack are those framed as code points,
+/// for every length around the stack frame's.
+#[test]
+fn stack_framed_grams_are_the_code_point_grams() {
+    #[derive(Default)]
+    struct Hashes(Vec<u64>);
+    impl Sink for Hashes {
+        fn feature(&mut self, hash: u64, _kind: Kind) {
+            self.0.push(hash);
+        }
+    }
+    let mut word = String::new();
+    for c in "Explain0the-Answer_".chars().cycle().take(70) {
+        let (mut got, mut want) = (Hashes::default(), Hashes::default());
+        char_grams(&word, &mut Vec::new(), &mut got);
+        let framed: Vec<u32> = std::iter::once(u32::from('<'))
+            .chain(word.chars().map(u32::from))
+            .chain(std::iter::once(u32::from('>')))
+            .collect();
+        grams(&framed, &mut want);
+        assert_eq!(got.0, want.0, "{word:?}");
+        word.push(c);
+    }
+}
