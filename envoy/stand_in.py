@@ -247,8 +247,8 @@ def whatsapp_answer(method: str, path: str, body: bytes) -> tuple[int, dict[str,
 
 def provider_answer(host: str, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]] | None:
     """Answer as a WhatsApp Business Solution Provider does, for the sends the guard reads:
-    360dialog with the Cloud API's reply, Twilio with a Message resource (201), Vonage with a
-    message_uuid (202). None: not a
+    360dialog with the Cloud API's reply, Twilio with a Message resource (201) and a Conversations
+    Message (201), Vonage with a message_uuid (202). None: not a
     provider host."""
     bare = path.split("?", 1)[0]
     if host.endswith(".360dialog.io"):
@@ -270,6 +270,19 @@ def provider_answer(host: str, method: str, path: str, body: bytes) -> tuple[int
                 "status": "queued",
                 "num_media": str(len(fields.get("MediaUrl", []))),
                 "api_version": "2010-04-01",
+            }
+        return 200, {"ok": True, "host": host, "path": path}
+    if host == "conversations.twilio.com":
+        match = re.fullmatch(r"/v1/(?:Services/([^/]+)/)?Conversations/([^/]+)/Messages", bare)
+        if method == "POST" and match:
+            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+            return 201, {
+                "sid": "IM" + secrets.token_hex(16),
+                "chat_service_sid": match.group(1) or "IS" + "0" * 32,
+                "conversation_sid": match.group(2),
+                "author": (fields.get("Author") or ["system"])[0],
+                "body": (fields.get("Body") or [None])[0],
+                "index": 0,
             }
         return 200, {"ok": True, "host": host, "path": path}
     if host in ("api.nexmo.com", "messages-sandbox.nexmo.com") or re.fullmatch(r"api-[a-z]+\.vonage\.com", host):

@@ -4,6 +4,9 @@ Vonage Messages: `channel: whatsapp` JSON, refused in Vonage's problem-details s
 not touched. Infobip: its WhatsApp API by path, its Messages API by `channel: WHATSAPP`, refused in
 Infobip's `requestError` shape.
 
+Twilio Conversations: a message on a service the policy names (conversation_services) is a
+WhatsApp send, refused in Twilio's REST error shape; a message on another service is not touched.
+
 Twilio Programmable Messaging: a form post whose `To` is `whatsapp:+...` is a WhatsApp send,
 judged by the same rules as a Cloud API send and refused in Twilio's REST error shape (the one
 twilio-python turns into `TwilioRestException`: `code`, `message`, `more_info`, `status`); an SMS
@@ -33,12 +36,16 @@ INFOBIP = "xk9f2.api.infobip.com"
 FORM = {"content-type": "application/x-www-form-urlencoded", "authorization": "Basic QUM1ZTI6c2VjcmV0"}
 TO_WHATSAPP = "whatsapp:+4915112345678"
 FROM_WHATSAPP = "whatsapp:+14155550100"
+CONVERSATIONS = "conversations.twilio.com"
+WA_SERVICE = "IS3c4d5e6f708192a3b4c5d6e7f8091a2b"
+SMS_SERVICE = "IS9a8b7c6d5e4f30211203f4e5d6c7b8a9"
 
 
 @pytest.fixture(scope="module")
 def guard(start_guard):
     policy = e2e_policy()
-    policy["whatsapp"]["providers"] = ["cloud_api", "360dialog", "twilio", "vonage", "infobip"]
+    policy["whatsapp"]["providers"] = ["cloud_api", "360dialog", {"name": "twilio", "conversation_services": [WA_SERVICE]},
+                                       "vonage", "infobip"]
     return start_guard(policy, name="providers")
 
 
@@ -263,3 +270,47 @@ def test_decisions_are_counted_with_their_provider(guard):
     assert any('provider="360dialog"' in s for s in series), series
     # Every label is extracted: no flattened name is left.
     assert not [line for line in text.splitlines() if line.startswith("wa_guard_decisions_total_")]
+
+
+def conversation(guard, service: str, body: str, *, identity: str | None = None):
+    all_headers = dict(FORM)
+    if identity:
+        all_headers[IDENTITY_HEADER] = identity
+    path = f"/v1/Services/{service}/Conversations/CH0e1d2c3b4a5968778695a4b3c2d1e0f9/Messages"
+    return guard.request("POST", CONVERSATIONS, path, body, all_headers)
+
+
+def test_twilio_conversations_service_message_is_forwarded_byte_for_byte(guard):
+    body = form(Author="support", Body=SUPPORT_TEXT)
+    reply = conversation(guard, WA_SERVICE, body, identity=SUPPORT_IDENTITY)
+    assert reply.status == 201, reply
+    assert reply.json()["sid"].startswith("IM")
+    assert (reply.header("x-wa-guard-decision"), reply.header("x-wa-guard-rule")) == ("allow", "support-bots")
+    assert forwarded_body(guard, reply) == body.encode()
+
+
+def test_twilio_conversations_assistant_answer_is_blocked_in_twilio_shape(guard):
+    reply = conversation(guard, WA_SERVICE, form(Author="system", Body=ASSISTANT_ANSWER))
+    error = assert_twilio_403(reply, "content_classifier")
+    assert_nothing_reached_the_provider(guard, reply)
+    entry = guard.wait_for_decision_log(lambda e: e.get("request_id") == error["details"]["request_id"])
+    assert (entry["provider"], entry["decision"], entry["endpoint"]) == ("twilio", "block", "messages")
+    # The request names no number: the Conversations service stands for it.
+    assert entry["phone_number_id"] == WA_SERVICE.lower()
+
+
+def test_twilio_conversations_on_another_service_are_not_touched(guard):
+    body = form(Author="system", Body=ASSISTANT_ANSWER)
+    reply = conversation(guard, SMS_SERVICE, body, identity=ASSISTANT_IDENTITY)
+    assert reply.status == 201, reply
+    assert reply.header("x-wa-guard-decision") is None
+    assert forwarded_body(guard, reply) == body.encode()
+
+
+def test_twilio_regional_edge_is_buffered_and_read(guard):
+    # api.{edge}.{region}.twilio.com is under the bootstraps' *.twilio.com: buffered, read, refused
+    # before the provider sees anything.
+    reply = guard.request("POST", "api.dublin.ie1.twilio.com", TWILIO_PATH,
+                          form(To=TO_WHATSAPP, From=FROM_WHATSAPP, Body=ASSISTANT_ANSWER), dict(FORM))
+    assert_twilio_403(reply, "content_classifier")
+    assert_nothing_reached_the_provider(guard, reply)

@@ -103,6 +103,11 @@ pub struct ProviderOverrideDoc {
     /// it (360dialog: the API key picks the number). Phone-number rules apply to it.
     #[serde(default)]
     pub sender: Option<String>,
+    /// Twilio only: the Conversations services whose messages are WhatsApp sends (a Chat
+    /// Service SID `IS...`, `default` for the account's default service, `*` for every one).
+    /// A Conversations message names no channel: its conversation's participants decide.
+    #[serde(default)]
+    pub conversation_services: Vec<String>,
 }
 
 /// `graph.facebook.com` and the other names of the same Graph API: its beta tier, its upload

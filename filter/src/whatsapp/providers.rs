@@ -11,7 +11,10 @@
 //!   request does not name it (a policy declares it as the provider's `sender`).
 //! - `twilio`: Twilio Programmable Messaging, form-encoded; a send is WhatsApp only when its `To`
 //!   is a `whatsapp:` address, any other (SMS, MMS, RCS) is no WhatsApp send and is left alone.
-//!   The reader is [`twilio`].
+//!   The reader is [`twilio`]. Twilio Conversations: a v1 message names no channel, so it is a
+//!   WhatsApp send only on the Conversations services the policy names
+//!   (`conversation_services`); a v2 action names its channel. The reader is
+//!   [`twilio::conversations`].
 //! - `vonage`: the Vonage Messages API, JSON; WhatsApp when its `channel` is `whatsapp`, and its
 //!   `custom` object is Meta's message object. The reader is [`vonage`].
 //! - `infobip`: Infobip's WhatsApp API and omnichannel Messages API, JSON in its own format.
@@ -78,7 +81,13 @@ impl Provider {
             ],
             // The global host, the regional `api.{edge}.{region}` form the SDKs build, and the
             // legacy `api.{region}` form.
-            Self::Twilio => &["api.twilio.com", "api.*.*.twilio.com", "api.*.twilio.com"],
+            // Conversations has one global host.
+            Self::Twilio => &[
+                "api.twilio.com",
+                "api.*.*.twilio.com",
+                "api.*.twilio.com",
+                "conversations.twilio.com",
+            ],
             // The SDK default, the regional hosts and the sandbox.
             Self::Vonage => &[
                 "api.nexmo.com",
@@ -146,11 +155,23 @@ pub struct ProviderRoute {
     /// The sending number of every send on these hosts, for a provider whose requests do not
     /// name it (360dialog): phone-number rules apply to it.
     pub sender: Option<String>,
+    /// Twilio: the Conversations services whose messages are WhatsApp sends, lowercased: Chat
+    /// Service SIDs, `default` (the account's default service, whose paths name none) or `*`.
+    pub conversation_services: Vec<String>,
 }
 
 impl ProviderRoute {
     pub fn matches(&self, host: &str) -> bool {
         self.hosts.iter().any(|h| h.matches(host))
+    }
+
+    /// Whether a Conversations message on `service` (a Chat Service SID from the path, or
+    /// `None` for the default service) is a WhatsApp send under this policy.
+    pub fn conversation_is_whatsapp(&self, service: Option<&str>) -> bool {
+        let wanted = service.map_or_else(|| "default".to_owned(), str::to_ascii_lowercase);
+        self.conversation_services
+            .iter()
+            .any(|s| s == "*" || *s == wanted)
     }
 }
 
@@ -243,13 +264,57 @@ pub fn compile(
             ),
             _ => {}
         }
+        let conversation_services = custom.map_or_else(Vec::new, |c| {
+            conversation_services(provider, &c.conversation_services, &at, push)
+        });
         routes.push(ProviderRoute {
             provider,
             hosts,
             sender,
+            conversation_services,
         });
     }
     routes
+}
+
+/// A policy's `conversation_services`, lowercased: only Twilio has Conversations, and each entry
+/// is `*`, `default` or a Chat Service SID (`IS` and letters or digits).
+fn conversation_services(
+    provider: Provider,
+    given: &[String],
+    at: &str,
+    push: &mut impl FnMut(String, String),
+) -> Vec<String> {
+    if given.is_empty() {
+        return Vec::new();
+    }
+    if provider != Provider::Twilio {
+        push(
+            format!("{at}.conversation_services"),
+            format!(
+                "`{}` has no Conversations API; `conversation_services` is for `twilio`",
+                provider.as_str()
+            ),
+        );
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (j, raw) in given.iter().enumerate() {
+        let s = raw.trim().to_ascii_lowercase();
+        let sid =
+            s.len() > 2 && s.starts_with("is") && s.bytes().all(|b| b.is_ascii_alphanumeric());
+        if s == "*" || s == "default" || sid {
+            out.push(s);
+        } else {
+            push(
+                format!("{at}.conversation_services[{j}]"),
+                format!(
+                    "invalid Conversations service `{raw}`: a Chat Service SID (`IS...`), `default` or `*`"
+                ),
+            );
+        }
+    }
+    out
 }
 
 /// A send on a multichannel endpoint, read.
@@ -280,7 +345,7 @@ pub fn read_send(
     match provider {
         Provider::Vonage => vonage::read(body),
         Provider::Infobip => infobip::read(segments, body),
-        _ => twilio::read(body, raw_query),
+        _ => twilio::read_any(segments, body, raw_query),
     }
 }
 
@@ -308,22 +373,48 @@ pub fn classify(route: &ProviderRoute, method: &str, path: &NormalizedPath) -> P
     match route.provider {
         Provider::CloudApi => ProviderRequest::NotWhatsApp,
         Provider::Dialog360 => ProviderRequest::Graph(dialog360_call(route, &segs, post)),
-        // The 2010 API picks the response format by the last segment's extension (`.json`,
-        // `.xml`, or none): any of them creates the message.
-        Provider::Twilio => match segs.as_slice() {
-            ["2010-04-01", "accounts", _, last]
-                if post && last.split('.').next() == Some("messages") =>
-            {
-                ProviderRequest::BodyDecides
-            }
-            _ => ProviderRequest::NotWhatsApp,
-        },
+        Provider::Twilio => twilio_request(route, &segs, post),
         // `/v1/messages`, and the older `/v0.1/messages`.
         Provider::Vonage => match segs.as_slice() {
             ["v1" | "v0.1", "messages"] if post => ProviderRequest::BodyDecides,
             _ => ProviderRequest::NotWhatsApp,
         },
         Provider::Infobip => infobip_request(route, &segs, post),
+    }
+}
+
+/// A Twilio path. A Programmable Messaging create (the 2010 API picks the response format by
+/// the last segment's extension, `.json`, `.xml` or none: any of them creates the message) and a
+/// Conversations v2 action name their channel in the body. A Conversations v1 message (a create,
+/// or an edit of its `Body`) names none: it is read as a WhatsApp send on the services the policy
+/// names, and is not governed on any other.
+fn twilio_request(route: &ProviderRoute, segs: &[&str], post: bool) -> ProviderRequest {
+    let conversation = |service: Option<&str>| {
+        if route.conversation_is_whatsapp(service) {
+            ProviderRequest::BodyDecides
+        } else {
+            ProviderRequest::NotWhatsApp
+        }
+    };
+    match segs {
+        ["2010-04-01", "accounts", _, last]
+            if post && last.split('.').next() == Some("messages") =>
+        {
+            ProviderRequest::BodyDecides
+        }
+        ["v1", "conversations", _, "messages"] | ["v1", "conversations", _, "messages", _]
+            if post =>
+        {
+            conversation(None)
+        }
+        ["v1", "services", service, "conversations", _, "messages"]
+        | ["v1", "services", service, "conversations", _, "messages", _]
+            if post =>
+        {
+            conversation(Some(service))
+        }
+        ["v2", "conversations", _, "actions"] if post => ProviderRequest::BodyDecides,
+        _ => ProviderRequest::NotWhatsApp,
     }
 }
 
@@ -432,6 +523,7 @@ mod tests {
                 .filter_map(|h| HostPattern::compile(h))
                 .collect(),
             sender: None,
+            conversation_services: Vec::new(),
         }
     }
 
@@ -450,7 +542,7 @@ mod tests {
             "api.twilio.com.evil.com",
             "xapi.twilio.com",
             "api.a.b.c.twilio.com",
-            "conversations.twilio.com",
+            "content.twilio.com",
             "api..twilio.com",
         ] {
             assert!(!r.matches(h), "{h}");
@@ -529,6 +621,55 @@ mod tests {
         }
     }
 
+    #[test]
+    fn twilio_conversations_by_service() {
+        let r = ProviderRoute {
+            conversation_services: vec!["is0123".into(), "default".into()],
+            ..route(Provider::Twilio)
+        };
+        let post = |path: &str| classify(&r, "POST", &normalize_path(path));
+        for path in [
+            "/v1/Conversations/CH0a1b/Messages",
+            "/v1/Conversations/CH0a1b/Messages/IM9f8e",
+            "/v1/Services/IS0123/Conversations/CH0a1b/Messages",
+            "/v2/Conversations/conv_1/Actions",
+        ] {
+            assert_eq!(post(path), ProviderRequest::BodyDecides, "{path}");
+        }
+        for path in [
+            "/v1/Services/IS9999/Conversations/CH0a1b/Messages",
+            "/v1/Conversations/CH0a1b/Participants",
+            "/v1/Conversations/CH0a1b",
+        ] {
+            assert_eq!(post(path), ProviderRequest::NotWhatsApp, "{path}");
+        }
+        assert_eq!(
+            classify(
+                &r,
+                "GET",
+                &normalize_path("/v1/Conversations/CH0a1b/Messages")
+            ),
+            ProviderRequest::NotWhatsApp
+        );
+        // Unnamed services: a v1 message is not governed, a v2 action still is.
+        let r = route(Provider::Twilio);
+        let post = |path: &str| classify(&r, "POST", &normalize_path(path));
+        assert_eq!(
+            post("/v1/Conversations/CH0a1b/Messages"),
+            ProviderRequest::NotWhatsApp
+        );
+        assert_eq!(
+            post("/v2/Conversations/conv_1/Actions"),
+            ProviderRequest::BodyDecides
+        );
+        let every = ProviderRoute {
+            conversation_services: vec!["*".into()],
+            ..route(Provider::Twilio)
+        };
+        assert!(every.conversation_is_whatsapp(Some("IS77")));
+        assert!(every.conversation_is_whatsapp(None));
+    }
+
     fn compile_with(providers: &str, unknown: &str) -> Result<crate::policy::Policy, Vec<String>> {
         let text = format!(
             r#"{{"default_action":"allow","whatsapp":{{"providers":{providers}}},
@@ -587,6 +728,22 @@ mod tests {
         let problems = compile_with(r#"[{"name":"twilio","sender":"+1"}]"#, "allow").unwrap_err();
         assert!(problems[0].contains("providers[0].sender"), "{problems:?}");
         assert!(compile_with(r#"[{"name":"twilio","host":["x.example.com"]}]"#, "allow").is_err());
+        // Conversations services: only Twilio has them, and each is a SID, `default` or `*`.
+        let problems = compile_with(
+            r#"[{"name":"twilio","conversation_services":["IS0123","default","*","CH0a1b"]},
+                {"name":"vonage","conversation_services":["*"]}]"#,
+            "allow",
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("providers[0].conversation_services[3]"));
+        assert!(problems[1].contains("providers[1].conversation_services"));
+        let p = compile_with(
+            r#"[{"name":"twilio","conversation_services":[" IS0123 "]}]"#,
+            "allow",
+        )
+        .unwrap();
+        assert_eq!(p.providers[0].conversation_services, ["is0123"]);
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! a `PersistentAction`. Every other field Twilio does not document as machine data is read
 //! too, so a field this list does not know cannot carry text past the classifier.
 
+pub mod conversations;
+
 use super::{ProviderMessage, ProviderSend};
 use crate::decide::BodyProblem;
 use crate::whatsapp::MessageView;
@@ -48,6 +50,24 @@ const SINGLE_FIELDS: &[&str] = &["to", "from", "messagingservicesid", "contentsi
 
 /// How deep a `ContentVariables` value is walked.
 const MAX_DEPTH: usize = 16;
+
+/// Reads a decoded body of a Twilio request on `segments` (the normalised path): a
+/// Conversations message or action, or a Programmable Messaging create.
+pub fn read_any(
+    segments: &[String],
+    body: &[u8],
+    raw_query: &str,
+) -> Result<ProviderSend, BodyProblem> {
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match segs.as_slice() {
+        ["v1", "services", service, "conversations", ..] => {
+            conversations::read_message(body, raw_query, Some(service))
+        }
+        ["v1", "conversations", ..] => conversations::read_message(body, raw_query, None),
+        ["v2", "conversations", ..] => conversations::read_action(body),
+        _ => read(body, raw_query),
+    }
+}
 
 /// Reads a decoded form body and the query string. The sender is `From` without `whatsapp:`
 /// (`+` and digits only), or the Messaging Service SID that picks the number. Fields of both count (the query fills what
@@ -126,7 +146,7 @@ pub fn read(body: &[u8], raw_query: &str) -> Result<ProviderSend, BodyProblem> {
 }
 
 /// `key=value` pairs, decoded, keys trimmed and lowercased.
-fn pairs(form: &str) -> Vec<(String, String)> {
+pub(super) fn pairs(form: &str) -> Vec<(String, String)> {
     form.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -149,7 +169,7 @@ fn strip_channel(address: &str) -> Option<&str> {
 }
 
 /// A phone number as rules compare it: `+` and digits, without blanks and punctuation.
-fn number(raw: &str) -> String {
+pub(super) fn number(raw: &str) -> String {
     raw.chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '+')
         .collect()
