@@ -126,8 +126,8 @@ impl Part {
 
 /// Sums a paragraph's features, and marks where each token's and word's features start, so
 /// that a window of the paragraph is summed from the same pass (see [`Marks`]).
-struct Summer<'m, 'b> {
-    model: &'m Model,
+struct Summer<'b> {
+    weights: model::Lookup,
     /// The sums over every feature but the position features, which a window has its own of.
     q: i64,
     n: u32,
@@ -139,9 +139,9 @@ struct Summer<'m, 'b> {
     marks: Option<&'b mut Vec<Mark>>,
 }
 
-impl Sink for Summer<'_, '_> {
+impl Sink for Summer<'_> {
     fn feature(&mut self, hash: u64, kind: Kind) {
-        let w = i64::from(self.model.weight_of(hash));
+        let w = i64::from(self.weights.weight_of(hash));
         if kind == Kind::Position {
             self.position_q += w;
             self.position_n += 1;
@@ -549,7 +549,7 @@ impl Classifier {
     ) -> Part {
         marks.clear();
         let mut sum = Summer {
-            model: self.model,
+            weights: self.model.lookup(),
             q: 0,
             n: 0,
             position_q: 0,

@@ -190,11 +190,14 @@ fn is_single_char_word(c: char) -> bool {
         | '\u{20000}'..='\u{2FFFF}')
 }
 
-/// One word of a text: its span in the arena and where it starts in the text.
+/// One word of a text: its span in the text, or in the arena when it was rewritten (its
+/// look-alikes mapped, its spaced-out letters joined), and where it starts in the text.
 #[derive(Debug, Clone, Copy)]
 struct WordSpan {
     start: usize,
     end: usize,
+    /// The span is in the arena, not in the text.
+    in_arena: bool,
     /// The byte of the text where the word starts.
     at: usize,
     /// One CJK or Thai character.
@@ -206,7 +209,7 @@ struct WordSpan {
 /// Reusable buffers for one text's words.
 #[derive(Default)]
 pub struct Scratch {
-    /// Words, back to back.
+    /// Rewritten words, back to back; the others are read in the text.
     arena: String,
     words: Vec<WordSpan>,
     chars: Vec<u32>,
@@ -239,11 +242,20 @@ impl Scratch {
     }
 }
 
+/// A word's text.
+fn word_of<'a>(text: &'a str, arena: &'a str, w: &WordSpan) -> Option<&'a str> {
+    if w.in_arena {
+        arena.get(w.start..w.end)
+    } else {
+        text.get(w.start..w.end)
+    }
+}
+
 /// Feeds every hashed feature of one normalised paragraph to `sink` and returns its shape.
 pub fn extract(text: &str, scratch: &mut Scratch, sink: &mut impl Sink) -> Shape {
     scratch.clear();
     split_words(text, scratch);
-    merge_spaced_letters(scratch);
+    merge_spaced_letters(text, scratch);
     let Scratch {
         arena,
         words,
@@ -255,7 +267,7 @@ pub fn extract(text: &str, scratch: &mut Scratch, sink: &mut impl Sink) -> Shape
     let mut prev: Option<(u64, &str)> = None;
     let mut first: Option<(u64, &str)> = None;
     for span in words.iter() {
-        let Some(word) = arena.get(span.start..span.end) else {
+        let Some(word) = word_of(text, arena, span) else {
             continue;
         };
         let w = hash_str(SEED_WORD, word);
@@ -392,12 +404,14 @@ fn grams<T: Copy + Into<u64>>(mut buf: &[T], sink: &mut impl Sink) {
 
 /// The word splitter's state between characters.
 #[derive(Default)]
-struct Splitter {
+struct Splitter<'t> {
+    /// The text being split.
+    text: &'t str,
     /// Separator characters since the last word, and whether they held a line break.
     gap: usize,
     gap_newline: bool,
-    /// A word is being built in the arena: whether the gap before it was short, where it
-    /// starts in the arena and in the text, and whether its look-alikes are mapped.
+    /// A word is being read: whether the gap before it was short, where it starts and ends in
+    /// the text, and whether its look-alikes are mapped.
     building: Option<(bool, usize, usize, bool)>,
     /// The last word is a single CJK or Thai character (a voicing mark may follow).
     last_single: bool,
@@ -408,7 +422,7 @@ struct Splitter {
     run_at: usize,
 }
 
-impl Splitter {
+impl Splitter<'_> {
     /// A word character at byte `at` extends the current run.
     fn run_char(&mut self, c: char, at: usize) {
         if self.run == 0 {
@@ -437,19 +451,18 @@ impl Splitter {
     }
 
     fn end_word(&mut self, s: &mut Scratch) {
-        if let Some((short_gap, start, at, map)) = self.building.take() {
-            s.finish_word(start, at, map, short_gap);
+        if let Some((short_gap, at, end, map)) = self.building.take() {
+            s.finish_word(self.text, at..end, map, short_gap);
         }
     }
 
-    /// A run of `chars` word characters starting at byte `at`, in one copy: the word being
-    /// built (or a new one) grows by it, and so does the shape run.
-    fn word_run(&mut self, s: &mut Scratch, run: &str, chars: u32, map: bool, at: usize) {
+    /// A run of `chars` word characters starting at byte `at`: the word being read (or a new
+    /// one) grows by it, and so does the shape run.
+    fn word_run(&mut self, run: &str, chars: u32, map: bool, at: usize) {
         let short_gap = self.short_gap();
-        let start = s.arena.len();
-        let word = self.building.get_or_insert((short_gap, start, at, false));
+        let word = self.building.get_or_insert((short_gap, at, at, false));
+        word.2 = at + run.len();
         word.3 |= map;
-        s.arena.push_str(run);
         if self.run == 0 {
             self.run_digits = true;
             self.run_at = at;
@@ -486,7 +499,10 @@ impl Splitter {
 
 /// Splits normalised text into words, mapping look-alikes word by word.
 fn split_words(text: &str, s: &mut Scratch) {
-    let mut sp = Splitter::default();
+    let mut sp = Splitter {
+        text,
+        ..Splitter::default()
+    };
     let bytes = text.as_bytes();
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
@@ -522,7 +538,7 @@ fn split_words(text: &str, s: &mut Scratch) {
         // A run of word characters (one word, unless a CJK or Thai character interrupts it),
         // copied in one go.
         let (end, chars, map) = word_run_end(text, i);
-        sp.word_run(s, text.get(i..end).unwrap_or_default(), chars, map, i);
+        sp.word_run(text.get(i..end).unwrap_or_default(), chars, map, i);
         i = end;
     }
     sp.end_word(s);
@@ -547,8 +563,56 @@ fn is_mark(c: char) -> bool {
 /// [`needs_lookalike_mapping`] says of it, read in the same pass).
 fn word_run_end(text: &str, from: usize) -> (usize, u32, bool) {
     let bytes = text.as_bytes();
-    let (mut i, mut chars) = (from, 0u32);
-    let (mut lookalikes, mut latin, mut others) = (false, false, false);
+    if bytes.get(from).is_some_and(|b| !b.is_ascii()) {
+        return word_run_end_from(text, from, 0, false);
+    }
+    // Most runs are ASCII letters and digits: found by a table, and with no look-alikes.
+    let ascii = bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&b| !is_ascii_word_byte(b)))
+        .map_or(bytes.len(), |n| from + n);
+    let chars = u32::try_from(ascii - from).unwrap_or(u32::MAX);
+    if bytes.get(ascii).is_none_or(u8::is_ascii) {
+        return (ascii, chars, false);
+    }
+    let latin = bytes
+        .get(from..ascii)
+        .is_some_and(|prefix| prefix.iter().any(u8::is_ascii_alphabetic));
+    word_run_end_from(text, ascii, chars, latin)
+}
+
+/// ASCII letters and digits, by table.
+fn is_ascii_word_byte(b: u8) -> bool {
+    ASCII_WORD_BYTE
+        .get(usize::from(b))
+        .copied()
+        .unwrap_or(false)
+}
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an out-of-range index fails the build, never a request"
+)]
+static ASCII_WORD_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    t
+};
+
+/// [`word_run_end`] from byte `i`, with `chars` characters and (`latin`) whether an ASCII
+/// letter was read before it.
+fn word_run_end_from(
+    text: &str,
+    mut i: usize,
+    mut chars: u32,
+    mut latin: bool,
+) -> (usize, u32, bool) {
+    let bytes = text.as_bytes();
+    let (mut lookalikes, mut others) = (false, false);
     while let Some(&b) = bytes.get(i) {
         let len = if b.is_ascii_alphanumeric() {
             latin |= b.is_ascii_alphabetic();
@@ -557,19 +621,23 @@ fn word_run_end(text: &str, from: usize) -> (usize, u32, bool) {
             break;
         } else {
             match text.get(i..).and_then(|t| t.chars().next()) {
-                Some(c) if !is_single_char_word(c) && is_word_char(c) => {
+                Some(c) => {
+                    let class = run_class(c);
+                    if class == RUN_END {
+                        break;
+                    }
                     // Once a word has both look-alikes and other letters, only Latin letters
                     // can change what it needs.
                     if !(lookalikes && others) {
-                        if latin_of(c).is_some() {
+                        if class == RUN_LOOKALIKE {
                             lookalikes = true;
-                        } else if !others && !is_numeric(c) {
+                        } else if !others && class == RUN_LETTER {
                             others = true;
                         }
                     }
                     c.len_utf8()
                 }
-                _ => break,
+                None => break,
             }
         };
         i += len;
@@ -578,79 +646,130 @@ fn word_run_end(text: &str, from: usize) -> (usize, u32, bool) {
     (i, chars, lookalikes && (latin || !others))
 }
 
+/// What a non-ASCII character is to a run of word characters: not part of one (`RUN_END`: a
+/// separator or a single-character word), a letter with a Latin look-alike, a numeric
+/// character, or another letter, digit or mark.
+const RUN_END: u8 = 0;
+const RUN_LOOKALIKE: u8 = 1;
+const RUN_NUMERIC: u8 = 2;
+const RUN_LETTER: u8 = 3;
+
+/// [`run_class_of`] of each character of the Basic Multilingual Plane, two bits each (32 a
+/// word), built once per VM.
+static RUN_CLASSES: LazyLock<Vec<u64>> = LazyLock::new(|| {
+    let mut table = vec![0u64; 2048];
+    for c in (0..0x1_0000u32).filter_map(char::from_u32) {
+        if let Some(w) = table.get_mut((c as usize) >> 5) {
+            *w |= u64::from(run_class_of(c)) << ((c as usize & 31) * 2);
+        }
+    }
+    table
+});
+
+/// [`run_class_of`], by table in the Basic Multilingual Plane (checked in the tests).
+fn run_class(c: char) -> u8 {
+    let cp = c as usize;
+    match RUN_CLASSES.get(cp >> 5) {
+        Some(w) => u8::try_from((w >> ((cp & 31) * 2)) & 3).unwrap_or(RUN_END),
+        None => run_class_of(c),
+    }
+}
+
+fn run_class_of(c: char) -> u8 {
+    if is_single_char_word(c) || !is_word_char(c) {
+        RUN_END
+    } else if latin_of(c).is_some() {
+        RUN_LOOKALIKE
+    } else if is_numeric(c) {
+        RUN_NUMERIC
+    } else {
+        RUN_LETTER
+    }
+}
+
 impl Scratch {
     fn push_single(&mut self, c: char, short_gap: bool, at: usize) {
-        let start = self.arena.len();
-        self.arena.push(c);
         self.words.push(WordSpan {
-            start,
-            end: self.arena.len(),
+            start: at,
+            end: at + c.len_utf8(),
+            in_arena: false,
             at,
             single: true,
             short_gap,
         });
     }
 
-    /// Ends the word written at `start..`, with its look-alikes mapped if `map`.
-    fn finish_word(&mut self, start: usize, at: usize, map: bool, short_gap: bool) {
-        if map {
-            self.word.clear();
-            self.word
-                .push_str(self.arena.get(start..).unwrap_or_default());
-            self.arena.truncate(start);
-            self.arena
-                .extend(self.word.chars().map(|c| latin_of(c).unwrap_or(c)));
-            self.word.clear();
-        }
+    /// Ends the word at `span` of `text`: read there, or written to the arena with its
+    /// look-alikes mapped if `map`.
+    fn finish_word(
+        &mut self,
+        text: &str,
+        span: std::ops::Range<usize>,
+        map: bool,
+        short_gap: bool,
+    ) {
+        let at = span.start;
+        let (start, end) = if map {
+            let start = self.arena.len();
+            self.arena.extend(
+                text.get(span)
+                    .unwrap_or_default()
+                    .chars()
+                    .map(|c| latin_of(c).unwrap_or(c)),
+            );
+            (start, self.arena.len())
+        } else {
+            (span.start, span.end)
+        };
         self.words.push(WordSpan {
             start,
-            end: self.arena.len(),
+            end,
+            in_arena: map,
             at,
             single: false,
             short_gap,
         });
     }
 
+    /// Appends `c`, which follows the last word in the text, to that word.
     fn extend_last(&mut self, c: char) {
-        self.arena.push(c);
         if let Some(last) = self.words.last_mut() {
-            last.end = self.arena.len();
+            if last.in_arena {
+                self.arena.push(c);
+                last.end = self.arena.len();
+            } else {
+                last.end += c.len_utf8();
+            }
         }
     }
 }
 
 /// Joins runs of at least `MIN_SPACED_LETTERS` single letters with short gaps into one word.
-fn merge_spaced_letters(s: &mut Scratch) {
-    if !has_spaced_run(s) {
+fn merge_spaced_letters(text: &str, s: &mut Scratch) {
+    if !has_spaced_run(text, s) {
         return;
     }
     // One pass into a new list: linear in the number of words whatever the input.
     let words = std::mem::take(&mut s.words);
-    let letter = |arena: &str, i: usize| -> Option<(usize, usize, bool)> {
+    // A single letter's word and whether the gap before it was short.
+    let letter = |arena: &str, i: usize| -> Option<bool> {
         let w = words.get(i)?;
-        let text = arena.get(w.start..w.end)?;
-        let mut cs = text.chars();
-        (!w.single && cs.next().is_some() && cs.next().is_none()).then_some((
-            w.start,
-            w.end,
-            w.short_gap,
-        ))
+        let mut cs = word_of(text, arena, w)?.chars();
+        (!w.single && cs.next().is_some() && cs.next().is_none()).then_some(w.short_gap)
     };
     let mut out = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
         let mut j = i + 1;
         if letter(&s.arena, i).is_some() {
-            while letter(&s.arena, j).is_some_and(|l| l.2) {
+            while letter(&s.arena, j) == Some(true) {
                 j += 1;
             }
         }
         if j - i >= MIN_SPACED_LETTERS {
             s.word.clear();
-            for k in i..j {
-                if let Some((a, b, _)) = letter(&s.arena, k)
-                    && let Some(l) = s.arena.get(a..b)
-                {
+            for w in words.get(i..j).unwrap_or_default() {
+                if let Some(l) = word_of(text, &s.arena, w) {
                     s.word.push_str(l);
                 }
             }
@@ -661,6 +780,7 @@ fn merge_spaced_letters(s: &mut Scratch) {
             out.push(WordSpan {
                 start,
                 end: s.arena.len(),
+                in_arena: true,
                 at,
                 single: false,
                 short_gap,
@@ -675,12 +795,11 @@ fn merge_spaced_letters(s: &mut Scratch) {
 
 /// Whether the words hold a run of `MIN_SPACED_LETTERS` single letters with short gaps: the
 /// common case (none) costs one pass and no allocation.
-fn has_spaced_run(s: &Scratch) -> bool {
+fn has_spaced_run(text: &str, s: &Scratch) -> bool {
     let mut run = 0;
     for w in &s.words {
         let one_letter = !w.single
-            && s.arena
-                .get(w.start..w.end)
+            && word_of(text, &s.arena, w)
                 .is_some_and(|w| w.chars().nth(1).is_none() && !w.is_empty());
         run = match (one_letter, w.short_gap) {
             (false, _) => 0,
@@ -762,6 +881,7 @@ fn latin_of(c: char) -> Option<char> {
 /// request with Cyrillic or Greek text.
 pub fn prepare() {
     LazyLock::force(&DENSE_LOOKALIKES);
+    LazyLock::force(&RUN_CLASSES);
 }
 
 /// What the structural signals are computed from; paragraphs merge into a whole.
@@ -1020,10 +1140,10 @@ fn has_business_id_bytewise(text: &str) -> bool {
 pub fn words_joined(text: &str, scratch: &mut Scratch, out: &mut String) {
     scratch.clear();
     split_words(text, scratch);
-    merge_spaced_letters(scratch);
+    merge_spaced_letters(text, scratch);
     out.clear();
     for span in &scratch.words {
-        if let Some(w) = scratch.arena.get(span.start..span.end) {
+        if let Some(w) = word_of(text, &scratch.arena, span) {
             if !out.is_empty() {
                 out.push(' ');
             }

@@ -68,6 +68,26 @@ pub struct Model {
     pub version: String,
 }
 
+/// A model's weight table and bucket shift, copied where features are summed so that each
+/// feature's lookup is one shift and one load.
+#[derive(Debug, Clone, Copy)]
+pub struct Lookup {
+    weights: &'static [u8],
+    shift: u32,
+}
+
+impl Lookup {
+    /// The quantised weight of a feature hash. The table holds `1 << bits` weights and the
+    /// shift is `64 - bits`, so every bucket is in it.
+    #[inline]
+    pub fn weight_of(&self, hash: u64) -> i32 {
+        let bucket = usize::try_from(hash >> self.shift).unwrap_or(usize::MAX);
+        self.weights
+            .get(bucket)
+            .map_or(0, |b| i32::from(b.cast_signed()))
+    }
+}
+
 static BUILTIN: LazyLock<Result<Model, ModelError>> = LazyLock::new(|| Model::parse(BUILTIN_MODEL));
 
 /// The built-in model, parsed once per VM.
@@ -182,16 +202,19 @@ impl Model {
     }
 
     /// The quantised weight of a feature hash: `weight(bucket(hash))` (checked in the tests),
-    /// with the shift derived once per model. The table holds `1 << bits` weights, so every
-    /// bucket is in it.
+    /// with the shift derived once per model.
     #[inline]
     pub fn weight_of(&self, hash: u64) -> i32 {
-        let bucket = usize::try_from(hash >> self.shift).unwrap_or(usize::MAX);
-        self.weights
-            .get(bucket)
-            .map_or(0, |b| i32::from(b.cast_signed()))
+        self.lookup().weight_of(hash)
     }
 
+    /// The weight table and its shift, to keep next to a running sum.
+    pub fn lookup(&self) -> Lookup {
+        Lookup {
+            weights: self.weights,
+            shift: self.shift,
+        }
+    }
     /// The name of an n-gram bucket, when the trainer kept it for explanations.
     pub fn name(&self, bucket: u32, kind: Kind) -> Option<&str> {
         self.vocabulary

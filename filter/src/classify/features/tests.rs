@@ -646,3 +646,10 @@ fn stack_framed_grams_are_the_code_point_grams() {
         word.push(c);
     }
 }
+
+#[test]
+fn run_classes_by_table_are_the_run_classes() {
+    for c in (0x80..0x11_0000u32).filter_map(char::from_u32) {
+        assert_eq!(run_class(c), run_class_of(c), "{c:?}");
+    }
+}
