@@ -1,11 +1,19 @@
 //! Request bodies: undo `content-encoding` under a bounded budget, then parse a send.
 
-use crate::decide::BodyProblem;
 use crate::whatsapp::{self, Endpoint, MessageView, media};
 use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::io::Read;
+
+/// A body that could not be read into a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyProblem {
+    TooLarge,
+    DecompressedTooLarge,
+    UnsupportedEncoding,
+    InvalidJson,
+}
 
 /// Decodes the body per `content-encoding` (a comma-separated list, applied in order, so undone
 /// in reverse). The output never exceeds `limit` bytes: a larger output is a zip bomb to refuse.

@@ -5,6 +5,7 @@
 //! decision `audit` (would block); otherwise the request is allowed. An audit-mode rule therefore
 //! never hides a later enforced rule.
 
+use crate::body::BodyProblem;
 use crate::classify::Score;
 use crate::identity::OriginIdentity;
 use crate::policy::document::{Action, Mode, Role};
@@ -292,15 +293,6 @@ pub fn evaluate_head(
         origin_index,
         findings: f,
     }
-}
-
-/// A body that could not be read into a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyProblem {
-    TooLarge,
-    DecompressedTooLarge,
-    UnsupportedEncoding,
-    InvalidJson,
 }
 
 /// Records a body problem under the limits section.

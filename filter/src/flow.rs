@@ -5,15 +5,15 @@
 //! The native test runner and the harness drive exactly the same machine, so what is tested
 //! natively is what runs in Envoy.
 
-use crate::body;
-use crate::decide::{self, BodyProblem, Decision, HeadEvaluation, Verdict};
+use crate::body::{self, BodyProblem};
+use crate::decide::{self, Decision, HeadEvaluation, Verdict};
 use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
-use crate::policy::document::{Action, BodyFormat, Mode};
+use crate::policy::document::Mode;
 use crate::report::{self, LocalReply};
-use crate::training::Stripper;
-use crate::training::parts::{Commit, PartKind, PartRequest, SharedStore};
-use crate::training::stage::{StripError, StripStats};
+use crate::training::parts::{Commit, PartRequest, SharedStore};
+use crate::training::stage::StripError;
+use crate::training::upload::{TrainingOutcome, TrainingVerdict, Upload, UploadStep};
 use crate::whatsapp;
 
 mod provider;
@@ -65,45 +65,6 @@ pub enum BodyStep {
     Respond(LocalReply),
 }
 
-/// What happened to a training upload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrainingVerdict {
-    /// Inspected, nothing to strip.
-    Forwarded,
-    /// WhatsApp-derived records were removed.
-    Stripped,
-    /// Refused: every record was WhatsApp-derived, or the body could not be inspected.
-    Blocked,
-    /// Audit mode, or an uninspectable body the policy lets through: forwarded unchanged.
-    Audit,
-    /// An allow-listed exclusive fine-tuning endpoint: not inspected.
-    Exclusive,
-}
-
-impl TrainingVerdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Forwarded => "forward",
-            Self::Stripped => "strip",
-            Self::Blocked => "block",
-            Self::Audit => "audit",
-            Self::Exclusive => "exclusive",
-        }
-    }
-}
-
-/// The outcome of one training upload; metrics, logs and response headers derive from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrainingOutcome {
-    pub endpoint: String,
-    pub verdict: TrainingVerdict,
-    pub stats: StripStats,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    /// Why the body could not be inspected, or `all_records_whatsapp`.
-    pub problem: Option<&'static str>,
-}
-
 #[derive(Debug)]
 enum State {
     Ignored,
@@ -115,40 +76,6 @@ enum State {
     WatchingMedia(Box<(whatsapp::media::MediaScan, HeadEvaluation)>),
     /// A provider request that is a WhatsApp send or not depending on its body (Twilio's `To`).
     AwaitingProviderBody(Box<provider::PendingProviderSend>),
-}
-
-struct Upload {
-    endpoint: String,
-    stripper: Stripper,
-    audit: bool,
-    on_uninspectable: Action,
-    /// An uninspectable body the policy lets through: forwarded as is from then on.
-    bypassed: bool,
-    /// What the host's buffer starts with, from earlier callbacks that held it (`Hold` or
-    /// `Pause`): first `held_out` bytes of processed output still to forward, then `held_raw`
-    /// bytes already fed to the stripper whose output it still holds back (to be dropped).
-    held_out: usize,
-    held_raw: usize,
-    /// A part or the completion of a file uploaded in parts.
-    part: Option<Box<PartRequest>>,
-    /// Why the upload was refused beyond what the stripper found (a `/complete` problem).
-    refusal: Option<&'static str>,
-}
-
-/// How many bytes a streamed upload may keep in the host's buffer instead of forwarding them
-/// at once. A request that ends with trailers gets no body callback at its end: the bytes the
-/// stripper still holds back then (an unfinished last line, a whole JSON document) can only be
-/// written into a body buffer the host still holds. Bounded well below Envoy's default
-/// per-connection buffer limit (1 MiB), which would otherwise answer 413.
-pub const HOLD_LIMIT: usize = 256 * 1024;
-
-impl std::fmt::Debug for Upload {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Upload")
-            .field("endpoint", &self.endpoint)
-            .field("audit", &self.audit)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -243,19 +170,16 @@ impl RequestFlow {
         read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
     ) -> BodyStep {
         if let State::Stripping(upload) = &mut self.state {
-            let step = match read(buffered_len) {
-                Some(buffer) => Self::strip_buffer(upload, &buffer, end_of_stream),
-                None if buffered_len == 0 => Self::strip_buffer(upload, &[], end_of_stream),
-                // The host could not hand over the chunk: forwarding the buffer unread would
-                // skip it, and forwarding nothing would cut the upload short.
-                None => Self::unreadable_chunk(upload),
+            let buffer = read(buffered_len);
+            let buffer = match &buffer {
+                Some(b) => Some(b.as_slice()),
+                None if buffered_len == 0 => Some(&[][..]),
+                None => None,
             };
-            let step = match (&policy.training, end_of_stream) {
-                (Some(training), true) => Self::judge_completion(training, upload, step),
-                _ => step,
-            };
+            let step = upload.feed(buffer, end_of_stream);
+            let step = upload_step(upload, step);
             if end_of_stream || matches!(step, BodyStep::Respond(_)) {
-                self.end_upload(policy);
+                self.end_upload();
             }
             return step;
         }
@@ -405,75 +329,40 @@ impl RequestFlow {
         let Some(route) = training.route(&head.method, host, &joined) else {
             return HeadersStep::PassThrough;
         };
-        let endpoint = route.endpoint.id.clone();
         if route.exclusive {
-            self.training = Some(TrainingOutcome {
-                endpoint,
-                verdict: TrainingVerdict::Exclusive,
-                stats: StripStats::default(),
-                bytes_in: 0,
-                bytes_out: 0,
-                problem: None,
-            });
+            self.training = Some(TrainingOutcome::exclusive(route.endpoint.id.clone()));
             self.fresh = true;
             self.state = State::Decided;
             return HeadersStep::Continue;
         }
         let audit = training.mode.unwrap_or(policy.mode) == Mode::Audit;
-        let kind = match route.endpoint.format {
-            BodyFormat::UploadPart => Some(PartKind::Part),
-            BodyFormat::UploadComplete => Some(PartKind::Complete),
-            _ => None,
-        };
         // The upload id is the segment before `parts` or `complete`.
-        let part = kind.map(|kind| {
+        let part = Upload::part_kind(route.endpoint.format).map(|kind| {
             let id = path.segments.iter().rev().nth(1).map_or("", String::as_str);
             Box::new(PartRequest::load(store, kind, id))
         });
-        let stripper = match &part {
-            Some(p) if p.kind == PartKind::Part => training.part_stripper(
-                head.content_type.as_deref(),
-                head.content_encoding.as_deref(),
-                p.carried_tail(),
-                std::rc::Rc::clone(&p.slot),
-            ),
-            Some(_) => training.passthrough(),
-            None => training.stripper(
-                route.endpoint.format,
-                head.content_type.as_deref(),
-                head.content_encoding.as_deref(),
-            ),
-        };
-        let broken = part.as_ref().is_some_and(|p| p.broken().is_some());
-        let mut upload = Upload {
-            endpoint,
-            stripper,
+        let mut upload = Upload::start(
+            training,
+            &route,
             audit,
-            on_uninspectable: training.on_uninspectable,
-            bypassed: false,
-            held_out: 0,
-            held_raw: 0,
+            head.content_type.as_deref(),
+            head.content_encoding.as_deref(),
             part,
-            refusal: None,
-        };
-        if broken {
-            // Parts of this upload were judged concurrently: no later part or completion can
-            // be joined to the right tail.
-            let problem = crate::training::parts::CompleteProblem::ChainBroken.as_str();
-            upload.refusal = Some(problem);
-            let reply = report::training_error(problem, &upload.endpoint);
+        );
+        if let Some(problem) = upload.refused_at_start() {
+            let reply = report::training_error(problem, upload.endpoint());
             self.state = State::Stripping(Box::new(upload));
-            self.end_upload(policy);
+            self.end_upload();
             if !audit {
                 return HeadersStep::Respond(reply);
             }
             return HeadersStep::Continue;
         }
         if head.end_of_stream {
-            let step = Self::strip_chunk(&mut upload, &[], true);
-            let step = Self::judge_completion(training, &mut upload, step);
+            let step = upload.feed(Some(&[]), true);
+            let step = upload_step(&upload, step);
             self.state = State::Stripping(Box::new(upload));
-            self.end_upload(policy);
+            self.end_upload();
             return headers_step(step);
         }
         let mut remove_headers = Vec::new();
@@ -487,138 +376,16 @@ impl RequestFlow {
         HeadersStep::Strip { remove_headers }
     }
 
-    /// Feeds one chunk of an upload and says what to forward.
-    /// A chunk the host could not hand over: the upload cannot be inspected. Audit mode
-    /// forwards the buffer as it is; otherwise the upload is refused, never forwarded short.
-    fn unreadable_chunk(upload: &mut Upload) -> BodyStep {
-        upload
-            .stripper
-            .error
-            .get_or_insert(StripError::UnreadableBody);
-        if upload.audit {
-            BodyStep::Continue
-        } else {
-            BodyStep::Respond(report::training_error("unreadable_body", &upload.endpoint))
-        }
-    }
-
-    /// Strips what is new in the host's buffer, and decides whether the result is forwarded
-    /// now or held in the buffer (see [`HOLD_LIMIT`]).
-    fn strip_buffer(upload: &mut Upload, buffer: &[u8], end_of_stream: bool) -> BodyStep {
-        let out_end = upload.held_out.min(buffer.len());
-        let new_start = (upload.held_out + upload.held_raw).min(buffer.len());
-        let (held_out, new) = (
-            buffer.get(..out_end).unwrap_or_default(),
-            buffer.get(new_start..).unwrap_or_default(),
-        );
-        if let Some(part) = &mut upload.part {
-            part.keep_body(new);
-        }
-        let step = Self::strip_chunk(upload, new, end_of_stream);
-        let BodyStep::Replace(out) = step else {
-            // Continue forwards the buffer as it is: only audit mode, which never holds.
-            upload.held_out = 0;
-            upload.held_raw = 0;
-            return step;
-        };
-        if !end_of_stream && buffer.len() + out.len() <= HOLD_LIMIT {
-            if out.is_empty() {
-                // Nothing new to forward: the buffer stays as the host has it.
-                upload.held_raw += new.len();
-                return BodyStep::Pause;
-            }
-            let mut kept = Vec::with_capacity(held_out.len() + out.len());
-            kept.extend_from_slice(held_out);
-            kept.extend_from_slice(&out);
-            upload.held_out = kept.len();
-            upload.held_raw = 0;
-            return BodyStep::Hold(kept);
-        }
-        upload.held_out = 0;
-        upload.held_raw = 0;
-        if held_out.is_empty() {
-            return BodyStep::Replace(out);
-        }
-        let mut all = Vec::with_capacity(held_out.len() + out.len());
-        all.extend_from_slice(held_out);
-        all.extend_from_slice(&out);
-        BodyStep::Replace(all)
-    }
-
-    /// At the end of `/complete`: the parts must be the ones judged, in order, and the file's
-    /// last record is judged now. Audit mode records the problem and lets it through.
-    fn judge_completion(
-        training: &crate::training::TrainingPolicy,
-        upload: &mut Upload,
-        step: BodyStep,
-    ) -> BodyStep {
-        let Some(part) = &upload.part else {
-            return step;
-        };
-        if part.kind != PartKind::Complete || matches!(step, BodyStep::Respond(_)) {
-            return step;
-        }
-        let judged = part.judge_complete(training.stage_context(), &mut upload.stripper.stats);
-        let Err(problem) = judged else {
-            return step;
-        };
-        upload.refusal = Some(problem.as_str());
-        if upload.audit {
-            return step;
-        }
-        BodyStep::Respond(report::training_error(problem.as_str(), &upload.endpoint))
-    }
-
-    fn strip_chunk(upload: &mut Upload, chunk: &[u8], end_of_stream: bool) -> BodyStep {
-        // After a tolerated error the stripper keeps running in pass-through mode: a compressed
-        // upload must still be decoded, because its `content-encoding` is already gone.
-        if upload.audit && upload.stripper.error.is_some() {
-            return BodyStep::Continue;
-        }
-        let mut out = Vec::with_capacity(chunk.len());
-        let mut result = upload.stripper.feed(chunk, &mut out);
-        if result.is_ok() && end_of_stream {
-            result = upload.stripper.finish(&mut out);
-        }
-        if upload.audit {
-            // Audit: count what would be stripped, forward the bytes unchanged.
-            return BodyStep::Continue;
-        }
-        match result {
-            Ok(())
-                if !upload.bypassed && end_of_stream && upload.stripper.stripped_everything() =>
-            {
-                BodyStep::Respond(report::training_error(
-                    "all_records_whatsapp",
-                    &upload.endpoint,
-                ))
-            }
-            Ok(()) => BodyStep::Replace(out),
-            Err(e) => {
-                if !upload.bypassed
-                    && upload.on_uninspectable == Action::Allow
-                    && upload.stripper.bypass(&mut out)
-                {
-                    upload.bypassed = true;
-                    BodyStep::Replace(out)
-                } else {
-                    BodyStep::Respond(report::training_error(e.as_str(), &upload.endpoint))
-                }
-            }
-        }
-    }
-
     /// The host would not take a rewritten body (a request that ends with trailers after the
     /// held bytes were released): the upload is refused, never forwarded with bytes missing.
     /// Returns the reply to send; the outcome becomes a block with the problem
     /// `unwritable_body`.
     pub fn refuse_unwritable(&mut self, policy: &Policy) -> LocalReply {
+        let _ = policy;
         let problem = StripError::UnwritableBody;
         if let State::Stripping(upload) = &mut self.state {
-            upload.stripper.error.get_or_insert(problem);
-            upload.audit = false;
-            upload.bypassed = false;
-            self.end_upload(policy);
+            upload.refuse_unwritable();
+            self.end_upload();
         } else if let Some(t) = &mut self.training {
             t.verdict = TrainingVerdict::Blocked;
             t.problem = Some(problem.as_str());
@@ -629,42 +396,16 @@ impl RequestFlow {
     }
 
     /// Records the outcome of a finished (or refused) upload.
-    fn end_upload(&mut self, policy: &Policy) {
-        let _ = policy;
-        let State::Stripping(mut upload) = std::mem::replace(&mut self.state, State::Decided)
-        else {
+    fn end_upload(&mut self) {
+        let State::Stripping(upload) = std::mem::replace(&mut self.state, State::Decided) else {
             return;
         };
-        let part = upload.part.take();
-        let s = &upload.stripper;
-        let everything = s.stripped_everything();
-        let problem = upload
-            .refusal
-            .or(s.error.map(|e| e.as_str()))
-            .or(everything.then_some("all_records_whatsapp"));
-        let verdict = if upload.audit || upload.bypassed {
-            TrainingVerdict::Audit
-        } else if upload.refusal.is_some() || s.error.is_some() || everything {
-            TrainingVerdict::Blocked
-        } else if s.stats.records_stripped > 0 {
-            TrainingVerdict::Stripped
-        } else {
-            TrainingVerdict::Forwarded
-        };
-        self.training = Some(TrainingOutcome {
-            endpoint: upload.endpoint.clone(),
-            verdict,
-            stats: s.stats.clone(),
-            bytes_in: s.bytes_in,
-            bytes_out: s.bytes_out,
-            problem,
-        });
-        self.fresh = true;
+        let outcome = upload.outcome();
         // A part or completion that goes through changes the upload's state once the upstream
         // accepts it (the response).
-        if verdict != TrainingVerdict::Blocked {
-            self.commit = part.map(|p| p.into_commit());
-        }
+        self.commit = upload.into_commit(outcome.verdict);
+        self.training = Some(outcome);
+        self.fresh = true;
     }
 
     /// Whether the response matters to this request (a part or completion of an upload in
@@ -775,6 +516,19 @@ fn effective_method<'a>(method: &'a str, overrides: Option<&'a str>) -> &'a str 
         return "POST";
     }
     values().find(|m| !m.is_empty()).unwrap_or(method)
+}
+
+/// The body step of an upload's step; a refusal answers with the upload's 403.
+fn upload_step(upload: &Upload, step: UploadStep) -> BodyStep {
+    match step {
+        UploadStep::Pause => BodyStep::Pause,
+        UploadStep::Forward => BodyStep::Continue,
+        UploadStep::Replace(bytes) => BodyStep::Replace(bytes),
+        UploadStep::Hold(bytes) => BodyStep::Hold(bytes),
+        UploadStep::Refuse(problem) => {
+            BodyStep::Respond(report::training_error(problem, upload.endpoint()))
+        }
+    }
 }
 
 fn headers_step(step: BodyStep) -> HeadersStep {

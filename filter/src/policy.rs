@@ -185,7 +185,7 @@ impl Policy {
     pub fn from_json(bytes: &[u8]) -> Result<Self, PolicyError> {
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| PolicyError::Syntax(e.to_string()))?;
-        let fingerprint = crate::report::short_hash(bytes);
+        let fingerprint = short_hash(bytes);
         let doc: PolicyDocument = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." {
@@ -479,6 +479,17 @@ impl Policy {
         let id = canonical_path_id(path_id);
         self.numbers.iter().find(|n| n.path_ids.contains(&id))
     }
+}
+
+/// The first 12 hex digits of the SHA-256 of `bytes`: the policy's fingerprint (and the
+/// classifier model's version).
+pub fn short_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A path id as rules compare it: lowercased, and numeric ids as numbers (`0106...` is

@@ -2,7 +2,7 @@
 //! and the structured log line. None of them carries message text or a raw phone number.
 
 use crate::decide::{Decision, Verdict};
-use crate::flow::TrainingOutcome;
+use crate::training::upload::{TrainingOutcome, TrainingVerdict};
 use crate::whatsapp::providers::Provider;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -178,14 +178,8 @@ pub fn log_line(decision: &Decision, request_id: &str, salt: &str, policy: &str)
     .to_string()
 }
 
-/// The first 12 hex digits of the SHA-256 of `bytes`.
-pub fn short_hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+// The classifier's model version is named with it too (`classify/model.rs`).
+pub use crate::policy::short_hash;
 
 /// A salted SHA-256 of the recipient, truncated to 16 hex digits: joinable across log lines,
 /// not reversible to a phone number without the salt.
@@ -229,7 +223,7 @@ pub fn training_error(code: &str, endpoint: &str) -> LocalReply {
 
 /// Response headers of an upload that went through.
 pub fn training_response_headers(t: &TrainingOutcome) -> Vec<(&'static str, String)> {
-    if t.verdict == crate::flow::TrainingVerdict::Blocked {
+    if t.verdict == TrainingVerdict::Blocked {
         return Vec::new();
     }
     vec![

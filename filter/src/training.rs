@@ -12,6 +12,7 @@ pub mod json_doc;
 pub mod multipart;
 pub mod parts;
 pub mod stage;
+pub mod upload;
 
 use crate::identity::IdentityPattern;
 use crate::policy::document::{Action, BodyFormat, EndpointDoc, Mode, PatternDoc, TrainingSection};

@@ -8,7 +8,8 @@
 
 use super::{BodyStep, HeadersStep, RequestFlow, RequestHead, State, headers_step, raw_query};
 use crate::body;
-use crate::decide::{self, BodyProblem};
+use crate::body::BodyProblem;
+use crate::decide;
 use crate::identity::{self, OriginIdentity, RequestAttributes};
 use crate::policy::Policy;
 use crate::whatsapp::providers::{self, Provider, ProviderRequest, ProviderRoute, ProviderSend};

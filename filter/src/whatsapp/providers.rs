@@ -341,7 +341,7 @@ pub fn read_send(
     segments: &[String],
     body: &[u8],
     raw_query: &str,
-) -> Result<ProviderSend, crate::decide::BodyProblem> {
+) -> Result<ProviderSend, crate::body::BodyProblem> {
     match provider {
         Provider::Vonage => vonage::read(body),
         Provider::Infobip => infobip::read(segments, body),

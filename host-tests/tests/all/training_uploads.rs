@@ -104,7 +104,7 @@ fn a_large_upload_streams_with_a_bounded_hold() {
         .filter(|c| !c.end_of_stream && c.result == Some(0))
         .count();
     assert!(released_early >= 2, "{body_callbacks:?}");
-    let limit = wa_egress_guard::flow::HOLD_LIMIT + 16 * 1024 + 7;
+    let limit = wa_egress_guard::training::upload::HOLD_LIMIT + 16 * 1024 + 7;
     assert!(
         body_callbacks.iter().all(|c| c.size <= limit),
         "the buffer grew past the hold limit: {body_callbacks:?}"
@@ -116,7 +116,7 @@ fn a_large_upload_streams_with_a_bounded_hold() {
 /// (`unwritable_body`), never forwarded without its last record.
 #[test]
 fn trailers_after_a_release_with_a_held_line_refuse_the_upload() {
-    let mut body = CLEAN.repeat(wa_egress_guard::flow::HOLD_LIMIT / CLEAN.len() + 1);
+    let mut body = CLEAN.repeat(wa_egress_guard::training::upload::HOLD_LIMIT / CLEAN.len() + 1);
     body.push_str(CLEAN.trim_end());
     let mut filter = default_filter();
     let outcome = filter

@@ -9,7 +9,7 @@
 //! Every string Infobip does not document as machine data is read.
 
 use super::{ProviderMessage, ProviderSend};
-use crate::decide::BodyProblem;
+use crate::body::BodyProblem;
 use crate::whatsapp::MessageView;
 use serde_json::Value;
 

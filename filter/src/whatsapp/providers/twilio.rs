@@ -11,7 +11,7 @@
 pub mod conversations;
 
 use super::{ProviderMessage, ProviderSend};
-use crate::decide::BodyProblem;
+use crate::body::BodyProblem;
 use crate::whatsapp::MessageView;
 use crate::whatsapp::percent_decode;
 use serde_json::Value;
