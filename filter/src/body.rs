@@ -1,10 +1,11 @@
 //! Request bodies: undo `content-encoding` under a bounded budget, then parse a send.
 
+use crate::content_encoding::{
+    AfterEnd, Coding, ContentEncoding, Framing, InflateWholeError, inflate_whole,
+};
 use crate::whatsapp::{self, Endpoint, MessageView, media};
-use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::io::Read;
 
 /// A body that could not be read into a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,36 +23,32 @@ pub fn decode<'a>(
     content_encoding: Option<&str>,
     limit: usize,
 ) -> Result<Cow<'a, [u8]>, BodyProblem> {
-    let codings: Vec<String> = content_encoding
-        .unwrap_or("")
-        .split(',')
-        .map(|c| c.trim().to_ascii_lowercase())
-        .filter(|c| !c.is_empty() && c != "identity")
-        .collect();
+    let encoding = ContentEncoding::parse(content_encoding);
     let mut body = Cow::Borrowed(raw);
-    for coding in codings.iter().rev() {
-        body = Cow::Owned(match coding.as_str() {
-            "gzip" | "x-gzip" => inflate(MultiGzDecoder::new(body.as_ref()), limit)?,
+    for coding in encoding.codings().iter().rev() {
+        body = Cow::Owned(match coding {
+            // Only another member may follow a gzip member: zero padding is refused.
+            Coding::Gzip => inflate(Framing::Gzip, AfterEnd::Nothing, &body, limit)?,
             // `deflate` is zlib-wrapped per RFC 9110, but raw deflate is common in the wild.
-            "deflate" => inflate(ZlibDecoder::new(body.as_ref()), limit)
-                .or_else(|_| inflate(DeflateDecoder::new(body.as_ref()), limit))?,
-            _ => return Err(BodyProblem::UnsupportedEncoding),
+            // Bytes after the stream's end are left unread.
+            Coding::Deflate => inflate(Framing::Zlib, AfterEnd::Unread, &body, limit)
+                .or_else(|_| inflate(Framing::Raw, AfterEnd::Unread, &body, limit))?,
+            Coding::Unsupported => return Err(BodyProblem::UnsupportedEncoding),
         });
     }
     Ok(body)
 }
 
-fn inflate(reader: impl Read, limit: usize) -> Result<Vec<u8>, BodyProblem> {
-    let mut out = Vec::new();
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    reader
-        .take(cap)
-        .read_to_end(&mut out)
-        .map_err(|_| BodyProblem::InvalidJson)?;
-    if out.len() > limit {
-        return Err(BodyProblem::DecompressedTooLarge);
-    }
-    Ok(out)
+fn inflate(
+    framing: Framing,
+    after_end: AfterEnd,
+    bytes: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, BodyProblem> {
+    inflate_whole(framing, after_end, bytes, limit).map_err(|e| match e {
+        InflateWholeError::Invalid => BodyProblem::InvalidJson,
+        InflateWholeError::TooLarge => BodyProblem::DecompressedTooLarge,
+    })
 }
 
 /// Parses a decoded body for the endpoint. Query parameters count as fields too (the Graph API

@@ -6,6 +6,7 @@
 //! natively is what runs in Envoy.
 
 use crate::body::{self, BodyProblem};
+use crate::content_encoding::ContentEncoding;
 use crate::decide::{self, Decision, HeadEvaluation, Verdict};
 use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
@@ -341,12 +342,15 @@ impl RequestFlow {
             let id = path.segments.iter().rev().nth(1).map_or("", String::as_str);
             Box::new(PartRequest::load(store, kind, id))
         });
+        // The one reading of `content-encoding` for the upload: what its stripper undoes is
+        // what the headers phase removes.
+        let encoding = ContentEncoding::parse(head.content_encoding.as_deref());
         let mut upload = Upload::start(
             training,
             &route,
             audit,
             head.content_type.as_deref(),
-            head.content_encoding.as_deref(),
+            &encoding,
             part,
         );
         if let Some(problem) = upload.refused_at_start() {
@@ -365,13 +369,7 @@ impl RequestFlow {
             self.end_upload();
             return headers_step(step);
         }
-        let mut remove_headers = Vec::new();
-        if !audit {
-            remove_headers.push("content-length");
-            if crate::training::decodes(head.content_encoding.as_deref()) {
-                remove_headers.push("content-encoding");
-            }
-        }
+        let remove_headers = upload.remove_headers();
         self.state = State::Stripping(Box::new(upload));
         HeadersStep::Strip { remove_headers }
     }

@@ -10,6 +10,7 @@ pub mod body;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cases;
 pub mod classify;
+pub mod content_encoding;
 pub mod decide;
 pub mod flow;
 pub mod header_map;

@@ -14,10 +14,11 @@ pub mod parts;
 pub mod stage;
 pub mod upload;
 
+use crate::content_encoding::{ContentEncoding, Layer};
 use crate::identity::IdentityPattern;
 use crate::policy::document::{Action, BodyFormat, EndpointDoc, Mode, PatternDoc, TrainingSection};
 use detect::Detectors;
-use gzip::{Coding, DecodeStage};
+use gzip::DecodeStage;
 use stage::{
     JsonDocumentStage, LineKind, LineStage, Passthrough, Refuse, Stage, StageContext, StripError,
     StripStats,
@@ -234,14 +235,26 @@ impl TrainingPolicy {
         &self.ctx
     }
 
-    /// Builds the stripper for a body, or says why it cannot be inspected.
+    /// Builds the stripper for a body, or says why it cannot be inspected (tests and tools:
+    /// the `content-encoding` header is read here).
     pub fn stripper(
         &self,
         format: BodyFormat,
         content_type: Option<&str>,
         content_encoding: Option<&str>,
     ) -> Stripper {
-        self.stripper_with(format, content_type, content_encoding, None)
+        let encoding = ContentEncoding::parse(content_encoding);
+        self.stripper_with(format, content_type, &encoding, None)
+    }
+
+    /// Builds the stripper for a body whose `content-encoding` the headers phase has read.
+    pub fn stripper_for(
+        &self,
+        format: BodyFormat,
+        content_type: Option<&str>,
+        encoding: &ContentEncoding,
+    ) -> Stripper {
+        self.stripper_with(format, content_type, encoding, None)
     }
 
     /// The stripper for one part of a file uploaded in parts (`parts`): a multipart body whose
@@ -249,26 +262,21 @@ impl TrainingPolicy {
     pub fn part_stripper(
         &self,
         content_type: Option<&str>,
-        content_encoding: Option<&str>,
+        encoding: &ContentEncoding,
         carried_tail: Vec<u8>,
         slot: parts::TailSlot,
     ) -> Stripper {
         let ctx = Arc::clone(&self.ctx);
         let make: multipart::FileStage =
             Box::new(move || Box::new(parts::PartStage::new(ctx, carried_tail, slot)));
-        self.stripper_with(
-            BodyFormat::Multipart,
-            content_type,
-            content_encoding,
-            Some(make),
-        )
+        self.stripper_with(BodyFormat::Multipart, content_type, encoding, Some(make))
     }
 
     fn stripper_with(
         &self,
         format: BodyFormat,
         content_type: Option<&str>,
-        content_encoding: Option<&str>,
+        encoding: &ContentEncoding,
         file_stage: Option<multipart::FileStage>,
     ) -> Stripper {
         let ct = content_type.unwrap_or("").to_ascii_lowercase();
@@ -320,31 +328,20 @@ impl TrainingPolicy {
                 _ => Box::new(Refuse::new(StripError::UnsupportedPart)),
             },
         };
-        let mut codings: Vec<String> = content_encoding
-            .unwrap_or("")
-            .split(',')
-            .map(|c| c.trim().to_ascii_lowercase())
-            .filter(|c| !c.is_empty() && c != "identity")
-            .collect();
-        let stage = match codings.len() {
-            0 => inner,
-            1 => match codings.pop().as_deref() {
-                Some("gzip" | "x-gzip") => Box::new(DecodeStage::new(
-                    Coding::Gzip,
-                    inner,
-                    self.ctx.max_expansion_ratio,
-                )) as Box<dyn Stage>,
-                Some("deflate") => Box::new(DecodeStage::new(
-                    Coding::Deflate,
-                    inner,
-                    self.ctx.max_expansion_ratio,
-                )),
-                _ => Box::new(Refuse::new(StripError::InvalidCompression)),
-            },
-            _ => Box::new(Refuse::new(StripError::InvalidCompression)),
+        // One layer is undone as the upload streams; more, or an unknown coding, cannot be read.
+        let (stage, decodes) = match encoding.single_layer() {
+            Layer::Identity => (Some(inner), false),
+            Layer::One(coding) => (
+                DecodeStage::new(coding, inner, self.ctx.max_expansion_ratio)
+                    .map(|d| Box::new(d) as Box<dyn Stage>),
+                true,
+            ),
+            Layer::Unreadable => (None, false),
         };
+        let stage = stage.unwrap_or_else(|| Box::new(Refuse::new(StripError::InvalidCompression)));
         Stripper {
             stage,
+            decodes,
             stats: StripStats::default(),
             error: None,
             bytes_in: 0,
@@ -356,6 +353,7 @@ impl TrainingPolicy {
     pub fn passthrough(&self) -> Stripper {
         Stripper {
             stage: Box::new(Passthrough),
+            decodes: false,
             stats: StripStats::default(),
             error: None,
             bytes_in: 0,
@@ -377,16 +375,6 @@ fn is_protobuf(mime: &str) -> bool {
         )
 }
 
-/// Whether the stripper decodes the body, so the glue must drop `content-encoding`.
-pub fn decodes(content_encoding: Option<&str>) -> bool {
-    content_encoding.unwrap_or("").split(',').any(|c| {
-        matches!(
-            c.trim().to_ascii_lowercase().as_str(),
-            "gzip" | "x-gzip" | "deflate"
-        )
-    })
-}
-
 /// A matched training endpoint.
 #[derive(Debug, Clone, Copy)]
 pub struct TrainingRoute<'p> {
@@ -397,6 +385,8 @@ pub struct TrainingRoute<'p> {
 /// A streaming stripper for one upload.
 pub struct Stripper {
     stage: Box<dyn Stage>,
+    /// It undoes the body's `content-encoding`: what it forwards is identity-encoded.
+    decodes: bool,
     pub stats: StripStats,
     /// The first error; after it, the body was bypassed (policy `allow`) or blocked.
     pub error: Option<StripError>,
@@ -445,6 +435,11 @@ impl Stripper {
         self.stage.bypass(out);
         self.bytes_out += (out.len() - before) as u64;
         true
+    }
+
+    /// Whether the stripper undoes the body's `content-encoding`, so the header must go.
+    pub fn decodes(&self) -> bool {
+        self.decodes
     }
 
     /// Every record was WhatsApp-derived: nothing would be left to train on.

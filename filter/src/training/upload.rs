@@ -5,6 +5,7 @@
 use super::parts::{Commit, PartKind, PartRequest};
 use super::stage::{StageContext, StripError, StripStats};
 use super::{Stripper, TrainingPolicy, TrainingRoute};
+use crate::content_encoding::ContentEncoding;
 use crate::policy::document::{Action, BodyFormat};
 use std::sync::Arc;
 
@@ -120,18 +121,18 @@ impl Upload {
         route: &TrainingRoute<'_>,
         audit: bool,
         content_type: Option<&str>,
-        content_encoding: Option<&str>,
+        encoding: &ContentEncoding,
         part: Option<Box<PartRequest>>,
     ) -> Self {
         let stripper = match &part {
             Some(p) if p.kind == PartKind::Part => training.part_stripper(
                 content_type,
-                content_encoding,
+                encoding,
                 p.carried_tail(),
                 std::rc::Rc::clone(&p.slot),
             ),
             Some(_) => training.passthrough(),
-            None => training.stripper(route.endpoint.format, content_type, content_encoding),
+            None => training.stripper_for(route.endpoint.format, content_type, encoding),
         };
         let mut upload = Self {
             endpoint: route.endpoint.id.clone(),
@@ -164,6 +165,17 @@ impl Upload {
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The request headers to remove before the body streams (the only phase where that is
+    /// possible): the length changes when records are stripped, and a decoded body is
+    /// forwarded identity-encoded. Audit mode forwards the bytes as they are.
+    pub fn remove_headers(&self) -> Vec<&'static str> {
+        match (self.audit, self.stripper.decodes()) {
+            (true, _) => Vec::new(),
+            (false, false) => vec!["content-length"],
+            (false, true) => vec!["content-length", "content-encoding"],
+        }
     }
 
     /// Why the upload is refused before its body is read (a broken chain of parts).

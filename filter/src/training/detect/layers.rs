@@ -3,7 +3,7 @@
 //! (`str(dict)`). Each turns a string into the text it stands for, or says that it stands for
 //! something the guard cannot read.
 
-use std::io::Read;
+use crate::content_encoding::{AfterEnd, Framing, inflate_whole};
 
 /// A string this long made only of base64 characters may hide a record.
 pub(super) const MIN_BASE64_LEN: usize = 16;
@@ -122,18 +122,13 @@ fn is_zlib(b: &[u8]) -> bool {
 
 /// The inflated bytes, or `None` when the stream is broken or inflates beyond `limit`.
 fn inflate(bytes: &[u8], limit: usize) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    let read = if is_gzip(bytes) {
-        flate2::read::MultiGzDecoder::new(bytes)
-            .take(cap)
-            .read_to_end(&mut out)
+    // Only another member may follow a gzip member; bytes after a zlib stream are not read.
+    let (framing, after_end) = if is_gzip(bytes) {
+        (Framing::Gzip, AfterEnd::Nothing)
     } else {
-        flate2::read::ZlibDecoder::new(bytes)
-            .take(cap)
-            .read_to_end(&mut out)
+        (Framing::Zlib, AfterEnd::Unread)
     };
-    (read.is_ok() && out.len() <= limit).then_some(out)
+    inflate_whole(framing, after_end, bytes, limit).ok()
 }
 
 /// The bytes a base64 string decodes to, if it is one.
