@@ -308,18 +308,14 @@ pub fn run_native_with(
     store: &mut MemoryStore,
 ) -> Result<Observed, String> {
     let body = req.body_bytes()?;
-    let head = RequestHead {
-        method: req.method.clone(),
-        authority: req.authority.clone(),
-        path: req.path.clone(),
-        content_type: req.header("content-type"),
-        content_encoding: req.header("content-encoding"),
-        request_id: req
-            .header("x-request-id")
-            .or_else(|| Some("case-request".into())),
-        method_override: req.header("x-http-method-override"),
-        end_of_stream: body.is_empty() && !req.trailers,
-    };
+    let mut head = RequestHead::from_headers(
+        req.method.clone(),
+        req.authority.clone(),
+        req.path.clone(),
+        &|name| req.header(name),
+        body.is_empty() && !req.trailers,
+    );
+    head.request_id.get_or_insert_with(|| "case-request".into());
     let attrs = req.attributes();
     let (mut flow, step) = RequestFlow::on_request_headers(policy, &head, &attrs, store);
     let observed = |flow: &RequestFlow, status: u32, forwarded: Option<Vec<u8>>| {

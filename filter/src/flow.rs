@@ -34,6 +34,30 @@ pub struct RequestHead {
     pub end_of_stream: bool,
 }
 
+impl RequestHead {
+    /// The head from a request's headers: every header the flow reads is named here, so the
+    /// glue, the case runner and the benches read the same ones. `header` looks a header up by
+    /// its lowercase name (a repeated header joined by commas).
+    pub fn from_headers(
+        method: String,
+        authority: String,
+        path: String,
+        header: &dyn Fn(&str) -> Option<String>,
+        end_of_stream: bool,
+    ) -> Self {
+        Self {
+            method,
+            authority,
+            path,
+            content_type: header("content-type"),
+            content_encoding: header("content-encoding"),
+            request_id: header("x-request-id"),
+            method_override: header("x-http-method-override"),
+            end_of_stream,
+        }
+    }
+}
+
 /// What the glue must do after the headers callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeadersStep {

@@ -367,16 +367,13 @@ impl HttpContext for GuardHttp {
             Ok(pairs) => HeaderMap::from_pairs(pairs),
             Err(status) => return self.unreadable_headers(status),
         };
-        let head = RequestHead {
-            method: headers.get(":method").unwrap_or_default(),
+        let head = RequestHead::from_headers(
+            headers.get(":method").unwrap_or_default(),
             authority,
-            path: headers.get(":path").unwrap_or_default(),
-            content_type: headers.get("content-type"),
-            content_encoding: headers.get("content-encoding"),
-            request_id: headers.get("x-request-id"),
-            method_override: headers.get("x-http-method-override"),
+            headers.get(":path").unwrap_or_default(),
+            &|name| headers.get(name),
             end_of_stream,
-        };
+        );
         let attrs = HostAttributes {
             headers: &headers,
             node: &self.node,

@@ -121,16 +121,15 @@ mod native {
                     .find(|(k, _)| k.eq_ignore_ascii_case(name))
                     .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
             };
-            let head = RequestHead {
-                method: wasm.method.clone(),
-                authority: wasm.authority.clone(),
-                path: wasm.path.clone(),
-                content_type: header("content-type"),
-                content_encoding: header("content-encoding"),
-                request_id: Some("bench".into()),
-                end_of_stream: wasm.body.is_empty(),
-                ..RequestHead::default()
-            };
+            // The headers the glue reads, `x-http-method-override` too, as the glue reads them.
+            let mut head = RequestHead::from_headers(
+                wasm.method.clone(),
+                wasm.authority.clone(),
+                wasm.path.clone(),
+                &header,
+                wasm.body.is_empty(),
+            );
+            head.request_id.get_or_insert_with(|| "bench".into());
             let mut attributes = StaticAttributes::new();
             for (name, value) in &wasm.headers {
                 attributes = attributes.header(name, &String::from_utf8_lossy(value));
