@@ -324,10 +324,12 @@ const STRETCH_SPACE: u8 = 2;
 const STRETCH_END: u8 = 4;
 const STRETCH_UPPER: u8 = 8 | STRETCH_PLAIN;
 /// A run's next byte may not be of these classes: anywhere, after a space, while combining
-/// marks are held.
+/// marks are held; and (`STOP_SIGN`) a Devanagari sign may not extend it after an ASCII byte or
+/// a letter that takes accents, which would drop the sign.
 const STOP_ANYWHERE: u8 = STRETCH_END;
 const STOP_AFTER_SPACE: u8 = STRETCH_END | STRETCH_SPACE;
 const STOP_MARKS: u8 = 16;
+const STOP_SIGN: u8 = 32;
 
 #[expect(
     clippy::indexing_slicing,
@@ -389,9 +391,9 @@ impl Writer<'_> {
                 if class & stop == 0 {
                     seen |= class;
                     stop = if class & STRETCH_SPACE != 0 {
-                        STOP_AFTER_SPACE
+                        STOP_AFTER_SPACE | STOP_SIGN
                     } else {
-                        STOP_ANYWHERE
+                        STOP_ANYWHERE | STOP_SIGN
                     };
                     at += 1;
                     continue;
@@ -403,14 +405,37 @@ impl Writer<'_> {
             } else {
                 let (cp, len) = decode(bytes, at);
                 let class = wide_class(cp);
-                if matches!(class, Wide::KeptAccentBase | Wide::Kept) && stop & STOP_MARKS == 0 {
-                    stop = STOP_ANYWHERE;
-                    at += len;
-                    continue;
+                match class {
+                    Wide::Kept if stop & STOP_MARKS == 0 => {
+                        stop = STOP_ANYWHERE;
+                        at += len;
+                        continue;
+                    }
+                    Wide::KeptAccentBase if stop & STOP_MARKS == 0 => {
+                        stop = STOP_ANYWHERE | STOP_SIGN;
+                        at += len;
+                        continue;
+                    }
+                    // A Devanagari vowel sign or virama (their own NFKD, so no marks are held
+                    // before them) after a letter that takes no accents is written as it is.
+                    Wide::Starter
+                        if stop & (STOP_MARKS | STOP_SIGN) == 0
+                            && (0x093E..=0x094D).contains(&cp) =>
+                    {
+                        at += len;
+                        continue;
+                    }
+                    _ => {}
                 }
                 self.push_run(text, run, at, seen);
                 let c = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
                 match class {
+                    // Cyrillic capitals but Й: their own NFKD, lowercased by offset.
+                    Wide::Starter if matches!(cp, 0x0410..=0x0418 | 0x041A..=0x042F) => {
+                        marks.flush(self);
+                        self.accent_base = true;
+                        self.letter(char::from_u32(cp + 0x20).unwrap_or(c));
+                    }
                     Wide::KeptAccentBase | Wide::Kept | Wide::Starter => {
                         marks.flush(self);
                         self.push_decomposed(c);
@@ -439,12 +464,17 @@ impl Writer<'_> {
     /// The classes that cannot start a copy run: a space after whitespace (the writer collapses
     /// runs of whitespace), and anything while combining marks are held.
     fn run_stop(&self, marks: &PendingMarks) -> u8 {
-        if marks.first.is_some() {
+        let stop = if marks.first.is_some() {
             STOP_MARKS | STRETCH_END | STRETCH_SPACE | STRETCH_PLAIN
         } else if self.last_space {
             STOP_AFTER_SPACE
         } else {
             STOP_ANYWHERE
+        };
+        if self.accent_base {
+            stop | STOP_SIGN
+        } else {
+            stop
         }
     }
 
