@@ -272,6 +272,10 @@ def provider_answer(host: str, method: str, path: str, body: bytes) -> tuple[int
                 "api_version": "2010-04-01",
             }
         return 200, {"ok": True, "host": host, "path": path}
+    if host == "content.twilio.com":
+        if method == "POST" and bare == "/v1/Content":
+            return 201, {"sid": "HX" + secrets.token_hex(16), "friendly_name": (json.loads(body or b"{}") or {}).get("friendly_name")}
+        return 200, {"ok": True, "host": host, "path": path}
     if host == "conversations.twilio.com":
         match = re.fullmatch(r"/v1/(?:Services/([^/]+)/)?Conversations/([^/]+)/Messages", bare)
         if method == "POST" and match:

@@ -81,7 +81,8 @@ REGIONAL_EXAMPLES = {
 PROVIDER_HOSTS = {
     "cloud_api": [],
     "360dialog": ["waba-v2.360dialog.io", "waba-sandbox.360dialog.io", "waba.360dialog.io"],
-    "twilio": ["api.twilio.com", "api.*.*.twilio.com", "api.*.twilio.com", "conversations.twilio.com"],
+    "twilio": ["api.twilio.com", "api.*.*.twilio.com", "api.*.twilio.com", "conversations.twilio.com",
+               "content.twilio.com"],
     "vonage": ["api.nexmo.com", "api-eu.vonage.com", "api-us.vonage.com", "api-ap.vonage.com",
                "messages-sandbox.nexmo.com"],
     "infobip": ["*.api.infobip.com", "api.infobip.com"],

@@ -44,7 +44,8 @@ SMS_SERVICE = "IS9a8b7c6d5e4f30211203f4e5d6c7b8a9"
 @pytest.fixture(scope="module")
 def guard(start_guard):
     policy = e2e_policy()
-    policy["whatsapp"]["providers"] = ["cloud_api", "360dialog", {"name": "twilio", "conversation_services": [WA_SERVICE]},
+    policy["whatsapp"]["providers"] = ["cloud_api", "360dialog", {"name": "twilio", "conversation_services": [WA_SERVICE],
+                                                    "content_templates": True},
                                        "vonage", "infobip"]
     return start_guard(policy, name="providers")
 
@@ -314,3 +315,22 @@ def test_twilio_regional_edge_is_buffered_and_read(guard):
                           form(To=TO_WHATSAPP, From=FROM_WHATSAPP, Body=ASSISTANT_ANSWER), dict(FORM))
     assert_twilio_403(reply, "content_classifier")
     assert_nothing_reached_the_provider(guard, reply)
+
+
+def content_template(body_text: str) -> dict:
+    return {"friendly_name": "repair_update", "language": "en", "variables": {"1": "Dana"},
+            "types": {"twilio/text": {"body": body_text}}}
+
+
+def test_twilio_content_template_is_read_as_a_definition(guard):
+    template = content_template("Hi {{1}}, your parcel left our depot and should reach you on Friday.")
+    reply = guard.request("POST", "content.twilio.com", "/v1/Content", template, dict(FORM, **{"content-type": "application/json"}))
+    assert reply.status == 201, reply
+    assert reply.header("x-wa-guard-decision") == "allow"
+    assert forwarded_body(guard, reply) == json.dumps(template).encode()
+    reply = guard.request("POST", "content.twilio.com", "/v1/Content", content_template(ASSISTANT_ANSWER),
+                          dict(FORM, **{"content-type": "application/json"}))
+    error = assert_twilio_403(reply, "content_classifier")
+    assert_nothing_reached_the_provider(guard, reply)
+    entry = guard.wait_for_decision_log(lambda e: e.get("request_id") == error["details"]["request_id"])
+    assert (entry["provider"], entry["endpoint"]) == ("twilio", "message_templates")

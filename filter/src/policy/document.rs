@@ -108,6 +108,10 @@ pub struct ProviderOverrideDoc {
     /// A Conversations message names no channel: its conversation's participants decide.
     #[serde(default)]
     pub conversation_services: Vec<String>,
+    /// Twilio only: the account's Content API templates are WhatsApp templates, so each one
+    /// created (`POST content.twilio.com/v1/Content`) is read as a template definition.
+    #[serde(default)]
+    pub content_templates: bool,
 }
 
 /// `graph.facebook.com` and the other names of the same Graph API: its beta tier, its upload

@@ -81,12 +81,13 @@ impl Provider {
             ],
             // The global host, the regional `api.{edge}.{region}` form the SDKs build, and the
             // legacy `api.{region}` form.
-            // Conversations has one global host.
+            // Conversations and the Content API have one global host each.
             Self::Twilio => &[
                 "api.twilio.com",
                 "api.*.*.twilio.com",
                 "api.*.twilio.com",
                 "conversations.twilio.com",
+                "content.twilio.com",
             ],
             // The SDK default, the regional hosts and the sandbox.
             Self::Vonage => &[
@@ -158,6 +159,8 @@ pub struct ProviderRoute {
     /// Twilio: the Conversations services whose messages are WhatsApp sends, lowercased: Chat
     /// Service SIDs, `default` (the account's default service, whose paths name none) or `*`.
     pub conversation_services: Vec<String>,
+    /// Twilio: Content API templates are WhatsApp templates (read as template definitions).
+    pub content_templates: bool,
 }
 
 impl ProviderRoute {
@@ -267,11 +270,19 @@ pub fn compile(
         let conversation_services = custom.map_or_else(Vec::new, |c| {
             conversation_services(provider, &c.conversation_services, &at, push)
         });
+        let content_templates = custom.is_some_and(|c| c.content_templates);
+        if content_templates && provider != Provider::Twilio {
+            push(
+                format!("{at}.content_templates"),
+                format!("`{name}` has no Content API; `content_templates` is for `twilio`"),
+            );
+        }
         routes.push(ProviderRoute {
             provider,
             hosts,
             sender,
             conversation_services,
+            content_templates: content_templates && provider == Provider::Twilio,
         });
     }
     routes
@@ -414,6 +425,18 @@ fn twilio_request(route: &ProviderRoute, segs: &[&str], post: bool) -> ProviderR
             conversation(Some(service))
         }
         ["v2", "conversations", _, "actions"] if post => ProviderRequest::BodyDecides,
+        // A Content API template serves every channel: read as a WhatsApp template definition
+        // when the policy says the account's templates are WhatsApp's. The request names no
+        // number (the template is the account's).
+        ["v1", "content"] if post && route.content_templates => {
+            ProviderRequest::Graph(WhatsAppCall {
+                endpoint: Endpoint::MessageTemplates,
+                edge: "message_templates".to_owned(),
+                path_id: None,
+                post,
+                provider: route.provider,
+            })
+        }
         _ => ProviderRequest::NotWhatsApp,
     }
 }
@@ -524,6 +547,7 @@ mod tests {
                 .collect(),
             sender: None,
             conversation_services: Vec::new(),
+            content_templates: false,
         }
     }
 
@@ -542,7 +566,7 @@ mod tests {
             "api.twilio.com.evil.com",
             "xapi.twilio.com",
             "api.a.b.c.twilio.com",
-            "content.twilio.com",
+            "verify.twilio.com",
             "api..twilio.com",
         ] {
             assert!(!r.matches(h), "{h}");
@@ -651,6 +675,30 @@ mod tests {
             ),
             ProviderRequest::NotWhatsApp
         );
+        // Content API templates: read only when the policy says they are WhatsApp's.
+        assert_eq!(post("/v1/Content"), ProviderRequest::NotWhatsApp);
+        let content = ProviderRoute {
+            content_templates: true,
+            ..route(Provider::Twilio)
+        };
+        let ProviderRequest::Graph(call) =
+            classify(&content, "POST", &normalize_path("/v1/Content"))
+        else {
+            panic!("a Content create is a template definition");
+        };
+        assert_eq!(
+            (call.endpoint, call.path_id, call.provider),
+            (Endpoint::MessageTemplates, None, Provider::Twilio)
+        );
+        for path in [
+            "/v1/Content/HX1/ApprovalRequests/whatsapp",
+            "/v1/Content/HX1",
+        ] {
+            assert_eq!(
+                classify(&content, "POST", &normalize_path(path)),
+                ProviderRequest::NotWhatsApp
+            );
+        }
         // Unnamed services: a v1 message is not governed, a v2 action still is.
         let r = route(Provider::Twilio);
         let post = |path: &str| classify(&r, "POST", &normalize_path(path));
@@ -744,6 +792,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.providers[0].conversation_services, ["is0123"]);
+        let problems =
+            compile_with(r#"[{"name":"vonage","content_templates":true}]"#, "allow").unwrap_err();
+        assert!(
+            problems[0].contains("providers[0].content_templates"),
+            "{problems:?}"
+        );
     }
 
     #[test]
