@@ -802,6 +802,18 @@ fn windows(paragraph: &str) -> Vec<std::ops::Range<usize>> {
     };
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
+        if is_plain_ascii(b) {
+            // A run of ASCII bytes that neither end a sentence nor separate words: one word
+            // at most, so only its first byte counts.
+            words += usize::from(!in_word);
+            in_word = true;
+            i += 1;
+            i += bytes
+                .get(i..)
+                .and_then(|rest| rest.iter().position(|&b| !is_plain_ascii(b)))
+                .unwrap_or(bytes.len().saturating_sub(i));
+            continue;
+        }
         let (end, blank, cjk, closes) = if b.is_ascii() {
             // The common case, without decoding.
             let closes = match b {
@@ -875,6 +887,28 @@ fn windows_of_sentences(
     }
     out
 }
+
+/// ASCII bytes other than blanks and the sentence ends `.`, `!`, `?` (and `\n`, a blank).
+fn is_plain_ascii(b: u8) -> bool {
+    PLAIN_ASCII.get(usize::from(b)).copied().unwrap_or(false)
+}
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an out-of-range index fails the build, never a request"
+)]
+static PLAIN_ASCII: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = !matches!(
+            b as u8,
+            b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ' | b'.' | b'!' | b'?'
+        );
+        b += 1;
+    }
+    t
+};
 
 fn is_ascii_blank(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')
