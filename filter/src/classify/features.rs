@@ -798,7 +798,9 @@ fn merge_spaced_letters(text: &str, s: &mut Scratch) {
 fn has_spaced_run(text: &str, s: &Scratch) -> bool {
     let mut run = 0;
     for w in &s.words {
+        // One character is at most 4 bytes: longer words are not read.
         let one_letter = !w.single
+            && w.end.saturating_sub(w.start) <= 4
             && word_of(text, &s.arena, w)
                 .is_some_and(|w| w.chars().nth(1).is_none() && !w.is_empty());
         run = match (one_letter, w.short_gap) {
