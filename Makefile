@@ -55,7 +55,7 @@ test-native:
 	cargo test -p wa-egress-guard
 
 test-host: wasm
-	cargo test -p host-tests --release
+	cargo test -p host-tests --profile host
 
 test-schema: venv
 	$(VENV)/bin/python policies/tests/schema_check.py
@@ -132,20 +132,20 @@ model: model-deps
 # sources), the shipped model on the earlier corpus, and on $(SHARED_EVAL) natively and
 # through the built .wasm. Per language, length band, message type, kind, source and domain.
 eval: wasm
-	cargo build -q -p wa-egress-guard --release --example evaluate
+	cargo build -q -p wa-egress-guard --profile host --example evaluate
 	@if [ -f target/model/holdout.bin ]; then \
 	  echo "== held-out model, held-out split: the project's texts by the test authors"; \
-	  ./target/release/examples/evaluate --model target/model/holdout.bin --where source=own target/model/test_split.jsonl; \
+	  ./target/host/examples/evaluate --model target/model/holdout.bin --where source=own target/model/test_split.jsonl; \
 	  echo "== held-out model, held-out split: pool sources never trained on"; \
-	  ./target/release/examples/evaluate --model target/model/holdout.bin --where source!=own --only source target/model/test_split.jsonl; \
+	  ./target/host/examples/evaluate --model target/model/holdout.bin --where source!=own --only source target/model/test_split.jsonl; \
 	else echo "(no target/model/holdout.bin: run make model for the held-out split's figures)"; fi
 	@echo "== shipped model, policies/tests/corpus (written before this model, never trained on)"
-	./target/release/examples/evaluate policies/tests/corpus/*.jsonl
+	./target/host/examples/evaluate policies/tests/corpus/*.jsonl
 	@if [ -f $(SHARED_EVAL) ]; then \
 	  echo "== shipped model, $(SHARED_EVAL) (held out, never trained on)"; \
-	  ./target/release/examples/evaluate --only band $(SHARED_EVAL); \
+	  ./target/host/examples/evaluate --only band $(SHARED_EVAL); \
 	  echo "== the same, through the built .wasm in wasmtime"; \
-	  cargo run -q -p host-tests --release --bin evaluate -- --wasm $(WASM) --policy policies/default.json $(SHARED_EVAL); \
+	  cargo run -q -p host-tests --profile host --bin evaluate -- --wasm $(WASM) --policy policies/default.json $(SHARED_EVAL); \
 	fi
 
 clean:

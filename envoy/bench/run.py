@@ -525,7 +525,7 @@ def harness_phase(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) 
             "body_base64": base64.b64encode(wl.body).decode()}) + "\n" for wl in wls))
         features = (["--features", "native"] if re.search(r"^native\s*=", (REPO / "host-tests" / "Cargo.toml")
                                                          .read_text(encoding="utf-8"), re.M) else [])
-        cmd = ["cargo", "run", "-q", "--release", "-p", "host-tests", *features, "--bin", "bench", "--",
+        cmd = ["cargo", "run", "-q", "--profile", "host", "-p", "host-tests", *features, "--bin", "bench", "--",
                "--wasm", launch.wasm_path(), "--policy", str(REPO / "policies" / "default.json"),
                "--requests", str(requests_file), "--iterations", str(args.host_tests_iterations)]
         log("host-tests bench (wasmtime and native): " + " ".join(cmd))

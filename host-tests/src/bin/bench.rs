@@ -8,7 +8,7 @@
 //! The wasm figure is the whole filter (glue, hostcalls, metrics and logs) plus this host's
 //! bookkeeping per request, through one VM; the native figure is the engine alone, driven
 //! the way the glue drives it (only when built with `--features native`:
-//! `cargo run -p host-tests --release --features native --bin bench -- ...`). Without
+//! `cargo run -p host-tests --profile host --features native --bin bench -- ...`). Without
 //! `--requests` a built-in mix of WhatsApp calls is used.
 
 use std::path::PathBuf;
