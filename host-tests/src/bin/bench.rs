@@ -93,9 +93,7 @@ fn prepare(spec: &RequestSpec, chunk: usize) -> Result<Prepared, String> {
 #[cfg(feature = "native")]
 mod native {
     use host_tests::{HttpRequest, RequestSpec};
-    use wa_egress_guard::{
-        BodyStep, HeadersStep, Policy, RequestFlow, RequestHead, StaticAttributes,
-    };
+    use wa_egress_guard::{HeadersStep, Policy, RequestFlow, RequestHead, StaticAttributes};
 
     pub struct Engine(Policy);
 
