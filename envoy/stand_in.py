@@ -4,7 +4,7 @@
 One threaded HTTP/1.1 server plays every upstream host (Envoy keeps the original
 `Host`, so the stand-in answers by host): the WhatsApp Cloud API on
 graph.facebook.com, the WhatsApp providers (360dialog, Twilio, Vonage,
-Infobip), the AI training
+Infobip, Bird, Gupshup, Sinch, AWS End User Messaging Social), the AI training
 endpoints, and "anything else". It records
 every request it receives (method, path, headers, the exact body bytes, whether
 the body was chunked) and serves the records on a second, separate control port:
@@ -248,7 +248,8 @@ def whatsapp_answer(method: str, path: str, body: bytes) -> tuple[int, dict[str,
 def provider_answer(host: str, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]] | None:
     """Answer as a WhatsApp Business Solution Provider does, for the sends the guard reads:
     360dialog with the Cloud API's reply, Twilio with a Message resource (201) and a Conversations
-    Message (201), Vonage with a message_uuid (202). None: not a
+    Message (201), Vonage with a message_uuid (202), Bird, Gupshup, Sinch and AWS End User
+    Messaging Social with their message ids. None: not a
     provider host."""
     bare = path.split("?", 1)[0]
     if host.endswith(".360dialog.io"):
@@ -292,6 +293,24 @@ def provider_answer(host: str, method: str, path: str, body: bytes) -> tuple[int
     if host in ("api.nexmo.com", "messages-sandbox.nexmo.com") or re.fullmatch(r"api-[a-z]+\.vonage\.com", host):
         if method == "POST" and re.fullmatch(r"/v(1|0\.1)/messages", bare):
             return 202, {"message_uuid": str(uuid.uuid4())}
+        return 200, {"ok": True, "host": host, "path": path}
+    if host in ("api.bird.com", "conversations.messagebird.com", "whatsapp-sandbox.messagebird.com") or host.endswith(".platform.bird.com"):
+        if method == "POST" and re.search(r"/messages$|/v1/send$|/conversations/start$", bare):
+            return 202, {"id": str(uuid.uuid4()), "status": "accepted"}
+        return 200, {"ok": True, "host": host, "path": path}
+    if host in ("api.gupshup.io", "partner.gupshup.io"):
+        if method == "POST" and bare.endswith("/v3/message"):
+            return whatsapp_answer("POST", "/v21.0/0/messages", body)
+        if method == "POST" and bare.endswith("/msg"):
+            return 202, {"status": "submitted", "messageId": str(uuid.uuid4())}
+        return 200, {"ok": True, "host": host, "path": path}
+    if host.endswith(".conversation.api.sinch.com"):
+        if method == "POST" and re.search(r"/messages(:|%3A)send$", bare):
+            return 200, {"accepted_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "message_id": secrets.token_hex(13).upper()}
+        return 200, {"ok": True, "host": host, "path": path}
+    if host.startswith(("social-messaging.", "social-messaging-fips.")):
+        if method == "POST" and bare == "/v1/whatsapp/send":
+            return 200, {"messageId": str(uuid.uuid4())}
         return 200, {"ok": True, "host": host, "path": path}
     if host == "api.infobip.com" or host.endswith(".api.infobip.com"):
         if method == "POST" and re.fullmatch(r"/(whatsapp/\d+/message/.+|messages-api/\d+/messages)", bare):
@@ -369,10 +388,10 @@ class UpstreamHandler(http.server.BaseHTTPRequestHandler):
             status, payload = whatsapp_answer(self.command, self.path, body)
         elif host == "api.openai.com" and self.command == "POST" and self.path.startswith("/v1/uploads"):
             status, payload = self.uploads.answer(self.path, self.headers.get("content-type", ""), body)
-        elif is_training_host(host):
-            status, payload = training_answer(host, self.command, self.path, body)
         elif (answer := provider_answer(host, self.command, self.path, body)) is not None:
             status, payload = answer
+        elif is_training_host(host):
+            status, payload = training_answer(host, self.command, self.path, body)
         else:
             status, payload = 200, {"ok": True, "host": host, "path": self.path, "received_bytes": len(body)}
         self._reply(status, payload, record)

@@ -73,6 +73,9 @@ REGIONAL_EXAMPLES = {
     "api.*.*.twilio.com": "api.dublin.ie1.twilio.com",
     "api.*.twilio.com": "api.ie1.twilio.com",
     "*.api.infobip.com": "example.api.infobip.com",
+    "*.platform.bird.com": "eu1.platform.bird.com",
+    "social-messaging.*.amazonaws.com": "social-messaging.us-east-1.amazonaws.com",
+    "social-messaging.*.api.aws": "social-messaging.us-east-1.api.aws",
 }
 
 # The built-in WhatsApp providers' hosts, as `Provider::default_hosts` in
@@ -86,6 +89,10 @@ PROVIDER_HOSTS = {
     "vonage": ["api.nexmo.com", "api-eu.vonage.com", "api-us.vonage.com", "api-ap.vonage.com",
                "messages-sandbox.nexmo.com"],
     "infobip": ["*.api.infobip.com", "api.infobip.com"],
+    "bird": ["api.bird.com", "*.platform.bird.com", "conversations.messagebird.com", "whatsapp-sandbox.messagebird.com"],
+    "gupshup": ["api.gupshup.io", "partner.gupshup.io"],
+    "sinch": ["us.conversation.api.sinch.com", "eu.conversation.api.sinch.com"],
+    "aws_social_messaging": ["social-messaging.*.amazonaws.com", "social-messaging.*.api.aws"],
 }
 
 OUTPUTS = ("wasmplugin.yaml", "egress-gateway.yaml", "sidecar.yaml")

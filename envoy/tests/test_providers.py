@@ -7,6 +7,11 @@ Infobip's `requestError` shape.
 Twilio Conversations: a message on a service the policy names (conversation_services) is a
 WhatsApp send, refused in Twilio's REST error shape; a message on another service is not touched.
 
+Bird (Channels API on the WhatsApp channel the policy names), Gupshup (form with the message as
+a JSON string), Sinch (channel identity WHATSAPP) and AWS End User Messaging Social (Meta's object
+as base64): allowed byte for byte, refused in each provider's own error shape, other channels not
+touched.
+
 Twilio Programmable Messaging: a form post whose `To` is `whatsapp:+...` is a WhatsApp send,
 judged by the same rules as a Cloud API send and refused in Twilio's REST error shape (the one
 twilio-python turns into `TwilioRestException`: `code`, `message`, `more_info`, `status`); an SMS
@@ -36,6 +41,8 @@ INFOBIP = "xk9f2.api.infobip.com"
 FORM = {"content-type": "application/x-www-form-urlencoded", "authorization": "Basic QUM1ZTI6c2VjcmV0"}
 TO_WHATSAPP = "whatsapp:+4915112345678"
 FROM_WHATSAPP = "whatsapp:+14155550100"
+BIRD_WHATSAPP_CHANNEL = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
+BIRD_SMS_CHANNEL = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
 CONVERSATIONS = "conversations.twilio.com"
 WA_SERVICE = "IS3c4d5e6f708192a3b4c5d6e7f8091a2b"
 SMS_SERVICE = "IS9a8b7c6d5e4f30211203f4e5d6c7b8a9"
@@ -46,7 +53,8 @@ def guard(start_guard):
     policy = e2e_policy()
     policy["whatsapp"]["providers"] = ["cloud_api", "360dialog", {"name": "twilio", "conversation_services": [WA_SERVICE],
                                                     "content_templates": True},
-                                       "vonage", "infobip"]
+                                       "vonage", "infobip", {"name": "bird", "channels": [BIRD_WHATSAPP_CHANNEL]},
+                                       "gupshup", "sinch", "aws_social_messaging"]
     return start_guard(policy, name="providers")
 
 
@@ -180,7 +188,8 @@ def test_istio_render_knows_every_built_in_provider_host():
     body = source.split("pub fn default_hosts", 1)[1].split("\n    }\n", 1)[0]
     rust = {
         name: re.findall(r'"([^"]+)"', arm)
-        for name, arm in zip(["cloud_api", "360dialog", "twilio", "vonage", "infobip"], re.split(r"Self::\w+ =>", body)[1:])
+        for name, arm in zip(["cloud_api", "360dialog", "twilio", "vonage", "infobip", "bird", "gupshup", "sinch",
+                             "aws_social_messaging"], re.split(r"Self::\w+ =>", body)[1:])
     }
     assert rust == render.PROVIDER_HOSTS
 
@@ -334,3 +343,135 @@ def test_twilio_content_template_is_read_as_a_definition(guard):
     assert_nothing_reached_the_provider(guard, reply)
     entry = guard.wait_for_decision_log(lambda e: e.get("request_id") == error["details"]["request_id"])
     assert (entry["provider"], entry["endpoint"]) == ("twilio", "message_templates")
+
+
+def post_json(guard, host: str, path: str, body: dict, headers: dict[str, str], identity: str | None = None):
+    all_headers = dict(headers)
+    if identity:
+        all_headers[IDENTITY_HEADER] = identity
+    return guard.request("POST", host, path, body, all_headers)
+
+
+def assert_blocked(guard, reply, provider: str, request_id_of) -> dict:
+    assert reply.status == 403, reply
+    assert (reply.header("x-wa-guard-decision"), reply.header("x-wa-guard-rule")) == ("block", "content_classifier")
+    assert reply.header("content-type") == "application/json"
+    error = reply.json()
+    assert_nothing_reached_the_provider(guard, reply)
+    entry = guard.wait_for_decision_log(lambda e: e.get("request_id") == request_id_of(error))
+    assert (entry["provider"], entry["decision"], entry["reason"]) == (provider, "block", "general_assistant_content")
+    assert ASSISTANT_ANSWER[:20] not in json.dumps(entry)
+    return error
+
+
+def bird(guard, channel: str, text: str, identity: str | None = None):
+    body = {"receiver": {"contacts": [{"identifierValue": "+4915112345678"}]}, "body": {"type": "text", "text": {"text": text}}}
+    path = f"/workspaces/2b7c91d0-5e4f-4a3b-9c8d-7e6f5a4b3c2d/channels/{channel}/messages"
+    return body, post_json(guard, "api.bird.com", path, body, {"authorization": "AccessKey e2e-key"}, identity)
+
+
+def test_bird_service_message_is_forwarded_byte_for_byte(guard):
+    body, reply = bird(guard, BIRD_WHATSAPP_CHANNEL, SUPPORT_TEXT, SUPPORT_IDENTITY)
+    assert reply.status == 202, reply
+    assert (reply.header("x-wa-guard-decision"), reply.header("x-wa-guard-rule")) == ("allow", "support-bots")
+    assert forwarded_body(guard, reply) == json.dumps(body).encode()
+
+
+def test_bird_assistant_answer_is_blocked_in_bird_shape(guard):
+    _, reply = bird(guard, BIRD_WHATSAPP_CHANNEL, ASSISTANT_ANSWER)
+    error = assert_blocked(guard, reply, "bird", lambda e: e["details"]["request_id"])
+    assert error["code"] == "Forbidden" and "content_classifier" in error["message"]
+    assert "content_classifier" in error["errors"][0]["description"]
+
+
+def test_bird_sms_channel_is_not_touched(guard):
+    body, reply = bird(guard, BIRD_SMS_CHANNEL, ASSISTANT_ANSWER, ASSISTANT_IDENTITY)
+    assert reply.status == 202, reply
+    assert reply.header("x-wa-guard-decision") is None
+    assert forwarded_body(guard, reply) == json.dumps(body).encode()
+
+
+def gupshup(guard, text: str, *, channel: str = "whatsapp", path: str = "/wa/api/v1/msg", identity: str | None = None):
+    body = form(channel=channel, source="917834811114", destination="4915112345678", **{"src.name": "AcmeRepairs"},
+                message=json.dumps({"type": "text", "text": text}))
+    headers = {"content-type": "application/x-www-form-urlencoded", "apikey": "e2e-key"}
+    if identity:
+        headers[IDENTITY_HEADER] = identity
+    return body, guard.request("POST", "api.gupshup.io", path, body, headers)
+
+
+def test_gupshup_service_message_is_forwarded_byte_for_byte(guard):
+    body, reply = gupshup(guard, SUPPORT_TEXT, identity=SUPPORT_IDENTITY)
+    assert reply.status == 202, reply
+    assert reply.json()["status"] == "submitted"
+    assert reply.header("x-wa-guard-decision") == "allow"
+    assert forwarded_body(guard, reply) == body.encode()
+
+
+def test_gupshup_assistant_answer_is_blocked_in_gupshup_shape(guard):
+    _, reply = gupshup(guard, ASSISTANT_ANSWER)
+    error = assert_blocked(guard, reply, "gupshup", lambda e: e["details"]["request_id"])
+    assert error["status"] == "error" and "content_classifier" in error["message"]
+
+
+def test_gupshup_sms_is_not_touched(guard):
+    body, reply = gupshup(guard, ASSISTANT_ANSWER, channel="sms", path="/sm/api/v1/msg", identity=ASSISTANT_IDENTITY)
+    assert reply.status == 202, reply
+    assert reply.header("x-wa-guard-decision") is None
+    assert forwarded_body(guard, reply) == body.encode()
+
+
+SINCH_PATH = "/v1/projects/7d1c9e2a-4b3f-4a5e-8c6d-9f0e1a2b3c4d/messages:send"
+
+
+def sinch_text(text: str, channel: str = "WHATSAPP") -> dict:
+    return {"app_id": "01HT4K9Q2W7E5R3T8Y6U1I0O9P",
+            "recipient": {"identified_by": {"channel_identities": [{"channel": channel, "identity": "4915112345678"}]}},
+            "message": {"text_message": {"text": text}}}
+
+
+def test_sinch_service_message_is_forwarded_byte_for_byte(guard):
+    body = sinch_text(SUPPORT_TEXT)
+    reply = post_json(guard, "eu.conversation.api.sinch.com", SINCH_PATH, body, {"authorization": "Bearer e2e"}, SUPPORT_IDENTITY)
+    assert reply.status == 200, reply
+    assert reply.json()["message_id"]
+    assert reply.header("x-wa-guard-decision") == "allow"
+    assert forwarded_body(guard, reply) == json.dumps(body).encode()
+
+
+def test_sinch_assistant_answer_is_blocked_in_sinch_shape(guard):
+    reply = post_json(guard, "eu.conversation.api.sinch.com", SINCH_PATH, sinch_text(ASSISTANT_ANSWER), {"authorization": "Bearer e2e"})
+    error = assert_blocked(guard, reply, "sinch", lambda e: e["error"]["details"][0]["request_id"])
+    assert (error["error"]["code"], error["error"]["status"]) == (403, "PERMISSION_DENIED")
+    assert "content_classifier" in error["error"]["message"]
+
+
+def test_sinch_sms_is_not_touched(guard):
+    body = sinch_text(ASSISTANT_ANSWER, channel="SMS")
+    reply = post_json(guard, "eu.conversation.api.sinch.com", SINCH_PATH, body, {"authorization": "Bearer e2e"}, ASSISTANT_IDENTITY)
+    assert reply.status == 200, reply
+    assert reply.header("x-wa-guard-decision") is None
+    assert forwarded_body(guard, reply) == json.dumps(body).encode()
+
+
+def aws_send(text: str) -> dict:
+    meta = {"messaging_product": "whatsapp", "to": "+4915112345678", "type": "text", "text": {"body": text}}
+    return {"originationPhoneNumberId": "phone-number-id-8f2b1c9d0e7a4b3c5d6e7f8091a2b3c4", "metaApiVersion": "v20.0",
+            "message": base64.b64encode(json.dumps(meta).encode()).decode()}
+
+
+@pytest.mark.parametrize("host", ["social-messaging.eu-west-1.amazonaws.com", "social-messaging.eu-west-1.api.aws"])
+def test_aws_social_messaging_service_message_is_forwarded_byte_for_byte(guard, host):
+    body = aws_send(SUPPORT_TEXT)
+    reply = post_json(guard, host, "/v1/whatsapp/send", body, {"authorization": "AWS4-HMAC-SHA256 Credential=e2e"}, SUPPORT_IDENTITY)
+    assert reply.status == 200, reply
+    assert reply.json()["messageId"]
+    assert reply.header("x-wa-guard-decision") == "allow"
+    assert forwarded_body(guard, reply) == json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("host", ["social-messaging.eu-west-1.amazonaws.com", "social-messaging.eu-west-1.api.aws"])
+def test_aws_social_messaging_assistant_answer_is_blocked_in_aws_shape(guard, host):
+    reply = post_json(guard, host, "/v1/whatsapp/send", aws_send(ASSISTANT_ANSWER), {"authorization": "AWS4-HMAC-SHA256 Credential=e2e"})
+    error = assert_blocked(guard, reply, "aws_social_messaging", lambda e: e["details"]["request_id"])
+    assert error["__type"] == "AccessDeniedException" and "content_classifier" in error["message"]

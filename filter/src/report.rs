@@ -46,6 +46,19 @@ pub fn blocked_reply(decision: &Decision, request_id: &str) -> LocalReply {
         Provider::Vonage => vonage_error(decision, request_id),
         Provider::Infobip => infobip_error(decision, request_id),
         Provider::CloudApi | Provider::Dialog360 => graph_error(decision, request_id),
+        other => json_403(
+            decision,
+            &crate::whatsapp::providers::blocked_body(
+                other,
+                &crate::whatsapp::providers::error_shape::Blocked {
+                    explanation: &explanation(decision),
+                    rule: &decision.rule,
+                    reason: decision.reason.as_str(),
+                    subcode: decision.reason.error_subcode(),
+                    request_id,
+                },
+            ),
+        ),
     }
 }
 

@@ -19,6 +19,8 @@ use crate::whatsapp::{Endpoint, NormalizedPath, WhatsAppCall};
 #[derive(Debug, Clone)]
 pub(super) struct PendingProviderSend {
     provider: Provider,
+    /// The route's Bird channels, for a legacy MessageBird send's channel.
+    channels: Vec<String>,
     segments: Vec<String>,
     identity: Option<OriginIdentity>,
     content_encoding: Option<String>,
@@ -43,6 +45,7 @@ impl RequestFlow {
             ProviderRequest::BodyDecides => {
                 let pending = PendingProviderSend {
                     provider: route.provider,
+                    channels: route.channels.clone(),
                     segments: path.segments.clone(),
                     identity: identity::resolve(&policy.identity_sources, attrs),
                     content_encoding: head.content_encoding.clone(),
@@ -104,6 +107,7 @@ impl RequestFlow {
             .and_then(|b| {
                 providers::read_send(
                     pending.provider,
+                    &pending.channels,
                     &pending.segments,
                     b.as_ref(),
                     &pending.raw_query,

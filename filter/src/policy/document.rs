@@ -112,6 +112,10 @@ pub struct ProviderOverrideDoc {
     /// created (`POST content.twilio.com/v1/Content`) is read as a template definition.
     #[serde(default)]
     pub content_templates: bool,
+    /// Bird only: the channel ids that are WhatsApp channels (`*` for every channel). A Channels
+    /// API send names its channel only by id; whether it is WhatsApp is Bird's configuration.
+    #[serde(default)]
+    pub channels: Vec<String>,
 }
 
 /// `graph.facebook.com` and the other names of the same Graph API: its beta tier, its upload

@@ -19,12 +19,32 @@
 //!   `custom` object is Meta's message object. The reader is [`vonage`].
 //! - `infobip`: Infobip's WhatsApp API and omnichannel Messages API, JSON in its own format.
 //!   The reader is [`infobip`].
+//! - `bird`: Bird's WhatsApp API (by path), its Channels API (WhatsApp on the channels the
+//!   policy names) and the legacy MessageBird Conversations API (by WhatsApp-only content or a
+//!   named channel). The reader is [`bird`].
+//! - `gupshup`: the self-serve form API (`channel=whatsapp`, the message as a JSON string) and
+//!   the partner API, whose v3 and MM Lite sends are Meta's format (read as Cloud API calls).
+//!   The reader is [`gupshup`].
+//! - `sinch`: the Sinch Conversation API, WhatsApp by a channel identity, the priority order or
+//!   a `WHATSAPP` entry. The reader is [`sinch`].
+//! - `aws_social_messaging`: AWS End User Messaging Social, Meta's object as a base64 blob.
+//!   The reader is [`aws`].
+//!
+//! A block answers in each provider's own error shape ([`error_shape`]).
 
+pub mod aws;
+pub mod bird;
+pub mod error_shape;
+pub mod gupshup;
 pub mod infobip;
+pub mod sinch;
 pub mod twilio;
 pub mod vonage;
 
+pub use error_shape::blocked_body;
+
 use super::{Endpoint, NormalizedPath, WhatsAppCall};
+use crate::body::BodyProblem;
 use crate::policy::document::ProviderDoc;
 
 /// A provider the filter can read sends of.
@@ -40,6 +60,14 @@ pub enum Provider {
     Vonage,
     /// Infobip: the WhatsApp API (`/whatsapp/...`) and the Messages API (`channel: WHATSAPP`).
     Infobip,
+    /// Bird and the legacy MessageBird Conversations API.
+    Bird,
+    /// Gupshup: the self-serve form API and the partner API.
+    Gupshup,
+    /// The Sinch Conversation API.
+    Sinch,
+    /// AWS End User Messaging Social (`SendWhatsAppMessage`).
+    AwsSocialMessaging,
 }
 
 impl Provider {
@@ -50,6 +78,10 @@ impl Provider {
         Self::Twilio,
         Self::Vonage,
         Self::Infobip,
+        Self::Bird,
+        Self::Gupshup,
+        Self::Sinch,
+        Self::AwsSocialMessaging,
     ];
 
     /// The provider's name in policies, metrics and logs.
@@ -60,6 +92,10 @@ impl Provider {
             Self::Twilio => "twilio",
             Self::Vonage => "vonage",
             Self::Infobip => "infobip",
+            Self::Bird => "bird",
+            Self::Gupshup => "gupshup",
+            Self::Sinch => "sinch",
+            Self::AwsSocialMessaging => "aws_social_messaging",
         }
     }
 
@@ -99,6 +135,27 @@ impl Provider {
             ],
             // Each account's own base URL, and the older shared host.
             Self::Infobip => &["*.api.infobip.com", "api.infobip.com"],
+            // Bird's Channels API, its regional WhatsApp API, and MessageBird's legacy API with
+            // its WhatsApp sandbox.
+            Self::Bird => &[
+                "api.bird.com",
+                "*.platform.bird.com",
+                "conversations.messagebird.com",
+                "whatsapp-sandbox.messagebird.com",
+            ],
+            // The self-serve API and the partner API.
+            Self::Gupshup => &["api.gupshup.io", "partner.gupshup.io"],
+            // The documented regions.
+            Self::Sinch => &[
+                "us.conversation.api.sinch.com",
+                "eu.conversation.api.sinch.com",
+            ],
+            // Every region and its dual-stack `api.aws` name (the FIPS endpoints,
+            // `social-messaging-fips.{region}.amazonaws.com`, are `extra_hosts`).
+            Self::AwsSocialMessaging => &[
+                "social-messaging.*.amazonaws.com",
+                "social-messaging.*.api.aws",
+            ],
         }
     }
 
@@ -161,6 +218,8 @@ pub struct ProviderRoute {
     pub conversation_services: Vec<String>,
     /// Twilio: Content API templates are WhatsApp templates (read as template definitions).
     pub content_templates: bool,
+    /// Bird: the channel ids that are WhatsApp channels, lowercased, or `*` for every channel.
+    pub channels: Vec<String>,
 }
 
 impl ProviderRoute {
@@ -175,6 +234,15 @@ impl ProviderRoute {
         self.conversation_services
             .iter()
             .any(|s| s == "*" || *s == wanted)
+    }
+
+    /// Whether a Bird channel (`None`: a conversation, which names none) is a WhatsApp channel
+    /// under this policy.
+    pub fn channel_is_whatsapp(&self, channel: Option<&str>) -> bool {
+        let wanted = channel.map(str::to_ascii_lowercase);
+        self.channels
+            .iter()
+            .any(|c| c == "*" || Some(c) == wanted.as_ref())
     }
 }
 
@@ -277,12 +345,16 @@ pub fn compile(
                 format!("`{name}` has no Content API; `content_templates` is for `twilio`"),
             );
         }
+        let channels = custom.map_or_else(Vec::new, |c| {
+            bird_channels(provider, &c.channels, &at, push)
+        });
         routes.push(ProviderRoute {
             provider,
             hosts,
             sender,
             conversation_services,
             content_templates: content_templates && provider == Provider::Twilio,
+            channels,
         });
     }
     routes
@@ -328,6 +400,44 @@ fn conversation_services(
     out
 }
 
+/// A policy's Bird `channels`, lowercased: channel ids (letters, digits, `-`, `_`) or `*`.
+fn bird_channels(
+    provider: Provider,
+    given: &[String],
+    at: &str,
+    push: &mut impl FnMut(String, String),
+) -> Vec<String> {
+    if given.is_empty() {
+        return Vec::new();
+    }
+    if provider != Provider::Bird {
+        push(
+            format!("{at}.channels"),
+            format!(
+                "`{}` names its channel in each send; `channels` is for `bird`",
+                provider.as_str()
+            ),
+        );
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (j, raw) in given.iter().enumerate() {
+        let c = raw.trim().to_ascii_lowercase();
+        let id = !c.is_empty()
+            && c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if c == "*" || id {
+            out.push(c);
+        } else {
+            push(
+                format!("{at}.channels[{j}]"),
+                format!("invalid channel `{raw}`: a Bird channel id or `*`"),
+            );
+        }
+    }
+    out
+}
+
 /// A send on a multichannel endpoint, read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProviderSend {
@@ -347,16 +457,24 @@ pub struct ProviderMessage {
 
 /// Reads a decoded body of a [`ProviderRequest::BodyDecides`] request.
 /// `segments` is the normalised path.
+/// `channels` are the route's Bird channels.
 pub fn read_send(
     provider: Provider,
+    channels: &[String],
     segments: &[String],
     body: &[u8],
     raw_query: &str,
-) -> Result<ProviderSend, crate::body::BodyProblem> {
+) -> Result<ProviderSend, BodyProblem> {
     match provider {
         Provider::Vonage => vonage::read(body),
         Provider::Infobip => infobip::read(segments, body),
-        _ => twilio::read_any(segments, body, raw_query),
+        Provider::Bird => bird::read(segments, channels, body),
+        Provider::Gupshup => gupshup::read(segments, body, raw_query),
+        Provider::Sinch => sinch::read(body),
+        Provider::AwsSocialMessaging => aws::read(body),
+        Provider::CloudApi | Provider::Dialog360 | Provider::Twilio => {
+            twilio::read_any(segments, body, raw_query)
+        }
     }
 }
 
@@ -391,6 +509,71 @@ pub fn classify(route: &ProviderRoute, method: &str, path: &NormalizedPath) -> P
             _ => ProviderRequest::NotWhatsApp,
         },
         Provider::Infobip => infobip_request(route, &segs, post),
+        Provider::Bird => bird_request(route, &segs, post),
+        Provider::Gupshup => gupshup_request(route, &segs, post),
+        Provider::Sinch => match segs.as_slice() {
+            ["v1", "projects", _, "messages:send"] if post => ProviderRequest::BodyDecides,
+            _ => ProviderRequest::NotWhatsApp,
+        },
+        Provider::AwsSocialMessaging => match segs.as_slice() {
+            ["v1", "whatsapp", "send"] if post => ProviderRequest::BodyDecides,
+            _ => ProviderRequest::NotWhatsApp,
+        },
+    }
+}
+
+/// A Bird path. Bird's WhatsApp API is WhatsApp by its path; a Channels API message is
+/// WhatsApp on the channels the policy names, a Conversations API message (no channel in the
+/// request) when the policy names every channel; a legacy MessageBird send is read, its content
+/// or channel decides. Anything else is not governed.
+fn bird_request(route: &ProviderRoute, segs: &[&str], post: bool) -> ProviderRequest {
+    let named = |channel: Option<&str>| {
+        if route.channel_is_whatsapp(channel) {
+            ProviderRequest::BodyDecides
+        } else {
+            ProviderRequest::NotWhatsApp
+        }
+    };
+    match segs {
+        _ if !post => ProviderRequest::NotWhatsApp,
+        ["workspaces", _, "channels", channel, "messages"]
+        | ["workspaces", _, "channels", channel, "batch", "messages"] => named(Some(channel)),
+        ["workspaces", _, "conversations", _, "messages"] => named(None),
+        ["v1", "whatsapp", "messages"]
+        | ["v1", "send"]
+        | ["v1", "conversations", "start"]
+        | ["v1", "conversations", _, "messages"] => ProviderRequest::BodyDecides,
+        _ => ProviderRequest::NotWhatsApp,
+    }
+}
+
+/// A Gupshup path. The self-serve sends are forms read whole (`/sm/` also carries SMS); the
+/// partner API carries WhatsApp only: its template send is a form read whole, its v3 and MM Lite
+/// sends are Meta's format and its template creation Meta's template fields, read as the Cloud
+/// API's edges with the app id as the path id. Anything else is not governed.
+fn gupshup_request(route: &ProviderRoute, segs: &[&str], post: bool) -> ProviderRequest {
+    let graph = |endpoint: Endpoint, edge: &str, app: &str| {
+        ProviderRequest::Graph(WhatsAppCall {
+            endpoint,
+            edge: edge.to_owned(),
+            path_id: Some(app.to_owned()),
+            post,
+            provider: route.provider,
+        })
+    };
+    match segs {
+        _ if !post => ProviderRequest::NotWhatsApp,
+        ["wa" | "sm", "api", "v1", "msg"]
+        | ["wa", "api", "v1", "template", "msg"]
+        | ["partner", "app", _, "template", "msg"] => ProviderRequest::BodyDecides,
+        ["partner", "app", app, "v3", "message"] => graph(Endpoint::Messages, "messages", app),
+        ["partner", "app", app, "onboarding", "marketing", "msg"] => {
+            graph(Endpoint::Messages, "marketing_messages", app)
+        }
+        ["partner", "app", app, "templates"] => {
+            graph(Endpoint::MessageTemplates, "message_templates", app)
+        }
+        _ => ProviderRequest::NotWhatsApp,
     }
 }
 
@@ -548,6 +731,7 @@ mod tests {
             sender: None,
             conversation_services: Vec::new(),
             content_templates: false,
+            channels: Vec::new(),
         }
     }
 
@@ -718,6 +902,93 @@ mod tests {
         assert!(every.conversation_is_whatsapp(None));
     }
 
+    #[test]
+    fn bird_gupshup_sinch_and_aws_send_paths() {
+        let bird = ProviderRoute {
+            channels: vec!["9c2e-77".into()],
+            ..route(Provider::Bird)
+        };
+        let gupshup = route(Provider::Gupshup);
+        let sinch = route(Provider::Sinch);
+        let aws = route(Provider::AwsSocialMessaging);
+        for (r, path) in [
+            (&bird, "/v1/whatsapp/messages"),
+            (&bird, "/workspaces/ws1/channels/9C2E-77/messages"),
+            (&bird, "/workspaces/ws1/channels/9c2e-77/batch/messages"),
+            (&bird, "/v1/send"),
+            (&bird, "/v1/conversations/start"),
+            (&bird, "/v1/conversations/c1/messages"),
+            (&gupshup, "/wa/api/v1/msg"),
+            (&gupshup, "/wa/api/v1/template/msg"),
+            (&gupshup, "/sm/api/v1/msg"),
+            (&gupshup, "/partner/app/8a1b/template/msg"),
+            (&sinch, "/v1/projects/p1/messages:send"),
+            (&sinch, "/v1/projects/p1/messages%3Asend"),
+            (&aws, "/v1/whatsapp/send"),
+        ] {
+            assert_eq!(
+                classify(r, "POST", &normalize_path(path)),
+                ProviderRequest::BodyDecides,
+                "{path}"
+            );
+        }
+        for (r, method, path) in [
+            (&bird, "POST", "/workspaces/ws1/channels/other/messages"),
+            (&bird, "POST", "/workspaces/ws1/conversations/c1/messages"),
+            (&bird, "GET", "/v1/whatsapp/messages"),
+            (&gupshup, "POST", "/wa/api/v1/users"),
+            (&sinch, "POST", "/v1/projects/p1/contacts"),
+            (&aws, "POST", "/v1/whatsapp/media"),
+        ] {
+            assert_eq!(
+                classify(r, method, &normalize_path(path)),
+                ProviderRequest::NotWhatsApp,
+                "{method} {path}"
+            );
+        }
+        // Gupshup's partner API passes Meta's format through, with the app as the path id.
+        for (path, endpoint, edge) in [
+            (
+                "/partner/app/8a1b/v3/message",
+                Endpoint::Messages,
+                "messages",
+            ),
+            (
+                "/partner/app/8a1b/onboarding/marketing/msg",
+                Endpoint::Messages,
+                "marketing_messages",
+            ),
+            (
+                "/partner/app/8a1b/templates",
+                Endpoint::MessageTemplates,
+                "message_templates",
+            ),
+        ] {
+            let ProviderRequest::Graph(call) = classify(&gupshup, "POST", &normalize_path(path))
+            else {
+                panic!("{path}");
+            };
+            assert_eq!((call.endpoint, call.edge.as_str()), (endpoint, edge));
+            assert_eq!(call.path_id.as_deref(), Some("8a1b"));
+        }
+        // Every channel: conversations too.
+        let every = ProviderRoute {
+            channels: vec!["*".into()],
+            ..route(Provider::Bird)
+        };
+        assert_eq!(
+            classify(
+                &every,
+                "POST",
+                &normalize_path("/workspaces/ws1/conversations/c1/messages")
+            ),
+            ProviderRequest::BodyDecides
+        );
+        assert!(aws.matches("social-messaging.eu-west-1.amazonaws.com"));
+        assert!(!aws.matches("bedrock.eu-west-1.amazonaws.com"));
+        assert!(bird.matches("eu1.platform.bird.com"));
+    }
+
     fn compile_with(providers: &str, unknown: &str) -> Result<crate::policy::Policy, Vec<String>> {
         let text = format!(
             r#"{{"default_action":"allow","whatsapp":{{"providers":{providers}}},
@@ -798,6 +1069,15 @@ mod tests {
             problems[0].contains("providers[0].content_templates"),
             "{problems:?}"
         );
+        // Bird channels: only Bird has them.
+        let problems = compile_with(
+            r#"[{"name":"bird","channels":["9c2e-77","*","a/b"]},{"name":"sinch","channels":["x"]}]"#,
+            "allow",
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("providers[0].channels[2]"));
+        assert!(problems[1].contains("providers[1].channels"));
     }
 
     #[test]
@@ -806,6 +1086,11 @@ mod tests {
         assert_eq!(Provider::from_name("360dialog"), Some(Provider::Dialog360));
         assert_eq!(Provider::from_name("cloud_api"), Some(Provider::CloudApi));
         assert_eq!(Provider::from_name("infobip"), Some(Provider::Infobip));
-        assert_eq!(Provider::from_name("sinch"), None);
+        assert_eq!(Provider::from_name("sinch"), Some(Provider::Sinch));
+        assert_eq!(
+            Provider::from_name("aws_social_messaging"),
+            Some(Provider::AwsSocialMessaging)
+        );
+        assert_eq!(Provider::from_name("messagebird"), None);
     }
 }
