@@ -25,6 +25,12 @@ PER_TARGET = 250
 # Must match the selector tables in fuzz_targets/*.rs.
 SEND_PATHS = ["messages", "media", "marketing_messages", "message_templates", "flows"]
 SEND_TYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=b"]
+PROVIDER_ROUTES = {"api.twilio.com": 0, "api.dublin.ie1.twilio.com": 1, "conversations.twilio.com": 2, "api.nexmo.com": 3,
+                   "infobip": 4, "waba-v2.360dialog.io": 8, "api.bird.com": 9, "eu1.platform.bird.com": 10,
+                   "conversations.messagebird.com": 11, "api.gupshup.io": 12, "partner.gupshup.io": 13,
+                   "eu.conversation.api.sinch.com": 14, "us.conversation.api.sinch.com": 14,
+                   "social-messaging.eu-west-1.amazonaws.com": 15, "social-messaging.us-east-1.api.aws": 15}
+PROVIDER_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/plain", ""]
 UPLOAD_TYPES = {"application/jsonl": 0, "application/json": 1, "application/x-ndjson": 4, "text/plain": 5, "text/csv": 6}
 
 
@@ -53,7 +59,7 @@ def encoding_selector(req, table):
 
 def seeds():
     out = {t: [] for t in ["whatsapp_send", "whatsapp_path", "whatsapp_form", "whatsapp_multipart",
-                           "training_upload", "training_file", "policy_compile"]}
+                           "training_upload", "training_file", "policy_compile", "provider_send"]}
     for path in sorted((ROOT / "policies").glob("**/*.json")):
         if path.name == "policy.schema.json":
             continue
@@ -71,6 +77,12 @@ def seeds():
                 continue
             ct = content_type(req)
             mime = ct.split(";")[0].strip().lower()
+            host = authority.split(":")[0].lower()
+            route = PROVIDER_ROUTES.get("infobip" if host.endswith("api.infobip.com") else host)
+            if route is not None:
+                t = PROVIDER_TYPES.index(ct) if ct in PROVIDER_TYPES else 0
+                enc, compress = encoding_selector(req, ["", "gzip", "deflate"])
+                out["provider_send"].append(bytes([route, t, enc, compress, 0, 0]) + body)
             if authority.startswith("graph.facebook.com"):
                 edge = req["path"].split("?")[0].rstrip("/").rsplit("/", 1)[-1]
                 p = SEND_PATHS.index(edge) if edge in SEND_PATHS else 0
