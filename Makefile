@@ -7,8 +7,10 @@ VENV := $(CURDIR)/.venv
 WASM := $(CURDIR)/target/wasm32-wasip1/release/wa_egress_guard.wasm
 export ENVOY_BIN := $(VENV)/bin/envoy
 export WASM
+# The engine as a WASI component.
+COMPONENT := $(CURDIR)/target/wasm32-wasip2/release/wa_egress_guard_component.wasm
 
-.PHONY: all deps rust-deps apt-deps venv wasm test test-native test-host test-schema test-e2e test-fuzz demo lint fmt eval clean model model-deps fuzz fuzz-deps
+.PHONY: all deps rust-deps apt-deps venv wasm component test test-native test-host test-schema test-e2e test-fuzz demo lint fmt eval clean model model-deps fuzz fuzz-deps
 
 all: wasm
 
@@ -29,6 +31,7 @@ deps: rust-deps apt-deps venv
 
 rust-deps:
 	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 # Debian packages: openssl (test certificates), wrk and hyperfine (benchmarks), binaryen (wasm-opt).
 apt-deps:
@@ -47,9 +50,15 @@ wasm: rust-deps
 	cargo build -p wa-egress-guard --target wasm32-wasip1 --release
 	@ls -l $(WASM) | awk '{print "built " $$9 " (" $$5 " bytes)"}'
 
+# The policy engine as a WASI component (filter/component: the WIT world
+# wa-egress-guard:policy@0.1.0, filter/component/wit/policy.wit).
+component: rust-deps
+	cargo build -p wa-egress-guard-component --target wasm32-wasip2 --release
+	@ls -l $(COMPONENT) | awk '{print "built " $$9 " (" $$5 " bytes)"}'
+
 # The whole suite: native engine tests and policy cases, the .wasm in wasmtime (every policy
 # case, every chunking), the policy schema, and end-to-end tests through a real Envoy.
-test: deps wasm test-native test-host test-schema test-fuzz test-e2e
+test: deps wasm component test-native test-host test-schema test-fuzz test-e2e
 
 test-native:
 	cargo test -p wa-egress-guard
@@ -69,7 +78,7 @@ test-e2e: venv wasm
 # `make test` runs each target for $(FUZZ_SMOKE_SECONDS) s from the committed seeds;
 # `make fuzz` runs each for FUZZ_SECONDS or FUZZ_RUNS executions, whichever ends first, and
 # keeps its corpus under target/fuzz-corpus (`make fuzz FUZZ_RUNS=10000000 FUZZ_SECONDS=7200`).
-FUZZ_TARGETS := whatsapp_send whatsapp_path whatsapp_form whatsapp_multipart training_upload training_file policy_compile provider_send
+FUZZ_TARGETS := whatsapp_send whatsapp_path whatsapp_form whatsapp_multipart training_upload training_file policy_compile
 FUZZ_FLAGS := --sanitizer none --release --debug-assertions
 FUZZ_SECONDS ?= 1200
 FUZZ_RUNS ?= -1

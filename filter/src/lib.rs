@@ -2,16 +2,23 @@
 //! AI assistants off the WhatsApp Cloud API.
 //!
 //! The policy engine (everything but `glue`) is pure Rust with no proxy-wasm import, so it
-//! unit-tests natively. `glue` is the thin proxy-wasm layer, compiled for wasm32 only.
+//! unit-tests natively. `glue` is the thin proxy-wasm layer, compiled for the proxy-wasm
+//! module (wasm32-wasip1) only; the WASI component (`filter/component`, wasm32-wasip2) calls
+//! the engine through `engine_api` instead.
 
-#![cfg_attr(not(target_arch = "wasm32"), forbid(unsafe_code))]
+#![cfg_attr(
+    not(all(target_arch = "wasm32", not(target_env = "p2"))),
+    forbid(unsafe_code)
+)]
 
 pub mod body;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", not(target_env = "p2"))))]
 pub mod cases;
 pub mod classify;
 pub mod content_encoding;
 pub mod decide;
+#[cfg(not(all(target_arch = "wasm32", not(target_env = "p2"))))]
+pub mod engine_api;
 pub mod flow;
 pub mod header_map;
 pub mod identity;
@@ -21,7 +28,7 @@ pub mod strict_json;
 pub mod training;
 pub mod whatsapp;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(target_env = "p2")))]
 mod glue;
 
 pub use decide::{Decision, Reason, Verdict};
