@@ -7,10 +7,11 @@ VENV := $(CURDIR)/.venv
 WASM := $(CURDIR)/target/wasm32-wasip1/release/wa_egress_guard.wasm
 export ENVOY_BIN := $(VENV)/bin/envoy
 export WASM
-# The engine as a WASI component.
+# The engine as a WASI component; `wa-guard` and its tests load it from here.
 COMPONENT := $(CURDIR)/target/wasm32-wasip2/release/wa_egress_guard_component.wasm
+export WA_GUARD_COMPONENT := $(COMPONENT)
 
-.PHONY: all deps rust-deps apt-deps venv wasm component test test-native test-host test-schema test-e2e test-fuzz demo lint fmt eval clean model model-deps fuzz fuzz-deps
+.PHONY: all deps rust-deps apt-deps venv wasm component cli test test-native test-host test-schema test-e2e test-fuzz demo lint fmt eval clean model model-deps fuzz fuzz-deps
 
 all: wasm
 
@@ -56,9 +57,17 @@ component: rust-deps
 	cargo build -p wa-egress-guard-component --target wasm32-wasip2 --release
 	@ls -l $(COMPONENT) | awk '{print "built " $$9 " (" $$5 " bytes)"}'
 
+# wa-guard, the command line that hosts the component in wasmtime: target/host/wa-guard, with
+# the component beside it. Built with host-tests' integration tests (`--test all`) so that
+# wasmtime has the features `cargo test` gives it, and test-host reuses this build.
+cli: component
+	cargo build -p host-tests --profile host --bin wa-guard --test all
+	cp $(COMPONENT) target/host/
+	@echo "built target/host/wa-guard (try: target/host/wa-guard --help)"
+
 # The whole suite: native engine tests and policy cases, the .wasm in wasmtime (every policy
 # case, every chunking), the policy schema, and end-to-end tests through a real Envoy.
-test: deps wasm component test-native test-host test-schema test-fuzz test-e2e
+test: deps wasm component cli test-native test-host test-schema test-fuzz test-e2e
 
 test-native:
 	cargo test -p wa-egress-guard
@@ -78,7 +87,7 @@ test-e2e: venv wasm
 # `make test` runs each target for $(FUZZ_SMOKE_SECONDS) s from the committed seeds;
 # `make fuzz` runs each for FUZZ_SECONDS or FUZZ_RUNS executions, whichever ends first, and
 # keeps its corpus under target/fuzz-corpus (`make fuzz FUZZ_RUNS=10000000 FUZZ_SECONDS=7200`).
-FUZZ_TARGETS := whatsapp_send whatsapp_path whatsapp_form whatsapp_multipart training_upload training_file policy_compile
+FUZZ_TARGETS := whatsapp_send whatsapp_path whatsapp_form whatsapp_multipart training_upload training_file policy_compile provider_send
 FUZZ_FLAGS := --sanitizer none --release --debug-assertions
 FUZZ_SECONDS ?= 1200
 FUZZ_RUNS ?= -1

@@ -23,6 +23,7 @@
 //! bounds-checked slices; a guest trap comes back as [`HostError::Trap`] naming the callback.
 
 pub mod abi;
+pub mod component;
 mod error;
 mod exchange;
 mod filter;

@@ -29,4 +29,6 @@ mod training_uploads;
 #[cfg(test)]
 mod upload_parts;
 #[cfg(test)]
+mod wa_guard;
+#[cfg(test)]
 mod whatsapp_calls;
