@@ -709,3 +709,35 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// curl's `--trace` (exact) and `--trace-ascii` output as the request: its first request is
+/// rebuilt and decided.
+#[test]
+fn explain_reads_curl_traces() {
+    for (trace, decision, rule) in [
+        ("curl-trace.txt", "allow", "support-bots"),
+        ("curl-trace-ascii.txt", "block", "assistant-lab"),
+    ] {
+        let path = workspace_root()
+            .join("host-tests/tests/all/data")
+            .join(trace);
+        let out = wa_guard(&[
+            "explain",
+            "--format",
+            "json",
+            "--peer",
+            "127.0.0.1:40000",
+            "policies/examples/demo.json",
+            path.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{trace}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(got["evaluation"]["decision"], decision, "{trace}: {got}");
+        assert_eq!(got["evaluation"]["rule"], rule, "{trace}: {got}");
+        assert_eq!(got["request"]["authority"], "graph.facebook.com", "{trace}");
+    }
+}

@@ -20,6 +20,7 @@ use host_tests::component::{
 };
 use serde_json::{Value, json};
 
+mod curl_trace;
 mod http;
 mod locate;
 
@@ -66,9 +67,11 @@ training upload shows what the stripper did, in counts.
 
 Usage: wa-guard explain [--format text|json] [--peer ADDR] [--attr NAME=VALUE]... POLICY REQUEST
 
-REQUEST is a file, or `-` for standard input, holding either
+REQUEST is a file, or `-` for standard input, holding
   a raw HTTP/1.1 request (request line, headers, blank line, body; chunked bodies are
-  decoded), or
+  decoded),
+  curl's `--trace` or `--trace-ascii` output (its first request; `--trace-ascii` prints
+  line breaks and non-ASCII bytes of a body as `.`, `--trace` keeps them), or
   a JSON request: {\"method\", \"authority\", \"path\", \"headers\": {..} | [[k, v], ..],
   \"properties\": {\"source.address\": \"10.0.0.7:5000\", ..}, \"body\": \"text\" | {json},
   \"body_base64\": \"..\"} (the replay format of host-tests).
@@ -81,6 +84,7 @@ Options:
 
 Examples:
   wa-guard explain policies/default.json send.http
+  curl --trace trace.txt ...; wa-guard explain policies/default.json trace.txt
   wa-guard explain --peer 10.0.0.7:5000 --format json policies/default.json upload.json
   printf 'POST /v21.0/1/messages HTTP/1.1\\r\\nHost: graph.facebook.com\\r\\n\\r\\n{}' |
     wa-guard explain policies/default.json -";
@@ -353,7 +357,13 @@ fn explain(guard: &mut GuardComponent, o: Options) -> Result<ExitCode, Fatal> {
             .and_then(json_request)
             .map_err(|e| Fatal(format!("`{request_file}`: {e}")))?
     } else {
-        let r = http::parse(&bytes).map_err(|e| Fatal(format!("`{request_file}`: {e}")))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let raw = if curl_trace::is_trace(&text) {
+            curl_trace::request_bytes(&text).map_err(|e| Fatal(format!("`{request_file}`: {e}")))?
+        } else {
+            bytes
+        };
+        let r = http::parse(&raw).map_err(|e| Fatal(format!("`{request_file}`: {e}")))?;
         (r.head, r.body, Vec::new())
     };
     attributes.extend(o.attributes);
