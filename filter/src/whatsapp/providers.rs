@@ -35,6 +35,7 @@
 pub mod aws;
 pub mod bird;
 pub mod error_shape;
+mod form;
 pub mod gupshup;
 pub mod infobip;
 pub mod sinch;
@@ -336,7 +337,7 @@ pub fn compile(
             _ => {}
         }
         let conversation_services = custom.map_or_else(Vec::new, |c| {
-            conversation_services(provider, &c.conversation_services, &at, push)
+            CONVERSATION_SERVICES.compile(provider, &c.conversation_services, &at, push)
         });
         let content_templates = custom.is_some_and(|c| c.content_templates);
         if content_templates && provider != Provider::Twilio {
@@ -346,7 +347,7 @@ pub fn compile(
             );
         }
         let channels = custom.map_or_else(Vec::new, |c| {
-            bird_channels(provider, &c.channels, &at, push)
+            BIRD_CHANNELS.compile(provider, &c.channels, &at, push)
         });
         routes.push(ProviderRoute {
             provider,
@@ -360,82 +361,83 @@ pub fn compile(
     routes
 }
 
-/// A policy's `conversation_services`, lowercased: only Twilio has Conversations, and each entry
-/// is `*`, `default` or a Chat Service SID (`IS` and letters or digits).
-fn conversation_services(
-    provider: Provider,
-    given: &[String],
-    at: &str,
-    push: &mut impl FnMut(String, String),
-) -> Vec<String> {
-    if given.is_empty() {
-        return Vec::new();
-    }
-    if provider != Provider::Twilio {
-        push(
-            format!("{at}.conversation_services"),
-            format!(
-                "`{}` has no Conversations API; `conversation_services` is for `twilio`",
-                provider.as_str()
-            ),
-        );
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for (j, raw) in given.iter().enumerate() {
-        let s = raw.trim().to_ascii_lowercase();
-        let sid =
-            s.len() > 2 && s.starts_with("is") && s.bytes().all(|b| b.is_ascii_alphanumeric());
-        if s == "*" || s == "default" || sid {
-            out.push(s);
-        } else {
-            push(
-                format!("{at}.conversation_services[{j}]"),
-                format!(
-                    "invalid Conversations service `{raw}`: a Chat Service SID (`IS...`), `default` or `*`"
-                ),
-            );
-        }
-    }
-    out
+/// One provider's own list of ids in a policy entry (`field`, for `owner` only), lowercased and
+/// trimmed; an entry `valid` refuses is a problem at its path, named by `what`, and the list on
+/// another provider is one (`why_not`).
+struct IdList {
+    owner: Provider,
+    field: &'static str,
+    why_not: &'static str,
+    what: &'static str,
+    valid: fn(&str) -> bool,
 }
 
-/// A policy's Bird `channels`, lowercased: channel ids (letters, digits, `-`, `_`) or `*`.
-fn bird_channels(
-    provider: Provider,
-    given: &[String],
-    at: &str,
-    push: &mut impl FnMut(String, String),
-) -> Vec<String> {
-    if given.is_empty() {
-        return Vec::new();
-    }
-    if provider != Provider::Bird {
-        push(
-            format!("{at}.channels"),
-            format!(
-                "`{}` names its channel in each send; `channels` is for `bird`",
-                provider.as_str()
-            ),
-        );
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for (j, raw) in given.iter().enumerate() {
-        let c = raw.trim().to_ascii_lowercase();
-        let id = !c.is_empty()
-            && c.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if c == "*" || id {
-            out.push(c);
-        } else {
-            push(
-                format!("{at}.channels[{j}]"),
-                format!("invalid channel `{raw}`: a Bird channel id or `*`"),
-            );
+/// Twilio's `conversation_services`: `*`, `default` or a Chat Service SID (`IS` and letters or
+/// digits).
+const CONVERSATION_SERVICES: IdList = IdList {
+    owner: Provider::Twilio,
+    field: "conversation_services",
+    why_not: "has no Conversations API",
+    what: "Conversations service `{}`: a Chat Service SID (`IS...`), `default` or `*`",
+    valid: |s| {
+        s == "*"
+            || s == "default"
+            || (s.len() > 2 && s.starts_with("is") && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+    },
+};
+
+/// Bird's `channels`: channel ids (letters, digits, `-`, `_`) or `*`.
+const BIRD_CHANNELS: IdList = IdList {
+    owner: Provider::Bird,
+    field: "channels",
+    why_not: "names its channel in each send",
+    what: "channel `{}`: a Bird channel id or `*`",
+    valid: |c| {
+        c == "*"
+            || (!c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    },
+};
+
+impl IdList {
+    fn compile(
+        &self,
+        provider: Provider,
+        given: &[String],
+        at: &str,
+        push: &mut impl FnMut(String, String),
+    ) -> Vec<String> {
+        if given.is_empty() {
+            return Vec::new();
         }
+        let field = self.field;
+        if provider != self.owner {
+            push(
+                format!("{at}.{field}"),
+                format!(
+                    "`{}` {}; `{field}` is for `{}`",
+                    provider.as_str(),
+                    self.why_not,
+                    self.owner.as_str()
+                ),
+            );
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (j, raw) in given.iter().enumerate() {
+            let id = raw.trim().to_ascii_lowercase();
+            if (self.valid)(&id) {
+                out.push(id);
+            } else {
+                push(
+                    format!("{at}.{field}[{j}]"),
+                    format!("invalid {}", self.what.replacen("{}", raw, 1)),
+                );
+            }
+        }
+        out
     }
-    out
 }
 
 /// A send on a multichannel endpoint, read.

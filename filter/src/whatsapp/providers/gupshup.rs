@@ -13,9 +13,9 @@
 //! not document as machine data.
 
 use super::BodyProblem;
-use super::twilio::{number, pairs};
+use super::form::{Form, view};
+use super::twilio::number;
 use super::{ProviderMessage, ProviderSend, sweep_strings};
-use crate::whatsapp::MessageView;
 use crate::whatsapp::fields::known_type;
 use serde_json::Value;
 
@@ -65,33 +65,17 @@ pub fn read(
     body: &[u8],
     raw_query: &str,
 ) -> Result<ProviderSend, BodyProblem> {
-    let body = std::str::from_utf8(body).map_err(|_| BodyProblem::InvalidJson)?;
-    let mut fields = pairs(body);
-    fields.extend(pairs(raw_query));
-    let values = |name: &str| -> Vec<&str> {
-        fields
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
-    for name in SINGLE_FIELDS {
-        let mut distinct: Vec<&str> = values(name).into_iter().map(str::trim).collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        if distinct.len() > 1 {
-            return Err(BodyProblem::InvalidJson);
-        }
-    }
+    let form = Form::read(body, raw_query)?;
+    form.single_valued(SINGLE_FIELDS, str::trim)?;
     let whatsapp_only = !matches!(segments.first().map(String::as_str), Some("sm"));
-    let named_whatsapp = values("channel")
-        .first()
+    let named_whatsapp = form
+        .first("channel")
         .is_some_and(|c| c.trim().eq_ignore_ascii_case("whatsapp"));
     if !(whatsapp_only || named_whatsapp) {
         return Ok(ProviderSend::NotWhatsApp);
     }
-    let message = values("message").first().map(|m| parse(m));
-    let template = values("template").first().map(|t| parse(t));
+    let message = form.first("message").map(parse);
+    let template = form.first("template").map(parse);
     let message_type = if template.is_some() {
         "template".to_owned()
     } else {
@@ -106,30 +90,19 @@ pub fn read(
             other => sweep_strings(other, MACHINE_KEYS, &[], MAX_DEPTH, &mut texts),
         }
     }
-    for (k, v) in &fields {
-        if !MACHINE_FIELDS.contains(&k.as_str()) && !JSON_FIELDS.contains(&k.as_str()) {
-            texts.push(v.clone());
-        }
-    }
-    let mut view = MessageView {
-        message_type,
-        recipient: values("destination").first().map(|d| number(d)),
-        template_category: None,
-        texts: Vec::new(),
-    };
-    for t in texts {
-        if !t.trim().is_empty() && !view.texts.contains(&t) {
-            view.texts.push(t);
-        }
-    }
+    texts.extend(
+        form.undocumented(&[MACHINE_FIELDS, JSON_FIELDS])
+            .map(str::to_owned),
+    );
+    let view = view(message_type, form.first("destination").map(number), texts);
     // A partner template send without `source`: the app, which has one number.
     let app = match segments {
         [partner, app_word, app, ..] if partner == "partner" && app_word == "app" => Some(app),
         _ => None,
     };
-    let sender = values("source")
-        .first()
-        .map(|s| number(s))
+    let sender = form
+        .first("source")
+        .map(number)
         .filter(|s| !s.is_empty())
         .or_else(|| app.cloned());
     Ok(ProviderSend::WhatsApp(ProviderMessage { view, sender }))

@@ -10,10 +10,9 @@
 
 pub mod conversations;
 
+use super::form::{Form, view};
 use super::{ProviderMessage, ProviderSend};
 use crate::body::BodyProblem;
-use crate::whatsapp::MessageView;
-use crate::whatsapp::percent_decode;
 use serde_json::Value;
 
 /// Fields Twilio documents as addresses, ids, URLs, flags or enums: never shown to a recipient.
@@ -74,57 +73,42 @@ pub fn read_any(
 /// the body leaves out). A body that is not UTF-8 cannot be told apart from a WhatsApp send:
 /// it is invalid.
 pub fn read(body: &[u8], raw_query: &str) -> Result<ProviderSend, BodyProblem> {
-    let body = std::str::from_utf8(body).map_err(|_| BodyProblem::InvalidJson)?;
-    let mut fields = pairs(body);
-    fields.extend(pairs(raw_query));
-    let values = |name: &str| -> Vec<&str> {
-        fields
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
-    let to = values("to");
+    let form = Form::read(body, raw_query)?;
+    let to = form.values("to");
     let Some(recipient) = to.iter().find(|v| strip_channel(v).is_some()) else {
         return Ok(ProviderSend::NotWhatsApp);
     };
     // Which of two `To`, `From` or template ids Twilio would act on is not documented.
-    for name in SINGLE_FIELDS {
-        let mut distinct = values(name);
-        distinct.sort_unstable();
-        distinct.dedup();
-        if distinct.len() > 1 {
-            return Err(BodyProblem::InvalidJson);
-        }
-    }
-    let sender = values("from")
-        .first()
+    form.single_valued(SINGLE_FIELDS, |v| v)?;
+    let sender = form
+        .first("from")
         .map(|f| number(strip_channel(f).unwrap_or(f)))
         .filter(|s| !s.is_empty())
         .or_else(|| {
-            values("messagingservicesid")
-                .first()
+            form.first("messagingservicesid")
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
         });
-    let message_type = if !values("contentsid").is_empty() {
+    let message_type = if form.first("contentsid").is_some() {
         "template"
-    } else if !values("mediaurl").is_empty() {
+    } else if form.first("mediaurl").is_some() {
         "media"
-    } else if !values("persistentaction").is_empty() {
+    } else if form.first("persistentaction").is_some() {
         "location"
     } else {
         "text"
     };
-    let mut view = MessageView {
-        message_type: message_type.to_owned(),
-        recipient: strip_channel(recipient).map(number),
-        template_category: None,
-        texts: Vec::new(),
-    };
+    let texts = form_texts(&form, VISIBLE_FIELDS, MACHINE_FIELDS);
+    let view = view(message_type, strip_channel(recipient).map(number), texts);
+    Ok(ProviderSend::WhatsApp(ProviderMessage { view, sender }))
+}
+
+/// The texts of a Twilio form: the `visible` fields in their order (the values of
+/// `ContentVariables`), then every field that is neither visible nor in `machine`.
+fn form_texts(form: &Form, visible: &[&str], machine: &[&str]) -> Vec<String> {
     let mut texts = Vec::new();
-    for name in VISIBLE_FIELDS {
-        for v in values(name) {
+    for name in visible {
+        for v in form.values(name) {
             if *name == "contentvariables" {
                 content_variables(v, &mut texts);
             } else {
@@ -132,31 +116,8 @@ pub fn read(body: &[u8], raw_query: &str) -> Result<ProviderSend, BodyProblem> {
             }
         }
     }
-    for (k, v) in &fields {
-        if !MACHINE_FIELDS.contains(&k.as_str()) && !VISIBLE_FIELDS.contains(&k.as_str()) {
-            texts.push(v.clone());
-        }
-    }
-    for t in texts {
-        if !t.trim().is_empty() && !view.texts.contains(&t) {
-            view.texts.push(t);
-        }
-    }
-    Ok(ProviderSend::WhatsApp(ProviderMessage { view, sender }))
-}
-
-/// `key=value` pairs, decoded, keys trimmed and lowercased.
-pub(super) fn pairs(form: &str) -> Vec<(String, String)> {
-    form.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (
-                percent_decode(k).trim().to_ascii_lowercase(),
-                percent_decode(v),
-            )
-        })
-        .collect()
+    texts.extend(form.undocumented(&[machine, visible]).map(str::to_owned));
+    texts
 }
 
 /// The address after a `whatsapp:` prefix (any case, blanks around it ignored).

@@ -15,10 +15,10 @@
 //! when one is `WHATSAPP`. What a recipient reads: `payload.content.text`, the values of
 //! `payload.content.variables`, and every string that is not an address, id, URL or enum.
 
+use super::super::form::{Form, view};
 use super::super::{ProviderMessage, ProviderSend, sweep_strings};
 use super::BodyProblem;
-use super::{content_variables, number, pairs, strip_channel};
-use crate::whatsapp::MessageView;
+use super::{form_texts, number, strip_channel};
 use serde_json::Value;
 
 /// Form fields of a v1 message Twilio documents as ids, dates or metadata: never shown to a
@@ -62,46 +62,16 @@ pub fn read_message(
     raw_query: &str,
     service: Option<&str>,
 ) -> Result<ProviderSend, BodyProblem> {
-    let body = std::str::from_utf8(body).map_err(|_| BodyProblem::InvalidJson)?;
-    let mut fields = pairs(body);
-    fields.extend(pairs(raw_query));
-    let values = |name: &str| -> Vec<&str> {
-        fields
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
-    for name in SINGLE_FIELDS {
-        let mut distinct = values(name);
-        distinct.sort_unstable();
-        distinct.dedup();
-        if distinct.len() > 1 {
-            return Err(BodyProblem::InvalidJson);
-        }
-    }
-    let message_type = if !values("contentsid").is_empty() {
+    let form = Form::read(body, raw_query)?;
+    form.single_valued(SINGLE_FIELDS, |v| v)?;
+    let message_type = if form.first("contentsid").is_some() {
         "template"
-    } else if !values("mediasid").is_empty() {
+    } else if form.first("mediasid").is_some() {
         "media"
     } else {
         "text"
     };
-    let mut texts = Vec::new();
-    for name in VISIBLE_FIELDS {
-        for v in values(name) {
-            if *name == "contentvariables" {
-                content_variables(v, &mut texts);
-            } else {
-                texts.push(v.to_owned());
-            }
-        }
-    }
-    for (k, v) in &fields {
-        if !MACHINE_FIELDS.contains(&k.as_str()) && !VISIBLE_FIELDS.contains(&k.as_str()) {
-            texts.push(v.clone());
-        }
-    }
+    let texts = form_texts(&form, VISIBLE_FIELDS, MACHINE_FIELDS);
     Ok(ProviderSend::WhatsApp(ProviderMessage {
         view: view(message_type, None, texts),
         sender: service.map(str::to_owned),
@@ -160,21 +130,6 @@ fn address(v: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         other => other.get("address")?.as_str().map(str::to_owned),
     }
-}
-
-fn view(message_type: &str, recipient: Option<String>, texts: Vec<String>) -> MessageView {
-    let mut view = MessageView {
-        message_type: message_type.to_owned(),
-        recipient,
-        template_category: None,
-        texts: Vec::new(),
-    };
-    for t in texts {
-        if !t.trim().is_empty() && !view.texts.contains(&t) {
-            view.texts.push(t);
-        }
-    }
-    view
 }
 
 #[cfg(test)]
