@@ -122,6 +122,10 @@ pub struct Decision {
     pub path_id: Option<String>,
     pub message_type: Option<String>,
     pub recipient: Option<String>,
+    /// The template a send or a definition names, when it is a valid Meta template name.
+    pub template_name: Option<String>,
+    /// A template definition's category (`marketing`, `utility`, `authentication`).
+    pub template_category: Option<String>,
     /// Whose API carried the call (`cloud_api`, `twilio`, ...): the block answers in its error
     /// shape, and metrics and logs carry it.
     pub provider: crate::whatsapp::providers::Provider,
@@ -399,6 +403,8 @@ pub fn conclude(policy: &Policy, head: &HeadEvaluation, message: Option<&Message
         path_id: head.call.path_id.clone(),
         message_type: message.map(|m| m.message_type.clone()),
         recipient: message.and_then(|m| m.recipient.clone()),
+        template_name: message.and_then(|m| m.template_name.clone()),
+        template_category: message.and_then(|m| m.template_category.clone()),
         provider: head.call.provider,
     }
 }

@@ -132,11 +132,19 @@ pub fn evaluate(policy: &Policy, request: &HostRequest, body: &[u8], explain: bo
     let (evaluation, log_line) = match (flow.decision(), flow.training_outcome()) {
         (Some(d), _) => (
             Evaluation::WhatsApp(Box::new(d.clone())),
-            Some(report::log_line(
+            // The line the filter logs in Envoy, without `ts`: the engine has no clock here.
+            // A line Envoy would leave out (an allowed decision not sampled) is shown with the
+            // sample it would carry.
+            Some(report::decision_line(
                 d,
-                &request_id,
-                &policy.log.recipient_hash_salt,
-                &policy.fingerprint,
+                &report::LineContext {
+                    request_id: &request_id,
+                    policy: &policy.fingerprint,
+                    salt: &policy.log.recipient_hash_salt,
+                    sample: report::log_sample(d, &policy.log, &request_id)
+                        .unwrap_or(policy.log.allowed_sample_rate),
+                    now_nanos: None,
+                },
             )),
         ),
         (None, Some(t)) => (

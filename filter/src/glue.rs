@@ -286,12 +286,17 @@ impl GuardHttp {
                 self.metrics
                     .borrow_mut()
                     .increment(&report::metric_name(decision));
-                if report::should_log(decision, policy.log.log_allowed) {
-                    let line = report::log_line(
+                if let Some(sample) = report::log_sample(decision, &policy.log, &request_id) {
+                    let line = report::decision_line(
                         decision,
-                        &request_id,
-                        &policy.log.recipient_hash_salt,
-                        &policy.fingerprint,
+                        &report::LineContext {
+                            request_id: &request_id,
+                            policy: &policy.fingerprint,
+                            salt: &policy.log.recipient_hash_salt,
+                            sample,
+                            // A clock the host cannot read leaves the line without `ts`.
+                            now_nanos: abi::current_time_nanos().ok(),
+                        },
                     );
                     abi::log(LogLevel::Info, &format!("wa-egress-guard decision {line}"));
                 }
@@ -301,7 +306,12 @@ impl GuardHttp {
                 for (name, amount) in report::training_metrics(outcome) {
                     metrics.add(&name, amount);
                 }
-                let line = report::training_log_line(outcome, &request_id, &policy.fingerprint);
+                let line = report::training_line(
+                    outcome,
+                    &request_id,
+                    &policy.fingerprint,
+                    abi::current_time_nanos().ok(),
+                );
                 abi::log(LogLevel::Info, &format!("wa-egress-guard training {line}"));
             }
             None => {}

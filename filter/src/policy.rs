@@ -397,6 +397,14 @@ impl Policy {
             );
         }
 
+        let rate = doc.log.allowed_sample_rate;
+        if !(rate > 0.0 && rate <= 1.0) {
+            push(
+                "$.log.allowed_sample_rate".into(),
+                format!("must be a number greater than 0 and at most 1, got `{rate}`"),
+            );
+        }
+
         let training = match doc.training.as_ref().map(TrainingPolicy::compile) {
             Some(Ok(t)) => Some(t),
             Some(Err(errs)) => {
@@ -625,6 +633,36 @@ mod tests {
                 "$.limits.max_body_bytes",
             ]
         );
+    }
+
+    #[test]
+    fn the_allowed_sample_rate_is_a_number_in_zero_to_one() {
+        assert_eq!(
+            with("{}").unwrap().log.allowed_sample_rate,
+            1.0,
+            "the default keeps every allowed line"
+        );
+        let p = with(r#"{"log": {"log_allowed": true, "allowed_sample_rate": 0.05}}"#).unwrap();
+        assert_eq!(p.log.allowed_sample_rate, 0.05);
+        assert!(with(r#"{"log": {"allowed_sample_rate": 1}}"#).is_ok());
+        for bad in [
+            "0", "-0.5", "1.01", "7", r#""0.5""#, "null", "true", "[0.5]",
+        ] {
+            let err = with(&format!(r#"{{"log": {{"allowed_sample_rate": {bad}}}}}"#)).unwrap_err();
+            let problems = err.problems();
+            assert_eq!(
+                problems.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+                ["$.log.allowed_sample_rate"],
+                "{bad}"
+            );
+            assert!(
+                problems[0]
+                    .message
+                    .contains("must be a number greater than 0 and at most 1"),
+                "{bad}: {}",
+                problems[0].message
+            );
+        }
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! and the structured log line. None of them carries message text or a raw phone number.
 
 use crate::decide::{Decision, Verdict};
+use crate::policy::document::LogSection;
 use crate::training::upload::{TrainingOutcome, TrainingVerdict};
 use crate::whatsapp::providers::Provider;
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 pub const DECISION_HEADER: &str = "x-wa-guard-decision";
@@ -157,38 +158,226 @@ pub fn metric_name(decision: &Decision) -> String {
     )
 }
 
-/// Whether the decision gets a log line.
+/// Whether the decision gets a log line when every allowed line is kept (no sampling).
 pub fn should_log(decision: &Decision, log_allowed: bool) -> bool {
     decision.verdict != Verdict::Allow || log_allowed
 }
 
-/// One JSON object per decision, without content.
+/// Whether the decision gets a log line, and if so the fraction of such decisions that get
+/// one (the line's `sample`): 1 for blocks and audits, which are always logged; for allowed
+/// decisions, `log.allowed_sample_rate` when `log.log_allowed` is set. The choice is a hash of
+/// the request id, so a replay of the same requests keeps the same lines. A request without an
+/// id cannot be sampled deterministically: it is logged, with sample 1, so that weighting each
+/// line by 1/sample still counts every decision once.
+pub fn log_sample(decision: &Decision, log: &LogSection, request_id: &str) -> Option<f64> {
+    if decision.verdict != Verdict::Allow {
+        return Some(1.0);
+    }
+    if !log.log_allowed {
+        return None;
+    }
+    let rate = log.allowed_sample_rate;
+    if rate >= 1.0 || request_id.is_empty() {
+        return Some(1.0);
+    }
+    sampled(request_id, rate).then_some(rate)
+}
+
+/// Whether a request id falls in the sampled fraction `rate`: the first 53 bits of its SHA-256,
+/// read as a number in [0, 1), are below `rate`. The same id always gets the same answer.
+pub fn sampled(request_id: &str, rate: f64) -> bool {
+    if rate >= 1.0 {
+        return true;
+    }
+    let digest = Sha256::digest(request_id.as_bytes());
+    let bits = digest
+        .iter()
+        .take(8)
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    // INVARIANT: 53 bits fit an f64's mantissa exactly, so the fraction is below 1.
+    let fraction = (bits >> 11) as f64 / (1u64 << 53) as f64;
+    fraction < rate
+}
+
+/// What a decision's log line carries besides the decision itself.
+#[derive(Debug, Clone, Copy)]
+pub struct LineContext<'a> {
+    pub request_id: &'a str,
+    /// The policy's fingerprint.
+    pub policy: &'a str,
+    /// `log.recipient_hash_salt`: without one, `recipient_hash` is left out.
+    pub salt: &'a str,
+    /// The fraction of such decisions that get a line ([`log_sample`]).
+    pub sample: f64,
+    /// The host clock, in nanoseconds since the Unix epoch; `None` where the engine runs
+    /// without a clock (the WASI component), and the line then has no `ts`.
+    pub now_nanos: Option<u64>,
+}
+
+/// One JSON object per decision, without content, as the proxy-wasm glue logs it without a
+/// clock and with every such decision logged (sample 1).
 pub fn log_line(decision: &Decision, request_id: &str, salt: &str, policy: &str) -> String {
-    json!({
+    decision_line(
+        decision,
+        &LineContext {
+            request_id,
+            policy,
+            salt,
+            sample: 1.0,
+            now_nanos: None,
+        },
+    )
+}
+
+/// One JSON object per decision, without content: no message text, no phone number (the
+/// recipient only as a salted hash, a sender only as a Graph or provider id).
+pub fn decision_line(decision: &Decision, ctx: &LineContext<'_>) -> String {
+    let score = decision.score.map(|s| (s * 100.0).round() / 100.0);
+    let mut line = json!({
         "event": "wa_egress_guard.decision",
-        "request_id": request_id,
-        "policy": policy,
+        "request_id": ctx.request_id,
+        "policy": ctx.policy,
         "decision": decision.verdict.as_str(),
         "rule": decision.rule,
         "reason": decision.reason.as_str(),
         "role": decision.role.as_str(),
-        "score": decision.score.map(|s| (s * 100.0).round() / 100.0),
+        "score": score,
         "signals": decision.signals,
         "identity": decision.identity.as_ref().map(|i| i.value.as_str()),
         "identity_source": decision.identity.as_ref().map(|i| i.source.as_str()),
         "provider": decision.provider.as_str(),
         "endpoint": decision.edge,
-        "phone_number_id": decision.path_id,
+        "phone_number_id": logged_sender(decision),
         "message_type": decision.message_type,
         // Without a salt, a hash of a phone number is reversed by hashing candidate numbers:
         // it is left out rather than logged brute-forceable.
         "recipient_hash": decision
             .recipient
             .as_deref()
-            .filter(|_| !salt.is_empty())
-            .map(|r| recipient_hash(r, salt)),
+            .filter(|_| !ctx.salt.is_empty())
+            .map(|r| recipient_hash(r, ctx.salt)),
+        "sample": sample_value(ctx.sample),
+    });
+    if let Some(fields) = line.as_object_mut() {
+        let optional = [
+            ("ts", ctx.now_nanos.map(rfc3339_millis)),
+            (
+                "template_name",
+                decision
+                    .template_name
+                    .as_deref()
+                    .and_then(crate::whatsapp::fields::template_name),
+            ),
+            (
+                "template_category",
+                decision
+                    .template_category
+                    .as_deref()
+                    .and_then(crate::whatsapp::fields::template_category),
+            ),
+            ("score_bucket", score.and_then(score_bucket)),
+        ];
+        for (key, value) in optional {
+            if let Some(v) = value {
+                fields.insert(key.to_owned(), Value::String(v));
+            }
+        }
+    }
+    line.to_string()
+}
+
+/// `sample` as logged: `1` for every line kept, else the rate (`0.25`).
+fn sample_value(sample: f64) -> Value {
+    if sample >= 1.0 {
+        json!(1)
+    } else {
+        json!(sample)
+    }
+}
+
+/// The score's tenth as a label, `"0.7-0.8"`; the last one, `"0.9-1.0"`, includes 1.0. Taken
+/// from the score as logged (two decimals), so a line's bucket always holds its score.
+pub fn score_bucket(score: f64) -> Option<String> {
+    if !score.is_finite() {
+        return None;
+    }
+    let hundredths = (score.clamp(0.0, 1.0) * 100.0).round() as u32;
+    let tenth = (hundredths / 10).min(9);
+    Some(if tenth == 9 {
+        "0.9-1.0".to_owned()
+    } else {
+        format!("0.{tenth}-0.{}", tenth + 1)
     })
-    .to_string()
+}
+
+/// The sender as logged in `phone_number_id`: a Graph id (the Cloud API's path), or a
+/// provider's id for the number (a Twilio Messaging Service or Conversations service, a Bird
+/// channel, a Sinch app, a Gupshup app, an AWS phone number id). Providers whose requests name
+/// the sending number itself (Twilio's `From`, Vonage's and Infobip's `from`, Gupshup's
+/// `source`, Bird's WhatsApp API) would log a phone number: it is left out.
+fn logged_sender(decision: &Decision) -> Option<&str> {
+    let id = decision.path_id.as_deref()?;
+    match decision.provider {
+        Provider::CloudApi => Some(id),
+        _ if looks_like_phone_number(id) => None,
+        _ => Some(id),
+    }
+}
+
+/// Digits with the punctuation numbers are written with (`+`, blanks, `-`, `.`, brackets),
+/// and enough digits to be a number rather than a short id.
+fn looks_like_phone_number(s: &str) -> bool {
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    digits >= 5
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'-' | b'.' | b'(' | b')'))
+}
+
+/// An RFC 3339 UTC time with milliseconds (`2026-12-07T03:51:22.123Z`) from nanoseconds since
+/// the Unix epoch.
+pub fn rfc3339_millis(nanos: u64) -> String {
+    let millis = nanos / 1_000_000;
+    let secs = millis / 1000;
+    let (year, month, day) = civil_date(secs / 86_400);
+    let of_day = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60,
+        millis % 1000
+    )
+}
+
+/// The Gregorian (year, month, day) of a day count since 1970-01-01. Every 400 years hold
+/// 146,097 days whatever year they start at, so whole cycles are skipped first and at most
+/// 400 years and 12 months are walked.
+fn civil_date(days: u64) -> (u64, u64, u64) {
+    const CYCLE_DAYS: u64 = 146_097;
+    let mut year = 1970 + 400 * (days / CYCLE_DAYS);
+    let mut left = days % CYCLE_DAYS;
+    loop {
+        let length = if is_leap_year(year) { 366 } else { 365 };
+        if left < length {
+            break;
+        }
+        left -= length;
+        year += 1;
+    }
+    let february = if is_leap_year(year) { 29 } else { 28 };
+    let mut month = 1;
+    for length in [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] {
+        if left < length {
+            break;
+        }
+        left -= length;
+        month += 1;
+    }
+    (year, month, left + 1)
+}
+
+fn is_leap_year(year: u64) -> bool {
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 // The classifier's model version is named with it too (`classify/model.rs`).
@@ -276,9 +465,20 @@ pub fn training_metrics(t: &TrainingOutcome) -> Vec<(String, u64)> {
     ]
 }
 
-/// One JSON log line per upload, with counts and no content.
+/// One JSON log line per upload, with counts and no content, without a clock.
 pub fn training_log_line(t: &TrainingOutcome, request_id: &str, policy: &str) -> String {
-    json!({
+    training_line(t, request_id, policy, None)
+}
+
+/// One JSON log line per upload, with counts and no content; `ts` from the host clock when
+/// there is one. Every upload is logged: `sample` is always 1.
+pub fn training_line(
+    t: &TrainingOutcome,
+    request_id: &str,
+    policy: &str,
+    now_nanos: Option<u64>,
+) -> String {
+    let mut line = json!({
         "event": "wa_egress_guard.training_upload",
         "request_id": request_id,
         "policy": policy,
@@ -290,8 +490,12 @@ pub fn training_log_line(t: &TrainingOutcome, request_id: &str, policy: &str) ->
         "bytes_in": t.bytes_in,
         "bytes_out": t.bytes_out,
         "problem": t.problem,
-    })
-    .to_string()
+        "sample": 1,
+    });
+    if let (Some(fields), Some(now)) = (line.as_object_mut(), now_nanos) {
+        fields.insert("ts".to_owned(), Value::String(rfc3339_millis(now)));
+    }
+    line.to_string()
 }
 
 #[cfg(test)]
@@ -315,7 +519,182 @@ mod tests {
             path_id: Some("106540352240000".into()),
             message_type: Some(message_type.into()),
             recipient: Some("+1 650 555 0123".into()),
+            template_name: None,
+            template_category: None,
             provider: Provider::CloudApi,
+        }
+    }
+
+    fn line(d: &Decision, ctx: &LineContext<'_>) -> Value {
+        serde_json::from_str(&decision_line(d, ctx)).unwrap()
+    }
+
+    const CTX: LineContext<'static> = LineContext {
+        request_id: "r1",
+        policy: "p",
+        salt: "",
+        sample: 1.0,
+        now_nanos: None,
+    };
+
+    #[test]
+    fn timestamps_are_rfc_3339_utc_with_milliseconds() {
+        let s = 1_000_000_000;
+        for (nanos, want) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (999_999, "1970-01-01T00:00:00.000Z"),
+            (1_796_615_482 * s + 123_456_789, "2026-12-07T03:51:22.123Z"),
+            (1_767_225_600 * s, "2026-01-01T00:00:00.000Z"),
+            // Leap days: a year divisible by 4, by 400, and 2100 (by 100, not a leap year).
+            (951_782_400 * s, "2000-02-29T00:00:00.000Z"),
+            (1_709_164_800 * s + 1_000_000, "2024-02-29T00:00:00.001Z"),
+            (1_709_251_199 * s + 999_000_000, "2024-02-29T23:59:59.999Z"),
+            (4_107_542_400 * s, "2100-03-01T00:00:00.000Z"),
+            (4_107_542_399 * s, "2100-02-28T23:59:59.000Z"),
+            (1_703_980_800 * s, "2023-12-31T00:00:00.000Z"),
+            // Past 32-bit seconds, and the end of the u64 nanosecond range.
+            (2_147_483_647 * s, "2038-01-19T03:14:07.000Z"),
+            (2_147_483_648 * s, "2038-01-19T03:14:08.000Z"),
+            (u64::MAX, "2554-07-21T23:34:33.709Z"),
+        ] {
+            assert_eq!(rfc3339_millis(nanos), want, "{nanos}");
+        }
+    }
+
+    #[test]
+    fn score_buckets_are_tenths_with_one_in_the_last() {
+        for (score, want) in [
+            (0.0, Some("0.0-0.1")),
+            (0.094, Some("0.0-0.1")),
+            (0.099, Some("0.1-0.2")), // logged as 0.10
+            (0.1, Some("0.1-0.2")),
+            (0.7, Some("0.7-0.8")),
+            (0.799, Some("0.8-0.9")), // logged as 0.80
+            (0.91, Some("0.9-1.0")),
+            (1.0, Some("0.9-1.0")),
+            (f64::NAN, None),
+        ] {
+            assert_eq!(score_bucket(score).as_deref(), want, "{score}");
+        }
+        for hundredths in 0..=100u32 {
+            let score = f64::from(hundredths) / 100.0;
+            let bucket = score_bucket(score).unwrap();
+            let low: f64 = bucket[..3].parse().unwrap();
+            let high: f64 = bucket[4..].parse().unwrap();
+            assert!(
+                low <= score && (score < high || score == 1.0),
+                "{score} in {bucket}"
+            );
+        }
+    }
+
+    #[test]
+    fn sampling_is_deterministic_per_request_id() {
+        let ids: Vec<String> = (0..10_000)
+            .map(|i| format!("{i:08x}-4f1c-9b2e-request"))
+            .collect();
+        assert!(
+            ids.iter().all(|id| sampled(id, 1.0)),
+            "rate 1 keeps every line"
+        );
+        let kept = ids.iter().filter(|id| sampled(id, 0.25)).count();
+        assert!(
+            (2_350..=2_650).contains(&kept),
+            "0.25 kept {kept} of 10,000"
+        );
+        let kept_small = ids.iter().filter(|id| sampled(id, 0.01)).count();
+        assert!((60..=140).contains(&kept_small), "0.01 kept {kept_small}");
+        for id in ids.iter().take(500) {
+            assert_eq!(sampled(id, 0.25), sampled(id, 0.25), "{id}");
+            // A lower rate keeps a subset of a higher one's lines.
+            assert!(!sampled(id, 0.1) || sampled(id, 0.25), "{id}");
+        }
+    }
+
+    #[test]
+    fn blocks_and_audits_are_always_logged_and_allowed_ones_sampled() {
+        let mut log = LogSection::default();
+        let mut d = decision("text");
+        assert_eq!(log_sample(&d, &log, "r1"), Some(1.0));
+        d.verdict = Verdict::Audit;
+        log.allowed_sample_rate = 0.01;
+        assert_eq!(log_sample(&d, &log, "r1"), Some(1.0));
+        d.verdict = Verdict::Allow;
+        assert_eq!(log_sample(&d, &log, "r1"), None, "log_allowed is off");
+        log.log_allowed = true;
+        let ids: Vec<String> = (0..1_000).map(|i| format!("req-{i}")).collect();
+        let samples: Vec<Option<f64>> = ids.iter().map(|id| log_sample(&d, &log, id)).collect();
+        assert!(samples.iter().all(|s| s.is_none() || *s == Some(0.01)));
+        assert!((1..=30).contains(&samples.iter().flatten().count()));
+        // No request id: logged, and counted as such.
+        assert_eq!(log_sample(&d, &log, ""), Some(1.0));
+        log.allowed_sample_rate = 1.0;
+        assert!(ids.iter().all(|id| log_sample(&d, &log, id) == Some(1.0)));
+    }
+
+    #[test]
+    fn a_line_carries_time_sample_template_and_score_bucket() {
+        let mut d = decision("template");
+        d.template_name = Some("order_update".into());
+        let with_clock = LineContext {
+            sample: 0.25,
+            now_nanos: Some(1_796_615_482_123_000_000),
+            ..CTX
+        };
+        let v = line(&d, &with_clock);
+        assert_eq!(v["ts"], "2026-12-07T03:51:22.123Z");
+        assert_eq!(v["sample"], 0.25);
+        assert_eq!(v["template_name"], "order_update");
+        assert_eq!(v["score_bucket"], "0.9-1.0");
+        assert!(v.get("template_category").is_none(), "{v}");
+        // Without a clock, no `ts`; every kept line says `sample: 1`; no score, no bucket.
+        d.score = None;
+        d.template_name = Some("Hello Anna, your order".into());
+        d.template_category = Some("MARKETING".into());
+        let v = line(&d, &CTX);
+        assert!(
+            v.get("ts").is_none() && v.get("score_bucket").is_none(),
+            "{v}"
+        );
+        assert!(v.get("template_name").is_none(), "not a template name: {v}");
+        assert_eq!(v["template_category"], "marketing");
+        assert_eq!(decision_line(&d, &CTX).matches("\"sample\":1").count(), 1);
+        let v = line(&decision("text"), &CTX);
+        assert_eq!(v["score"], 0.91);
+    }
+
+    #[test]
+    fn a_sender_that_is_a_phone_number_is_never_logged() {
+        let logged = |provider: Provider, sender: &str| {
+            let mut d = decision("text");
+            d.provider = provider;
+            d.path_id = Some(sender.into());
+            let text = decision_line(&d, &CTX);
+            let v: Value = serde_json::from_str(&text).unwrap();
+            (v["phone_number_id"].as_str().map(str::to_owned), text)
+        };
+        for (provider, number) in [
+            (Provider::Twilio, "+14155550100"),
+            (Provider::Vonage, "14155550100"),
+            (Provider::Infobip, "441134960000"),
+            (Provider::Gupshup, "917834811114"),
+            (Provider::Bird, "+3197010000000"),
+            (Provider::Dialog360, "+49 151 1234-5678"),
+        ] {
+            let (id, text) = logged(provider, number);
+            assert_eq!(id, None, "{provider:?}");
+            assert!(!text.contains(number), "{text}");
+        }
+        for (provider, id) in [
+            (Provider::CloudApi, "106540352240000"),
+            (Provider::Twilio, "MG9752274e9e519418a7406176694466fa"),
+            (Provider::Twilio, "is0123"),
+            (Provider::Sinch, "01HQ7Z3X9K"),
+            (Provider::Bird, "9c2e-77"),
+            (Provider::AwsSocialMessaging, "phone-number-id-0a1b2c3d"),
+            (Provider::Gupshup, "f1b2c3d4-0e5f-4a6b-8c7d-9e0f1a2b3c4d"),
+        ] {
+            assert_eq!(logged(provider, id).0.as_deref(), Some(id), "{provider:?}");
         }
     }
 

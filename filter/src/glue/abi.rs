@@ -94,6 +94,7 @@ unsafe extern "C" {
         return_id: *mut u32,
     ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
     fn proxy_get_shared_data(
         key_data: *const u8,
         key_size: usize,
@@ -258,6 +259,16 @@ pub fn increment(id: u32, by: i64) -> Result<(), u32> {
     // SAFETY: plain integers.
     match unsafe { proxy_increment_metric(id, by) } {
         STATUS_OK => Ok(()),
+        s => Err(s),
+    }
+}
+
+/// The host's wall clock, in nanoseconds since the Unix epoch.
+pub fn current_time_nanos() -> Result<u64, u32> {
+    let mut nanos: u64 = 0;
+    // SAFETY: `nanos` is a valid local the host writes a u64 into.
+    match unsafe { proxy_get_current_time_nanoseconds(&mut nanos) } {
+        STATUS_OK => Ok(nanos),
         s => Err(s),
     }
 }

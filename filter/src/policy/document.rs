@@ -342,7 +342,7 @@ fn default_max_decompressed() -> u64 {
     256 * 1024
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
     /// Mixed into the recipient hash so that logs cannot be joined to phone numbers by brute force.
@@ -351,6 +351,39 @@ pub struct LogSection {
     /// Also log allowed decisions (off by default: one line per block or audit).
     #[serde(default)]
     pub log_allowed: bool,
+    /// The fraction of allowed decisions that get a line when `log_allowed` is set, in (0, 1]
+    /// (checked by `policy::compile`). Chosen per request id, so a replay keeps the same lines;
+    /// each line carries it as `sample`.
+    #[serde(
+        default = "default_sample_rate",
+        deserialize_with = "sample_rate_number"
+    )]
+    pub allowed_sample_rate: f64,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            recipient_hash_salt: String::new(),
+            log_allowed: false,
+            allowed_sample_rate: default_sample_rate(),
+        }
+    }
+}
+
+fn default_sample_rate() -> f64 {
+    1.0
+}
+
+/// A sample rate is a JSON number; anything else is refused with what was written (a quoted
+/// `"0.1"` is a common slip).
+fn sample_rate_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    value.as_f64().ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "must be a number greater than 0 and at most 1, got `{value}`"
+        ))
+    })
 }
 
 /// The second job: strip WhatsApp-derived records from uploads to AI training endpoints.

@@ -105,7 +105,11 @@ pub struct MessageView {
     /// default), `read` for mark-as-read.
     pub message_type: String,
     pub recipient: Option<String>,
-    /// Template category for template creation calls.
+    /// The template's name, for template sends and definitions, when it is a valid Meta
+    /// template name (see [`template_name`]): logged, so never any other body string.
+    pub template_name: Option<String>,
+    /// The template's category for template definitions: `marketing`, `utility` or
+    /// `authentication` (see [`template_category`]).
     pub template_category: Option<String>,
     /// User-visible texts in document order.
     pub texts: Vec<String>,
@@ -122,6 +126,26 @@ impl MessageView {
             self.texts.push(s.to_owned());
         }
     }
+}
+
+/// A Meta template name as logged: 1 to 512 of `[a-z0-9_]`, as Meta requires of every
+/// template's name. Anything else (free text, an id of another shape) is `None`, so a body
+/// string that is not a template name never reaches a log line.
+pub fn template_name(raw: &str) -> Option<String> {
+    let name = raw.trim();
+    let valid = (1..=512).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    valid.then(|| name.to_owned())
+}
+
+/// A template category as logged: one of Meta's three, in lower case; anything else is `None`.
+pub fn template_category(raw: &str) -> Option<String> {
+    let category = raw.trim().to_ascii_lowercase();
+    ["marketing", "utility", "authentication"]
+        .contains(&category.as_str())
+        .then_some(category)
 }
 
 /// The type a body names, as logged: a known type, or `other`.
@@ -146,9 +170,12 @@ fn read_as_sent_and_parsed(body: &Value, read: fn(&Value) -> MessageView) -> Mes
     let mut view = read(body);
     let unpacked = unpack_json_strings(body);
     if &unpacked != body {
-        for t in read(&unpacked).texts {
-            view.push(&t);
+        let parsed = read(&unpacked);
+        for t in &parsed.texts {
+            view.push(t);
         }
+        view.template_name = view.template_name.or(parsed.template_name);
+        view.template_category = view.template_category.or(parsed.template_category);
     }
     view
 }
@@ -163,9 +190,14 @@ fn read_message_as_is(obj: &Value) -> MessageView {
     };
     let mut texts = Vec::new();
     collect_message_texts(obj, &named_type, &mut texts);
+    let template_name = (named_type == "template")
+        .then(|| str_at(obj, &["template", "name"]))
+        .flatten()
+        .and_then(|n| template_name(&n));
     let mut view = MessageView {
         message_type: known_type(&named_type),
         recipient,
+        template_name,
         template_category: None,
         texts: Vec::new(),
     };
@@ -187,7 +219,8 @@ fn read_template_as_is(body: &Value) -> MessageView {
     let mut view = MessageView {
         message_type: "template_creation".to_owned(),
         recipient: None,
-        template_category: str_at(body, &["category"]).map(|c| c.to_ascii_uppercase()),
+        template_name: str_at(body, &["name"]).and_then(|n| template_name(&n)),
+        template_category: str_at(body, &["category"]).and_then(|c| template_category(&c)),
         texts: Vec::new(),
     };
     for t in &texts {
@@ -638,5 +671,72 @@ fn collect_all_strings(v: &Value, out: &mut Vec<String>, depth: usize) {
             .values()
             .for_each(|x| collect_all_strings(x, out, depth + 1)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_valid_meta_template_names_are_kept() {
+        assert_eq!(
+            template_name(" order_update_2 ").as_deref(),
+            Some("order_update_2")
+        );
+        for bad in [
+            "",
+            "Order_Update",
+            "order update",
+            "ns:order",
+            "ordér",
+            "a-b",
+        ] {
+            assert_eq!(template_name(bad), None, "{bad}");
+        }
+        assert!(template_name(&"a".repeat(512)).is_some());
+        assert_eq!(template_name(&"a".repeat(513)), None);
+    }
+
+    #[test]
+    fn a_template_send_names_its_template() {
+        let send = json!({"messaging_product": "whatsapp", "to": "1", "type": "template",
+            "template": {"name": "order_update", "language": {"code": "en"}}});
+        assert_eq!(
+            read_message(&send).template_name.as_deref(),
+            Some("order_update")
+        );
+        // As a JSON string, which Graph parses.
+        let send = json!({"to": "1", "type": "template",
+            "template": "{\"name\": \"order_update\"}"});
+        assert_eq!(
+            read_message(&send).template_name.as_deref(),
+            Some("order_update")
+        );
+        // Free text under `name` is not a template name; a text send has none.
+        let send =
+            json!({"to": "1", "type": "template", "template": {"name": "Hello there, Anna"}});
+        assert_eq!(read_message(&send).template_name, None);
+        let send = json!({"to": "1", "type": "text", "text": {"body": "hi"},
+            "template": {"name": "order_update"}});
+        assert_eq!(read_message(&send).template_name, None);
+    }
+
+    #[test]
+    fn a_template_definition_names_its_template_and_category() {
+        let def = json!({"name": "payment_due", "category": "UTILITY", "language": "en",
+            "components": [{"type": "BODY", "text": "Your payment is due."}]});
+        let view = read_template_creation(&def);
+        assert_eq!(
+            (
+                view.template_name.as_deref(),
+                view.template_category.as_deref()
+            ),
+            (Some("payment_due"), Some("utility"))
+        );
+        let def = json!({"name": "Payment due!", "category": "PROMOTIONAL"});
+        let view = read_template_creation(&def);
+        assert_eq!((view.template_name, view.template_category), (None, None));
     }
 }

@@ -150,6 +150,11 @@ pub fn read(
     let mut view = MessageView {
         message_type,
         recipient,
+        // The legacy API's `hsm` names Meta's template; the newer APIs name Bird's own ids.
+        template_name: value
+            .pointer("/content/hsm/templateName")
+            .and_then(Value::as_str)
+            .and_then(crate::whatsapp::fields::template_name),
         template_category: None,
         texts: Vec::new(),
     };
@@ -294,6 +299,7 @@ mod tests {
         );
         assert_eq!(m.view.message_type, "template");
         assert_eq!(m.view.texts, ["Anna", "No. 1042"]);
+        assert_eq!(m.view.template_name.as_deref(), Some("order_update"));
         assert_eq!(m.sender.as_deref(), Some("ch-1"));
         let text = r#"{"to":"+49151","from":"CH-2","type":"text","content":{"text":"Hello"}}"#;
         assert_eq!(

@@ -79,6 +79,7 @@ pub fn read(segments: &[String], body: &[u8]) -> Result<ProviderSend, BodyProble
     let mut view = MessageView {
         message_type,
         recipient: recipients,
+        template_name: template_name(&value),
         template_category: None,
         texts: Vec::new(),
     };
@@ -93,6 +94,17 @@ pub fn read(segments: &[String], body: &[u8]) -> Result<ProviderSend, BodyProble
         view,
         sender: senders.into_iter().next(),
     }))
+}
+
+/// The WhatsApp template the first message sends (`content.templateName` of the WhatsApp API,
+/// `template.templateName` of the Messages API), when it is a valid Meta template name.
+fn template_name(v: &Value) -> Option<String> {
+    let first = messages(v).next()?;
+    first
+        .pointer("/content/templateName")
+        .or_else(|| first.pointer("/template/templateName"))
+        .and_then(Value::as_str)
+        .and_then(crate::whatsapp::fields::template_name)
 }
 
 /// The messages of a request: the body itself (one send), or each of `messages[]` (bulk).
@@ -187,6 +199,7 @@ mod tests {
         );
         assert_eq!(m.view.message_type, "template");
         assert_eq!(m.view.texts, ["Anna", "No. 1042", "order_update"]);
+        assert_eq!(m.view.template_name.as_deref(), Some("order_update"));
     }
 
     #[test]

@@ -110,6 +110,16 @@ pub fn read(body: &[u8]) -> Result<ProviderSend, BodyProblem> {
         texts.extend(v.texts.iter().cloned());
     }
     sweep_strings(message, MACHINE_KEYS, &[], MAX_DEPTH, &mut texts);
+    // A WhatsApp channel template names Meta's template by `template_id`.
+    let template_name = explicit_view
+        .as_ref()
+        .and_then(|v| v.template_name.clone())
+        .or_else(|| {
+            whatsapp_entry(message.pointer("/template_message/channel_template"))
+                .and_then(|t| t.get("template_id"))
+                .and_then(Value::as_str)
+                .and_then(crate::whatsapp::fields::template_name)
+        });
     let message_type = explicit_view
         .map(|v| v.message_type)
         .unwrap_or_else(|| message_type(message));
@@ -119,6 +129,7 @@ pub fn read(body: &[u8]) -> Result<ProviderSend, BodyProblem> {
             .and_then(|i| i.get("identity"))
             .and_then(Value::as_str)
             .map(str::to_owned),
+        template_name,
         template_category: None,
         texts: Vec::new(),
     };
@@ -218,6 +229,7 @@ mod tests {
         ));
         assert_eq!(m.view.message_type, "template");
         assert_eq!(m.view.texts, ["Anna", "No. 1042"]);
+        assert_eq!(m.view.template_name.as_deref(), Some("order_update"));
     }
 
     #[test]

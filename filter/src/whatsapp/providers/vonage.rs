@@ -9,7 +9,7 @@
 
 use super::{ProviderMessage, ProviderSend};
 use crate::body::BodyProblem;
-use crate::whatsapp::fields::known_type;
+use crate::whatsapp::fields::{known_type, template_name};
 use crate::whatsapp::{MessageView, read_message};
 use serde_json::Value;
 
@@ -73,9 +73,18 @@ pub fn read(body: &[u8]) -> Result<ProviderSend, BodyProblem> {
             .map_or_else(|| "other".to_owned(), |v| v.message_type.clone()),
         other => known_type(other),
     };
+    // `namespace:name` (the namespace Meta gave the business) or the bare name; a custom
+    // object is Meta's own template object.
+    let template_name = value
+        .pointer("/template/name")
+        .or_else(|| value.pointer("/message/content/template/name"))
+        .and_then(Value::as_str)
+        .and_then(|n| template_name(n.rsplit(':').next().unwrap_or(n)))
+        .or_else(|| custom_view.as_ref().and_then(|v| v.template_name.clone()));
     let mut view = MessageView {
         message_type,
         recipient: address(o.get("to")),
+        template_name,
         template_category: None,
         texts: Vec::new(),
     };
@@ -156,6 +165,7 @@ mod tests {
         );
         assert_eq!(m.view.message_type, "template");
         assert_eq!(m.view.texts, ["ns:order_update", "Anna", "No. 1042"]);
+        assert_eq!(m.view.template_name.as_deref(), Some("order_update"));
         let m = whatsapp(
             r#"{"channel":"whatsapp","message_type":"custom","to":"1","from":"2","custom":{"type":"interactive","interactive":{"type":"button","body":{"text":"Confirm your appointment?"},"action":{"buttons":[{"type":"reply","reply":{"id":"y","title":"Confirm"}}]}}}}"#,
         );
