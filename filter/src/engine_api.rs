@@ -308,3 +308,14 @@ pub fn check_case(policy: &Policy, case: &Case) -> Result<CaseCheck, String> {
         failure,
     })
 }
+
+/// The policy as a tool that reports where records were stripped needs it: every upload's
+/// stripper lists the records it strips (`TrainingOutcome::stats.stripped`). Envoy's filter
+/// never lists them; the list costs an entry per stripped record.
+pub fn listing_stripped(policy: &Policy) -> Policy {
+    let mut p = policy.clone();
+    if let Some(t) = &mut p.training {
+        t.list_stripped = true;
+    }
+    p
+}

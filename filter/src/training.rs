@@ -113,6 +113,9 @@ pub struct TrainingPolicy {
     pub endpoints: Vec<TrainingEndpoint>,
     pub exclusive: Vec<TrainingEndpoint>,
     pub on_uninspectable: Action,
+    /// Every stripper lists the records it strips (`StripStats::stripped`): for a tool that
+    /// reports where they were (`wa-guard strip`); never set in Envoy.
+    pub list_stripped: bool,
     ctx: Arc<StageContext>,
 }
 
@@ -180,6 +183,7 @@ impl TrainingPolicy {
                     endpoints,
                     exclusive,
                     on_uninspectable: doc.on_uninspectable,
+                    list_stripped: false,
                     ctx: Arc::new(StageContext {
                         detectors,
                         max_record_bytes,
@@ -342,7 +346,10 @@ impl TrainingPolicy {
         Stripper {
             stage,
             decodes,
-            stats: StripStats::default(),
+            stats: StripStats {
+                stripped: self.list_stripped.then(Vec::new),
+                ..StripStats::default()
+            },
             error: None,
             bytes_in: 0,
             bytes_out: 0,

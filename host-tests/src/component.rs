@@ -24,7 +24,7 @@ mod bindings {
 pub use bindings::exports::wa_egress_guard::policy::cases::CaseResult;
 pub use bindings::exports::wa_egress_guard::policy::engine::{
     Action, Attribute, Decision, Evaluation, Identity, LocalReply, Outcome, Problem, RequestHead,
-    UploadCounts, UploadOutcome,
+    StrippedRecord, UploadCounts, UploadOutcome,
 };
 
 /// Where `cargo build -p wa-egress-guard-component --target wasm32-wasip2 --release` (`make
@@ -173,6 +173,35 @@ impl GuardComponent {
             .call_start_upload(&mut self.store, policy.0, head, attributes)
             .map_err(error("start-upload"))?
             .map(UploadHandle))
+    }
+
+    /// Starts a streamed training upload that lists the records it strips ([`Self::stripped`]).
+    pub fn start_upload_listing(
+        &mut self,
+        policy: PolicyHandle,
+        head: &RequestHead,
+        attributes: &[Attribute],
+    ) -> Result<Option<UploadHandle>, ComponentError> {
+        Ok(self
+            .guard
+            .wa_egress_guard_policy_engine()
+            .policy()
+            .call_start_upload_listing(&mut self.store, policy.0, head, attributes)
+            .map_err(error("start-upload-listing"))?
+            .map(UploadHandle))
+    }
+
+    /// The records an upload started by [`Self::start_upload_listing`] stripped: number,
+    /// offset in the decoded body, detector.
+    pub fn stripped(
+        &mut self,
+        upload: UploadHandle,
+    ) -> Result<Vec<StrippedRecord>, ComponentError> {
+        self.guard
+            .wa_egress_guard_policy_engine()
+            .upload()
+            .call_stripped(&mut self.store, upload.0)
+            .map_err(error("stripped"))
     }
 
     /// Feeds a chunk: the bytes to forward now, or the refusal.

@@ -13,7 +13,7 @@ wit_bindgen::generate!({ world: "guard", path: "wit" });
 use exports::wa_egress_guard::policy::cases::{self, CaseResult};
 use exports::wa_egress_guard::policy::engine::{
     self, Action, Attribute, Decision, Evaluation, Identity, LocalReply, Outcome, Problem,
-    RequestHead, UploadCounts, UploadOutcome,
+    RequestHead, StrippedRecord, UploadCounts, UploadOutcome,
 };
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -94,12 +94,32 @@ impl engine::GuestPolicy for CompiledPolicy {
         head: RequestHead,
         attributes: Vec<Attribute>,
     ) -> Option<engine::Upload> {
-        let stream = UploadStream::start(&self.0, &host_request(head, attributes))?;
-        Some(engine::Upload::new(StreamedUpload {
-            policy: Rc::clone(&self.0),
-            stream: RefCell::new(stream),
-        }))
+        start(&self.0, head, attributes)
     }
+
+    fn start_upload_listing(
+        &self,
+        head: RequestHead,
+        attributes: Vec<Attribute>,
+    ) -> Option<engine::Upload> {
+        start(
+            &Rc::new(engine_api::listing_stripped(&self.0)),
+            head,
+            attributes,
+        )
+    }
+}
+
+fn start(
+    policy: &Rc<Policy>,
+    head: RequestHead,
+    attributes: Vec<Attribute>,
+) -> Option<engine::Upload> {
+    let stream = UploadStream::start(policy, &host_request(head, attributes))?;
+    Some(engine::Upload::new(StreamedUpload {
+        policy: Rc::clone(policy),
+        stream: RefCell::new(stream),
+    }))
 }
 
 /// The `upload` resource. Resource methods take `&self`; the component runs one call at a time,
@@ -126,6 +146,19 @@ impl engine::GuestUpload for StreamedUpload {
 
     fn outcome(&self) -> Option<UploadOutcome> {
         self.stream.borrow().outcome().map(upload_outcome)
+    }
+
+    fn stripped(&self) -> Vec<StrippedRecord> {
+        let stream = self.stream.borrow();
+        let list = stream.outcome().and_then(|t| t.stats.stripped.as_deref());
+        list.unwrap_or_default()
+            .iter()
+            .map(|r| StrippedRecord {
+                number: r.record,
+                offset: r.offset,
+                detector: r.detector.to_owned(),
+            })
+            .collect()
     }
 }
 

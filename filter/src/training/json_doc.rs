@@ -169,7 +169,7 @@ pub fn strip_document(
         let verdict = detectors.judge_json(bytes);
         return match verdict {
             RecordVerdict::WhatsApp(d) => {
-                stats.record(Some(d));
+                stats.record_at(Some(d), Some(0));
                 Ok(Vec::new())
             }
             _ => {
@@ -201,7 +201,7 @@ pub fn strip_document(
             };
             match verdict {
                 RecordVerdict::WhatsApp(d) => {
-                    stats.record(Some(d));
+                    stats.record_at(Some(d), Some(u64::try_from(s).unwrap_or(u64::MAX)));
                     drop.push(true);
                 }
                 RecordVerdict::Keep => {

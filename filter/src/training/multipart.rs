@@ -41,6 +41,10 @@ pub struct MultipartStage {
     /// The last bytes of the body so far (as many as a bare-LF delimiter has), so that one
     /// split across chunks is seen.
     scan_tail: Vec<u8>,
+    /// Bytes fed so far, and where the current part's content starts: the offsets of the
+    /// records a file part's stage strips count from the body's start.
+    fed: u64,
+    part_start: u64,
 }
 
 /// Makes the stage for a file part.
@@ -135,6 +139,8 @@ impl MultipartStage {
             file_stage: None,
             custom_files: false,
             scan_tail: Vec::new(),
+            fed: 0,
+            part_start: 0,
         }
     }
 
@@ -157,6 +163,12 @@ impl MultipartStage {
             return Err(StripError::MalformedMultipart);
         }
         Ok(())
+    }
+
+    /// Where the first byte of `pending` is in the body.
+    fn pending_start(&self) -> u64 {
+        self.fed
+            .saturating_sub(u64::try_from(self.pending.len()).unwrap_or(u64::MAX))
     }
 
     /// The one file part goes through `stage` (a file uploaded in parts: see `parts`); any
@@ -245,12 +257,14 @@ impl MultipartStage {
                     let inner = self.inner_for(&headers)?;
                     out.extend_from_slice(&headers);
                     self.state = State::Body(inner);
+                    self.part_start = self.pending_start();
                     Ok(true)
                 }
                 // A part with no headers at all starts with the blank line directly.
                 None if self.pending.starts_with(b"\r\n") => {
                     out.extend(self.pending.drain(..2));
                     self.state = State::Body(Box::new(Passthrough));
+                    self.part_start = self.pending_start();
                     Ok(true)
                 }
                 None if self.pending.len() > MAX_PART_HEADERS || final_chunk => {
@@ -262,10 +276,12 @@ impl MultipartStage {
                 Some(i) => {
                     // Fed in place, then dropped from `pending` even on error: the inner
                     // stage holds what it did not judge, for `bypass`.
+                    stats.origin = self.part_start;
                     let fed = inner.feed(self.pending.get(..i).unwrap_or_default(), out, stats);
                     self.pending.drain(..i);
-                    fed?;
-                    inner.finish(out, stats)?;
+                    let finished = fed.and_then(|()| inner.finish(out, stats));
+                    stats.origin = 0;
+                    finished?;
                     out.extend(self.pending.drain(..dl));
                     self.state = State::AfterDelimiter;
                     Ok(true)
@@ -276,8 +292,10 @@ impl MultipartStage {
                     let keep = dl.saturating_sub(1).min(self.pending.len());
                     let ready = self.pending.len() - keep;
                     if ready > 0 {
+                        stats.origin = self.part_start;
                         let fed =
                             inner.feed(self.pending.get(..ready).unwrap_or_default(), out, stats);
+                        stats.origin = 0;
                         self.pending.drain(..ready);
                         fed?;
                     }
@@ -442,6 +460,9 @@ impl Stage for MultipartStage {
             out.extend_from_slice(input);
             return Ok(());
         }
+        self.fed = self
+            .fed
+            .saturating_add(u64::try_from(input.len()).unwrap_or(u64::MAX));
         self.pending.extend_from_slice(input);
         self.check_bare_delimiters(input)?;
         while self.step(out, stats, false)? {}

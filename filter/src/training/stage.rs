@@ -14,16 +14,50 @@ pub struct StripStats {
     pub records_seen: u64,
     pub records_stripped: u64,
     pub detectors: BTreeMap<&'static str, u64>,
+    /// Where each stripped record was, in the order stripped, when the host asked for it
+    /// ([`super::TrainingPolicy::list_stripped`]); `None`, as in Envoy, costs nothing.
+    pub stripped: Option<Vec<StrippedRecord>>,
+    /// Where the stage that judges records starts in the decoded body: a multipart file part's
+    /// stage counts offsets from the part's start, and this is that start while it runs.
+    pub origin: u64,
+}
+
+/// One stripped record, for a tool that says where it was (never what it held).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrippedRecord {
+    /// The record's number among the records seen, from 1.
+    pub record: u64,
+    /// The offset of the record's first byte in the decoded body (after `content-encoding`),
+    /// when the stage knows it: a line, a CSV row, a JSON document's array element.
+    pub offset: Option<u64>,
+    pub detector: &'static str,
 }
 
 impl StripStats {
     pub fn record(&mut self, verdict: Option<Detector>) {
+        self.record_at(verdict, None);
+    }
+
+    /// Counts a record that starts `offset` bytes into the judging stage's input.
+    pub fn record_at(&mut self, verdict: Option<Detector>, offset: Option<u64>) {
         self.records_seen += 1;
         if let Some(d) = verdict {
             self.records_stripped += 1;
             *self.detectors.entry(d.as_str()).or_default() += 1;
+            if let Some(list) = &mut self.stripped {
+                list.push(StrippedRecord {
+                    record: self.records_seen,
+                    offset: offset.map(|o| self.origin.saturating_add(o)),
+                    detector: d.as_str(),
+                });
+            }
         }
     }
+}
+
+/// A byte count as an offset.
+fn offset(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// Why a body could not be inspected.
@@ -144,6 +178,8 @@ pub struct LineStage {
     pending: Vec<u8>,
     bypassed: bool,
     text: TextState,
+    /// Bytes fed so far: where the next input starts in the stage's stream.
+    fed: u64,
 }
 
 /// What plain-text lines tell about the lines after them.
@@ -425,6 +461,7 @@ impl LineStage {
             pending: Vec::new(),
             bypassed: false,
             text: TextState::default(),
+            fed: 0,
         }
     }
 
@@ -494,8 +531,7 @@ impl LineStage {
     fn csv_row(
         ctx: &StageContext,
         text: &mut TextState,
-        line: &[u8],
-        whole: &[u8],
+        (line, whole, at): (&[u8], &[u8], u64),
         out: &mut Vec<u8>,
         stats: &mut StripStats,
     ) -> Result<bool, StripError> {
@@ -520,7 +556,8 @@ impl LineStage {
         // The row is whole: its lines, but for the last one's terminator.
         let row = std::mem::take(&mut text.row);
         let body_len = held.saturating_add(line.len()).min(row.len());
-        Self::judge_row_lines(ctx, text, row, body_len, out, stats, held)?;
+        let start = at.saturating_sub(offset(held));
+        Self::judge_row_lines(ctx, text, (row, body_len, start), out, stats, held)?;
         Ok(true)
     }
 
@@ -530,8 +567,7 @@ impl LineStage {
     fn judge_row_lines(
         ctx: &StageContext,
         text: &mut TextState,
-        mut row: Vec<u8>,
-        body_len: usize,
+        (mut row, body_len, start): (Vec<u8>, usize, u64),
         out: &mut Vec<u8>,
         stats: &mut StripStats,
         held: usize,
@@ -545,7 +581,7 @@ impl LineStage {
                 stats.record(None);
                 out.append(&mut row);
             }
-            RecordVerdict::WhatsApp(d) => stats.record(Some(d)),
+            RecordVerdict::WhatsApp(d) => stats.record_at(Some(d), Some(start)),
             RecordVerdict::Uninspectable => {
                 row.truncate(held);
                 text.row = row;
@@ -562,12 +598,13 @@ impl LineStage {
         Ok(())
     }
 
-    /// Processes whole lines of `data`, returning how many bytes were consumed.
+    /// Processes whole lines of `data` (which starts `base` bytes into the stream), returning
+    /// how many bytes were consumed.
     fn process(
         ctx: &StageContext,
         kind: LineKind,
         text: &mut TextState,
-        data: &[u8],
+        (data, base): (&[u8], u64),
         final_chunk: bool,
         out: &mut Vec<u8>,
         stats: &mut StripStats,
@@ -581,8 +618,9 @@ impl LineStage {
             let (line_end, next) = (start + end, start + after);
             let line = data.get(start..line_end).unwrap_or_default();
             let whole = data.get(start..next).unwrap_or_default();
+            let at = base.saturating_add(offset(start));
             if kind == LineKind::Text {
-                match Self::csv_row(ctx, text, line, whole, out, stats) {
+                match Self::csv_row(ctx, text, (line, whole, at), out, stats) {
                     Ok(true) => {
                         start = next;
                         continue;
@@ -597,7 +635,7 @@ impl LineStage {
                     stats.record(None);
                     out.extend_from_slice(whole);
                 }
-                Some(RecordVerdict::WhatsApp(d)) => stats.record(Some(d)),
+                Some(RecordVerdict::WhatsApp(d)) => stats.record_at(Some(d), Some(at)),
                 Some(RecordVerdict::Uninspectable) => {
                     return Err((start, StripError::InvalidRecord));
                 }
@@ -615,6 +653,8 @@ impl Stage for LineStage {
         out: &mut Vec<u8>,
         stats: &mut StripStats,
     ) -> Result<(), StripError> {
+        let fed_before = self.fed;
+        self.fed = self.fed.saturating_add(offset(input.len()));
         if self.bypassed {
             out.extend_from_slice(input);
             return Ok(());
@@ -624,19 +664,21 @@ impl Stage for LineStage {
         // line ends at the input's first terminator; everything after it is judged straight
         // from the input, and only the unfinished tail is copied.
         let mut input = input;
+        let mut base = fed_before;
         if !self.pending.is_empty() {
             let Some(n) = self.kind.completes(&self.pending, input) else {
                 self.pending.extend_from_slice(input);
                 return self.check_pending();
             };
             let (head, tail) = input.split_at_checked(n).unwrap_or((input, &[]));
+            let held_start = fed_before.saturating_sub(offset(self.pending.len()));
             self.pending.extend_from_slice(head);
             // `pending` is now one whole line with its terminator: judged as a body's last.
             if let Err((_, e)) = Self::process(
                 &self.ctx,
                 self.kind,
                 &mut self.text,
-                &self.pending,
+                (&self.pending, held_start),
                 true,
                 out,
                 stats,
@@ -645,13 +687,14 @@ impl Stage for LineStage {
                 return Err(e);
             }
             self.pending.clear();
+            base = fed_before.saturating_add(offset(head.len()));
             input = tail;
         }
         match Self::process(
             &self.ctx,
             self.kind,
             &mut self.text,
-            input,
+            (input, base),
             false,
             out,
             stats,
@@ -674,11 +717,12 @@ impl Stage for LineStage {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
+        let pending_start = self.fed.saturating_sub(offset(pending.len()));
         match Self::process(
             &self.ctx,
             self.kind,
             &mut self.text,
-            &pending,
+            (&pending, pending_start),
             true,
             out,
             stats,
@@ -693,7 +737,16 @@ impl Stage for LineStage {
         if !self.text.row.is_empty() {
             let row = std::mem::take(&mut self.text.row);
             let len = row.len();
-            return Self::judge_row_lines(&self.ctx, &mut self.text, row, len, out, stats, len);
+            // The row is the stream's last bytes.
+            let start = self.fed.saturating_sub(offset(len));
+            return Self::judge_row_lines(
+                &self.ctx,
+                &mut self.text,
+                (row, len, start),
+                out,
+                stats,
+                len,
+            );
         }
         Ok(())
     }

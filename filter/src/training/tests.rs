@@ -786,3 +786,77 @@ fn clean_multipart_with_unusual_but_unambiguous_framing_passes_byte_for_byte() {
         body.as_bytes(),
     );
 }
+
+/// The offsets of the records a listing stripper strips, in the body it was fed, at every
+/// split point and byte by byte; `None` without the listing (Envoy's stripper).
+fn stripped_offsets(
+    p: &TrainingPolicy,
+    ct: &str,
+    encoding: Option<&str>,
+    body: &[u8],
+) -> Vec<(u64, u64, &'static str)> {
+    let listing = TrainingPolicy {
+        list_stripped: true,
+        ..p.clone()
+    };
+    let offsets = |cuts: &[usize]| {
+        let mut s = listing.stripper(BodyFormat::Auto, Some(ct), encoding);
+        run(&mut s, body, cuts).unwrap();
+        s.stats
+            .stripped
+            .unwrap()
+            .iter()
+            .map(|r| (r.record, r.offset.unwrap(), r.detector))
+            .collect::<Vec<_>>()
+    };
+    let whole = offsets(&[]);
+    for cut in 0..=body.len() {
+        assert_eq!(offsets(&[cut]), whole, "split at {cut}");
+    }
+    let all: Vec<usize> = (1..body.len()).collect();
+    assert_eq!(offsets(&all), whole, "byte by byte");
+    let mut plain = p.stripper(BodyFormat::Auto, Some(ct), encoding);
+    run(&mut plain, body, &[]).unwrap();
+    assert_eq!(plain.stats.stripped, None);
+    whole
+}
+
+#[test]
+fn a_listing_stripper_says_where_each_stripped_record_starts() {
+    let p = policy("");
+    // JSON lines, CRLF and blank lines among them.
+    let body = format!("{KEEP1}\n{WA1}\r\n\n{KEEP2}\r\n{WA2}");
+    let at = |needle: &str| body.find(needle).unwrap() as u64;
+    assert_eq!(
+        stripped_offsets(&p, "application/jsonl", None, body.as_bytes()),
+        [(2, at(WA1), "wamid"), (4, at(WA2), "provenance")]
+    );
+    // Compressed: offsets in the decoded body.
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(body.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    assert_eq!(
+        stripped_offsets(&p, "application/jsonl", Some("gzip"), &gz),
+        [(2, at(WA1), "wamid"), (4, at(WA2), "provenance")]
+    );
+    // A JSON document: the array element's first byte.
+    let doc = format!("{{\"data\": [{KEEP1}, {WA1}]}}");
+    assert_eq!(
+        stripped_offsets(&p, "application/json", None, doc.as_bytes()),
+        [(2, doc.find(WA1).unwrap() as u64, "wamid")]
+    );
+    // A CSV file part, one row spanning lines: offsets from the multipart body's start.
+    let csv =
+        "id,channel,text\r\n1,email,\"two\r\nlines\"\r\n2,whatsapp,\"also\r\ntwo\"\r\n3,web,hi\r\n";
+    let body = file_part("b0undary", "inbox.csv", "text/csv", csv);
+    let row = body.find("2,whatsapp").unwrap() as u64;
+    assert_eq!(
+        stripped_offsets(
+            &p,
+            "multipart/form-data; boundary=b0undary",
+            None,
+            body.as_bytes()
+        ),
+        [(3, row, "provenance")]
+    );
+}

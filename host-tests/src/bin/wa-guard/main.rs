@@ -5,6 +5,8 @@
 //! wa-guard validate [--format text|json] POLICY...
 //! wa-guard explain [--format text|json] [--peer ADDR] [--attr NAME=VALUE]... POLICY REQUEST
 //! wa-guard test [--format text|json] [POLICY] CASES...
+//! wa-guard replay [--format text|json] [--exit-code] --old A.json --new B.json TRAFFIC...
+//! wa-guard strip [--format jsonl|json|csv|txt|multipart] [--endpoint ID] [--out CLEAN] POLICY FILE
 //! ```
 //!
 //! Exit status: 0 when every policy is valid (every case passes), 1 when one is not (a case
@@ -23,6 +25,8 @@ use serde_json::{Value, json};
 mod curl_trace;
 mod http;
 mod locate;
+mod replay;
+mod strip;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -36,6 +40,8 @@ Commands:
   validate   check policies and print every problem with its JSON path
   explain    decide one request and say why
   test       run policy case files (the format of policies/tests/*.json)
+  replay     compare two policies on recorded traffic (JSONL, HAR, Envoy tap, a directory)
+  strip      what a training upload would lose from a local file, and the cleaned file
 
 Options:
   --component FILE  the engine component (default: $WA_GUARD_COMPONENT, then
@@ -47,6 +53,8 @@ Options:
 Examples:
   wa-guard validate policies/default.json policies/examples/*.json
   wa-guard explain policies/default.json request.http
+  wa-guard replay --old policies/default.json --new my-policy.json traffic.jsonl
+  wa-guard strip --out clean.jsonl policies/default.json support.jsonl
   wa-guard test policies/tests/";
 
 const VALIDATE_HELP: &str = "\
@@ -146,9 +154,13 @@ fn run(mut args: Vec<String>) -> Result<ExitCode, Fatal> {
         "validate" if help => print_help(VALIDATE_HELP),
         "explain" if help => print_help(EXPLAIN_HELP),
         "test" if help => print_help(TEST_HELP),
+        "replay" if help => print_help(replay::HELP),
+        "strip" if help => print_help(strip::HELP),
         "validate" => validate(&mut load(component)?, Options::parse(rest)?),
         "explain" => explain(&mut load(component)?, Options::parse(rest)?),
         "test" => test(&mut load(component)?, Options::parse(rest)?),
+        "replay" => replay::run(&mut load(component)?, rest),
+        "strip" => strip::run(&mut load(component)?, rest),
         other => Err(Fatal(format!(
             "unknown command `{other}` (commands: validate, explain, test; see --help)"
         ))),

@@ -1,0 +1,508 @@
+//! `wa-guard replay`: recorded requests decided by two policies, and every request whose
+//! verdict changes. Traffic comes as JSON lines of the request format `explain` reads, a
+//! directory of request files, a HAR file, or Envoy tap output (`http_buffered_trace`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use host_tests::component::{
+    Attribute, Evaluation, GuardComponent, Outcome, PolicyHandle, RequestHead,
+};
+use host_tests::request_spec::decode_base64;
+use serde_json::{Value, json};
+
+use crate::{Fatal, action, compile_or_report, curl_trace, http, json_request};
+
+pub const HELP: &str = "\
+wa-guard replay: decide recorded requests with two policies and print every request whose
+verdict changes, with both verdicts.
+
+Usage: wa-guard replay [--format text|json] [--exit-code] [--peer ADDR] --old A.json
+                       --new B.json TRAFFIC...
+
+TRAFFIC is any of
+  a JSONL file of requests in the JSON format `explain` reads, one per line, each with an
+  optional \"id\" that names it: {\"id\", \"method\", \"authority\", \"path\", \"headers\",
+  \"properties\", \"body\" | \"body_base64\"};
+  a directory of request files: *.json (one JSON request), *.http (a raw HTTP/1.1 request),
+  curl --trace or --trace-ascii output (*.txt, *.trace), and *.jsonl, *.har inside it;
+  a HAR file (*.har: log.entries[].request, postData.text; base64 with \"encoding\");
+  Envoy tap output: http_buffered_trace traces, one JSON document or JSON lines (the
+  downstream connection's remote address becomes source.address).
+A WhatsApp request compares action, rule and reason; a training upload compares its upload
+verdict and counts (records stripped); a request neither policy governs is unchanged.
+
+--peer ADDR is the caller's address (Envoy's source.address) for the requests that do not
+record one (a HAR file, a raw request).
+
+Prints each change, then `replay: N requests, M changed`. `--format json` prints one JSON
+document: {\"requests\", \"changed\": [{\"id\", \"method\", \"authority\", \"path\", \"old\":
+{\"action\", \"rule\", \"reason\"}, \"new\": {..}}], \"unchanged\"}. Exit status 0; with
+--exit-code, 1 when a verdict changed.
+
+Examples:
+  wa-guard replay --old policies/default.json --new my-policy.json traffic.jsonl
+  wa-guard replay --old a.json --new b.json captured.har tap/
+  wa-guard replay --format json --exit-code --old a.json --new b.json requests/";
+
+/// One recorded request.
+pub struct Recorded {
+    pub id: String,
+    pub head: RequestHead,
+    pub body: Vec<u8>,
+    pub attributes: Vec<Attribute>,
+}
+
+#[derive(Debug, Default)]
+struct Options {
+    json: bool,
+    exit_code: bool,
+    old: Option<String>,
+    new: Option<String>,
+    peer: Option<String>,
+    traffic: Vec<String>,
+}
+
+impl Options {
+    fn parse(args: Vec<String>) -> Result<Options, Fatal> {
+        let mut o = Options::default();
+        let mut args = args.into_iter();
+        while let Some(a) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .ok_or_else(|| Fatal(format!("`{name}` needs a value")))
+            };
+            match a.as_str() {
+                "--format" => match value("--format")?.as_str() {
+                    "json" => o.json = true,
+                    "text" => o.json = false,
+                    f => return Err(Fatal(format!("unknown format `{f}` (text or json)"))),
+                },
+                "--exit-code" => o.exit_code = true,
+                "--old" => o.old = Some(value("--old")?),
+                "--new" => o.new = Some(value("--new")?),
+                "--peer" => o.peer = Some(value("--peer")?),
+                "-" => o.traffic.push(a),
+                flag if flag.starts_with('-') => {
+                    return Err(Fatal(format!("unknown option `{flag}` (see --help)")));
+                }
+                _ => o.traffic.push(a),
+            }
+        }
+        Ok(o)
+    }
+}
+
+pub fn run(guard: &mut GuardComponent, args: Vec<String>) -> Result<ExitCode, Fatal> {
+    let o = Options::parse(args)?;
+    let (Some(old_file), Some(new_file)) = (&o.old, &o.new) else {
+        return Err(Fatal(
+            "replay needs --old and --new policies (see --help)".into(),
+        ));
+    };
+    if o.traffic.is_empty() {
+        return Err(Fatal("replay needs TRAFFIC (see --help)".into()));
+    }
+    let old = compile_or_report(guard, old_file)?;
+    let new = compile_or_report(guard, new_file)?;
+    let mut requests = Vec::new();
+    for t in &o.traffic {
+        requests.extend(read_traffic(Path::new(t))?);
+    }
+    if let Some(peer) = &o.peer {
+        for r in &mut requests {
+            if !r.attributes.iter().any(|a| a.name == "source.address") {
+                r.attributes.push(Attribute {
+                    name: "source.address".into(),
+                    value: peer.clone().into_bytes(),
+                });
+            }
+        }
+    }
+    let mut changed = Vec::new();
+    for r in &requests {
+        let before = verdict(guard, old, r)?;
+        let after = verdict(guard, new, r)?;
+        if before != after {
+            if !o.json {
+                println!(
+                    "{}: {} {}{}\n  old: {}\n  new: {}",
+                    r.id,
+                    r.head.method,
+                    r.head.authority,
+                    r.head.path,
+                    describe(&before),
+                    describe(&after)
+                );
+            }
+            changed.push(json!({
+                "id": r.id,
+                "method": r.head.method,
+                "authority": r.head.authority,
+                "path": r.head.path,
+                "old": before,
+                "new": after,
+            }));
+        }
+    }
+    let n = requests.len();
+    if o.json {
+        println!(
+            "{}",
+            json!({"requests": n, "changed": changed, "unchanged": n - changed.len()})
+        );
+    } else {
+        println!("replay: {n} requests, {} changed", changed.len());
+    }
+    guard.drop_policy(old)?;
+    guard.drop_policy(new)?;
+    Ok(if o.exit_code && !changed.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// What is compared: a WhatsApp decision's action, rule and reason; an upload's verdict, its
+/// endpoint, problem and counts; `none` for an ungoverned request.
+fn verdict(guard: &mut GuardComponent, policy: PolicyHandle, r: &Recorded) -> Result<Value, Fatal> {
+    let outcome: Outcome = guard.evaluate(policy, &r.head, &r.body, &r.attributes, false)?;
+    Ok(match &outcome.evaluation {
+        Evaluation::Ungoverned => json!({"action": "none", "rule": null, "reason": null}),
+        Evaluation::Whatsapp(d) => json!({
+            "action": action(d.action),
+            "rule": d.rule,
+            "reason": d.reason,
+        }),
+        Evaluation::Upload(u) => json!({
+            "action": u.verdict,
+            "rule": u.endpoint,
+            "reason": u.problem,
+            "records_seen": u.counts.records_seen,
+            "records_stripped": u.counts.records_stripped,
+        }),
+    })
+}
+
+fn describe(v: &Value) -> String {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+    let mut text = format!(
+        "{} (rule {}, reason {})",
+        s("action"),
+        s("rule"),
+        s("reason")
+    );
+    if let (Some(seen), Some(stripped)) = (
+        v.get("records_seen").and_then(Value::as_u64),
+        v.get("records_stripped").and_then(Value::as_u64),
+    ) {
+        text.push_str(&format!(", {stripped} of {seen} records stripped"));
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------------------------
+// traffic readers
+
+/// The requests in a file or directory.
+pub fn read_traffic(path: &Path) -> Result<Vec<Recorded>, Fatal> {
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| Fatal(format!("cannot read `{}`: {e}", path.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        let mut all = Vec::new();
+        for f in files {
+            all.extend(read_file(&f, true)?);
+        }
+        return Ok(all);
+    }
+    read_file(path, false)
+}
+
+fn read_file(path: &Path, in_directory: bool) -> Result<Vec<Recorded>, Fatal> {
+    let name = path.display().to_string();
+    let bytes = crate::read_bytes(&name)?;
+    let at = |e: String| Fatal(format!("`{name}`: {e}"));
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if first == Some(b'{') || first == Some(b'[') {
+        let text = std::str::from_utf8(&bytes).map_err(|e| at(e.to_string()))?;
+        return json_traffic(&name, text, in_directory && ext == "json").map_err(at);
+    }
+    if !in_directory {
+        return Err(at(
+            "not JSON lines, a HAR file or an Envoy tap (a raw request or a curl trace goes in a directory)"
+                .into(),
+        ));
+    }
+    if first.is_none() {
+        return Ok(Vec::new());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let raw = if curl_trace::is_trace(&text) {
+        curl_trace::request_bytes(&text).map_err(at)?
+    } else {
+        bytes.clone()
+    };
+    let r = http::parse(&raw).map_err(at)?;
+    Ok(vec![Recorded {
+        id: file_id(path),
+        head: r.head,
+        body: r.body,
+        attributes: Vec::new(),
+    }])
+}
+
+fn file_id(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// JSON traffic: a HAR document, Envoy tap traces (one document, an array, or JSON lines), or
+/// JSON lines of requests. `single`: a directory's `.json` file, one request named by the file.
+fn json_traffic(name: &str, text: &str, single: bool) -> Result<Vec<Recorded>, String> {
+    let base = Path::new(name);
+    let stem = file_id(base);
+    let mut out = Vec::new();
+    let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut values = Vec::new();
+    for (i, v) in stream.enumerate() {
+        values.push(v.map_err(|e| format!("document {}: {e}", i + 1))?);
+    }
+    let many = values.len() > 1;
+    for (i, v) in values.into_iter().enumerate() {
+        let n = i + 1;
+        let items = match v {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        for (j, item) in items.iter().enumerate() {
+            let label = match (many, items.len() > 1) {
+                (true, true) => format!("{stem}:{n}.{}", j + 1),
+                (true, false) => format!("{stem}:{n}"),
+                (false, true) => format!("{stem}:{}", j + 1),
+                (false, false) if single => stem.clone(),
+                (false, false) => format!("{stem}:1"),
+            };
+            if item.pointer("/log/entries").is_some() {
+                out.extend(har(&stem, item)?);
+            } else if let Some(trace) = item.get("http_buffered_trace") {
+                out.push(tap(&label, trace)?);
+            } else {
+                out.push(json_line(&label, item).map_err(|e| format!("{label}: {e}"))?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One request in `explain`'s JSON format, with an optional `id`.
+fn json_line(label: &str, v: &Value) -> Result<Recorded, String> {
+    let mut v = v.clone();
+    let id = match &mut v {
+        Value::Object(m) => m.remove("id"),
+        _ => return Err("a request is a JSON object".into()),
+    };
+    let id = match id {
+        Some(Value::String(s)) => s,
+        Some(other) => other.to_string(),
+        None => label.to_owned(),
+    };
+    let (head, body, attributes) = json_request(&v.to_string())?;
+    Ok(Recorded {
+        id,
+        head,
+        body,
+        attributes,
+    })
+}
+
+/// A HAR file's requests (`log.entries[].request`).
+fn har(stem: &str, doc: &Value) -> Result<Vec<Recorded>, String> {
+    let entries = doc
+        .pointer("/log/entries")
+        .and_then(Value::as_array)
+        .ok_or("`log.entries` is not a list")?;
+    let mut out = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let id = format!("{stem}#{}", i + 1);
+        let req = e
+            .get("request")
+            .ok_or_else(|| format!("{id}: no `request`"))?;
+        let method = req
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("GET")
+            .to_ascii_uppercase();
+        let url = req
+            .get("url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{id}: no `url`"))?;
+        let (mut authority, path) = split_url(url);
+        let mut headers = Vec::new();
+        for h in req
+            .get("headers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(k), Some(v)) = (
+                h.get("name").and_then(Value::as_str),
+                h.get("value").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let k = k.to_ascii_lowercase();
+            match k.as_str() {
+                ":authority" | "host" => authority = v.to_owned(),
+                // HTTP/2 pseudo-headers (Chrome records them) are the request line's.
+                _ if k.starts_with(':') => {}
+                _ => headers.push((k, v.to_owned())),
+            }
+        }
+        let post = req.get("postData");
+        let text = post
+            .and_then(|p| p.get("text"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let base64 = post
+            .and_then(|p| p.get("encoding"))
+            .and_then(Value::as_str)
+            .is_some_and(|e| e.eq_ignore_ascii_case("base64"));
+        let body = if base64 {
+            decode_base64(text).map_err(|e| format!("{id}: {e}"))?
+        } else {
+            text.as_bytes().to_vec()
+        };
+        let has_ct = headers.iter().any(|(k, _)| k == "content-type");
+        if let (false, Some(mime)) = (
+            has_ct,
+            post.and_then(|p| p.get("mimeType")).and_then(Value::as_str),
+        ) {
+            headers.push(("content-type".into(), mime.to_owned()));
+        }
+        out.push(Recorded {
+            id,
+            head: RequestHead {
+                method,
+                authority,
+                path,
+                headers,
+            },
+            body,
+            attributes: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+/// `https://host:443/path?q` as the authority and the path with its query.
+fn split_url(url: &str) -> (String, String) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split('#').next().unwrap_or(rest);
+    match rest.find(['/', '?']) {
+        Some(i) => {
+            let (a, p) = rest.split_at(i);
+            let p = if p.starts_with('?') {
+                format!("/{p}")
+            } else {
+                p.to_owned()
+            };
+            (a.to_owned(), p)
+        }
+        None => (rest.to_owned(), "/".to_owned()),
+    }
+}
+
+/// An Envoy tap `http_buffered_trace`: the request's headers (`key`, `value` or base64
+/// `raw_value`), its body (`as_bytes` base64 or `as_string`), and the downstream peer.
+fn tap(id: &str, trace: &Value) -> Result<Recorded, String> {
+    let req = trace
+        .get("request")
+        .ok_or_else(|| format!("{id}: no `request` in the trace"))?;
+    let (mut method, mut authority, mut path) = ("GET".to_owned(), String::new(), "/".to_owned());
+    let mut headers = Vec::new();
+    for h in req
+        .get("headers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(k) = h.get("key").and_then(Value::as_str) else {
+            continue;
+        };
+        let v = match (
+            h.get("value").and_then(Value::as_str),
+            h.get("raw_value").and_then(Value::as_str),
+        ) {
+            (Some(v), _) => v.to_owned(),
+            (None, Some(raw)) => {
+                String::from_utf8_lossy(&decode_base64(raw).map_err(|e| format!("{id}: {e}"))?)
+                    .into_owned()
+            }
+            (None, None) => String::new(),
+        };
+        let k = k.to_ascii_lowercase();
+        match k.as_str() {
+            ":method" => method = v,
+            ":authority" | "host" => authority = v,
+            ":path" => path = v,
+            _ if k.starts_with(':') => {}
+            _ => headers.push((k, v)),
+        }
+    }
+    let body = match req.get("body") {
+        Some(b) => match (
+            b.get("as_bytes").and_then(Value::as_str),
+            b.get("as_string").and_then(Value::as_str),
+        ) {
+            (Some(encoded), _) => decode_base64(encoded).map_err(|e| format!("{id}: {e}"))?,
+            (None, Some(s)) => s.as_bytes().to_vec(),
+            (None, None) => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    if req
+        .pointer("/body/truncated")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        eprintln!("warning: {id}: the tap truncated the request body; it is decided as recorded");
+    }
+    let mut attributes = Vec::new();
+    if let Some(sock) = trace.pointer("/downstream_connection/remote_address/socket_address") {
+        let address = sock.get("address").and_then(Value::as_str);
+        let port = sock.get("port_value").and_then(Value::as_u64);
+        if let (Some(a), Some(p)) = (address, port) {
+            attributes.push(Attribute {
+                name: "source.address".into(),
+                value: if a.contains(':') {
+                    format!("[{a}]:{p}")
+                } else {
+                    format!("{a}:{p}")
+                }
+                .into_bytes(),
+            });
+        }
+    }
+    Ok(Recorded {
+        id: id.to_owned(),
+        head: RequestHead {
+            method,
+            authority,
+            path,
+            headers,
+        },
+        body,
+        attributes,
+    })
+}
