@@ -415,6 +415,15 @@ def test_suggested_policy_keeps_the_mode_and_shows_its_evidence(suggested, rollo
             allowed = origin.get("message_types")
             seen = {s.message_type for s in WORK.sends_of(sender)}
             assert allowed is None or seen <= {t.lower() for t in allowed}, (sender.key, allowed)
+    # Every number is linked to the origins that used it (or to no one in particular).
+    rules = policy["phone_numbers"]["numbers"]
+    for number in {s.phone_number_id for s in WORK.sends}:
+        [rule] = [r for r in rules if number in r["path_ids"]]
+        users = {origin_of(policy, s.sender.identity)["id"] for s in WORK.sends if s.phone_number_id == number}
+        if rule["purpose"] == "customer_service" and rule.get("allowed_origins"):
+            assert users <= set(rule["allowed_origins"]), (number, rule)
+        if rule["purpose"] == "general_assistant":
+            assert all(s.sender.kind == "assistant" for s in WORK.sends if s.phone_number_id == number), rule
 
 
 def test_suggested_policy_enforced_blocks_exactly_the_assistants(suggested, rollout):
