@@ -346,6 +346,21 @@ mod tests {
         assert!(text.contains("  new: audit (rule "), "{text}");
         assert!(text.contains("1 of 2 records stripped"), "{text}");
         assert!(text.ends_with("replay: 4 requests, 2 changed\n"), "{text}");
+        // --timing: microseconds per call for each request and policy, on standard error.
+        let out = wa_guard(&["replay", "--timing", "3", "--old", &old, "--new", &new, &t]);
+        let timing = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            timing.starts_with("timing: µs per evaluate call"),
+            "{timing}"
+        );
+        for id in ["support", "assistant", "upload", "other"] {
+            assert!(
+                timing
+                    .lines()
+                    .any(|l| l.starts_with(id) && l.ends_with("µs")),
+                "{timing}"
+            );
+        }
         let help = wa_guard(&["replay", "--help"]);
         assert!(String::from_utf8_lossy(&help.stdout).contains("Examples:"));
     }

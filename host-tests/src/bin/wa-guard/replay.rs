@@ -17,8 +17,8 @@ pub const HELP: &str = "\
 wa-guard replay: decide recorded requests with two policies and print every request whose
 verdict changes, with both verdicts.
 
-Usage: wa-guard replay [--format text|json] [--exit-code] [--peer ADDR] --old A.json
-                       --new B.json TRAFFIC...
+Usage: wa-guard replay [--format text|json] [--exit-code] [--peer ADDR] [--timing N]
+                       --old A.json --new B.json TRAFFIC...
 
 TRAFFIC is any of
   a JSONL file of requests in the JSON format `explain` reads, one per line, each with an
@@ -31,6 +31,10 @@ TRAFFIC is any of
   downstream connection's remote address becomes source.address).
 A WhatsApp request compares action, rule and reason; a training upload compares its upload
 verdict and counts (records stripped); a request neither policy governs is unchanged.
+
+--timing N evaluates each request N more times with each policy and prints, on standard
+error, the microseconds per call through the component (mean and median, after one call
+that warms it): the engine's cost in wasmtime, the component boundary included.
 
 --peer ADDR is the caller's address (Envoy's source.address) for the requests that do not
 record one (a HAR file, a raw request).
@@ -60,6 +64,7 @@ struct Options {
     old: Option<String>,
     new: Option<String>,
     peer: Option<String>,
+    timing: Option<usize>,
     traffic: Vec<String>,
 }
 
@@ -82,6 +87,13 @@ impl Options {
                 "--old" => o.old = Some(value("--old")?),
                 "--new" => o.new = Some(value("--new")?),
                 "--peer" => o.peer = Some(value("--peer")?),
+                "--timing" => {
+                    let n = value("--timing")?;
+                    let n = n
+                        .parse::<usize>()
+                        .map_err(|e| Fatal(format!("`--timing {n}`: {e}")))?;
+                    o.timing = Some(n.max(1));
+                }
                 "-" => o.traffic.push(a),
                 flag if flag.starts_with('-') => {
                     return Err(Fatal(format!("unknown option `{flag}` (see --help)")));
@@ -154,6 +166,9 @@ pub fn run(guard: &mut GuardComponent, args: Vec<String>) -> Result<ExitCode, Fa
     } else {
         println!("replay: {n} requests, {} changed", changed.len());
     }
+    if let Some(n) = o.timing {
+        timing(guard, (old, new), &requests, n)?;
+    }
     guard.drop_policy(old)?;
     guard.drop_policy(new)?;
     Ok(if o.exit_code && !changed.is_empty() {
@@ -182,6 +197,40 @@ fn verdict(guard: &mut GuardComponent, policy: PolicyHandle, r: &Recorded) -> Re
             "records_stripped": u.counts.records_stripped,
         }),
     })
+}
+
+/// `--timing`: microseconds per `evaluate` call, per request and policy, on standard error.
+fn timing(
+    guard: &mut GuardComponent,
+    (old, new): (PolicyHandle, PolicyHandle),
+    requests: &[Recorded],
+    n: usize,
+) -> Result<(), Fatal> {
+    eprintln!(
+        "timing: µs per evaluate call through the component, {n} calls per request and policy"
+    );
+    eprintln!(
+        "{:<40} {:>10} {:>10} {:>10} {:>10}",
+        "request", "old mean", "old p50", "new mean", "new p50"
+    );
+    for r in requests {
+        let mut row = format!("{:<40}", r.id);
+        for policy in [old, new] {
+            guard.evaluate(policy, &r.head, &r.body, &r.attributes, false)?;
+            let mut micros = Vec::with_capacity(n);
+            for _ in 0..n {
+                let start = std::time::Instant::now();
+                guard.evaluate(policy, &r.head, &r.body, &r.attributes, false)?;
+                micros.push(start.elapsed().as_secs_f64() * 1e6);
+            }
+            micros.sort_by(f64::total_cmp);
+            let mean = micros.iter().sum::<f64>() / micros.len().max(1) as f64;
+            let p50 = micros.get(micros.len() / 2).copied().unwrap_or_default();
+            row.push_str(&format!(" {:>8.1}µs {:>8.1}µs", mean, p50));
+        }
+        eprintln!("{row}");
+    }
+    Ok(())
 }
 
 fn describe(v: &Value) -> String {
@@ -312,10 +361,11 @@ fn json_line(label: &str, v: &Value) -> Result<Recorded, String> {
         Value::Object(m) => m.remove("id"),
         _ => return Err("a request is a JSON object".into()),
     };
+    let note = v.get("note").and_then(Value::as_str).map(str::to_owned);
     let id = match id {
         Some(Value::String(s)) => s,
         Some(other) => other.to_string(),
-        None => label.to_owned(),
+        None => note.unwrap_or_else(|| label.to_owned()),
     };
     let (head, body, attributes) = json_request(&v.to_string())?;
     Ok(Recorded {
