@@ -7,6 +7,7 @@
 //! wa-guard test [--format text|json] [POLICY] CASES...
 //! wa-guard replay [--format text|json] [--exit-code] --old A.json --new B.json TRAFFIC...
 //! wa-guard strip [--format jsonl|json|csv|txt|multipart] [--endpoint ID] [--out CLEAN] POLICY FILE
+//! wa-guard inventory [--json FILE] [--markdown FILE] [--html FILE] [--suggest-policy BASE] LOGS...
 //! ```
 //!
 //! Exit status: 0 when every policy is valid (every case passes), 1 when one is not (a case
@@ -24,6 +25,7 @@ use serde_json::{Value, json};
 
 mod curl_trace;
 mod http;
+mod inventory;
 mod locate;
 mod replay;
 mod strip;
@@ -42,6 +44,7 @@ Commands:
   test       run policy case files (the format of policies/tests/*.json)
   replay     compare two policies on recorded traffic (JSONL, HAR, Envoy tap, a directory)
   strip      what a training upload would lose from a local file, and the cleaned file
+  inventory  map the WhatsApp flows in Envoy's decision logs; suggest a policy
 
 Options:
   --component FILE  the engine component (default: $WA_GUARD_COMPONENT, then
@@ -55,7 +58,8 @@ Examples:
   wa-guard explain policies/default.json request.http
   wa-guard replay --old policies/default.json --new my-policy.json traffic.jsonl
   wa-guard strip --out clean.jsonl policies/default.json support.jsonl
-  wa-guard test policies/tests/";
+  wa-guard test policies/tests/
+  wa-guard inventory --html report.html 'logs/envoy-*.log.gz'";
 
 const VALIDATE_HELP: &str = "\
 wa-guard validate: check policies; print every problem with its JSON path and place.
@@ -156,11 +160,13 @@ fn run(mut args: Vec<String>) -> Result<ExitCode, Fatal> {
         "test" if help => print_help(TEST_HELP),
         "replay" if help => print_help(replay::HELP),
         "strip" if help => print_help(strip::HELP),
+        "inventory" if help => print_help(inventory::HELP),
         "validate" => validate(&mut load(component)?, Options::parse(rest)?),
         "explain" => explain(&mut load(component)?, Options::parse(rest)?),
         "test" => test(&mut load(component)?, Options::parse(rest)?),
         "replay" => replay::run(&mut load(component)?, rest),
         "strip" => strip::run(&mut load(component)?, rest),
+        "inventory" => inventory::run(component, rest),
         other => Err(Fatal(format!(
             "unknown command `{other}` (commands: validate, explain, test; see --help)"
         ))),
