@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::aggregate::{Inventory, Judgement, Sender, SenderKey, top};
 use super::charts::{self, esc};
-use super::markdown::{n, to_f64};
+use super::markdown::{MOST_LISTED, n, to_f64};
 use super::time;
 
 /// Charts show at most this many senders and phone numbers (the busiest); tables show all.
@@ -23,8 +23,9 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .ready { padding: 0.8rem 1rem; border-radius: 6px; }
 .ready.yes { background: #e8f5e9; border: 1px solid #59a14f; }
 .ready.no { background: #fdecea; border: 1px solid #e15759; }
+figure.chart { overflow-x: auto; margin: 0.5rem 0; }
 .small-multiples { display: flex; flex-wrap: wrap; gap: 1rem; }
-.small-multiples figure { margin: 0; }
+.small-multiples figure { margin: 0; overflow-x: visible; }
 figcaption { font-size: 0.8rem; max-width: 260px; overflow-wrap: anywhere; }
 .note { color: #666; font-size: 0.85rem; }
 code { overflow-wrap: anywhere; }
@@ -123,7 +124,8 @@ fn ready(h: &mut String, inv: &Inventory, j: &Judgement) {
         return;
     }
     let _ = writeln!(h, "<div class=\"ready no\"><b>Not yet.</b><ul>");
-    for (identity, source) in inv.undeclared() {
+    let undeclared = inv.undeclared();
+    for (identity, source) in undeclared.iter().take(MOST_LISTED) {
         let _ = writeln!(
             h,
             "<li>Undeclared sender <code>{}</code> ({}): no origin of the policy matches it.</li>",
@@ -135,7 +137,15 @@ fn ready(h: &mut String, inv: &Inventory, j: &Judgement) {
             })
         );
     }
-    for (identity, _) in inv.off_topic(j) {
+    if undeclared.len() > MOST_LISTED {
+        let _ = writeln!(
+            h,
+            "<li>… and {} more undeclared senders (see the table of senders).</li>",
+            undeclared.len().saturating_sub(MOST_LISTED)
+        );
+    }
+    let off_topic = inv.off_topic(j);
+    for (identity, _) in off_topic.iter().take(MOST_LISTED) {
         let _ = writeln!(
             h,
             "<li>Declared service bot <code>{}</code> sent content the classifier flags as a general assistant's.</li>",

@@ -7,6 +7,9 @@ use std::fmt::Write;
 use super::aggregate::{Inventory, Judgement, top};
 use super::time;
 
+/// The ready-to-enforce lists show this many senders; the table of senders has them all.
+pub const MOST_LISTED: usize = 25;
+
 /// A value in a table cell: no line breaks, pipes escaped, HTML and code spans defused.
 pub fn cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -112,7 +115,8 @@ fn ready_section(md: &mut String, inv: &Inventory, j: &Judgement) {
         return;
     }
     let _ = writeln!(md, "**Not yet.**\n");
-    for (identity, source) in inv.undeclared() {
+    let undeclared = inv.undeclared();
+    for (identity, source) in undeclared.iter().take(MOST_LISTED) {
         let _ = writeln!(
             md,
             "- Undeclared sender **{}** ({}): no origin of the policy matches it.",
@@ -124,7 +128,15 @@ fn ready_section(md: &mut String, inv: &Inventory, j: &Judgement) {
             })
         );
     }
-    for (identity, _) in inv.off_topic(j) {
+    if undeclared.len() > MOST_LISTED {
+        let _ = writeln!(
+            md,
+            "- ... and {} more undeclared senders (see the table of senders).",
+            undeclared.len().saturating_sub(MOST_LISTED)
+        );
+    }
+    let off_topic = inv.off_topic(j);
+    for (identity, _) in off_topic.iter().take(MOST_LISTED) {
         let _ = writeln!(
             md,
             "- Declared service bot **{}** sent content the classifier flags as a general assistant's.",
