@@ -277,4 +277,31 @@ mod tests {
         let help = wa_guard(&["strip", "--help"]);
         assert!(String::from_utf8_lossy(&help.stdout).contains("Examples:"));
     }
+
+    #[test]
+    fn an_audit_policy_forwards_the_file_unchanged_unless_enforce() {
+        let (file, clean, _) = jsonl();
+        let path = scratch("audit.jsonl");
+        std::fs::write(&path, &file).unwrap();
+        let mut doc: Value =
+            serde_json::from_slice(&std::fs::read(workspace_root().join(POLICY)).unwrap()).unwrap();
+        doc["training"]["mode"] = "audit".into();
+        let policy = scratch("audit-policy.json");
+        std::fs::write(&policy, doc.to_string()).unwrap();
+        let (p, f) = (policy.display().to_string(), path.display().to_string());
+        for (enforce, verdict, want) in [(false, "audit", &file), (true, "strip", &clean)] {
+            let out_path = scratch(&format!("audit.{enforce}.jsonl"));
+            let o = out_path.display().to_string();
+            let mut args = vec!["strip", "--report", "json", "--out", &o];
+            if enforce {
+                args.push("--enforce");
+            }
+            args.extend([p.as_str(), f.as_str()]);
+            let out = wa_guard(&args);
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["verdict"], verdict);
+            assert_eq!(v["records_stripped"], 3, "counted either way");
+            assert_eq!(&std::fs::read_to_string(&out_path).unwrap(), want);
+        }
+    }
 }

@@ -17,7 +17,7 @@ that fired, never its text; `--out` writes the cleaned file, every other byte un
 bytes Envoy forwards for the same upload.
 
 Usage: wa-guard strip [--format jsonl|json|csv|txt|multipart] [--endpoint ID] [--boundary B]
-                      [--out CLEAN] [--report text|json] POLICY FILE
+                      [--out CLEAN] [--enforce] [--report text|json] POLICY FILE
 
 The file goes to a training endpoint of POLICY (the first inspected one that reads the format,
 or --endpoint ID) in 64 KiB chunks, with the content type the format implies:
@@ -30,6 +30,10 @@ FORMAT defaults from the extension (.jsonl .ndjson .json .csv .tsv .txt), else m
 the file starts with `--`, else jsonl. A gzip file (by its magic bytes) is sent with
 `content-encoding: gzip`; Envoy forwards it decompressed, so --out is decompressed and the
 offsets count decompressed bytes (a compressed csv or txt file: decompress it first).
+
+A policy whose training mode is audit forwards the file unchanged, as Envoy does; --enforce
+strips it as an enforcing policy would (training.mode set to enforce). --report json prints
+the report as one JSON document.
 
 Exit status 0 when the file would be forwarded (stripped or not), 1 when Envoy would refuse
 it (every record WhatsApp-derived, or a body it cannot read): --out is not written then.
@@ -94,6 +98,7 @@ struct Options {
     boundary: Option<String>,
     out: Option<String>,
     json: bool,
+    enforce: bool,
     files: Vec<String>,
 }
 
@@ -111,6 +116,7 @@ impl Options {
                 "--endpoint" => o.endpoint = Some(value("--endpoint")?),
                 "--boundary" => o.boundary = Some(value("--boundary")?),
                 "--out" | "-o" => o.out = Some(value("--out")?),
+                "--enforce" => o.enforce = true,
                 "--report" => match value("--report")?.as_str() {
                     "json" => o.json = true,
                     "text" => o.json = false,
@@ -144,8 +150,23 @@ pub fn run(guard: &mut GuardComponent, args: Vec<String>) -> Result<ExitCode, Fa
         Some(f) => f,
         None => infer_format(file, &raw, gzip),
     };
-    let policy_text = read_text(policy_file)?;
-    let policy = compile_or_report(guard, policy_file)?;
+    let mut policy_text = read_text(policy_file)?;
+    let mut policy = compile_or_report(guard, policy_file)?;
+    if o.enforce {
+        // The training section's own mode wins over the policy's.
+        let mut doc: Value = serde_json::from_str(&policy_text)?;
+        if let Some(t) = doc.get_mut("training").and_then(Value::as_object_mut) {
+            t.insert("mode".into(), "enforce".into());
+        }
+        policy_text = doc.to_string();
+        guard.drop_policy(policy)?;
+        policy = guard.compile(&policy_text)?.map_err(|problems| {
+            Fatal(format!(
+                "`{policy_file}` with training.mode enforce: {} problem(s)",
+                problems.len()
+            ))
+        })?;
+    }
     let fingerprint = guard.fingerprint(policy)?;
     let target = target(&policy_text, o.endpoint.as_deref(), format)?;
 
@@ -423,7 +444,7 @@ impl Report<'_> {
         );
         if self.outcome.verdict == "audit" {
             println!(
-                "strip: the policy's training mode is audit: Envoy forwards the file unchanged"
+                "strip: the policy's training mode is audit: Envoy forwards the file unchanged (--enforce strips it)"
             );
         }
         if self.refused {
