@@ -26,10 +26,7 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_get_current_time_nanoseconds",
-        |mut caller: Ctx<'_>, ret: i32| {
-            let now = caller.data().clock.now_nanos;
-            reply(guest_memory::write_u64(&mut caller, ret, now).map_err(Into::into))
-        },
+        |mut caller: Ctx<'_>, ret: i32| reply(current_time(&mut caller, ret)),
     )?;
     linker.func_wrap(
         "env",
@@ -49,6 +46,13 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// The clock, which fault injection can fail as any other hostcall.
+fn current_time(caller: &mut Ctx<'_>, ret: i32) -> Result<(), Fault> {
+    super::injected(caller, "proxy_get_current_time_nanoseconds")?;
+    let now = caller.data().clock.now_nanos;
+    guest_memory::write_u64(caller, ret, now).map_err(Into::into)
 }
 
 fn log(caller: &mut Ctx<'_>, level: i32, ptr: i32, len: i32) -> Result<(), Fault> {

@@ -9,6 +9,8 @@ mod support;
 #[cfg(test)]
 mod crossings;
 #[cfg(test)]
+mod decision_logs;
+#[cfg(test)]
 mod differential;
 #[cfg(test)]
 mod host_faults;
