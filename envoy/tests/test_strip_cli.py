@@ -155,7 +155,8 @@ def test_strip_writes_the_bytes_envoy_forwards(guard, policy_file, tmp_path, nam
 
 
 def test_a_csv_or_chat_export_file_strips_as_its_multipart_part(guard, policy_file, tmp_path):
-    """`--format csv` and `--format txt` on the file itself: the file part Envoy forwards."""
+    """`--format csv` and `--format txt` on the file itself (and gzipped): the file part Envoy
+    forwards."""
     for name, content_type, content, fmt in [
         ("inbox.csv", "text/csv", csv_file(), "csv"),
         ("notes.txt", "text/plain", chat_export_file(), "txt"),
@@ -168,7 +169,15 @@ def test_a_csv_or_chat_export_file_strips_as_its_multipart_part(guard, policy_fi
         run = strip(policy_file, path, out, "--format", fmt)
         assert run.returncode == 0, run.stdout + run.stderr
         assert file_part(name, content_type, out.read_bytes()) == upstream, name
+        # The file compressed: read decompressed, the same part.
+        packed = tmp_path / f"{name}.gz"
+        packed.write_bytes(gzip.compress(content))
+        unpacked = tmp_path / f"{name}.gz.clean"
+        run_gz = strip(policy_file, packed, unpacked, "--format", fmt)
+        assert run_gz.returncode == 0, run_gz.stdout + run_gz.stderr
+        assert unpacked.read_bytes() == out.read_bytes(), name
         report = json.loads(run.stdout)
+        assert json.loads(run_gz.stdout)["stripped"] == report["stripped"]
         for r in report["stripped"]:  # each offset starts a stripped line of the file
             start = r["offset"]
             assert start == 0 or content[start - 1 : start] == b"\n", r

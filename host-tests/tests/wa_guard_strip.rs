@@ -236,6 +236,25 @@ mod tests {
             "ticket,channel,text\r\n1,email,\"Where is my order?\"\r\n3,web,Thanks\r\n"
         );
 
+        // Compressed: read decompressed, as Envoy forwards it.
+        let request = wa_egress_guard::cases::CaseRequest {
+            body_text: Some(csv.to_owned()),
+            encode: Some("gzip".into()),
+            ..Default::default()
+        };
+        let gz = scratch("inbox.csv.gz");
+        std::fs::write(&gz, request.body_bytes().unwrap()).unwrap();
+        let gz_out = scratch("inbox.gz.clean.csv");
+        let (v, _) = strip(&gz, &["--out", &gz_out.display().to_string()]);
+        assert_eq!(
+            (v["format"].as_str(), v["gzip"].as_bool()),
+            (Some("csv"), Some(true))
+        );
+        assert_eq!(
+            std::fs::read(&gz_out).unwrap(),
+            std::fs::read(&out_path).unwrap()
+        );
+
         // The same file as a multipart upload's file part: the boundary from the first line,
         // offsets from the body's start, the framing kept.
         let part = |file: &str| {

@@ -29,7 +29,7 @@ or --endpoint ID) in 64 KiB chunks, with the content type the format implies:
 FORMAT defaults from the extension (.jsonl .ndjson .json .csv .tsv .txt), else multipart when
 the file starts with `--`, else jsonl. A gzip file (by its magic bytes) is sent with
 `content-encoding: gzip`; Envoy forwards it decompressed, so --out is decompressed and the
-offsets count decompressed bytes (a compressed csv or txt file: decompress it first).
+offsets count decompressed bytes.
 
 A policy whose training mode is audit forwards the file unchanged, as Envoy does; --enforce
 strips it as an enforcing policy would (training.mode set to enforce). --report json prints
@@ -172,17 +172,14 @@ pub fn run(guard: &mut GuardComponent, args: Vec<String>) -> Result<ExitCode, Fa
 
     // csv and txt go as a multipart upload's file part: the only place the engine reads them.
     let (body, content_type, prefix_len, suffix_len) = match format {
-        Format::Csv | Format::Txt if gzip => {
-            return Err(Fatal(format!(
-                "`{file}` is compressed: a {} file is read as a multipart upload's file part, so decompress it first",
-                format.name()
-            )));
-        }
         Format::Csv | Format::Txt => {
             let (prefix, suffix, boundary) = envelope(file, &raw, format);
-            let mut body = prefix.clone();
+            // A compressed file goes between two gzip members holding the envelope: one gzip
+            // stream of members, decoded whole as Envoy decodes it.
+            let wrap = |b: &[u8]| if gzip { gzip_stored(b) } else { b.to_vec() };
+            let mut body = wrap(&prefix);
             body.extend_from_slice(&raw);
-            body.extend_from_slice(&suffix);
+            body.extend_from_slice(&wrap(&suffix));
             let ct = format!("multipart/form-data; boundary={boundary}");
             (body, ct, prefix.len(), suffix.len())
         }
@@ -333,6 +330,42 @@ fn envelope(file: &str, raw: &[u8], format: Format) -> (Vec<u8>, Vec<u8>, String
     );
     let suffix = format!("\r\n--{boundary}--\r\n");
     (prefix.into_bytes(), suffix.into_bytes(), boundary)
+}
+
+/// `data` as one gzip member (RFC 1952) of stored deflate blocks: no compression needed.
+fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    let mut blocks = data.chunks(usize::from(u16::MAX)).peekable();
+    if blocks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(block) = blocks.next() {
+        let len = u16::try_from(block.len()).unwrap_or(u16::MAX);
+        out.push(u8::from(blocks.peek().is_none()));
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    out.extend_from_slice(&crc32(data).to_le_bytes());
+    // ISIZE: the length modulo 2^32.
+    out.extend_from_slice(&((data.len() as u64 & 0xffff_ffff) as u32).to_le_bytes());
+    out
+}
+
+/// CRC-32 (IEEE, reflected), as gzip checks it.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 /// The endpoint to send to: `--endpoint ID`, or the first inspected one that reads `format`.
