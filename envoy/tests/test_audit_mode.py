@@ -20,6 +20,7 @@ from e2e_support import OTHER_GRAPH_PATH, PHONE_NUMBER_ID, stand_in
 LOG_FIELDS = {
     "event", "request_id", "decision", "rule", "reason", "role", "signals", "score",
     "identity", "identity_source", "phone_number_id", "message_type", "recipient_hash",
+    "ts", "sample", "score_bucket", "policy", "provider", "endpoint",
 }
 
 
@@ -55,6 +56,10 @@ def test_audit_decision_is_logged_without_content(guard):
     assert entry["message_type"] == "text"
     assert entry["signals"] and isinstance(entry["score"], (int, float))
     assert re.fullmatch(r"[0-9a-f]{8,64}", entry["recipient_hash"]), entry["recipient_hash"]
+    # Envoy's clock, RFC 3339 UTC with milliseconds; an audit line is always logged (sample 1).
+    assert re.fullmatch(r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["ts"]), entry["ts"]
+    assert entry["sample"] == 1
+    assert re.fullmatch(r"0\.\d-(0\.\d|1\.0)", entry["score_bucket"]), entry["score_bucket"]
 
     log = guard.log_text()
     assert ASSISTANT_SECRET_PHRASE not in log, "message text leaked into Envoy's log"
