@@ -130,11 +130,12 @@ inventory-screenshot: apt-deps venv wasm cli
 	  $(VENV)/bin/python -m pytest -q envoy/tests/test_inventory.py -k chromium
 	@echo "wrote docs/inventory-report.png"
 
-# Needs the wasm32 target for the wasm clippy pass (CI runs lint first, on a fresh machine).
+# Needs the wasm32 targets for the wasm clippy passes (CI runs lint first, on a fresh machine).
 lint: rust-deps
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p wa-egress-guard --target wasm32-wasip1 --release -- -D warnings
+	cargo clippy -p wa-egress-guard-component --target wasm32-wasip2 --release -- -D warnings
 
 fmt:
 	cargo fmt --all

@@ -10,6 +10,8 @@
 use std::fmt;
 use std::path::Path;
 
+mod cache;
+
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Config, Engine, Store};
 
@@ -75,10 +77,32 @@ impl GuardComponent {
             .map_err(|e| ComponentError(format!("`{}`: {}", path.display(), e.0)))
     }
 
+    /// Compiles and instantiates a component from its bytes. The machine code is kept in the
+    /// user's cache (see [`cache`]) and reused while the component and this wasmtime build are
+    /// the same, so a command line run does not compile the engine again.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ComponentError> {
         let engine = Engine::new(&Config::new()).map_err(error("engine"))?;
+        let component = match cache::load(&engine, bytes) {
+            Some(component) => component,
+            None => {
+                let component =
+                    Component::new(&engine, bytes).map_err(error("not a valid component"))?;
+                cache::store(&engine, bytes, &component);
+                component
+            }
+        };
+        Self::instantiate(&engine, &component)
+    }
+
+    /// Compiles and instantiates a component, without the cache.
+    pub fn from_bytes_uncached(bytes: &[u8]) -> Result<Self, ComponentError> {
+        let engine = Engine::new(&Config::new()).map_err(error("engine"))?;
         let component = Component::new(&engine, bytes).map_err(error("not a valid component"))?;
-        let mut linker: Linker<()> = Linker::new(&engine);
+        Self::instantiate(&engine, &component)
+    }
+
+    fn instantiate(engine: &Engine, component: &Component) -> Result<Self, ComponentError> {
+        let mut linker: Linker<()> = Linker::new(engine);
         for version in ["0.2.0", "0.2.6"] {
             linker
                 .instance(&format!("wasi:random/insecure-seed@{version}"))
@@ -90,10 +114,10 @@ impl GuardComponent {
                 .map_err(error("linking"))?;
         }
         linker
-            .define_unknown_imports_as_traps(&component)
+            .define_unknown_imports_as_traps(component)
             .map_err(error("linking"))?;
-        let mut store = Store::new(&engine, ());
-        let guard = bindings::Guard::instantiate(&mut store, &component, &linker)
+        let mut store = Store::new(engine, ());
+        let guard = bindings::Guard::instantiate(&mut store, component, &linker)
             .map_err(error("instantiating"))?;
         Ok(Self { store, guard })
     }

@@ -741,3 +741,61 @@ fn explain_reads_curl_traces() {
         assert_eq!(got["request"]["authority"], "graph.facebook.com", "{trace}");
     }
 }
+
+/// The compiled component is kept in the cache directory and reused: the second run finds
+/// the file the first wrote and answers the same; a damaged cache file is compiled over, and
+/// `WA_GUARD_CACHE_DIR=off` writes nothing.
+#[test]
+fn the_compiled_component_is_cached() {
+    let dir = scratch("cache");
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |cache: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_wa-guard"))
+            .current_dir(workspace_root())
+            .env("WA_GUARD_CACHE_DIR", cache)
+            .arg("--component")
+            .arg(require_component())
+            .args(["validate", "policies/default.json"])
+            .output()
+            .unwrap()
+    };
+    let cached = |dir: &std::path::Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    };
+    let first = run(&dir);
+    assert_eq!(first.status.code(), Some(0), "{}", stdout(&first));
+    let files = cached(&dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].extension().is_some_and(|x| x == "cwasm"));
+    let written = std::fs::metadata(&files[0]).unwrap().modified().unwrap();
+    let second = run(&dir);
+    assert_eq!(stdout(&second), stdout(&first));
+    assert_eq!(
+        std::fs::metadata(&files[0]).unwrap().modified().unwrap(),
+        written,
+        "the second run compiled again instead of loading the cache"
+    );
+    std::fs::write(&files[0], b"not machine code").unwrap();
+    let damaged = run(&dir);
+    assert_eq!(stdout(&damaged), stdout(&first));
+    assert!(
+        std::fs::read(&files[0]).unwrap().len() > 1000,
+        "the damaged file was replaced"
+    );
+    let off = scratch("cache-off");
+    let _ = std::fs::remove_dir_all(&off);
+    let out = Command::new(env!("CARGO_BIN_EXE_wa-guard"))
+        .current_dir(workspace_root())
+        .env("WA_GUARD_CACHE_DIR", "off")
+        .env("HOME", &off)
+        .env_remove("XDG_CACHE_HOME")
+        .arg("--component")
+        .arg(require_component())
+        .args(["validate", "policies/default.json"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), stdout(&first));
+    assert!(cached(&off).is_empty(), "{:?}", cached(&off));
+}

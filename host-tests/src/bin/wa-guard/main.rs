@@ -168,7 +168,7 @@ fn run(mut args: Vec<String>) -> Result<ExitCode, Fatal> {
         "strip" => strip::run(&mut load(component)?, rest),
         "inventory" => inventory::run(component, rest),
         other => Err(Fatal(format!(
-            "unknown command `{other}` (commands: validate, explain, test; see --help)"
+            "unknown command `{other}` (commands: validate, explain, test, replay, strip, inventory; see --help)"
         ))),
     }
 }
