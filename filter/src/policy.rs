@@ -179,6 +179,10 @@ fn compile_edges(
 /// Upper bounds that keep a typo from turning into unbounded memory per request.
 const MAX_BODY_LIMIT: u64 = 16 << 20;
 const MAX_DECOMPRESSED_LIMIT: u64 = 64 << 20;
+/// The lowest `log.allowed_sample_rate`: one allowed line in 10,000. Below it one line would
+/// stand for more decisions than an inventory can weigh sensibly (a line at 1e-300 counts as
+/// 1e300 sends), and `wa-guard inventory` reads a lower `sample` as a forged line.
+pub const MIN_SAMPLE_RATE: f64 = 0.0001;
 
 impl Policy {
     /// Parses and compiles a policy from the plugin configuration bytes.
@@ -398,10 +402,12 @@ impl Policy {
         }
 
         let rate = doc.log.allowed_sample_rate;
-        if !(rate > 0.0 && rate <= 1.0) {
+        if !(MIN_SAMPLE_RATE..=1.0).contains(&rate) {
             push(
                 "$.log.allowed_sample_rate".into(),
-                format!("must be a number greater than 0 and at most 1, got `{rate}`"),
+                format!(
+                    "must be a number from {MIN_SAMPLE_RATE} (one line in 10,000) to 1, got `{rate}`"
+                ),
             );
         }
 
@@ -645,8 +651,9 @@ mod tests {
         let p = with(r#"{"log": {"log_allowed": true, "allowed_sample_rate": 0.05}}"#).unwrap();
         assert_eq!(p.log.allowed_sample_rate, 0.05);
         assert!(with(r#"{"log": {"allowed_sample_rate": 1}}"#).is_ok());
+        assert!(with(r#"{"log": {"allowed_sample_rate": 0.0001}}"#).is_ok());
         for bad in [
-            "0", "-0.5", "1.01", "7", r#""0.5""#, "null", "true", "[0.5]",
+            "0", "-0.5", "1.01", "7", r#""0.5""#, "null", "true", "[0.5]", "0.00005", "5e-324",
         ] {
             let err = with(&format!(r#"{{"log": {{"allowed_sample_rate": {bad}}}}}"#)).unwrap_err();
             let problems = err.problems();
@@ -658,7 +665,7 @@ mod tests {
             assert!(
                 problems[0]
                     .message
-                    .contains("must be a number greater than 0 and at most 1"),
+                    .contains("must be a number from 0.0001 (one line in 10,000) to 1"),
                 "{bad}: {}",
                 problems[0].message
             );

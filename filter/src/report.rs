@@ -166,9 +166,11 @@ pub fn should_log(decision: &Decision, log_allowed: bool) -> bool {
 /// Whether the decision gets a log line, and if so the fraction of such decisions that get
 /// one (the line's `sample`): 1 for blocks and audits, which are always logged; for allowed
 /// decisions, `log.allowed_sample_rate` when `log.log_allowed` is set. The choice is a hash of
-/// the request id, so a replay of the same requests keeps the same lines. A request without an
-/// id cannot be sampled deterministically: it is logged, with sample 1, so that weighting each
-/// line by 1/sample still counts every decision once.
+/// the request id keyed by `log.recipient_hash_salt`, so a replay of the same requests keeps the
+/// same lines, and a caller that sets its own `x-request-id` cannot pick ids that are (or are
+/// not) logged without knowing the salt. A request without an id cannot be sampled
+/// deterministically: it is logged, with sample 1, so that weighting each line by 1/sample
+/// still counts every decision once.
 pub fn log_sample(decision: &Decision, log: &LogSection, request_id: &str) -> Option<f64> {
     if decision.verdict != Verdict::Allow {
         return Some(1.0);
@@ -180,16 +182,22 @@ pub fn log_sample(decision: &Decision, log: &LogSection, request_id: &str) -> Op
     if rate >= 1.0 || request_id.is_empty() {
         return Some(1.0);
     }
-    sampled(request_id, rate).then_some(rate)
+    sampled(request_id, &log.recipient_hash_salt, rate).then_some(rate)
 }
 
-/// Whether a request id falls in the sampled fraction `rate`: the first 53 bits of its SHA-256,
-/// read as a number in [0, 1), are below `rate`. The same id always gets the same answer.
-pub fn sampled(request_id: &str, rate: f64) -> bool {
+/// Whether a request id falls in the sampled fraction `rate`: the first 53 bits of the SHA-256
+/// of the key and the id, read as a number in [0, 1), are below `rate`. The same id and key
+/// always get the same answer.
+pub fn sampled(request_id: &str, key: &str, rate: f64) -> bool {
     if rate >= 1.0 {
         return true;
     }
-    let digest = Sha256::digest(request_id.as_bytes());
+    let mut h = Sha256::new();
+    h.update(b"wa-guard-sample\0");
+    h.update(key.as_bytes());
+    h.update([0]);
+    h.update(request_id.as_bytes());
+    let digest = h.finalize();
     let bits = digest
         .iter()
         .take(8)
@@ -594,21 +602,28 @@ mod tests {
             .map(|i| format!("{i:08x}-4f1c-9b2e-request"))
             .collect();
         assert!(
-            ids.iter().all(|id| sampled(id, 1.0)),
+            ids.iter().all(|id| sampled(id, "k", 1.0)),
             "rate 1 keeps every line"
         );
-        let kept = ids.iter().filter(|id| sampled(id, 0.25)).count();
+        let kept = ids.iter().filter(|id| sampled(id, "k", 0.25)).count();
         assert!(
             (2_350..=2_650).contains(&kept),
             "0.25 kept {kept} of 10,000"
         );
-        let kept_small = ids.iter().filter(|id| sampled(id, 0.01)).count();
+        let kept_small = ids.iter().filter(|id| sampled(id, "k", 0.01)).count();
         assert!((60..=140).contains(&kept_small), "0.01 kept {kept_small}");
         for id in ids.iter().take(500) {
-            assert_eq!(sampled(id, 0.25), sampled(id, 0.25), "{id}");
+            assert_eq!(sampled(id, "k", 0.25), sampled(id, "k", 0.25), "{id}");
             // A lower rate keeps a subset of a higher one's lines.
-            assert!(!sampled(id, 0.1) || sampled(id, 0.25), "{id}");
+            assert!(!sampled(id, "k", 0.1) || sampled(id, "k", 0.25), "{id}");
         }
+        // Another key (the deployment's salt) picks other ids: a caller that chooses its own
+        // request ids cannot tell which are logged without the salt.
+        let same = ids
+            .iter()
+            .filter(|id| sampled(id, "k", 0.25) == sampled(id, "other salt", 0.25))
+            .count();
+        assert!((5_700..=6_800).contains(&same), "{same} of 10,000 agree");
     }
 
     #[test]

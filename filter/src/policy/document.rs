@@ -381,7 +381,8 @@ fn sample_rate_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::
     let value = serde_json::Value::deserialize(d)?;
     value.as_f64().ok_or_else(|| {
         serde::de::Error::custom(format!(
-            "must be a number greater than 0 and at most 1, got `{value}`"
+            "must be a number from {} (one line in 10,000) to 1, got `{value}`",
+            crate::policy::MIN_SAMPLE_RATE
         ))
     })
 }

@@ -123,7 +123,7 @@ fn allowed_decisions_are_sampled_by_request_id_and_blocks_never() {
     // The module's choice is the engine's, and a replay of the same ids keeps the same lines.
     let native: BTreeSet<String> = ids
         .iter()
-        .filter(|id| wa_egress_guard::report::sampled(id, 0.25))
+        .filter(|id| wa_egress_guard::report::sampled(id, "s", 0.25))
         .cloned()
         .collect();
     assert_eq!(logged, native);
