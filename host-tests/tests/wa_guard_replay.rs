@@ -48,6 +48,8 @@ mod tests {
     const SUPPORT: &str = "spiffe://cluster.local/ns/support/sa/helpdesk";
     const ASSISTANT: &str = "spiffe://cluster.local/ns/ai-lab/sa/chatbot";
     const LINE: &str = "/v21.0/106540352242922/messages";
+    /// A number the demo policy does not list (`unknown: allow`).
+    const OTHER_LINE: &str = "/v21.0/109876543210987/messages";
     const ANSWER: &str = "Certainly! As an AI assistant I can walk you through it. First, open the settings page and pick the plan that suits you. Second, compare the monthly and yearly prices, since the yearly one works out cheaper. Finally, confirm the change and keep the receipt. I hope this helps, and let me know if you would like a summary of the other options too!";
 
     /// A recorded request: (id, method, authority, path, headers, body).
@@ -321,6 +323,99 @@ mod tests {
         );
         assert_eq!(out.status.code(), Some(1), "--exit-code: a verdict changed");
         assert_changes(&v, ["assistant.json", "upload.http"]);
+    }
+
+    /// A Twilio send recorded by an SDK proxy: HAR 1.2 gives a form body as `params`, no
+    /// `text`. The caller's identity comes from the entry's `_wa_guard_properties` or `--attr`.
+    #[test]
+    fn replay_reads_har_form_params_and_identities() {
+        let dir = scratch().join("identities");
+        std::fs::create_dir_all(&dir).unwrap();
+        let san = "connection.uri_san_peer_certificate";
+        let twilio = json!({
+            "_wa_guard_properties": {san: ASSISTANT},
+            "request": {"method": "POST",
+                "url": "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json",
+                "httpVersion": "HTTP/1.1", "headers": [],
+                "postData": {"mimeType": "application/x-www-form-urlencoded", "params": [
+                    {"name": "To", "value": "whatsapp:+16505550147"},
+                    {"name": "From", "value": "whatsapp:+14155550100"},
+                    {"name": "Body", "value": ANSWER}]}}});
+        let cloud = |props: Option<&str>| {
+            let mut e = json!({"request": {"method": "POST",
+                "url": format!("https://graph.facebook.com{}",
+                    if props.is_some() { LINE } else { OTHER_LINE }), "httpVersion": "HTTP/1.1",
+                "headers": [{"name": "Content-Type", "value": "application/json"}],
+                "postData": {"mimeType": "application/json",
+                    "text": json!({"messaging_product": "whatsapp", "to": "+16505550147",
+                                   "type": "text", "text": {"body": "Your order 5521 ships today."}}).to_string()}}});
+            if let Some(identity) = props {
+                e["_wa_guard_properties"] = json!({san: identity});
+            }
+            e
+        };
+        let har = dir.join("sdk.har");
+        std::fs::write(
+            &har,
+            json!({"log": {"version": "1.2",
+                           "entries": [twilio, cloud(None), cloud(Some(SUPPORT))]}})
+            .to_string(),
+        )
+        .unwrap();
+        // The second entry names no caller and a number the policy does not list: allowed by
+        // both. Only the Twilio send changes (its form body read from params, its caller the
+        // assistant named by the entry).
+        let (v, out) = replay_json(&har, &[]);
+        assert!(out.status.success(), "{v}");
+        let changed = v["changed"].as_array().unwrap();
+        assert_eq!(changed.len(), 1, "{v}");
+        assert_eq!(changed[0]["id"], "sdk.har#1");
+        assert_eq!(changed[0]["authority"], "api.twilio.com");
+        assert_eq!(changed[0]["old"]["action"], "block");
+        assert_eq!(changed[0]["old"]["reason"], "general_assistant_origin");
+        assert_eq!(changed[0]["new"]["action"], "audit");
+        // --attr names the caller of every entry that names none; an entry's own stays.
+        let attr = format!("{san}={ASSISTANT}");
+        let (v, _) = replay_json(&har, &["--attr", &attr]);
+        let ids: Vec<&Value> = v["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| &c["id"])
+            .collect();
+        assert_eq!(ids, ["sdk.har#1", "sdk.har#2"], "{v}");
+        assert_eq!(v["changed"][1]["old"]["action"], "block", "{v}");
+        assert_eq!(
+            v["unchanged"], 1,
+            "the support entry keeps its own identity: {v}"
+        );
+    }
+
+    /// A bad line of a JSON lines file is reported (file:line and why) and skipped; the rest
+    /// is replayed, and the exit status says a line was unreadable.
+    #[test]
+    fn replay_skips_unreadable_lines() {
+        let dir = scratch().join("bad-lines");
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = std::fs::read_to_string(write_jsonl(&dir)).unwrap();
+        let mut lines: Vec<&str> = good.lines().collect();
+        lines.insert(1, r#"{"id": "cut", "method": "POST", "path": "/v21.0/1065"#);
+        lines.insert(3, r#"{"id": "odd", "colour": "blue"}"#);
+        lines.insert(4, "");
+        let path = dir.join("mixed.jsonl");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let (v, out) = replay_json(&path, &["--exit-code"]);
+        assert_eq!(out.status.code(), Some(2), "a line was unreadable");
+        assert_changes(&v, ["assistant", "upload"]);
+        assert_eq!(v["unreadable"], 2, "{v}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let p = path.display();
+        assert!(stderr.contains(&format!("{p}:2: ")), "{stderr}");
+        assert!(stderr.contains(&format!("{p}:4: ")), "{stderr}");
+        assert!(stderr.contains("colour"), "why: {stderr}");
+        assert_eq!(stderr.lines().count(), 2, "{stderr}");
+        let help = wa_guard(&["replay", "--help"]);
+        assert!(String::from_utf8_lossy(&help.stdout).contains("exit status is then 2"));
     }
 
     #[test]

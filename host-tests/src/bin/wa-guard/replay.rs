@@ -17,8 +17,8 @@ pub const HELP: &str = "\
 wa-guard replay: decide recorded requests with two policies and print every request whose
 verdict changes, with both verdicts.
 
-Usage: wa-guard replay [--format text|json] [--exit-code] [--peer ADDR] [--timing N]
-                       --old A.json --new B.json TRAFFIC...
+Usage: wa-guard replay [--format text|json] [--exit-code] [--peer ADDR] [--attr NAME=VALUE]...
+                       [--timing N] --old A.json --new B.json TRAFFIC...
 
 TRAFFIC is any of
   a JSONL file of requests in the JSON format `explain` reads, one per line, each with an
@@ -26,7 +26,10 @@ TRAFFIC is any of
   \"properties\", \"body\" | \"body_base64\"};
   a directory of request files: *.json (one JSON request), *.http (a raw HTTP/1.1 request),
   curl --trace or --trace-ascii output (*.txt, *.trace), and *.jsonl, *.har inside it;
-  a HAR file (*.har: log.entries[].request, postData.text; base64 with \"encoding\");
+  a HAR file (*.har: log.entries[].request; the body is postData.text, base64 with
+  \"encoding\", or, without text, postData.params sent as a form, name=value percent-encoded
+  and joined by &; an entry's \"_wa_guard_properties\" object, {\"NAME\": \"VALUE\"}, is its
+  Envoy attributes, as \"properties\" in a JSON request);
   Envoy tap output: http_buffered_trace traces, one JSON document or JSON lines (the
   downstream connection's remote address becomes source.address).
 A WhatsApp request compares action, rule and reason; a training upload compares its upload
@@ -39,14 +42,25 @@ that warms it): the engine's cost in wasmtime, the component boundary included.
 --peer ADDR is the caller's address (Envoy's source.address) for the requests that do not
 record one (a HAR file, a raw request).
 
+--attr NAME=VALUE is an Envoy attribute by name for every request that does not record its own
+of that name: the caller's identity for traffic that carries none, e.g.
+  --attr connection.uri_san_peer_certificate=spiffe://cluster.local/ns/a/sa/b
+(--peer ADDR is --attr source.address=ADDR).
+
+A line of a JSON lines file (or a HAR entry) that cannot be read, not JSON or not a request,
+is reported on standard error as FILE:LINE and why, and the replay goes on without it; the
+exit status is then 2, after the report, and --format json counts such lines in \"unreadable\".
+
 Prints each change, then `replay: N requests, M changed`. `--format json` prints one JSON
 document: {\"requests\", \"changed\": [{\"id\", \"method\", \"authority\", \"path\", \"old\":
-{\"action\", \"rule\", \"reason\"}, \"new\": {..}}], \"unchanged\"}. Exit status 0; with
---exit-code, 1 when a verdict changed.
+{\"action\", \"rule\", \"reason\"}, \"new\": {..}}], \"unchanged\", \"unreadable\"}. Exit status 0;
+with --exit-code, 1 when a verdict changed; 2 when a line could not be read or on an error.
 
 Examples:
   wa-guard replay --old policies/default.json --new my-policy.json traffic.jsonl
   wa-guard replay --old a.json --new b.json captured.har tap/
+  wa-guard replay --attr connection.uri_san_peer_certificate=spiffe://cluster.local/ns/ai/sa/bot \\
+                  --old a.json --new b.json sdk-proxy.har
   wa-guard replay --format json --exit-code --old a.json --new b.json requests/";
 
 /// One recorded request.
@@ -63,7 +77,7 @@ struct Options {
     exit_code: bool,
     old: Option<String>,
     new: Option<String>,
-    peer: Option<String>,
+    attributes: Vec<Attribute>,
     timing: Option<usize>,
     traffic: Vec<String>,
 }
@@ -86,7 +100,21 @@ impl Options {
                 "--exit-code" => o.exit_code = true,
                 "--old" => o.old = Some(value("--old")?),
                 "--new" => o.new = Some(value("--new")?),
-                "--peer" => o.peer = Some(value("--peer")?),
+                "--peer" => o.attributes.push(Attribute {
+                    name: "source.address".into(),
+                    value: value("--peer")?.into_bytes(),
+                }),
+                "--attr" => {
+                    let pair = value("--attr")?;
+                    let (name, v) = pair
+                        .split_once('=')
+                        .filter(|(name, _)| !name.is_empty())
+                        .ok_or_else(|| Fatal(format!("`--attr {pair}`: write NAME=VALUE")))?;
+                    o.attributes.push(Attribute {
+                        name: name.into(),
+                        value: v.as_bytes().to_vec(),
+                    });
+                }
                 "--timing" => {
                     let n = value("--timing")?;
                     let n = n
@@ -118,16 +146,17 @@ pub fn run(guard: &mut GuardComponent, args: Vec<String>) -> Result<ExitCode, Fa
     let old = compile_or_report(guard, old_file)?;
     let new = compile_or_report(guard, new_file)?;
     let mut requests = Vec::new();
+    let mut unreadable = Vec::new();
     for t in &o.traffic {
-        requests.extend(read_traffic(Path::new(t))?);
+        requests.extend(read_traffic(Path::new(t), &mut unreadable)?);
     }
-    if let Some(peer) = &o.peer {
-        for r in &mut requests {
-            if !r.attributes.iter().any(|a| a.name == "source.address") {
-                r.attributes.push(Attribute {
-                    name: "source.address".into(),
-                    value: peer.clone().into_bytes(),
-                });
+    for problem in &unreadable {
+        eprintln!("error: {problem} (skipped)");
+    }
+    for r in &mut requests {
+        for a in &o.attributes {
+            if !r.attributes.iter().any(|own| own.name == a.name) {
+                r.attributes.push(a.clone());
             }
         }
     }
@@ -161,17 +190,26 @@ pub fn run(guard: &mut GuardComponent, args: Vec<String>) -> Result<ExitCode, Fa
     if o.json {
         println!(
             "{}",
-            json!({"requests": n, "changed": changed, "unchanged": n - changed.len()})
+            json!({"requests": n, "changed": changed, "unchanged": n - changed.len(),
+                   "unreadable": unreadable.len()})
         );
-    } else {
+    } else if unreadable.is_empty() {
         println!("replay: {n} requests, {} changed", changed.len());
+    } else {
+        println!(
+            "replay: {n} requests, {} changed, {} unreadable line(s) skipped",
+            changed.len(),
+            unreadable.len()
+        );
     }
     if let Some(n) = o.timing {
         timing(guard, (old, new), &requests, n)?;
     }
     guard.drop_policy(old)?;
     guard.drop_policy(new)?;
-    Ok(if o.exit_code && !changed.is_empty() {
+    Ok(if !unreadable.is_empty() {
+        ExitCode::from(2)
+    } else if o.exit_code && !changed.is_empty() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -253,8 +291,9 @@ fn describe(v: &Value) -> String {
 // ---------------------------------------------------------------------------------------------
 // traffic readers
 
-/// The requests in a file or directory.
-pub fn read_traffic(path: &Path) -> Result<Vec<Recorded>, Fatal> {
+/// The requests in a file or directory; a JSON line that cannot be read goes to `unreadable`
+/// (`file:line: why`) and the rest are read.
+pub fn read_traffic(path: &Path, unreadable: &mut Vec<String>) -> Result<Vec<Recorded>, Fatal> {
     if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(|e| Fatal(format!("cannot read `{}`: {e}", path.display())))?
@@ -264,14 +303,18 @@ pub fn read_traffic(path: &Path) -> Result<Vec<Recorded>, Fatal> {
         files.sort();
         let mut all = Vec::new();
         for f in files {
-            all.extend(read_file(&f, true)?);
+            all.extend(read_file(&f, true, unreadable)?);
         }
         return Ok(all);
     }
-    read_file(path, false)
+    read_file(path, false, unreadable)
 }
 
-fn read_file(path: &Path, in_directory: bool) -> Result<Vec<Recorded>, Fatal> {
+fn read_file(
+    path: &Path,
+    in_directory: bool,
+    unreadable: &mut Vec<String>,
+) -> Result<Vec<Recorded>, Fatal> {
     let name = path.display().to_string();
     let bytes = crate::read_bytes(&name)?;
     let at = |e: String| Fatal(format!("`{name}`: {e}"));
@@ -283,7 +326,7 @@ fn read_file(path: &Path, in_directory: bool) -> Result<Vec<Recorded>, Fatal> {
         .to_ascii_lowercase();
     if first == Some(b'{') || first == Some(b'[') {
         let text = std::str::from_utf8(&bytes).map_err(|e| at(e.to_string()))?;
-        return json_traffic(&name, text, in_directory && ext == "json").map_err(at);
+        return json_traffic(&name, text, in_directory && ext == "json", unreadable).map_err(at);
     }
     if !in_directory {
         return Err(at(
@@ -318,40 +361,105 @@ fn file_id(path: &Path) -> String {
 
 /// JSON traffic: a HAR document, Envoy tap traces (one document, an array, or JSON lines), or
 /// JSON lines of requests. `single`: a directory's `.json` file, one request named by the file.
-fn json_traffic(name: &str, text: &str, single: bool) -> Result<Vec<Recorded>, String> {
-    let base = Path::new(name);
-    let stem = file_id(base);
-    let mut out = Vec::new();
-    let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-    let mut values = Vec::new();
-    for (i, v) in stream.enumerate() {
-        values.push(v.map_err(|e| format!("document {}: {e}", i + 1))?);
+/// A document (a line of JSON lines) or a HAR entry that cannot be read goes to `unreadable` as
+/// `file:line: why`; the others are read. Text that is neither JSON documents nor JSON lines
+/// is an error.
+fn json_traffic(
+    name: &str,
+    text: &str,
+    single: bool,
+    unreadable: &mut Vec<String>,
+) -> Result<Vec<Recorded>, String> {
+    let stem = file_id(Path::new(name));
+    // Documents with the line each starts on.
+    let mut docs: Vec<(usize, Result<Value, String>)> = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut end = 0;
+    let mut failed = None;
+    while let Some(v) = stream.next() {
+        match v {
+            Ok(v) => docs.push((line_at(text, end), Ok(v))),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+        end = stream.byte_offset();
     }
-    let many = values.len() > 1;
-    for (i, v) in values.into_iter().enumerate() {
-        let n = i + 1;
+    if let Some(e) = failed {
+        // JSON lines with a bad line: each line on its own. Anything else (a pretty-printed
+        // document cut short) is no traffic at all.
+        let lines: Vec<(usize, &str)> = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i.saturating_add(1), l.trim()))
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
+        let jsonl = lines.iter().any(|(_, l)| {
+            l.starts_with('{') && l.ends_with('}') && serde_json::from_str::<Value>(l).is_ok()
+        });
+        if !jsonl {
+            return Err(e.to_string());
+        }
+        docs = lines
+            .into_iter()
+            .map(|(n, l)| (n, serde_json::from_str(l).map_err(|e| e.to_string())))
+            .collect();
+    }
+    let many = docs.len() > 1;
+    let mut out = Vec::new();
+    for (n, doc) in docs {
+        let v = match doc {
+            Ok(v) => v,
+            Err(e) => {
+                unreadable.push(format!("{name}:{n}: {e}"));
+                continue;
+            }
+        };
         let items = match v {
             Value::Array(items) => items,
             other => vec![other],
         };
         for (j, item) in items.iter().enumerate() {
             let label = match (many, items.len() > 1) {
-                (true, true) => format!("{stem}:{n}.{}", j + 1),
+                (true, true) => format!("{stem}:{n}.{}", j.saturating_add(1)),
                 (true, false) => format!("{stem}:{n}"),
-                (false, true) => format!("{stem}:{}", j + 1),
+                (false, true) => format!("{stem}:{}", j.saturating_add(1)),
                 (false, false) if single => stem.clone(),
-                (false, false) => format!("{stem}:1"),
+                (false, false) => format!("{stem}:{n}"),
             };
-            if item.pointer("/log/entries").is_some() {
-                out.extend(har(&stem, item)?);
+            let read = if item.pointer("/log/entries").is_some() {
+                har(&stem, item, &mut |e| {
+                    unreadable.push(format!("{name}:{n}: {e}"))
+                })
             } else if let Some(trace) = item.get("http_buffered_trace") {
-                out.push(tap(&label, trace)?);
+                tap(&label, trace).map(|r| vec![r])
             } else {
-                out.push(json_line(&label, item).map_err(|e| format!("{label}: {e}"))?);
+                json_line(&label, item).map(|r| vec![r])
+            };
+            match read {
+                Ok(r) => out.extend(r),
+                Err(e) => unreadable.push(format!("{name}:{n}: {e}")),
             }
         }
     }
     Ok(out)
+}
+
+/// The line (from 1) of the first non-blank character at or after byte `from`.
+fn line_at(text: &str, from: usize) -> usize {
+    let bytes = text.as_bytes();
+    let start = bytes
+        .iter()
+        .skip(from)
+        .position(|b| !b.is_ascii_whitespace())
+        .map_or(bytes.len(), |p| p.saturating_add(from));
+    bytes
+        .iter()
+        .take(start)
+        .filter(|&&b| b == b'\n')
+        .count()
+        .saturating_add(1)
 }
 
 /// One request in `explain`'s JSON format, with an optional `id`.
@@ -376,83 +484,141 @@ fn json_line(label: &str, v: &Value) -> Result<Recorded, String> {
     })
 }
 
-/// A HAR file's requests (`log.entries[].request`).
-fn har(stem: &str, doc: &Value) -> Result<Vec<Recorded>, String> {
+/// A HAR file's requests (`log.entries[].request`); an entry that cannot be read goes to `bad`.
+fn har(stem: &str, doc: &Value, bad: &mut dyn FnMut(String)) -> Result<Vec<Recorded>, String> {
     let entries = doc
         .pointer("/log/entries")
         .and_then(Value::as_array)
         .ok_or("`log.entries` is not a list")?;
     let mut out = Vec::new();
     for (i, e) in entries.iter().enumerate() {
-        let id = format!("{stem}#{}", i + 1);
-        let req = e
-            .get("request")
-            .ok_or_else(|| format!("{id}: no `request`"))?;
-        let method = req
-            .get("method")
-            .and_then(Value::as_str)
-            .unwrap_or("GET")
-            .to_ascii_uppercase();
-        let url = req
-            .get("url")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{id}: no `url`"))?;
-        let (mut authority, path) = split_url(url);
-        let mut headers = Vec::new();
-        for h in req
-            .get("headers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let (Some(k), Some(v)) = (
-                h.get("name").and_then(Value::as_str),
-                h.get("value").and_then(Value::as_str),
-            ) else {
-                continue;
-            };
-            let k = k.to_ascii_lowercase();
-            match k.as_str() {
-                ":authority" | "host" => authority = v.to_owned(),
-                // HTTP/2 pseudo-headers (Chrome records them) are the request line's.
-                _ if k.starts_with(':') => {}
-                _ => headers.push((k, v.to_owned())),
-            }
+        let id = format!("{stem}#{}", i.saturating_add(1));
+        match har_entry(&id, e) {
+            Ok(r) => out.push(r),
+            Err(e) => bad(format!("{id}: {e}")),
         }
-        let post = req.get("postData");
-        let text = post
-            .and_then(|p| p.get("text"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let base64 = post
-            .and_then(|p| p.get("encoding"))
-            .and_then(Value::as_str)
-            .is_some_and(|e| e.eq_ignore_ascii_case("base64"));
-        let body = if base64 {
-            decode_base64(text).map_err(|e| format!("{id}: {e}"))?
-        } else {
-            text.as_bytes().to_vec()
-        };
-        let has_ct = headers.iter().any(|(k, _)| k == "content-type");
-        if let (false, Some(mime)) = (
-            has_ct,
-            post.and_then(|p| p.get("mimeType")).and_then(Value::as_str),
-        ) {
-            headers.push(("content-type".into(), mime.to_owned()));
-        }
-        out.push(Recorded {
-            id,
-            head: RequestHead {
-                method,
-                authority,
-                path,
-                headers,
-            },
-            body,
-            attributes: Vec::new(),
-        });
     }
     Ok(out)
+}
+
+/// One HAR entry: its request, and its `_wa_guard_properties` (Envoy attributes by name).
+fn har_entry(id: &str, e: &Value) -> Result<Recorded, String> {
+    let req = e.get("request").ok_or("no `request`")?;
+    let method = req
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
+    let url = req.get("url").and_then(Value::as_str).ok_or("no `url`")?;
+    let (mut authority, path) = split_url(url);
+    let mut headers = Vec::new();
+    for h in req
+        .get("headers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(k), Some(v)) = (
+            h.get("name").and_then(Value::as_str),
+            h.get("value").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let k = k.to_ascii_lowercase();
+        match k.as_str() {
+            ":authority" | "host" => authority = v.to_owned(),
+            // HTTP/2 pseudo-headers (Chrome records them) are the request line's.
+            _ if k.starts_with(':') => {}
+            _ => headers.push((k, v.to_owned())),
+        }
+    }
+    let post = req.get("postData");
+    let text = post.and_then(|p| p.get("text")).and_then(Value::as_str);
+    let params = post.and_then(|p| p.get("params")).and_then(Value::as_array);
+    let base64 = post
+        .and_then(|p| p.get("encoding"))
+        .and_then(Value::as_str)
+        .is_some_and(|e| e.eq_ignore_ascii_case("base64"));
+    let mut mime = post
+        .and_then(|p| p.get("mimeType"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let body = match (text, params) {
+        (Some(text), _) if base64 => decode_base64(text)?,
+        (Some(text), _) => text.as_bytes().to_vec(),
+        // HAR 1.2 records a form body as its fields (`params`) and may leave `text` out.
+        (None, Some(params)) => {
+            if mime.is_none() {
+                mime = Some("application/x-www-form-urlencoded".into());
+            }
+            form_body(params)?
+        }
+        (None, None) => Vec::new(),
+    };
+    let has_ct = headers.iter().any(|(k, _)| k == "content-type");
+    if let (false, Some(mime)) = (has_ct, mime) {
+        headers.push(("content-type".into(), mime));
+    }
+    let mut attributes = Vec::new();
+    if let Some(props) = e.get("_wa_guard_properties") {
+        let props = props
+            .as_object()
+            .ok_or("`_wa_guard_properties` is not an object of NAME: VALUE")?;
+        for (name, v) in props {
+            let value = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(_) | Value::Bool(_) => v.to_string(),
+                _ => return Err(format!("`_wa_guard_properties.{name}` is not a string")),
+            };
+            attributes.push(Attribute {
+                name: name.clone(),
+                value: value.into_bytes(),
+            });
+        }
+    }
+    Ok(Recorded {
+        id: id.to_owned(),
+        head: RequestHead {
+            method,
+            authority,
+            path,
+            headers,
+        },
+        body,
+        attributes,
+    })
+}
+
+/// HAR `postData.params` as an `application/x-www-form-urlencoded` body: `name=value`
+/// percent-encoded (a space as `+`), joined by `&`.
+fn form_body(params: &[Value]) -> Result<Vec<u8>, String> {
+    let mut body = String::new();
+    for (i, p) in params.iter().enumerate() {
+        let name = p
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("postData.params[{i}] has no `name`"))?;
+        let value = p.get("value").and_then(Value::as_str).unwrap_or("");
+        if !body.is_empty() {
+            body.push('&');
+        }
+        form_encode(name, &mut body);
+        body.push('=');
+        form_encode(value, &mut body);
+    }
+    Ok(body.into_bytes())
+}
+
+fn form_encode(text: &str, out: &mut String) {
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
 }
 
 /// `https://host:443/path?q` as the authority and the path with its query.
