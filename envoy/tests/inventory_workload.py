@@ -274,13 +274,21 @@ def _sends() -> list[Send]:
         n += 1
         add(BILLING, NOTICES_LINE, "template", template("invoice_ready", "en_US", [invoice, amount], n),
             "invoice_ready")
-    for lang in ("en", "de", "it"):
+    # Billing and the clinic send at least ten scored messages each: the inventory proposes a
+    # customer_service origin only on that much evidence (a declared service bot is no longer
+    # scored), and leaves a sender with fewer undeclared for review.
+    for lang in ("en", "de", "it", "es", "fr", "pt"):
         n += 1
         add(BILLING, NOTICES_LINE, "text", text(SERVICE_TEXTS[lang], n))
+    n += 1
+    add(BILLING, NOTICES_LINE, "template", template("invoice_ready", "en_US", ["2026-1240", "19.99"], n),
+        "invoice_ready")
 
-    for lang in ("es", "en", "pt"):
+    for lang in ("es", "en", "pt", "de", "fr", "it"):
         n += 1
         add(CLINIC, NOTICES_LINE, "text", text(SERVICE_TEXTS[lang], n))
+    n += 1
+    add(CLINIC, CLINIC_LINE, "image", image(SERVICE_CAPTIONS["en"], n))
     for lang in ("en", "es"):
         n += 1
         add(CLINIC, CLINIC_LINE, "image", image(SERVICE_CAPTIONS[lang], n))

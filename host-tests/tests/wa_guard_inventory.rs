@@ -158,7 +158,7 @@ fn logs() -> (Vec<String>, Vec<String>) {
         send("2026-12-07T03:02:00.000Z", a, "unknown", "audit", "content_classifier", Some(0.88), n922, Some("text"), 1.0),
         String::new(),
         r#"{"level":"info","msg":"a JSON line of another program"}"#.to_owned(),
-        training("2026-12-07T03:30:00.000Z", "stripped", 10, 3),
+        training("2026-12-07T03:30:00.000Z", "strip", 10, 3),
     ];
     // A line cut off mid-JSON, as a full disk or a log shipper's limit leaves it.
     let cut = send(
@@ -172,7 +172,7 @@ fn logs() -> (Vec<String>, Vec<String>) {
         Some("text"),
         1.0,
     );
-    let cut_training = training("2026-12-07T03:41:00.000Z", "forwarded", 1, 0);
+    let cut_training = training("2026-12-07T03:41:00.000Z", "forward", 1, 0);
     // An older filter's line: no ts, no sample (its time from Envoy's prefix).
     let old = "[2026-12-07 03:50:00.000][17][info][wasm] wasm log wa_guard: wa-egress-guard decision {\"event\":\"wa_egress_guard.decision\",\"decision\":\"allow\",\"rule\":\"no_rule\",\"reason\":\"allowed\",\"role\":\"unknown\",\"score\":0.1,\"signals\":[],\"identity\":null,\"identity_source\":null,\"provider\":\"cloud_api\",\"endpoint\":\"messages\",\"phone_number_id\":null,\"message_type\":\"text\"}".to_owned();
     let second = vec![
@@ -281,7 +281,7 @@ fn logs() -> (Vec<String>, Vec<String>) {
             .unwrap()
             .to_owned(),
         old,
-        training("2026-12-07T03:55:00.000Z", "forwarded", 5, 0),
+        training("2026-12-07T03:55:00.000Z", "forward", 5, 0),
     ];
     (first, second)
 }
@@ -309,7 +309,8 @@ fn sender<'a>(doc: &'a Value, identity: &str) -> &'a Value {
 fn check_counts(doc: &Value) {
     assert_eq!(
         doc["lines"],
-        json!({"read": 24, "decisions": 16, "training": 2, "skipped": 4, "malformed": 2}),
+        json!({"read": 24, "decisions": 16, "training": 2, "skipped": 4, "malformed": 2,
+               "duplicates": 0, "malformed_reasons": {"broken_json": 2}}),
         "{doc:#}"
     );
     assert_eq!(doc["policies"], json!(["p0123456789abcdef"]));
@@ -392,7 +393,7 @@ fn check_counts(doc: &Value) {
         ),
         (json!(2), json!(15), json!(3))
     );
-    assert_eq!(t["decisions"], json!({"stripped": 1, "forwarded": 1}));
+    assert_eq!(t["decisions"], json!({"strip": 1, "forward": 1}));
     assert_eq!(t["detectors"], json!({"whatsapp_export_line": 3}));
 
     let ready = &doc["ready_to_enforce"];
@@ -611,22 +612,22 @@ fn suggested_policy_validates_and_declares_the_roles_the_scores_support() {
         base["origins"][0],
         "a declared origin is kept as it was"
     );
-    assert_eq!(
-        origin("support-helpdesk"),
-        json!({"id": "support-helpdesk", "identities": [{"exact": HELPDESK}], "role": "customer_service", "message_types": ["template", "text"]})
+    // Four clean lines sampled at 0.5 weigh 8: too few to vouch for a service bot, which
+    // would no longer be scored once declared.
+    assert!(
+        !origins
+            .iter()
+            .any(|o| o["identities"][0]["exact"] == HELPDESK),
+        "{policy:#}"
     );
     assert_eq!(
         origin("lab-assistant"),
         json!({"id": "lab-assistant", "identities": [{"exact": ASSISTANT}], "role": "general_assistant"})
     );
     assert_eq!(
-        origin("10-0-0-7"),
-        json!({"id": "10-0-0-7", "identities": [{"cidr": "10.0.0.7"}], "role": "customer_service", "message_types": ["interactive"]})
-    );
-    assert_eq!(
         origins.len(),
-        5,
-        "the hostile identity is declared too, by exact match"
+        2,
+        "the helpdesk and 10.0.0.7 (too few scored sends) and the hostile identity (none) need review"
     );
     let rules = policy["phone_numbers"]["numbers"].as_array().unwrap();
     let rule = |path_id: &str| {
@@ -637,18 +638,16 @@ fn suggested_policy_validates_and_declares_the_roles_the_scores_support() {
             .clone()
     };
     assert_eq!(
-        rule("106540352242922")["allowed_origins"],
-        json!(["support-helpdesk"])
+        rule("106540352242922").get("allowed_origins"),
+        None,
+        "an undeclared sender used it"
     );
     assert_eq!(
         rule("106540352242955")["purpose"],
         "general_assistant",
         "only the assistant sent from it"
     );
-    assert_eq!(
-        rule("106540352242977")["allowed_origins"],
-        json!(["10-0-0-7", "shop-bots"])
-    );
+    assert_eq!(rule("106540352242977").get("allowed_origins"), None);
 
     let evidence = std::fs::read_to_string(dir.join("proposed.evidence.md")).unwrap();
     assert!(
@@ -656,6 +655,20 @@ fn suggested_policy_validates_and_declares_the_roles_the_scores_support() {
         "{evidence}"
     );
     assert!(evidence.contains("4 of 6 scored sends (67%)"), "{evidence}");
+    assert!(
+        evidence.contains("## Needs review (not declared)")
+            && evidence.contains(&format!(
+                "### `{HELPDESK}` (source `peer_uri_san`): not declared"
+            ))
+            && evidence.contains("too few scored sends to vouch for it as customer service"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains(
+            "is not scored by the classifier unless `content.roles` lists `customer_service`"
+        ),
+        "{evidence}"
+    );
     assert!(evidence.contains("carried no identity"), "{evidence}");
 
     let validate = wa_guard(&["validate", policy_file.to_str().unwrap()], None);
@@ -693,8 +706,430 @@ fn suggested_policy_validates_and_declares_the_roles_the_scores_support() {
         )
     };
     assert_eq!(decide(ASSISTANT), ("block".into(), "lab-assistant".into()));
+    assert_eq!(decide(HELPDESK), ("allow".into(), "no_rule".into()));
+}
+
+/// One decision line of the review findings' cases, Envoy-prefixed, with a unique request id.
+#[allow(clippy::too_many_arguments)]
+fn case_line(
+    n: usize,
+    who: (&str, &str),
+    role: &str,
+    decision: &str,
+    rule: &str,
+    score: Option<f64>,
+    number: &str,
+    sample: f64,
+) -> String {
+    let line = json!({
+        "event": "wa_egress_guard.decision", "ts": format!("2026-12-07T04:{:02}:{:02}.000Z", n / 60 % 60, n % 60),
+        "request_id": format!("case-{n}"), "policy": "p1", "decision": decision, "rule": rule,
+        "reason": if decision == "allow" { "allowed" } else { "general_assistant_content" },
+        "role": role, "score": score, "signals": [], "identity": who.0, "identity_source": who.1,
+        "provider": "cloud_api", "endpoint": "messages", "phone_number_id": number,
+        "message_type": "text", "sample": sample,
+    });
+    envoy("2026-12-07T04:00:00.000Z", "decision", &line)
+}
+
+/// The review's findings (H1, H2, M1, M2): a service bot is declared only on strong evidence,
+/// a sender without content evidence never, every origin that used a number is linked to it,
+/// and a number whose every send was stopped is proposed in the evidence only.
+#[test]
+fn suggestion_declares_only_what_the_evidence_supports() {
+    let dir = scratch("evidence");
+    let h = |id: &'static str| (id, "header");
+    let mut lines = Vec::new();
+    let mut k = 0usize;
+    let mut push = |lines: &mut Vec<String>,
+                    who: (&str, &str),
+                    decision: &str,
+                    rule: &str,
+                    score: Option<f64>,
+                    number: &str,
+                    sample: f64| {
+        k += 1;
+        lines.push(case_line(
+            k, who, "unknown", decision, rule, score, number, sample,
+        ));
+    };
+    for _ in 0..2 {
+        push(
+            &mut lines,
+            h("two-audits"),
+            "audit",
+            "content_classifier",
+            Some(0.97),
+            "201",
+            1.0,
+        );
+    }
+    for _ in 0..4 {
+        push(
+            &mut lines,
+            h("mixed"),
+            "audit",
+            "content_classifier",
+            Some(0.93),
+            "202",
+            1.0,
+        );
+    }
+    for _ in 0..5 {
+        push(
+            &mut lines,
+            h("mixed"),
+            "allow",
+            "no_rule",
+            Some(0.2),
+            "202",
+            1.0,
+        );
+    }
+    for _ in 0..9 {
+        push(
+            &mut lines,
+            h("outweighed"),
+            "audit",
+            "content_classifier",
+            Some(0.93),
+            "203",
+            1.0,
+        );
+    }
+    push(
+        &mut lines,
+        h("outweighed"),
+        "allow",
+        "no_rule",
+        Some(0.1),
+        "203",
+        0.1,
+    );
+    // One clean line sampled at 0.1 weighs 10, but is one message seen.
+    push(
+        &mut lines,
+        h("one-sampled"),
+        "allow",
+        "no_rule",
+        Some(0.1),
+        "204",
+        0.1,
+    );
+    for _ in 0..5 {
+        push(
+            &mut lines,
+            h("assistant"),
+            "audit",
+            "content_classifier",
+            Some(0.95),
+            "205",
+            1.0,
+        );
+    }
+    // A service bot seen under two identity sources, both using 206.
+    for source in ["header", "source_address"] {
+        for _ in 0..12 {
+            push(
+                &mut lines,
+                ("10.1.1.1", source),
+                "allow",
+                "no_rule",
+                Some(0.1),
+                "206",
+                1.0,
+            );
+        }
+    }
+    // Stopped before scoring only: no content evidence.
+    for rule in ["default_action", "default_action", "unknown_phone_number"] {
+        push(&mut lines, h("stopped"), "block", rule, None, "207", 1.0);
+    }
+    // A clean service bot whose sends to 208 were blocked as an unknown number, and 209
+    // (shared with the clean 10.1.1.1) where some were.
+    for _ in 0..12 {
+        push(
+            &mut lines,
+            h("notifier"),
+            "allow",
+            "no_rule",
+            Some(0.05),
+            "210",
+            1.0,
+        );
+    }
+    for _ in 0..3 {
+        push(
+            &mut lines,
+            h("notifier"),
+            "block",
+            "unknown_phone_number",
+            None,
+            "208",
+            1.0,
+        );
+    }
+    for _ in 0..2 {
+        push(
+            &mut lines,
+            h("notifier"),
+            "block",
+            "unknown_phone_number",
+            None,
+            "209",
+            1.0,
+        );
+    }
+    push(
+        &mut lines,
+        ("10.1.1.1", "header"),
+        "allow",
+        "no_rule",
+        Some(0.1),
+        "209",
+        1.0,
+    );
+    std::fs::write(dir.join("envoy.log"), lines.join("\n") + "\n").unwrap();
+
+    let mut base: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("policies/default.json")).unwrap(),
+    )
+    .unwrap();
+    base["identity"]["sources"] = json!([
+        {"type": "header", "name": "x-caller", "trusted_peers": {"addresses": ["127.0.0.1/32"]}},
+        {"type": "source_address"}
+    ]);
+    base["phone_numbers"] = json!({"unknown": "block", "numbers": []});
+    let base_file = dir.join("base.json");
+    std::fs::write(&base_file, base.to_string()).unwrap();
+    let out_file = dir.join("out.json");
+    let out = wa_guard(
+        &[
+            "inventory",
+            "--json",
+            dir.join("inv.json").to_str().unwrap(),
+            "--suggest-policy",
+            base_file.to_str().unwrap(),
+            "--out",
+            out_file.to_str().unwrap(),
+            dir.join("envoy.log").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let policy: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    let evidence = std::fs::read_to_string(dir.join("out.evidence.md")).unwrap();
+    let roles: Vec<(String, String)> = policy["origins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let p = &o["identities"][0];
+            let who = p.get("exact").or_else(|| p.get("cidr")).unwrap();
+            (
+                who.as_str().unwrap().to_owned(),
+                o["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let role_of = |who: &str| -> Vec<&str> {
+        roles
+            .iter()
+            .filter(|(w, _)| w == who)
+            .map(|(_, r)| r.as_str())
+            .collect()
+    };
+    // H1: too few, mixed, or outweighed by one sampled line: not declared, and why.
+    for who in [
+        "two-audits",
+        "mixed",
+        "outweighed",
+        "one-sampled",
+        "stopped",
+    ] {
+        assert!(role_of(who).is_empty(), "{who}: {policy:#}");
+        assert!(
+            evidence.contains(&format!("### `{who}` (source `header`): not declared")),
+            "{who}: {evidence}"
+        );
+    }
+    assert!(
+        evidence.contains("too few scored sends to call it an assistant"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("mixed: 4 of 9 scored sends (4 of 9 lines)"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("mixed: 9 of 19 scored sends (9 of 10 lines)"),
+        "{evidence}"
+    );
+    assert_eq!(role_of("assistant"), ["general_assistant"]);
+    assert_eq!(role_of("notifier"), ["customer_service"]);
+    // H2: the rules that stopped it.
+    assert!(
+        evidence.contains("only seen stopped before the classifier scored it, by `default_action` 2, `unknown_phone_number` 1"),
+        "{evidence}"
+    );
+    // M1: both origins of 10.1.1.1 linked to the number both used.
     assert_eq!(
-        decide(HELPDESK),
-        ("allow".into(), "support-helpdesk".into())
+        role_of("10.1.1.1"),
+        ["customer_service", "customer_service"]
+    );
+    assert!(
+        evidence.contains("seen under 2 identity sources"),
+        "{evidence}"
+    );
+    let rules = policy["phone_numbers"]["numbers"].as_array().unwrap();
+    let rule = |id: &str| rules.iter().find(|r| r["path_ids"] == json!([id])).cloned();
+    assert_eq!(
+        rule("206").unwrap()["allowed_origins"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{policy:#}"
+    );
+    // M2: every send to 208 was blocked: evidence only. 209's link says what it allows.
+    assert!(rule("208").is_none(), "{policy:#}");
+    assert!(rule("207").is_none(), "{policy:#}");
+    assert!(
+        evidence.contains("`208` (rule `number-208`, **not in the policy**)"),
+        "{evidence}"
+    );
+    let r209 = rule("209").unwrap();
+    assert_eq!(
+        r209["allowed_origins"].as_array().unwrap().len(),
+        2,
+        "{r209}"
+    );
+    assert!(
+        evidence.contains("2 sends from `notifier` (source `header`) were blocked by rule `unknown_phone_number`; this rule allows them."),
+        "{evidence}"
+    );
+    let validate = wa_guard(&["validate", out_file.to_str().unwrap()], None);
+    assert!(
+        validate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&validate.stderr)
+    );
+}
+
+/// H3, M3, M4, L1, L2: forged markers are other programs' lines, suspect samples and unknown
+/// decisions are malformed, the same line read twice counts once, implausible times stay out
+/// of the period, and without --policy a service bot's high score is flagged at the default.
+#[test]
+fn inventory_counts_only_lines_it_can_trust() {
+    let dir = scratch("trust");
+    let ok = |n: usize, extra: Value| {
+        let mut v = json!({
+            "event": "wa_egress_guard.decision", "ts": "2026-12-07T05:00:00.000Z",
+            "request_id": format!("t-{n}"), "decision": "allow", "rule": "no_rule",
+            "reason": "allowed", "role": "unknown", "score": 0.1, "identity": "svc",
+            "identity_source": "header", "phone_number_id": "301", "message_type": "text",
+            "sample": 1,
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let forged = ok(1, json!({"identity": "forged"}));
+    let lines = vec![
+        // Accepted: Envoy's prefix, Istio's tab-separated one, a bare object, a Docker record.
+        envoy("2026-12-07T05:00:00.000Z", "decision", &ok(2, json!({}))),
+        format!(
+            "2026-12-07T05:00:01.000000Z\tinfo\tenvoy wasm external/envoy/source/extensions/common/wasm/context.cc:1192\twasm log wa_guard: wa-egress-guard decision {}",
+            ok(3, json!({}))
+        ),
+        ok(4, json!({})).to_string(),
+        json!({"log": format!("wa-egress-guard decision {}\n", ok(5, json!({}))), "stream": "stderr"}).to_string(),
+        // Forged: the marker in an access log's User-Agent, mid-message in a JSON record,
+        // after a prefix with a quote, and a JSON line whose `event` is not ours.
+        format!(
+            "[2026-12-07T05:00:02.000Z] \"POST /v21.0/301/messages HTTP/1.1\" 200 - \"curl wa-egress-guard decision {forged}\" \"graph.facebook.com\""
+        ),
+        json!({"message": format!("user said wa-egress-guard decision {forged}")}).to_string(),
+        format!("[2026-12-07 05:00:03.000][1][info][wasm] \"x\" wasm log a: wa-egress-guard decision {forged}"),
+        json!({"event": "other", "line": format!("wa-egress-guard decision {forged}")}).to_string(),
+        // Malformed: suspect samples, an unknown decision, a training line stripping more
+        // than it saw.
+        envoy("2026-12-07T05:00:00.000Z", "decision", &ok(6, json!({"sample": 0.00005}))),
+        envoy("2026-12-07T05:00:00.000Z", "decision", &ok(7, json!({"sample": 1e-300}))),
+        envoy("2026-12-07T05:00:00.000Z", "decision", &ok(8, json!({"sample": "0.5"}))),
+        envoy("2026-12-07T05:00:00.000Z", "decision", &ok(9, json!({"decision": "audit", "sample": 0.5}))),
+        envoy("2026-12-07T05:00:00.000Z", "decision", &ok(10, json!({"decision": "maybe"}))),
+        envoy("2026-12-07T05:00:00.000Z", "training", &json!({
+            "event": "wa_egress_guard.training_upload", "request_id": "u1", "decision": "strip",
+            "endpoint": "openai-files", "records_seen": 1, "records_stripped": 5, "sample": 1})),
+        // Accepted, but its time (year 9999) stays out of the period; the lowest sample.
+        envoy("2026-12-07T05:00:00.000Z", "decision", &ok(11, json!({"ts": "9999-12-31T23:59:59.999Z", "sample": 0.0001}))),
+        // A declared service bot with an allowed line scoring 0.8 (its origin's rule won).
+        envoy("2026-12-07T05:00:00.000Z", "decision", &ok(12, json!({"identity": "shop", "role": "customer_service", "rule": "shop-bots", "score": 0.8}))),
+    ];
+    let log = dir.join("a.log");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    // The same file twice (by two names) and a rotated copy of it.
+    std::fs::copy(&log, dir.join("a.log.1")).unwrap();
+    let json_file = dir.join("inv.json");
+    let out = wa_guard(
+        &[
+            "inventory",
+            "--json",
+            json_file.to_str().unwrap(),
+            "--markdown",
+            dir.join("inv.md").to_str().unwrap(),
+            log.to_str().unwrap(),
+            &format!("{}/./a.log", dir.display()),
+            dir.join("a.log.*").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
+    assert_eq!(
+        doc["lines"],
+        json!({"read": 32, "decisions": 6, "training": 0, "skipped": 8, "malformed": 12,
+               "duplicates": 6,
+               "malformed_reasons": {"suspect_sample": 8, "unknown_decision": 2,
+                                     "stripped_more_than_seen": 2}}),
+        "{doc:#}"
+    );
+    assert!(
+        doc["senders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["identity"] != "forged"),
+        "{doc:#}"
+    );
+    assert_eq!(
+        sender(&doc, "svc")["sends"],
+        10_004,
+        "four lines and one at sample 0.0001"
+    );
+    assert_eq!(
+        doc["period"]["last"], "2026-12-07T05:00:00.000Z",
+        "not the year 9999"
+    );
+    assert_eq!(doc["threshold_source"], "default");
+    assert_eq!(
+        doc["ready_to_enforce"]["off_topic_service_senders"],
+        json!(["shop"]),
+        "a score at or above the default 0.71, whatever rule won"
+    );
+    let md = std::fs::read_to_string(dir.join("inv.md")).unwrap();
+    assert!(
+        md.contains("the engine's default, assumed: no --policy was given"),
+        "{md}"
     );
 }

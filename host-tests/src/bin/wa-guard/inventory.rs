@@ -23,7 +23,7 @@ mod read;
 mod suggest;
 mod time;
 
-use aggregate::Judgement;
+use aggregate::{Judgement, ThresholdSource};
 
 /// The classifier's default threshold (`content.threshold`), used when no policy names one.
 const DEFAULT_THRESHOLD: f64 = 0.71;
@@ -47,14 +47,19 @@ Outputs (FILE `-` is standard output; with none of the three, Markdown goes to s
   --markdown FILE     a Markdown summary for a ticket or a pull request
   --html FILE         one self-contained HTML report with inline SVG charts (opens offline)
   --policy POLICY     the policy the logs were written under: its content.threshold
-                      judges declared service bots' scores (default: rule content_classifier
-                      alone marks an off-topic send)
+                      judges declared service bots' scores (default: BASE's, else the
+                      engine's default 0.71, which the output says it assumed)
   --suggest-policy BASE.json
-                      write BASE with every observed, undeclared sender declared as an
-                      origin (general_assistant when at least 3 weighted scored sends and
-                      more than half of them score at or above the threshold, else
-                      customer_service with the message types it sent) and the phone
-                      numbers linked to the origins that use them; checked by the engine
+                      write BASE with the observed, undeclared senders declared as origins
+                      when their scores support a role: general_assistant with at least 3
+                      scored sends, more than half at or above the threshold (weighted and
+                      by lines); customer_service, with the message types it sent, with at
+                      least 10 weighted scored sends in 3 lines and none at or above the
+                      threshold (a service origin is not scored again unless content.roles
+                      lists customer_service). Others stay undeclared, listed for review in
+                      the evidence. Phone numbers are linked to the origins that use them
+                      (a number whose every send was stopped: in the evidence only).
+                      Checked by the engine
   --out FILE          where the suggested policy goes (default suggested-policy.json)
   --evidence FILE     the evidence per proposed origin, Markdown
                       (default: the --out file with .evidence.md)
@@ -127,7 +132,11 @@ pub fn run(component: Option<PathBuf>, args: Vec<String>) -> Result<ExitCode, Fa
             .as_ref()
             .or(base.as_ref())
             .map_or(DEFAULT_THRESHOLD, threshold_of),
-        threshold_from_policy: policy.is_some(),
+        source: match (&policy, &base) {
+            (Some(_), _) => ThresholdSource::Policy,
+            (None, Some(_)) => ThresholdSource::Base,
+            (None, None) => ThresholdSource::Default,
+        },
     };
     let inventory = read::read_logs(&o.logs)?;
     for problem in &inventory.problems {

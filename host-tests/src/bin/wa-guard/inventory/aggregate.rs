@@ -2,7 +2,7 @@
 //! per time bucket and per training endpoint. Counts of decisions are weighted by 1/sample, so
 //! a line of an allowed send sampled at 0.25 counts as four sends.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::read::{DecisionLine, Line, TrainingLine};
 
@@ -23,11 +23,41 @@ const BUCKET_WIDTHS_MS: &[i64] = &[
 ];
 const MAX_BUCKETS: i64 = 60;
 
-/// How lines are judged: the classifier threshold, and whether a policy named it.
+/// Where the threshold scores are judged against came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdSource {
+    /// `--policy`'s `content.threshold` (or the engine's default when it names none).
+    Policy,
+    /// The `--suggest-policy` BASE's.
+    Base,
+    /// No policy given: the engine's default, assumed.
+    Default,
+}
+
+impl ThresholdSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Policy => "policy",
+            Self::Base => "base",
+            Self::Default => "default",
+        }
+    }
+
+    /// How the summaries say where the threshold came from.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Policy => "the --policy's content.threshold",
+            Self::Base => "the --suggest-policy base's content.threshold",
+            Self::Default => "the engine's default, assumed: no --policy was given",
+        }
+    }
+}
+
+/// How lines are judged: the classifier threshold, and where it came from.
 #[derive(Debug, Clone, Copy)]
 pub struct Judgement {
     pub threshold: f64,
-    pub threshold_from_policy: bool,
+    pub source: ThresholdSource,
 }
 
 /// The line counts of `lines` in the JSON.
@@ -38,6 +68,8 @@ pub struct LineCounts {
     pub training: u64,
     pub skipped: u64,
     pub malformed: u64,
+    /// Filter lines read again (the same event, request id and time): counted once.
+    pub duplicates: u64,
 }
 
 /// A sender: an identity and the source that yielded it.
@@ -57,6 +89,9 @@ pub struct Sender {
     pub score_histogram: [f64; 10],
     /// Every score with its weight (the suggestion judges them against a threshold).
     pub scores: Vec<(f64, f64)>,
+    /// Block and audit lines without a score, by rule: stopped before the classifier ran
+    /// (or by a rule that needs no content), so they say nothing of what it sends.
+    pub stopped_unscored: BTreeMap<String, f64>,
     pub signals: BTreeMap<String, f64>,
     pub templates: BTreeMap<String, f64>,
     pub template_categories: BTreeMap<String, f64>,
@@ -77,24 +112,46 @@ impl Sender {
             })
     }
 
+    /// Scored lines, unweighted (one sampled line counts once), and those at or above the
+    /// threshold.
+    pub fn scored_lines(&self, threshold: f64) -> (usize, usize) {
+        let high = self.scores.iter().filter(|(s, _)| *s >= threshold).count();
+        (self.scores.len(), high)
+    }
+
     /// Strongest signals first, by weighted count.
     pub fn top_signals(&self, n: usize) -> Vec<(String, f64)> {
         top(&self.signals, n)
     }
 
     /// A declared service bot with a send the classifier flags: rule `content_classifier`,
-    /// or, when a policy names the threshold, a score at or above it.
+    /// or a score at or above the threshold, whatever rule decided the line.
     pub fn off_topic(&self, j: &Judgement) -> bool {
         self.role == "customer_service"
             && (self.rules.contains_key("content_classifier")
-                || (j.threshold_from_policy && self.scores.iter().any(|(s, _)| *s >= j.threshold)))
+                || self.scores.iter().any(|(s, _)| *s >= j.threshold))
     }
 }
 
 #[derive(Debug, Default, Clone)]
 pub struct PhoneNumber {
+    /// Weighted sends by identity (the JSON's `senders`).
     pub senders: BTreeMap<String, f64>,
+    /// The same by sender (identity and source), with what stopped them.
+    pub users: BTreeMap<SenderKey, NumberUse>,
     pub sends: f64,
+    /// Lines of allowed sends: none means every send from it was blocked or audited.
+    pub allowed_lines: u64,
+}
+
+/// One sender's sends from one phone number.
+#[derive(Debug, Default, Clone)]
+pub struct NumberUse {
+    pub sends: f64,
+    /// Weighted blocked sends by rule.
+    pub blocked: BTreeMap<String, f64>,
+    /// Weighted audited sends (blocked under enforce) by rule.
+    pub audited: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -133,6 +190,10 @@ pub struct Inventory {
     pub undated: f64,
     /// Sources that could not be read to their end.
     pub problems: Vec<String>,
+    /// Why filter lines were not counted, by reason.
+    pub malformed_reasons: BTreeMap<&'static str, u64>,
+    /// Keys of the lines counted so far (the same line read twice counts once).
+    seen: HashSet<u64>,
     /// Reading order, the tie-break of "latest".
     seq: u64,
 }
@@ -154,6 +215,8 @@ impl Inventory {
         self.lines.read += 1;
         self.seq += 1;
         match line {
+            Line::Decision(d) if self.seen_before(d.key) => self.lines.duplicates += 1,
+            Line::Training(t) if self.seen_before(t.key) => self.lines.duplicates += 1,
             Line::Decision(d) => {
                 self.lines.decisions += 1;
                 self.add_decision(*d);
@@ -163,8 +226,16 @@ impl Inventory {
                 self.add_training(t);
             }
             Line::Skipped => self.lines.skipped += 1,
-            Line::Malformed => self.lines.malformed += 1,
+            Line::Malformed(why) => {
+                self.lines.malformed += 1;
+                *self.malformed_reasons.entry(why).or_insert(0) += 1;
+            }
         }
+    }
+
+    /// Whether a line with this key was counted already (and remembers it).
+    fn seen_before(&mut self, key: Option<u64>) -> bool {
+        key.is_some_and(|k| !self.seen.insert(k))
     }
 
     fn see(&mut self, ts: Option<i64>, policy: Option<&String>) {
@@ -199,6 +270,9 @@ impl Inventory {
         if would_block {
             s.would_block += w;
             add(&mut self.would_block_by_rule, &d.rule, w);
+            if d.score.is_none() {
+                add(&mut s.stopped_unscored, &d.rule, w);
+            }
         }
         if let Some(t) = &d.message_type {
             add(&mut s.message_types, t, w);
@@ -237,6 +311,13 @@ impl Inventory {
                 .or_default();
             n.sends += w;
             add(&mut n.senders, &key.0, w);
+            let u = n.users.entry(key).or_default();
+            u.sends += w;
+            match d.decision.as_str() {
+                "block" => add(&mut u.blocked, &d.rule, w),
+                "audit" => add(&mut u.audited, &d.rule, w),
+                _ => n.allowed_lines += 1,
+            }
         }
         match d.ts {
             Some(t) => self.dated.push((t, d.decision, w)),

@@ -87,8 +87,8 @@ fn header(h: &mut String, inv: &Inventory, j: &Judgement) {
     let _ = writeln!(h, "<h1>WhatsApp flow inventory</h1>");
     let _ = writeln!(
         h,
-        "<p>Lines: <b>{}</b> read, <b>{}</b> decisions, <b>{}</b> training uploads, <b>{}</b> skipped (other content), <b>{}</b> malformed.",
-        l.read, l.decisions, l.training, l.skipped, l.malformed
+        "<p>Lines: <b>{}</b> read, <b>{}</b> decisions, <b>{}</b> training uploads, <b>{}</b> skipped (other content), <b>{}</b> malformed, <b>{}</b> duplicates (counted once).",
+        l.read, l.decisions, l.training, l.skipped, l.malformed, l.duplicates
     );
     if let (Some(f), Some(last)) = (inv.first, inv.last) {
         let _ = write!(
@@ -109,8 +109,9 @@ fn header(h: &mut String, inv: &Inventory, j: &Judgement) {
     }
     let _ = writeln!(
         h,
-        "<p class=\"note\">Counts are weighted by 1/sample (allowed decisions may be sampled). Scores are judged against threshold {:.2}.</p>",
-        j.threshold
+        "<p class=\"note\">Counts are weighted by 1/sample (allowed decisions may be sampled). Scores are judged against threshold {:.2} ({}).</p>",
+        j.threshold,
+        j.source.describe()
     );
 }
 
@@ -148,8 +149,10 @@ fn ready(h: &mut String, inv: &Inventory, j: &Judgement) {
     for (identity, _) in off_topic.iter().take(MOST_LISTED) {
         let _ = writeln!(
             h,
-            "<li>Declared service bot <code>{}</code> sent content the classifier flags as a general assistant's.</li>",
-            esc(identity)
+            "<li>Declared service bot <code>{}</code> sent content the classifier flags as a general assistant's (rule <code>content_classifier</code>, or a score at or above {:.2}: {}).</li>",
+            esc(identity),
+            j.threshold,
+            esc(j.source.describe())
         );
     }
     h.push_str("</ul></div>\n");

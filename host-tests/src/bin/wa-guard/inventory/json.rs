@@ -11,8 +11,12 @@ use super::time;
 /// How many signals each sender lists.
 pub const TOP_SIGNALS: usize = 10;
 
-/// A weighted count: `3` rather than `3.0` when whole.
+/// A weighted count: `3` rather than `3.0` when whole; never `null` (a count that is not a
+/// finite number, which bounded samples cannot make, is written as 0).
 pub fn number(n: f64) -> Value {
+    if !n.is_finite() {
+        return json!(0);
+    }
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
         // Whole and well inside i64: the cast is exact.
         #[allow(clippy::cast_possible_truncation, reason = "whole and below 2^53")]
@@ -93,11 +97,13 @@ pub fn document(inv: &Inventory, j: &Judgement) -> Value {
         .collect();
     json!({
         "lines": {"read": l.read, "decisions": l.decisions, "training": l.training,
-                  "skipped": l.skipped, "malformed": l.malformed},
+                  "skipped": l.skipped, "malformed": l.malformed, "duplicates": l.duplicates,
+                  "malformed_reasons": inv.malformed_reasons},
         "policies": inv.policies,
         "period": {"first": inv.first.map(time::format_millis),
                    "last": inv.last.map(time::format_millis)},
         "threshold": j.threshold,
+        "threshold_source": j.source.as_str(),
         "senders": senders,
         "phone_numbers": numbers,
         "would_block_by_rule": counts(&inv.would_block_by_rule),

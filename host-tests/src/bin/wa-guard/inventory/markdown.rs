@@ -74,9 +74,17 @@ pub fn summary(inv: &Inventory, j: &Judgement) -> String {
     let _ = writeln!(md, "# WhatsApp flow inventory\n");
     let _ = writeln!(
         md,
-        "Lines: {} read, {} decisions, {} training uploads, {} skipped (other content), {} malformed.",
-        l.read, l.decisions, l.training, l.skipped, l.malformed
+        "Lines: {} read, {} decisions, {} training uploads, {} skipped (other content), {} malformed, {} duplicates (counted once).",
+        l.read, l.decisions, l.training, l.skipped, l.malformed, l.duplicates
     );
+    if !inv.malformed_reasons.is_empty() {
+        let reasons: Vec<String> = inv
+            .malformed_reasons
+            .iter()
+            .map(|(why, count)| format!("{} {count}", cell(why)))
+            .collect();
+        let _ = writeln!(md, "Malformed lines (not counted): {}.", reasons.join(", "));
+    }
     if let (Some(f), Some(last)) = (inv.first, inv.last) {
         let _ = writeln!(
             md,
@@ -91,8 +99,9 @@ pub fn summary(inv: &Inventory, j: &Judgement) -> String {
     }
     let _ = writeln!(
         md,
-        "Counts are weighted by 1/sample; scores are judged against threshold {:.2}.\n",
-        j.threshold
+        "Counts are weighted by 1/sample; scores are judged against threshold {:.2} ({}).\n",
+        j.threshold,
+        j.source.describe()
     );
     ready_section(&mut md, inv, j);
     senders_section(&mut md, inv, j);
@@ -139,8 +148,10 @@ fn ready_section(md: &mut String, inv: &Inventory, j: &Judgement) {
     for (identity, _) in off_topic.iter().take(MOST_LISTED) {
         let _ = writeln!(
             md,
-            "- Declared service bot **{}** sent content the classifier flags as a general assistant's.",
-            cell(identity)
+            "- Declared service bot **{}** sent content the classifier flags as a general assistant's (rule `content_classifier`, or a score at or above {:.2}: {}).",
+            cell(identity),
+            j.threshold,
+            j.source.describe()
         );
     }
     md.push('\n');

@@ -1,7 +1,16 @@
 //! Reading logs: which files the arguments name (globs, directories, stdin), their bytes
 //! (gzip by its magic bytes), and each line: a decision, a training upload, another program's
-//! line (skipped) or a filter line whose JSON is broken (malformed).
+//! line (skipped) or a filter line that cannot be trusted (malformed, with why).
+//!
+//! A filter line is accepted only where Envoy puts the filter's message: after Envoy's own
+//! prefix and its `wasm log <ids>: ` (`[2026-12-07 03:51:22.123][15][info][wasm] [...] wasm log
+//! wa_guard wa_guard_root: wa-egress-guard decision {...}`, or Istio's tab-separated
+//! equivalent), as the whole line, or as the whole `log` or `message` string of a JSON log
+//! record. A line that is one JSON object is the filter's only when its top-level `event` is.
+//! The marker anywhere else (an access log whose User-Agent holds it) is another program's line.
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +29,27 @@ const DECISION_MARKER: &str = "wa-egress-guard decision ";
 const TRAINING_MARKER: &str = "wa-egress-guard training ";
 const DECISION_EVENT: &str = "wa_egress_guard.decision";
 const TRAINING_EVENT: &str = "wa_egress_guard.training_upload";
+/// What Envoy writes before a wasm module's message: `wasm log`, the plugin's ids, `: `.
+const WASM_LOG: &str = "wasm log";
+/// Envoy's prefix before `wasm log` is short; a longer one is not Envoy's.
+const MAX_PREFIX: usize = 512;
+
+/// The lowest `sample` the filter writes (`log.allowed_sample_rate`'s minimum).
+pub const MIN_SAMPLE: f64 = 0.0001;
+
+/// The decisions of a WhatsApp decision line, and of a training-upload line.
+const DECISIONS: &[&str] = &["allow", "block", "audit"];
+const TRAINING_DECISIONS: &[&str] = &["forward", "strip", "block", "audit", "exclusive"];
+
+/// Why a filter line was not counted (the `malformed_reasons` of the JSON).
+pub mod why {
+    pub const BROKEN_JSON: &str = "broken_json";
+    pub const SUSPECT_SAMPLE: &str = "suspect_sample";
+    pub const SUSPECT_SCORE: &str = "suspect_score";
+    pub const UNKNOWN_DECISION: &str = "unknown_decision";
+    pub const WRONG_EVENT: &str = "wrong_event";
+    pub const STRIPPED_MORE_THAN_SEEN: &str = "stripped_more_than_seen";
+}
 
 /// One WhatsApp decision line, content-free as the filter writes it. Every field but the
 /// decision is optional: older filters write fewer.
@@ -45,6 +75,9 @@ pub struct DecisionLine {
     pub template_category: Option<String>,
     /// 1/sample: how many decisions this line stands for.
     pub weight: f64,
+    /// The same line read twice has the same key: (event, request_id, ts) hashed; `None`
+    /// without a request id.
+    pub key: Option<u64>,
 }
 
 /// One training-upload line.
@@ -60,6 +93,7 @@ pub struct TrainingLine {
     pub bytes_out: u64,
     pub detectors: Vec<(String, u64)>,
     pub weight: f64,
+    pub key: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -67,7 +101,14 @@ pub enum Line {
     Decision(Box<DecisionLine>),
     Training(TrainingLine),
     Skipped,
-    Malformed,
+    /// A filter line that is not counted, and why (one of [`why`]).
+    Malformed(&'static str),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Decision,
+    Training,
 }
 
 /// Where lines come from.
@@ -77,11 +118,16 @@ enum Source {
     File(PathBuf),
 }
 
-/// Reads every source the arguments name into one inventory.
+/// Reads every source the arguments name into one inventory. A file named twice (by two
+/// globs, or as `logs/a.log` and `./logs/a.log`) is read once.
 pub fn read_logs(args: &[String]) -> Result<Inventory, Fatal> {
     let mut sources = Vec::new();
     for arg in args {
         for s in expand(arg)? {
+            let s = match s {
+                Source::File(p) => Source::File(std::fs::canonicalize(&p).unwrap_or(p)),
+                Source::Stdin => Source::Stdin,
+            };
             if !sources.contains(&s) {
                 sources.push(s);
             }
@@ -168,63 +214,138 @@ fn next_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<Op
     Ok(any.then_some(complete))
 }
 
-/// One line: the filter's (after Envoy's prefix, bare, or inside a JSON log record), or not.
+/// One line: the filter's (after Envoy's prefix, alone, or inside a JSON log record), or not.
 pub fn classify(line: &str) -> Line {
-    let trimmed = line.trim_start();
+    let trimmed = line.trim();
     if trimmed.starts_with('{') {
-        return classify_json(trimmed);
+        return classify_json(trimmed, true);
     }
-    if let Some(at) = line.find(DECISION_MARKER) {
-        let json = line.get(at + DECISION_MARKER.len()..).unwrap_or_default();
-        return parse_json(json)
-            .and_then(|v| decision(&v, prefix_time(line)))
-            .map_or(Line::Malformed, Line::Decision);
-    }
-    if let Some(at) = line.find(TRAINING_MARKER) {
-        let json = line.get(at + TRAINING_MARKER.len()..).unwrap_or_default();
-        return parse_json(json)
-            .and_then(|v| training(&v, prefix_time(line)))
-            .map_or(Line::Malformed, Line::Training);
-    }
-    Line::Skipped
+    classify_text(trimmed)
 }
 
-/// A line that is a JSON object: the filter's own line, or a JSON log record (Envoy's JSON
-/// log format, Docker's json-file) whose message may hold the filter's line.
-fn classify_json(text: &str) -> Line {
-    let Some(v) = parse_json(text) else {
-        // A cut-off JSON line: the filter's if it names the filter.
-        let ours = [
-            DECISION_EVENT,
-            TRAINING_EVENT,
-            DECISION_MARKER,
-            TRAINING_MARKER,
-        ]
-        .iter()
-        .any(|m| text.contains(m));
-        return if ours { Line::Malformed } else { Line::Skipped };
+/// A text line: the filter's message as the whole line, or after Envoy's `wasm log` prefix.
+fn classify_text(line: &str) -> Line {
+    for (marker, kind) in [
+        (DECISION_MARKER, Kind::Decision),
+        (TRAINING_MARKER, Kind::Training),
+    ] {
+        if let Some(rest) = line.strip_prefix(marker) {
+            return payload(kind, rest, None);
+        }
+    }
+    // The first marker of the line: Envoy's prefix has none, so a real line's first marker
+    // is the filter's own.
+    let found = [
+        (DECISION_MARKER, Kind::Decision),
+        (TRAINING_MARKER, Kind::Training),
+    ]
+    .into_iter()
+    .filter_map(|(m, k)| line.find(m).map(|at| (at, m, k)))
+    .min_by_key(|(at, _, _)| *at);
+    let Some((at, marker, kind)) = found else {
+        return Line::Skipped;
     };
+    let before = line.get(..at).unwrap_or_default();
+    if !envoy_wasm_prefix(before) {
+        return Line::Skipped;
+    }
+    let rest = line
+        .get(at.saturating_add(marker.len())..)
+        .unwrap_or_default();
+    payload(kind, rest, prefix_time(line))
+}
+
+/// Whether `before` (the text before the marker) is Envoy's prefix of a wasm module's log
+/// message: a short run of fields with no quote (an access log quotes what a client sent),
+/// naming the `wasm` logger (`[wasm]`, or Istio's `envoy wasm`), then `wasm log`, the plugin's
+/// ids (words without spaces, possibly none) and `: `.
+fn envoy_wasm_prefix(before: &str) -> bool {
+    let Some(head) = before.strip_suffix(": ") else {
+        return false;
+    };
+    let Some(at) = head.rfind(WASM_LOG) else {
+        return false;
+    };
+    let envoy = head.get(..at).unwrap_or_default();
+    let ids = head
+        .get(at.saturating_add(WASM_LOG.len())..)
+        .unwrap_or_default();
+    let ids_ok = ids.is_empty()
+        || ids.strip_prefix(' ').is_some_and(|list| {
+            list.split(' ')
+                .all(|id| !id.is_empty() && !id.contains(|c: char| c.is_whitespace() || c == '"'))
+        });
+    let logger = envoy.contains("[wasm]")
+        || envoy
+            .split(|c: char| c.is_whitespace())
+            .any(|word| word == "wasm");
+    ids_ok && logger && envoy.len() <= MAX_PREFIX && !envoy.contains(['"', '\'', '{', '}'])
+}
+
+/// A line that is one JSON object: the filter's own line (its top-level `event` is), or a JSON
+/// log record (Envoy's JSON log format, Docker's json-file) whose whole `log` or `message`
+/// string is the filter's line. `wrapper`: whether it may be such a record.
+fn classify_json(text: &str, wrapper: bool) -> Line {
+    let Ok(Value::Object(v)) = serde_json::from_str::<Value>(text) else {
+        // Cut off, or followed by more: the filter's (malformed) if it names its event.
+        let ours = [DECISION_EVENT, TRAINING_EVENT]
+            .iter()
+            .any(|e| text.contains(&format!("\"event\":\"{e}\"")));
+        return if ours {
+            Line::Malformed(why::BROKEN_JSON)
+        } else {
+            Line::Skipped
+        };
+    };
+    let v = Value::Object(v);
     match v.get("event").and_then(Value::as_str) {
-        Some(DECISION_EVENT) => decision(&v, None).map_or(Line::Malformed, Line::Decision),
-        Some(TRAINING_EVENT) => training(&v, None).map_or(Line::Malformed, Line::Training),
-        _ => ["message", "msg", "log"]
+        Some(DECISION_EVENT) => checked(Kind::Decision, &v, None),
+        Some(TRAINING_EVENT) => checked(Kind::Training, &v, None),
+        _ if wrapper => ["log", "message"]
             .iter()
             .filter_map(|k| v.get(*k).and_then(Value::as_str))
-            .map(|inner| classify(inner.trim_end()))
+            .map(|inner| {
+                let inner = inner.trim();
+                if inner.starts_with('{') {
+                    classify_json(inner, false)
+                } else {
+                    classify_text(inner)
+                }
+            })
             .find(|l| !matches!(l, Line::Skipped))
             .unwrap_or(Line::Skipped),
+        _ => Line::Skipped,
     }
 }
 
-/// The first JSON value of the text (anything after it is ignored); `None` when it does not
-/// parse, as a cut-off line does not.
-fn parse_json(text: &str) -> Option<Value> {
-    let mut values = serde_json::Deserializer::from_str(text.trim_start()).into_iter::<Value>();
-    values.next()?.ok().filter(Value::is_object)
+/// The JSON after a marker: exactly one object, nothing after it.
+fn payload(kind: Kind, rest: &str, prefix: Option<i64>) -> Line {
+    match serde_json::from_str::<Value>(rest.trim()) {
+        Ok(v @ Value::Object(_)) => {
+            let event = match kind {
+                Kind::Decision => DECISION_EVENT,
+                Kind::Training => TRAINING_EVENT,
+            };
+            match v.get("event") {
+                None => checked(kind, &v, prefix),
+                Some(e) if e.as_str() == Some(event) => checked(kind, &v, prefix),
+                Some(_) => Line::Malformed(why::WRONG_EVENT),
+            }
+        }
+        _ => Line::Malformed(why::BROKEN_JSON),
+    }
 }
 
+fn checked(kind: Kind, v: &Value, prefix: Option<i64>) -> Line {
+    match kind {
+        Kind::Decision => decision(v, prefix).map_or_else(Line::Malformed, Line::Decision),
+        Kind::Training => training(v, prefix).map_or_else(Line::Malformed, Line::Training),
+    }
+}
+
+/// The time of Envoy's own prefix, when it is plausible.
 fn prefix_time(line: &str) -> Option<i64> {
-    time::parse_envoy_prefix(line.trim_start())
+    time::parse_envoy_prefix(line.trim_start()).filter(|t| time::plausible(*t))
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {
@@ -238,18 +359,36 @@ fn count(v: &Value, key: &str) -> u64 {
     v.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
+/// The line's `ts`, else Envoy's prefix; a time outside 2000..2100 counts as none.
 fn timestamp(v: &Value, fallback: Option<i64>) -> Option<i64> {
     text(v, "ts")
         .and_then(|t| time::parse_rfc3339(&t))
         .or(fallback)
+        .filter(|t| time::plausible(*t))
 }
 
-/// 1/sample, for a sample in (0, 1]; 1 when absent or out of range.
-fn weight(v: &Value) -> f64 {
-    match v.get("sample").and_then(Value::as_f64) {
-        Some(s) if s > 0.0 && s <= 1.0 => 1.0 / s,
-        _ => 1.0,
+/// 1/sample. No `sample` (an older filter's line): 1. A `sample` must be a number in
+/// [[`MIN_SAMPLE`], 1], and exactly 1 on a line that is always logged (`always`: blocks,
+/// audits, training uploads); anything else is a suspect line, not weighted at all.
+fn weight(v: &Value, always: bool) -> Result<f64, &'static str> {
+    let Some(sample) = v.get("sample") else {
+        return Ok(1.0);
+    };
+    match sample.as_f64() {
+        Some(s) if always && s == 1.0 => Ok(1.0),
+        Some(s) if !always && (MIN_SAMPLE..=1.0).contains(&s) => Ok(1.0 / s),
+        _ => Err(why::SUSPECT_SAMPLE),
     }
+}
+
+/// The same line read twice: its event, request id and time, hashed (`None` without an id).
+fn dedup_key(kind: Kind, v: &Value) -> Option<u64> {
+    let id = text(v, "request_id")?;
+    let mut h = DefaultHasher::new();
+    (kind == Kind::Decision).hash(&mut h);
+    id.hash(&mut h);
+    text(v, "ts").hash(&mut h);
+    Some(h.finish())
 }
 
 /// The tenth of a score: 0.93 -> 9, 1.0 -> 9.
@@ -273,15 +412,23 @@ fn bucket_label(label: &str) -> Option<usize> {
     tenth(low + 0.05)
 }
 
-fn decision(v: &Value, prefix: Option<i64>) -> Option<Box<DecisionLine>> {
-    let score = v
-        .get("score")
-        .and_then(Value::as_f64)
-        .filter(|s| s.is_finite());
-    Some(Box::new(DecisionLine {
+fn decision(v: &Value, prefix: Option<i64>) -> Result<Box<DecisionLine>, &'static str> {
+    let decision = text(v, "decision")
+        .filter(|d| DECISIONS.contains(&d.as_str()))
+        .ok_or(why::UNKNOWN_DECISION)?;
+    let weight = weight(v, decision != "allow")?;
+    let score = match v.get("score") {
+        None | Some(Value::Null) => None,
+        Some(s) => Some(
+            s.as_f64()
+                .filter(|s| (0.0..=1.0).contains(s))
+                .ok_or(why::SUSPECT_SCORE)?,
+        ),
+    };
+    Ok(Box::new(DecisionLine {
         ts: timestamp(v, prefix),
         policy: text(v, "policy"),
-        decision: text(v, "decision")?,
+        decision,
         rule: text(v, "rule").unwrap_or_else(|| "(none)".into()),
         reason: text(v, "reason").unwrap_or_default(),
         role: text(v, "role").unwrap_or_else(|| "unknown".into()),
@@ -307,11 +454,20 @@ fn decision(v: &Value, prefix: Option<i64>) -> Option<Box<DecisionLine>> {
         message_type: text(v, "message_type"),
         template_name: text(v, "template_name"),
         template_category: text(v, "template_category"),
-        weight: weight(v),
+        weight,
+        key: dedup_key(Kind::Decision, v),
     }))
 }
 
-fn training(v: &Value, prefix: Option<i64>) -> Option<TrainingLine> {
+fn training(v: &Value, prefix: Option<i64>) -> Result<TrainingLine, &'static str> {
+    let decision = text(v, "decision")
+        .filter(|d| TRAINING_DECISIONS.contains(&d.as_str()))
+        .ok_or(why::UNKNOWN_DECISION)?;
+    let weight = weight(v, true)?;
+    let (records_seen, records_stripped) = (count(v, "records_seen"), count(v, "records_stripped"));
+    if records_stripped > records_seen {
+        return Err(why::STRIPPED_MORE_THAN_SEEN);
+    }
     let detectors = match v.get("detectors") {
         Some(Value::Object(m)) => m
             .iter()
@@ -319,17 +475,18 @@ fn training(v: &Value, prefix: Option<i64>) -> Option<TrainingLine> {
             .collect(),
         _ => Vec::new(),
     };
-    Some(TrainingLine {
+    Ok(TrainingLine {
         ts: timestamp(v, prefix),
         policy: text(v, "policy"),
-        decision: text(v, "decision")?,
+        decision,
         endpoint: text(v, "endpoint").unwrap_or_else(|| "(unnamed)".into()),
-        records_seen: count(v, "records_seen"),
-        records_stripped: count(v, "records_stripped"),
+        records_seen,
+        records_stripped,
         bytes_in: count(v, "bytes_in"),
         bytes_out: count(v, "bytes_out"),
         detectors,
-        weight: weight(v),
+        weight,
+        key: dedup_key(Kind::Training, v),
     })
 }
 
@@ -453,13 +610,20 @@ mod tests {
             Some("2026-12-07T03:51:22.123Z")
         );
         let cut = envoy.get(..envoy.len() - 10).unwrap();
-        assert!(matches!(classify(cut), Line::Malformed));
+        assert!(matches!(classify(cut), Line::Malformed(why::BROKEN_JSON)));
         assert!(matches!(classify("random text"), Line::Skipped));
         assert!(matches!(classify(r#"{"level":"info"}"#), Line::Skipped));
         assert!(matches!(
             classify(r#"{"event":"wa_egress_guard.decision","decis"#),
-            Line::Malformed
+            Line::Malformed(why::BROKEN_JSON)
         ));
+        let forged = format!(
+            "[2026-12-07T03:51:22.123Z] \"POST /v21.0/1/messages HTTP/1.1\" 200 \"curl {}\"",
+            envoy.split_once("wa_guard_root: ").map_or("", |p| p.1)
+        );
+        assert!(matches!(classify(&forged), Line::Skipped));
+        let mid = envoy.replace("wasm log", "wasm log \"x\"");
+        assert!(matches!(classify(&mid), Line::Skipped));
         let sampled = r#"{"event":"wa_egress_guard.decision","decision":"allow","sample":0.25,"score_bucket":"0.9-1.0"}"#;
         let Line::Decision(d) = classify(sampled) else {
             panic!("not a decision")

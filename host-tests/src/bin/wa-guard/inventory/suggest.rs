@@ -1,12 +1,22 @@
-//! `--suggest-policy`: the base policy with every observed, undeclared sender declared as an
-//! origin and every observed phone-number id linked to the origins that use it, plus the
-//! evidence for each proposal as Markdown. Nothing is proposed as `general_assistant` without
-//! its evidence in that file.
+//! `--suggest-policy`: the base policy with the observed, undeclared senders whose evidence
+//! is strong declared as origins and the observed phone-number ids linked to the origins that
+//! use them, plus the evidence for each proposal as Markdown. Nothing is proposed as
+//! `general_assistant` without its evidence in that file.
 //!
-//! The rule that proposes `general_assistant` ([`looks_like_assistant`]): at least
-//! [`MIN_SCORED`] weighted scored sends, and more than [`ASSISTANT_SHARE`] of them (weighted)
-//! at or above the classifier's threshold. Everything else observed is `customer_service`,
-//! restricted to the message types it was seen sending.
+//! The rule ([`judge`]), on weighted counts (1/sample) and on lines (each line once, so one
+//! sampled line cannot outweigh audits):
+//! - `general_assistant`: at least [`MIN_SCORED`] scored sends and scored lines, and more
+//!   than [`ASSISTANT_SHARE`] of both at or above the threshold;
+//! - `customer_service`, restricted to the message types it was seen sending: at least
+//!   [`MIN_SERVICE_SCORED`] weighted scored sends and [`MIN_SERVICE_LINES`] scored lines, and
+//!   not one scored line at or above the threshold. A customer_service origin is not scored
+//!   again unless `content.roles` lists `customer_service`, so this needs strong evidence;
+//! - anything else is not declared: it is listed under "needs review" with why, and stays
+//!   undeclared, so the classifier keeps scoring it. A sender only seen stopped by rules that
+//!   act before scoring (no score at all) has no content evidence and is never declared.
+//!
+//! A phone number whose every send was blocked or audited is proposed in the evidence only:
+//! a rule for it would allow what the base stops.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -16,15 +26,26 @@ use std::process::ExitCode;
 
 use serde_json::{Map, Value, json};
 
-use super::aggregate::{Inventory, Sender, UNIDENTIFIED, top};
-use super::markdown::{cell, code, n};
+use super::aggregate::{Inventory, NumberUse, Sender, UNIDENTIFIED, top};
+use super::markdown::{cell, code, n, to_f64};
+
+/// A count of lines as a number.
+fn count_f64(c: usize) -> f64 {
+    to_f64(u64::try_from(c).unwrap_or(u64::MAX))
+}
 use crate::Fatal;
 
-/// Fewer weighted scored sends than this are too few to call a sender an assistant.
+/// Fewer scored sends (weighted, and lines) than this are too few to call a sender an
+/// assistant.
 pub const MIN_SCORED: f64 = 3.0;
-/// The weighted share of scored sends at or above the threshold above which a sender is
-/// proposed as `general_assistant`.
+/// The share of scored sends (weighted, and lines) at or above the threshold above which a
+/// sender is proposed as `general_assistant`.
 pub const ASSISTANT_SHARE: f64 = 0.5;
+/// Weighted scored sends a sender needs before it is proposed as `customer_service`.
+pub const MIN_SERVICE_SCORED: f64 = 10.0;
+/// Scored lines (unweighted) a sender needs before it is proposed as `customer_service`: one
+/// line sampled at 0.1 weighs 10 but is one message seen.
+pub const MIN_SERVICE_LINES: usize = 3;
 
 /// The message types an origin's `message_types` may name (the policy reference's list).
 const MESSAGE_TYPES: &[&str] = &[
@@ -61,10 +82,65 @@ pub struct Proposal {
     pub numbers_added: usize,
 }
 
-/// Whether a sender's scores support `general_assistant`.
-pub fn looks_like_assistant(s: &Sender, threshold: f64) -> bool {
+/// What a sender's evidence supports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Assistant,
+    Service,
+    /// Not declared, and why.
+    Review(String),
+}
+
+/// The role a sender's scores support, or why they support none (see the module's rule).
+pub fn judge(s: &Sender, threshold: f64) -> Verdict {
     let (scored, high) = s.scored(threshold);
-    scored >= MIN_SCORED && high > ASSISTANT_SHARE * scored
+    let (lines, high_lines) = s.scored_lines(threshold);
+    let (lines_f, high_lines_f) = (count_f64(lines), count_f64(high_lines));
+    if lines == 0 {
+        if !s.stopped_unscored.is_empty() && s.would_block >= s.sends {
+            return Verdict::Review(format!(
+                "no content evidence: it was only seen stopped before the classifier scored it, by {}. Declaring it would let these sends through unexamined.",
+                rule_list(&s.stopped_unscored)
+            ));
+        }
+        return Verdict::Review("no content evidence: none of its sends was scored.".to_owned());
+    }
+    let majority = high > ASSISTANT_SHARE * scored && high_lines_f > ASSISTANT_SHARE * lines_f;
+    if majority && scored >= MIN_SCORED && lines_f >= MIN_SCORED {
+        return Verdict::Assistant;
+    }
+    if high_lines == 0 && scored >= MIN_SERVICE_SCORED && lines >= MIN_SERVICE_LINES {
+        return Verdict::Service;
+    }
+    let counts = format!(
+        "{} of {} scored sends ({} of {} lines) at or above the threshold",
+        n(high),
+        n(scored),
+        high_lines,
+        lines
+    );
+    Verdict::Review(if majority {
+        format!(
+            "too few scored sends to call it an assistant ({counts}; at least {MIN_SCORED:.0} needed)."
+        )
+    } else if high_lines == 0 {
+        format!(
+            "too few scored sends to vouch for it as customer service ({counts}; at least {MIN_SERVICE_SCORED:.0} weighted and {MIN_SERVICE_LINES} lines needed, none at or above the threshold)."
+        )
+    } else {
+        format!(
+            "mixed: {counts}. A customer_service origin would no longer be scored, and these sends would go through in enforce; a general_assistant one would block all of it."
+        )
+    })
+}
+
+/// `` `default_action` 3, `unknown_phone_number` 1 ``.
+fn rule_list(rules: &BTreeMap<String, f64>) -> String {
+    top(rules, usize::MAX)
+        .iter()
+        .map(|(rule, w)| format!("`{}` {}", code(rule), n(*w)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What the proposal says about one sender.
@@ -192,16 +268,43 @@ pub fn propose(inv: &Inventory, mut policy: Value, threshold: f64, base_name: &s
         }
     }
 
-    let mut ev = Evidence::new(base_name, threshold);
+    let roles: Vec<String> = policy
+        .pointer("/content/roles")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_else(|| vec!["unknown".to_owned()]);
+    let mut ev = Evidence::new(base_name, threshold, &roles);
     let mut new_origins = Vec::new();
-    // Per identity: what the policy will make of it.
-    let mut proposed: BTreeMap<String, Proposed> = BTreeMap::new();
-    for ((identity, source), s) in &inv.senders {
-        let assistant = looks_like_assistant(s, threshold);
+    // Per sender (identity and source): what the policy will make of it.
+    let mut proposed: BTreeMap<(String, String), Proposed> = BTreeMap::new();
+    let mut sources_of: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (identity, source) in inv.senders.keys() {
+        sources_of.entry(identity).or_default().push(source);
+    }
+    for (identity, list) in &sources_of {
+        if list.len() > 1 && *identity != UNIDENTIFIED {
+            let named: Vec<String> = list.iter().map(|s| format!("`{}`", code(s))).collect();
+            ev.warn(format!(
+                "`{}` was seen under {} identity sources ({}): an origin matches the identity whatever source yielded it, so the first origin that matches decides for all of them.",
+                code(identity),
+                list.len(),
+                named.join(", ")
+            ));
+        }
+    }
+    for (key, s) in &inv.senders {
+        let (identity, source) = key;
+        let verdict = judge(s, threshold);
+        let assistant = verdict == Verdict::Assistant;
         if identity == UNIDENTIFIED {
             ev.unidentified(s);
             proposed.insert(
-                identity.clone(),
+                key.clone(),
                 Proposed {
                     origin_id: None,
                     assistant,
@@ -216,10 +319,21 @@ pub fn propose(inv: &Inventory, mut policy: Value, threshold: f64, base_name: &s
                 .find(|id| declared_ids.contains(id.as_str()));
             ev.declared(identity, s, origin_id.as_deref(), assistant);
             proposed.insert(
-                identity.clone(),
+                key.clone(),
                 Proposed {
                     origin_id,
                     assistant: s.role == "general_assistant",
+                },
+            );
+            continue;
+        }
+        if let Verdict::Review(why) = &verdict {
+            ev.review(identity, source, s, why);
+            proposed.insert(
+                key.clone(),
+                Proposed {
+                    origin_id: None,
+                    assistant: false,
                 },
             );
             continue;
@@ -236,7 +350,7 @@ pub fn propose(inv: &Inventory, mut policy: Value, threshold: f64, base_name: &s
         ev.origin(&id, identity, source, s, &origin);
         new_origins.push(origin);
         proposed.insert(
-            identity.clone(),
+            key.clone(),
             Proposed {
                 origin_id: Some(id),
                 assistant,
@@ -284,26 +398,35 @@ fn origin_for(id: &str, identity: &str, source: &str, s: &Sender, assistant: boo
     Value::Object(origin)
 }
 
-/// A phone-number rule per observed id that no rule of the base claims.
+/// A phone-number rule per observed id that no rule of the base claims. Senders are keyed by
+/// identity and source, so every origin that sent from a number is linked to it.
 fn number_rules(
     inv: &Inventory,
     claimed: &BTreeMap<String, String>,
-    proposed: &BTreeMap<String, Proposed>,
+    proposed: &BTreeMap<(String, String), Proposed>,
     ids: &mut Ids,
     ev: &mut Evidence,
 ) -> Vec<Value> {
-    // Per canonical id: the id as seen, and its senders over every provider.
-    let mut numbers: BTreeMap<String, (String, BTreeMap<String, f64>)> = BTreeMap::new();
+    // Per canonical id: the id as seen, its senders over every provider, and its allowed lines.
+    let mut numbers: BTreeMap<String, (String, Users, u64)> = BTreeMap::new();
     for ((id, _provider), p) in &inv.phone_numbers {
         let entry = numbers
             .entry(canonical_path_id(id))
-            .or_insert_with(|| (id.clone(), BTreeMap::new()));
-        for (sender, w) in &p.senders {
-            *entry.1.entry(sender.clone()).or_insert(0.0) += w;
+            .or_insert_with(|| (id.clone(), BTreeMap::new(), 0));
+        entry.2 = entry.2.saturating_add(p.allowed_lines);
+        for (sender, u) in &p.users {
+            let slot = entry.1.entry(sender.clone()).or_default();
+            slot.sends += u.sends;
+            for (rule, w) in &u.blocked {
+                *slot.blocked.entry(rule.clone()).or_insert(0.0) += w;
+            }
+            for (rule, w) in &u.audited {
+                *slot.audited.entry(rule.clone()).or_insert(0.0) += w;
+            }
         }
     }
     let mut rules = Vec::new();
-    for (canonical, (id, senders)) in numbers {
+    for (canonical, (id, users, allowed_lines)) in numbers {
         if canonical.is_empty() || id.contains('/') {
             continue;
         }
@@ -314,13 +437,13 @@ fn number_rules(
         let mut service = BTreeSet::new();
         let mut assistants = BTreeSet::new();
         let mut unlinked = Vec::new();
-        for sender in senders.keys() {
+        for sender in users.keys() {
             match proposed.get(sender) {
                 Some(Proposed {
                     assistant: true,
                     origin_id,
                 }) => {
-                    assistants.insert(origin_id.clone().unwrap_or_else(|| sender.clone()));
+                    assistants.insert(origin_id.clone().unwrap_or_else(|| sender.0.clone()));
                 }
                 Some(Proposed {
                     origin_id: Some(o), ..
@@ -331,7 +454,8 @@ fn number_rules(
             }
         }
         let rule_id = ids.unique(&format!("number-{}", slug(&id)));
-        let rule = if service.is_empty() && unlinked.is_empty() && !assistants.is_empty() {
+        let assistant_only = service.is_empty() && unlinked.is_empty() && !assistants.is_empty();
+        let rule = if assistant_only {
             json!({"id": rule_id, "path_ids": [id], "purpose": "general_assistant"})
         } else if unlinked.is_empty() {
             json!({"id": rule_id, "path_ids": [id], "purpose": "customer_service",
@@ -339,16 +463,52 @@ fn number_rules(
         } else {
             json!({"id": rule_id, "path_ids": [id], "purpose": "customer_service"})
         };
-        ev.number(&id, &rule_id, &senders, &service, &assistants, &unlinked);
-        rules.push(rule);
+        // A rule for a number the base stopped every send from would allow them all: it
+        // goes in the evidence only. A general_assistant rule blocks every call, so it widens
+        // nothing.
+        let in_policy = assistant_only || allowed_lines > 0;
+        ev.number(&NumberProposal {
+            id: &id,
+            rule: &rule,
+            users: &users,
+            proposed,
+            unlinked: &unlinked,
+            in_policy,
+        });
+        if in_policy {
+            rules.push(rule);
+        }
     }
     rules
+}
+
+/// A number's senders (identity and source) and their use of it.
+type Users = BTreeMap<(String, String), NumberUse>;
+
+/// One proposed phone-number rule, for the evidence.
+struct NumberProposal<'a> {
+    id: &'a str,
+    rule: &'a Value,
+    users: &'a Users,
+    proposed: &'a BTreeMap<(String, String), Proposed>,
+    unlinked: &'a [(String, String)],
+    in_policy: bool,
+}
+
+/// `identity` (source `header`).
+fn sender_name(key: &(String, String)) -> String {
+    if key.1.is_empty() {
+        format!("`{}`", code(&key.0))
+    } else {
+        format!("`{}` (source `{}`)", code(&key.0), code(&key.1))
+    }
 }
 
 /// The evidence file, built as the proposals are made.
 struct Evidence {
     head: String,
     origins: String,
+    review: String,
     declared: String,
     numbers: String,
     warnings: Vec<String>,
@@ -356,27 +516,65 @@ struct Evidence {
 }
 
 impl Evidence {
-    fn new(base: &str, threshold: f64) -> Self {
+    fn new(base: &str, threshold: f64, roles: &[String]) -> Self {
         let mut head = String::new();
         let _ = writeln!(head, "# Suggested policy: evidence\n");
         let _ = writeln!(
             head,
-            "Base policy: `{}`. Classifier threshold: {threshold:.2}. Counts are weighted by 1/sample.\n",
+            "Base policy: `{}`. Classifier threshold: {threshold:.2}. Counts are weighted by 1/sample; \"lines\" count each log line once.\n",
             code(base)
         );
         let _ = writeln!(
             head,
-            "**Rule.** An undeclared sender is proposed as `general_assistant` when it has at least {MIN_SCORED:.0} weighted scored sends and more than {:.0}% of them (weighted) scored at or above the threshold. Every other undeclared sender is proposed as `customer_service`, restricted to the message types it was seen sending. A phone-number id is linked to the origins that sent from it (`allowed_origins`); one used only by proposed assistants gets purpose `general_assistant`. Review every proposal before applying it, then replay it (`wa-guard replay`).\n",
-            ASSISTANT_SHARE * 100.0
+            "**Rule.** An undeclared sender is proposed as `general_assistant` when it has at least {MIN_SCORED:.0} scored sends and more than {share:.0}% of them scored at or above the threshold, both weighted and counting lines. It is proposed as `customer_service`, restricted to the message types it was seen sending, only on strong evidence: at least {MIN_SERVICE_SCORED:.0} weighted scored sends in at least {MIN_SERVICE_LINES} scored lines, and not one scored line at or above the threshold (one sampled line cannot outweigh audits). Every other sender is **not declared**: it is listed under \"Needs review\" with why, and stays undeclared, so the classifier keeps scoring it. A sender only seen blocked or audited by rules that act before scoring (no score) has no content evidence and is never declared. A phone-number id is linked to the origins that sent from it (`allowed_origins`); one used only by proposed assistants gets purpose `general_assistant`; one whose every send was blocked or audited is proposed here only, not in the policy. Review every proposal before applying it, then replay it (`wa-guard replay`).\n",
+            share = ASSISTANT_SHARE * 100.0
+        );
+        let scored_service = roles.iter().any(|r| r == "customer_service");
+        let _ = writeln!(
+            head,
+            "**A `customer_service` origin is not scored by the classifier unless `content.roles` lists `customer_service`** (the default is `[\"unknown\"]`). The base's `content.roles`: `{}`{}\n",
+            code(&roles.join(", ")),
+            if scored_service {
+                ": the proposed service origins stay scored."
+            } else {
+                ": once applied, the proposed service origins' sends are no longer scored, and an off-topic send of theirs goes through in enforce. Add `customer_service` to `content.roles` (in `audit` mode first) to keep watching them."
+            }
         );
         Self {
             head,
             origins: String::new(),
+            review: String::new(),
             declared: String::new(),
             numbers: String::new(),
             warnings: Vec::new(),
             threshold,
         }
+    }
+
+    /// A sender left undeclared: why, and its evidence.
+    fn review(&mut self, identity: &str, source: &str, s: &Sender, why: &str) {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "### `{}` (source `{}`): not declared\n",
+            code(identity),
+            code(if source.is_empty() { "unknown" } else { source })
+        );
+        let _ = writeln!(out, "- Why: {why}");
+        if !s.stopped_unscored.is_empty() {
+            let _ = writeln!(
+                out,
+                "- Stopped before scoring by: {}.",
+                rule_list(&s.stopped_unscored)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "- It stays undeclared: the classifier keeps scoring its sends (when `content.roles` lists `unknown`, the default). Declare it by hand once you know what it is."
+        );
+        self.stats(&mut out, s);
+        out.push('\n');
+        self.review.push_str(&out);
     }
 
     fn warn(&mut self, w: String) {
@@ -439,17 +637,11 @@ impl Evidence {
                 n(scored),
                 share(high, scored)
             )
-        } else if scored < MIN_SCORED {
-            format!(
-                "Proposed as customer service: too few scored sends ({}) to judge it an assistant.",
-                n(scored)
-            )
         } else {
             format!(
-                "Proposed as customer service: {} of {} scored sends ({:.0}%) at or above the threshold.",
-                n(high),
+                "Proposed as customer service: {} scored sends ({} lines), none at or above the threshold. Once declared, its sends are not scored unless `content.roles` lists `customer_service`.",
                 n(scored),
-                share(high, scored)
+                s.scores.len()
             )
         };
         let _ = writeln!(out, "- {why}");
@@ -509,41 +701,87 @@ impl Evidence {
         );
     }
 
-    fn number(
-        &mut self,
-        id: &str,
-        rule: &str,
-        senders: &BTreeMap<String, f64>,
-        service: &BTreeSet<String>,
-        assistants: &BTreeSet<String>,
-        unlinked: &[String],
-    ) {
-        let used: Vec<String> = top(senders, usize::MAX)
+    fn number(&mut self, p: &NumberProposal<'_>) {
+        let rule_id = p.rule.get("id").and_then(Value::as_str).unwrap_or("?");
+        let purpose = p.rule.get("purpose").and_then(Value::as_str).unwrap_or("");
+        let mut users: Vec<(&(String, String), &NumberUse)> = p.users.iter().collect();
+        users.sort_by(|a, b| b.1.sends.total_cmp(&a.1.sends).then_with(|| a.0.cmp(b.0)));
+        let used: Vec<String> = users
             .iter()
-            .map(|(s, w)| format!("`{}` {}", code(s), n(*w)))
+            .map(|(k, u)| format!("{} {}", sender_name(k), n(u.sends)))
             .collect();
         let _ = writeln!(
             self.numbers,
-            "- `{}` (rule `{}`), used by {}.",
-            code(id),
-            code(rule),
+            "- `{}` (rule `{}`{}), used by {}.",
+            code(p.id),
+            code(rule_id),
+            if p.in_policy {
+                ""
+            } else {
+                ", **not in the policy**"
+            },
             used.join(", ")
         );
-        if service.is_empty() && unlinked.is_empty() && !assistants.is_empty() {
+        if purpose == "general_assistant" {
             let _ = writeln!(
                 self.numbers,
                 "  Purpose `general_assistant`: only proposed assistants sent from it, so every call to it will be blocked."
             );
-        } else if unlinked.is_empty() {
-            let list: Vec<String> = service.iter().map(|o| format!("`{o}`")).collect();
+        } else if p.unlinked.is_empty() {
+            let list: Vec<String> = p
+                .rule
+                .get("allowed_origins")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|o| format!("`{}`", code(o)))
+                .collect();
             let _ = writeln!(self.numbers, "  Allowed origins: {}.", list.join(", "));
         } else {
-            let list: Vec<String> = unlinked.iter().map(|o| format!("`{}`", code(o))).collect();
+            let list: Vec<String> = p.unlinked.iter().map(sender_name).collect();
             let _ = writeln!(
                 self.numbers,
                 "  No `allowed_origins`: {} sent from it without an origin to name, and restricting the number would block them.",
                 list.join(", ")
             );
+        }
+        if purpose != "general_assistant" {
+            for (key, u) in &users {
+                self.stopped_on_number(key, u, p.proposed.get(*key));
+            }
+        }
+        if !p.in_policy {
+            let _ = writeln!(
+                self.numbers,
+                "  Every send from it was blocked or audited: a rule for it would allow what the base stops, so it is proposed here only. Add it by hand if these sends are legitimate:\n\n  ```json\n  {}\n  ```\n",
+                p.rule
+            );
+        }
+    }
+
+    /// What stopped one sender's sends from a proposed number, next to the link.
+    fn stopped_on_number(&mut self, key: &(String, String), u: &NumberUse, p: Option<&Proposed>) {
+        for (verb, map) in [
+            ("blocked", &u.blocked),
+            ("audited (blocked under enforce)", &u.audited),
+        ] {
+            for (rule, w) in top(map, usize::MAX) {
+                let effect = match rule.as_str() {
+                    "unknown_phone_number" => "this rule allows them",
+                    "default_action" if p.is_some_and(|p| p.origin_id.is_some()) => {
+                        "the proposed origin allows them"
+                    }
+                    _ => "that rule still applies",
+                };
+                let _ = writeln!(
+                    self.numbers,
+                    "  - {} sends from {} were {verb} by rule `{}`; {effect}.",
+                    n(w),
+                    sender_name(key),
+                    code(&rule)
+                );
+            }
         }
     }
 
@@ -551,9 +789,19 @@ impl Evidence {
         let mut out = self.head;
         let _ = writeln!(out, "## Proposed origins\n");
         if self.origins.is_empty() {
-            let _ = writeln!(out, "None: every identified sender is declared already.\n");
+            let _ = writeln!(
+                out,
+                "None: every identified sender is declared already, or its evidence supports no role (see \"Needs review\").\n"
+            );
         }
         out.push_str(&self.origins);
+        if !self.review.is_empty() {
+            let _ = writeln!(
+                out,
+                "## Needs review (not declared)\n\nThese senders are left out of the policy: their evidence supports no role. They stay undeclared, so they stay scored.\n"
+            );
+            out.push_str(&self.review);
+        }
         if !self.declared.is_empty() {
             let _ = writeln!(out, "## Senders already declared\n\n{}", self.declared);
         }

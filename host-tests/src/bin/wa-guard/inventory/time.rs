@@ -90,6 +90,15 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(ms - offset_minutes * 60_000)
 }
 
+/// 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z: a time outside is a broken clock or a
+/// forged line, and is left out of the period and the timeline.
+const PLAUSIBLE_MS: std::ops::Range<i64> = 946_684_800_000..4_102_444_800_000;
+
+/// Whether a time is inside 2000..2100 (UTC).
+pub fn plausible(ms: i64) -> bool {
+    PLAUSIBLE_MS.contains(&ms)
+}
+
 /// Envoy's default prefix `[2026-12-07 03:51:22.123][thread][level]...`.
 pub fn parse_envoy_prefix(line: &str) -> Option<i64> {
     let (ms, rest) = date_time(line.strip_prefix('[')?)?;
@@ -136,6 +145,13 @@ mod tests {
             Some(ms)
         );
         assert_eq!(parse_rfc3339("2026-13-07T03:51:22Z"), None);
+        assert!(plausible(ms));
+        assert!(plausible(parse_rfc3339("2000-01-01T00:00:00Z").unwrap()));
+        assert!(!plausible(
+            parse_rfc3339("1999-12-31T23:59:59.999Z").unwrap()
+        ));
+        assert!(!plausible(parse_rfc3339("2100-01-01T00:00:00Z").unwrap()));
+        assert!(!plausible(parse_rfc3339("0000-01-01T00:00:00Z").unwrap()));
         assert_eq!(parse_rfc3339("2026-12-07T03:51"), None);
         assert_eq!(
             parse_rfc3339("2024-02-29T00:00:00Z")
