@@ -996,7 +996,9 @@ fn suggestion_declares_only_what_the_evidence_supports() {
         "{policy:#}"
     );
     // M2: every send to 208 was blocked: evidence only. 209's link says what it allows.
+    // 201's sends were audited, so they went through: it is proposed.
     assert!(rule("208").is_none(), "{policy:#}");
+    assert!(rule("201").is_some(), "{policy:#}");
     assert!(rule("207").is_none(), "{policy:#}");
     assert!(
         evidence.contains("`208` (rule `number-208`, **not in the policy**)"),

@@ -58,7 +58,7 @@ Outputs (FILE `-` is standard output; with none of the three, Markdown goes to s
                       threshold (a service origin is not scored again unless content.roles
                       lists customer_service). Others stay undeclared, listed for review in
                       the evidence. Phone numbers are linked to the origins that use them
-                      (a number whose every send was stopped: in the evidence only).
+                      (a number whose every send was blocked: in the evidence only).
                       Checked by the engine
   --out FILE          where the suggested policy goes (default suggested-policy.json)
   --evidence FILE     the evidence per proposed origin, Markdown

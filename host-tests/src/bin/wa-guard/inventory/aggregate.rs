@@ -140,8 +140,9 @@ pub struct PhoneNumber {
     /// The same by sender (identity and source), with what stopped them.
     pub users: BTreeMap<SenderKey, NumberUse>,
     pub sends: f64,
-    /// Lines of allowed sends: none means every send from it was blocked or audited.
-    pub allowed_lines: u64,
+    /// Lines of sends that went through (allowed, or audited: an audit does not stop the
+    /// send): none means the policy blocked every send from it.
+    pub passed_lines: u64,
 }
 
 /// One sender's sends from one phone number.
@@ -316,7 +317,10 @@ impl Inventory {
             match d.decision.as_str() {
                 "block" => add(&mut u.blocked, &d.rule, w),
                 "audit" => add(&mut u.audited, &d.rule, w),
-                _ => n.allowed_lines += 1,
+                _ => {}
+            }
+            if d.decision != "block" {
+                n.passed_lines += 1;
             }
         }
         match d.ts {

@@ -15,8 +15,9 @@
 //!   undeclared, so the classifier keeps scoring it. A sender only seen stopped by rules that
 //!   act before scoring (no score at all) has no content evidence and is never declared.
 //!
-//! A phone number whose every send was blocked or audited is proposed in the evidence only:
-//! a rule for it would allow what the base stops.
+//! A phone number whose every send was blocked is proposed in the evidence only: a rule for
+//! it would allow what the base stops. Next to every link, the evidence says which of the
+//! sender's sends from that number were blocked or audited, and by which rule.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -413,7 +414,7 @@ fn number_rules(
         let entry = numbers
             .entry(canonical_path_id(id))
             .or_insert_with(|| (id.clone(), BTreeMap::new(), 0));
-        entry.2 = entry.2.saturating_add(p.allowed_lines);
+        entry.2 = entry.2.saturating_add(p.passed_lines);
         for (sender, u) in &p.users {
             let slot = entry.1.entry(sender.clone()).or_default();
             slot.sends += u.sends;
@@ -426,7 +427,7 @@ fn number_rules(
         }
     }
     let mut rules = Vec::new();
-    for (canonical, (id, users, allowed_lines)) in numbers {
+    for (canonical, (id, users, passed_lines)) in numbers {
         if canonical.is_empty() || id.contains('/') {
             continue;
         }
@@ -463,10 +464,10 @@ fn number_rules(
         } else {
             json!({"id": rule_id, "path_ids": [id], "purpose": "customer_service"})
         };
-        // A rule for a number the base stopped every send from would allow them all: it
-        // goes in the evidence only. A general_assistant rule blocks every call, so it widens
-        // nothing.
-        let in_policy = assistant_only || allowed_lines > 0;
+        // A rule for a number the base blocked every send from would allow them all: it goes
+        // in the evidence only. (Audited sends went through: an audit rollout maps them.) A
+        // general_assistant rule blocks every call, so it widens nothing.
+        let in_policy = assistant_only || passed_lines > 0;
         ev.number(&NumberProposal {
             id: &id,
             rule: &rule,
@@ -526,7 +527,7 @@ impl Evidence {
         );
         let _ = writeln!(
             head,
-            "**Rule.** An undeclared sender is proposed as `general_assistant` when it has at least {MIN_SCORED:.0} scored sends and more than {share:.0}% of them scored at or above the threshold, both weighted and counting lines. It is proposed as `customer_service`, restricted to the message types it was seen sending, only on strong evidence: at least {MIN_SERVICE_SCORED:.0} weighted scored sends in at least {MIN_SERVICE_LINES} scored lines, and not one scored line at or above the threshold (one sampled line cannot outweigh audits). Every other sender is **not declared**: it is listed under \"Needs review\" with why, and stays undeclared, so the classifier keeps scoring it. A sender only seen blocked or audited by rules that act before scoring (no score) has no content evidence and is never declared. A phone-number id is linked to the origins that sent from it (`allowed_origins`); one used only by proposed assistants gets purpose `general_assistant`; one whose every send was blocked or audited is proposed here only, not in the policy. Review every proposal before applying it, then replay it (`wa-guard replay`).\n",
+            "**Rule.** An undeclared sender is proposed as `general_assistant` when it has at least {MIN_SCORED:.0} scored sends and more than {share:.0}% of them scored at or above the threshold, both weighted and counting lines. It is proposed as `customer_service`, restricted to the message types it was seen sending, only on strong evidence: at least {MIN_SERVICE_SCORED:.0} weighted scored sends in at least {MIN_SERVICE_LINES} scored lines, and not one scored line at or above the threshold (one sampled line cannot outweigh audits). Every other sender is **not declared**: it is listed under \"Needs review\" with why, and stays undeclared, so the classifier keeps scoring it. A sender only seen blocked or audited by rules that act before scoring (no score) has no content evidence and is never declared. A phone-number id is linked to the origins that sent from it (`allowed_origins`); one used only by proposed assistants gets purpose `general_assistant`; one whose every send was blocked is proposed here only, not in the policy, and next to each link it says which sends were blocked or audited and by which rule. Review every proposal before applying it, then replay it (`wa-guard replay`).\n",
             share = ASSISTANT_SHARE * 100.0
         );
         let scored_service = roles.iter().any(|r| r == "customer_service");
@@ -754,7 +755,7 @@ impl Evidence {
         if !p.in_policy {
             let _ = writeln!(
                 self.numbers,
-                "  Every send from it was blocked or audited: a rule for it would allow what the base stops, so it is proposed here only. Add it by hand if these sends are legitimate:\n\n  ```json\n  {}\n  ```\n",
+                "  Every send from it was blocked: a rule for it would allow what the base stops, so it is proposed here only. Add it by hand if these sends are legitimate:\n\n  ```json\n  {}\n  ```\n",
                 p.rule
             );
         }
