@@ -1135,3 +1135,139 @@ fn inventory_counts_only_lines_it_can_trust() {
         "{md}"
     );
 }
+
+/// The second review's findings: the suggestion reads the classifier's own decision, not the
+/// score rounded to two decimals in the log (D1, D2); two different lines with one request id
+/// and time are two decisions (D3); one identity under two sources is judged on all its lines
+/// and gets one role (D4).
+#[test]
+fn suggestion_reads_decisions_not_rounded_scores() {
+    let dir = scratch("rounding");
+    let h = |id: &'static str| (id, "header");
+    let mut lines = Vec::new();
+    let mut k = 0usize;
+    let mut push = |lines: &mut Vec<String>,
+                    who: (&str, &str),
+                    decision: &str,
+                    rule: &str,
+                    score: f64,
+                    number: &str| {
+        k += 1;
+        lines.push(case_line(
+            k,
+            who,
+            "unknown",
+            decision,
+            rule,
+            Some(score),
+            number,
+            1.0,
+        ));
+    };
+    for _ in 0..12 {
+        // D1: blocked by the classifier at a threshold of 0.713, logged as 0.71.
+        push(
+            &mut lines,
+            h("d1-blocked"),
+            "block",
+            "content_classifier",
+            0.71,
+            "301",
+        );
+        // D2: allowed by the classifier at 0.71, logged as 0.71 (a real 0.705 to 0.7099).
+        push(&mut lines, h("d2-allowed"), "allow", "no_rule", 0.71, "302");
+    }
+    // D3: a clean send and a blocked one under one request id and millisecond, twelve times.
+    for n in 0..12 {
+        for (decision, rule, score) in [
+            ("allow", "no_rule", 0.05),
+            ("block", "content_classifier", 0.97),
+        ] {
+            let line = json!({
+                "event": "wa_egress_guard.decision", "ts": format!("2026-12-07T05:00:{n:02}.000Z"),
+                "request_id": format!("shared-{n}"), "policy": "p1", "decision": decision,
+                "rule": rule, "reason": "x", "role": "unknown", "score": score, "signals": [],
+                "identity": "d3-same-id", "identity_source": "header", "provider": "cloud_api",
+                "endpoint": "messages", "phone_number_id": "303", "message_type": "text",
+                "sample": 1,
+            });
+            lines.push(envoy("2026-12-07T05:00:00.000Z", "decision", &line));
+        }
+    }
+    // D4: clean under one source, assistant answers under another.
+    for _ in 0..12 {
+        push(
+            &mut lines,
+            ("d4-both", "node_metadata"),
+            "allow",
+            "no_rule",
+            0.05,
+            "304",
+        );
+    }
+    for _ in 0..5 {
+        push(
+            &mut lines,
+            ("d4-both", "peer_uri_san"),
+            "block",
+            "content_classifier",
+            0.95,
+            "304",
+        );
+    }
+    std::fs::write(dir.join("envoy.log"), lines.join("\n") + "\n").unwrap();
+    let mut base: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("policies/default.json")).unwrap(),
+    )
+    .unwrap();
+    base["content"]["threshold"] = json!(0.713);
+    let base_file = dir.join("base.json");
+    std::fs::write(&base_file, base.to_string()).unwrap();
+    let out_file = dir.join("out.json");
+    let out = wa_guard(
+        &[
+            "inventory",
+            "--json",
+            dir.join("inv.json").to_str().unwrap(),
+            "--suggest-policy",
+            base_file.to_str().unwrap(),
+            "--out",
+            out_file.to_str().unwrap(),
+            dir.join("envoy.log").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inv: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("inv.json")).unwrap()).unwrap();
+    assert_eq!(inv["lines"]["duplicates"], 0, "{:#}", inv["lines"]);
+    assert_eq!(sender(&inv, "d3-same-id")["sends"], 24.0);
+    let policy: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    let role_of = |who: &str| -> Vec<String> {
+        policy["origins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["identities"][0]["exact"] == json!(who))
+            .map(|o| o["role"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // D1: every send was the classifier's block: an assistant, never a service bot.
+    assert_eq!(role_of("d1-blocked"), ["general_assistant"], "{policy:#}");
+    // D2: every send was allowed: never an assistant; the rounding leaves it for review.
+    assert!(role_of("d2-allowed").is_empty(), "{policy:#}");
+    // D3: half its sends were blocked by the classifier: not a service bot.
+    assert!(
+        !role_of("d3-same-id").contains(&"customer_service".to_owned()),
+        "{policy:#}"
+    );
+    // D4: one role for both sources, and not customer_service (5 of 17 flagged).
+    let d4 = role_of("d4-both");
+    assert!(d4.iter().all(|r| r != "customer_service"), "{policy:#}");
+    let validate = wa_guard(&["validate", out_file.to_str().unwrap()], None);
+    assert_eq!(validate.status.code(), Some(0));
+}

@@ -88,7 +88,7 @@ pub struct Sender {
     pub rules: BTreeMap<String, f64>,
     pub score_histogram: [f64; 10],
     /// Every score with its weight (the suggestion judges them against a threshold).
-    pub scores: Vec<(f64, f64)>,
+    pub scores: Vec<Scored>,
     /// Block and audit lines without a score, by rule: stopped before the classifier ran
     /// (or by a rule that needs no content), so they say nothing of what it sends.
     pub stopped_unscored: BTreeMap<String, f64>,
@@ -102,21 +102,89 @@ pub struct Sender {
     pub origin_rules: BTreeMap<String, f64>,
 }
 
-impl Sender {
-    /// Weighted scored sends, and those at or above the threshold.
-    pub fn scored(&self, threshold: f64) -> (f64, f64) {
-        self.scores
-            .iter()
-            .fold((0.0, 0.0), |(all, high), (score, w)| {
-                (all + w, if *score >= threshold { high + w } else { high })
-            })
+/// The filter logs a score rounded to two decimals: a logged `0.71` is a score from 0.705 to
+/// 0.715, so a logged score says on which side of a threshold the real one was only when it
+/// is further than this from it.
+pub const LOGGED_SCORE_ROUNDING: f64 = 0.005;
+
+/// One scored line.
+#[derive(Debug, Clone, Copy)]
+pub struct Scored {
+    /// The score as logged (two decimals).
+    pub score: f64,
+    /// 1/sample.
+    pub weight: f64,
+    /// The classifier itself blocked or audited the send (rule `content_classifier`): its
+    /// score was at or above the deployed threshold, whatever the rounded score says.
+    pub flagged: bool,
+}
+
+impl Scored {
+    /// Surely at or above `threshold`: flagged by the classifier, or a logged score above it
+    /// by more than the rounding.
+    pub fn high(&self, threshold: f64) -> bool {
+        self.flagged || self.score >= threshold + LOGGED_SCORE_ROUNDING
     }
 
-    /// Scored lines, unweighted (one sampled line counts once), and those at or above the
-    /// threshold.
+    /// Perhaps at or above `threshold`: flagged, or a logged score that the rounding could
+    /// have lifted from it. A sender vouched for as customer service has none.
+    pub fn maybe_high(&self, threshold: f64) -> bool {
+        self.flagged || self.score >= threshold - LOGGED_SCORE_ROUNDING
+    }
+}
+
+impl Sender {
+    /// Weighted scored sends, and those surely at or above the threshold ([`Scored::high`]).
+    pub fn scored(&self, threshold: f64) -> (f64, f64) {
+        self.scores.iter().fold((0.0, 0.0), |(all, high), s| {
+            (
+                all + s.weight,
+                if s.high(threshold) {
+                    high + s.weight
+                } else {
+                    high
+                },
+            )
+        })
+    }
+
+    /// Scored lines, unweighted (one sampled line counts once), and those surely at or above
+    /// the threshold.
     pub fn scored_lines(&self, threshold: f64) -> (usize, usize) {
-        let high = self.scores.iter().filter(|(s, _)| *s >= threshold).count();
+        let high = self.scores.iter().filter(|s| s.high(threshold)).count();
         (self.scores.len(), high)
+    }
+
+    /// Scored lines that may be at or above the threshold ([`Scored::maybe_high`]).
+    pub fn maybe_high_lines(&self, threshold: f64) -> usize {
+        self.scores
+            .iter()
+            .filter(|s| s.maybe_high(threshold))
+            .count()
+    }
+
+    /// This sender's lines together with another's (the same identity seen under another
+    /// identity source): what the suggestion judges and declares for both.
+    pub fn merged_with(&self, other: &Sender) -> Sender {
+        let mut m = self.clone();
+        m.sends += other.sends;
+        m.would_block += other.would_block;
+        m.scores.extend(other.scores.iter().copied());
+        for (maps, from) in [
+            (&mut m.message_types, &other.message_types),
+            (&mut m.stopped_unscored, &other.stopped_unscored),
+            (&mut m.rules, &other.rules),
+            (&mut m.decisions, &other.decisions),
+            (&mut m.signals, &other.signals),
+        ] {
+            for (k, v) in from {
+                *maps.entry(k.clone()).or_insert(0.0) += v;
+            }
+        }
+        for (slot, add) in m.score_histogram.iter_mut().zip(other.score_histogram) {
+            *slot += add;
+        }
+        m
     }
 
     /// Strongest signals first, by weighted count.
@@ -129,7 +197,7 @@ impl Sender {
     pub fn off_topic(&self, j: &Judgement) -> bool {
         self.role == "customer_service"
             && (self.rules.contains_key("content_classifier")
-                || self.scores.iter().any(|(s, _)| *s >= j.threshold))
+                || self.scores.iter().any(|s| s.maybe_high(j.threshold)))
     }
 }
 
@@ -291,7 +359,11 @@ impl Inventory {
             *slot += w;
         }
         if let Some(score) = d.score {
-            s.scores.push((score, w));
+            s.scores.push(Scored {
+                score,
+                weight: w,
+                flagged: would_block && d.rule == "content_classifier",
+            });
         }
         for signal in &d.signals {
             add(&mut s.signals, signal, w);

@@ -381,13 +381,16 @@ fn weight(v: &Value, always: bool) -> Result<f64, &'static str> {
     }
 }
 
-/// The same line read twice: its event, request id and time, hashed (`None` without an id).
+/// The same line read twice (a file named twice, a rotated copy): the whole object, hashed
+/// (`None` without a request id). Two different decisions never share a key, even with the
+/// same request id and time (a caller chooses its `x-request-id`; a sidecar and a gateway log
+/// one request each under its own identity source).
 fn dedup_key(kind: Kind, v: &Value) -> Option<u64> {
-    let id = text(v, "request_id")?;
+    text(v, "request_id")?;
     let mut h = DefaultHasher::new();
     (kind == Kind::Decision).hash(&mut h);
-    id.hash(&mut h);
-    text(v, "ts").hash(&mut h);
+    // serde_json's objects keep their keys sorted, so one object prints one way.
+    v.to_string().hash(&mut h);
     Some(h.finish())
 }
 

@@ -15,6 +15,13 @@
 //!   undeclared, so the classifier keeps scoring it. A sender only seen stopped by rules that
 //!   act before scoring (no score at all) has no content evidence and is never declared.
 //!
+//! "At or above the threshold" is read from the classifier's own decision where it made one
+//! (a block or audit by `content_classifier`), and otherwise from the logged score, which is
+//! rounded to two decimals: [`Scored::high`] needs it above the threshold by more than the
+//! rounding, and vouching for a service bot needs no line even within it
+//! ([`Scored::maybe_high`]). An identity seen under several identity sources is judged on all
+//! its lines, and each of its origins gets the same role and message types.
+//!
 //! A phone number whose every send was blocked is proposed in the evidence only: a rule for
 //! it would allow what the base stops. Next to every link, the evidence says which of the
 //! sender's sends from that number were blocked or audited, and by which rule.
@@ -27,6 +34,8 @@ use std::process::ExitCode;
 
 use serde_json::{Map, Value, json};
 
+#[cfg(doc)]
+use super::aggregate::Scored;
 use super::aggregate::{Inventory, NumberUse, Sender, UNIDENTIFIED, top};
 use super::markdown::{cell, code, n, to_f64};
 
@@ -110,7 +119,10 @@ pub fn judge(s: &Sender, threshold: f64) -> Verdict {
     if majority && scored >= MIN_SCORED && lines_f >= MIN_SCORED {
         return Verdict::Assistant;
     }
-    if high_lines == 0 && scored >= MIN_SERVICE_SCORED && lines >= MIN_SERVICE_LINES {
+    if s.maybe_high_lines(threshold) == 0
+        && scored >= MIN_SERVICE_SCORED
+        && lines >= MIN_SERVICE_LINES
+    {
         return Verdict::Service;
     }
     let counts = format!(
@@ -124,7 +136,7 @@ pub fn judge(s: &Sender, threshold: f64) -> Verdict {
         format!(
             "too few scored sends to call it an assistant ({counts}; at least {MIN_SCORED:.0} needed)."
         )
-    } else if high_lines == 0 {
+    } else if s.maybe_high_lines(threshold) == 0 {
         format!(
             "too few scored sends to vouch for it as customer service ({counts}; at least {MIN_SERVICE_SCORED:.0} weighted and {MIN_SERVICE_LINES} lines needed, none at or above the threshold)."
         )
@@ -298,8 +310,19 @@ pub fn propose(inv: &Inventory, mut policy: Value, threshold: f64, base_name: &s
             ));
         }
     }
-    for (key, s) in &inv.senders {
+    // An identity seen under several sources is judged on all its lines, and every origin
+    // made for it gets the same role and message types: the engine matches origins on the
+    // identity whatever source yielded it, so the first would decide for all.
+    let mut by_identity: BTreeMap<&str, Sender> = BTreeMap::new();
+    for ((identity, _), s) in &inv.senders {
+        by_identity
+            .entry(identity.as_str())
+            .and_modify(|m| *m = m.merged_with(s))
+            .or_insert_with(|| s.clone());
+    }
+    for (key, own) in &inv.senders {
         let (identity, source) = key;
+        let s = by_identity.get(identity.as_str()).unwrap_or(own);
         let verdict = judge(s, threshold);
         let assistant = verdict == Verdict::Assistant;
         if identity == UNIDENTIFIED {
@@ -313,17 +336,22 @@ pub fn propose(inv: &Inventory, mut policy: Value, threshold: f64, base_name: &s
             );
             continue;
         }
-        if s.role != "unknown" {
-            let origin_id = top(&s.origin_rules, 1)
+        if own.role != "unknown" {
+            let origin_id = top(&own.origin_rules, 1)
                 .into_iter()
                 .map(|(id, _)| id)
                 .find(|id| declared_ids.contains(id.as_str()));
-            ev.declared(identity, s, origin_id.as_deref(), assistant);
+            ev.declared(
+                identity,
+                own,
+                origin_id.as_deref(),
+                judge(own, threshold) == Verdict::Assistant,
+            );
             proposed.insert(
                 key.clone(),
                 Proposed {
                     origin_id,
-                    assistant: s.role == "general_assistant",
+                    assistant: own.role == "general_assistant",
                 },
             );
             continue;
