@@ -799,3 +799,32 @@ fn the_compiled_component_is_cached() {
     assert_eq!(stdout(&out), stdout(&first));
     assert!(cached(&off).is_empty(), "{:?}", cached(&off));
 }
+
+/// A closed pipe ends `wa-guard` as it ends `cat` (SIGPIPE), never with a panic (exit 101):
+/// `wa-guard inventory LOG | head` is how people read a long report.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_wa_guard_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_wa-guard"))
+        .current_dir(workspace_root())
+        .arg("--help")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

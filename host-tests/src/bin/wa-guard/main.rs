@@ -115,6 +115,22 @@ Examples:
   wa-guard test policies/tests/
   wa-guard test my-policy.json my-cases.json";
 
+/// Lets a closed pipe end the program quietly, as it ends `cat` or `grep`: `wa-guard inventory
+/// LOG | head` stops when `head` has read enough. Rust ignores SIGPIPE, so a write to the
+/// closed pipe would fail and `println!` would panic instead.
+#[cfg(unix)]
+fn restore_sigpipe() {
+    // SAFETY: called first thing in `main`, before any other thread exists; it only resets
+    // one signal's disposition to the system default.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_sigpipe() {}
+
 /// A usage or input error: exit status 2.
 struct Fatal(String);
 
@@ -125,6 +141,7 @@ impl<E: std::fmt::Display> From<E> for Fatal {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     match run(std::env::args().skip(1).collect()) {
         Ok(code) => code,
         Err(Fatal(message)) => {
