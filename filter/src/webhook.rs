@@ -132,7 +132,8 @@ pub fn check_signature(secrets: &[Vec<u8>], header: Option<&str>, body: &[u8]) -
 pub struct WebhookPolicy {
     /// Normalised hosts of the ingress route.
     pub hosts: Vec<String>,
-    pub path_prefixes: Vec<String>,
+    /// Each prefix's normalised segments (`[]` for `/`).
+    pub path_prefixes: Vec<Vec<String>>,
     /// The app secrets written in the policy, then those read from the VM's environment.
     pub secrets: Vec<Vec<u8>>,
     /// Names of environment variables that hold a secret, resolved by [`WebhookPolicy::resolve_environment`].
@@ -229,7 +230,7 @@ impl WebhookPolicy {
             path_prefixes: doc
                 .path_prefixes
                 .iter()
-                .map(|p| p.trim_end_matches('/').to_owned())
+                .map(|p| crate::whatsapp::normalize_path(p).segments)
                 .collect(),
             secrets: doc
                 .app_secrets
@@ -264,18 +265,21 @@ impl WebhookPolicy {
     }
 
     /// Whether a path (with its query) lies under one of the prefixes, on a segment boundary:
-    /// `/wa/hook` covers `/wa/hook`, `/wa/hook/x` and `/wa/hook?x`, not `/wa/hooks`.
+    /// `/wa/hook` covers `/wa/hook`, `/wa/hook/x` and `/wa/hook?x`, not `/wa/hooks`. Both are
+    /// compared normalised as WhatsApp paths are (percent-decoded, any case, dot segments and
+    /// duplicate slashes resolved), so a spelling the endpoint's router may accept
+    /// (`/WA/%68ook`, `/x/../wa/hook`) is still checked: matching more only checks more.
     pub fn matches_path(&self, path: &str) -> bool {
-        let path = path.split(['?', '#']).next().unwrap_or_default();
-        self.path_prefixes.iter().any(|prefix| {
-            path.strip_prefix(prefix.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || prefix.is_empty())
-        })
+        let segments = crate::whatsapp::normalize_path(path).segments;
+        self.path_prefixes
+            .iter()
+            .any(|prefix| segments.starts_with(prefix))
     }
 }
 
 /// Meta's verification handshake: `GET` with `hub.mode=subscribe` in the query. It carries no
-/// body and no signature (the business's endpoint checks `hub.verify_token` itself).
+/// body and no signature (the business's endpoint checks `hub.verify_token` itself); a request
+/// with a body is a delivery, whatever its method and query.
 pub fn is_handshake(method: &str, path: &str) -> bool {
     if !method.eq_ignore_ascii_case("GET") {
         return false;
@@ -342,7 +346,7 @@ impl WebhookDelivery {
             outcome: None,
             reported: false,
         };
-        if is_handshake(method, path) {
+        if end_of_stream && is_handshake(method, path) {
             return (delivery, WebhookStep::Continue);
         }
         let signature = match signature {

@@ -161,6 +161,16 @@ fn the_route_is_its_hosts_and_path_prefixes_on_a_segment_boundary() {
     ] {
         assert!(p.matches_path(path), "{path}");
     }
+    // Spellings a router may take for the same path are checked too.
+    for path in [
+        "/WhatsApp/Webhook",
+        "/whatsapp/%77ebhook",
+        "//whatsapp//webhook",
+        "/x/../whatsapp/webhook",
+        "/whatsapp/./webhook?y",
+    ] {
+        assert!(p.matches_path(path), "{path}");
+    }
     for path in ["/whatsapp/webhooks", "/whatsapp", "/", "/other"] {
         assert!(!p.matches_path(path), "{path}");
     }
@@ -374,6 +384,23 @@ fn the_handshake_passes_untouched_and_is_not_counted() {
     assert_eq!(step, WebhookStep::Continue);
     assert!(!d.awaiting_body());
     assert!(d.take_new_outcome().is_none());
+}
+
+#[test]
+fn a_handshake_with_a_body_is_a_delivery() {
+    let p = policy(serde_json::json!({}));
+    let (mut d, step) = WebhookDelivery::on_headers(
+        &p,
+        "GET",
+        "/whatsapp/webhook?hub.mode=subscribe",
+        Ok(None),
+        None,
+        String::new(),
+        false,
+    );
+    assert_eq!(step, WebhookStep::Continue);
+    assert!(d.awaiting_body());
+    assert!(matches!(feed(&p, &mut d, BODY, 50), WebhookStep::Respond(ref r) if r.status == 401));
 }
 
 #[test]

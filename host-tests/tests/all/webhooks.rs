@@ -237,3 +237,27 @@ fn a_secret_from_the_vm_environment_verifies_and_a_missing_one_refuses_the_polic
         .configure(policy_with(section));
     assert!(refused.is_err());
 }
+
+#[test]
+fn another_spelling_of_the_path_or_a_handshake_with_a_body_is_still_checked() {
+    let mut filter = webhook_filter(serde_json::json!({}));
+    let outcome = filter
+        .request()
+        .method("POST")
+        .authority("Hooks.Kettle-Shop.Example:443")
+        .path("/WhatsApp//%77ebhook")
+        .body(BODY)
+        .send()
+        .unwrap();
+    assert_eq!(outcome.local_response.as_ref().map(|r| r.status), Some(401));
+    let outcome = filter
+        .request()
+        .method("GET")
+        .authority(HOST)
+        .path("/whatsapp/webhook?hub.mode=subscribe")
+        .body(BODY)
+        .send()
+        .unwrap();
+    assert_eq!(outcome.local_response.as_ref().map(|r| r.status), Some(401));
+    assert!(outcome.upstream.body.is_empty());
+}
