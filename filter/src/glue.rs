@@ -9,6 +9,7 @@ use crate::identity::RequestAttributes;
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
 use crate::training::parts::{SharedStore, StoreError};
+use crate::webhook::{self, WebhookDelivery, WebhookPolicy, WebhookStep};
 use abi::LogLevel;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
@@ -98,7 +99,21 @@ impl RootContext for GuardRoot {
             }
         };
         match Policy::from_json(&bytes) {
-            Ok(policy) => {
+            Ok(mut policy) => {
+                if let Some(webhook) = policy.webhook.as_mut() {
+                    // The VM's environment: Envoy's `vm_config.environment_variables`.
+                    if let Err(err) = webhook.resolve_environment(&|name| std::env::var(name).ok())
+                    {
+                        abi::log(
+                            LogLevel::Error,
+                            &format!("wa-egress-guard: invalid policy: {err}"),
+                        );
+                        self.metrics
+                            .borrow_mut()
+                            .increment("wa_guard_config_loads_total.result.rejected");
+                        return false;
+                    }
+                }
                 abi::log(
                     LogLevel::Info,
                     &format!(
@@ -147,6 +162,7 @@ impl RootContext for GuardRoot {
             metrics: Rc::clone(&self.metrics),
             node: Rc::clone(&self.node),
             flow: None,
+            webhook: None,
             reading_response: false,
         }))
     }
@@ -157,6 +173,8 @@ struct GuardHttp {
     metrics: Rc<RefCell<Metrics>>,
     node: Rc<RefCell<NodeProperties>>,
     flow: Option<RequestFlow>,
+    /// A request on the webhook ingress route, whose signature is checked instead of `flow`.
+    webhook: Option<WebhookDelivery>,
     /// The response body is buffered for the flow (an upload part's id).
     reading_response: bool,
 }
@@ -318,6 +336,85 @@ impl GuardHttp {
         }
     }
 
+    /// A request to a webhook host: one under the route's path prefixes is checked (the
+    /// handshake passes); `None` for any other path, which goes on as any request does.
+    fn start_webhook(
+        &mut self,
+        policy: &Policy,
+        wh: &WebhookPolicy,
+        end_of_stream: bool,
+    ) -> Option<Action> {
+        let headers = match abi::header_pairs(abi::MAP_REQUEST_HEADERS) {
+            Ok(pairs) => HeaderMap::from_pairs(pairs),
+            Err(status) => return Some(self.unreadable_headers(status)),
+        };
+        let path = headers.get(":path").unwrap_or_default();
+        if !wh.matches_path(&path) {
+            return None;
+        }
+        let signature = match headers.get(webhook::SIGNATURE_HEADER) {
+            None => Ok(None),
+            Some(_) => headers
+                .get_single(webhook::SIGNATURE_HEADER)
+                .map(Some)
+                .ok_or(()),
+        };
+        let (delivery, step) = WebhookDelivery::on_headers(
+            wh,
+            &headers.get(":method").unwrap_or_default(),
+            &path,
+            signature,
+            headers.get_single("content-length").as_deref(),
+            headers.get_single("x-request-id").unwrap_or_default(),
+            end_of_stream,
+        );
+        self.webhook = Some(delivery);
+        Some(self.apply_webhook_step(policy, step))
+    }
+
+    /// Reports a finished check, then forwards, holds or refuses.
+    fn apply_webhook_step(&mut self, policy: &Policy, step: WebhookStep) -> Action {
+        if let Some(delivery) = self.webhook.as_mut() {
+            let request_id = delivery.request_id().to_owned();
+            if let Some(outcome) = delivery.take_new_outcome() {
+                self.metrics
+                    .borrow_mut()
+                    .increment(&webhook::metric_name(outcome));
+                let line = webhook::log_line(
+                    outcome,
+                    &request_id,
+                    &policy.fingerprint,
+                    abi::current_time_nanos().ok(),
+                );
+                abi::log(LogLevel::Info, &format!("wa-egress-guard webhook {line}"));
+            }
+        }
+        match step {
+            WebhookStep::Continue => Action::Continue,
+            WebhookStep::Pause => Action::Pause,
+            WebhookStep::Respond(reply) => self.respond(&reply),
+        }
+    }
+
+    /// A body callback of a webhook request (`body` given: the whole body read at trailers).
+    fn webhook_body(
+        &mut self,
+        policy: &Policy,
+        body_size: usize,
+        end_of_stream: bool,
+        body: Option<Vec<u8>>,
+    ) -> Action {
+        let (Some(wh), Some(delivery)) = (policy.webhook.as_ref(), self.webhook.as_mut()) else {
+            return Action::Continue;
+        };
+        let mut read = |n: usize| match &body {
+            Some(b) => b.get(..n).map(<[u8]>::to_vec),
+            None => abi::buffer(abi::BUFFER_REQUEST_BODY, 0, n).ok().flatten(),
+        };
+        let step = delivery.on_body(wh, body_size, end_of_stream, &mut read);
+        self.apply_webhook_step(policy, step)
+    }
+
     fn apply_body_step(&mut self, step: BodyStep, body_size: usize) -> Action {
         match step {
             BodyStep::Pause => Action::Pause,
@@ -372,6 +469,12 @@ impl HttpContext for GuardHttp {
         if !policy.governs_host(&authority) {
             return Action::Continue;
         }
+        let host = crate::whatsapp::normalize_authority(&authority);
+        if let Some(wh) = policy.webhook.as_ref().filter(|w| w.matches_host(&host))
+            && let Some(action) = self.start_webhook(&policy, wh, end_of_stream)
+        {
+            return action;
+        }
         // A governed request: every other header comes from one read of the whole map.
         let headers = match abi::header_pairs(abi::MAP_REQUEST_HEADERS) {
             Ok(pairs) => HeaderMap::from_pairs(pairs),
@@ -411,6 +514,12 @@ impl HttpContext for GuardHttp {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.webhook.is_some() {
+            let Some(policy) = self.policy.clone() else {
+                return Action::Continue;
+            };
+            return self.webhook_body(&policy, body_size, end_of_stream, None);
+        }
         let (Some(policy), Some(flow)) = (self.policy.clone(), self.flow.as_mut()) else {
             return Action::Continue;
         };
@@ -425,6 +534,20 @@ impl HttpContext for GuardHttp {
     /// A request that ends with trailers never sees a body callback with `end_of_stream`: the
     /// stream ends here, so the body is decided here, or it would pass uninspected.
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        if let (Some(policy), Some(delivery)) = (self.policy.clone(), self.webhook.as_ref()) {
+            if !delivery.awaiting_body() {
+                return Action::Continue;
+            }
+            return match abi::buffer(abi::BUFFER_REQUEST_BODY, 0, usize::MAX) {
+                Ok(body) => {
+                    let body = body.unwrap_or_default();
+                    self.webhook_body(&policy, body.len(), true, Some(body))
+                }
+                // A body the host will not give: one byte announced and none readable is
+                // refused as unverifiable (fail closed).
+                Err(_) => self.webhook_body(&policy, 1, true, Some(Vec::new())),
+            };
+        }
         let (Some(policy), Some(flow)) = (self.policy.clone(), self.flow.as_mut()) else {
             return Action::Continue;
         };

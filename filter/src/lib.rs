@@ -26,6 +26,7 @@ pub mod policy;
 pub mod report;
 pub mod strict_json;
 pub mod training;
+pub mod webhook;
 pub mod whatsapp;
 
 #[cfg(all(target_arch = "wasm32", not(target_env = "p2")))]

@@ -36,6 +36,7 @@ pub const BUILTIN_RULES: &[&str] = &[
     "unsupported_encoding",
     "graph_indirect_send",
     "no_rule",
+    "webhook_signature",
 ];
 
 /// One problem in a policy, at a JSON path such as `$.origins[2].identities[0]`.
@@ -129,6 +130,8 @@ pub struct Policy {
     pub limits: Limits,
     pub log: LogSection,
     pub training: Option<TrainingPolicy>,
+    /// The signature check of Meta's webhook deliveries on the ingress route.
+    pub webhook: Option<crate::webhook::WebhookPolicy>,
     /// A short SHA-256 of the configuration bytes, logged with every decision so that each one
     /// can be tied to the policy version that made it.
     pub fingerprint: String,
@@ -420,6 +423,19 @@ impl Policy {
             None => None,
         };
 
+        let webhook = match doc
+            .webhook
+            .as_ref()
+            .map(crate::webhook::WebhookPolicy::compile)
+        {
+            Some(Ok(w)) => Some(w),
+            Some(Err(errs)) => {
+                errs.into_iter().for_each(|(p, m)| push(p, m));
+                None
+            }
+            None => None,
+        };
+
         match classifier {
             Some(classifier) if problems.is_empty() => Ok(Self {
                 mode: doc.mode,
@@ -453,6 +469,7 @@ impl Policy {
                 },
                 log: doc.log.clone(),
                 training,
+                webhook,
                 fingerprint: String::new(),
             }),
             _ => Err(PolicyError::Invalid(problems)),
@@ -469,6 +486,14 @@ impl Policy {
                 .training
                 .as_ref()
                 .is_some_and(|t| t.governs_host(&host))
+            || self.webhook_host(&host)
+    }
+
+    /// Whether `authority` (normalised) is a host of the webhook ingress route.
+    pub fn webhook_host(&self, normalized_authority: &str) -> bool {
+        self.webhook
+            .as_ref()
+            .is_some_and(|w| w.matches_host(normalized_authority))
     }
 
     /// Whether `authority` names a WhatsApp Cloud API host.

@@ -33,4 +33,6 @@ mod upload_parts;
 #[cfg(test)]
 mod wa_guard;
 #[cfg(test)]
+mod webhooks;
+#[cfg(test)]
 mod whatsapp_calls;
