@@ -3,41 +3,16 @@
 //! writes what the upload would forward: the file byte for byte when nothing is stripped.
 
 #[cfg(test)]
+#[path = "support/wa_guard_cli.rs"]
+mod cli;
+
+#[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
-    use std::process::{Command, Output};
+    use std::process::Output;
 
+    use super::cli::{wa_guard, workspace_root};
     use serde_json::{Value, json};
-
-    fn workspace_root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf()
-    }
-
-    fn component() -> PathBuf {
-        let path = std::env::var_os("WA_GUARD_COMPONENT").map_or_else(
-            || workspace_root().join(host_tests::component::DEFAULT_COMPONENT_PATH),
-            PathBuf::from,
-        );
-        assert!(
-            path.exists(),
-            "`{}` is missing: build it first with `make component`",
-            path.display()
-        );
-        path
-    }
-
-    fn wa_guard(args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_wa-guard"))
-            .current_dir(workspace_root())
-            .arg("--component")
-            .arg(component())
-            .args(args)
-            .output()
-            .unwrap()
-    }
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("wa-guard-strip-{}", std::process::id()));
