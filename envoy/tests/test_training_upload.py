@@ -116,6 +116,24 @@ def test_large_chunked_upload_is_stripped_while_streaming(guard):
     assert hashlib.sha256(body).hexdigest() == hashlib.sha256(clean).hexdigest()
 
 
+def test_upload_from_a_client_ahead_of_the_proxy_is_never_refused_413(guard):
+    """A small first chunk, a pause, then megabytes written at once: Envoy's next socket read
+    hands the filter up to its whole 1 MiB buffer limit in one callback. Output the filter had
+    kept buffered from the first chunk plus that read would pass the limit (Envoy's own 413,
+    seen on a loaded CI machine), so an HTTP/1.1 upload keeps nothing buffered."""
+    upload, clean, stripped = jsonl(30000, whatsapp_every=499)
+    assert len(upload) > 3 * 1024 * 1024
+    for _ in range(2):
+        reply = guard.request("POST", "api.openai.com", "/v1/files", upload,
+                              {"content-type": "application/jsonl"}, chunked=True,
+                              first_chunk=64 * 1024, chunk_pause_s=0.3)
+        assert reply.status == 200, reply
+        assert reply.header("x-wa-guard-stripped") == str(stripped)
+        assert hashlib.sha256(received_body(guard, reply)).digest() == hashlib.sha256(clean).digest()
+    too_large = guard.process.admin("/stats?filter=downstream_rq_too_large$")
+    assert "http.egress.downstream_rq_too_large: 0" in too_large.splitlines(), too_large
+
+
 def test_clean_upload_is_forwarded_byte_exact(guard):
     upload, clean, stripped = jsonl(20, whatsapp_every=0)
     assert stripped == 0 and upload == clean

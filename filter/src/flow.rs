@@ -161,7 +161,7 @@ impl RequestFlow {
                 whatsapp::classify_call(method, &path, &policy.edges)
             }
             None => {
-                let step = flow.start_training(policy, head, &host, &path, store);
+                let step = flow.start_training(policy, head, attrs, &host, &path, store);
                 return (flow, step);
             }
         };
@@ -343,6 +343,7 @@ impl RequestFlow {
         &mut self,
         policy: &Policy,
         head: &RequestHead,
+        attrs: &dyn RequestAttributes,
         host: &str,
         path: &whatsapp::NormalizedPath,
         store: &dyn SharedStore,
@@ -369,6 +370,13 @@ impl RequestFlow {
         // The one reading of `content-encoding` for the upload: what its stripper undoes is
         // what the headers phase removes.
         let encoding = ContentEncoding::parse(head.content_encoding.as_deref());
+        // Read only for an upload that streams: one hostcall, on no other request.
+        let protocol = (!head.end_of_stream)
+            .then(|| attrs.property(&["request", "protocol"]))
+            .flatten();
+        let protocol = protocol
+            .as_deref()
+            .and_then(|p| std::str::from_utf8(p).ok());
         let mut upload = Upload::start(
             training,
             &route,
@@ -376,6 +384,7 @@ impl RequestFlow {
             head.content_type.as_deref(),
             &encoding,
             part,
+            crate::training::upload::may_end_with_trailers(protocol),
         );
         if let Some(problem) = upload.refused_at_start() {
             let reply = report::training_error(problem, upload.endpoint());
@@ -590,6 +599,49 @@ mod tests {
             content_type: Some(content_type.into()),
             request_id: Some("t".into()),
             ..RequestHead::default()
+        }
+    }
+
+    /// An HTTP/1.1 upload keeps nothing in the host's buffer (no trailers reach the filter, and
+    /// one read can bring the whole buffer limit); HTTP/2 and an unknown protocol hold.
+    #[test]
+    fn only_a_stream_that_can_end_with_trailers_holds_output() {
+        let p = policy();
+        let h = head("api.openai.com", "/v1/files", "application/jsonl");
+        let line = br#"{"messages":[{"role":"user","content":"hi"}]}
+"#;
+        for (protocol, holds) in [
+            (Some("HTTP/1.1"), false),
+            (Some("HTTP/1.0"), false),
+            (Some("HTTP/2"), true),
+            (Some("HTTP/3"), true),
+            (None, true),
+        ] {
+            let attrs = match protocol {
+                Some(v) => StaticAttributes::default().property("request.protocol", v),
+                None => StaticAttributes::default(),
+            };
+            let (mut flow, _) =
+                RequestFlow::on_request_headers(&p, &h, &attrs, &MemoryStore::default());
+            let step = flow.on_request_body(&p, line.len(), false, &mut |_| Some(line.to_vec()));
+            let want = if holds {
+                BodyStep::Hold(line.to_vec())
+            } else {
+                BodyStep::Replace(line.to_vec())
+            };
+            assert_eq!(step, want, "{protocol:?}");
+            // Half a line: nothing to forward yet. HTTP/1.1 forwards nothing and keeps nothing.
+            let mut buffer = if holds { line.to_vec() } else { Vec::new() };
+            buffer.extend_from_slice(&line[..10]);
+            let step = flow.on_request_body(&p, buffer.len(), false, &mut |n| {
+                buffer.get(..n).map(<[u8]>::to_vec)
+            });
+            let want = if holds {
+                BodyStep::Pause
+            } else {
+                BodyStep::Replace(Vec::new())
+            };
+            assert_eq!(step, want, "{protocol:?}");
         }
     }
 

@@ -3,7 +3,9 @@
 //! Request: `proxy_on_context_create` → `proxy_on_request_headers` → `proxy_on_request_body`
 //! per received chunk → `proxy_on_request_trailers`. The body size passed is the *buffered*
 //! size: after StopIterationAndBuffer the next chunk is appended and the callback sees the
-//! cumulative buffer; after Continue the buffer is released upstream and drained.
+//! cumulative buffer; after Continue the buffer is released upstream and drained. A request
+//! body held that way past the stream's buffer limit gets Envoy's own 413 (`Payload Too
+//! Large`), before the filter sees the chunk that passed it or right after it asked to keep it.
 //!
 //! Response: when the whole request passed the filter, the simulated upstream replies and
 //! `proxy_on_response_headers` / `proxy_on_response_body` run. A local reply
@@ -171,7 +173,8 @@ impl<'v> Exchange<'v> {
             return Ok(Flow::Passed);
         }
 
-        if self.data_callbacks(Direction::Request, &chunks, !has_trailers)? == Flow::Ended {
+        let limit = request.buffer_limit;
+        if self.data_callbacks(Direction::Request, &chunks, !has_trailers, limit)? == Flow::Ended {
             return Ok(Flow::Ended);
         }
         if !has_trailers {
@@ -252,12 +255,16 @@ impl<'v> Exchange<'v> {
         direction: Direction,
         chunks: &[&[u8]],
         last_ends_stream: bool,
+        buffer_limit: usize,
     ) -> Result<Flow, HostError> {
         let name = match direction {
             Direction::Request => "proxy_on_request_body",
             Direction::Response => "proxy_on_response_body",
         };
         let mut stopped = false;
+        // The filter's last answer was StopIterationAndBuffer: Envoy adds each new chunk to
+        // the held buffer before the callback, and refuses a buffer past the limit.
+        let mut buffering = false;
         for (index, chunk) in chunks.iter().enumerate() {
             let end_of_stream = last_ends_stream && index + 1 == chunks.len();
             let size = {
@@ -276,6 +283,9 @@ impl<'v> Exchange<'v> {
                 buffer.extend_from_slice(chunk);
                 buffer.len()
             };
+            if buffering && direction == Direction::Request && size > buffer_limit {
+                return self.payload_too_large();
+            }
             let func = match direction {
                 Direction::Request => self.vm.callbacks.request_body.clone(),
                 Direction::Response => self.vm.callbacks.response_body.clone(),
@@ -299,7 +309,15 @@ impl<'v> Exchange<'v> {
                 return Ok(Flow::Ended);
             }
             let resumed = self.take_continue(direction);
-            stopped = match DataAction::from_code(code.unwrap_or(0)) {
+            let action = DataAction::from_code(code.unwrap_or(0));
+            buffering = action == DataAction::StopIterationAndBuffer && !resumed;
+            if buffering
+                && direction == Direction::Request
+                && self.stream().request_body.len() > buffer_limit
+            {
+                return self.payload_too_large();
+            }
+            stopped = match action {
                 DataAction::Continue => {
                     self.release(direction);
                     false
@@ -417,6 +435,21 @@ impl<'v> Exchange<'v> {
         }
     }
 
+    /// Envoy's answer to a request body buffered past the stream's limit: a local reply of its
+    /// own (413, `request_payload_too_large`), encoded through the filter's response callbacks;
+    /// the upstream stream, if started, is reset.
+    fn payload_too_large(&mut self) -> Result<Flow, HostError> {
+        self.outcome.payload_too_large = true;
+        let body = b"Payload Too Large";
+        let headers = [
+            (":status".to_string(), "413".to_string()),
+            ("content-length".to_string(), body.len().to_string()),
+            ("content-type".to_string(), "text/plain".to_string()),
+        ];
+        self.encode_response(&headers, body, true)?;
+        Ok(Flow::Ended)
+    }
+
     fn drop_buffer(&mut self, direction: Direction) {
         let stream = self.stream();
         let dropped = match direction {
@@ -511,7 +544,7 @@ impl<'v> Exchange<'v> {
         if body.is_empty() {
             return Ok(());
         }
-        if self.data_callbacks(Direction::Response, &[body], true)? == Flow::Ended {
+        if self.data_callbacks(Direction::Response, &[body], true, usize::MAX)? == Flow::Ended {
             // A stall or reset leaves the downstream without a complete response.
             if self.outcome.reset.is_some() || self.outcome.stall.is_some() {
                 self.outcome.response = None;

@@ -44,7 +44,9 @@ pub use filter::{Filter, ROOT_CONTEXT_ID};
 pub use headers::HeaderMap;
 pub use hostcalls::{PROXY_HOSTCALLS, WASI_FUNCTIONS};
 pub use outcome::{Callback, LocalResponse, Outcome, Response, Stall, Upstream};
-pub use request::{Chunking, HttpRequest, RequestBuilder, UpstreamResponse};
+pub use request::{
+    Chunking, ENVOY_DEFAULT_BUFFER_LIMIT, HttpRequest, RequestBuilder, UpstreamResponse,
+};
 pub use request_spec::RequestSpec;
 pub use state::metrics::{MetricChange, MetricEvent, MetricValue, Metrics};
 pub use state::properties::Properties;

@@ -142,6 +142,9 @@ pub struct Outcome {
     pub stall: Option<Stall>,
     /// The stream the filter reset with `proxy_close_stream`, if any.
     pub reset: Option<String>,
+    /// Envoy answered 413 itself: the filter kept the request body buffered past the stream's
+    /// buffer limit.
+    pub payload_too_large: bool,
     /// Logs emitted while this request ran (all levels).
     pub logs: Vec<LogRecord>,
     /// Metric changes made while this request ran.

@@ -91,7 +91,14 @@ pub struct HttpRequest {
     pub add_content_length: bool,
     /// Add `x-request-id` when missing (Envoy's connection manager does by default).
     pub add_request_id: bool,
+    /// The stream's request buffer limit: the route's `request_body_buffer_limit`, else the
+    /// listener's `per_connection_buffer_limit_bytes` (Envoy's default: 1 MiB). A body the
+    /// filter keeps buffered (StopIterationAndBuffer) past it gets Envoy's 413.
+    pub buffer_limit: usize,
 }
+
+/// Envoy's default `per_connection_buffer_limit_bytes`, which a stream's buffers inherit.
+pub const ENVOY_DEFAULT_BUFFER_LIMIT: usize = 1024 * 1024;
 
 impl Default for HttpRequest {
     fn default() -> HttpRequest {
@@ -109,6 +116,7 @@ impl Default for HttpRequest {
             upstream_response: UpstreamResponse::default(),
             add_content_length: true,
             add_request_id: true,
+            buffer_limit: ENVOY_DEFAULT_BUFFER_LIMIT,
         }
     }
 }
@@ -137,6 +145,14 @@ impl HttpRequest {
 
     pub(crate) fn property_overlay(&self) -> Properties {
         let mut properties = Properties::default();
+        // Envoy's HTTP/1 codec drops request trailers unless the connection manager enables
+        // them: a request that ends with trailers is an HTTP/2 stream unless the test says.
+        if !self.trailers.is_empty() {
+            properties.set_path(
+                vec![b"request".to_vec(), b"protocol".to_vec()],
+                b"HTTP/2".to_vec(),
+            );
+        }
         for (path, value) in &self.properties {
             properties.set_path(path.clone(), value.clone());
         }
@@ -244,6 +260,12 @@ impl<'f> RequestBuilder<'f> {
 
     pub fn without_content_length(mut self) -> Self {
         self.request.add_content_length = false;
+        self
+    }
+
+    /// The stream's request buffer limit (see [`HttpRequest::buffer_limit`]).
+    pub fn buffer_limit(mut self, bytes: usize) -> Self {
+        self.request.buffer_limit = bytes;
         self
     }
 

@@ -14,7 +14,22 @@ use std::sync::Arc;
 /// stripper still holds back then (an unfinished last line, a whole JSON document) can only be
 /// written into a body buffer the host still holds. Bounded well below Envoy's default
 /// per-connection buffer limit (1 MiB), which would otherwise answer 413.
+///
+/// Only streams that can end with trailers hold (see [`may_end_with_trailers`]): Envoy appends
+/// each new delivery to a held buffer before the filter sees it and answers 413 when the sum
+/// passes the limit. An HTTP/2 delivery is one DATA frame (16 KiB unless the peer was allowed
+/// more), but an HTTP/1.1 delivery is whatever one socket read brought, up to the limit itself
+/// when the client is ahead of the proxy: any hold could then be refused.
 pub const HOLD_LIMIT: usize = 256 * 1024;
+
+/// Whether a request on this downstream protocol (`request.protocol`) can end with trailers
+/// that reach the filter, so that a stripped upload must keep output in the host's buffer.
+/// HTTP/1.x cannot unless the connection manager sets `http_protocol_options.enable_trailers`
+/// (off by default; then an upload whose end is still held back when trailers come is refused
+/// as `unwritable_body`, never forwarded short). An unknown protocol holds, as HTTP/2 does.
+pub fn may_end_with_trailers(protocol: Option<&str>) -> bool {
+    !protocol.is_some_and(|p| p.trim().to_ascii_uppercase().starts_with("HTTP/1"))
+}
 
 /// What happened to a training upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +113,9 @@ pub struct Upload {
     /// bytes already fed to the stripper whose output it still holds back (to be dropped).
     held_out: usize,
     held_raw: usize,
+    /// How many bytes may be held in the host's buffer: [`HOLD_LIMIT`], or 0 on a stream that
+    /// cannot end with trailers (everything is forwarded at once).
+    hold_limit: usize,
     /// A part or the completion of a file uploaded in parts.
     part: Option<Box<PartRequest>>,
     /// Why the upload was refused beyond what the stripper found (a `/complete` problem).
@@ -115,7 +133,8 @@ impl std::fmt::Debug for Upload {
 
 impl Upload {
     /// Prepares the stripper for a routed, inspected endpoint. `part` is the state of a file
-    /// uploaded in parts when the endpoint takes a part or its completion.
+    /// uploaded in parts when the endpoint takes a part or its completion; `holds`: the stream
+    /// can end with trailers, so output may be held in the host's buffer.
     pub fn start(
         training: &TrainingPolicy,
         route: &TrainingRoute<'_>,
@@ -123,6 +142,7 @@ impl Upload {
         content_type: Option<&str>,
         encoding: &ContentEncoding,
         part: Option<Box<PartRequest>>,
+        holds: bool,
     ) -> Self {
         let stripper = match &part {
             Some(p) if p.kind == PartKind::Part => training.part_stripper(
@@ -143,6 +163,7 @@ impl Upload {
             bypassed: false,
             held_out: 0,
             held_raw: 0,
+            hold_limit: if holds { HOLD_LIMIT } else { 0 },
             part,
             refusal: None,
         };
@@ -231,7 +252,7 @@ impl Upload {
             self.held_raw = 0;
             return step;
         };
-        if !end_of_stream && buffer.len() + out.len() <= HOLD_LIMIT {
+        if !end_of_stream && self.hold_limit > 0 && buffer.len() + out.len() <= self.hold_limit {
             if out.is_empty() {
                 // Nothing new to forward: the buffer stays as the host has it.
                 self.held_raw += new.len();

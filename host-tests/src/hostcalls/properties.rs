@@ -86,6 +86,7 @@ fn request_attribute(state: &HostState, path: &[Vec<u8>]) -> Option<Vec<u8>> {
             b"id" => header("x-request-id"),
             b"referer" => header("referer"),
             b"useragent" => header("user-agent"),
+            // Unless the request overrides it (a request with trailers: `HTTP/2`).
             b"protocol" => Some(b"HTTP/1.1".to_vec()),
             b"headers" => Some(pairs::encode(headers.pairs())),
             _ => None,

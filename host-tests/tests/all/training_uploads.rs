@@ -76,8 +76,9 @@ fn an_upload_ending_with_trailers_is_finished_in_the_trailers_callback() {
     assert_eq!(String::from_utf8_lossy(&outcome.upstream.body), CLEAN);
 }
 
-/// A large upload streams: the output held in the host's buffer (for trailers) is bounded by
-/// `HOLD_LIMIT`, then released, so Envoy's per-connection buffer limit is never reached.
+/// A large HTTP/2 upload streams: the output held in the host's buffer (for trailers) is
+/// bounded by `HOLD_LIMIT`, then released, so Envoy's per-connection buffer limit is never
+/// reached by a held buffer and one frame.
 #[test]
 fn a_large_upload_streams_with_a_bounded_hold() {
     let body = CLEAN.repeat(600 * 1024 / CLEAN.len());
@@ -88,6 +89,7 @@ fn a_large_upload_streams_with_a_bounded_hold() {
         .authority("api.openai.com")
         .path("/v1/files")
         .header("content-type", "application/jsonl")
+        .property("request.protocol", "HTTP/2")
         .body(body.as_bytes())
         .chunking(Chunking::Every(16 * 1024 + 7))
         .send()
@@ -109,6 +111,81 @@ fn a_large_upload_streams_with_a_bounded_hold() {
         body_callbacks.iter().all(|c| c.size <= limit),
         "the buffer grew past the hold limit: {body_callbacks:?}"
     );
+}
+
+/// An HTTP/1.1 client ahead of the proxy: one socket read hands the filter up to Envoy's whole
+/// buffer limit at once. Output held from a small first delivery plus such a delivery would be
+/// Envoy's 413, so an HTTP/1.1 upload (no trailers reach the filter) holds nothing: every
+/// callback forwards what it stripped, the last record included.
+#[test]
+fn an_http1_upload_delivered_in_reads_as_large_as_the_buffer_limit_is_never_refused() {
+    let mut body = CLEAN.repeat(100 * 1024 / CLEAN.len());
+    body.push_str(FROM_WHATSAPP);
+    body.push_str(&CLEAN.repeat(1100 * 1024 / CLEAN.len()));
+    body.push_str(FROM_WHATSAPP.trim_end());
+    let first = 100 * 1024;
+    let second = first + host_tests::ENVOY_DEFAULT_BUFFER_LIMIT - 8 * 1024;
+    let mut filter = default_filter();
+    let outcome = filter
+        .request()
+        .method("POST")
+        .authority("api.openai.com")
+        .path("/v1/files")
+        .header("content-type", "application/jsonl")
+        .property("request.protocol", "HTTP/1.1")
+        .body(body.as_bytes())
+        .chunking(Chunking::SplitAt(vec![first, second]))
+        .send()
+        .unwrap();
+    assert!(!outcome.payload_too_large, "{:?}", outcome.callbacks);
+    assert!(outcome.reached_upstream(), "{outcome:#?}");
+    let kept: String = body
+        .lines()
+        .filter(|l| !l.contains("wamid."))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(outcome.upstream.body, kept.as_bytes());
+    let verdict = Verdict::from_outcome(&outcome);
+    assert_eq!(verdict.records_stripped, Some(2));
+    // Nothing was kept in the host's buffer: every callback forwarded (Continue).
+    assert!(
+        outcome
+            .callbacks
+            .iter()
+            .filter(|c| c.name == "proxy_on_request_body")
+            .all(|c| c.result == Some(0)),
+        "{:?}",
+        outcome.callbacks
+    );
+}
+
+/// The same deliveries on a stream that can end with trailers (HTTP/2): the first one's output
+/// is held, and the held buffer plus the next delivery pass the limit. Envoy answers 413
+/// itself; nothing unstripped left. (Envoy's HTTP/2 deliveries are single DATA frames, 16 KiB
+/// by default, so this needs a peer allowed frames near the whole buffer limit.)
+#[test]
+fn a_held_buffer_past_the_limit_is_envoys_413_and_nothing_unstripped_leaves() {
+    let mut body = CLEAN.repeat(100 * 1024 / CLEAN.len());
+    body.push_str(FROM_WHATSAPP);
+    body.push_str(&CLEAN.repeat(1100 * 1024 / CLEAN.len()));
+    let first = 100 * 1024;
+    let second = first + host_tests::ENVOY_DEFAULT_BUFFER_LIMIT - 8 * 1024;
+    let mut filter = default_filter();
+    let outcome = filter
+        .request()
+        .method("POST")
+        .authority("api.openai.com")
+        .path("/v1/files")
+        .header("content-type", "application/jsonl")
+        .property("request.protocol", "HTTP/2")
+        .body(body.as_bytes())
+        .chunking(Chunking::SplitAt(vec![first, second]))
+        .send()
+        .unwrap();
+    assert!(outcome.payload_too_large, "{:?}", outcome.callbacks);
+    assert_eq!(outcome.status(), Some(413));
+    assert!(!outcome.upstream.complete);
+    assert!(!String::from_utf8_lossy(&outcome.upstream.body).contains("wamid."));
 }
 
 /// Trailers right after the held output was released, while the stripper still holds an
