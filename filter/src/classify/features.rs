@@ -11,9 +11,10 @@
 //! Position features are a paragraph's first word, its last word and its first bigram.
 //!
 //! Words are runs of letters, digits and marks. Han, kana and Thai characters are words of
-//! their own, since those scripts do not separate words by spaces. Inside a word, Latin
-//! look-alikes from other scripts are mapped to Latin when the word mixes scripts or is made
-//! of look-alikes only, so `Еxрlаin` (Cyrillic Е, р, а) reads as `explain` while a Russian
+//! their own, since those scripts do not separate words by spaces. Inside a word that mixes
+//! scripts, look-alikes are mapped towards the word's own script ([`word_script`]):
+//! `Еxрlаin` (Cyrillic Е, р, а among Latin letters) reads as `explain`, `прoстo` (Latin o
+//! among Cyrillic letters) as `просто`, and a word of look-alikes only as Latin; a Russian
 //! word stays Russian. Four or more single letters spaced out (`e x p l a i n`, `e.x.p.l.a.i.n`)
 //! are read as one word.
 //!
@@ -559,8 +560,8 @@ fn is_mark(c: char) -> bool {
 }
 
 /// Where the run of word characters (not single-character words) starting at byte `from`
-/// ends, its length in characters, and whether its look-alikes are mapped to Latin (what
-/// [`needs_lookalike_mapping`] says of it, read in the same pass).
+/// ends, its length in characters, and whether it mixes scripts so that [`word_script`] must
+/// read it (look-alikes, with Latin letters or alone; or Latin with other letters).
 fn word_run_end(text: &str, from: usize) -> (usize, u32, bool) {
     let bytes = text.as_bytes();
     if bytes.get(from).is_some_and(|b| !b.is_ascii()) {
@@ -643,7 +644,7 @@ fn word_run_end_from(
         i += len;
         chars = chars.saturating_add(1);
     }
-    (i, chars, lookalikes && (latin || !others))
+    (i, chars, (lookalikes && !others) || (latin && others))
 }
 
 /// What a non-ASCII character is to a run of word characters: not part of one (`RUN_END`: a
@@ -709,22 +710,19 @@ impl Scratch {
         short_gap: bool,
     ) {
         let at = span.start;
-        let (start, end) = if map {
-            let start = self.arena.len();
-            self.arena.extend(
-                text.get(span)
-                    .unwrap_or_default()
-                    .chars()
-                    .map(|c| latin_of(c).unwrap_or(c)),
-            );
-            (start, self.arena.len())
-        } else {
+        let word = text.get(span.clone()).unwrap_or_default();
+        let script = if map { word_script(word) } else { Script::Own };
+        let (start, end) = if script == Script::Own {
             (span.start, span.end)
+        } else {
+            let start = self.arena.len();
+            push_in_script(word, script, &mut self.arena);
+            (start, self.arena.len())
         };
         self.words.push(WordSpan {
             start,
             end,
-            in_arena: map,
+            in_arena: script != Script::Own,
             at,
             single: false,
             short_gap,
@@ -815,30 +813,157 @@ fn has_spaced_run(text: &str, s: &Scratch) -> bool {
     false
 }
 
-/// Whether a word's look-alikes are mapped to Latin: it has some, and it mixes them with
-/// Latin letters or is made of look-alikes only.
-fn needs_lookalike_mapping(word: &str) -> bool {
-    let (mut lookalikes, mut latin, mut others) = (false, false, false);
-    for c in word.chars() {
-        if c.is_ascii_alphabetic() {
-            latin = true;
-        } else if latin_of(c).is_some() {
-            lookalikes = true;
-        } else if is_word_char(c) && !is_numeric(c) {
-            others = true;
-        }
-    }
-    lookalikes && (latin || !others)
+/// The script a word's look-alikes are read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    /// As written.
+    Own,
+    /// Look-alikes of Latin letters become Latin.
+    Latin,
+    /// Latin letters with a Cyrillic (or Greek) twin become that twin.
+    Cyrillic,
+    Greek,
 }
 
-/// Appends `word` to `arena`, with look-alikes mapped to Latin when
-/// [`needs_lookalike_mapping`] says so.
-fn map_lookalikes(word: &str, arena: &mut String) {
-    if needs_lookalike_mapping(word) {
-        arena.extend(word.chars().map(|c| latin_of(c).unwrap_or(c)));
-    } else {
-        arena.push_str(word);
+/// The script a word that may mix scripts is read in:
+/// - Cyrillic (or Greek) when it has Latin letters and either every Latin letter has a twin in
+///   that script and the script's letters are more, or more of its letters have no Latin
+///   look-alike than Latin letters have no twin (`прoстo`, Latin o among п, р, с, т): a Latin
+///   letter slipped into a Russian or Greek word cannot turn it into neither;
+/// - Latin when it has look-alikes and Latin letters, or is made of look-alikes only
+///   (`Еxрlаin`: x, l, i, n cannot be Cyrillic);
+/// - as written otherwise.
+fn word_script(word: &str) -> Script {
+    let mut n = ScriptCounts::default();
+    for c in word.chars() {
+        n.add(c);
     }
+    let (cyrillic, greek) = (&n.cyrillic, &n.greek);
+    if n.latin > 0 && cyrillic.stands_for_word(n.latin) && cyrillic.all >= greek.all {
+        return Script::Cyrillic;
+    }
+    if n.latin > 0 && greek.stands_for_word(n.latin) {
+        return Script::Greek;
+    }
+    let unique = cyrillic.unique + greek.unique + n.other;
+    if n.lookalikes > 0 && (n.latin > 0 || unique == 0) {
+        return Script::Latin;
+    }
+    Script::Own
+}
+
+/// The letters of a word, by script.
+#[derive(Default)]
+struct ScriptCounts {
+    latin: u32,
+    /// Non-Latin letters with a Latin look-alike.
+    lookalikes: u32,
+    cyrillic: ScriptLetters,
+    greek: ScriptLetters,
+    /// Letters of other scripts without a Latin look-alike.
+    other: u32,
+}
+
+/// A script's letters in a word, and the Latin letters that have no twin in it.
+#[derive(Default)]
+struct ScriptLetters {
+    all: u32,
+    /// Its letters without a Latin look-alike.
+    unique: u32,
+    latin_without_twin: u32,
+}
+
+impl ScriptLetters {
+    /// Whether the word is this script's, given `latin` Latin letters in it.
+    fn stands_for_word(&self, latin: u32) -> bool {
+        (self.latin_without_twin == 0 && self.all > latin) || self.unique > self.latin_without_twin
+    }
+}
+
+impl ScriptCounts {
+    fn add(&mut self, c: char) {
+        if c.is_ascii_alphabetic() {
+            self.latin += 1;
+            self.cyrillic.latin_without_twin += u32::from(cyrillic_twin(c).is_none());
+            self.greek.latin_without_twin += u32::from(greek_twin(c).is_none());
+            return;
+        }
+        if !is_word_char(c) || is_numeric(c) || is_combining_mark(c) {
+            return;
+        }
+        let lookalike = latin_of(c).is_some();
+        self.lookalikes += u32::from(lookalike);
+        let script = match u32::from(c) {
+            0x0400..=0x052F => &mut self.cyrillic,
+            0x0370..=0x03FF | 0x1F00..=0x1FFF => &mut self.greek,
+            _ => {
+                self.other += u32::from(!lookalike);
+                return;
+            }
+        };
+        script.all += 1;
+        script.unique += u32::from(!lookalike);
+    }
+}
+
+/// Appends `word` to `arena` read in `script`.
+fn push_in_script(word: &str, script: Script, arena: &mut String) {
+    match script {
+        Script::Own => arena.push_str(word),
+        Script::Latin => arena.extend(word.chars().map(|c| latin_of(c).unwrap_or(c))),
+        Script::Cyrillic => arena.extend(word.chars().map(|c| cyrillic_twin(c).unwrap_or(c))),
+        Script::Greek => arena.extend(word.chars().map(|c| greek_twin(c).unwrap_or(c))),
+    }
+}
+
+/// Appends `word` to `arena`, with look-alikes mapped as [`word_script`] says.
+fn map_lookalikes(word: &str, arena: &mut String) {
+    push_in_script(word, word_script(word), arena);
+}
+
+/// The Cyrillic letter a lowercase Latin letter stands for inside a Cyrillic word (normalised
+/// text is lowercase: `h`, `m`, `t`, `b` and `k` come from the capitals Н, М, Т, В, К).
+fn cyrillic_twin(c: char) -> Option<char> {
+    Some(match c {
+        'a' => 'а',
+        'b' => 'в',
+        'c' => 'с',
+        'e' => 'е',
+        'h' => 'н',
+        'i' => 'і',
+        'j' => 'ј',
+        'k' => 'к',
+        'm' => 'м',
+        'o' => 'о',
+        'p' => 'р',
+        's' => 'ѕ',
+        't' => 'т',
+        'x' => 'х',
+        'y' => 'у',
+        _ => return None,
+    })
+}
+
+/// The Greek letter a lowercase Latin letter stands for inside a Greek word.
+fn greek_twin(c: char) -> Option<char> {
+    Some(match c {
+        'a' => 'α',
+        'b' => 'β',
+        'e' => 'ε',
+        'h' => 'η',
+        'i' => 'ι',
+        'k' => 'κ',
+        'm' => 'μ',
+        'o' => 'ο',
+        'p' => 'ρ',
+        't' => 'τ',
+        'u' => 'υ',
+        'v' => 'ν',
+        'x' => 'χ',
+        'y' => 'υ',
+        'z' => 'ζ',
+        _ => return None,
+    })
 }
 
 /// The look-alikes of the Latin extended, IPA, Greek, Cyrillic and Armenian blocks, where most

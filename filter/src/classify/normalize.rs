@@ -1,7 +1,9 @@
 //! Normalisation that obfuscation cannot beat, applied before any feature is read.
 //!
 //! First, bidi overrides are applied ([`bidi`]): a phrase stored reversed after U+202E (RLO)
-//! displays forwards, so it is read forwards. Then, in order, for every character of the text:
+//! displays forwards, so it is read forwards. Then narrow spaces between letters are dropped
+//! and digits inside words read as the letters they stand for ([`disguise`]). Then, in order,
+//! for every character of the text:
 //! 1. default-ignorable code points are dropped: format characters, zero-width joiners, bidi
 //!    controls and isolates, variation selectors, tag characters, U+180E, soft hyphens;
 //! 2. compatibility decomposition (NFKD): full-width forms, mathematical alphanumerics,
@@ -18,6 +20,7 @@
 //! a word must be seen whole to tell a Russian word from a Latin word dressed in Cyrillic.
 
 mod bidi;
+mod disguise;
 
 use std::sync::LazyLock;
 use unicode_normalization::char::{
@@ -106,6 +109,8 @@ fn marks_are_accents(base: char) -> bool {
 pub fn normalize_into(text: &str, out: &mut String) {
     let reordered = bidi::apply_overrides(text);
     let text = reordered.as_deref().unwrap_or(text);
+    let undone = disguise::undo(text);
+    let text = undone.as_deref().unwrap_or(text);
     out.reserve(text.len());
     let mut state = Writer {
         out,
@@ -790,6 +795,8 @@ mod reference {
     pub(super) fn normalize_into(text: &str, out: &mut String) {
         let reordered = bidi::apply_overrides(text);
         let text = reordered.as_deref().unwrap_or(text);
+        let undone = disguise::undo(text);
+        let text = undone.as_deref().unwrap_or(text);
         let mut state = Writer {
             out,
             last_space: true,

@@ -53,6 +53,20 @@ fn cyrillic_and_greek_lookalikes_read_as_latin_in_latin_words() {
 }
 
 #[test]
+fn latin_letters_inside_cyrillic_and_greek_words_read_in_the_words_script() {
+    // Latin o, a, e, p, c, x, y, and capitals H, M, T, B, K (lowercase after normalising).
+    assert_eq!(words("прoстo объяcнить"), ["просто", "объяснить"]);
+    assert_eq!(words("пaкeт Hoвый"), words("пакет новый"));
+    assert_eq!(hashes("Пpивeт, кaк дeлa"), hashes("Привет, как дела"));
+    assert_eq!(words("καλημέρα"), words("καλημέρa"));
+    assert_eq!(hashes("Ευχαριστώ"), hashes("Eυχαριστώ"));
+    // A Latin word disguised with Cyrillic letters stays Latin, and so does a Latin word with
+    // one Cyrillic letter that has no Latin look-alike.
+    assert_eq!(words("Еxрlаin аррlе"), ["explain", "apple"]);
+    assert_eq!(words("expлain"), ["expлain"]);
+}
+
+#[test]
 fn spaced_out_letters_are_one_word() {
     assert_eq!(words("e x p l a i n this"), ["explain", "this"]);
     assert_eq!(words("e.x.p.l.a.i.n"), ["explain"]);
@@ -251,27 +265,52 @@ mod reference {
         }
     }
 
-    fn needs_mapping(word: &str) -> bool {
-        if !word.chars().any(|c| lookalike(c).is_some()) {
-            return false;
-        }
-        let (mut latin, mut others) = (false, false);
-        for c in word.chars() {
-            if c.is_ascii_alphabetic() {
-                latin = true;
-            } else if lookalike(c).is_none() && is_word_char(c) && !is_numeric(c) {
-                others = true;
-            }
-        }
-        latin || !others
-    }
-
+    /// [`word_script`], written as its rule reads.
     fn mapped(word: &str) -> String {
-        if needs_mapping(word) {
-            word.chars().map(|c| lookalike(c).unwrap_or(c)).collect()
-        } else {
-            word.to_owned()
+        let letters: Vec<char> = word
+            .chars()
+            .filter(|&c| is_word_char(c) && !is_numeric(c) && !is_combining_mark(c))
+            .collect();
+        let latin = letters.iter().filter(|c| c.is_ascii_alphabetic()).count();
+        let in_block = |c: char, blocks: &[(u32, u32)]| {
+            blocks
+                .iter()
+                .any(|&(lo, hi)| (lo..=hi).contains(&u32::from(c)))
+        };
+        let script = |blocks: &[(u32, u32)], twin: fn(char) -> Option<char>| {
+            let all = letters.iter().filter(|&&c| in_block(c, blocks)).count();
+            let unique = letters
+                .iter()
+                .filter(|&&c| in_block(c, blocks) && lookalike(c).is_none())
+                .count();
+            let without_twin = letters
+                .iter()
+                .filter(|&&c| c.is_ascii_alphabetic() && twin(c).is_none())
+                .count();
+            let stands = (without_twin == 0 && all > latin) || unique > without_twin;
+            (all, latin > 0 && stands)
+        };
+        let (cyrillic, cyrillic_word) = script(&[(0x0400, 0x052F)], cyrillic_twin);
+        let (greek, greek_word) = script(&[(0x0370, 0x03FF), (0x1F00, 0x1FFF)], greek_twin);
+        if cyrillic_word && cyrillic >= greek {
+            return word
+                .chars()
+                .map(|c| cyrillic_twin(c).unwrap_or(c))
+                .collect();
         }
+        if greek_word {
+            return word.chars().map(|c| greek_twin(c).unwrap_or(c)).collect();
+        }
+        let lookalikes = letters
+            .iter()
+            .any(|&c| !c.is_ascii() && lookalike(c).is_some());
+        let unique = letters
+            .iter()
+            .any(|&c| !c.is_ascii_alphabetic() && lookalike(c).is_none());
+        if lookalikes && (latin > 0 || !unique) {
+            return word.chars().map(|c| lookalike(c).unwrap_or(c)).collect();
+        }
+        word.to_owned()
     }
 
     fn split(text: &str) -> Text {
