@@ -68,8 +68,14 @@ cli: component
 	@echo "built target/host/wa-guard (try: target/host/wa-guard --help)"
 
 # The whole suite: native engine tests and policy cases, the .wasm in wasmtime (every policy
-# case, every chunking), the policy schema, and end-to-end tests through a real Envoy.
-test: deps wasm component cli test-native test-host test-schema test-fuzz test-e2e
+# case, every chunking), the policy schema, and end-to-end tests through a real Envoy. Each step
+# runs in order and prints how long it took (the fresh-build time is measured from these lines).
+TEST_STEPS := deps wasm component cli test-native test-host test-schema test-fuzz test-e2e
+test:
+	@total=$$(date +%s); for step in $(TEST_STEPS); do \
+	  start=$$(date +%s); $(MAKE) --no-print-directory $$step || exit 1; \
+	  echo "== make $$step: $$(( $$(date +%s) - start )) s"; \
+	done; echo "== make test: $$(( $$(date +%s) - total )) s"
 
 test-native:
 	cargo test -p wa-egress-guard
