@@ -1,3 +1,4 @@
+use super::structure::{has_business_id, has_business_id_bytewise};
 use super::*;
 use crate::classify::normalize::normalize;
 
