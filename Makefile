@@ -183,6 +183,8 @@ eval: wasm
 	  echo "== the same, through the built .wasm in wasmtime"; \
 	  cargo run -q -p host-tests --profile host --bin evaluate -- --wasm $(WASM) --policy policies/default.json $(SHARED_EVAL); \
 	fi
+	@echo "== shipped model, obfuscation families of the 2026-12-07 review (blocked per family)"
+	./target/host/examples/evaluate --only source model/experiments/2026-12-07-obfuscation-families.jsonl
 
 clean:
 	cargo clean

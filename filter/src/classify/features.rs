@@ -264,12 +264,17 @@ pub fn edge_position(word: u64, start: bool) -> u64 {
 
 /// The features of a paragraph's shape tokens: each token but a word, and each adjacent pair.
 /// They are counted like words: counting each distinct one once per paragraph was measured
-/// and lost 0.5 points on the held-out split and 3.6 on `../shared/eval` (MODEL.md).
+/// and lost 0.5 points on the held-out split and 3.6 on `../shared/eval` (MODEL.md). But a
+/// symbol outside ASCII (an emoji, a check mark, a bullet) and every pair it is in count at
+/// most [`MAX_SYMBOL_REPEATS`] times per paragraph: service bots write emoji, so each copy
+/// weighs towards service, and an answer followed by sixty emoji, or with one after every
+/// word, would otherwise read as service whatever it says.
 fn shape_features(tokens: &[(u32, usize)], sink: &mut impl Sink) {
     let mut prev: Option<u32> = None;
+    let mut repeats = SymbolRepeats::default();
     for &(t, at) in tokens {
         sink.place(Place::Token { at });
-        if t != TOKEN_WORD {
+        if t != TOKEN_WORD && repeats.admit(is_symbol_token(t), u64::from(t)) {
             let h = mix(SEED_SHAPE, u64::from(t));
             sink.feature(h, Kind::Shape);
             if sink.wants_names() {
@@ -279,12 +284,49 @@ fn shape_features(tokens: &[(u32, usize)], sink: &mut impl Sink) {
         if let Some(p) = prev {
             sink.place(Place::Link);
             let h = mix(mix(SEED_SHAPE_PAIR, u64::from(p)), u64::from(t));
-            sink.feature(h, Kind::Shape);
-            if sink.wants_names() {
-                sink.named(h, Kind::Shape, &token_name(p), Some(&token_name(t)));
+            if repeats.admit(is_symbol_token(p) || is_symbol_token(t), h) {
+                sink.feature(h, Kind::Shape);
+                if sink.wants_names() {
+                    sink.named(h, Kind::Shape, &token_name(p), Some(&token_name(t)));
+                }
             }
         }
         prev = Some(t);
+    }
+}
+
+/// How many times one symbol token outside ASCII, or one pair with such a symbol, counts in a
+/// paragraph.
+pub const MAX_SYMBOL_REPEATS: u8 = 3;
+
+/// A shape token that is a character outside ASCII (not a word, a digit run or a line break).
+fn is_symbol_token(t: u32) -> bool {
+    (0x80..TOKEN_NL).contains(&t)
+}
+
+/// The symbol features seen so far in a paragraph, and how many times: few distinct ones, so
+/// a list searched in order, allocated only when a paragraph has a symbol.
+#[derive(Default)]
+struct SymbolRepeats(Vec<(u64, u8)>);
+
+impl SymbolRepeats {
+    /// Whether a feature (`key`) counts once more: always unless it is a `symbol` one seen
+    /// [`MAX_SYMBOL_REPEATS`] times already.
+    fn admit(&mut self, symbol: bool, key: u64) -> bool {
+        if !symbol {
+            return true;
+        }
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) if *n >= MAX_SYMBOL_REPEATS => false,
+            Some((_, n)) => {
+                *n += 1;
+                true
+            }
+            None => {
+                self.0.push((key, 1));
+                true
+            }
+        }
     }
 }
 

@@ -168,6 +168,30 @@ fn shape_tokens_read_punctuation_number_shapes_and_line_breaks() {
 }
 
 #[test]
+fn a_symbol_outside_ascii_counts_at_most_three_times_per_paragraph() {
+    let shape_count = |text: &str| {
+        named(Kind::Shape, text)
+            .iter()
+            .filter(|n| n.contains('🙂'))
+            .count()
+    };
+    // The emoji, and its pairs with a word and with itself: three times each at most.
+    assert_eq!(shape_count("ok 🙂"), 2);
+    let stuffed = format!("The answer is here. {}", "🙂".repeat(60));
+    assert_eq!(shape_count(&stuffed), 3 + 3 + 1);
+    let after_each_word = "one 🙂 two 🙂 three 🙂 four 🙂 five 🙂 six 🙂 seven 🙂";
+    assert_eq!(shape_count(after_each_word), 3 + 3 + 3);
+    // ASCII punctuation is counted every time.
+    assert_eq!(
+        named(Kind::Shape, "a. b. c. d. e. f.")
+            .iter()
+            .filter(|n| n.as_str() == ".")
+            .count(),
+        6
+    );
+}
+
+#[test]
 fn shape_tokens_ignore_how_blanks_are_written() {
     // Obfuscation by blanks (no-break, ideographic, en spaces) changes no shape feature.
     assert_eq!(
@@ -384,12 +408,28 @@ mod reference {
         let t = split(text);
         let mut f = Vec::new();
         let mut prev: Option<u32> = None;
+        // A feature with a symbol outside ASCII counts at most MAX_SYMBOL_REPEATS times.
+        let symbol = |t: u32| (0x80..TOKEN_NL).contains(&t);
+        let mut seen: std::collections::HashMap<u64, u8> = std::collections::HashMap::new();
+        let mut push = |f: &mut Vec<(u8, u64)>, is_symbol: bool, key: u64, h: u64| {
+            let n = seen.entry(key).or_default();
+            if !is_symbol || *n < MAX_SYMBOL_REPEATS {
+                f.push((3, h));
+            }
+            *n = n.saturating_add(1);
+        };
         for &tok in &t.tokens {
             if tok != TOKEN_WORD {
-                f.push((3, mix(SEED_SHAPE, u64::from(tok))));
+                push(
+                    &mut f,
+                    symbol(tok),
+                    u64::from(tok),
+                    mix(SEED_SHAPE, u64::from(tok)),
+                );
             }
             if let Some(p) = prev {
-                f.push((3, mix(mix(SEED_SHAPE_PAIR, u64::from(p)), u64::from(tok))));
+                let h = mix(mix(SEED_SHAPE_PAIR, u64::from(p)), u64::from(tok));
+                push(&mut f, symbol(p) || symbol(tok), h, h);
             }
             prev = Some(tok);
         }

@@ -1,53 +1,87 @@
-//! Two disguises undone on the raw text, before normalisation turns every digit into `0` and
-//! every space into one:
+//! Disguises undone on the raw text, before normalisation turns every digit into `0` and
+//! every space into one. Each is something a phone shows as a plain word:
 //! - **narrow spaces between letters**: a hair, thin, six-per-em, punctuation or medium
-//!   mathematical space (U+200A, U+2009, U+2006, U+2008, U+205F) with a letter on each side is
-//!   dropped. They render as little or nothing, so `e␊x␊p␊l␊a␊i␊n this` (hair spaces inside
-//!   words, normal spaces between them) reads as `explain this` and not as one run of spaced
-//!   letters. The no-break narrow space (U+202F) is kept: Mongolian writes it inside words.
+//!   mathematical space (U+200A, U+2009, U+2006, U+2008, U+205F), or a no-break narrow space
+//!   (U+202F) unless a Mongolian letter is beside it (Mongolian writes it inside words), with a
+//!   letter on each side is dropped, so `e␊x␊p␊l␊a␊i␊n this` (hair spaces inside words, normal
+//!   spaces between them) reads as `explain this` and not as one run of spaced letters.
 //! - **digits standing for letters** (leetspeak): a run of one to four ASCII digits with a
 //!   cased letter (Latin, Greek, Cyrillic, ...) on each side, not capitals on both, becomes
 //!   the letters it stands for (`expl4in` → `explain`, `h0w` → `how`, `gr34t` → `great`):
-//!   0 o, 1 i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g. Only digits inside a word: `3rd`, `4g`, `mp3` and `2024年` keep theirs, and so do
-//!   codes in capitals (`B2B`, `3H2M`, `REF7XK`); `k8s` reads as `kbs`, in training as in use.
+//!   0 o, 1 i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g. Only digits inside a word: `3rd`, `4g`,
+//!   `mp3` and `2024年` keep theirs, and so do codes in capitals (`B2B`, `3H2M`, `REF7XK`);
+//!   `k8s` reads as `kbs`, in training as in use.
+//! - **WhatsApp formatting inside words**: `*`, `_` and `~` between two cased letters
+//!   (`e*x*p*l`, `P**h**o`; not in Han or kana text, which writes `**強調**` beside its
+//!   letters) are dropped, and so are the markers of three or more words in a row wrapped one
+//!   by one (`*the* *answer* *is*`), which WhatsApp shows as plain bold, italic or struck
+//!   words. A label in bold (`*Order:*`) stays.
+//! - **emoji inside words**: emoji between two letters (`P✨h✨o✨t✨o`, `expl🙂ain`) are
+//!   dropped.
+//! - **dots inside words**: a middle dot, bullet or dot operator between two letters, and a
+//!   full stop with two letters on each side in a word that is not a web or mail address or a
+//!   file name (`pro.cess`, but `bank.com`, `notes.txt` and `e.g` stay), are dropped.
 //!
-//! The common text has neither: one scan of its bytes, no allocation.
+//! The common text has none: one scan of its bytes, no allocation.
 
-/// The text with both disguises undone, or `None` when it holds neither.
+/// The text with its disguises undone, or `None` when it holds none.
 pub fn undo(text: &str) -> Option<String> {
+    match undo_in_words(text) {
+        Some(undone) => Some(unwrap_formatted_runs(&undone).unwrap_or(undone)),
+        None => unwrap_formatted_runs(text),
+    }
+}
+
+/// The disguises inside words: the text between candidate bytes is copied in runs.
+fn undo_in_words(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let first = first_disguise(bytes, text)?;
     let mut out = String::with_capacity(text.len());
-    out.push_str(text.get(..first)?);
-    let mut i = first;
-    while i < bytes.len() {
-        match disguise_at(text, i) {
-            Some(Found::Space(len)) => i += len,
+    // Candidate bytes are ASCII or lead bytes, so every offset used here is a char boundary.
+    let (mut copied, mut i) = (0, first);
+    while let Some(at) = bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&b| is_candidate(b)))
+        .map(|p| i + p)
+    {
+        match disguise_at(text, at) {
+            Some(Found::Drop(len)) => {
+                out.push_str(text.get(copied..at)?);
+                i = at + len;
+                copied = i;
+            }
             Some(Found::Digits(run)) => {
-                let digits = bytes.get(i..i + run).unwrap_or_default();
+                out.push_str(text.get(copied..at)?);
+                let digits = bytes.get(at..at + run).unwrap_or_default();
                 out.extend(digits.iter().filter_map(|d| leet_letter(*d)));
-                i += run;
+                i = at + run;
+                copied = i;
             }
             None => {
-                let c = text.get(i..).and_then(|t| t.chars().next())?;
-                out.push(c);
-                i += c.len_utf8();
+                // The rest of a run of digits cannot start one.
+                let run = bytes
+                    .get(at + 1..)
+                    .map_or(0, |r| r.iter().take_while(|b| b.is_ascii_digit()).count());
+                i = at
+                    + 1
+                    + if bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                        run
+                    } else {
+                        0
+                    };
             }
         }
     }
+    out.push_str(text.get(copied..)?);
     Some(out)
 }
 
-/// Where the first disguise starts: only an ASCII digit after a letter, or the lead byte of a
-/// narrow space, is looked at (a tight scan; the common text has few of either).
+/// Where the first disguise starts: only ASCII digits, formatting markers and full stops, and
+/// the lead bytes of narrow spaces and dots, are looked at (a tight scan).
 fn first_disguise(bytes: &[u8], text: &str) -> Option<usize> {
     let mut from = 0;
     loop {
-        let at = from
-            + bytes
-                .get(from..)?
-                .iter()
-                .position(|&b| b == 0xE2 || b.is_ascii_digit())?;
+        let at = from + bytes.get(from..)?.iter().position(|&b| is_candidate(b))?;
         if disguise_at(text, at).is_some() {
             return Some(at);
         }
@@ -59,9 +93,36 @@ fn first_disguise(bytes: &[u8], text: &str) -> Option<usize> {
     }
 }
 
+/// A byte a disguise can start with, by table (one load per byte of the scan).
+fn is_candidate(b: u8) -> bool {
+    CANDIDATE.get(usize::from(b)).copied().unwrap_or(false)
+}
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an out-of-range index fails the build, never a request"
+)]
+static CANDIDATE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = matches!(c, 0xE2 | 0xC2 | 0xF0 | b'*' | b'_' | b'~' | b'.') || c.is_ascii_digit();
+        b += 1;
+    }
+    t
+};
+
+/// An emoji or pictograph, or what joins or modifies one (variation selector 16, zero-width
+/// joiner, skin tones).
+fn is_emoji_part(c: char) -> bool {
+    matches!(c, '\u{1F300}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}' | '\u{2B50}' | '\u{2B55}'
+        | '\u{FE0F}' | '\u{200D}')
+}
+
 enum Found {
-    /// A narrow space of this many bytes to drop.
-    Space(usize),
+    /// This many bytes to drop: a narrow space, a run of formatting markers, a dot.
+    Drop(usize),
     /// This many ASCII digits, each read as a letter.
     Digits(usize),
 }
@@ -95,14 +156,161 @@ fn disguise_at(text: &str, i: usize) -> Option<Found> {
         // Between two capitals it is a code (`B2B`, `3H2M`, `REF7XK`), not a word.
         return (!(b.is_uppercase() && a.is_uppercase())).then_some(Found::Digits(run));
     }
-    if b != 0xE2 {
+    match b {
+        b'*' | b'_' | b'~' => {
+            let run = bytes
+                .get(i..)?
+                .iter()
+                .take_while(|m| matches!(m, b'*' | b'_' | b'~'))
+                .count();
+            // Cased letters only: Han and kana text writes `**強調**` next to its letters.
+            let cased = |c: Option<char>| c.is_some_and(is_cased_letter);
+            (cased(char_before(text, i)) && cased(char_after(text, i + run)))
+                .then_some(Found::Drop(run))
+        }
+        b'.' => {
+            // Most full stops end a sentence: a blank or the end follows.
+            let inside = bytes
+                .get(i + 1)
+                .is_some_and(|n| n.is_ascii_alphabetic() || *n >= 0x80);
+            (inside
+                && letters_before(text, i, 2)
+                && letters_after(text, i + 1, 2)
+                && !is_address(text, i))
+            .then_some(Found::Drop(1))
+        }
+        // Emoji between two letters (`P✨h✨o✨t✨o`): the letters are one word.
+        0xF0 | 0xE2 if char_after(text, i).is_some_and(is_emoji_part) => {
+            let run: usize = text
+                .get(i..)?
+                .chars()
+                .take_while(|c| is_emoji_part(*c))
+                .map(char::len_utf8)
+                .sum();
+            (letter_before(text, i) && letter_after(text, i + run)).then_some(Found::Drop(run))
+        }
+        0xC2 | 0xE2 => {
+            // Middle dot (2 bytes); hyphenation point, bullet, bullet and dot operators, and
+            // the narrow spaces (3 bytes).
+            let len = match bytes.get(i + 1..)? {
+                [0xB7, ..] if b == 0xC2 => 2,
+                [0x80, 0xA7 | 0xA2 | 0x86 | 0x88 | 0x89 | 0x8A | 0xAF, ..]
+                | [0x88, 0x99, ..]
+                | [0x8B, 0x85, ..]
+                | [0x81, 0x9F, ..]
+                    if b == 0xE2 =>
+                {
+                    3
+                }
+                _ => return None,
+            };
+            let (before, after) = (char_before(text, i)?, char_after(text, i + len)?);
+            let letters = before.is_alphabetic() && after.is_alphabetic();
+            // U+202F is part of Mongolian words.
+            let mongolian = |c: char| ('\u{1800}'..='\u{18AF}').contains(&c);
+            let narrow_nbsp = bytes.get(i + 1..i + 3) == Some(&[0x80, 0xAF]);
+            (letters && !(narrow_nbsp && (mongolian(before) || mongolian(after))))
+                .then_some(Found::Drop(len))
+        }
+        _ => None,
+    }
+}
+
+/// How many words in a row, each wrapped in its own formatting markers, are a disguise rather
+/// than emphasis.
+const MIN_WRAPPED_RUN: usize = 3;
+
+/// The text with the markers of every run of [`MIN_WRAPPED_RUN`] or more words wrapped one by
+/// one (`*the* *answer* *is*`, `_a_ _b_ _c_`) dropped, or `None` when it has none.
+fn unwrap_formatted_runs(text: &str) -> Option<String> {
+    // Cheap first: at least MIN_WRAPPED_RUN markers that open a word (after a blank or at the
+    // start, before a letter or digit).
+    let bytes = text.as_bytes();
+    memchr::memchr3(b'*', b'_', b'~', bytes)?;
+    let openings = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, b)| {
+            matches!(b, b'*' | b'_' | b'~')
+                && i.checked_sub(1)
+                    .and_then(|p| bytes.get(p))
+                    .is_none_or(u8::is_ascii_whitespace)
+                && bytes
+                    .get(i + 1)
+                    .is_some_and(|n| n.is_ascii_alphanumeric() || *n >= 0x80)
+        })
+        .take(MIN_WRAPPED_RUN)
+        .count();
+    if openings < MIN_WRAPPED_RUN {
         return None;
     }
-    let narrow = matches!(
-        bytes.get(i + 1..i + 3)?,
-        [0x80, 0x86 | 0x88 | 0x89 | 0x8A] | [0x81, 0x9F]
-    );
-    (narrow && letter_before(text, i) && letter_after(text, i + 3)).then_some(Found::Space(3))
+    // The byte ranges of the words (between blanks) and their markers, if wrapped.
+    let mut words: Vec<(usize, Option<(usize, usize)>)> = Vec::new();
+    let mut drop: Vec<usize> = Vec::new();
+    let mut start = None;
+    let flush = |words: &mut Vec<(usize, Option<(usize, usize)>)>, drop: &mut Vec<usize>| {
+        let run = words.iter().rev().take_while(|w| w.1.is_some()).count();
+        if run >= MIN_WRAPPED_RUN {
+            let from = words.len() - run;
+            for (_, markers) in words.get(from..).unwrap_or_default() {
+                if let Some((open, close)) = markers {
+                    drop.extend([*open, *close]);
+                }
+            }
+        }
+        words.clear();
+    };
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        if c.is_whitespace() {
+            if let Some(s) = start.take() {
+                let markers =
+                    wrapped(text.get(s..i).unwrap_or_default()).map(|(o, e)| (s + o, s + e));
+                if markers.is_none() {
+                    flush(&mut words, &mut drop);
+                }
+                words.push((s, markers));
+            }
+            if c == '\n' {
+                flush(&mut words, &mut drop);
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    flush(&mut words, &mut drop);
+    if drop.is_empty() {
+        return None;
+    }
+    drop.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for at in drop {
+        out.push_str(text.get(from..at).unwrap_or_default());
+        from = at + 1;
+    }
+    out.push_str(text.get(from..).unwrap_or_default());
+    Some(out)
+}
+
+/// The byte offsets of the opening and closing marker of a word wrapped in one formatting
+/// marker (`*word*`, `(_word_),`): punctuation may stand outside the markers, the marker is
+/// the same on both sides, and the word inside has a letter and no marker.
+fn wrapped(word: &str) -> Option<(usize, usize)> {
+    let is_marker = |c: char| matches!(c, '*' | '_' | '~');
+    let outside = |c: char| !c.is_alphanumeric() && !is_marker(c);
+    let open = word.find(|c: char| !outside(c))?;
+    let close = word.rfind(|c: char| !outside(c))?;
+    let marker = word.get(open..)?.chars().next()?;
+    let inner = word.get(open + 1..close)?;
+    (is_marker(marker)
+        && close > open + 1
+        && word.get(close..)?.starts_with(marker)
+        && !inner.contains(is_marker)
+        && inner.chars().any(char::is_alphabetic))
+    .then_some((open, close))
 }
 
 /// Longer runs of digits between letters are codes, not words.
@@ -130,6 +338,61 @@ fn char_before(text: &str, i: usize) -> Option<char> {
 fn char_after(text: &str, i: usize) -> Option<char> {
     text.get(i..)?.chars().next()
 }
+
+/// At least `n` letters right before byte `i`.
+fn letters_before(text: &str, i: usize, n: usize) -> bool {
+    text.get(..i).is_some_and(|t| {
+        t.chars()
+            .rev()
+            .take(n)
+            .filter(|c| c.is_alphabetic())
+            .count()
+            == n
+    })
+}
+
+/// At least `n` letters from byte `i`.
+fn letters_after(text: &str, i: usize, n: usize) -> bool {
+    text.get(i..)
+        .is_some_and(|t| t.chars().take(n).filter(|c| c.is_alphabetic()).count() == n)
+}
+
+/// Whether the dot at byte `i` belongs to a web or mail address or a file name: its word
+/// (between blanks) holds `/`, `@` or `:`, starts with `www`, or ends in a known domain or
+/// file-name ending.
+fn is_address(text: &str, i: usize) -> bool {
+    let start = text
+        .get(..i)
+        .map_or(0, |t| t.rfind(char::is_whitespace).map_or(0, |p| p + 1));
+    let end = text.get(i..).map_or(text.len(), |t| {
+        t.find(char::is_whitespace).map_or(text.len(), |p| i + p)
+    });
+    let word = text
+        .get(start..end)
+        .unwrap_or_default()
+        .trim_end_matches(|c: char| !c.is_alphanumeric());
+    if word.contains(['/', '@', ':'])
+        || word
+            .get(..4)
+            .is_some_and(|w| w.eq_ignore_ascii_case("www."))
+    {
+        return true;
+    }
+    let last = word
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(|c: char| !c.is_alphanumeric());
+    ENDINGS.iter().any(|e| last.eq_ignore_ascii_case(e))
+}
+
+/// Domain and file-name endings a word with a dot is an address or a file by.
+const ENDINGS: &[&str] = &[
+    "com", "net", "org", "edu", "gov", "io", "ai", "co", "app", "dev", "info", "biz", "me", "us",
+    "uk", "in", "br", "mx", "es", "fr", "de", "it", "nl", "ru", "jp", "cn", "id", "tr", "ar", "eu",
+    "tv", "pdf", "txt", "csv", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "png", "jpg", "jpeg",
+    "gif", "html", "htm", "json", "xml", "zip", "mp3", "mp4", "apk", "exe", "py", "js", "rs", "md",
+];
 
 fn letter_before(text: &str, i: usize) -> bool {
     char_before(text, i).is_some_and(char::is_alphabetic)
@@ -172,9 +435,8 @@ mod tests {
         let hair =
             "e\u{200A}x\u{200A}p\u{200A}l\u{200A}a\u{200A}i\u{200A}n t\u{2009}h\u{2009}i\u{2009}s";
         assert_eq!(undo(hair).as_deref(), Some("explain this"));
-        // Between digits (a thousands separator), next to punctuation, or the no-break narrow
-        // space: kept.
-        for kept in ["1\u{2009}000", "« mot\u{2009}»", "a\u{202F}b", "\u{200A}a"] {
+        // Between digits (a thousands separator), next to punctuation, or at the start: kept.
+        for kept in ["1\u{2009}000", "« mot\u{2009}»", "\u{200A}a"] {
             assert_eq!(undo(kept), None, "{kept:?}");
         }
     }
@@ -185,5 +447,65 @@ mod tests {
             let _ = undo(text);
         }
         assert_eq!(undo("é3é").as_deref(), Some("éeé"));
+    }
+
+    #[test]
+    fn formatting_inside_words_and_around_every_word_is_dropped() {
+        assert_eq!(undo("e*x*p*l*a*i*n").as_deref(), Some("explain"));
+        assert_eq!(undo("P**h**o**t**o").as_deref(), Some("Photo"));
+        assert_eq!(
+            undo("*The* *answer* *is* *simple*.").as_deref(),
+            Some("The answer is simple.")
+        );
+        assert_eq!(
+            undo("_one_ _two_ _three_ and ~four~").as_deref(),
+            Some("one two three and ~four~")
+        );
+        // A label in bold, emphasis on one or two words, and markers between digits stay.
+        for kept in [
+            "*Order:* 1234",
+            "Your *new* plan is *active*",
+            "5*3 = 15",
+            "__init__",
+        ] {
+            assert_eq!(undo(kept), None, "{kept}");
+        }
+    }
+
+    #[test]
+    fn emoji_between_letters_are_dropped() {
+        assert_eq!(undo("P✨h✨o✨t✨o is").as_deref(), Some("Photo is"));
+        assert_eq!(undo("expl🙂ain th👍🏽is").as_deref(), Some("explain this"));
+        for kept in ["Thanks 🙂", "🙂 ok", "done ✅ next", "a 🙂 b"] {
+            assert_eq!(undo(kept), None, "{kept}");
+        }
+    }
+
+    #[test]
+    fn dots_inside_words_are_dropped_but_not_in_addresses() {
+        assert_eq!(
+            undo("Photosy.nthesis is the pro.cess").as_deref(),
+            Some("Photosynthesis is the process")
+        );
+        assert_eq!(undo("expl·ain wo•rd").as_deref(), Some("explain word"));
+        for kept in [
+            "Visit bank.com today",
+            "on cvec.etudiant.gouv.fr. Then",
+            "See notes.txt",
+            "e.g. this",
+            "www.example.org",
+            "mail me at a.b@example.com",
+            "https://x.example/a.b",
+            "End. Next",
+            "3.5 kg",
+        ] {
+            assert_eq!(undo(kept), None, "{kept}");
+        }
+    }
+
+    #[test]
+    fn the_narrow_no_break_space_is_dropped_between_letters_except_in_mongolian() {
+        assert_eq!(undo("e\u{202F}x\u{202F}p").as_deref(), Some("exp"));
+        assert_eq!(undo("ᠮᠣᠩᠭᠣᠯ\u{202F}ᠤᠨ"), None);
     }
 }
