@@ -498,7 +498,8 @@ impl HttpContext for GuardHttp {
             HeadersStep::PassThrough | HeadersStep::Continue | HeadersStep::InspectBody => {
                 Action::Continue
             }
-            HeadersStep::Strip { remove_headers } => {
+            HeadersStep::Strip { remove_headers }
+            | HeadersStep::InspectRewritable { remove_headers } => {
                 for name in remove_headers {
                     if let Err(status) = abi::remove_header(abi::MAP_REQUEST_HEADERS, name) {
                         abi::log(

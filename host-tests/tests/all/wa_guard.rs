@@ -519,6 +519,20 @@ fn explain_gives_the_demo_decisions() {
             "pilot",
         ),
         (
+            "hand-off origin poem to a Spanish number",
+            http(
+                "graph.facebook.com",
+                OTHER_LINE,
+                Some("spiffe://cluster.local/ns/concierge/sa/chatbot"),
+                &[],
+                text_send("Sure! Here is a short poem about the sea, as you asked.")
+                    .replace("+16505550147", "+34612345678")
+                    .as_bytes(),
+            ),
+            "handoff",
+            "concierge",
+        ),
+        (
             "oversize",
             http(
                 "graph.facebook.com",
