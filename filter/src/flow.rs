@@ -127,6 +127,9 @@ pub struct RequestFlow {
     fresh: bool,
     /// What a judged part or completion of an upload in parts writes once accepted.
     commit: Option<Commit>,
+    /// The host kept `content-length` on a send a hand-off may rewrite: a rewritten body
+    /// could not be framed, so a hand-off is blocked instead.
+    framing_kept: bool,
 }
 
 /// What the glue must do after the response headers callback.
@@ -153,6 +156,7 @@ impl RequestFlow {
             training: None,
             fresh: false,
             commit: None,
+            framing_kept: false,
         };
         let host = whatsapp::normalize_authority(&head.authority);
         let path = whatsapp::normalize_path(&head.path);
@@ -361,7 +365,12 @@ impl RequestFlow {
         let mut decision = decide::conclude(policy, head, message);
         let mut step = BodyStep::Continue;
         if decision.verdict == Verdict::Handoff {
-            match self.hand_off(policy, head, message, body) {
+            let rewritten = if self.framing_kept {
+                Err(Unavailable::UnwritableBody)
+            } else {
+                self.hand_off(policy, head, message, body)
+            };
+            match rewritten {
                 Ok(rewritten) => {
                     decision.handoff = Some(HandoffNote::Sent {
                         language: rewritten.language,
@@ -496,7 +505,7 @@ impl RequestFlow {
             .as_mut()
             .filter(|d| d.verdict == Verdict::Handoff)
         {
-            d.handoff_unavailable("unwritable_body");
+            d.handoff_unavailable(Unavailable::UnwritableBody.as_str());
             self.fresh = true;
             return report::blocked_reply(d, &self.request_id);
         }
@@ -511,6 +520,13 @@ impl RequestFlow {
         }
         let endpoint = self.training.as_ref().map_or("", |t| t.endpoint.as_str());
         report::training_error(problem.as_str(), endpoint)
+    }
+
+    /// The host would not remove the headers of `HeadersStep::InspectRewritable`: the send's
+    /// `content-length` stays, so a body rewritten now would be framed wrong (the upstream would
+    /// wait for the old length). A hand-off of this send is blocked instead (fail closed).
+    pub fn keep_framing(&mut self) {
+        self.framing_kept = true;
     }
 
     /// Records the outcome of a finished (or refused) upload.
@@ -868,6 +884,20 @@ mod tests {
         assert_eq!(
             flow.response_headers()[0],
             ("x-wa-guard-decision", "handoff".into())
+        );
+        // A host that kept `content-length` cannot frame the rewrite: blocked, not sent short.
+        let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
+        flow.keep_framing();
+        let step = flow.on_request_body(&p, body.len(), true, &mut |n| {
+            body.get(..n).map(<[u8]>::to_vec)
+        });
+        assert!(
+            matches!(step, BodyStep::Respond(ref r) if r.status == 403),
+            "{step:?}"
+        );
+        assert_eq!(
+            flow.decision().map(|d| d.reason),
+            Some(decide::Reason::HandoffUnavailable)
         );
     }
 

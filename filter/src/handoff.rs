@@ -150,6 +150,9 @@ pub enum Unavailable {
     QueryFields,
     /// No `to`.
     NoRecipient,
+    /// The host would not frame a rewritten body: it kept `content-length`, or refused the
+    /// new bytes.
+    UnwritableBody,
 }
 
 impl Unavailable {
@@ -161,6 +164,7 @@ impl Unavailable {
             Self::BodyFormat => "body_format",
             Self::QueryFields => "query_fields",
             Self::NoRecipient => "no_recipient",
+            Self::UnwritableBody => "unwritable_body",
         }
     }
 }

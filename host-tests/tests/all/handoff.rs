@@ -114,6 +114,31 @@ fn a_template_under_a_hand_off_rule_is_blocked_with_the_reason() {
 }
 
 #[test]
+fn a_content_length_the_host_will_not_remove_blocks_the_hand_off() {
+    let mut filter = demo_filter();
+    filter.fail_hostcall("proxy_remove_header_map_value", 1);
+    let outcome = send(&mut filter, &answer("15550001111"), Chunking::Whole);
+    assert_eq!(filter.faults_injected(), 1);
+    assert!(outcome.blocked(), "{outcome:#?}");
+    assert!(outcome.upstream.body.is_empty(), "{outcome:#?}");
+    let error: Value =
+        serde_json::from_slice(&outcome.local_response.as_ref().unwrap().body).unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the proxy would not take the rewritten body"),
+        "{error}"
+    );
+    // The next send is handed off as usual.
+    let outcome = send(&mut filter, &answer("15550001111"), Chunking::Whole);
+    assert_eq!(
+        outcome.response_header("x-wa-guard-decision"),
+        Some("handoff")
+    );
+}
+
+#[test]
 fn a_rewritten_body_the_host_refuses_is_blocked_not_forwarded() {
     let mut filter = demo_filter();
     filter.fail_hostcall("proxy_set_buffer_bytes", 1);
