@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import h2_client
 from e2e_data import (
     ASSISTANT_ANSWER,
     ASSISTANT_SECRET_PHRASE,
@@ -23,7 +24,7 @@ from e2e_data import (
     template_message,
     text_message,
 )
-from e2e_support import OTHER_GRAPH_PATH, stand_in
+from e2e_support import E2E_ID_HEADER, IDENTITY_HEADER, OTHER_GRAPH_PATH, stand_in
 
 CONCIERGE_IDENTITY = "spiffe://cluster.local/ns/concierge/sa/chatbot"
 SPANISH_RECIPIENT = "+34612345678"
@@ -182,3 +183,27 @@ def test_audit_mode_forwards_the_original_unchanged(start_guard):
     assert stand_in.record_body(forwarded(guard, template)) == json.dumps(template_message()).encode()
     counts = guard.decision_counts()
     assert counts.get(("audit", "concierge", "general_assistant_origin", "general_assistant"), 0) >= 2, counts
+
+
+@pytest.mark.parametrize("trailers", [False, True], ids=["end-stream-on-data", "trailers"])
+def test_an_http2_send_in_small_frames_is_handed_off_framed(guard, trailers):
+    """Over h2c, with the client's content-length and the body in 40-byte DATA frames; with
+    trailers the stream ends in the guard's trailers callback, which rewrites the body Envoy
+    still holds. HTTP/2 refuses a body whose length differs from its content-length, so a stale
+    length could not even reach the upstream."""
+    body = json.dumps(text_message(ASSISTANT_ANSWER, to=SPANISH_RECIPIENT)).encode()
+    request = h2_client.H2Request(
+        "POST", "graph.facebook.com", OTHER_GRAPH_PATH,
+        [("content-type", "application/json"), ("content-length", str(len(body))),
+         (IDENTITY_HEADER, CONCIERGE_IDENTITY)],
+        h2_client.frames_of_size(body, 40),
+        [("x-e2e-trailer", "last")] if trailers else None,
+    )
+    reply = h2_client.exchange(guard.port, request, e2e_id_header=E2E_ID_HEADER)
+    assert reply.status == 200, reply
+    assert reply.header("x-wa-guard-decision") == "handoff", reply
+    [record] = guard.received(reply)
+    assert record["complete"] and record["error"] is None, record
+    sent = stand_in.record_body(record)
+    assert record["content_length"] == str(len(sent)), (record["content_length"], len(sent))
+    assert json.loads(sent)["text"]["body"].startswith("Nuestro asistente está ahora en nuestra app: https://")
