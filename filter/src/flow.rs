@@ -420,7 +420,12 @@ impl RequestFlow {
             raw_query: body.raw_query,
             message_type: &message.message_type,
             request_id: &self.request_id,
-            phone_number_id: head.call.path_id.as_deref(),
+            // A Graph id only: 360dialog's sender is the business's phone number itself.
+            phone_number_id: head
+                .call
+                .path_id
+                .as_deref()
+                .filter(|_| head.call.provider == whatsapp::providers::Provider::CloudApi),
         })
     }
 

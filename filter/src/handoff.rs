@@ -180,7 +180,8 @@ pub struct Send<'a> {
     /// The message type the reader found (`text`, `template`, ...).
     pub message_type: &'a str,
     pub request_id: &'a str,
-    /// The path's phone-number-id (the sender, never the recipient).
+    /// The path's Graph phone-number-id (the sender, never the recipient); `None` renders
+    /// `{phone_number_id}` empty.
     pub phone_number_id: Option<&'a str>,
 }
 

@@ -268,3 +268,30 @@ fn percent_encoding_keeps_only_unreserved_characters() {
     assert_eq!(percent_encode("a-Z_0.9~"), "a-Z_0.9~");
     assert_eq!(percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
 }
+
+#[test]
+fn every_url_placeholder_is_rendered_encoded() {
+    let p = HandoffPolicy::compile(&section(
+        r#"{"default_language":"pt_BR","url":"https://app.example/n/{phone_number_id}/{language}?r={request_id}","messages":{"pt_BR":{"type":"cta_url","body":"Continue no app.","button":"Abrir"}}}"#,
+    ))
+    .unwrap();
+    let body = br#"{"messaging_product":"whatsapp","to":"5511999990000","type":"text","text":{"body":"x"}}"#;
+    let url = |s: &Send<'_>| {
+        let out = p.rewrite(s).unwrap();
+        let v: Value = serde_json::from_slice(&out.body).unwrap();
+        v["interactive"]["action"]["parameters"]["url"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        url(&send(body, "text")),
+        "https://app.example/n/106540352242922/pt_BR?r=req%201%2F2"
+    );
+    let no_id = Send {
+        phone_number_id: None,
+        request_id: "",
+        ..send(body, "text")
+    };
+    assert_eq!(url(&no_id), "https://app.example/n//pt_BR?r=");
+}
