@@ -344,7 +344,9 @@ pub fn run_native_with(
         HeadersStep::PassThrough | HeadersStep::Continue => {
             return Ok(observed(&flow, 200, Some(body)));
         }
-        HeadersStep::InspectBody | HeadersStep::Strip { .. } => {}
+        HeadersStep::InspectBody
+        | HeadersStep::InspectRewritable { .. }
+        | HeadersStep::Strip { .. } => {}
     }
     let mut chunks = Vec::new();
     let mut offset = 0;

@@ -158,7 +158,12 @@ mod native {
             &request.attributes,
             &wa_egress_guard::training::parts::MemoryStore::default(),
         );
-        if !matches!(step, HeadersStep::InspectBody | HeadersStep::Strip { .. }) {
+        if !matches!(
+            step,
+            HeadersStep::InspectBody
+                | HeadersStep::InspectRewritable { .. }
+                | HeadersStep::Strip { .. }
+        ) {
             return 0;
         }
         // A refused request forwards nothing; the bench counts what reaches the upstream.

@@ -463,6 +463,7 @@ fn action(a: Action) -> &'static str {
         Action::Allow => "allow",
         Action::Block => "block",
         Action::Audit => "audit",
+        Action::Handoff => "handoff",
     }
 }
 
@@ -472,7 +473,13 @@ fn print_outcome(head: &RequestHead, o: &Outcome) {
         Evaluation::Ungoverned => {
             println!("decision  none: not a request this policy governs (forwarded untouched)")
         }
-        Evaluation::Whatsapp(d) => print_decision(d),
+        Evaluation::Whatsapp(d) => {
+            print_decision(d);
+            // A hand-off forwards the policy's message instead of the send: show it.
+            if let (Action::Handoff, Some(body)) = (&d.action, &o.forwarded) {
+                println!("forwarded {}", String::from_utf8_lossy(body));
+            }
+        }
         Evaluation::Upload(u) => print_upload(u),
     }
     if let Some(r) = &o.reply {
