@@ -118,6 +118,26 @@ def test_a_chunked_send_gets_the_english_cta_url_and_a_content_length(guard):
     assert "6505550123" not in parameters["url"]
 
 
+@pytest.mark.parametrize("encoding", ["identity", ""], ids=["identity", "empty"])
+@pytest.mark.parametrize("answer", ["hi", ASSISTANT_ANSWER], ids=["grows", "shrinks"])
+def test_an_identity_encoded_send_is_rewritten_framed_by_its_own_length(guard, encoding, answer):
+    """`content-encoding: identity` or empty is no encoding: the send is rewritten, so the
+    headers phase drops its content-length as for an unencoded one. A module that kept it framed
+    the new body by the client's length: a shorter body stalled the upstream, a longer one was
+    cut (the rest left on the connection), while the caller was told `handoff`."""
+    original = {"to": SPANISH_RECIPIENT, "type": "text", "text": {"body": answer}}
+    reply = guard.send_whatsapp(original, identity=CONCIERGE_IDENTITY, path=OTHER_GRAPH_PATH,
+                                headers={"content-encoding": encoding, "content-type": "application/json"})
+    assert reply.status == 200, reply
+    assert reply.header("x-wa-guard-decision") == "handoff"
+    record = forwarded(guard, reply)
+    body = stand_in.record_body(record)
+    assert len(body) != len(json.dumps(original).encode())
+    sent = json.loads(body)
+    assert sent["messaging_product"] == "whatsapp" and sent["to"] == SPANISH_RECIPIENT
+    assert sent["text"]["body"].startswith("Nuestro asistente está ahora en nuestra app: https://app.example/")
+
+
 def test_a_send_no_rule_hands_off_keeps_its_headers_and_body(guard):
     message = text_message(SUPPORT_TEXT)
     reply = guard.send_whatsapp(message, identity=SUPPORT_IDENTITY)

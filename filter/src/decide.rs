@@ -399,18 +399,7 @@ pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &Me
         }
     }
     let c = &policy.content;
-    // An origin in audit mode changes nothing that is enforced: for the content rule its
-    // caller is as unknown as an undeclared one (a general-assistant pilot in audit is still
-    // scored, and blocked when the content rule is enforced).
-    let enforced_role = origin
-        .filter(|o| mode_of(policy, o.mode) != Mode::Audit)
-        .map(|o| o.role);
-    let scored = match enforced_role {
-        None => c.score_unknown,
-        Some(Role::CustomerService) => c.score_customer_service,
-        Some(Role::GeneralAssistant) => false,
-    };
-    if c.enabled && scored && !message.texts.is_empty() {
+    if content_scores(policy, head) && !message.texts.is_empty() {
         let mut score = c.classifier.score_texts(&message.texts);
         let fires = score.probability >= c.classifier.threshold;
         if fires || policy.log.log_allowed {
@@ -426,6 +415,33 @@ pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &Me
         }
         head.findings.score = Some(score);
     }
+}
+
+/// Whether the content classifier scores this caller's sends. An origin in audit mode changes
+/// nothing that is enforced: for the content rule its caller is as unknown as an undeclared one
+/// (a general-assistant pilot in audit is still scored, and blocked when the content rule is
+/// enforced).
+fn content_scores(policy: &Policy, head: &HeadEvaluation) -> bool {
+    let c = &policy.content;
+    let enforced_role = head
+        .origin(policy)
+        .filter(|o| mode_of(policy, o.mode) != Mode::Audit)
+        .map(|o| o.role);
+    let scored = match enforced_role {
+        None => c.score_unknown,
+        Some(Role::CustomerService) => c.score_customer_service,
+        Some(Role::GeneralAssistant) => false,
+    };
+    c.enabled && scored
+}
+
+/// Whether the content rule may hand this send off once it has read it: it is enforced, its
+/// action is `handoff`, and it scores this caller.
+pub fn content_may_hand_off(policy: &Policy, head: &HeadEvaluation) -> bool {
+    let c = &policy.content;
+    c.action == RuleAction::Handoff
+        && mode_of(policy, c.mode) == Mode::Enforce
+        && content_scores(policy, head)
 }
 
 /// Turns the findings into the decision.

@@ -119,6 +119,10 @@ pub fn evaluate(policy: &Policy, request: &HostRequest, body: &[u8], explain: bo
         HeadersStep::InspectBody
         | HeadersStep::InspectRewritable { .. }
         | HeadersStep::Strip { .. } => {
+            if matches!(step, HeadersStep::InspectRewritable { .. }) {
+                // As Envoy does: the headers it is asked to remove go.
+                flow.framing_removed();
+            }
             match cases::drive_body(
                 &mut flow,
                 policy,

@@ -11,7 +11,7 @@ use crate::decide::{self, Decision, HandoffNote, HeadEvaluation, Verdict};
 use crate::handoff::{self, Unavailable};
 use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
-use crate::policy::document::{Mode, RuleAction};
+use crate::policy::document::Mode;
 use crate::report::{self, LocalReply};
 use crate::training::parts::{Commit, PartRequest, SharedStore};
 use crate::training::stage::StripError;
@@ -127,9 +127,11 @@ pub struct RequestFlow {
     fresh: bool,
     /// What a judged part or completion of an upload in parts writes once accepted.
     commit: Option<Commit>,
-    /// The host kept `content-length` on a send a hand-off may rewrite: a rewritten body
-    /// could not be framed, so a hand-off is blocked instead.
-    framing_kept: bool,
+    /// The host removed `content-length` in the headers phase (`HeadersStep::InspectRewritable`,
+    /// confirmed by `framing_removed`): only then is a rewritten body framed by its own length.
+    // INVARIANT: a hand-off replaces the body only when this is set; every other send that a
+    // rule hands off is blocked (`unwritable_body`), never forwarded under the old length.
+    framing_removed: bool,
 }
 
 /// What the glue must do after the response headers callback.
@@ -156,7 +158,7 @@ impl RequestFlow {
             training: None,
             fresh: false,
             commit: None,
-            framing_kept: false,
+            framing_removed: false,
         };
         let host = whatsapp::normalize_authority(&head.authority);
         let path = whatsapp::normalize_path(&head.path);
@@ -185,7 +187,8 @@ impl RequestFlow {
             };
             if head.end_of_stream {
                 let step = flow.finish_with_body(policy, pending, Some(&[]));
-                return (flow, headers_step(step));
+                let step = flow.headers_step_of(policy, step);
+                return (flow, step);
             }
             let rewritable = may_rewrite(policy, &pending);
             flow.state = State::AwaitingBody(Box::new(pending));
@@ -365,10 +368,10 @@ impl RequestFlow {
         let mut decision = decide::conclude(policy, head, message);
         let mut step = BodyStep::Continue;
         if decision.verdict == Verdict::Handoff {
-            let rewritten = if self.framing_kept {
-                Err(Unavailable::UnwritableBody)
-            } else {
+            let rewritten = if self.framing_removed {
                 self.hand_off(policy, head, message, body)
+            } else {
+                Err(Unavailable::UnwritableBody)
             };
             match rewritten {
                 Ok(rewritten) => {
@@ -409,6 +412,7 @@ impl RequestFlow {
                 Unavailable::ProviderFormat
             });
         }
+        let policy_log_salt = &policy.log.recipient_hash_salt;
         let (Some(message), Some(body), Some(policy)) = (message, body, policy.handoff.as_ref())
         else {
             return Err(Unavailable::NotASend);
@@ -420,6 +424,7 @@ impl RequestFlow {
             raw_query: body.raw_query,
             message_type: &message.message_type,
             request_id: &self.request_id,
+            link_key: policy_log_salt,
             // A Graph id only: 360dialog's sender is the business's phone number itself.
             phone_number_id: head
                 .call
@@ -527,11 +532,30 @@ impl RequestFlow {
         report::training_error(problem.as_str(), endpoint)
     }
 
-    /// The host would not remove the headers of `HeadersStep::InspectRewritable`: the send's
-    /// `content-length` stays, so a body rewritten now would be framed wrong (the upstream would
-    /// wait for the old length). A hand-off of this send is blocked instead (fail closed).
-    pub fn keep_framing(&mut self) {
-        self.framing_kept = true;
+    /// The host removed the headers of `HeadersStep::InspectRewritable`: a body rewritten now is
+    /// framed by its own length. Without this call (the host refused the removal, or the step
+    /// was `InspectBody`), a hand-off of the send is blocked instead (fail closed): the upstream
+    /// would otherwise read the new body under the old `content-length`.
+    pub fn framing_removed(&mut self) {
+        self.framing_removed = true;
+    }
+
+    /// The headers step of a body step taken in the headers phase (a request without a body).
+    /// A hand-off cannot be forwarded from there (its `content-length` was not removed, and
+    /// `framing_removed` makes that fail closed already): should one ever be, it is refused
+    /// rather than turned into a `Continue` that would forward the original send.
+    fn headers_step_of(&mut self, policy: &Policy, step: BodyStep) -> HeadersStep {
+        match step {
+            BodyStep::Replace(_)
+                if self
+                    .decision
+                    .as_ref()
+                    .is_some_and(|d| d.verdict == Verdict::Handoff) =>
+            {
+                HeadersStep::Respond(self.refuse_unwritable(policy))
+            }
+            step => headers_step(step),
+        }
     }
 
     /// Records the outcome of a finished (or refused) upload.
@@ -688,22 +712,20 @@ struct SendBody<'a> {
 }
 
 /// Whether a hand-off may rewrite this send's body, so its `content-length` must go now (the
-/// only phase where Envoy lets a filter change headers): a Cloud API send in plain JSON that an
-/// enforced rule already hands off, or that the content rule may hand off once it has read it.
-/// Every other request keeps its headers as sent.
+/// only phase where Envoy lets a filter change headers): a Cloud API send in a body the
+/// hand-off rewrites (`handoff::rewritable_body`, the same test the rewrite makes) that an
+/// enforced rule already hands off, or that the enforced content rule may hand off once it has
+/// scored it. Every other request keeps its headers as sent.
 fn may_rewrite(policy: &Policy, pending: &Pending) -> bool {
     let head = &pending.head;
-    let may_hand_off = head.findings.hands_off()
-        || (policy.content.enabled && policy.content.action == RuleAction::Handoff);
+    let may_hand_off = head.findings.hands_off() || decide::content_may_hand_off(policy, head);
     policy.handoff.is_some()
         && may_hand_off
         && head.call.can_hand_off()
-        && pending.content_encoding.is_none()
-        && pending.content_type.as_deref().is_some_and(|ct| {
-            ct.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-        })
+        && handoff::rewritable_body(
+            pending.content_type.as_deref(),
+            pending.content_encoding.as_deref(),
+        )
 }
 
 fn raw_query(path: &str) -> &str {
@@ -864,8 +886,23 @@ mod tests {
             let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
             assert_eq!(step, HeadersStep::InspectBody);
         }
-        // The rewrite replaces the whole buffered body at its end.
+        // `identity` and an empty `content-encoding` are no encoding: rewritten, so their
+        // `content-length` goes too (one test for both phases).
+        for encoding in ["identity", "", " Identity , "] {
+            let h = RequestHead {
+                content_encoding: Some(encoding.into()),
+                ..h.clone()
+            };
+            let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
+            assert!(
+                matches!(step, HeadersStep::InspectRewritable { .. }),
+                "{encoding:?}: {step:?}"
+            );
+        }
+        // The rewrite replaces the whole buffered body at its end, once the host confirmed the
+        // removal.
         let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
+        flow.framing_removed();
         let body = br#"{"messaging_product":"whatsapp","to":"34612345678","type":"text","text":{"body":"Sure! A poem."}}"#;
         assert_eq!(
             flow.on_request_body(&p, 10, false, &mut |_| None),
@@ -890,9 +927,9 @@ mod tests {
             flow.response_headers()[0],
             ("x-wa-guard-decision", "handoff".into())
         );
-        // A host that kept `content-length` cannot frame the rewrite: blocked, not sent short.
+        // A host that kept `content-length` (no confirmation) cannot frame the rewrite:
+        // blocked, not sent short.
         let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
-        flow.keep_framing();
         let step = flow.on_request_body(&p, body.len(), true, &mut |n| {
             body.get(..n).map(<[u8]>::to_vec)
         });
@@ -904,6 +941,58 @@ mod tests {
             flow.decision().map(|d| d.reason),
             Some(decide::Reason::HandoffUnavailable)
         );
+    }
+
+    /// The content rule can hand a send off only where it is enforced and scores the caller:
+    /// elsewhere the send keeps its `content-length`.
+    #[test]
+    fn content_length_goes_only_where_the_content_rule_may_hand_off() {
+        let h = head(
+            "graph.facebook.com",
+            "/v21.0/106540352240000/messages",
+            "application/json",
+        );
+        let store = MemoryStore::default();
+        let with = |content: &str, mode: &str| {
+            let mut doc: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../policies/examples/demo.json"
+                ))
+                .unwrap(),
+            )
+            .unwrap();
+            let c = doc["content"].as_object_mut().unwrap();
+            c.insert("action".into(), "handoff".into());
+            for (k, v) in serde_json::from_str::<serde_json::Map<_, _>>(content).unwrap() {
+                c.insert(k, v);
+            }
+            doc["mode"] = mode.into();
+            Policy::from_json(doc.to_string().as_bytes()).unwrap()
+        };
+        let caller = |who: &str| {
+            StaticAttributes::default().property(
+                "connection.uri_san_peer_certificate",
+                format!("spiffe://cluster.local/ns/{who}/sa/bot").as_bytes(),
+            )
+        };
+        let rewritable = |p: &Policy, who: &str| {
+            let (_, step) = RequestFlow::on_request_headers(p, &h, &caller(who), &store);
+            matches!(step, HeadersStep::InspectRewritable { .. })
+        };
+        // Enforced and scoring unknown callers: an unknown caller's send may be handed off, a
+        // customer-service bot's is never scored.
+        let p = with("{}", "enforce");
+        assert!(rewritable(&p, "nobody"));
+        assert!(!rewritable(&p, "support"));
+        let p = with(r#"{"roles": ["unknown", "customer_service"]}"#, "enforce");
+        assert!(rewritable(&p, "support"));
+        // In audit (its own mode, or the policy's), nothing is rewritten.
+        assert!(!rewritable(
+            &with(r#"{"mode": "audit"}"#, "enforce"),
+            "nobody"
+        ));
+        assert!(!rewritable(&with("{}", "audit"), "nobody"));
     }
 
     /// A WhatsApp body the host fails to hand over is an invalid body: refused.

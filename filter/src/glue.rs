@@ -519,10 +519,11 @@ impl HttpContext for GuardHttp {
                 Action::Continue
             }
             HeadersStep::InspectRewritable { remove_headers } => {
-                if !remove_request_headers(&remove_headers)
+                // Only a removal the host confirmed lets a hand-off rewrite the body.
+                if remove_request_headers(&remove_headers)
                     && let Some(flow) = self.flow.as_mut()
                 {
-                    flow.keep_framing();
+                    flow.framing_removed();
                 }
                 Action::Continue
             }

@@ -5,11 +5,22 @@
 //! `HandoffPolicy::compile` checks the policy's `handoff` section (every problem with its JSON
 //! path); `HandoffPolicy::rewrite` turns a send into the bytes forwarded in its place, or says
 //! why this send cannot be rewritten (a template, media, a form body...), and the send is then
-//! blocked. Nothing of the original message but its addressing is kept: the recipient's number
-//! and the original text never reach the link.
+//! blocked. Of the original send only its addressing (`to` and/or `recipient`, a
+//! `recipient_type` of `individual` or `group`) and `biz_opaque_callback_data` (at most 512
+//! characters; returned to the business in its webhooks, never shown to the recipient) are
+//! kept; `messaging_product` is always `whatsapp`.
+//!
+//! The link carries no text of the caller: the recipient's number and the original text never
+//! reach it, a request id (`x-request-id`, which a caller can set where the proxy keeps it) is
+//! rendered only in the shape a proxy generates and otherwise as a keyed hash
+//! ([`link_request_id`]), and a phone-number id only as digits. So every placeholder has a
+//! longest rendering, and `compile` refuses a policy whose messages, rendered with the longest
+//! link, could exceed Meta's limits.
 
+use crate::content_encoding::ContentEncoding;
 use crate::policy::document::{HandoffMessageDoc, HandoffSection};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The placeholders a hand-off URL template may name.
@@ -26,10 +37,21 @@ const BODY_PLACEHOLDERS: &[Placeholder] = &[Placeholder::Url];
 const MAX_TEXT_BODY: usize = 4096;
 const MAX_INTERACTIVE_BODY: usize = 1024;
 const MAX_BUTTON_TEXT: usize = 20;
-/// The longest URL template, and the longest country-code prefix (a NANP area code is 4
-/// digits with its `1`; 6 leaves room for a finer split).
+/// Meta's limit on `biz_opaque_callback_data`; a longer value is not kept.
+const MAX_CALLBACK_DATA: usize = 512;
+/// The longest URL template, and the longest link it may render.
 const MAX_URL_TEMPLATE: usize = 2000;
+const MAX_URL: usize = 2000;
+/// The longest country-code prefix (a NANP area code is 4 digits with its `1`; 6 leaves room
+/// for a finer split).
 const MAX_PREFIX_DIGITS: usize = 6;
+/// The longest request id rendered as it is, and the length of the keyed hash rendered for
+/// any other (32 hex digits).
+const MAX_LINK_ID: usize = 64;
+const LINK_HASH_BYTES: usize = 16;
+/// The longest phone-number id rendered (Graph's ids are 15 to 17 digits); any other is
+/// rendered empty.
+const MAX_PHONE_NUMBER_ID: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Placeholder {
@@ -106,6 +128,17 @@ impl Template {
         self.0.contains(&Piece::Value(p))
     }
 
+    /// The most characters a rendering can have, each placeholder rendered at its longest.
+    fn max_chars(&self, longest: &dyn Fn(Placeholder) -> usize) -> usize {
+        self.0
+            .iter()
+            .map(|piece| match piece {
+                Piece::Literal(s) => s.chars().count(),
+                Piece::Value(p) => longest(*p),
+            })
+            .sum()
+    }
+
     /// The template with each placeholder replaced by `value(placeholder)`.
     fn render(&self, value: &dyn Fn(Placeholder) -> String) -> String {
         self.0
@@ -128,7 +161,10 @@ enum Message {
 #[derive(Debug, Clone)]
 pub struct HandoffPolicy {
     default_language: String,
+    /// The default language's message.
+    default_message: Message,
     /// Number prefixes and their language, longest first.
+    // INVARIANT: every language here has a message in `messages` (checked by `compile`).
     prefixes: Vec<(String, String)>,
     url: Option<Template>,
     messages: BTreeMap<String, Message>,
@@ -148,7 +184,7 @@ pub enum Unavailable {
     BodyFormat,
     /// Fields in the query string, which Graph reads as the message's too.
     QueryFields,
-    /// No `to`.
+    /// Neither `to` nor `recipient` (a business-scoped user id) as a non-empty string.
     NoRecipient,
     /// The host would not frame a rewritten body: it kept `content-length`, or refused the
     /// new bytes.
@@ -179,7 +215,10 @@ pub struct Send<'a> {
     pub raw_query: &'a str,
     /// The message type the reader found (`text`, `template`, ...).
     pub message_type: &'a str,
+    /// The request's id (`x-request-id`), rendered through [`link_request_id`].
     pub request_id: &'a str,
+    /// The key of the request id's hash: the deployment's `log.recipient_hash_salt`.
+    pub link_key: &'a str,
     /// The path's Graph phone-number-id (the sender, never the recipient); `None` renders
     /// `{phone_number_id}` empty.
     pub phone_number_id: Option<&'a str>,
@@ -198,6 +237,56 @@ pub struct Rewritten {
 /// Message types replaced by the hand-off message: what the recipient reads in them is the
 /// sender's own text, sent inside the customer-service window.
 const REWRITABLE_TYPES: &[&str] = &["text", "interactive"];
+
+/// Whether a body in this format is rewritten: uncompressed (no `content-encoding`, or only
+/// `identity` and empty items) `application/json`. The headers phase, which removes
+/// `content-length` from a send it may rewrite, and the rewrite make this one test.
+pub fn rewritable_body(content_type: Option<&str>, content_encoding: Option<&str>) -> bool {
+    ContentEncoding::parse(content_encoding).is_identity() && is_json_media_type(content_type)
+}
+
+/// The request id as the link renders it. Where the proxy keeps the caller's `x-request-id`
+/// (an Istio sidecar's outbound listener, `preserve_external_request_id`), the id is text the
+/// caller chose, so only an id of the shape a proxy or tracer generates is rendered as it is:
+/// 1 to 64 hex digits and `-` (a UUID, a W3C trace id). Any other id, which could spell words,
+/// is rendered as the first 16 bytes, in hex, of its HMAC-SHA256 keyed by
+/// `log.recipient_hash_salt`: no text of the caller, and the business can recompute it from its
+/// own request id and the salt. An empty id renders empty.
+pub fn link_request_id<'a>(request_id: &'a str, key: &str) -> Cow<'a, str> {
+    let generated = request_id.len() <= MAX_LINK_ID
+        && request_id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if generated {
+        return Cow::Borrowed(request_id);
+    }
+    let mac = crate::webhook::hmac_sha256(key.as_bytes(), request_id.as_bytes());
+    Cow::Owned(
+        mac.iter()
+            .take(LINK_HASH_BYTES)
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+/// The phone-number id as the link renders it: Graph's ids are digits; anything else (which
+/// Graph would not accept as the sender anyway) renders empty.
+fn link_phone_number_id(id: Option<&str>) -> &str {
+    id.filter(|id| {
+        (1..=MAX_PHONE_NUMBER_ID).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
+    })
+    .unwrap_or("")
+}
+
+/// The longest rendering of each URL placeholder, for a message in `language`.
+fn longest_url_value(p: Placeholder, language: &str) -> usize {
+    match p {
+        Placeholder::RequestId => MAX_LINK_ID.max(2 * LINK_HASH_BYTES),
+        Placeholder::Language => percent_encode(language).len(),
+        Placeholder::PhoneNumberId => MAX_PHONE_NUMBER_ID,
+        Placeholder::Url => 0,
+    }
+}
 
 impl HandoffPolicy {
     /// Checks and compiles the section; problems are `(JSON path, message)`.
@@ -228,7 +317,14 @@ impl HandoffPolicy {
                     ),
                 );
             }
-            match compile_message(m, doc.url.is_some(), &path, &mut push) {
+            match compile_message(
+                m,
+                url.as_ref(),
+                doc.url.is_some(),
+                language,
+                &path,
+                &mut push,
+            ) {
                 Some(m) => {
                     messages.insert(language.clone(), m);
                 }
@@ -267,15 +363,15 @@ impl HandoffPolicy {
             }
         }
         prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        if problems.is_empty() {
-            Ok(Self {
+        match messages.get(&doc.default_language).cloned() {
+            Some(default_message) if problems.is_empty() => Ok(Self {
                 default_language: doc.default_language.clone(),
+                default_message,
                 prefixes,
                 url,
                 messages,
-            })
-        } else {
-            Err(problems)
+            }),
+            _ => Err(problems),
         }
     }
 
@@ -303,10 +399,7 @@ impl HandoffPolicy {
         if !REWRITABLE_TYPES.contains(&send.message_type) {
             return Err(Unavailable::MessageType);
         }
-        let encoded = send
-            .content_encoding
-            .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
-        if encoded || !is_json_media_type(send.content_type) {
+        if !rewritable_body(send.content_type, send.content_encoding) {
             return Err(Unavailable::BodyFormat);
         }
         if query_has_fields(send.raw_query) {
@@ -317,18 +410,34 @@ impl HandoffPolicy {
         let Value::Object(original) = original else {
             return Err(Unavailable::BodyFormat);
         };
-        let to = original
-            .get("to")
-            .and_then(Value::as_str)
-            .filter(|t| !t.trim().is_empty())
-            .ok_or(Unavailable::NoRecipient)?;
-        let language = self.language_for(to).to_owned();
-        let message = self.messages.get(&language).ok_or(Unavailable::NotASend)?;
+        // A send is addressed by `to` (a number or a group id), by `recipient` (a business-scoped
+        // user id), or both; each is kept as sent, and one present must be a non-empty string.
+        let addressee = |key: &str| match original.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.as_str())),
+            Some(_) => Err(Unavailable::NoRecipient),
+        };
+        let to = addressee("to")?;
+        if to.is_none() && addressee("recipient")?.is_none() {
+            return Err(Unavailable::NoRecipient);
+        }
+        // A business-scoped user id tells no country: the default language.
+        let language = to.map_or(self.default_language.as_str(), |to| self.language_for(to));
+        let language = language.to_owned();
+        // INVARIANT: `language_for` returns the default or a prefix's language, each of which
+        // has a message (`compile`).
+        let message = self
+            .messages
+            .get(&language)
+            .unwrap_or(&self.default_message);
+        let request_id = link_request_id(send.request_id, send.link_key);
         let url = self.url.as_ref().map(|t| {
             t.render(&|p| match p {
-                Placeholder::RequestId => percent_encode(send.request_id),
+                Placeholder::RequestId => percent_encode(&request_id),
                 Placeholder::Language => percent_encode(&language),
-                Placeholder::PhoneNumberId => percent_encode(send.phone_number_id.unwrap_or("")),
+                Placeholder::PhoneNumberId => {
+                    percent_encode(link_phone_number_id(send.phone_number_id))
+                }
                 Placeholder::Url => String::new(),
             })
         });
@@ -340,14 +449,32 @@ impl HandoffPolicy {
             })
         };
         let mut out = Map::new();
-        let product = original
-            .get("messaging_product")
-            .and_then(Value::as_str)
-            .unwrap_or("whatsapp");
-        out.insert("messaging_product".into(), json!(product));
-        for key in ["recipient_type", "to", "biz_opaque_callback_data"] {
-            if let Some(v) = original.get(key).filter(|v| v.is_string()) {
-                out.insert(key.into(), v.clone());
+        // Meta takes no other value; the caller's is not copied.
+        out.insert("messaging_product".into(), json!("whatsapp"));
+        let kept = |key: &str, keep: &dyn Fn(&str) -> bool| {
+            original
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|v| keep(v))
+                .map(|v| Value::String(v.to_owned()))
+        };
+        let fields = [
+            (
+                "recipient_type",
+                kept("recipient_type", &|v| matches!(v, "individual" | "group")),
+            ),
+            ("to", kept("to", &|_| true)),
+            ("recipient", kept("recipient", &|_| true)),
+            (
+                "biz_opaque_callback_data",
+                kept("biz_opaque_callback_data", &|v| {
+                    v.chars().count() <= MAX_CALLBACK_DATA
+                }),
+            ),
+        ];
+        for (key, value) in fields {
+            if let Some(v) = value {
+                out.insert(key.into(), v);
             }
         }
         let format = match message {
@@ -384,7 +511,9 @@ impl HandoffPolicy {
 
 fn compile_message(
     m: &HandoffMessageDoc,
+    url: Option<&Template>,
     has_url: bool,
+    language: &str,
     path: &str,
     push: &mut impl FnMut(String, String),
 ) -> Option<Message> {
@@ -409,6 +538,22 @@ fn compile_message(
     };
     if template.uses(Placeholder::Url) && !has_url {
         push(format!("{path}.body"), "`{url}` needs `handoff.url`".into());
+        return None;
+    }
+    // What Meta counts is the rendered body: each `{url}` at the longest link this language's
+    // message can carry.
+    let longest_url = url.map_or(0, |u| u.max_chars(&|p| longest_url_value(p, language)));
+    let longest = template.max_chars(&|p| match p {
+        Placeholder::Url => longest_url,
+        _ => 0,
+    });
+    if longest > max {
+        push(
+            format!("{path}.body"),
+            format!(
+                "rendered with the longest link ({longest_url} characters), the body reaches {longest} characters, over Meta's limit of {max}"
+            ),
+        );
         return None;
     }
     match m {
@@ -462,8 +607,16 @@ fn compile_url(text: &str) -> Result<Template, String> {
         && host
             .split('.')
             .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
-    let port_ok = port.is_empty() || (port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()));
-    if !host_ok || !port_ok || authority.ends_with(':') {
+    let port_ok = port.is_empty()
+        || (port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n)));
+    if !port_ok {
+        return Err(format!(
+            "the link's port must be a number from 1 to 65535, got `{port}`"
+        ));
+    }
+    if !host_ok || authority.ends_with(':') {
         return Err(format!(
             "the link's host must be a literal host name (placeholders go in its path or query), got `{authority}`"
         ));
@@ -477,6 +630,13 @@ fn compile_url(text: &str) -> Result<Template, String> {
     if stray {
         return Err(format!(
             "`{{` and `}}` only surround a placeholder: `{text}`"
+        ));
+    }
+    // The longest language code `is_language` accepts: 3 letters, a separator, 4 more.
+    let longest = template.max_chars(&|p| longest_url_value(p, "xxx_xxxx"));
+    if longest > MAX_URL {
+        return Err(format!(
+            "rendered with the longest request id ({MAX_LINK_ID}), phone-number id ({MAX_PHONE_NUMBER_ID}) and language, the link reaches {longest} characters, over {MAX_URL}"
         ));
     }
     Ok(template)

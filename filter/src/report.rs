@@ -140,7 +140,9 @@ fn unavailable_text(cause: &str, message_type: Option<&str>) -> String {
         "provider_format" => "a provider's own send format is not rewritten".into(),
         "body_format" => "only an uncompressed `application/json` body is rewritten".into(),
         "query_fields" => "the query string carries message fields".into(),
-        "no_recipient" => "the send names no recipient".into(),
+        "no_recipient" => {
+            "the send names no recipient: `to` or `recipient` as a non-empty string".into()
+        }
         "unwritable_body" => "the proxy would not take the rewritten body".into(),
         _ => "not a message send".into(),
     }

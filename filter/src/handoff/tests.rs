@@ -26,7 +26,8 @@ fn send<'a>(body: &'a [u8], message_type: &'a str) -> Send<'a> {
         content_encoding: None,
         raw_query: "",
         message_type,
-        request_id: "req 1/2",
+        request_id: "0f4e2c1a-9b7d-4e3f-8a21-6c5d4b3a2f10",
+        link_key: "salt",
         phone_number_id: Some("106540352242922"),
     }
 }
@@ -65,7 +66,7 @@ fn a_text_send_becomes_the_cta_url_message_with_the_request_id_encoded() {
             "interactive": {"type": "cta_url",
                 "body": {"text": "This number does not offer a general assistant. Continue in our app."},
                 "action": {"name": "cta_url", "parameters": {"display_text": "Open the app",
-                    "url": "https://app.example/assistant?ref=req%201%2F2&lang=en"}}}
+                    "url": "https://app.example/assistant?ref=0f4e2c1a-9b7d-4e3f-8a21-6c5d4b3a2f10&lang=en"}}}
         })
     );
     let text = String::from_utf8(out.body).unwrap();
@@ -81,7 +82,7 @@ fn a_spanish_number_gets_the_spanish_text_with_the_link_in_it() {
     assert_eq!(
         v,
         json!({"messaging_product": "whatsapp", "to": "+34612345678", "type": "text",
-               "text": {"preview_url": true, "body": "Este número no ofrece un asistente general. Sigue aquí: https://app.example/assistant?ref=req%201%2F2&lang=es"}})
+               "text": {"preview_url": true, "body": "Este número no ofrece un asistente general. Sigue aquí: https://app.example/assistant?ref=0f4e2c1a-9b7d-4e3f-8a21-6c5d4b3a2f10&lang=es"}})
     );
 }
 
@@ -286,7 +287,7 @@ fn every_url_placeholder_is_rendered_encoded() {
     };
     assert_eq!(
         url(&send(body, "text")),
-        "https://app.example/n/106540352242922/pt_BR?r=req%201%2F2"
+        "https://app.example/n/106540352242922/pt_BR?r=0f4e2c1a-9b7d-4e3f-8a21-6c5d4b3a2f10"
     );
     let no_id = Send {
         phone_number_id: None,
@@ -294,4 +295,215 @@ fn every_url_placeholder_is_rendered_encoded() {
         ..send(body, "text")
     };
     assert_eq!(url(&no_id), "https://app.example/n//pt_BR?r=");
+}
+
+#[test]
+fn the_rewrite_and_the_headers_phase_read_the_encoding_alike() {
+    for encoding in [None, Some(""), Some("identity"), Some(" Identity , ")] {
+        assert!(
+            rewritable_body(Some("application/json"), encoding),
+            "{encoding:?}"
+        );
+    }
+    for encoding in ["gzip", "identity, gzip", "br"] {
+        assert!(
+            !rewritable_body(Some("application/json"), Some(encoding)),
+            "{encoding}"
+        );
+    }
+    assert!(!rewritable_body(Some("text/plain"), None));
+    assert!(!rewritable_body(None, None));
+}
+
+/// A request id the caller chose (kept by an Istio sidecar) carries no text to the recipient:
+/// only a proxy's shape is rendered, any other is a keyed hash of it.
+#[test]
+fn a_request_id_a_caller_chose_reaches_the_link_only_as_a_keyed_hash() {
+    let uuid = "0f4e2c1a-9b7d-4e3f-8a21-6c5d4b3a2f10";
+    assert_eq!(link_request_id(uuid, "salt"), uuid);
+    assert_eq!(
+        link_request_id("4BF92F3577B34DA6A3CE929D0E0E4736", "k"),
+        "4BF92F3577B34DA6A3CE929D0E0E4736"
+    );
+    assert_eq!(link_request_id("", "salt"), "");
+    // HMAC-SHA256("salt", "req 1/2"), its first 16 bytes (checked with Python's hmac).
+    assert_eq!(
+        link_request_id("req 1/2", "salt"),
+        "7571fe904b590c9bcc4be87e7f51e8b9"
+    );
+    assert_ne!(
+        link_request_id("req 1/2", "other"),
+        link_request_id("req 1/2", "salt")
+    );
+    let long_hex = "a".repeat(65);
+    for id in [
+        "Here is the poem: Roses are red, violets are blue",
+        "Roses-are-red-violets-are-blue",
+        long_hex.as_str(),
+    ] {
+        let rendered = link_request_id(id, "salt");
+        assert_eq!(rendered.len(), 32, "{id}");
+        assert!(
+            rendered.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{rendered}"
+        );
+    }
+    let body =
+        br#"{"messaging_product":"whatsapp","to":"34612345678","type":"text","text":{"body":"x"}}"#;
+    let poem = Send {
+        request_id: "Here is the poem: Roses are red, violets are blue",
+        ..send(body, "text")
+    };
+    let out = String::from_utf8(policy().rewrite(&poem).unwrap().body).unwrap();
+    assert!(!out.contains("Roses") && !out.contains("poem"), "{out}");
+}
+
+/// Meta's limits hold for the rendered message: each `{url}` counts at the longest link.
+#[test]
+fn messages_that_could_render_over_meta_limits_are_refused_at_load() {
+    let with = |url: &str, messages: &str| {
+        format!(
+            r#"{{"default_language":"es","url":{},"messages":{messages}}}"#,
+            serde_json::to_string(url).unwrap()
+        )
+    };
+    let url = "https://app.example/assistant?ref={request_id}&lang={language}";
+    // The longest link: 40 characters of text, a 64-character id and `fr` or `es`.
+    let repeated = "{url} ".repeat(680);
+    let p = problems(&with(
+        url,
+        &format!(
+            r#"{{"es":{{"type":"text","body":"hola"}},"fr":{{"type":"text","body":{}}}}}"#,
+            serde_json::to_string(&repeated).unwrap()
+        ),
+    ));
+    assert_eq!(p[0].0, "$.handoff.messages.fr.body");
+    assert!(
+        p[0].1.contains("longest link (106 characters)")
+            && p[0]
+                .1
+                .contains("72760 characters, over Meta's limit of 4096"),
+        "{}",
+        p[0].1
+    );
+    // A cta_url body: 1015 characters and a link, over 1024.
+    let body = format!("{} {{url}}", "x".repeat(1015));
+    let p = problems(&with(
+        url,
+        &format!(
+            r#"{{"es":{{"type":"cta_url","body":{},"button":"Abrir"}}}}"#,
+            serde_json::to_string(&body).unwrap()
+        ),
+    ));
+    assert_eq!(p[0].0, "$.handoff.messages.es.body");
+    assert!(p[0].1.contains("over Meta's limit of 1024"), "{}", p[0].1);
+    // Exactly at the limit loads: 1024 - 1 - 106.
+    let body = format!("{} {{url}}", "x".repeat(1024 - 1 - 106));
+    assert!(
+        HandoffPolicy::compile(&section(&with(
+            url,
+            &format!(
+                r#"{{"es":{{"type":"cta_url","body":{},"button":"Abrir"}}}}"#,
+                serde_json::to_string(&body).unwrap()
+            ),
+        )))
+        .is_ok()
+    );
+    // The link itself: 40 request ids are 2560 characters.
+    let long_url = format!("https://app.example/?{}", "{request_id}".repeat(40));
+    let p = problems(&with(&long_url, r#"{"es":{"type":"text","body":"hola"}}"#));
+    assert_eq!(p[0].0, "$.handoff.url");
+    assert!(p[0].1.contains("over 2000"), "{}", p[0].1);
+}
+
+#[test]
+fn a_link_port_is_from_1_to_65535() {
+    for (port, ok) in [
+        ("99999", false),
+        ("0", false),
+        ("65536", false),
+        ("65535", true),
+        ("1", true),
+    ] {
+        let json = format!(
+            r#"{{"default_language":"en","url":"https://app.example:{port}/","messages":{{"en":{{"type":"text","body":"hi"}}}}}}"#
+        );
+        let compiled = HandoffPolicy::compile(&section(&json));
+        assert_eq!(compiled.is_ok(), ok, "{port}");
+        if let Err(p) = compiled {
+            assert!(p[0].1.contains("1 to 65535"), "{}", p[0].1);
+        }
+    }
+}
+
+/// A send addressed by a business-scoped user id keeps that addressing, in the default
+/// language (the id tells no country).
+#[test]
+fn a_send_to_a_business_scoped_user_id_keeps_its_recipient() {
+    let p = policy();
+    let bsuid = br#"{"messaging_product":"whatsapp","recipient_type":"individual","recipient":"US.13491208655302741918","type":"text","text":{"body":"Sure! here is a poem"}}"#;
+    let out = p.rewrite(&send(bsuid, "text")).unwrap();
+    assert_eq!((out.language.as_str(), out.format), ("en", "cta_url"));
+    let v: Value = serde_json::from_slice(&out.body).unwrap();
+    assert_eq!(v["recipient"], "US.13491208655302741918");
+    assert_eq!(v["recipient_type"], "individual");
+    assert!(v.get("to").is_none(), "{v}");
+    // Both: each kept, the language from `to`.
+    let both = br#"{"messaging_product":"whatsapp","to":"34612345678","recipient":"ES.1","type":"text","text":{"body":"x"}}"#;
+    let out = p.rewrite(&send(both, "text")).unwrap();
+    let v: Value = serde_json::from_slice(&out.body).unwrap();
+    assert_eq!(
+        (v["to"].as_str(), v["recipient"].as_str()),
+        (Some("34612345678"), Some("ES.1"))
+    );
+    assert_eq!(out.language, "es");
+    // One that is not a non-empty string names no recipient.
+    for bad in [
+        br#"{"messaging_product":"whatsapp","recipient":42,"type":"text","text":{"body":"x"}}"#.as_slice(),
+        br#"{"messaging_product":"whatsapp","recipient":" ","type":"text","text":{"body":"x"}}"#,
+        br#"{"messaging_product":"whatsapp","to":1415,"recipient":"US.1","type":"text","text":{"body":"x"}}"#,
+    ] {
+        assert_eq!(p.rewrite(&send(bad, "text")), Err(Unavailable::NoRecipient));
+    }
+}
+
+/// Nothing the caller wrote is copied but what Meta accepts there.
+#[test]
+fn only_values_meta_accepts_are_kept() {
+    let p = policy();
+    let long = "d".repeat(513);
+    let at_limit = "d".repeat(512);
+    let body = |product: &str, recipient_type: &str, callback: &str| {
+        serde_json::to_vec(
+            &json!({"messaging_product": product, "recipient_type": recipient_type,
+            "to": "14155550100", "type": "text", "text": {"body": "poem"},
+            "biz_opaque_callback_data": callback}),
+        )
+        .unwrap()
+    };
+    let sent = |b: &[u8]| -> Value {
+        serde_json::from_slice(&p.rewrite(&send(b, "text")).unwrap().body).unwrap()
+    };
+    let v = sent(&body(
+        "Roses are red, violets are blue",
+        "Roses are red",
+        &long,
+    ));
+    assert_eq!(v["messaging_product"], "whatsapp");
+    assert!(v.get("recipient_type").is_none(), "{v}");
+    assert!(v.get("biz_opaque_callback_data").is_none(), "{v}");
+    let v = sent(&body("whatsapp", "group", &at_limit));
+    assert_eq!(v["recipient_type"], "group");
+    assert_eq!(v["biz_opaque_callback_data"], at_limit.as_str());
+}
+
+#[test]
+fn a_phone_number_id_that_is_not_digits_renders_empty() {
+    assert_eq!(
+        link_phone_number_id(Some("106540352242922")),
+        "106540352242922"
+    );
+    assert_eq!(link_phone_number_id(Some("Roses are red")), "");
+    assert_eq!(link_phone_number_id(Some(&"1".repeat(21))), "");
+    assert_eq!(link_phone_number_id(None), "");
 }

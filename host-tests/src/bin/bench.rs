@@ -166,6 +166,9 @@ mod native {
         ) {
             return 0;
         }
+        if matches!(step, HeadersStep::InspectRewritable { .. }) {
+            flow.framing_removed();
+        }
         // A refused request forwards nothing; the bench counts what reaches the upstream.
         let forwarded = wa_egress_guard::cases::drive_body(
             &mut flow,

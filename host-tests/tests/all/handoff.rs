@@ -10,19 +10,35 @@ use crate::support::*;
 
 const CONCIERGE: &str = "spiffe://cluster.local/ns/concierge/sa/chatbot";
 
+/// A request id the caller chose (not a proxy's shape): the link carries its HMAC-SHA256 under
+/// the demo's `log.recipient_hash_salt` (`demo-salt`), first 16 bytes in hex.
+const CALLER_ID: &str = "req/42 a";
+const CALLER_ID_HASH: &str = "18675340e2c40bf06c6de1da2281a862";
+
 fn send(filter: &mut host_tests::Filter, body: &[u8], chunking: Chunking) -> Outcome {
-    filter
+    send_with(filter, body, chunking, &[])
+}
+
+fn send_with(
+    filter: &mut host_tests::Filter,
+    body: &[u8],
+    chunking: Chunking,
+    headers: &[(&str, &str)],
+) -> Outcome {
+    let mut request = filter
         .request()
         .method("POST")
         .authority("graph.facebook.com")
         .path("/v21.0/109876543210987/messages")
         .header("content-type", "application/json")
-        .header("x-request-id", "req/42 a")
-        .property("connection.uri_san_peer_certificate", CONCIERGE)
-        .body(body)
-        .chunking(chunking)
-        .send()
-        .unwrap()
+        .property("connection.uri_san_peer_certificate", CONCIERGE);
+    if !headers.iter().any(|(name, _)| *name == "x-request-id") {
+        request = request.header("x-request-id", CALLER_ID);
+    }
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    request.body(body).chunking(chunking).send().unwrap()
 }
 
 fn answer(to: &str) -> Vec<u8> {
@@ -47,7 +63,7 @@ fn the_send_is_replaced_in_every_chunking_and_loses_its_content_length() {
             sent,
             json!({"messaging_product": "whatsapp", "recipient_type": "individual",
                    "to": "+34 612 345 678", "type": "text",
-                   "text": {"preview_url": true, "body": "Nuestro asistente general está ahora en nuestra app: https://app.example/assistant?ref=req%2F42%20a&lang=es . Este chat sigue abierto para pedidos y soporte."}}),
+                   "text": {"preview_url": true, "body": format!("Nuestro asistente general está ahora en nuestra app: https://app.example/assistant?ref={CALLER_ID_HASH}&lang=es . Este chat sigue abierto para pedidos y soporte.")}}),
             "{chunking:?}"
         );
         assert_eq!(
@@ -86,7 +102,7 @@ fn the_hand_off_is_logged_with_its_language_and_no_number() {
     assert_eq!(sent["interactive"]["type"], "cta_url");
     assert_eq!(
         sent["interactive"]["action"]["parameters"]["url"],
-        "https://app.example/assistant?ref=req%2F42%20a&lang=en"
+        format!("https://app.example/assistant?ref={CALLER_ID_HASH}&lang=en")
     );
 }
 
@@ -162,5 +178,59 @@ fn a_rewritten_body_the_host_refuses_is_blocked_not_forwarded() {
     assert_eq!(
         filter.metric("wa_guard_decisions_total.decision.handoff.rule.concierge.reason.general_assistant_origin.role.general_assistant.provider.cloud_api"),
         None
+    );
+}
+
+/// `content-encoding: identity` (or empty) is no encoding: the send is rewritten, so it loses
+/// its `content-length` too, and the upstream reads the new body whole.
+#[test]
+fn an_identity_encoded_send_loses_its_content_length_when_rewritten() {
+    for encoding in ["identity", ""] {
+        let mut filter = demo_filter();
+        let body = answer("15550001111");
+        let outcome = send_with(
+            &mut filter,
+            &body,
+            Chunking::Whole,
+            &[("content-encoding", encoding)],
+        );
+        assert_eq!(
+            outcome.response_header("x-wa-guard-decision"),
+            Some("handoff"),
+            "{encoding:?}: {outcome:#?}"
+        );
+        let headers = outcome.upstream.headers.as_ref().unwrap();
+        assert_eq!(headers.get("content-length"), None, "{encoding:?}");
+        let sent: Value = serde_json::from_slice(&outcome.upstream.body).unwrap();
+        assert_eq!(sent["interactive"]["type"], "cta_url", "{encoding:?}");
+        assert_ne!(outcome.upstream.body, body);
+    }
+}
+
+/// The caller's own request id never reaches the link as text; a UUID does, as it is.
+#[test]
+fn the_link_carries_a_caller_chosen_request_id_only_hashed() {
+    let mut filter = demo_filter();
+    let outcome = send(&mut filter, &answer("15550001111"), Chunking::Whole);
+    let sent: Value = serde_json::from_slice(&outcome.upstream.body).unwrap();
+    let url = sent["interactive"]["action"]["parameters"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        url,
+        format!("https://app.example/assistant?ref={CALLER_ID_HASH}&lang=en")
+    );
+    let uuid = "0f4e2c1a-9b7d-4e3f-8a21-6c5d4b3a2f10";
+    let outcome = send_with(
+        &mut filter,
+        &answer("15550001111"),
+        Chunking::Whole,
+        &[("x-request-id", uuid)],
+    );
+    let sent: Value = serde_json::from_slice(&outcome.upstream.body).unwrap();
+    assert_eq!(
+        sent["interactive"]["action"]["parameters"]["url"],
+        format!("https://app.example/assistant?ref={uuid}&lang=en")
     );
 }

@@ -695,7 +695,7 @@ fn explain_shows_the_hand_off_message() {
     let request = serde_json::json!({
         "authority": "graph.facebook.com", "path": OTHER_LINE,
         "headers": {"x-wa-guard-identity": "spiffe://cluster.local/ns/concierge/sa/chatbot",
-                    "x-request-id": "demo-1"},
+                    "x-request-id": "0f4e2c1a-9b7d-4e3f-8a21-6c5d4b3a2f10"},
         "properties": {"source.address": "127.0.0.1:40000"},
         "body": serde_json::from_str::<Value>(&text_send(LONG_ANSWER)).unwrap(),
     });
@@ -719,9 +719,21 @@ fn explain_shows_the_hand_off_message() {
     assert_eq!(sent["interactive"]["type"], "cta_url");
     assert_eq!(
         sent["interactive"]["action"]["parameters"]["url"],
-        "https://app.example/assistant?ref=demo-1&lang=en"
+        "https://app.example/assistant?ref=0f4e2c1a-9b7d-4e3f-8a21-6c5d4b3a2f10&lang=en"
     );
     assert!(!text.contains("compound interest"), "{text}");
+    // The JSON form carries the same message.
+    let out = wa_guard(&[
+        "explain",
+        "--format",
+        "json",
+        "policies/examples/demo.json",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let explained: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(explained["evaluation"]["decision"], "handoff");
+    assert_eq!(explained["forwarded"], sent);
 }
 
 #[test]
