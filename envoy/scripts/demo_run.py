@@ -9,6 +9,7 @@ and its Prometheus counters. Exits 1 if any decision differs from the expected o
 from __future__ import annotations
 
 import argparse
+import base64
 import gzip
 import http.client
 import json
@@ -32,10 +33,12 @@ IDENTITY_HEADER = "x-wa-guard-identity"
 SUPPORT = "spiffe://cluster.local/ns/support/sa/helpdesk"
 ASSISTANT = "spiffe://cluster.local/ns/ai-lab/sa/chatbot"
 PILOT = "spiffe://cluster.local/ns/pilot/sa/bot"
+CONCIERGE = "spiffe://cluster.local/ns/concierge/sa/chatbot"
 SUPPORT_LINE = "/v21.0/106540352242922/messages"
 OTHER_LINE = "/v21.0/109876543210987/messages"
 WABA_TEMPLATES = "/v21.0/102290129340398/message_templates"
 TO = "+16505550147"
+TO_SPAIN = "+34612345678"
 
 LONG_ANSWER = (
     "Absolutely! As an AI language model, I'd be happy to explain how compound interest works.\n\n"
@@ -138,6 +141,11 @@ def demo_cases(policy: dict[str, Any]) -> list[Case]:
         # audit (would block), while a ChatGPT-like answer would still be blocked by the content rule.
         Case("pilot/bot", 'text "Hi! Ask me anything." (audit origin)', "graph.facebook.com:443", OTHER_LINE,
              js(wa_text("Hi! Ask me anything.")), PILOT, expect_decision="audit", expect_rule="pilot"),
+        # A general-assistant origin whose action is `handoff`: its answer to a Spanish number is
+        # replaced by the policy's Spanish message with the deep link, and forwarded.
+        Case("concierge/chatbot", 'text "Sure! Here is a poem..." (hand-off)', "graph.facebook.com", OTHER_LINE,
+             js(wa_text("Sure! Here is a short poem about the sea, as you asked.", to=TO_SPAIN)), CONCIERGE,
+             expect_decision="handoff", expect_rule="concierge"),
         Case("support/helpdesk", "70 KB body (over the limit)", "graph.facebook.com", SUPPORT_LINE,
              js(wa_text("x" * 4000) | {"padding": "y" * 70000}), SUPPORT,
              expect_decision="block", expect_rule="body_limit"),
@@ -206,16 +214,17 @@ def send(port: int, case: Case) -> Outcome:
         conn.close()
 
 
-def received_ids(control_port: int) -> set[str]:
+def received_records(control_port: int) -> dict[str, dict[str, Any]]:
+    """What the stand-in received, by demo id."""
     status, body = launch.http_get(f"http://127.0.0.1:{control_port}/__received")
     if status != 200:
         raise RuntimeError(f"stand-in control answered {status}")
-    ids = set()
+    records = {}
     for record in json.loads(body)["requests"]:
         for key, value in record["headers"]:
             if key.lower() == DEMO_ID_HEADER:
-                ids.add(value)
-    return ids
+                records[value] = record
+    return records
 
 
 def wait_ready(admin_file: Path, envoy_pid: int, timeout: float) -> str:
@@ -260,7 +269,8 @@ def main() -> int:
     cases = demo_cases(json.loads(args.policy.read_text(encoding="utf-8")))
     outcomes = [send(port, case) for case in cases]
     time.sleep(0.3)  # let the stand-in finish recording the last forwarded request
-    got = received_ids(control_port)
+    records = received_records(control_port)
+    got = set(records)
 
     head = f"{'#':>2}  {'caller':<18} {'message':<40} {'HTTP':>4}  {'decision':<8} {'rule':<18} {'upstream':<9} check"
     print(head)
@@ -282,6 +292,18 @@ def main() -> int:
         print(f"{i:>2}  {case.caller:<18} {summary:<40} {out.status:>4}  {out.decision:<8} {out.rule:<18} "
               f"{'received' if received else 'NOTHING':<9} {mark}")
 
+    for case, out in zip(cases, outcomes):
+        record = records.get(out.demo_id)
+        if case.expect_decision != "handoff" or record is None:
+            continue
+        sent = base64.b64decode(record["body_b64"])
+        print(f"\nThe hand-off: {len(case.body)} bytes sent by {case.caller}, {len(sent)} bytes received "
+              f"upstream with content-length {record['content_length']}:")
+        print(f"  {sent.decode('utf-8', errors='replace')}")
+        if record["content_length"] != str(len(sent)):
+            print("  !! the upstream's content-length does not match the body")
+            mismatches += 1
+
     time.sleep(0.2)
     log = (args.work / "envoy.log").read_text(errors="replace")
     print("\nDecision log lines (Envoy log, info level; no message text, no phone numbers):")
@@ -290,7 +312,7 @@ def main() -> int:
             _, marker, rest = line.partition(f"wa-egress-guard {kind} ")
             if marker:
                 print(f"  wa-egress-guard {kind} {rest}")
-    if LONG_ANSWER[:40] in log or TO.lstrip("+") in log:
+    if LONG_ANSWER[:40] in log or TO.lstrip("+") in log or TO_SPAIN.lstrip("+") in log:
         print("  !! message text or a raw phone number appears in the log")
         mismatches += 1
 

@@ -23,6 +23,7 @@ GRAFANA_DIR = ENVOY_DIR / "grafana"
 DASHBOARD = GRAFANA_DIR / "wa-guard.json"
 ALERTS = GRAFANA_DIR / "alerts.yaml"
 DEFAULT_POLICY = ENVOY_DIR.parent / "policies" / "default.json"
+CONCIERGE_IDENTITY = "spiffe://cluster.local/ns/concierge/sa/chatbot"
 
 # PromQL words that are not metric names.
 PROMQL_WORDS = {
@@ -135,11 +136,16 @@ def test_alert_rules_are_prometheus_rules():
 # --- against a live Envoy --------------------------------------------------------------
 @pytest.fixture(scope="module")
 def exposed(start_guard) -> Iterator[dict[str, dict[str, set[str]]]]:
-    """`{metric: {label: {values}}}` from /stats/prometheus after allowed, blocked and audited
-    sends and a stripped upload."""
+    """`{metric: {label: {values}}}` from /stats/prometheus after allowed, blocked, audited and
+    handed-off sends and a stripped upload."""
     policy = e2e_policy(training=json.loads(DEFAULT_POLICY.read_text(encoding="utf-8"))["training"])
     policy["phone_numbers"]["numbers"][0]["mode"] = "audit"  # the support line only audits
+    policy["origins"].append({"id": "concierge", "identities": [{"exact": CONCIERGE_IDENTITY}],
+                              "role": "general_assistant", "action": "handoff"})
+    policy["handoff"] = {"default_language": "en", "messages": {"en": {"type": "text", "body": "Continue in our app."}}}
     guard = start_guard(policy, name="dashboard")
+    handed_off = guard.send_whatsapp(text_message("Sure! A poem."), identity=CONCIERGE_IDENTITY, path=OTHER_GRAPH_PATH)
+    assert handed_off.header("x-wa-guard-decision") == "handoff", handed_off
     assert guard.send_whatsapp(text_message(SUPPORT_TEXT), identity=SUPPORT_IDENTITY).status == 200
     assert guard.send_whatsapp(text_message("Sure! A haiku."), identity=ASSISTANT_IDENTITY,
                                path=OTHER_GRAPH_PATH).status == 403

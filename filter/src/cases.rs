@@ -339,13 +339,22 @@ pub fn run_native_with(
             records_stripped: None,
         }
     };
-    match step {
+    // Only a step that removes `content-length` lets the body change: under `InspectBody` the
+    // upstream reads the client's length, so bytes forwarded in place of the body would be
+    // framed wrong.
+    let framed_by_client = match step {
         HeadersStep::Respond(r) => return Ok(observed(&flow, r.status, None)),
         HeadersStep::PassThrough | HeadersStep::Continue => {
             return Ok(observed(&flow, 200, Some(body)));
         }
-        HeadersStep::InspectBody | HeadersStep::Strip { .. } => {}
-    }
+        HeadersStep::InspectRewritable { .. } => {
+            // This host always removes the headers it is asked to.
+            flow.framing_removed();
+            false
+        }
+        HeadersStep::InspectBody => true,
+        HeadersStep::Strip { .. } => false,
+    };
     let mut chunks = Vec::new();
     let mut offset = 0;
     let mut sizes = chunk_sizes.iter().copied().filter(|s| *s > 0);
@@ -361,6 +370,13 @@ pub fn run_native_with(
         offset += size;
     }
     Ok(match drive_body(&mut flow, policy, chunks, req.trailers) {
+        Ok(forwarded) if framed_by_client && forwarded != body => {
+            return Err(format!(
+                "a {}-byte body was replaced by {} bytes under the client's content-length",
+                body.len(),
+                forwarded.len()
+            ));
+        }
         Ok(forwarded) => {
             if flow.on_response_headers(store, 200) == ResponseStep::ReadBody {
                 let id = req.header("x-case-part-id").unwrap_or_default();

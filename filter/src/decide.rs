@@ -3,12 +3,14 @@
 //! Rules are evaluated in a fixed order and each one that would block is recorded as a finding
 //! with its mode. The first enforced finding blocks; otherwise the first audit finding makes the
 //! decision `audit` (would block); otherwise the request is allowed. An audit-mode rule therefore
-//! never hides a later enforced rule.
+//! never hides a later enforced rule. A rule whose action is `handoff` records a hand-off
+//! finding: enforced, it makes the decision `handoff` unless an enforced rule blocks (a block
+//! wins over a hand-off, since the hand-off message is still a send).
 
 use crate::body::BodyProblem;
 use crate::classify::Score;
 use crate::identity::OriginIdentity;
-use crate::policy::document::{Action, Mode, Role};
+use crate::policy::document::{Action, Mode, Role, RuleAction};
 use crate::policy::{Origin, Policy};
 use crate::whatsapp::{Endpoint, MessageView, WhatsAppCall};
 
@@ -18,6 +20,8 @@ pub enum Verdict {
     Block,
     /// Would block, but the rule is in audit mode.
     Audit,
+    /// The send was replaced by the policy's hand-off message and forwarded.
+    Handoff,
 }
 
 impl Verdict {
@@ -26,6 +30,7 @@ impl Verdict {
             Self::Allow => "allow",
             Self::Block => "block",
             Self::Audit => "audit",
+            Self::Handoff => "handoff",
         }
     }
 }
@@ -46,6 +51,8 @@ pub enum Reason {
     DecompressedTooLarge,
     InvalidJson,
     UnsupportedContentEncoding,
+    /// A rule hands the send off, but the send cannot be rewritten (a template, media...).
+    HandoffUnavailable,
 }
 
 impl Reason {
@@ -64,6 +71,7 @@ impl Reason {
             Self::DecompressedTooLarge => "decompressed_too_large",
             Self::InvalidJson => "invalid_json",
             Self::UnsupportedContentEncoding => "unsupported_content_encoding",
+            Self::HandoffUnavailable => "handoff_unavailable",
         }
     }
 
@@ -84,6 +92,7 @@ impl Reason {
                 Self::DecompressedTooLarge => 10,
                 Self::InvalidJson => 11,
                 Self::UnsupportedContentEncoding => 12,
+                Self::HandoffUnavailable => 13,
             }
     }
 }
@@ -129,18 +138,51 @@ pub struct Decision {
     /// Whose API carried the call (`cloud_api`, `twilio`, ...): the block answers in its error
     /// shape, and metrics and logs carry it.
     pub provider: crate::whatsapp::providers::Provider,
+    /// What became of a rule's hand-off, when the deciding rule's action is `handoff`.
+    pub handoff: Option<HandoffNote>,
+}
+
+/// A hand-off, as logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandoffNote {
+    /// The send was replaced by the message in this language (`format`: `text`, `cta_url`).
+    Sent {
+        language: String,
+        format: &'static str,
+    },
+    /// The send could not be rewritten and was blocked: why (`message_type`, ...), and the
+    /// reason the rule fired for.
+    Unavailable { cause: &'static str, reason: Reason },
+    /// Audit: the rule would hand the send off.
+    Audited,
+}
+
+impl Decision {
+    /// The send cannot be rewritten: the hand-off becomes a block with reason
+    /// `handoff_unavailable`, under the same rule.
+    pub fn handoff_unavailable(&mut self, cause: &'static str) {
+        self.handoff = Some(HandoffNote::Unavailable {
+            cause,
+            reason: self.reason,
+        });
+        self.verdict = Verdict::Block;
+        self.reason = Reason::HandoffUnavailable;
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Finding {
     rule: String,
     reason: Reason,
+    handoff: bool,
 }
 
 /// The findings so far for one request.
 #[derive(Debug, Clone, Default)]
 pub struct Findings {
     enforced: Option<Finding>,
+    /// The first enforced finding of a rule that hands off.
+    handoff: Option<Finding>,
     audited: Option<Finding>,
     score: Option<Score>,
 }
@@ -151,20 +193,34 @@ impl Findings {
         if action == Action::Allow {
             return;
         }
-        let slot = match mode {
-            Mode::Enforce => &mut self.enforced,
-            Mode::Audit => &mut self.audited,
+        self.record_rule(rule, reason, RuleAction::Block, mode);
+    }
+
+    /// Records a rule that fired, with what its action does.
+    pub fn record_rule(&mut self, rule: &str, reason: Reason, action: RuleAction, mode: Mode) {
+        let handoff = action == RuleAction::Handoff;
+        let slot = match (mode, handoff) {
+            (Mode::Enforce, false) => &mut self.enforced,
+            (Mode::Enforce, true) => &mut self.handoff,
+            (Mode::Audit, _) => &mut self.audited,
         };
         if slot.is_none() {
             *slot = Some(Finding {
                 rule: rule.to_owned(),
                 reason,
+                handoff,
             });
         }
     }
 
+    /// An enforced rule blocks the request.
     pub fn blocks(&self) -> bool {
         self.enforced.is_some()
+    }
+
+    /// An enforced rule hands the send off (and none blocks it).
+    pub fn hands_off(&self) -> bool {
+        self.enforced.is_none() && self.handoff.is_some()
     }
 }
 
@@ -192,7 +248,10 @@ impl HeadEvaluation {
 
     /// Whether the body must be read before deciding.
     pub fn needs_body(&self, method: &str) -> bool {
+        // A hand-off decided on the headers needs the body only where it can be rewritten.
+        let handoff_settled = self.findings.hands_off() && !self.call.can_hand_off();
         !self.findings.blocks()
+            && !handoff_settled
             && (method.eq_ignore_ascii_case("POST") || self.call.post)
             && matches!(
                 self.call.endpoint,
@@ -233,10 +292,10 @@ pub fn evaluate_head(
         );
     }
     if let Some(o) = origin.filter(|o| o.role == Role::GeneralAssistant) {
-        f.record(
+        f.record_rule(
             &o.id,
             Reason::GeneralAssistantOrigin,
-            Action::Block,
+            o.action,
             mode_of(policy, o.mode),
         );
     }
@@ -249,17 +308,12 @@ pub fn evaluate_head(
             Some(n) => {
                 let mode = mode_of(policy, n.mode);
                 if n.purpose == Role::GeneralAssistant {
-                    f.record(&n.id, Reason::GeneralAssistantNumber, Action::Block, mode);
+                    f.record_rule(&n.id, Reason::GeneralAssistantNumber, n.action, mode);
                 }
                 let allowed = n.allowed_origins.is_empty()
                     || origin.is_some_and(|o| n.allowed_origins.iter().any(|a| a == &o.id));
                 if !allowed {
-                    f.record(
-                        &n.id,
-                        Reason::OriginNotAllowedForNumber,
-                        Action::Block,
-                        mode,
-                    );
+                    f.record_rule(&n.id, Reason::OriginNotAllowedForNumber, n.action, mode);
                 }
             }
             None => f.record(
@@ -345,28 +399,17 @@ pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &Me
         }
     }
     let c = &policy.content;
-    // An origin in audit mode changes nothing that is enforced: for the content rule its
-    // caller is as unknown as an undeclared one (a general-assistant pilot in audit is still
-    // scored, and blocked when the content rule is enforced).
-    let enforced_role = origin
-        .filter(|o| mode_of(policy, o.mode) != Mode::Audit)
-        .map(|o| o.role);
-    let scored = match enforced_role {
-        None => c.score_unknown,
-        Some(Role::CustomerService) => c.score_customer_service,
-        Some(Role::GeneralAssistant) => false,
-    };
-    if c.enabled && scored && !message.texts.is_empty() {
+    if content_scores(policy, head) && !message.texts.is_empty() {
         let mut score = c.classifier.score_texts(&message.texts);
         let fires = score.probability >= c.classifier.threshold;
         if fires || policy.log.log_allowed {
             c.classifier.explain(&message.texts, &mut score);
         }
         if fires {
-            head.findings.record(
+            head.findings.record_rule(
                 "content_classifier",
                 Reason::GeneralAssistantContent,
-                Action::Block,
+                c.action,
                 mode_of(policy, c.mode),
             );
         }
@@ -374,13 +417,45 @@ pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &Me
     }
 }
 
+/// Whether the content classifier scores this caller's sends. An origin in audit mode changes
+/// nothing that is enforced: for the content rule its caller is as unknown as an undeclared one
+/// (a general-assistant pilot in audit is still scored, and blocked when the content rule is
+/// enforced).
+fn content_scores(policy: &Policy, head: &HeadEvaluation) -> bool {
+    let c = &policy.content;
+    let enforced_role = head
+        .origin(policy)
+        .filter(|o| mode_of(policy, o.mode) != Mode::Audit)
+        .map(|o| o.role);
+    let scored = match enforced_role {
+        None => c.score_unknown,
+        Some(Role::CustomerService) => c.score_customer_service,
+        Some(Role::GeneralAssistant) => false,
+    };
+    c.enabled && scored
+}
+
+/// Whether the content rule may hand this send off once it has read it: it is enforced, its
+/// action is `handoff`, and it scores this caller.
+pub fn content_may_hand_off(policy: &Policy, head: &HeadEvaluation) -> bool {
+    let c = &policy.content;
+    c.action == RuleAction::Handoff
+        && mode_of(policy, c.mode) == Mode::Enforce
+        && content_scores(policy, head)
+}
+
 /// Turns the findings into the decision.
 pub fn conclude(policy: &Policy, head: &HeadEvaluation, message: Option<&MessageView>) -> Decision {
     let f = &head.findings;
-    let (verdict, finding) = match (&f.enforced, &f.audited) {
-        (Some(e), _) => (Verdict::Block, Some(e)),
-        (None, Some(a)) => (Verdict::Audit, Some(a)),
-        (None, None) => (Verdict::Allow, None),
+    let (verdict, finding) = match (&f.enforced, &f.handoff, &f.audited) {
+        (Some(e), _, _) => (Verdict::Block, Some(e)),
+        (None, Some(h), _) => (Verdict::Handoff, Some(h)),
+        (None, None, Some(a)) => (Verdict::Audit, Some(a)),
+        (None, None, None) => (Verdict::Allow, None),
+    };
+    let handoff = match (verdict, finding) {
+        (Verdict::Audit, Some(a)) if a.handoff => Some(HandoffNote::Audited),
+        _ => None,
     };
     let (rule, reason) = match finding {
         Some(x) => (x.rule.clone(), x.reason),
@@ -406,5 +481,6 @@ pub fn conclude(policy: &Policy, head: &HeadEvaluation, message: Option<&Message
         template_name: message.and_then(|m| m.template_name.clone()),
         template_category: message.and_then(|m| m.template_category.clone()),
         provider: head.call.provider,
+        handoff,
     }
 }

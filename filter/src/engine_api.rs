@@ -116,7 +116,13 @@ pub fn evaluate(policy: &Policy, request: &HostRequest, body: &[u8], explain: bo
     let (forwarded, reply) = match step {
         HeadersStep::Respond(r) => (None, Some(r)),
         HeadersStep::PassThrough | HeadersStep::Continue => (Some(body.to_vec()), None),
-        HeadersStep::InspectBody | HeadersStep::Strip { .. } => {
+        HeadersStep::InspectBody
+        | HeadersStep::InspectRewritable { .. }
+        | HeadersStep::Strip { .. } => {
+            if matches!(step, HeadersStep::InspectRewritable { .. }) {
+                // As Envoy does: the headers it is asked to remove go.
+                flow.framing_removed();
+            }
             match cases::drive_body(
                 &mut flow,
                 policy,

@@ -7,7 +7,8 @@
 
 use crate::body::{self, BodyProblem};
 use crate::content_encoding::ContentEncoding;
-use crate::decide::{self, Decision, HeadEvaluation, Verdict};
+use crate::decide::{self, Decision, HandoffNote, HeadEvaluation, Verdict};
+use crate::handoff::{self, Unavailable};
 use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
 use crate::policy::document::Mode;
@@ -67,6 +68,10 @@ pub enum HeadersStep {
     Continue,
     /// Continue the headers (the buffer filter behind us holds them) and feed the body.
     InspectBody,
+    /// As `InspectBody`, after removing these request headers: a send that a hand-off may
+    /// rewrite loses its `content-length`, so that what is forwarded is framed by its own
+    /// length (Envoy's buffer filter sets it from the body it holds, or the codec chunks it).
+    InspectRewritable { remove_headers: Vec<&'static str> },
     /// Send this reply instead of forwarding.
     Respond(LocalReply),
     /// A training upload: continue, remove these request headers (only possible now), then
@@ -122,6 +127,11 @@ pub struct RequestFlow {
     fresh: bool,
     /// What a judged part or completion of an upload in parts writes once accepted.
     commit: Option<Commit>,
+    /// The host removed `content-length` in the headers phase (`HeadersStep::InspectRewritable`,
+    /// confirmed by `framing_removed`): only then is a rewritten body framed by its own length.
+    // INVARIANT: a hand-off replaces the body only when this is set; every other send that a
+    // rule hands off is blocked (`unwritable_body`), never forwarded under the old length.
+    framing_removed: bool,
 }
 
 /// What the glue must do after the response headers callback.
@@ -148,6 +158,7 @@ impl RequestFlow {
             training: None,
             fresh: false,
             commit: None,
+            framing_removed: false,
         };
         let host = whatsapp::normalize_authority(&head.authority);
         let path = whatsapp::normalize_path(&head.path);
@@ -176,9 +187,19 @@ impl RequestFlow {
             };
             if head.end_of_stream {
                 let step = flow.finish_with_body(policy, pending, Some(&[]));
-                return (flow, headers_step(step));
+                let step = flow.headers_step_of(policy, step);
+                return (flow, step);
             }
+            let rewritable = may_rewrite(policy, &pending);
             flow.state = State::AwaitingBody(Box::new(pending));
+            if rewritable {
+                return (
+                    flow,
+                    HeadersStep::InspectRewritable {
+                        remove_headers: vec!["content-length"],
+                    },
+                );
+            }
             return (flow, HeadersStep::InspectBody);
         }
         let step = flow.conclude(policy, &evaluation, None);
@@ -311,7 +332,13 @@ impl RequestFlow {
         match parsed {
             Ok(message) => {
                 decide::evaluate_message(policy, &mut head, &message);
-                self.conclude(policy, &head, Some(&message))
+                let body = bytes.map(|bytes| SendBody {
+                    bytes,
+                    content_type: pending.content_type.as_deref(),
+                    content_encoding: pending.content_encoding.as_deref(),
+                    raw_query: &pending.raw_query,
+                });
+                self.conclude_send(policy, &head, Some(&message), body.as_ref())
             }
             Err(problem) => {
                 decide::record_body_problem(policy, &mut head, problem);
@@ -326,16 +353,85 @@ impl RequestFlow {
         head: &HeadEvaluation,
         message: Option<&whatsapp::MessageView>,
     ) -> BodyStep {
-        let decision = decide::conclude(policy, head, message);
-        let step = if decision.verdict == Verdict::Block {
-            BodyStep::Respond(report::blocked_reply(&decision, &self.request_id))
-        } else {
-            BodyStep::Continue
-        };
+        self.conclude_send(policy, head, message, None)
+    }
+
+    /// Concludes, with the send's body when a hand-off may rewrite it: a hand-off forwards the
+    /// policy's message in its place, or is blocked when the send cannot be rewritten.
+    fn conclude_send(
+        &mut self,
+        policy: &Policy,
+        head: &HeadEvaluation,
+        message: Option<&whatsapp::MessageView>,
+        body: Option<&SendBody<'_>>,
+    ) -> BodyStep {
+        let mut decision = decide::conclude(policy, head, message);
+        let mut step = BodyStep::Continue;
+        if decision.verdict == Verdict::Handoff {
+            let rewritten = if self.framing_removed {
+                self.hand_off(policy, head, message, body)
+            } else {
+                Err(Unavailable::UnwritableBody)
+            };
+            match rewritten {
+                Ok(rewritten) => {
+                    decision.handoff = Some(HandoffNote::Sent {
+                        language: rewritten.language,
+                        format: rewritten.format,
+                    });
+                    step = BodyStep::Replace(rewritten.body);
+                }
+                Err(cause) => decision.handoff_unavailable(cause.as_str()),
+            }
+        }
+        if decision.verdict == Verdict::Block {
+            step = BodyStep::Respond(report::blocked_reply(&decision, &self.request_id));
+        }
         self.state = State::Decided;
         self.decision = Some(decision);
         self.fresh = true;
         step
+    }
+
+    /// The policy's hand-off message for this send, or why it cannot be rewritten.
+    fn hand_off(
+        &self,
+        policy: &Policy,
+        head: &HeadEvaluation,
+        message: Option<&whatsapp::MessageView>,
+        body: Option<&SendBody<'_>>,
+    ) -> Result<handoff::Rewritten, Unavailable> {
+        if !head.call.can_hand_off() {
+            let meta_format = matches!(
+                head.call.provider,
+                whatsapp::providers::Provider::CloudApi | whatsapp::providers::Provider::Dialog360
+            );
+            return Err(if meta_format {
+                Unavailable::NotASend
+            } else {
+                Unavailable::ProviderFormat
+            });
+        }
+        let policy_log_salt = &policy.log.recipient_hash_salt;
+        let (Some(message), Some(body), Some(policy)) = (message, body, policy.handoff.as_ref())
+        else {
+            return Err(Unavailable::NotASend);
+        };
+        policy.rewrite(&handoff::Send {
+            body: body.bytes,
+            content_type: body.content_type,
+            content_encoding: body.content_encoding,
+            raw_query: body.raw_query,
+            message_type: &message.message_type,
+            request_id: &self.request_id,
+            link_key: policy_log_salt,
+            // A Graph id only: 360dialog's sender is the business's phone number itself.
+            phone_number_id: head
+                .call
+                .path_id
+                .as_deref()
+                .filter(|_| head.call.provider == whatsapp::providers::Provider::CloudApi),
+        })
     }
 
     /// Matches a training endpoint and prepares the stripper.
@@ -413,6 +509,16 @@ impl RequestFlow {
     /// `unwritable_body`.
     pub fn refuse_unwritable(&mut self, policy: &Policy) -> LocalReply {
         let _ = policy;
+        // A hand-off whose message the host would not take: blocked, never forwarded as sent.
+        if let Some(d) = self
+            .decision
+            .as_mut()
+            .filter(|d| d.verdict == Verdict::Handoff)
+        {
+            d.handoff_unavailable(Unavailable::UnwritableBody.as_str());
+            self.fresh = true;
+            return report::blocked_reply(d, &self.request_id);
+        }
         let problem = StripError::UnwritableBody;
         if let State::Stripping(upload) = &mut self.state {
             upload.refuse_unwritable();
@@ -424,6 +530,32 @@ impl RequestFlow {
         }
         let endpoint = self.training.as_ref().map_or("", |t| t.endpoint.as_str());
         report::training_error(problem.as_str(), endpoint)
+    }
+
+    /// The host removed the headers of `HeadersStep::InspectRewritable`: a body rewritten now is
+    /// framed by its own length. Without this call (the host refused the removal, or the step
+    /// was `InspectBody`), a hand-off of the send is blocked instead (fail closed): the upstream
+    /// would otherwise read the new body under the old `content-length`.
+    pub fn framing_removed(&mut self) {
+        self.framing_removed = true;
+    }
+
+    /// The headers step of a body step taken in the headers phase (a request without a body).
+    /// A hand-off cannot be forwarded from there (its `content-length` was not removed, and
+    /// `framing_removed` makes that fail closed already): should one ever be, it is refused
+    /// rather than turned into a `Continue` that would forward the original send.
+    fn headers_step_of(&mut self, policy: &Policy, step: BodyStep) -> HeadersStep {
+        match step {
+            BodyStep::Replace(_)
+                if self
+                    .decision
+                    .as_ref()
+                    .is_some_and(|d| d.verdict == Verdict::Handoff) =>
+            {
+                HeadersStep::Respond(self.refuse_unwritable(policy))
+            }
+            step => headers_step(step),
+        }
     }
 
     /// Records the outcome of a finished (or refused) upload.
@@ -571,6 +703,31 @@ fn headers_step(step: BodyStep) -> HeadersStep {
     }
 }
 
+/// A send's body as received, with what a hand-off needs to know to rewrite it.
+struct SendBody<'a> {
+    bytes: &'a [u8],
+    content_type: Option<&'a str>,
+    content_encoding: Option<&'a str>,
+    raw_query: &'a str,
+}
+
+/// Whether a hand-off may rewrite this send's body, so its `content-length` must go now (the
+/// only phase where Envoy lets a filter change headers): a Cloud API send in a body the
+/// hand-off rewrites (`handoff::rewritable_body`, the same test the rewrite makes) that an
+/// enforced rule already hands off, or that the enforced content rule may hand off once it has
+/// scored it. Every other request keeps its headers as sent.
+fn may_rewrite(policy: &Policy, pending: &Pending) -> bool {
+    let head = &pending.head;
+    let may_hand_off = head.findings.hands_off() || decide::content_may_hand_off(policy, head);
+    policy.handoff.is_some()
+        && may_hand_off
+        && head.call.can_hand_off()
+        && handoff::rewritable_body(
+            pending.content_type.as_deref(),
+            pending.content_encoding.as_deref(),
+        )
+}
+
 fn raw_query(path: &str) -> &str {
     let no_fragment = path.split('#').next().unwrap_or("");
     no_fragment.split_once('?').map_or("", |(_, q)| q)
@@ -684,6 +841,158 @@ mod tests {
             flow.training_outcome().unwrap().verdict,
             TrainingVerdict::Forwarded
         );
+    }
+
+    /// A send that a hand-off may rewrite loses its `content-length` in the headers phase (the
+    /// only one where headers can change), so the rewritten body is framed by its own length;
+    /// every other send keeps its headers.
+    #[test]
+    fn only_a_send_that_may_be_handed_off_loses_its_content_length() {
+        let p = policy();
+        let h = head(
+            "graph.facebook.com",
+            "/v21.0/106540352240000/messages",
+            "application/json",
+        );
+        let caller = |who: &str| {
+            StaticAttributes::default().property(
+                "connection.uri_san_peer_certificate",
+                format!("spiffe://cluster.local/ns/{who}/sa/bot").as_bytes(),
+            )
+        };
+        let store = MemoryStore::default();
+        let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
+        assert_eq!(
+            step,
+            HeadersStep::InspectRewritable {
+                remove_headers: vec!["content-length"]
+            }
+        );
+        for who in ["support", "nobody"] {
+            let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller(who), &store);
+            assert_eq!(step, HeadersStep::InspectBody, "{who}");
+        }
+        // A body that could not be rewritten anyway keeps its headers: gzip, a form.
+        let gzip = RequestHead {
+            content_encoding: Some("gzip".into()),
+            ..h.clone()
+        };
+        let form = head(
+            "graph.facebook.com",
+            "/v21.0/106540352240000/messages",
+            "application/x-www-form-urlencoded",
+        );
+        for h in [gzip, form] {
+            let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
+            assert_eq!(step, HeadersStep::InspectBody);
+        }
+        // `identity` and an empty `content-encoding` are no encoding: rewritten, so their
+        // `content-length` goes too (one test for both phases).
+        for encoding in ["identity", "", " Identity , "] {
+            let h = RequestHead {
+                content_encoding: Some(encoding.into()),
+                ..h.clone()
+            };
+            let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
+            assert!(
+                matches!(step, HeadersStep::InspectRewritable { .. }),
+                "{encoding:?}: {step:?}"
+            );
+        }
+        // The rewrite replaces the whole buffered body at its end, once the host confirmed the
+        // removal.
+        let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
+        flow.framing_removed();
+        let body = br#"{"messaging_product":"whatsapp","to":"34612345678","type":"text","text":{"body":"Sure! A poem."}}"#;
+        assert_eq!(
+            flow.on_request_body(&p, 10, false, &mut |_| None),
+            BodyStep::Pause
+        );
+        let step = flow.on_request_body(&p, body.len(), true, &mut |n| {
+            body.get(..n).map(<[u8]>::to_vec)
+        });
+        let BodyStep::Replace(bytes) = step else {
+            panic!("{step:?}");
+        };
+        let sent: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(sent["to"], "34612345678");
+        assert_eq!(sent["type"], "text");
+        assert!(
+            sent["text"]["body"]
+                .as_str()
+                .unwrap()
+                .starts_with("Nuestro asistente")
+        );
+        assert_eq!(
+            flow.response_headers()[0],
+            ("x-wa-guard-decision", "handoff".into())
+        );
+        // A host that kept `content-length` (no confirmation) cannot frame the rewrite:
+        // blocked, not sent short.
+        let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
+        let step = flow.on_request_body(&p, body.len(), true, &mut |n| {
+            body.get(..n).map(<[u8]>::to_vec)
+        });
+        assert!(
+            matches!(step, BodyStep::Respond(ref r) if r.status == 403),
+            "{step:?}"
+        );
+        assert_eq!(
+            flow.decision().map(|d| d.reason),
+            Some(decide::Reason::HandoffUnavailable)
+        );
+    }
+
+    /// The content rule can hand a send off only where it is enforced and scores the caller:
+    /// elsewhere the send keeps its `content-length`.
+    #[test]
+    fn content_length_goes_only_where_the_content_rule_may_hand_off() {
+        let h = head(
+            "graph.facebook.com",
+            "/v21.0/106540352240000/messages",
+            "application/json",
+        );
+        let store = MemoryStore::default();
+        let with = |content: &str, mode: &str| {
+            let mut doc: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../policies/examples/demo.json"
+                ))
+                .unwrap(),
+            )
+            .unwrap();
+            let c = doc["content"].as_object_mut().unwrap();
+            c.insert("action".into(), "handoff".into());
+            for (k, v) in serde_json::from_str::<serde_json::Map<_, _>>(content).unwrap() {
+                c.insert(k, v);
+            }
+            doc["mode"] = mode.into();
+            Policy::from_json(doc.to_string().as_bytes()).unwrap()
+        };
+        let caller = |who: &str| {
+            StaticAttributes::default().property(
+                "connection.uri_san_peer_certificate",
+                format!("spiffe://cluster.local/ns/{who}/sa/bot").as_bytes(),
+            )
+        };
+        let rewritable = |p: &Policy, who: &str| {
+            let (_, step) = RequestFlow::on_request_headers(p, &h, &caller(who), &store);
+            matches!(step, HeadersStep::InspectRewritable { .. })
+        };
+        // Enforced and scoring unknown callers: an unknown caller's send may be handed off, a
+        // customer-service bot's is never scored.
+        let p = with("{}", "enforce");
+        assert!(rewritable(&p, "nobody"));
+        assert!(!rewritable(&p, "support"));
+        let p = with(r#"{"roles": ["unknown", "customer_service"]}"#, "enforce");
+        assert!(rewritable(&p, "support"));
+        // In audit (its own mode, or the policy's), nothing is rewritten.
+        assert!(!rewritable(
+            &with(r#"{"mode": "audit"}"#, "enforce"),
+            "nobody"
+        ));
+        assert!(!rewritable(&with("{}", "audit"), "nobody"));
     }
 
     /// A WhatsApp body the host fails to hand over is an invalid body: refused.

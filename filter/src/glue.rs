@@ -447,6 +447,22 @@ impl GuardHttp {
     }
 }
 
+/// Removes request headers (only possible in the headers callback); false when the host
+/// refused one, which is logged.
+fn remove_request_headers(names: &[&str]) -> bool {
+    let mut all = true;
+    for name in names {
+        if let Err(status) = abi::remove_header(abi::MAP_REQUEST_HEADERS, name) {
+            abi::log(
+                LogLevel::Error,
+                &format!("wa-egress-guard: cannot remove `{name}` (status {status})"),
+            );
+            all = false;
+        }
+    }
+    all
+}
+
 impl Context for GuardHttp {}
 
 impl HttpContext for GuardHttp {
@@ -499,13 +515,15 @@ impl HttpContext for GuardHttp {
                 Action::Continue
             }
             HeadersStep::Strip { remove_headers } => {
-                for name in remove_headers {
-                    if let Err(status) = abi::remove_header(abi::MAP_REQUEST_HEADERS, name) {
-                        abi::log(
-                            LogLevel::Error,
-                            &format!("wa-egress-guard: cannot remove `{name}` (status {status})"),
-                        );
-                    }
+                remove_request_headers(&remove_headers);
+                Action::Continue
+            }
+            HeadersStep::InspectRewritable { remove_headers } => {
+                // Only a removal the host confirmed lets a hand-off rewrite the body.
+                if remove_request_headers(&remove_headers)
+                    && let Some(flow) = self.flow.as_mut()
+                {
+                    flow.framing_removed();
                 }
                 Action::Continue
             }

@@ -20,6 +20,7 @@ pub mod decide;
 #[cfg(not(all(target_arch = "wasm32", not(target_env = "p2"))))]
 pub mod engine_api;
 pub mod flow;
+pub mod handoff;
 pub mod header_map;
 pub mod identity;
 pub mod policy;

@@ -6,7 +6,7 @@ pub mod document;
 use crate::classify::Classifier;
 use crate::identity::{IdentityPattern, IdentitySource};
 use crate::training::TrainingPolicy;
-use document::{Action, LogSection, Mode, PolicyDocument, Role, ScoredRole};
+use document::{Action, LogSection, Mode, PolicyDocument, Role, RuleAction, ScoredRole};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -81,6 +81,8 @@ pub struct Origin {
     pub role: Role,
     pub message_types: Option<Vec<String>>,
     pub mode: Option<Mode>,
+    /// What a `general_assistant` origin's sends get.
+    pub action: RuleAction,
 }
 
 /// A phone-number rule: path ids mapped to a declared purpose and the origins allowed to use them.
@@ -91,6 +93,8 @@ pub struct PhoneNumberRule {
     pub purpose: Role,
     pub allowed_origins: Vec<String>,
     pub mode: Option<Mode>,
+    /// What the sends this rule refuses get.
+    pub action: RuleAction,
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +104,8 @@ pub struct ContentPolicy {
     pub score_customer_service: bool,
     pub classifier: Classifier,
     pub mode: Option<Mode>,
+    /// What a send the classifier finds gets.
+    pub action: RuleAction,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -132,6 +138,8 @@ pub struct Policy {
     pub training: Option<TrainingPolicy>,
     /// The signature check of Meta's webhook deliveries on the ingress route.
     pub webhook: Option<crate::webhook::WebhookPolicy>,
+    /// The message a handed-off send is replaced with (present whenever a rule hands off).
+    pub handoff: Option<crate::handoff::HandoffPolicy>,
     /// A short SHA-256 of the configuration bytes, logged with every decision so that each one
     /// can be tied to the policy version that made it.
     pub fingerprint: String,
@@ -325,12 +333,19 @@ impl Policy {
                         .into(),
                 );
             }
+            if o.action == RuleAction::Handoff && o.role != Role::GeneralAssistant {
+                push(
+                    format!("$.origins[{i}].action"),
+                    "only a general_assistant origin's sends are refused by its role; `handoff` needs `role: general_assistant`".into(),
+                );
+            }
             origins.push(Origin {
                 id: o.id.clone(),
                 patterns,
                 role: o.role,
                 message_types,
                 mode: o.mode,
+                action: o.action,
             });
         }
         let origin_ids: HashSet<&str> = doc.origins.iter().map(|o| o.id.as_str()).collect();
@@ -372,6 +387,7 @@ impl Policy {
                 purpose: n.purpose,
                 allowed_origins: n.allowed_origins.clone(),
                 mode: n.mode,
+                action: n.action,
             });
         }
 
@@ -423,6 +439,27 @@ impl Policy {
             None => None,
         };
 
+        let handoff = match doc
+            .handoff
+            .as_ref()
+            .map(crate::handoff::HandoffPolicy::compile)
+        {
+            Some(Ok(h)) => Some(h),
+            Some(Err(errs)) => {
+                errs.into_iter().for_each(|(p, m)| push(p, m));
+                None
+            }
+            None => None,
+        };
+        if doc.handoff.is_none() {
+            for path in handoff_rules(doc) {
+                push(
+                    path,
+                    "`action: handoff` needs a `handoff` section (the messages a handed-off send is replaced with)".into(),
+                );
+            }
+        }
+
         let webhook = match doc
             .webhook
             .as_ref()
@@ -457,6 +494,7 @@ impl Policy {
                         .contains(&ScoredRole::CustomerService),
                     classifier,
                     mode: doc.content.mode,
+                    action: doc.content.action,
                 },
                 limits: Limits {
                     max_body_bytes: usize::try_from(l.max_body_bytes).unwrap_or(usize::MAX),
@@ -470,6 +508,7 @@ impl Policy {
                 log: doc.log.clone(),
                 training,
                 webhook,
+                handoff,
                 fingerprint: String::new(),
             }),
             _ => Err(PolicyError::Invalid(problems)),
@@ -518,6 +557,26 @@ impl Policy {
         let id = canonical_path_id(path_id);
         self.numbers.iter().find(|n| n.path_ids.contains(&id))
     }
+}
+
+/// The JSON paths of the `action` of every rule that hands off.
+fn handoff_rules(doc: &PolicyDocument) -> Vec<String> {
+    let origins = doc
+        .origins
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.action == RuleAction::Handoff)
+        .map(|(i, _)| format!("$.origins[{i}].action"));
+    let numbers = doc
+        .phone_numbers
+        .numbers
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.action == RuleAction::Handoff)
+        .map(|(i, _)| format!("$.phone_numbers.numbers[{i}].action"));
+    let content =
+        (doc.content.action == RuleAction::Handoff).then(|| "$.content.action".to_owned());
+    origins.chain(numbers).chain(content).collect()
 }
 
 /// The first 12 hex digits of the SHA-256 of `bytes`: the policy's fingerprint (and the
@@ -695,6 +754,55 @@ mod tests {
                 problems[0].message
             );
         }
+    }
+
+    #[test]
+    fn a_handoff_rule_needs_a_handoff_section() {
+        let err = with(
+            r#"{"origins": [{"id":"bot","identities":[{"exact":"x"}],"role":"general_assistant","action":"handoff"}],
+                "phone_numbers": {"numbers":[{"id":"line","path_ids":["1"],"purpose":"general_assistant","action":"handoff"}]},
+                "content": {"action": "handoff"}}"#,
+        )
+        .unwrap_err();
+        let problems = err.problems();
+        assert_eq!(
+            problems.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+            [
+                "$.origins[0].action",
+                "$.phone_numbers.numbers[0].action",
+                "$.content.action"
+            ]
+        );
+        assert!(
+            problems[0].message.contains("needs a `handoff` section"),
+            "{}",
+            problems[0].message
+        );
+        let section = r#""handoff": {"default_language":"en","messages":{"en":{"type":"text","body":"Continue in our app."}}}"#;
+        let p = with(&format!(
+            r#"{{"content": {{"action": "handoff"}}, {section}}}"#
+        ))
+        .unwrap();
+        assert_eq!(p.content.action, RuleAction::Handoff);
+        assert!(p.handoff.is_some());
+        // A section's own problems are reported with their paths, with the rules' others.
+        let err = with(
+            r#"{"content": {"action": "handoff"}, "handoff": {"default_language":"de","url":"https://a.example/{who}","messages":{"en":{"type":"text","body":"x"}}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(paths(err), ["$.handoff.url", "$.handoff.default_language"]);
+    }
+
+    #[test]
+    fn only_a_general_assistant_origin_hands_off() {
+        let err = with(
+            r#"{"origins": [{"id":"bot","identities":[{"exact":"x"}],"role":"customer_service","action":"handoff"}],
+                "handoff": {"default_language":"en","messages":{"en":{"type":"text","body":"x"}}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(paths(err), ["$.origins[0].action"]);
+        let err = with(r#"{"content": {"action": "redirect"}}"#).unwrap_err();
+        assert_eq!(paths(err), ["$.content.action"]);
     }
 
     #[test]

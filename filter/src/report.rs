@@ -1,7 +1,7 @@
 //! What a decision looks like outside: the Graph-shaped 403, response headers, the metric name
 //! and the structured log line. None of them carries message text or a raw phone number.
 
-use crate::decide::{Decision, Verdict};
+use crate::decide::{Decision, HandoffNote, Verdict};
 use crate::policy::document::LogSection;
 use crate::training::upload::{TrainingOutcome, TrainingVerdict};
 use crate::whatsapp::providers::Provider;
@@ -115,11 +115,37 @@ fn infobip_error(decision: &Decision, request_id: &str) -> LocalReply {
 
 /// What every blocked reply says, in the message field of the API's own error shape.
 fn explanation(decision: &Decision) -> String {
+    let why = match &decision.handoff {
+        Some(HandoffNote::Unavailable { cause, reason }) => format!(
+            " The rule hands such sends ({}) off to the policy's message, but this one cannot be rewritten ({}).",
+            reason.as_str(),
+            unavailable_text(cause, decision.message_type.as_deref())
+        ),
+        _ => String::new(),
+    };
     format!(
-        "Blocked by the egress policy: rule `{}`, reason `{}`. General-purpose AI assistants may not use the WhatsApp Business Platform.",
+        "Blocked by the egress policy: rule `{}`, reason `{}`.{why} General-purpose AI assistants may not use the WhatsApp Business Platform.",
         decision.rule,
         decision.reason.as_str()
     )
+}
+
+/// Why a hand-off could not rewrite a send, in words.
+fn unavailable_text(cause: &str, message_type: Option<&str>) -> String {
+    match cause {
+        "message_type" => format!(
+            "a `{}` message has no compliant replacement",
+            message_type.unwrap_or("other")
+        ),
+        "provider_format" => "a provider's own send format is not rewritten".into(),
+        "body_format" => "only an uncompressed `application/json` body is rewritten".into(),
+        "query_fields" => "the query string carries message fields".into(),
+        "no_recipient" => {
+            "the send names no recipient: `to` or `recipient` as a non-empty string".into()
+        }
+        "unwritable_body" => "the proxy would not take the rewritten body".into(),
+        _ => "not a message send".into(),
+    }
 }
 
 /// A 403 with a JSON body and the decision headers.
@@ -285,6 +311,10 @@ pub fn decision_line(decision: &Decision, ctx: &LineContext<'_>) -> String {
             ),
             ("score_bucket", score.and_then(score_bucket)),
         ];
+        let handoff = handoff_fields(decision.handoff.as_ref())
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)));
+        let optional = optional.into_iter().chain(handoff);
         for (key, value) in optional {
             if let Some(v) = value {
                 fields.insert(key.to_owned(), Value::String(v));
@@ -292,6 +322,23 @@ pub fn decision_line(decision: &Decision, ctx: &LineContext<'_>) -> String {
         }
     }
     line.to_string()
+}
+
+/// What a decision line says of a hand-off: the language and format sent; why a send could
+/// not be rewritten and what the rule fired for; or that an audited rule would hand off.
+fn handoff_fields(note: Option<&HandoffNote>) -> Vec<(&'static str, String)> {
+    match note {
+        Some(HandoffNote::Sent { language, format }) => vec![
+            ("handoff_language", language.clone()),
+            ("handoff_format", (*format).to_owned()),
+        ],
+        Some(HandoffNote::Unavailable { cause, reason }) => vec![
+            ("handoff_unavailable", (*cause).to_owned()),
+            ("handoff_reason", reason.as_str().to_owned()),
+        ],
+        Some(HandoffNote::Audited) => vec![("audited_action", "handoff".to_owned())],
+        None => Vec::new(),
+    }
 }
 
 /// `sample` as logged: `1` for every line kept, else the rate (`0.25`).
@@ -530,6 +577,7 @@ mod tests {
             template_name: None,
             template_category: None,
             provider: Provider::CloudApi,
+            handoff: None,
         }
     }
 
@@ -544,6 +592,60 @@ mod tests {
         sample: 1.0,
         now_nanos: None,
     };
+
+    #[test]
+    fn a_hand_off_is_logged_counted_and_marked_on_the_response() {
+        let mut d = decision("text");
+        d.verdict = Verdict::Handoff;
+        d.handoff = Some(HandoffNote::Sent {
+            language: "es".into(),
+            format: "cta_url",
+        });
+        let l = line(&d, &CTX);
+        assert_eq!(l["decision"], "handoff");
+        assert_eq!(l["reason"], "general_assistant_content");
+        assert_eq!(l["handoff_language"], "es");
+        assert_eq!(l["handoff_format"], "cta_url");
+        assert_eq!(log_sample(&d, &LogSection::default(), "r1"), Some(1.0));
+        assert_eq!(
+            metric_name(&d),
+            "wa_guard_decisions_total.decision.handoff.rule.content_classifier.reason.general_assistant_content.role.unknown.provider.cloud_api"
+        );
+        assert_eq!(
+            response_headers(&d),
+            [
+                (DECISION_HEADER, "handoff".to_owned()),
+                (RULE_HEADER, "content_classifier".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hand_off_that_cannot_rewrite_is_a_403_that_says_why() {
+        let mut d = decision("template");
+        d.verdict = Verdict::Handoff;
+        d.handoff_unavailable("message_type");
+        assert_eq!(d.verdict, Verdict::Block);
+        assert_eq!(d.reason, Reason::HandoffUnavailable);
+        let reply = blocked_reply(&d, "r1");
+        assert_eq!(reply.status, 403);
+        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("reason `handoff_unavailable`")
+                && message.contains("(general_assistant_content)")
+                && message.contains("a `template` message has no compliant replacement"),
+            "{message}"
+        );
+        assert_eq!(body["error"]["error_subcode"], 4_390_013);
+        let l = line(&d, &CTX);
+        assert_eq!(l["decision"], "block");
+        assert_eq!(l["handoff_unavailable"], "message_type");
+        assert_eq!(l["handoff_reason"], "general_assistant_content");
+        d.provider = Provider::Twilio;
+        let twilio: Value = serde_json::from_slice(&blocked_reply(&d, "r1").body).unwrap();
+        assert_eq!(twilio["details"]["wa_guard_reason"], "handoff_unavailable");
+    }
 
     #[test]
     fn timestamps_are_rfc_3339_utc_with_milliseconds() {

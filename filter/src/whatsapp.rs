@@ -111,6 +111,17 @@ pub struct WhatsAppCall {
 }
 
 impl WhatsAppCall {
+    /// Whether a hand-off can rewrite this call: a Cloud API `messages` send, on Graph or on a
+    /// provider that passes Meta's format through unchanged (360dialog).
+    pub fn can_hand_off(&self) -> bool {
+        self.endpoint == Endpoint::Messages
+            && self.edge == "messages"
+            && matches!(
+                self.provider,
+                providers::Provider::CloudApi | providers::Provider::Dialog360
+            )
+    }
+
     /// Whether the phone-number rules of the path id apply: every method on the send edges
     /// (listing a WABA's templates counts too), a POST on the other edges that read a message
     /// or a template (reading a number's profile is not a send, updating it is).

@@ -14,8 +14,12 @@ mod tests {
     use super::cli::{wa_guard, workspace_root};
     use serde_json::{Value, json};
 
+    /// A directory of this test's own: tests run in parallel and write files of the same names
+    /// (`audit.json`), which a shared directory let one test truncate while another read it.
     fn scratch() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("wa-guard-replay-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("wa-guard-replay-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

@@ -87,6 +87,18 @@ def broken_policies(default):
         ("phone-number path id with a slash", patched({"phone_numbers": {"numbers": [
             {"id": "line", "path_ids": ["1/2"], "purpose": "customer_service"}]}})),
         ("training endpoint without hosts", patched({"training": {"endpoints": [{"id": "x"}]}})),
+        ("bad enum: rule action `rewrite`", patched({"content": {"action": "rewrite"}})),
+        ("customer_service origin with action handoff", patched({"origins": [dict(origin, action="handoff")]})),
+        ("handoff section without default_language", patched({"handoff": {"messages": {"en": {"type": "text", "body": "hi"}}}})),
+        ("handoff cta_url message without a button", patched({"handoff": {"default_language": "en",
+            "url": "https://app.example/?ref={request_id}", "messages": {"en": {"type": "cta_url", "body": "hi"}}}})),
+        ("handoff url over plain http", patched({"handoff": {"default_language": "en",
+            "url": "http://app.example/", "messages": {"en": {"type": "text", "body": "hi"}}}})),
+        ("handoff country code with `+`", patched({"handoff": {"default_language": "en",
+            "country_codes": {"+34": "es"}, "messages": {"en": {"type": "text", "body": "hi"}}}})),
+        ("handoff button over 20 characters", patched({"handoff": {"default_language": "en",
+            "url": "https://app.example/", "messages": {"en": {"type": "cta_url", "body": "hi",
+                                                               "button": "Open the assistant now!"}}}})),
     ]
 
 

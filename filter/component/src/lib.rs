@@ -194,6 +194,7 @@ fn decision(policy: &Policy, d: &wa_egress_guard::Decision) -> Decision {
             Verdict::Allow => Action::Allow,
             Verdict::Block => Action::Block,
             Verdict::Audit => Action::Audit,
+            Verdict::Handoff => Action::Handoff,
         },
         rule: d.rule.clone(),
         reason: d.reason.as_str().to_owned(),

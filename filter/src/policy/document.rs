@@ -31,6 +31,49 @@ pub struct PolicyDocument {
     /// means the filter does not touch inbound requests.
     #[serde(default)]
     pub webhook: Option<WebhookSection>,
+    /// The compliant message a send is replaced with when a rule's `action` is `handoff`;
+    /// required when any rule hands off.
+    #[serde(default)]
+    pub handoff: Option<HandoffSection>,
+}
+
+/// What a rule does to a send it finds: refuse it, or hand the recipient off to the
+/// business's own channel by replacing the message with the policy's compliant one.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    #[default]
+    Block,
+    Handoff,
+}
+
+/// The hand-off message: one per language, the language chosen by the recipient's country
+/// calling code, and the deep link built from a template.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffSection {
+    /// The language of a recipient whose country calling code names none.
+    pub default_language: String,
+    /// Country calling codes (or longer number prefixes, `1787`) and their language; the
+    /// longest prefix of the recipient's digits wins.
+    #[serde(default)]
+    pub country_codes: std::collections::BTreeMap<String, String>,
+    /// The deep link's template: `https://...` with placeholders (`{request_id}`,
+    /// `{language}`, `{phone_number_id}`), each value percent-encoded.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The message per language.
+    pub messages: std::collections::BTreeMap<String, HandoffMessageDoc>,
+}
+
+/// A hand-off message: a text, or an interactive call-to-action URL button.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HandoffMessageDoc {
+    /// A text message; `{url}` in the body is replaced by the deep link.
+    Text { body: String },
+    /// An interactive `cta_url` message: the body, and one button opening the deep link.
+    CtaUrl { body: String, button: String },
 }
 
 /// The ingress route of Meta's webhooks: every request to one of `hosts` under one of
@@ -280,6 +323,9 @@ pub struct OriginDoc {
     pub message_types: Option<Vec<String>>,
     #[serde(default)]
     pub mode: Option<Mode>,
+    /// What a `general_assistant` origin's sends get: blocked, or handed off.
+    #[serde(default)]
+    pub action: RuleAction,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -304,6 +350,9 @@ pub struct PhoneNumberDoc {
     pub allowed_origins: Vec<String>,
     #[serde(default)]
     pub mode: Option<Mode>,
+    /// What a send this rule refuses gets: blocked, or handed off.
+    #[serde(default)]
+    pub action: RuleAction,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -323,6 +372,9 @@ pub struct ContentSection {
     pub terms: Vec<ContentTermsDoc>,
     #[serde(default)]
     pub mode: Option<Mode>,
+    /// What a send the classifier finds gets: blocked, or handed off.
+    #[serde(default)]
+    pub action: RuleAction,
 }
 
 fn default_true() -> bool {

@@ -158,8 +158,16 @@ mod native {
             &request.attributes,
             &wa_egress_guard::training::parts::MemoryStore::default(),
         );
-        if !matches!(step, HeadersStep::InspectBody | HeadersStep::Strip { .. }) {
+        if !matches!(
+            step,
+            HeadersStep::InspectBody
+                | HeadersStep::InspectRewritable { .. }
+                | HeadersStep::Strip { .. }
+        ) {
             return 0;
+        }
+        if matches!(step, HeadersStep::InspectRewritable { .. }) {
+            flow.framing_removed();
         }
         // A refused request forwards nothing; the bench counts what reaches the upstream.
         let forwarded = wa_egress_guard::cases::drive_body(

@@ -13,6 +13,8 @@ mod decision_logs;
 #[cfg(test)]
 mod differential;
 #[cfg(test)]
+mod handoff;
+#[cfg(test)]
 mod host_faults;
 #[cfg(test)]
 mod host_mechanics;

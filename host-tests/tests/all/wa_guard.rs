@@ -519,6 +519,20 @@ fn explain_gives_the_demo_decisions() {
             "pilot",
         ),
         (
+            "hand-off origin poem to a Spanish number",
+            http(
+                "graph.facebook.com",
+                OTHER_LINE,
+                Some("spiffe://cluster.local/ns/concierge/sa/chatbot"),
+                &[],
+                text_send("Sure! Here is a short poem about the sea, as you asked.")
+                    .replace("+16505550147", "+34612345678")
+                    .as_bytes(),
+            ),
+            "handoff",
+            "concierge",
+        ),
+        (
             "oversize",
             http(
                 "graph.facebook.com",
@@ -672,6 +686,54 @@ fn explain_says_why() {
     assert!(text.contains("score     0."), "{text}");
     assert!(text.contains("signals   "), "{text}");
     assert!(text.contains("identity  none"), "{text}");
+}
+
+/// A hand-off's text form shows the message the upstream receives instead of the send.
+#[test]
+fn explain_shows_the_hand_off_message() {
+    let path = scratch("handoff.json");
+    let request = serde_json::json!({
+        "authority": "graph.facebook.com", "path": OTHER_LINE,
+        "headers": {"x-wa-guard-identity": "spiffe://cluster.local/ns/concierge/sa/chatbot",
+                    "x-request-id": "0f4e2c1a-9b7d-4e3f-8a21-6c5d4b3a2f10"},
+        "properties": {"source.address": "127.0.0.1:40000"},
+        "body": serde_json::from_str::<Value>(&text_send(LONG_ANSWER)).unwrap(),
+    });
+    std::fs::write(&path, request.to_string()).unwrap();
+    let out = wa_guard(&[
+        "explain",
+        "policies/examples/demo.json",
+        path.to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("decision  handoff (rule concierge, reason general_assistant_origin)"),
+        "{text}"
+    );
+    let forwarded = text
+        .lines()
+        .find_map(|l| l.strip_prefix("forwarded "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let sent: Value = serde_json::from_str(forwarded).unwrap();
+    assert_eq!(sent["interactive"]["type"], "cta_url");
+    assert_eq!(
+        sent["interactive"]["action"]["parameters"]["url"],
+        "https://app.example/assistant?ref=0f4e2c1a-9b7d-4e3f-8a21-6c5d4b3a2f10&lang=en"
+    );
+    assert!(!text.contains("compound interest"), "{text}");
+    // The JSON form carries the same message.
+    let out = wa_guard(&[
+        "explain",
+        "--format",
+        "json",
+        "policies/examples/demo.json",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let explained: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(explained["evaluation"]["decision"], "handoff");
+    assert_eq!(explained["forwarded"], sent);
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn one_request(
         RequestFlow::on_request_headers(policy, head, attrs, &MemoryStore::default());
     emit(policy, &mut flow);
     let mut blocked = matches!(step, HeadersStep::Respond(_));
-    if matches!(step, HeadersStep::InspectBody) {
+    if matches!(step, HeadersStep::InspectBody | HeadersStep::InspectRewritable { .. }) {
         // Envoy buffers the body; the glue reads it once, at the end of the stream (a copy).
         let mut read = |n: usize| Some(body[..n.min(body.len())].to_vec());
         let step = flow.on_request_body(policy, body.len(), true, &mut read);

@@ -92,7 +92,7 @@ Options:
   --peer ADDR         the caller's address, Envoy's `source.address` (e.g. 127.0.0.1:40000)
   --attr NAME=VALUE   any other attribute by Envoy's name, e.g.
                       --attr connection.uri_san_peer_certificate=spiffe://cluster.local/ns/a/sa/b
-  --format json       the decision record as JSON
+  --format json       the decision record as JSON (`forwarded`: a hand-off's message)
 
 Examples:
   wa-guard explain policies/default.json send.http
@@ -463,6 +463,7 @@ fn action(a: Action) -> &'static str {
         Action::Allow => "allow",
         Action::Block => "block",
         Action::Audit => "audit",
+        Action::Handoff => "handoff",
     }
 }
 
@@ -472,7 +473,13 @@ fn print_outcome(head: &RequestHead, o: &Outcome) {
         Evaluation::Ungoverned => {
             println!("decision  none: not a request this policy governs (forwarded untouched)")
         }
-        Evaluation::Whatsapp(d) => print_decision(d),
+        Evaluation::Whatsapp(d) => {
+            print_decision(d);
+            // A hand-off forwards the policy's message instead of the send: show it.
+            if let (Action::Handoff, Some(body)) = (&d.action, &o.forwarded) {
+                println!("forwarded {}", String::from_utf8_lossy(body));
+            }
+        }
         Evaluation::Upload(u) => print_upload(u),
     }
     if let Some(r) = &o.reply {
@@ -561,9 +568,17 @@ fn outcome_json(head: &RequestHead, o: &Outcome) -> Value {
             "bytes_out": u.counts.bytes_out,
         }),
     };
+    // A hand-off's message, as the upstream receives it in place of the send.
+    let forwarded = match (&o.evaluation, &o.forwarded) {
+        (Evaluation::Whatsapp(d), Some(body)) if matches!(d.action, Action::Handoff) => {
+            serde_json::from_slice::<Value>(body).ok()
+        }
+        _ => None,
+    };
     json!({
         "request": {"method": head.method, "authority": head.authority, "path": head.path},
         "evaluation": evaluation,
+        "forwarded": forwarded,
         "status": o.reply.as_ref().map_or(200, |r| r.status),
         "reply": o.reply.as_ref().map(|r| String::from_utf8_lossy(&r.body).into_owned()),
         "log": o.log_line.as_deref().and_then(|l| serde_json::from_str::<Value>(l).ok()),

@@ -240,6 +240,8 @@ pub struct Tally {
     pub allow: f64,
     pub block: f64,
     pub audit: f64,
+    /// Sends replaced by the policy's hand-off message.
+    pub handoff: f64,
 }
 
 #[derive(Debug, Default)]
@@ -320,7 +322,8 @@ impl Inventory {
     fn add_decision(&mut self, d: DecisionLine) {
         self.see(d.ts, d.policy.as_ref());
         let w = d.weight;
-        let would_block = d.decision == "block" || d.decision == "audit";
+        // A hand-off stopped the send as a block does (the policy's message went instead).
+        let would_block = matches!(d.decision.as_str(), "block" | "audit" | "handoff");
         let key = (
             d.identity.clone().unwrap_or_else(|| UNIDENTIFIED.into()),
             d.identity_source.clone().unwrap_or_default(),
@@ -387,11 +390,11 @@ impl Inventory {
             let u = n.users.entry(key).or_default();
             u.sends += w;
             match d.decision.as_str() {
-                "block" => add(&mut u.blocked, &d.rule, w),
+                "block" | "handoff" => add(&mut u.blocked, &d.rule, w),
                 "audit" => add(&mut u.audited, &d.rule, w),
                 _ => {}
             }
-            if d.decision != "block" {
+            if d.decision != "block" && d.decision != "handoff" {
                 n.passed_lines += 1;
             }
         }
@@ -470,6 +473,7 @@ impl Inventory {
                 "allow" => slot.allow += w,
                 "block" => slot.block += w,
                 "audit" => slot.audit += w,
+                "handoff" => slot.handoff += w,
                 _ => {}
             }
         }

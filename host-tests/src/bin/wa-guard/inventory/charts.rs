@@ -15,6 +15,7 @@ pub const BLUE: &str = "#4e79a7";
 pub const ALLOW: &str = "#59a14f";
 pub const AUDIT: &str = "#edc948";
 pub const BLOCK: &str = "#e15759";
+pub const HANDOFF: &str = "#4e79a7";
 
 const LABEL_WIDTH: f64 = 280.0;
 const BAR_AREA: f64 = 520.0;
@@ -279,8 +280,8 @@ pub fn histogram(title: &str, counts: &[f64; 10], threshold: f64) -> Option<Stri
     Some(svg)
 }
 
-/// Decisions over time: a stacked column per bucket (allow, audit, block).
-pub fn timeline(title: &str, buckets: &[(String, [f64; 3])]) -> Option<String> {
+/// Decisions over time: a stacked column per bucket (allow, audit, block, handoff).
+pub fn timeline(title: &str, buckets: &[(String, [f64; 4])]) -> Option<String> {
     const H: f64 = 220.0;
     const BASE: f64 = 180.0;
     const LEFT: f64 = 50.0;
@@ -297,7 +298,12 @@ pub fn timeline(title: &str, buckets: &[(String, [f64; 3])]) -> Option<String> {
     let width = LEFT + column * count + 20.0;
     let mut svg = String::new();
     open_svg(&mut svg, width.max(420.0), H, title);
-    let names = [("allow", ALLOW), ("audit", AUDIT), ("block", BLOCK)];
+    let names = [
+        ("allow", ALLOW),
+        ("audit", AUDIT),
+        ("block", BLOCK),
+        ("handoff", HANDOFF),
+    ];
     let mut lx = LEFT;
     for (name, colour) in names {
         let _ = write!(

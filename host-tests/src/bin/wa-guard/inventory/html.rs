@@ -351,10 +351,15 @@ fn timeline_note(inv: &Inventory) -> String {
 }
 
 fn timeline(inv: &Inventory) -> Option<String> {
-    let buckets: Vec<(String, [f64; 3])> = inv
+    let buckets: Vec<(String, [f64; 4])> = inv
         .timeline()
         .into_iter()
-        .map(|(start, t)| (time::format_seconds(start), [t.allow, t.audit, t.block]))
+        .map(|(start, t)| {
+            (
+                time::format_seconds(start),
+                [t.allow, t.audit, t.block, t.handoff],
+            )
+        })
         .collect();
     charts::timeline("decisions over time", &buckets)
 }

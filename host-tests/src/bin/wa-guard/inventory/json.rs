@@ -77,7 +77,8 @@ pub fn document(inv: &Inventory, j: &Judgement) -> Value {
         .into_iter()
         .map(|(start, t)| {
             json!({"bucket": time::format_seconds(start), "allow": number(t.allow),
-                   "block": number(t.block), "audit": number(t.audit)})
+                   "block": number(t.block), "audit": number(t.audit),
+                   "handoff": number(t.handoff)})
         })
         .collect();
     let training: Vec<Value> = inv

@@ -38,7 +38,7 @@ const MAX_PREFIX: usize = 512;
 pub const MIN_SAMPLE: f64 = 0.0001;
 
 /// The decisions of a WhatsApp decision line, and of a training-upload line.
-const DECISIONS: &[&str] = &["allow", "block", "audit"];
+const DECISIONS: &[&str] = &["allow", "block", "audit", "handoff"];
 const TRAINING_DECISIONS: &[&str] = &["forward", "strip", "block", "audit", "exclusive"];
 
 /// Why a filter line was not counted (the `malformed_reasons` of the JSON).
@@ -632,6 +632,20 @@ mod tests {
             panic!("not a decision")
         };
         assert_eq!((d.weight, d.bucket), (4.0, Some(9)));
+        // A hand-off is a decision of its own, always logged (sample 1).
+        let handoff = r#"{"event":"wa_egress_guard.decision","decision":"handoff","rule":"concierge","sample":1,"handoff_language":"es"}"#;
+        let Line::Decision(d) = classify(handoff) else {
+            panic!("not a decision")
+        };
+        assert_eq!((d.decision.as_str(), d.weight), ("handoff", 1.0));
+        assert!(matches!(
+            classify(&handoff.replace("\"sample\":1", "\"sample\":0.5")),
+            Line::Malformed(why::SUSPECT_SAMPLE)
+        ));
+        assert!(matches!(
+            classify(&handoff.replace("handoff\",\"rule", "rewrite\",\"rule")),
+            Line::Malformed(why::UNKNOWN_DECISION)
+        ));
         let docker = format!(
             "{{\"log\":{},\"stream\":\"stderr\"}}",
             serde_json::to_string(envoy).unwrap()
