@@ -19,7 +19,10 @@ use std::sync::Arc;
 /// each new delivery to a held buffer before the filter sees it and answers 413 when the sum
 /// passes the limit. An HTTP/2 delivery is one DATA frame (16 KiB unless the peer was allowed
 /// more), but an HTTP/1.1 delivery is whatever one socket read brought, up to the limit itself
-/// when the client is ahead of the proxy: any hold could then be refused.
+/// when the client is ahead of the proxy: any hold could then be refused. An HTTP/3 delivery
+/// can also be large (the readable bytes of a QUIC stream after a gap is filled), and a
+/// stream read-disabled for long can hand over its pending data at once: there a hold can still
+/// meet Envoy's 413, which refuses the upload (fail closed) but is the price of trailers.
 pub const HOLD_LIMIT: usize = 256 * 1024;
 
 /// Whether a request on this downstream protocol (`request.protocol`) can end with trailers

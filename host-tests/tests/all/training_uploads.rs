@@ -11,12 +11,17 @@ const FROM_WHATSAPP: &str = "{\"messages\":[{\"role\":\"user\",\"content\":\"hol
 #[test]
 fn whatsapp_records_are_stripped_from_a_streamed_upload_whatever_the_chunking() {
     let body = format!("{CLEAN}{FROM_WHATSAPP}{CLEAN}");
-    for chunking in [
+    // HTTP/2 holds output in the host's buffer (for trailers); HTTP/1.1 forwards it at once.
+    let chunkings = [
         Chunking::Whole,
         Chunking::Every(1),
         Chunking::Every(10),
         Chunking::SplitAt(vec![CLEAN.len() + 5]),
-    ] {
+    ];
+    for (protocol, chunking) in ["HTTP/2", "HTTP/1.1"]
+        .into_iter()
+        .flat_map(|p| chunkings.iter().map(move |c| (p, c.clone())))
+    {
         let mut filter = default_filter();
         let outcome = filter
             .request()
@@ -24,6 +29,7 @@ fn whatsapp_records_are_stripped_from_a_streamed_upload_whatever_the_chunking() 
             .authority("api.openai.com")
             .path("/v1/files")
             .header("content-type", "application/jsonl")
+            .property("request.protocol", protocol)
             .body(&body)
             .chunking(chunking.clone())
             .send()
@@ -37,8 +43,8 @@ fn whatsapp_records_are_stripped_from_a_streamed_upload_whatever_the_chunking() 
         // The length changes, so the filter drops content-length in the headers callback.
         let forwarded = outcome.upstream.headers.as_ref().unwrap();
         assert!(!forwarded.contains("content-length"), "{forwarded:?}");
-        // A small upload's output stays in the host's buffer until the end (so that trailers
-        // could still be written): only StopIterationAndBuffer (1) or Continue (0).
+        // Only StopIterationAndBuffer (1, HTTP/2: a small upload's output stays in the host's
+        // buffer until the end, so that trailers could still be written) or Continue (0).
         assert!(
             outcome
                 .callbacks
@@ -46,6 +52,16 @@ fn whatsapp_records_are_stripped_from_a_streamed_upload_whatever_the_chunking() 
                 .filter(|c| c.name == "proxy_on_request_body")
                 .all(|c| matches!(c.result, Some(0 | 1)))
         );
+        let held = outcome
+            .callbacks
+            .iter()
+            .filter(|c| c.name == "proxy_on_request_body" && c.result == Some(1))
+            .count();
+        if protocol == "HTTP/1.1" {
+            assert_eq!(held, 0, "{chunking:?}: {:?}", outcome.callbacks);
+        } else if chunking != Chunking::Whole {
+            assert!(held > 0, "{chunking:?}: {:?}", outcome.callbacks);
+        }
         let verdict = Verdict::from_outcome(&outcome);
         assert_eq!(verdict.decision, "strip");
         assert_eq!(verdict.rule.as_deref(), Some("openai-files"));
