@@ -430,27 +430,17 @@ impl Policy {
             );
         }
 
-        let training = match doc.training.as_ref().map(TrainingPolicy::compile) {
-            Some(Ok(t)) => Some(t),
-            Some(Err(errs)) => {
-                errs.into_iter().for_each(|(p, m)| push(p, m));
-                None
-            }
-            None => None,
-        };
+        let training = compiled_section(
+            doc.training.as_ref().map(TrainingPolicy::compile),
+            &mut push,
+        );
 
-        let handoff = match doc
-            .handoff
-            .as_ref()
-            .map(crate::handoff::HandoffPolicy::compile)
-        {
-            Some(Ok(h)) => Some(h),
-            Some(Err(errs)) => {
-                errs.into_iter().for_each(|(p, m)| push(p, m));
-                None
-            }
-            None => None,
-        };
+        let handoff = compiled_section(
+            doc.handoff
+                .as_ref()
+                .map(crate::handoff::HandoffPolicy::compile),
+            &mut push,
+        );
         if doc.handoff.is_none() {
             for path in handoff_rules(doc) {
                 push(
@@ -460,18 +450,12 @@ impl Policy {
             }
         }
 
-        let webhook = match doc
-            .webhook
-            .as_ref()
-            .map(crate::webhook::WebhookPolicy::compile)
-        {
-            Some(Ok(w)) => Some(w),
-            Some(Err(errs)) => {
-                errs.into_iter().for_each(|(p, m)| push(p, m));
-                None
-            }
-            None => None,
-        };
+        let webhook = compiled_section(
+            doc.webhook
+                .as_ref()
+                .map(crate::webhook::WebhookPolicy::compile),
+            &mut push,
+        );
 
         match classifier {
             Some(classifier) if problems.is_empty() => Ok(Self {
@@ -630,6 +614,21 @@ fn is_rule_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// An optional section compiled on its own: its problems (JSON path, message) join the
+/// policy's, and a section with problems is left out.
+fn compiled_section<T>(
+    compiled: Option<Result<T, Vec<(String, String)>>>,
+    push: &mut impl FnMut(String, String),
+) -> Option<T> {
+    match compiled? {
+        Ok(section) => Some(section),
+        Err(problems) => {
+            problems.into_iter().for_each(|(p, m)| push(p, m));
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,34 @@ use crate::support::*;
 const CLEAN: &str = "{\"messages\":[{\"role\":\"user\",\"content\":\"Where is my parcel?\"},{\"role\":\"assistant\",\"content\":\"It ships today.\"}]}\n";
 const FROM_WHATSAPP: &str = "{\"messages\":[{\"role\":\"user\",\"content\":\"hola\"}],\"meta\":{\"message_id\":\"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz\"}}\n";
 
+/// A JSONL upload to OpenAI's files endpoint, the request the tests here send.
+fn upload(filter: &mut host_tests::Filter) -> host_tests::RequestBuilder<'_> {
+    filter
+        .request()
+        .method("POST")
+        .authority("api.openai.com")
+        .path("/v1/files")
+        .header("content-type", "application/jsonl")
+}
+
+/// About 1.2 MiB of JSONL with one WhatsApp record after the first 100 KiB.
+fn large_upload() -> String {
+    let mut body = CLEAN.repeat(100 * 1024 / CLEAN.len());
+    body.push_str(FROM_WHATSAPP);
+    body.push_str(&CLEAN.repeat(1100 * 1024 / CLEAN.len()));
+    body
+}
+
+/// Deliveries of a client ahead of the proxy: 100 KiB, then nearly Envoy's whole buffer
+/// limit in one read, then the rest.
+fn client_ahead_of_the_proxy() -> Chunking {
+    let first = 100 * 1024;
+    Chunking::SplitAt(vec![
+        first,
+        first + host_tests::ENVOY_DEFAULT_BUFFER_LIMIT - 8 * 1024,
+    ])
+}
+
 #[test]
 fn whatsapp_records_are_stripped_from_a_streamed_upload_whatever_the_chunking() {
     let body = format!("{CLEAN}{FROM_WHATSAPP}{CLEAN}");
@@ -23,12 +51,7 @@ fn whatsapp_records_are_stripped_from_a_streamed_upload_whatever_the_chunking() 
         .flat_map(|p| chunkings.iter().map(move |c| (p, c.clone())))
     {
         let mut filter = default_filter();
-        let outcome = filter
-            .request()
-            .method("POST")
-            .authority("api.openai.com")
-            .path("/v1/files")
-            .header("content-type", "application/jsonl")
+        let outcome = upload(&mut filter)
             .property("request.protocol", protocol)
             .body(&body)
             .chunking(chunking.clone())
@@ -75,12 +98,7 @@ fn whatsapp_records_are_stripped_from_a_streamed_upload_whatever_the_chunking() 
 fn an_upload_ending_with_trailers_is_finished_in_the_trailers_callback() {
     let body = format!("{CLEAN}{}", FROM_WHATSAPP.trim_end());
     let mut filter = default_filter();
-    let outcome = filter
-        .request()
-        .method("POST")
-        .authority("api.openai.com")
-        .path("/v1/files")
-        .header("content-type", "application/jsonl")
+    let outcome = upload(&mut filter)
         .body(&body)
         .chunking(Chunking::Every(16))
         .trailer("x-checksum", "abc")
@@ -99,12 +117,7 @@ fn an_upload_ending_with_trailers_is_finished_in_the_trailers_callback() {
 fn a_large_upload_streams_with_a_bounded_hold() {
     let body = CLEAN.repeat(600 * 1024 / CLEAN.len());
     let mut filter = default_filter();
-    let outcome = filter
-        .request()
-        .method("POST")
-        .authority("api.openai.com")
-        .path("/v1/files")
-        .header("content-type", "application/jsonl")
+    let outcome = upload(&mut filter)
         .property("request.protocol", "HTTP/2")
         .body(body.as_bytes())
         .chunking(Chunking::Every(16 * 1024 + 7))
@@ -135,22 +148,13 @@ fn a_large_upload_streams_with_a_bounded_hold() {
 /// callback forwards what it stripped, the last record included.
 #[test]
 fn an_http1_upload_delivered_in_reads_as_large_as_the_buffer_limit_is_never_refused() {
-    let mut body = CLEAN.repeat(100 * 1024 / CLEAN.len());
-    body.push_str(FROM_WHATSAPP);
-    body.push_str(&CLEAN.repeat(1100 * 1024 / CLEAN.len()));
+    let mut body = large_upload();
     body.push_str(FROM_WHATSAPP.trim_end());
-    let first = 100 * 1024;
-    let second = first + host_tests::ENVOY_DEFAULT_BUFFER_LIMIT - 8 * 1024;
     let mut filter = default_filter();
-    let outcome = filter
-        .request()
-        .method("POST")
-        .authority("api.openai.com")
-        .path("/v1/files")
-        .header("content-type", "application/jsonl")
+    let outcome = upload(&mut filter)
         .property("request.protocol", "HTTP/1.1")
         .body(body.as_bytes())
-        .chunking(Chunking::SplitAt(vec![first, second]))
+        .chunking(client_ahead_of_the_proxy())
         .send()
         .unwrap();
     assert!(!outcome.payload_too_large, "{:?}", outcome.callbacks);
@@ -181,21 +185,12 @@ fn an_http1_upload_delivered_in_reads_as_large_as_the_buffer_limit_is_never_refu
 /// by default, so this needs a peer allowed frames near the whole buffer limit.)
 #[test]
 fn a_held_buffer_past_the_limit_is_envoys_413_and_nothing_unstripped_leaves() {
-    let mut body = CLEAN.repeat(100 * 1024 / CLEAN.len());
-    body.push_str(FROM_WHATSAPP);
-    body.push_str(&CLEAN.repeat(1100 * 1024 / CLEAN.len()));
-    let first = 100 * 1024;
-    let second = first + host_tests::ENVOY_DEFAULT_BUFFER_LIMIT - 8 * 1024;
+    let body = large_upload();
     let mut filter = default_filter();
-    let outcome = filter
-        .request()
-        .method("POST")
-        .authority("api.openai.com")
-        .path("/v1/files")
-        .header("content-type", "application/jsonl")
+    let outcome = upload(&mut filter)
         .property("request.protocol", "HTTP/2")
         .body(body.as_bytes())
-        .chunking(Chunking::SplitAt(vec![first, second]))
+        .chunking(client_ahead_of_the_proxy())
         .send()
         .unwrap();
     assert!(outcome.payload_too_large, "{:?}", outcome.callbacks);
@@ -212,12 +207,7 @@ fn trailers_after_a_release_with_a_held_line_refuse_the_upload() {
     let mut body = CLEAN.repeat(wa_egress_guard::training::upload::HOLD_LIMIT / CLEAN.len() + 1);
     body.push_str(CLEAN.trim_end());
     let mut filter = default_filter();
-    let outcome = filter
-        .request()
-        .method("POST")
-        .authority("api.openai.com")
-        .path("/v1/files")
-        .header("content-type", "application/jsonl")
+    let outcome = upload(&mut filter)
         .body(body.as_bytes())
         .chunking(Chunking::Whole)
         .trailer("x-upload-checksum", "sha256=0")

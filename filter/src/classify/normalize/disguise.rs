@@ -467,6 +467,7 @@ mod tests {
             "Your *new* plan is *active*",
             "5*3 = 15",
             "__init__",
+            "新宿**支店**で",
         ] {
             assert_eq!(undo(kept), None, "{kept}");
         }
