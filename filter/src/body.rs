@@ -133,10 +133,7 @@ fn parse_fields(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<(Value, Option<Value>), BodyProblem> {
-    let mime = content_type
-        .and_then(|c| c.split(';').next())
-        .map(|c| c.trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let mime = crate::media_type::essence(content_type.unwrap_or_default());
     let trimmed = body.trim_ascii_start();
     let trimmed = trimmed.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(trimmed);
     if trimmed.is_empty() {

@@ -261,12 +261,9 @@ pub fn link_request_id<'a>(request_id: &'a str, key: &str) -> Cow<'a, str> {
         return Cow::Borrowed(request_id);
     }
     let mac = crate::webhook::hmac_sha256(key.as_bytes(), request_id.as_bytes());
-    Cow::Owned(
-        mac.iter()
-            .take(LINK_HASH_BYTES)
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
+    Cow::Owned(crate::hex::encode(
+        mac.iter().take(LINK_HASH_BYTES).copied(),
+    ))
 }
 
 /// The phone-number id as the link renders it: Graph's ids are digits; anything else (which
@@ -658,11 +655,7 @@ fn is_language(s: &str) -> bool {
 
 /// `application/json`, with any parameters.
 fn is_json_media_type(content_type: Option<&str>) -> bool {
-    content_type.is_some_and(|ct| {
-        ct.split(';')
-            .next()
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-    })
+    content_type.is_some_and(|ct| crate::media_type::is(ct, "application/json"))
 }
 
 /// Whether the query string carries a field Graph would read as the message's own, besides

@@ -567,11 +567,7 @@ fn handoff_rules(doc: &PolicyDocument) -> Vec<String> {
 /// classifier model's version).
 pub fn short_hash(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(Sha256::digest(bytes).into_iter().take(6))
 }
 
 /// A path id as rules compare it: lowercased, and numeric ids as numbers (`0106...` is

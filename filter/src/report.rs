@@ -449,11 +449,7 @@ pub fn recipient_hash(recipient: &str, salt: &str) -> String {
     h.update(salt.as_bytes());
     h.update([0]);
     h.update(digits.as_bytes());
-    h.finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(h.finalize().into_iter().take(8))
 }
 
 /// The 403 for a refused training upload, in the OpenAI-style error shape most vendor SDKs parse.

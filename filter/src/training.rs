@@ -283,8 +283,7 @@ impl TrainingPolicy {
         encoding: &ContentEncoding,
         file_stage: Option<multipart::FileStage>,
     ) -> Stripper {
-        let ct = content_type.unwrap_or("").to_ascii_lowercase();
-        let mime = ct.split(';').next().unwrap_or("").trim().to_owned();
+        let mime = crate::media_type::essence(content_type.unwrap_or(""));
         let format = match format {
             BodyFormat::Auto => match mime.as_str() {
                 "multipart/form-data" => BodyFormat::Multipart,
@@ -299,7 +298,10 @@ impl TrainingPolicy {
             // they are refused as such (`on_uninspectable`), never read as text.
             _ if is_protobuf(&mime) => Box::new(Refuse::new(StripError::ProtobufBody)),
             BodyFormat::Multipart => {
-                match (multipart::boundary(content_type.unwrap_or("")), file_stage) {
+                match (
+                    crate::media_type::boundary(content_type.unwrap_or("")),
+                    file_stage,
+                ) {
                     (Some(b), Some(make)) => Box::new(multipart::MultipartStage::with_file_stage(
                         Arc::clone(&self.ctx),
                         &b,

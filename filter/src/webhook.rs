@@ -85,18 +85,9 @@ fn parse_signature(header: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
         let [hi, lo] = pair else { return None };
-        *byte = (hex_digit(*hi)? << 4) | hex_digit(*lo)?;
+        *byte = (crate::hex::digit(*hi)? << 4) | crate::hex::digit(*lo)?;
     }
     Some(out)
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Equality whose time does not depend on where two digests first differ.

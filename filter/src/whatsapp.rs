@@ -228,8 +228,8 @@ pub(crate) fn percent_decode(s: &str) -> String {
     while let Some(&b) = bytes.get(i) {
         if b == b'%'
             && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(hex),
-                bytes.get(i + 2).and_then(hex),
+                bytes.get(i + 1).and_then(|&c| crate::hex::digit(c)),
+                bytes.get(i + 2).and_then(|&c| crate::hex::digit(c)),
             )
         {
             out.push(h << 4 | l);
@@ -240,15 +240,6 @@ pub(crate) fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: &u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 fn is_version(seg: &str) -> bool {

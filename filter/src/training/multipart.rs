@@ -11,6 +11,7 @@ use super::stage::{
     JsonDocumentStage, LineKind, LineStage, Passthrough, Refuse, Stage, StageContext, StripError,
     StripStats,
 };
+use crate::media_type::{self, parameters};
 use std::sync::Arc;
 
 /// Part headers larger than this are malformed.
@@ -49,82 +50,6 @@ pub struct MultipartStage {
 
 /// Makes the stage for a file part.
 pub type FileStage = Box<dyn FnOnce() -> Box<dyn Stage>>;
-
-/// Extracts the boundary parameter from a `multipart/form-data` content type, reading its
-/// parameters quote-aware (RFC 2045: `boundary="a;b"` is one boundary). `None`, so that the
-/// body is refused, when parsers would disagree on it: a boundary given twice (Werkzeug keeps
-/// the last, Go refuses, PHP takes the first), another parameter whose name holds `boundary`
-/// (`xboundary=`), or `boundary=` inside another parameter's quoted value (PHP finds the first
-/// `boundary` substring: `charset="utf-8;boundary=outer"; boundary=inner`).
-pub fn boundary(content_type: &str) -> Option<String> {
-    let (_, rest) = content_type.split_once(';')?;
-    let params = parameters(rest)?;
-    let named = params
-        .iter()
-        .filter(|(k, _)| k.contains("boundary"))
-        .count();
-    if named != 1 || boundary_assignments(content_type) != 1 {
-        return None;
-    }
-    params
-        .into_iter()
-        .find_map(|(k, v)| (k == "boundary").then_some(v))
-        .filter(|b| !b.is_empty() && b.len() <= 200)
-}
-
-/// How many times `boundary` followed by `=` (blanks allowed between) occurs anywhere in a
-/// content type, quoted or not.
-fn boundary_assignments(content_type: &str) -> usize {
-    let lower = content_type.to_ascii_lowercase();
-    memchr::memmem::find_iter(lower.as_bytes(), b"boundary")
-        .filter(|&i| {
-            lower
-                .get(i + "boundary".len()..)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .count()
-}
-
-/// A header value's `;`-separated parameters (after its first value), names lowercased and
-/// values unquoted. Quote-aware: a `;` inside quotes does not split, and `\` escapes the next
-/// character inside quotes. `None` when a quote is left open.
-fn parameters(v: &str) -> Option<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    let (mut key, mut value) = (String::new(), String::new());
-    let (mut in_value, mut quoted, mut escaped) = (false, false, false);
-    let mut push = |key: &mut String, value: &mut String, in_value: bool| {
-        if in_value {
-            out.push((
-                key.trim().to_ascii_lowercase(),
-                std::mem::take(value).trim().to_owned(),
-            ));
-        }
-        key.clear();
-        value.clear();
-    };
-    for c in v.chars() {
-        match c {
-            _ if escaped => {
-                value.push(c);
-                escaped = false;
-            }
-            '\\' if quoted => escaped = true,
-            '"' if in_value => quoted = !quoted,
-            ';' if !quoted => {
-                push(&mut key, &mut value, in_value);
-                in_value = false;
-            }
-            '=' if !in_value => in_value = true,
-            c if in_value => value.push(c),
-            c => key.push(c),
-        }
-    }
-    if quoted || escaped {
-        return None;
-    }
-    push(&mut key, &mut value, in_value);
-    Some(out)
-}
 
 impl MultipartStage {
     pub fn new(ctx: Arc<StageContext>, boundary: &str) -> Self {
@@ -398,8 +323,8 @@ pub fn stage_for_file(
     content_type: &str,
 ) -> Box<dyn Stage> {
     let ext = filename.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
-    let ct = content_type.split(';').next().unwrap_or("").trim();
-    match (ext, ct) {
+    let ct = media_type::essence(content_type);
+    match (ext, ct.as_str()) {
         ("jsonl" | "ndjson" | "jsonlines", _)
         | (
             _,

@@ -739,7 +739,7 @@ fn a_boundary_parsers_would_read_differently_is_none() {
         "multipart/form-data; boundary=",
         "multipart/form-data",
     ] {
-        assert_eq!(multipart::boundary(ct), None, "{ct}");
+        assert_eq!(crate::media_type::boundary(ct), None, "{ct}");
     }
     for (ct, want) in [
         (
@@ -752,7 +752,11 @@ fn a_boundary_parsers_would_read_differently_is_none() {
         ),
         ("multipart/form-data; boundary = \"q\\\"x\"", "q\"x"),
     ] {
-        assert_eq!(multipart::boundary(ct).as_deref(), Some(want), "{ct}");
+        assert_eq!(
+            crate::media_type::boundary(ct).as_deref(),
+            Some(want),
+            "{ct}"
+        );
     }
 }
 

@@ -2,6 +2,8 @@
 //! audio) and a flow's `/assets` (the Flow JSON). A text-like file is read so that an answer
 //! cannot travel as a `.txt` with a neutral caption; images, audio and video are not text.
 
+use crate::media_type;
+
 /// Part headers larger than this are malformed.
 const MAX_PART_HEADERS: usize = 16 << 10;
 
@@ -84,30 +86,13 @@ pub enum MultipartError {
     TransferEncoded,
 }
 
-/// The boundary parameter of a `multipart/*` content type.
+/// The boundary parameter of a `multipart/*` content type, read as the training side reads it
+/// ([`media_type::boundary`]: `None` where parsers would disagree on it).
 pub fn boundary(content_type: &str) -> Option<String> {
-    let mut params = content_type.split(';');
-    let mime = params.next()?.trim().to_ascii_lowercase();
-    if !mime.starts_with("multipart/") {
+    if !media_type::essence(content_type).starts_with("multipart/") {
         return None;
     }
-    let rest: Vec<&str> = params.collect();
-    let params = parameters(&rest.join(";"));
-    // Parsers disagree when a content type names a boundary twice or hides the word in
-    // another parameter (`xboundary=AAA; boundary=b`: PHP takes the first match): no boundary
-    // then, so the body is unreadable and refused.
-    if params
-        .iter()
-        .filter(|(k, _)| k.contains("boundary"))
-        .count()
-        != 1
-    {
-        return None;
-    }
-    params
-        .into_iter()
-        .find_map(|(k, v)| (k == "boundary").then_some(v))
-        .filter(|b| !b.is_empty() && b.len() <= 200)
+    media_type::boundary(content_type)
 }
 
 /// Splits a whole multipart body into its parts. A body without its closing delimiter, or with
@@ -151,7 +136,7 @@ pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, Multip
             .map_err(|_| MultipartError::Malformed)?;
         let content = rest.get(head_end + 4..).ok_or(MultipartError::Malformed)?;
         let end = find(content, delimiter.as_bytes()).ok_or(MultipartError::Malformed)?;
-        let head = PartHead::parse(headers);
+        let head = PartHead::parse(headers).ok_or(MultipartError::Malformed)?;
         if head.transfer_encoded {
             return Err(MultipartError::TransferEncoded);
         }
@@ -164,42 +149,6 @@ pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, Multip
 fn skip_padding(b: &[u8]) -> &[u8] {
     let n = b.iter().take_while(|c| matches!(c, b' ' | b'\t')).count();
     b.get(n..).unwrap_or_default()
-}
-
-/// A header value's `;`-separated parameters, quote-aware: a `;` inside quotes does not split
-/// (`name="a;b"`), and `\"` escapes a quote.
-fn parameters(v: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let (mut quoted, mut escaped) = (false, false);
-    let mut push = |p: &str| {
-        if let Some((k, v)) = p.split_once('=') {
-            out.push((
-                k.trim().to_ascii_lowercase(),
-                v.trim().trim_matches('"').to_owned(),
-            ));
-        }
-    };
-    for c in v.chars() {
-        match c {
-            _ if escaped => {
-                current.push(c);
-                escaped = false;
-            }
-            '\\' if quoted => escaped = true,
-            '"' => {
-                quoted = !quoted;
-                current.push(c);
-            }
-            ';' if !quoted => {
-                push(&current);
-                current.clear();
-            }
-            c => current.push(c),
-        }
-    }
-    push(&current);
-    out
 }
 
 /// A part's headers, as read. A header given twice keeps its first value, as Go's and
@@ -217,7 +166,8 @@ struct PartHead {
 }
 
 impl PartHead {
-    fn parse(headers: &str) -> Self {
+    /// `None` when the headers are ambiguous (a quote left open in the disposition).
+    fn parse(headers: &str) -> Option<Self> {
         let mut h = Self::default();
         let (mut seen_type, mut seen_disposition, mut seen_encoding) = (false, false, false);
         for line in headers.split("\r\n") {
@@ -227,10 +177,11 @@ impl PartHead {
             let k = k.trim();
             if k.eq_ignore_ascii_case("content-type") && !seen_type {
                 seen_type = true;
-                h.content_type = v.split(';').next().map(|m| m.trim().to_ascii_lowercase());
+                h.content_type = Some(media_type::essence(v));
             } else if k.eq_ignore_ascii_case("content-disposition") && !seen_disposition {
                 seen_disposition = true;
-                for (pk, pv) in parameters(v) {
+                let (_, params) = v.split_once(';').unwrap_or((v, ""));
+                for (pk, pv) in media_type::parameters(params)? {
                     match pk.as_str() {
                         "name" => h.name = Some(pv),
                         "filename" => h.filename = Some(pv),
@@ -244,7 +195,7 @@ impl PartHead {
                 h.transfer_encoded = !matches!(e.as_str(), "" | "7bit" | "8bit" | "binary");
             }
         }
-        h
+        Some(h)
     }
 
     /// The part as the body reader sees it. Its file name is `filename*` where RFC 6266
@@ -298,12 +249,7 @@ fn extended_value(v: &str) -> String {
 ///   when they are text), as an undeclared part is;
 /// - image, audio or video (or an empty field) keeps the part's own declaration.
 pub fn stored_type(type_field: &str, declared: Option<&str>) -> Option<String> {
-    let t = type_field
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let t = media_type::essence(type_field);
     if type_field_is_text(&t) {
         return Some("text/plain".to_owned());
     }
@@ -402,7 +348,7 @@ impl MediaScan {
             match find(rest, b"\r\n\r\n") {
                 Some(end) if end <= MAX_PART_HEADERS => {
                     let headers = String::from_utf8_lossy(rest.get(..end).unwrap_or_default());
-                    let head = PartHead::parse(&headers);
+                    let head = PartHead::parse(&headers).ok_or(())?;
                     // The `type` field names what WhatsApp stores: only image, audio or video
                     // there lets the file stream unread.
                     if head.name.as_deref() == Some("type")
@@ -461,7 +407,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return None;
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 #[cfg(test)]
@@ -597,9 +543,15 @@ mod tests {
         let ps = parts(&b, "XyZ").unwrap();
         assert_eq!(ps[0].name.as_deref(), Some("text[body]"));
         assert_eq!(ps[0].filename, None);
+        // `boundary=` inside another parameter's quotes: PHP reads `outer`, Go and Werkzeug
+        // `inner`. Refused, as on the training side (it read `inner` before the two sides
+        // shared one reader).
         assert_eq!(
-            boundary("multipart/form-data; charset=\"utf-8;boundary=outer\"; boundary=inner")
-                .as_deref(),
+            boundary("multipart/form-data; charset=\"utf-8;boundary=outer\"; boundary=inner"),
+            None
+        );
+        assert_eq!(
+            boundary("multipart/form-data; charset=\"utf-8\"; boundary=inner").as_deref(),
             Some("inner")
         );
     }

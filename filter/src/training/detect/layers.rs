@@ -172,16 +172,10 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
     s.as_bytes()
         .chunks(2)
         .map(|pair| match pair {
-            [hi, lo] => Some(hex_digit(*hi)? << 4 | hex_digit(*lo)?),
+            [hi, lo] => Some(crate::hex::digit(*hi)? << 4 | crate::hex::digit(*lo)?),
             _ => None,
         })
         .collect()
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    char::from(b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// A JSON object or array written with HTML entities for its quotes (`{&quot;wa_id&quot;: ...}`,
@@ -320,7 +314,7 @@ mod tests {
     }
 
     fn hex(data: &[u8]) -> String {
-        data.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::encode(data.iter().copied())
     }
 
     const RECORD: &str = r#"{"messaging_product":"whatsapp","contacts":[{"wa_id":"16505551234"}]}"#;
