@@ -21,9 +21,14 @@ if str(BENCH_DIR) not in sys.path:
 import report  # noqa: E402
 import setups  # noqa: E402
 from machine import Machine  # noqa: E402
+from phases.harness import HarnessResults, HostTestsBench, NativeBench  # noqa: E402
+from phases.perf import PerfResults, PerfRun  # noqa: E402
+from phases.profile import ProfileResults  # noqa: E402
 from phases.requests import Decision, RequestResults, RequestRun, WorkloadInfo, summarise  # noqa: E402
+from phases.uploads import Upload, UploadData, UploadResults, summarise as summarise_uploads  # noqa: E402
 from phases.workers import WorkerMemory  # noqa: E402
 from processes import Memory  # noqa: E402
+from socket_client import UploadResponse  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +89,22 @@ FIGURES = {
 WORKER_RSS = {"bare": 67_000, "floor_headers": 100_000, "floor": 100_000, "guard": 140_000}
 
 
+def fixed_uploads() -> UploadResults:
+    def upload(setup: str, mb_per_s: float, cpu_ms_per_mb: float, hwm_kb: int, size: str | None = None) -> Upload:
+        response = UploadResponse(seconds=100 / mb_per_s, bytes=100_000_000, status=200,
+                                  headers={"x-wa-guard-stripped": "2399"} if setup == "guard" else {},
+                                  body='{"received":1}')
+        return Upload(setup=setup, response=response, mb=100.0, mb_per_s=mb_per_s, cpu_s=cpu_ms_per_mb / 10,
+                      cpu_ms_per_mb=cpu_ms_per_mb, sink_cpu_util=0.5, mem_kb=Memory(hwm_kb, hwm_kb),
+                      round=None if size else 0, size=size, idle_mem_kb=Memory(150_000, 150_000) if size else None)
+
+    runs = [upload("bare", 1000.0, 1.0, 66_000), upload("guard", 250.0, 4.0, 156_000)]
+    peaks = [upload("guard", 250.0, 4.0, 156_000, "10MB"), upload("guard", 240.0, 4.0, 158_000, "1GB")]
+    return UploadResults(upload_data=UploadData(bytes=100_000_000, records=1000, whatsapp_records=200,
+                                                file_bytes=100_000_000, small_bytes=9_999_000),
+                         upload_runs=runs, upload_peaks=peaks, upload_summary=summarise_uploads(runs, peaks))
+
+
 def fixed_results() -> report.BenchResults:
     runs = [RequestRun(round=0, setup=setup, workload="cs_text_1k", requests=int(rps * 5), seconds=5.0, rps=rps,
                        p50_us=800, p99_us=1500, p99_9_us=3000, max_us=5000, cpu_s=cpu * rps * 5 / 1e6,
@@ -107,6 +128,12 @@ def fixed_results() -> report.BenchResults:
         workers=WorkerMemory(workers=4, connections=16, warmup_s=1.0,
                              memory={s: Memory(rss, rss) for s, rss in WORKER_RSS.items()},
                              workers_served={s: 4 for s in WORKER_RSS}),
+        uploads=fixed_uploads(),
+        harness=HarnessResults(host_tests=HostTestsBench(todo="TODO: no host-tests bench"),
+                               native=NativeBench(skipped=True)),
+        profile=ProfileResults(todo="valgrind not installed: no instruction profile"),
+        perf=PerfResults(runs={"cs_text_1k": {"guard": PerfRun(requests=1000, seconds=5.0, us_per_req={
+            "JIT (wasm)": 70.0, "envoy + V8": 140.0, "kernel": 80.0, "libc": 7.5})}}),
         elapsed_s=60.0, loadavg_end=(1.0, 1.0, 1.0))
 
 
@@ -126,6 +153,13 @@ def test_report_renders_the_figures_and_the_targets() -> None:
         "136.7 vs 97.7 MiB (+39.1 MiB, 9.8 per worker); floor_headers 97.7 MiB |",
         "| RSS with --concurrency 4 measured and reported | met | --concurrency 4 |",
         "| guard | 136.7 | 136.7 | 39.1 | 9.8 | 4 of 4 |",
+        "| guard | 250.0 | 4.00 | 2399 | 146.5 / 152.3 / 154.3 | 240.0 |",
+        "| stripping >= 200 MB/s | met | 250.0 MB/s |",
+        "| Envoy VmHWM within 10% between a 10 MB and a 1 GB upload | met | 152.3 vs 154.3 MiB (+1.3%) |",
+        "| cs_text_1k | guard | 70.0 | 140.0 | 80.0 | 7.5 | 0.0 | 297.5 |",
+        "- wasmtime: TODO: no host-tests bench",
+        "- native engine: skipped (--skip-native)",
+        "- profile: valgrind not installed: no instruction profile",
     ]
     for line in expected:
         assert line in lines, f"missing from the report: {line}\n{text}"
@@ -135,13 +169,19 @@ def test_report_json_keeps_its_keys() -> None:
     doc = json.loads(json.dumps(report.to_json(fixed_results())))
     assert list(doc) == ["started", "args", "machine", "guard_wasm", "guard_wasm_bytes", "floor_wasm_bytes",
                          "workloads", "lua_lexicon", "decisions", "request_runs", "memory_after_requests",
-                         "request_summary", "memory_workers", "elapsed_s", "loadavg_end", "targets"]
+                         "request_summary", "upload_data", "upload_runs", "upload_peaks", "upload_summary",
+                         "memory_workers", "harness", "profile", "perf", "elapsed_s", "loadavg_end", "targets"]
     guard = doc["request_summary"]["cs_text_1k"]["guard"]
     assert guard["cpu_us_per_req_vs_floor"] == pytest.approx(120 / 110)
     assert guard["added_cpu_us_per_req"] == pytest.approx(20.0)
     assert doc["memory_after_requests"]["floor"] == {"VmRSS": 91_000, "VmHWM": 91_000}
     assert doc["decisions"]["guard"]["cs_text_1k"] == {"status": 200, "decision": "allow"}
     assert doc["memory_workers"]["memory"]["guard"]["VmRSS"] == 140_000
+    assert doc["harness"]["native"] == {"skipped": True}
+    assert doc["perf"]["cs_text_1k"]["guard"]["us_per_req"]["kernel"] == 80.0
+    assert doc["upload_peaks"][1]["size"] == "1GB" and doc["upload_peaks"][1]["idle_mem_kb"]["VmHWM"] == 150_000
+    assert doc["upload_runs"][1]["headers"] == {"x-wa-guard-stripped": "2399"}
+    assert doc["upload_summary"]["guard"]["hwm_1gb_kb"] == 158_000
     assert {"target": "cs_text_1k: req/s >= 0.95x the floor's", "met": True,
             "figure": "8700 vs 9000 (0.97x); floor_headers 9500"} in doc["targets"]
     assert (doc["request_runs"][0]["setup"], doc["request_runs"][0]["cpu_us_per_req"]) == ("bare", 100.0)
