@@ -1,45 +1,80 @@
 //! The floor for the Envoy benchmarks: a proxy-wasm HTTP filter that does the least any
 //! body-inspecting filter must do. It reads the request headers (one hostcall for the whole
-//! map), returns `Continue`, then pauses every body callback until `end_of_stream` (so Envoy
-//! buffers the body to its end) and continues. It never reads the body, answers nothing and
-//! touches no response. wa-egress-guard's "added cost" is compared with this one's.
+//! map), returns `Continue`, pauses every body callback until `end_of_stream` (so Envoy
+//! buffers the body to its end), then copies the whole body into the VM with one
+//! `get_http_request_body` and scans it once (counts its `"` bytes, the least a JSON reader
+//! looks at), and continues. It answers nothing and touches no response. wa-egress-guard's
+//! "added cost" is compared with this one's.
 //!
-//! Diagnostic variant: with the plugin configuration `{"hostcalls": "guard"}` it makes the
-//! same hostcalls as wa-egress-guard on an allowed WhatsApp send (`:authority`, the header
-//! map, the peer certificate property, the body, one counter, two response headers) and
-//! nothing else, so the boundary's cost in Envoy can be told apart from the guard's own work.
+//! Its plugin configuration picks a variant (the benchmark's setups):
+//! - none: the floor above (setup `floor`);
+//! - `{"body": "none"}`: the body is held to its end but never read, as the floor was before
+//!   it read the body (setup `floor_headers`);
+//! - `{"hostcalls": "guard"}`: the floor plus the other hostcalls wa-egress-guard makes on an
+//!   allowed WhatsApp send (`:authority`, the peer certificate property, one counter, two
+//!   response headers) and nothing else, so the boundary's cost in Envoy can be told apart
+//!   from the guard's own work (setup `floor_hostcalls`).
+//!
+//! Every hostcall goes through `proxy_wasm::hostcalls` and its `Status` is handled: a failed
+//! call is a figure lost, never a trap.
 
+use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(FloorRoot { mimic: None })
+        Box::new(FloorRoot { variant: Variant::ReadBody })
     });
 }}
 
+/// What the floor does with a request, from its plugin configuration.
+#[derive(Clone, Copy)]
+enum Variant {
+    /// Reads the headers, then the whole body once at its end, and scans it.
+    ReadBody,
+    /// Reads the headers and holds the body to its end without reading it.
+    HeadersOnly,
+    /// `ReadBody` plus the guard's other hostcalls of an allowed send; the counter's id.
+    GuardHostcalls(u32),
+}
+
+impl Variant {
+    /// The variant a plugin configuration asks for; `None` when its counter cannot be defined.
+    fn from_configuration(config: &[u8]) -> Option<Variant> {
+        let compact: String = String::from_utf8_lossy(config).split_whitespace().collect();
+        if compact.contains("\"hostcalls\":\"guard\"") {
+            let counter =
+                hostcalls::define_metric(MetricType::Counter, "bench_floor_requests_total").ok()?;
+            return Some(Variant::GuardHostcalls(counter));
+        }
+        if compact.contains("\"body\":\"none\"") {
+            return Some(Variant::HeadersOnly);
+        }
+        Some(Variant::ReadBody)
+    }
+}
+
 struct FloorRoot {
-    /// The counter id, when mimicking the guard's hostcalls.
-    mimic: Option<u32>,
+    variant: Variant,
 }
 
 impl Context for FloorRoot {}
 
 impl RootContext for FloorRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
-        let config = self.get_plugin_configuration().unwrap_or_default();
-        let compact: String = String::from_utf8_lossy(&config)
-            .split_whitespace()
-            .collect();
-        if compact.contains("\"hostcalls\":\"guard\"") {
-            self.mimic = proxy_wasm::hostcalls::define_metric(
-                proxy_wasm::types::MetricType::Counter,
-                "bench_floor_requests_total",
-            )
-            .ok();
+        let config = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        match Variant::from_configuration(&config) {
+            Some(variant) => {
+                self.variant = variant;
+                true
+            }
+            None => false,
         }
-        true
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -48,34 +83,41 @@ impl RootContext for FloorRoot {
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(FloorHttp {
-            header_bytes: 0,
-            mimic: self.mimic,
+            seen_bytes: 0,
+            variant: self.variant,
         }))
     }
 }
 
 struct FloorHttp {
-    header_bytes: usize,
-    mimic: Option<u32>,
+    /// Bytes of the headers read, plus the body's `"` count: kept so nothing read is unused.
+    seen_bytes: usize,
+    variant: Variant,
+}
+
+/// How many `"` bytes a body holds: one pass over every byte, the least a JSON reader does.
+fn scan(body: &[u8]) -> usize {
+    body.iter().filter(|&&b| b == b'"').count()
 }
 
 impl Context for FloorHttp {}
 
 impl HttpContext for FloorHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if self.mimic.is_some() {
-            let authority = self
-                .get_http_request_header(":authority")
+        if let Variant::GuardHostcalls(_) = self.variant {
+            let authority = hostcalls::get_map_value(MapType::HttpRequestHeaders, ":authority")
+                .ok()
+                .flatten()
                 .unwrap_or_default();
-            self.header_bytes = authority.len();
-            let _ = self.get_property(vec!["connection", "uri_san_peer_certificate"]);
+            self.seen_bytes = authority.len();
+            let _ = hostcalls::get_property(vec!["connection", "uri_san_peer_certificate"]);
         }
         // Read every request header once, as a filter that routes on them would.
-        self.header_bytes = self
-            .get_http_request_headers_bytes()
+        let headers = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default();
+        self.seen_bytes += headers
             .iter()
             .map(|(k, v)| k.len() + v.len())
-            .sum();
+            .sum::<usize>();
         Action::Continue
     }
 
@@ -83,18 +125,33 @@ impl HttpContext for FloorHttp {
         if !end_of_stream {
             return Action::Pause;
         }
-        if let Some(counter) = self.mimic {
-            let body = self.get_http_request_body(0, body_size).unwrap_or_default();
-            self.header_bytes += body.len();
-            let _ = proxy_wasm::hostcalls::increment_metric(counter, 1);
+        if let Variant::HeadersOnly = self.variant {
+            return Action::Continue;
+        }
+        let body = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        // black_box: the count is used nowhere else, and the scan must not be optimised away.
+        self.seen_bytes += std::hint::black_box(scan(&body));
+        if let Variant::GuardHostcalls(counter) = self.variant {
+            let _ = hostcalls::increment_metric(counter, 1);
         }
         Action::Continue
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if self.mimic.is_some() {
-            self.add_http_response_header("x-bench-floor-decision", "allow");
-            self.add_http_response_header("x-bench-floor-rule", "mimic");
+        if let Variant::GuardHostcalls(_) = self.variant {
+            let _ = hostcalls::add_map_value(
+                MapType::HttpResponseHeaders,
+                "x-bench-floor-decision",
+                "allow",
+            );
+            let _ = hostcalls::add_map_value(
+                MapType::HttpResponseHeaders,
+                "x-bench-floor-rule",
+                "mimic",
+            );
         }
         Action::Continue
     }
