@@ -8,7 +8,7 @@ use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead, ResponseStep}
 use crate::identity::StaticAttributes;
 use crate::policy::Policy;
 use crate::report::LocalReply;
-use crate::training::parts::MemoryStore;
+use crate::shared_store::MemoryStore;
 use base64::Engine;
 use flate2::Compression;
 use flate2::write::{GzEncoder, ZlibEncoder};

@@ -10,7 +10,7 @@ use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead};
 use crate::identity::StaticAttributes;
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
-use crate::training::parts::MemoryStore;
+use crate::shared_store::MemoryStore;
 use crate::training::upload::TrainingOutcome;
 
 /// The version of the policy document format (`policies/policy.schema.json`). It changes when

@@ -13,7 +13,8 @@ use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
 use crate::policy::document::Mode;
 use crate::report::{self, LocalReply};
-use crate::training::parts::{Commit, PartRequest, SharedStore};
+use crate::shared_store::SharedStore;
+use crate::training::parts::{Commit, PartRequest};
 use crate::training::stage::StripError;
 use crate::training::upload::{TrainingOutcome, TrainingVerdict, Upload, UploadStep};
 use crate::whatsapp;
@@ -737,7 +738,7 @@ fn raw_query(path: &str) -> &str {
 mod tests {
     use super::*;
     use crate::identity::StaticAttributes;
-    use crate::training::parts::MemoryStore;
+    use crate::shared_store::MemoryStore;
 
     fn policy() -> Policy {
         let text = std::fs::read(concat!(

@@ -8,7 +8,7 @@ use crate::header_map::HeaderMap;
 use crate::identity::RequestAttributes;
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
-use crate::training::parts::{SharedStore, StoreError};
+use crate::shared_store::{SharedStore, StoreError};
 use crate::webhook::{self, WebhookDelivery, WebhookPolicy, WebhookStep};
 use abi::LogLevel;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};

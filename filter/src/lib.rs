@@ -16,6 +16,7 @@ pub mod body;
 pub mod cases;
 pub mod classify;
 pub mod content_encoding;
+pub mod conversation;
 pub mod decide;
 #[cfg(not(all(target_arch = "wasm32", not(target_env = "p2"))))]
 pub mod engine_api;
@@ -25,6 +26,7 @@ pub mod header_map;
 pub mod identity;
 pub mod policy;
 pub mod report;
+pub mod shared_store;
 pub mod strict_json;
 pub mod training;
 pub mod webhook;
