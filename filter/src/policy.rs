@@ -468,6 +468,11 @@ impl Policy {
                 .map(crate::conversation::ConversationPolicy::compile),
             &mut push,
         );
+        // The webhook route records inbound messages only where conversations are kept.
+        let webhook = webhook.map(|mut w| {
+            w.reads_inbound = conversation.is_some();
+            w
+        });
 
         match classifier {
             Some(classifier) if problems.is_empty() => Ok(Self {

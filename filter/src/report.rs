@@ -1,7 +1,7 @@
 //! What a decision looks like outside: the Graph-shaped 403, response headers, the metric name
 //! and the structured log line. None of them carries message text or a raw phone number.
 
-use crate::decide::{Decision, HandoffNote, Verdict};
+use crate::decide::{Decision, HandoffNote, Reason, Verdict};
 use crate::policy::document::LogSection;
 use crate::training::upload::{TrainingOutcome, TrainingVerdict};
 use crate::whatsapp::providers::Provider;
@@ -123,8 +123,17 @@ fn explanation(decision: &Decision) -> String {
         ),
         _ => String::new(),
     };
+    let rule_text = match decision.reason {
+        Reason::UnansweredBudget => {
+            " The recipient has not written since the policy's limit of messages was sent to them; send again after they reply."
+        }
+        Reason::ConversationStateUnavailable => {
+            " The proxy could not read or update the conversation's state, and the policy refuses sends it cannot count."
+        }
+        _ => " General-purpose AI assistants may not use the WhatsApp Business Platform.",
+    };
     format!(
-        "Blocked by the egress policy: rule `{}`, reason `{}`.{why} General-purpose AI assistants may not use the WhatsApp Business Platform.",
+        "Blocked by the egress policy: rule `{}`, reason `{}`.{why}{rule_text}",
         decision.rule,
         decision.reason.as_str()
     )
@@ -319,6 +328,9 @@ pub fn decision_line(decision: &Decision, ctx: &LineContext<'_>) -> String {
             if let Some(v) = value {
                 fields.insert(key.to_owned(), Value::String(v));
             }
+        }
+        if let Some(n) = decision.unanswered {
+            fields.insert("unanswered".to_owned(), Value::from(n));
         }
     }
     line.to_string()
@@ -556,7 +568,7 @@ pub fn training_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::{Reason, RoleLabel};
+    use crate::decide::RoleLabel;
     use crate::whatsapp::Endpoint;
     use serde_json::Value;
 
@@ -578,6 +590,7 @@ mod tests {
             template_category: None,
             provider: Provider::CloudApi,
             handoff: None,
+            unanswered: None,
         }
     }
 
