@@ -316,14 +316,20 @@ fn state_that_cannot_be_used_follows_the_failure_mode() {
             d, "block conversation_state conversation_state_unavailable",
             "{what}"
         );
-        assert_eq!(
-            metrics,
-            [(
-                format!("wa_guard_conversation_state_total.result.{metric}"),
+        // Each write that met a changed value is counted as a retry, then the failure once.
+        let retries = usize::from(metric == "cas_exhausted") * conversation::MAX_ATTEMPTS;
+        let mut want = vec![
+            (
+                "wa_guard_conversation_state_total.result.cas_retry".to_owned(),
                 1
-            )],
-            "{what}"
-        );
+            );
+            retries
+        ];
+        want.push((
+            format!("wa_guard_conversation_state_total.result.{metric}"),
+            1,
+        ));
+        assert_eq!(metrics, want, "{what}");
         let (d, _) = decide_with(&open, store().as_mut(), now);
         assert!(d.starts_with("allow "), "{what}: {d}");
     }

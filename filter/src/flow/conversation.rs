@@ -63,7 +63,7 @@ impl RequestFlow {
             return self.state_failed(policy, head, message, body, StateFailure::StoreFailed);
         };
         let send = send(now);
-        for retries in 0..conversation::MAX_ATTEMPTS {
+        for _ in 0..conversation::MAX_ATTEMPTS {
             let snapshot = match conversation::read(&*state.store, &send.key, send.policy, now) {
                 Ok(s) => s,
                 Err(_) => {
@@ -87,10 +87,13 @@ impl RequestFlow {
             match snapshot.write(state.store, &send.key, entry, send.policy, now) {
                 Ok(evicted) => {
                     self.state_metrics
-                        .extend(conversation::state_metrics(evicted, retries));
+                        .extend(conversation::state_metrics(evicted, 0));
                     return step;
                 }
-                Err(StoreError::Mismatch) => {}
+                // Another worker wrote the slot since it was read: decided again.
+                Err(StoreError::Mismatch) => {
+                    self.state_metrics.extend(conversation::state_metrics(0, 1))
+                }
                 Err(StoreError::Failed) => {
                     return self.state_failed(
                         policy,
