@@ -181,3 +181,51 @@ def test_every_default_whatsapp_host_is_on_the_buffered_whatsapp_virtual_host(gu
     for host in hosts:
         for form in (host, f"{host}:443", f"{host}:80", f"{host}.", f"{host}.:443"):
             assert form in vhost["domains"], f"{template}: {form} is not on the WhatsApp virtual host"
+
+
+# conversation.yaml: egress.yaml and webhook.yaml in one Envoy, one vm_id (policies/README.md#conversation).
+CONVERSATION_EXTRA = {"WEBHOOK_APP_SECRET": "s", "WEBHOOK_LISTENER_PORT": 0, "WEBHOOK_BUFFER_MAX_BYTES": 1052672}
+
+
+def conversation_policy_text() -> str:
+    return (ENVOY_DIR.parent / "policies" / "examples" / "conversation.json").read_text(encoding="utf-8")
+
+
+def without_vm_environment(listener: dict) -> dict:
+    """The listener with its guard's vm_config.environment_variables cut out."""
+    listener = json.loads(json.dumps(listener))
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["http_filters"][0]["typed_config"]["config"]["vm_config"].pop("environment_variables", None)
+    return listener
+
+
+def guard_config(listener: dict) -> dict:
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    return hcm["http_filters"][0]["typed_config"]["config"]
+
+
+def test_conversation_bootstrap_is_egress_and_webhook_in_one_envoy_with_one_vm(guard_wasm):
+    text = conversation_policy_text()
+    both = rendered("conversation.yaml", text, guard_wasm, CONVERSATION_EXTRA)
+    egress = rendered("egress.yaml", text, guard_wasm)
+    webhook = rendered("webhook.yaml", text, guard_wasm, {"WEBHOOK_APP_SECRET": "s"})
+    [egress_listener, webhook_listener] = both["static_resources"]["listeners"]
+    assert without_vm_environment(egress_listener) == egress["static_resources"]["listeners"][0], \
+        "conversation.yaml's egress listener drifted from egress.yaml"
+    assert webhook_listener == webhook["static_resources"]["listeners"][0], \
+        "conversation.yaml's webhook listener drifted from webhook.yaml"
+    assert both["static_resources"]["clusters"] == (egress["static_resources"]["clusters"]
+                                                    + webhook["static_resources"]["clusters"])
+    assert both["stats_config"] == egress["stats_config"]
+    # One VM for both listeners: the same vm_config (id, runtime, code, environment) and policy,
+    # so the shared data the webhook writes is the one the sends read.
+    configs = [guard_config(listener) for listener in (egress_listener, webhook_listener)]
+    assert configs[0] == configs[1]
+    assert configs[0]["vm_config"]["vm_id"] == "wa_egress_guard"
+
+
+def test_conversation_bootstrap_validates_with_real_module(render, envoy_binary):
+    config = render(json.loads(conversation_policy_text()), template="conversation.yaml",
+                    extra=CONVERSATION_EXTRA, name="validate-conversation")
+    rc, output = launch.validate_config(config, envoy_binary)
+    assert rc == 0, output[-3000:]

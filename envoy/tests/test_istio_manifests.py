@@ -266,3 +266,21 @@ def test_envoy_accepts_the_envoyfilter_fragments(name, envoy_binary, tmp_path):
     config.write_text(json.dumps(bootstrap), encoding="utf-8")
     rc, output = launch.validate_config(config, envoy_binary)
     assert rc == 0, output[-3000:]
+
+
+def test_conversation_plugin_runs_both_directions_of_a_bots_sidecar_with_one_vm():
+    docs = load("conversation.yaml")
+    [plugin] = of_kind(docs, "WasmPlugin")
+    spec = plugin["spec"]
+    conversation = json.loads((ENVOY_DIR.parent / "policies" / "examples" / "conversation.json").read_text(encoding="utf-8"))
+    assert spec["pluginConfig"] == conversation
+    assert spec["selector"] == {"matchLabels": {"wa-egress-guard": "conversation"}}
+    assert spec["match"] == [{"mode": "CLIENT_AND_SERVER"}], "sends and webhooks must meet in one Envoy"
+    assert spec["vmConfig"] == {"env": [{"name": n, "valueFrom": "HOST"} for n in conversation["webhook"]["app_secret_env"]]}
+    assert spec["failStrategy"] == "FAIL_CLOSE" and spec["pluginName"] == "wa_egress_guard"
+    [buffer] = of_kind(docs, "EnvoyFilter")
+    [patch] = buffer["spec"]["configPatches"]
+    assert patch["match"]["context"] == "SIDECAR_INBOUND"
+    assert patch["patch"]["value"]["typed_config"]["max_request_bytes"] == (1 << 20) + 4096
+    with pytest.raises(render.RenderError):
+        render.render_conversation(POLICY, IMAGE)

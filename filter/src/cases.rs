@@ -4,11 +4,11 @@
 //! and a list of `{note, request, want}` cases. `host-tests` runs the same files against the
 //! `.wasm`; the two must agree. Native only: this module is not compiled into the filter.
 
-use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead, ResponseStep};
+use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead, ResponseStep, StateAccess};
 use crate::identity::StaticAttributes;
 use crate::policy::Policy;
 use crate::report::LocalReply;
-use crate::training::parts::MemoryStore;
+use crate::shared_store::MemoryStore;
 use base64::Engine;
 use flate2::Compression;
 use flate2::write::{GzEncoder, ZlibEncoder};
@@ -298,6 +298,9 @@ pub fn run_native(
     run_native_with(policy, req, chunk_sizes, &mut MemoryStore::default())
 }
 
+/// The clock of a case run without one (nanoseconds since the epoch: 2027-01-15T08:00:00Z).
+pub const CASE_CLOCK_NANOS: u64 = 1_799_913_600_000_000_000;
+
 /// [`run_native`] with the host's shared data: the requests of one session (the parts of an
 /// upload) share `store`. The upstream accepts what reaches it with a 200 whose body is
 /// `{"id": "<x-case-part-id>"}`, the header a case sets to play the upstream's part id.
@@ -306,6 +309,17 @@ pub fn run_native_with(
     req: &CaseRequest,
     chunk_sizes: &[usize],
     store: &mut MemoryStore,
+) -> Result<Observed, String> {
+    run_native_at(policy, req, chunk_sizes, store, CASE_CLOCK_NANOS)
+}
+
+/// [`run_native_with`] at a given time of the host's clock (the sends of a conversation).
+pub fn run_native_at(
+    policy: &Policy,
+    req: &CaseRequest,
+    chunk_sizes: &[usize],
+    store: &mut MemoryStore,
+    now_nanos: u64,
 ) -> Result<Observed, String> {
     let body = req.body_bytes()?;
     let mut head = RequestHead::from_headers(
@@ -369,7 +383,11 @@ pub fn run_native_with(
         );
         offset += size;
     }
-    Ok(match drive_body(&mut flow, policy, chunks, req.trailers) {
+    let driven = {
+        let mut state = StateAccess::new(store, Some(now_nanos));
+        drive_body_with_state(&mut flow, policy, chunks, req.trailers, &mut state)
+    };
+    Ok(match driven {
         Ok(forwarded) if framed_by_client && forwarded != body => {
             return Err(format!(
                 "a {}-byte body was replaced by {} bytes under the client's content-length",
@@ -403,6 +421,19 @@ pub fn drive_body<'a>(
     chunks: impl IntoIterator<Item = &'a [u8]>,
     ends_with_trailers: bool,
 ) -> Result<Vec<u8>, LocalReply> {
+    let mut no_store = crate::shared_store::NoStore;
+    let mut state = StateAccess::new(&mut no_store, None);
+    drive_body_with_state(flow, policy, chunks, ends_with_trailers, &mut state)
+}
+
+/// [`drive_body`] with the host's shared data and clock, for the conversation rules.
+pub fn drive_body_with_state<'a>(
+    flow: &mut RequestFlow,
+    policy: &Policy,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    ends_with_trailers: bool,
+    state: &mut StateAccess<'_>,
+) -> Result<Vec<u8>, LocalReply> {
     let mut buffered: Vec<u8> = Vec::new();
     let mut forwarded: Vec<u8> = Vec::new();
     let mut chunks = chunks.into_iter().peekable();
@@ -417,7 +448,7 @@ pub fn drive_body<'a>(
         }
         let snapshot = buffered.clone();
         let mut read = |n: usize| snapshot.get(..n).map(<[u8]>::to_vec);
-        match flow.on_request_body(policy, buffered.len(), eos, &mut read) {
+        match flow.on_request_body_with_state(policy, buffered.len(), eos, &mut read, state) {
             BodyStep::Pause => {}
             BodyStep::Continue => forwarded.append(&mut buffered),
             BodyStep::Replace(bytes) => {
@@ -432,7 +463,7 @@ pub fn drive_body<'a>(
         // The trailers callback: the body is reachable only while the host holds some of it.
         let snapshot = buffered.clone();
         let mut read = |n: usize| snapshot.get(..n).map(<[u8]>::to_vec);
-        match flow.on_request_body(policy, buffered.len(), true, &mut read) {
+        match flow.on_request_body_with_state(policy, buffered.len(), true, &mut read, state) {
             BodyStep::Pause | BodyStep::Continue => forwarded.append(&mut buffered),
             BodyStep::Replace(bytes) | BodyStep::Hold(bytes)
                 if buffered.is_empty() && !bytes.is_empty() =>

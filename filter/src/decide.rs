@@ -53,6 +53,12 @@ pub enum Reason {
     UnsupportedContentEncoding,
     /// A rule hands the send off, but the send cannot be rewritten (a template, media...).
     HandoffUnavailable,
+    /// The recipient got `max_unanswered` sends since their last inbound message.
+    UnansweredBudget,
+    /// The send joined to the recent sends to the same recipient reads as an assistant's answer.
+    GeneralAssistantConversation,
+    /// The conversation state could not be read or written (`conversation.on_store_error`).
+    ConversationStateUnavailable,
 }
 
 impl Reason {
@@ -72,6 +78,9 @@ impl Reason {
             Self::InvalidJson => "invalid_json",
             Self::UnsupportedContentEncoding => "unsupported_content_encoding",
             Self::HandoffUnavailable => "handoff_unavailable",
+            Self::UnansweredBudget => "unanswered_budget_exceeded",
+            Self::GeneralAssistantConversation => "general_assistant_conversation",
+            Self::ConversationStateUnavailable => "conversation_state_unavailable",
         }
     }
 
@@ -93,6 +102,9 @@ impl Reason {
                 Self::InvalidJson => 11,
                 Self::UnsupportedContentEncoding => 12,
                 Self::HandoffUnavailable => 13,
+                Self::UnansweredBudget => 14,
+                Self::GeneralAssistantConversation => 15,
+                Self::ConversationStateUnavailable => 16,
             }
     }
 }
@@ -140,6 +152,8 @@ pub struct Decision {
     pub provider: crate::whatsapp::providers::Provider,
     /// What became of a rule's hand-off, when the deciding rule's action is `handoff`.
     pub handoff: Option<HandoffNote>,
+    /// The recipient's unanswered sends before this one, when the budget counted it.
+    pub unanswered: Option<u32>,
 }
 
 /// A hand-off, as logged.
@@ -185,6 +199,7 @@ pub struct Findings {
     handoff: Option<Finding>,
     audited: Option<Finding>,
     score: Option<Score>,
+    unanswered: Option<u32>,
 }
 
 impl Findings {
@@ -421,7 +436,7 @@ pub fn evaluate_message(policy: &Policy, head: &mut HeadEvaluation, message: &Me
 /// nothing that is enforced: for the content rule its caller is as unknown as an undeclared one
 /// (a general-assistant pilot in audit is still scored, and blocked when the content rule is
 /// enforced).
-fn content_scores(policy: &Policy, head: &HeadEvaluation) -> bool {
+pub fn content_scores(policy: &Policy, head: &HeadEvaluation) -> bool {
     let c = &policy.content;
     let enforced_role = head
         .origin(policy)
@@ -482,5 +497,83 @@ pub fn conclude(policy: &Policy, head: &HeadEvaluation, message: Option<&Message
         template_category: message.and_then(|m| m.template_category.clone()),
         provider: head.call.provider,
         handoff,
+        unanswered: f.unanswered,
+    }
+}
+
+/// What the conversation tells about a send: its recent predecessors and its count.
+pub struct ConversationView<'a> {
+    /// The recent sends' texts to the same recipient from the same number, oldest first, when
+    /// conversation scoring applies to this send.
+    pub recent_texts: Option<Vec<&'a str>>,
+    /// This send's texts as the conversation keeps them (without the recipient's address).
+    pub current_text: String,
+    /// The unanswered count and the cap, when the budget counts this send.
+    pub unanswered: Option<(u32, u32)>,
+    pub budget_mode: Option<Mode>,
+    pub scoring_mode: Option<Mode>,
+}
+
+/// Evaluates the conversation rules: the unanswered budget (rule `unanswered_budget`), then
+/// the send scored joined to its recent predecessors (rule `conversation_classifier`), unless
+/// an enforced rule already blocks it.
+pub fn evaluate_conversation(
+    policy: &Policy,
+    head: &mut HeadEvaluation,
+    view: &ConversationView<'_>,
+) {
+    if let Some((count, cap)) = view.unanswered {
+        head.findings.unanswered = Some(count);
+        if count >= cap {
+            head.findings.record(
+                "unanswered_budget",
+                Reason::UnansweredBudget,
+                Action::Block,
+                mode_of(policy, view.budget_mode),
+            );
+        }
+    }
+    let Some(recent) = view.recent_texts.as_ref().filter(|r| !r.is_empty()) else {
+        return;
+    };
+    if head.findings.blocks() {
+        return;
+    }
+    let c = &policy.content;
+    let mut joined = recent.join("\n");
+    joined.push('\n');
+    joined.push_str(&view.current_text);
+    let texts = [joined];
+    let mut score = c.classifier.score_texts(&texts);
+    let fires = score.probability >= c.classifier.threshold;
+    if fires {
+        c.classifier.explain(&texts, &mut score);
+        head.findings.record_rule(
+            "conversation_classifier",
+            Reason::GeneralAssistantConversation,
+            c.action,
+            mode_of(policy, view.scoring_mode.or(c.mode)),
+        );
+    }
+    let higher = head
+        .findings
+        .score
+        .as_ref()
+        .is_none_or(|s| score.probability > s.probability);
+    if fires && higher {
+        head.findings.score = Some(score);
+    }
+}
+
+/// Records that the conversation state could not be used: the send is refused
+/// (`on_store_error: block`, rule `conversation_state`) or decided without it (`allow`).
+pub fn record_state_failure(policy: &Policy, head: &mut HeadEvaluation) {
+    if let Some(conversation) = &policy.conversation {
+        head.findings.record(
+            "conversation_state",
+            Reason::ConversationStateUnavailable,
+            conversation.on_store_error,
+            mode_of(policy, conversation.mode),
+        );
     }
 }

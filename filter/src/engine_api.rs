@@ -6,11 +6,11 @@
 
 use crate::cases::{self, Case, Observed};
 use crate::decide::Decision;
-use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead};
+use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead, StateAccess};
 use crate::identity::StaticAttributes;
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
-use crate::training::parts::MemoryStore;
+use crate::shared_store::MemoryStore;
 use crate::training::upload::TrainingOutcome;
 
 /// The version of the policy document format (`policies/policy.schema.json`). It changes when
@@ -111,7 +111,8 @@ pub fn evaluate(policy: &Policy, request: &HostRequest, body: &[u8], explain: bo
     };
     let head = request.head(body.is_empty());
     let attrs = request.attributes();
-    let store = MemoryStore::default();
+    // A request on its own: a fresh store, so a conversation has no history.
+    let mut store = MemoryStore::default();
     let (mut flow, step) = RequestFlow::on_request_headers(policy, &head, &attrs, &store);
     let (forwarded, reply) = match step {
         HeadersStep::Respond(r) => (None, Some(r)),
@@ -123,11 +124,13 @@ pub fn evaluate(policy: &Policy, request: &HostRequest, body: &[u8], explain: bo
                 // As Envoy does: the headers it is asked to remove go.
                 flow.framing_removed();
             }
-            match cases::drive_body(
+            let mut state = StateAccess::new(&mut store, Some(cases::CASE_CLOCK_NANOS));
+            match cases::drive_body_with_state(
                 &mut flow,
                 policy,
                 [body].into_iter().filter(|b| !b.is_empty()),
                 false,
+                &mut state,
             ) {
                 Ok(f) => (Some(f), None),
                 Err(r) => (None, Some(r)),

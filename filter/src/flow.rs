@@ -13,12 +13,16 @@ use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
 use crate::policy::document::Mode;
 use crate::report::{self, LocalReply};
-use crate::training::parts::{Commit, PartRequest, SharedStore};
+use crate::shared_store::SharedStore;
+use crate::training::parts::{Commit, PartRequest};
 use crate::training::stage::StripError;
 use crate::training::upload::{TrainingOutcome, TrainingVerdict, Upload, UploadStep};
 use crate::whatsapp;
 
+mod conversation;
 mod provider;
+
+pub use conversation::StateAccess;
 
 /// What the glue knows from the request headers.
 #[derive(Debug, Clone, Default)]
@@ -132,6 +136,8 @@ pub struct RequestFlow {
     // INVARIANT: a hand-off replaces the body only when this is set; every other send that a
     // rule hands off is blocked (`unwritable_body`), never forwarded under the old length.
     framing_removed: bool,
+    /// Counters of the conversation state (evictions, retries, failures) not yet reported.
+    state_metrics: Vec<(String, u64)>,
 }
 
 /// What the glue must do after the response headers callback.
@@ -159,6 +165,7 @@ impl RequestFlow {
             fresh: false,
             commit: None,
             framing_removed: false,
+            state_metrics: Vec::new(),
         };
         let host = whatsapp::normalize_authority(&head.authority);
         let path = whatsapp::normalize_path(&head.path);
@@ -186,7 +193,11 @@ impl RequestFlow {
                 raw_query: raw_query(&head.path).to_owned(),
             };
             if head.end_of_stream {
-                let step = flow.finish_with_body(policy, pending, Some(&[]));
+                // A send without a body (its fields in the query) has no store to count in here:
+                // the conversation rules then follow `on_store_error`.
+                let mut no_store = crate::shared_store::NoStore;
+                let mut no_state = StateAccess::new(&mut no_store, None);
+                let step = flow.finish_with_body(policy, pending, Some(&[]), &mut no_state);
                 let step = flow.headers_step_of(policy, step);
                 return (flow, step);
             }
@@ -206,14 +217,31 @@ impl RequestFlow {
         (flow, headers_step(step))
     }
 
-    /// Called for every body callback with the size Envoy has buffered so far. `read` returns
-    /// that many buffered bytes; it is only called once, at the end of the stream.
+    /// [`RequestFlow::on_request_body_with_state`] for a host without shared data or clock:
+    /// the conversation rules then follow `on_store_error` (a policy without a `conversation`
+    /// section decides exactly as with a store).
     pub fn on_request_body(
         &mut self,
         policy: &Policy,
         buffered_len: usize,
         end_of_stream: bool,
         read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
+    ) -> BodyStep {
+        let mut no_store = crate::shared_store::NoStore;
+        let mut no_state = StateAccess::new(&mut no_store, None);
+        self.on_request_body_with_state(policy, buffered_len, end_of_stream, read, &mut no_state)
+    }
+
+    /// Called for every body callback with the size Envoy has buffered so far. `read` returns
+    /// that many buffered bytes; it is only called once, at the end of the stream. `state` is
+    /// the host's shared data and clock, for the conversation rules of a send.
+    pub fn on_request_body_with_state(
+        &mut self,
+        policy: &Policy,
+        buffered_len: usize,
+        end_of_stream: bool,
+        read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
+        state: &mut StateAccess<'_>,
     ) -> BodyStep {
         if let State::Stripping(upload) = &mut self.state {
             let buffer = read(buffered_len);
@@ -246,7 +274,7 @@ impl RequestFlow {
             return self.conclude(policy, &head, None);
         }
         if let State::AwaitingProviderBody(_) = &self.state {
-            return self.on_provider_body(policy, buffered_len, end_of_stream, read);
+            return self.on_provider_body(policy, buffered_len, end_of_stream, read, state);
         }
         let State::AwaitingBody(_) = &self.state else {
             return BodyStep::Continue;
@@ -270,7 +298,7 @@ impl RequestFlow {
             return BodyStep::Pause;
         }
         let bytes = read(buffered_len);
-        self.finish_with_body(policy, *pending, bytes.as_deref())
+        self.finish_with_body(policy, *pending, bytes.as_deref(), state)
     }
 
     /// A media upload larger than the body limit is not buffered when its file is declared as
@@ -309,6 +337,7 @@ impl RequestFlow {
         policy: &Policy,
         pending: Pending,
         bytes: Option<&[u8]>,
+        state: &mut StateAccess<'_>,
     ) -> BodyStep {
         let mut head = pending.head;
         let endpoint = head.call.endpoint;
@@ -338,7 +367,7 @@ impl RequestFlow {
                     content_encoding: pending.content_encoding.as_deref(),
                     raw_query: &pending.raw_query,
                 });
-                self.conclude_send(policy, &head, Some(&message), body.as_ref())
+                self.conclude_in_conversation(policy, &head, &message, body.as_ref(), state)
             }
             Err(problem) => {
                 decide::record_body_problem(policy, &mut head, problem);
@@ -640,6 +669,12 @@ impl RequestFlow {
         &self.request_id
     }
 
+    /// The counters of the conversation state this request moved (evictions, compare-and-swap
+    /// retries, failures), once: `(metric name, amount)`.
+    pub fn take_state_metrics(&mut self) -> Vec<(String, u64)> {
+        std::mem::take(&mut self.state_metrics)
+    }
+
     /// Whether the flow still wants body callbacks.
     pub fn awaiting_body(&self) -> bool {
         matches!(
@@ -737,7 +772,7 @@ fn raw_query(path: &str) -> &str {
 mod tests {
     use super::*;
     use crate::identity::StaticAttributes;
-    use crate::training::parts::MemoryStore;
+    use crate::shared_store::MemoryStore;
 
     fn policy() -> Policy {
         let text = std::fs::read(concat!(

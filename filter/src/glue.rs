@@ -3,12 +3,14 @@
 
 mod abi;
 
-use crate::flow::{BodyStep, HeadersStep, Outcome, RequestFlow, RequestHead, ResponseStep};
+use crate::flow::{
+    BodyStep, HeadersStep, Outcome, RequestFlow, RequestHead, ResponseStep, StateAccess,
+};
 use crate::header_map::HeaderMap;
 use crate::identity::RequestAttributes;
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
-use crate::training::parts::{SharedStore, StoreError};
+use crate::shared_store::{SharedStore, StoreError};
 use crate::webhook::{self, WebhookDelivery, WebhookPolicy, WebhookStep};
 use abi::LogLevel;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -190,6 +192,10 @@ impl SharedStore for HostStore {
         abi::shared_data(key).ok().flatten()
     }
 
+    fn try_get(&self, key: &str) -> Result<Option<(Vec<u8>, u32)>, StoreError> {
+        abi::shared_data(key).map_err(|_| StoreError::Failed)
+    }
+
     fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
         abi::set_shared_data(key, value, cas.unwrap_or(0)).map_err(|status| {
             if status == abi::STATUS_CAS_MISMATCH {
@@ -299,6 +305,9 @@ impl GuardHttp {
             return;
         };
         let request_id = flow.request_id().to_owned();
+        for (name, amount) in flow.take_state_metrics() {
+            self.metrics.borrow_mut().add(&name, amount);
+        }
         match flow.take_new_outcome() {
             Some(Outcome::WhatsApp(decision)) => {
                 self.metrics
@@ -388,11 +397,42 @@ impl GuardHttp {
                 );
                 abi::log(LogLevel::Info, &format!("wa-egress-guard webhook {line}"));
             }
+            let inbound = delivery.take_inbound();
+            self.record_inbound(policy, &inbound);
         }
         match step {
             WebhookStep::Continue => Action::Continue,
             WebhookStep::Pause => Action::Pause,
             WebhookStep::Respond(reply) => self.respond(&reply),
+        }
+    }
+
+    /// Records the inbound messages of a verified delivery in the conversations (each one
+    /// restarts its recipient's unanswered count). A failure leaves the count as it was, which
+    /// can only refuse more sends, and is counted.
+    fn record_inbound(&self, policy: &Policy, inbound: &[crate::conversation::Inbound]) {
+        let Some(conversation) = policy.conversation.as_ref() else {
+            return;
+        };
+        if inbound.is_empty() {
+            return;
+        }
+        let report = match abi::current_time_nanos() {
+            Ok(now) => crate::conversation::record_inbound(
+                &mut HostStore,
+                conversation,
+                &policy.log.recipient_hash_salt,
+                inbound,
+                now,
+            ),
+            Err(_) => crate::conversation::InboundReport {
+                failures: vec![crate::conversation::StateFailure::StoreFailed; inbound.len()],
+                ..Default::default()
+            },
+        };
+        let mut metrics = self.metrics.borrow_mut();
+        for (name, amount) in report.metrics() {
+            metrics.add(&name, amount);
         }
     }
 
@@ -445,6 +485,14 @@ impl GuardHttp {
             }
         }
     }
+}
+
+/// The host's clock for a body callback, read only where the conversation rules may need it
+/// (the policy keeps conversations and the body has ended): one hostcall, on no other request.
+fn clock_for(policy: &Policy, end_of_stream: bool) -> Option<u64> {
+    (end_of_stream && policy.conversation.is_some())
+        .then(abi::current_time_nanos)
+        .and_then(Result::ok)
 }
 
 /// Removes request headers (only possible in the headers callback); false when the host
@@ -542,7 +590,15 @@ impl HttpContext for GuardHttp {
             return Action::Continue;
         };
         let mut read = |n: usize| abi::buffer(abi::BUFFER_REQUEST_BODY, 0, n).ok().flatten();
-        let step = flow.on_request_body(&policy, body_size, end_of_stream, &mut read);
+        let mut store = HostStore;
+        let mut state = StateAccess::new(&mut store, clock_for(&policy, end_of_stream));
+        let step = flow.on_request_body_with_state(
+            &policy,
+            body_size,
+            end_of_stream,
+            &mut read,
+            &mut state,
+        );
         // Applied before the report: a body the host will not take changes the outcome.
         let action = self.apply_body_step(step, body_size);
         self.report();
@@ -584,7 +640,9 @@ impl HttpContext for GuardHttp {
         };
         let buffered = body.len();
         let mut read = |n: usize| body.get(..n).map(<[u8]>::to_vec);
-        let step = flow.on_request_body(&policy, buffered, true, &mut read);
+        let mut store = HostStore;
+        let mut state = StateAccess::new(&mut store, clock_for(&policy, true));
+        let step = flow.on_request_body_with_state(&policy, buffered, true, &mut read, &mut state);
         let action = self.apply_body_step(step, buffered);
         self.report();
         action

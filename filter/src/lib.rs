@@ -16,6 +16,7 @@ pub mod body;
 pub mod cases;
 pub mod classify;
 pub mod content_encoding;
+pub mod conversation;
 pub mod decide;
 #[cfg(not(all(target_arch = "wasm32", not(target_env = "p2"))))]
 pub mod engine_api;
@@ -27,6 +28,7 @@ pub mod identity;
 pub mod media_type;
 pub mod policy;
 pub mod report;
+pub mod shared_store;
 pub mod strict_json;
 pub mod training;
 pub mod webhook;

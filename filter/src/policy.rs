@@ -37,6 +37,9 @@ pub const BUILTIN_RULES: &[&str] = &[
     "graph_indirect_send",
     "no_rule",
     "webhook_signature",
+    "unanswered_budget",
+    "conversation_classifier",
+    "conversation_state",
 ];
 
 /// One problem in a policy, at a JSON path such as `$.origins[2].identities[0]`.
@@ -140,6 +143,8 @@ pub struct Policy {
     pub webhook: Option<crate::webhook::WebhookPolicy>,
     /// The message a handed-off send is replaced with (present whenever a rule hands off).
     pub handoff: Option<crate::handoff::HandoffPolicy>,
+    /// State across the sends to one recipient: the unanswered budget, conversation scoring.
+    pub conversation: Option<crate::conversation::ConversationPolicy>,
     /// A short SHA-256 of the configuration bytes, logged with every decision so that each one
     /// can be tied to the policy version that made it.
     pub fingerprint: String,
@@ -457,6 +462,18 @@ impl Policy {
             &mut push,
         );
 
+        let conversation = compiled_section(
+            doc.conversation
+                .as_ref()
+                .map(crate::conversation::ConversationPolicy::compile),
+            &mut push,
+        );
+        // The webhook route records inbound messages only where conversations are kept.
+        let webhook = webhook.map(|mut w| {
+            w.reads_inbound = conversation.is_some();
+            w
+        });
+
         match classifier {
             Some(classifier) if problems.is_empty() => Ok(Self {
                 mode: doc.mode,
@@ -493,6 +510,7 @@ impl Policy {
                 training,
                 webhook,
                 handoff,
+                conversation,
                 fingerprint: String::new(),
             }),
             _ => Err(PolicyError::Invalid(problems)),
@@ -573,7 +591,7 @@ pub fn short_hash(bytes: &[u8]) -> String {
 /// A path id as rules compare it: lowercased, and numeric ids as numbers (`0106...` is
 /// `106...`), as Graph reads them. A provider's sender number in E.164 (`+14155550100`) is
 /// compared by its digits (`+1 (415) 555-0100` is `14155550100`).
-fn canonical_path_id(s: &str) -> String {
+pub(crate) fn canonical_path_id(s: &str) -> String {
     let s = s.trim().to_ascii_lowercase();
     let s = match s.strip_prefix('+') {
         Some(number) => {

@@ -114,6 +114,7 @@ mod tests {
             template_category: None,
             provider: Provider::CloudApi,
             handoff: None,
+            unanswered: None,
         }
     }
 

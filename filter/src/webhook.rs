@@ -131,6 +131,8 @@ pub struct WebhookPolicy {
     pub secret_env: Vec<String>,
     pub max_body_bytes: usize,
     pub mode: Mode,
+    /// Read the inbound messages of each verified delivery (the policy keeps conversations).
+    pub reads_inbound: bool,
 }
 
 /// A `webhook.app_secret_env` variable the VM does not have.
@@ -231,6 +233,7 @@ impl WebhookPolicy {
             secret_env: doc.app_secret_env.clone(),
             max_body_bytes: usize::try_from(doc.max_body_bytes).unwrap_or(usize::MAX),
             mode: doc.mode,
+            reads_inbound: false,
         })
     }
 
@@ -315,6 +318,8 @@ pub struct WebhookDelivery {
     awaiting_body: bool,
     outcome: Option<WebhookOutcome>,
     reported: bool,
+    /// The inbound messages of a verified delivery, until the glue records them.
+    inbound: Vec<crate::conversation::Inbound>,
 }
 
 impl WebhookDelivery {
@@ -336,6 +341,7 @@ impl WebhookDelivery {
             awaiting_body: false,
             outcome: None,
             reported: false,
+            inbound: Vec::new(),
         };
         if end_of_stream && is_handshake(method, path) {
             return (delivery, WebhookStep::Continue);
@@ -398,7 +404,17 @@ impl WebhookDelivery {
 
     fn verify(&mut self, policy: &WebhookPolicy, body: &[u8]) -> WebhookStep {
         let result = check_signature(&policy.secrets, self.signature.as_deref(), body);
+        // Only a delivery Meta signed says anything about a recipient: a forged or unsigned
+        // one (forwarded in audit mode) is never read.
+        if result == WebhookResult::Valid && policy.reads_inbound {
+            self.inbound = crate::conversation::inbound_messages(body);
+        }
         self.finish(policy, result, body.len())
+    }
+
+    /// The inbound messages of the verified delivery, once (for the glue to record).
+    pub fn take_inbound(&mut self) -> Vec<crate::conversation::Inbound> {
+        std::mem::take(&mut self.inbound)
     }
 
     fn finish(

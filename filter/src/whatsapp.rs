@@ -14,6 +14,7 @@ pub mod providers;
 
 pub use fields::{
     MessageView, read_flow, read_message, read_object, read_other, read_template_creation,
+    template_category, template_name,
 };
 pub use form::form_to_json;
 

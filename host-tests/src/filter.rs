@@ -241,12 +241,7 @@ impl Filter {
 
     /// Shared data as the plugin sees it: value and cas token.
     pub fn shared_data(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-        self.vm
-            .store
-            .data()
-            .shared_data
-            .get(key.as_bytes())
-            .map(|(v, cas)| (v.to_vec(), cas))
+        self.vm.store.data().shared_data.get(key.as_bytes())
     }
 
     pub fn set_shared_data(&mut self, key: &str, value: &[u8]) {
@@ -254,9 +249,15 @@ impl Filter {
         let _ = self
             .vm
             .store
-            .data_mut()
+            .data()
             .shared_data
             .set(key.as_bytes(), value, 0);
+    }
+
+    /// This VM's shared data, to start another VM over the same store
+    /// ([`crate::HostOptions::shared_data`]) or to inject a race.
+    pub fn shared_store(&self) -> crate::state::shared::SharedDataHandle {
+        self.vm.store.data().shared_data.clone()
     }
 
     /// Enqueue on a queue the plugin registered, then deliver `proxy_on_queue_ready`.
@@ -298,7 +299,8 @@ impl Filter {
 
     /// Host fault injection: from now on, the `nth` call (1-based) of `hostcall` (for example
     /// `proxy_get_buffer_bytes`) returns `InternalFailure` instead of doing its work. Supported:
-    /// the buffer, header-map, property, metric, local-reply and close-stream hostcalls.
+    /// the buffer, header-map, property, shared-data, metric, local-reply and close-stream
+    /// hostcalls.
     pub fn fail_hostcall(&mut self, hostcall: &str, nth: u32) {
         self.vm.store.data_mut().faults.plan(hostcall, nth);
     }

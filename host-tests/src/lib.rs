@@ -75,6 +75,8 @@ pub struct HostOptions {
     pub random_seed: u64,
     /// The guest's linear memory may not grow beyond this.
     pub max_memory_bytes: usize,
+    /// Shared data common with other VMs (Envoy's workers of one `vm_id`); `None`: this VM's own.
+    pub shared_data: Option<state::shared::SharedDataHandle>,
 }
 
 impl Default for HostOptions {
@@ -88,6 +90,7 @@ impl Default for HostOptions {
             start_time_nanos: DEFAULT_START_TIME_NANOS,
             random_seed: 0x5EED,
             max_memory_bytes: 512 << 20,
+            shared_data: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use wasmtime::{Memory, StoreLimits, TypedFunc};
 use crate::abi::LogLevel;
 use crate::state::metrics::Metrics;
 use crate::state::properties::Properties;
-use crate::state::shared::{SharedData, SharedQueues};
+use crate::state::shared::{SharedDataHandle, SharedQueues};
 use crate::state::stream::HttpStream;
 
 /// One `proxy_log` call.
@@ -68,7 +68,7 @@ pub struct HostState {
     pub(crate) live_contexts: Vec<u32>,
     pub(crate) metrics: Metrics,
     pub(crate) logs: Vec<LogRecord>,
-    pub(crate) shared_data: SharedData,
+    pub(crate) shared_data: SharedDataHandle,
     pub(crate) queues: SharedQueues,
     pub(crate) clock: Clock,
     pub(crate) wasi: WasiState,
@@ -140,7 +140,7 @@ impl HostState {
             live_contexts: Vec::new(),
             metrics: Metrics::default(),
             logs: Vec::new(),
-            shared_data: SharedData::default(),
+            shared_data: options.shared_data.clone().unwrap_or_default(),
             queues: SharedQueues::default(),
             clock: Clock {
                 now_nanos: options.start_time_nanos,

@@ -99,6 +99,11 @@ def broken_policies(default):
         ("handoff button over 20 characters", patched({"handoff": {"default_language": "en",
             "url": "https://app.example/", "messages": {"en": {"type": "cta_url", "body": "hi",
                                                                "button": "Open the assistant now!"}}}})),
+        ("conversation with 0 slots", patched({"conversation": {"slots": 0, "unanswered_budget": {"max_unanswered": 3}}})),
+        ("conversation budget without max_unanswered", patched({"conversation": {"unanswered_budget": {"window_seconds": 60}}})),
+        ("conversation budget with an unknown template category", patched({"conversation": {"unanswered_budget": {
+            "max_unanswered": 3, "exempt_template_categories": ["otp"]}}})),
+        ("conversation scoring with an unknown field", patched({"conversation": {"scoring": {"window": 60}}})),
     ]
 
 

@@ -6,7 +6,9 @@
 //! WhatsApp send, so every rule (the origin's too) is evaluated after the body. Anything else is
 //! not governed and passes untouched.
 
-use super::{BodyStep, HeadersStep, RequestFlow, RequestHead, State, headers_step, raw_query};
+use super::{
+    BodyStep, HeadersStep, RequestFlow, RequestHead, State, StateAccess, headers_step, raw_query,
+};
 use crate::body;
 use crate::body::BodyProblem;
 use crate::decide;
@@ -52,10 +54,13 @@ impl RequestFlow {
                     raw_query: raw_query(&head.path).to_owned(),
                 };
                 if head.end_of_stream {
+                    let mut no_store = crate::shared_store::NoStore;
+                    let mut no_state = StateAccess::new(&mut no_store, None);
                     return Err(headers_step(self.finish_provider(
                         policy,
                         pending,
                         Some(&[]),
+                        &mut no_state,
                     )));
                 }
                 self.state = State::AwaitingProviderBody(Box::new(pending));
@@ -72,6 +77,7 @@ impl RequestFlow {
         buffered_len: usize,
         end_of_stream: bool,
         read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
+        state: &mut StateAccess<'_>,
     ) -> BodyStep {
         let State::AwaitingProviderBody(pending) =
             std::mem::replace(&mut self.state, State::Decided)
@@ -86,7 +92,7 @@ impl RequestFlow {
             return BodyStep::Pause;
         }
         let bytes = read(buffered_len);
-        self.finish_provider(policy, *pending, bytes.as_deref())
+        self.finish_provider(policy, *pending, bytes.as_deref(), state)
     }
 
     fn finish_provider(
@@ -94,6 +100,7 @@ impl RequestFlow {
         policy: &Policy,
         pending: PendingProviderSend,
         bytes: Option<&[u8]>,
+        state: &mut StateAccess<'_>,
     ) -> BodyStep {
         let read = bytes
             .ok_or(BodyProblem::InvalidJson)
@@ -125,7 +132,7 @@ impl RequestFlow {
                 if !head.findings.blocks() {
                     decide::evaluate_message(policy, &mut head, &message.view);
                 }
-                self.conclude(policy, &head, Some(&message.view))
+                self.conclude_in_conversation(policy, &head, &message.view, None, state)
             }
             Err(problem) => self.conclude_unreadable(policy, pending, problem),
         }

@@ -145,6 +145,9 @@ pub fn decision_line(decision: &Decision, ctx: &LineContext<'_>) -> String {
                 fields.insert(key.to_owned(), Value::String(v));
             }
         }
+        if let Some(n) = decision.unanswered {
+            fields.insert("unanswered".to_owned(), Value::from(n));
+        }
     }
     line.to_string()
 }

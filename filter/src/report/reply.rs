@@ -2,7 +2,7 @@
 //! send, and the OpenAI-style 403 for a training upload.
 
 use super::{DECISION_HEADER, RULE_HEADER};
-use crate::decide::{Decision, HandoffNote};
+use crate::decide::{Decision, HandoffNote, Reason};
 use crate::whatsapp::providers::Provider;
 use serde_json::json;
 
@@ -112,8 +112,17 @@ pub(super) fn explanation(decision: &Decision) -> String {
         ),
         _ => String::new(),
     };
+    let rule_text = match decision.reason {
+        Reason::UnansweredBudget => {
+            " The recipient has not written since the policy's limit of messages was sent to them; send again after they reply."
+        }
+        Reason::ConversationStateUnavailable => {
+            " The proxy could not read or update the conversation's state, and the policy refuses sends it cannot count."
+        }
+        _ => " General-purpose AI assistants may not use the WhatsApp Business Platform.",
+    };
     format!(
-        "Blocked by the egress policy: rule `{}`, reason `{}`.{why} General-purpose AI assistants may not use the WhatsApp Business Platform.",
+        "Blocked by the egress policy: rule `{}`, reason `{}`.{why}{rule_text}",
         decision.rule,
         decision.reason.as_str()
     )

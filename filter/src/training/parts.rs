@@ -274,45 +274,7 @@ pub fn encode_index(ids: &[String]) -> Vec<u8> {
     serde_json::to_vec(ids).unwrap_or_default()
 }
 
-/// The host's key-value store shared by every worker thread (proxy-wasm shared data): each
-/// value has a version for compare-and-swap.
-pub trait SharedStore {
-    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)>;
-    /// Sets `key` if its version is still `cas` (`None`: whatever it is).
-    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError>;
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreError {
-    /// The value changed since it was read.
-    Mismatch,
-    /// The host refused.
-    Failed,
-}
-
-/// A store in memory, with the host's versioning: for native tests and tools.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    values: std::collections::HashMap<String, (Vec<u8>, u32)>,
-}
-
-impl SharedStore for MemoryStore {
-    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-        self.values.get(key).cloned()
-    }
-
-    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
-        let version = self.values.get(key).map_or(0, |(_, v)| *v);
-        if let Some(cas) = cas
-            && cas != version
-        {
-            return Err(StoreError::Mismatch);
-        }
-        self.values
-            .insert(key.to_owned(), (value.to_vec(), version.wrapping_add(1)));
-        Ok(())
-    }
-}
+pub use crate::shared_store::{MemoryStore, SharedStore, StoreError};
 
 /// Which request of an upload in parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

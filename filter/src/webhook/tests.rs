@@ -410,3 +410,53 @@ fn an_unreadable_body_fails_closed() {
     let step = d.on_body(&p, BODY.len(), true, &mut |_| None);
     assert!(matches!(step, WebhookStep::Respond(ref r) if r.status == 401));
 }
+
+/// Only a verified delivery's inbound messages are read (for the conversations), and only when
+/// the policy keeps conversations; a forged or unsigned one is never read, in audit mode too.
+#[test]
+fn only_a_verified_delivery_yields_its_inbound_messages() {
+    let run = |mut p: WebhookPolicy, signature: Option<&str>| {
+        p.reads_inbound = true;
+        let (mut d, _) = WebhookDelivery::on_headers(
+            &p,
+            "POST",
+            "/whatsapp/webhook",
+            Ok(signature.map(str::to_owned)),
+            None,
+            "r".into(),
+            false,
+        );
+        d.on_body(&p, BODY.len(), true, &mut |n| {
+            BODY.get(..n).map(<[u8]>::to_vec)
+        });
+        d.take_inbound()
+    };
+    let valid = run(policy(serde_json::json!({})), Some(SIGNATURE));
+    assert_eq!(valid.len(), 1);
+    assert_eq!(
+        (valid[0].phone_number_id.as_str(), valid[0].from.as_str()),
+        ("990011223344", "447700900123")
+    );
+    let forged = SIGNATURE.replace("7945", "7946");
+    for mode in ["enforce", "audit"] {
+        let p = || policy(serde_json::json!({"mode": mode}));
+        assert!(run(p(), Some(&forged)).is_empty(), "{mode}");
+        assert!(run(p(), None).is_empty(), "{mode}");
+    }
+    // A policy without conversations never parses the body.
+    let mut p = policy(serde_json::json!({}));
+    p.reads_inbound = false;
+    let (mut d, _) = WebhookDelivery::on_headers(
+        &p,
+        "POST",
+        "/whatsapp/webhook",
+        Ok(Some(SIGNATURE.to_owned())),
+        None,
+        "r".into(),
+        false,
+    );
+    d.on_body(&p, BODY.len(), true, &mut |n| {
+        BODY.get(..n).map(<[u8]>::to_vec)
+    });
+    assert!(d.take_inbound().is_empty());
+}

@@ -92,13 +92,14 @@ fn get_shared_data(
     ret_len: i32,
     ret_cas: i32,
 ) -> Result<(), Fault> {
+    crate::hostcalls::injected(caller, "proxy_get_shared_data")?;
     let key = guest_memory::read(caller, key_ptr, key_len)?;
-    let (value, cas) = caller
-        .data()
-        .shared_data
-        .get(&key)
-        .map(|(v, cas)| (v.to_vec(), cas))
-        .ok_or(Status::NotFound)?;
+    let found = caller.data().shared_data.get(&key);
+    // Another worker's turn between this read and this worker's next write (injected).
+    if let Some(action) = caller.data().shared_data.take_after_get(&key) {
+        action();
+    }
+    let (value, cas) = found.ok_or(Status::NotFound)?;
     guest_memory::return_bytes(caller, &value, ret_ptr, ret_len)?;
     guest_memory::write_u32(caller, ret_cas, cas)?;
     Ok(())
@@ -112,12 +113,10 @@ fn set_shared_data(
     len: i32,
     cas: i32,
 ) -> Result<(), Fault> {
+    crate::hostcalls::injected(caller, "proxy_set_shared_data")?;
     let key = guest_memory::read(caller, key_ptr, key_len)?;
     let value = guest_memory::read(caller, ptr, len)?;
-    caller
-        .data_mut()
-        .shared_data
-        .set(&key, &value, cas as u32)?;
+    caller.data().shared_data.set(&key, &value, cas as u32)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Shared data (key → bytes with compare-and-swap) and shared queues of one VM.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use crate::abi::Status;
 
@@ -40,6 +41,82 @@ impl SharedData {
         self.next_cas = self.next_cas.checked_add(1).unwrap_or(1);
         self.entries.insert(key.to_vec(), (value.to_vec(), token));
         Ok(())
+    }
+}
+
+/// Something that runs right after a read of a shared-data key, before the guest gets the value
+/// back: another worker (another VM over the same store) acting between this worker's read and
+/// its write, as Envoy's threads can.
+pub type AfterGet = Box<dyn FnOnce() + Send>;
+
+/// The shared data of one `vm_id` across VMs: Envoy gives every worker thread's VM of one
+/// `vm_id` the same store. Two [`crate::Filter`]s started with the same handle
+/// ([`crate::HostOptions::shared_data`]) share it, as two workers do.
+#[derive(Clone, Default)]
+pub struct SharedDataHandle {
+    inner: Arc<Mutex<SharedInner>>,
+}
+
+#[derive(Default)]
+struct SharedInner {
+    data: SharedData,
+    /// Runs after the next read of a key with this prefix (once).
+    after_get: Vec<(Vec<u8>, AfterGet)>,
+}
+
+impl std::fmt::Debug for SharedDataHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedDataHandle").finish_non_exhaustive()
+    }
+}
+
+impl SharedDataHandle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SharedInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The value and its cas token.
+    pub fn get(&self, key: &[u8]) -> Option<(Vec<u8>, u32)> {
+        self.lock().data.get(key).map(|(v, cas)| (v.to_vec(), cas))
+    }
+
+    /// Store `value` (see [`SharedData::set`]).
+    pub fn set(&self, key: &[u8], value: &[u8], cas: u32) -> Result<(), Status> {
+        self.lock().data.set(key, value, cas)
+    }
+
+    /// Runs `action` after the next read of a key starting with `prefix`, between the guest's
+    /// read and whatever it writes next: a compare-and-swap race, injected.
+    pub fn after_next_get(&self, prefix: &str, action: AfterGet) {
+        self.lock()
+            .after_get
+            .push((prefix.as_bytes().to_vec(), action));
+    }
+
+    /// The action waiting on a read of `key`, taken out (the lock is released before it runs,
+    /// so it may use the store, or run another VM over it).
+    pub(crate) fn take_after_get(&self, key: &[u8]) -> Option<AfterGet> {
+        let mut inner = self.lock();
+        let at = inner
+            .after_get
+            .iter()
+            .position(|(p, _)| key.starts_with(p))?;
+        Some(inner.after_get.remove(at).1)
+    }
+
+    /// Every key with its value's length, sorted by key.
+    pub fn sizes(&self) -> Vec<(String, usize)> {
+        let inner = self.lock();
+        let mut out: Vec<(String, usize)> = inner
+            .data
+            .entries
+            .iter()
+            .map(|(k, (v, _))| (String::from_utf8_lossy(k).into_owned(), v.len()))
+            .collect();
+        out.sort();
+        out
     }
 }
 

@@ -7,6 +7,8 @@
 mod support;
 
 #[cfg(test)]
+mod conversation;
+#[cfg(test)]
 mod crossings;
 #[cfg(test)]
 mod decision_logs;

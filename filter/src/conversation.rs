@@ -1,0 +1,773 @@
+//! Conversations: what the filter remembers across the sends to one recipient from one phone
+//! number, and the recipient's inbound messages from Meta's webhooks (issue 16).
+//!
+//! Per conversation, the key of which is a salted hash of (phone-number id, recipient), an
+//! [`Entry`] holds the time of the recipient's last inbound message, the sends since then (the
+//! unanswered count, for the `unanswered_budget` rule), and the recent sends' texts (for
+//! conversation-level scoring). Neither the number nor the recipient is ever stored or logged.
+//!
+//! Memory is bounded whatever the number of recipients. Envoy's shared data never deletes a
+//! key, so the bound comes from the key space and the value size: a conversation lives in one
+//! of `slots` keys (`wa-guard/conv/<slot>`, slot = hash mod `slots`), and a key holds at most
+//! `entries_per_slot` conversations, the least recently updated evicted first. Entries past
+//! their lifetime are ignored when read and dropped when their key is written. The whole state
+//! therefore never exceeds [`ConversationPolicy::max_bytes`]: `slots` × (key + the largest
+//! value), whatever traffic comes.
+//!
+//! Updates are read-modify-write with the version read (compare-and-swap): a write that meets a
+//! value changed by another worker is retried from a fresh read, at most [`MAX_ATTEMPTS`]
+//! times. What happens when that fails is the policy's `on_store_error`. Envoy takes a cas of
+//! 0 as "whatever the value", and a key that was never written accepts any cas, so the first
+//! write of a slot is guarded by a read right before it: two workers creating the same slot at
+//! the same instant can still both win, once per slot in the life of the process.
+
+use crate::policy::document::{Action, ConversationSection, Mode};
+use crate::shared_store::{SharedStore, StoreError};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Read-modify-write attempts before an update counts as failed (the store kept changing).
+pub const MAX_ATTEMPTS: usize = 3;
+
+/// The shared-data key prefix of conversation slots.
+pub const KEY_PREFIX: &str = "wa-guard/conv/";
+
+/// The counter of state failures and evictions: `wa_guard_conversation_state_total{result}`.
+pub const STATE_METRIC: &str = "wa_guard_conversation_state_total";
+
+/// The counter of inbound messages recorded from verified webhooks.
+pub const INBOUND_METRIC: &str = "wa_guard_conversation_inbound_total";
+
+/// Inbound messages recorded from one delivery at most (Meta batches far fewer); the rest of a
+/// larger delivery is forwarded but not recorded.
+pub const MAX_INBOUND_PER_DELIVERY: usize = 100;
+
+/// Upper bounds of the section's sizes, so that no policy can ask for unbounded memory.
+const MAX_SLOTS: u32 = 1 << 16;
+const MAX_ENTRIES_PER_SLOT: u32 = 64;
+const MAX_TEXTS: u32 = 16;
+const MAX_TEXT_BYTES: u32 = 16 * 1024;
+const MAX_WINDOW_SECONDS: u64 = 30 * 86_400;
+
+/// The value's format version (first byte).
+const FORMAT: u8 = 1;
+/// An entry's fixed part: tag 8, updated 8, last inbound 8, unanswered 4, since 8, texts 1.
+const ENTRY_HEADER_BYTES: usize = 37;
+/// A text's fixed part: time 8, length 2.
+const TEXT_HEADER_BYTES: usize = 10;
+/// A value's fixed part: format 1, entries 1.
+const VALUE_HEADER_BYTES: usize = 2;
+
+const NANOS_PER_SECOND: u64 = 1_000_000_000;
+
+/// The `conversation` section, compiled.
+#[derive(Debug, Clone)]
+pub struct ConversationPolicy {
+    pub slots: u32,
+    pub entries_per_slot: usize,
+    pub on_store_error: Action,
+    pub mode: Option<Mode>,
+    pub scoring: Option<ScoringPolicy>,
+    pub budget: Option<BudgetPolicy>,
+}
+
+/// Conversation-level scoring.
+#[derive(Debug, Clone)]
+pub struct ScoringPolicy {
+    pub window_nanos: u64,
+    pub max_texts: usize,
+    pub max_text_bytes: usize,
+    pub mode: Option<Mode>,
+}
+
+/// The unanswered-message budget.
+#[derive(Debug, Clone)]
+pub struct BudgetPolicy {
+    pub max_unanswered: u32,
+    pub window_nanos: u64,
+    /// Names of the templates whose category is exempt.
+    pub exempt_templates: Vec<String>,
+    pub mode: Option<Mode>,
+}
+
+impl BudgetPolicy {
+    /// Whether a send is exempt: a template send whose template's category is exempt.
+    pub fn exempts(&self, message_type: &str, template_name: Option<&str>) -> bool {
+        message_type == "template"
+            && template_name.is_some_and(|n| self.exempt_templates.iter().any(|t| t == n))
+    }
+}
+
+impl ConversationPolicy {
+    pub fn compile(doc: &ConversationSection) -> Result<Self, Vec<(String, String)>> {
+        let mut problems = Vec::new();
+        let mut range = |path: &str, value: u64, max: u64| {
+            if value == 0 || value > max {
+                problems.push((
+                    format!("$.conversation.{path}"),
+                    format!("must be between 1 and {max}, got `{value}`"),
+                ));
+            }
+        };
+        range("slots", u64::from(doc.slots), u64::from(MAX_SLOTS));
+        range(
+            "entries_per_slot",
+            u64::from(doc.entries_per_slot),
+            u64::from(MAX_ENTRIES_PER_SLOT),
+        );
+        let scoring = doc.scoring.as_ref().map(|s| {
+            range(
+                "scoring.window_seconds",
+                s.window_seconds,
+                MAX_WINDOW_SECONDS,
+            );
+            range(
+                "scoring.max_texts",
+                u64::from(s.max_texts),
+                u64::from(MAX_TEXTS),
+            );
+            range(
+                "scoring.max_text_bytes",
+                u64::from(s.max_text_bytes),
+                u64::from(MAX_TEXT_BYTES),
+            );
+            ScoringPolicy {
+                window_nanos: s.window_seconds.saturating_mul(NANOS_PER_SECOND),
+                max_texts: usize::try_from(s.max_texts).unwrap_or(usize::MAX),
+                max_text_bytes: usize::try_from(s.max_text_bytes).unwrap_or(usize::MAX),
+                mode: s.mode,
+            }
+        });
+        let budget = doc.unanswered_budget.as_ref().map(|b| {
+            range(
+                "unanswered_budget.window_seconds",
+                b.window_seconds,
+                MAX_WINDOW_SECONDS,
+            );
+            BudgetPolicy {
+                max_unanswered: b.max_unanswered,
+                window_nanos: b.window_seconds.saturating_mul(NANOS_PER_SECOND),
+                exempt_templates: Vec::new(),
+                mode: b.mode,
+            }
+        });
+        let budget = match (budget, doc.unanswered_budget.as_ref()) {
+            (Some(mut budget), Some(b)) => {
+                budget.exempt_templates = exempt_templates(b, &mut problems);
+                Some(budget)
+            }
+            _ => None,
+        };
+        if scoring.is_none() && budget.is_none() {
+            problems.push((
+                "$.conversation".into(),
+                "keeps state for nothing: add `scoring`, `unanswered_budget` or both".into(),
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Self {
+            slots: doc.slots,
+            entries_per_slot: usize::try_from(doc.entries_per_slot).unwrap_or(usize::MAX),
+            on_store_error: doc.on_store_error,
+            mode: doc.mode,
+            scoring,
+            budget,
+        })
+    }
+
+    /// How long an entry lives after its last update: the longer of the two windows.
+    pub fn ttl_nanos(&self) -> u64 {
+        let scoring = self.scoring.as_ref().map_or(0, |s| s.window_nanos);
+        let budget = self.budget.as_ref().map_or(0, |b| b.window_nanos);
+        scoring.max(budget)
+    }
+
+    /// The largest value a slot can hold under this policy.
+    pub fn max_value_bytes(&self) -> usize {
+        let texts = self.scoring.as_ref().map_or(0, |s| {
+            s.max_texts
+                .saturating_mul(TEXT_HEADER_BYTES)
+                .saturating_add(s.max_text_bytes)
+        });
+        VALUE_HEADER_BYTES.saturating_add(
+            self.entries_per_slot
+                .saturating_mul(ENTRY_HEADER_BYTES.saturating_add(texts)),
+        )
+    }
+
+    /// The bound of the whole state: every slot's key and largest value.
+    pub fn max_bytes(&self) -> usize {
+        let longest_key = slot_key(self.slots.saturating_sub(1)).len();
+        usize::try_from(self.slots)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(longest_key.saturating_add(self.max_value_bytes()))
+    }
+}
+
+/// The names of the templates whose declared category is exempt, checking both lists.
+fn exempt_templates(
+    doc: &crate::policy::document::UnansweredBudgetDoc,
+    problems: &mut Vec<(String, String)>,
+) -> Vec<String> {
+    let mut exempt = Vec::new();
+    for (i, c) in doc.exempt_template_categories.iter().enumerate() {
+        if crate::whatsapp::template_category(c).is_none() {
+            problems.push((
+                format!("$.conversation.unanswered_budget.exempt_template_categories[{i}]"),
+                format!(
+                    "unknown template category `{c}` (known: marketing, utility, authentication)"
+                ),
+            ));
+        }
+    }
+    for (name, category) in &doc.template_categories {
+        let path = format!("$.conversation.unanswered_budget.template_categories.{name}");
+        if crate::whatsapp::template_name(name).as_deref() != Some(name.as_str()) {
+            problems.push((
+                path.clone(),
+                format!("`{name}` is not a template name (1 to 512 of a-z, 0-9 and _)"),
+            ));
+        }
+        match crate::whatsapp::template_category(category) {
+            None => problems.push((
+                path,
+                format!("unknown template category `{category}` (known: marketing, utility, authentication)"),
+            )),
+            Some(c)
+                if doc
+                    .exempt_template_categories
+                    .iter()
+                    .any(|e| e.trim().eq_ignore_ascii_case(&c)) =>
+            {
+                exempt.push(name.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    exempt
+}
+
+/// The shared-data key of a slot.
+pub fn slot_key(slot: u32) -> String {
+    format!("{KEY_PREFIX}{slot}")
+}
+
+/// Where a conversation lives: its slot's key and its tag in that slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationKey {
+    pub slot_key: String,
+    pub tag: [u8; 8],
+}
+
+/// The key of the conversation between a phone number and a recipient: a salted SHA-256 of
+/// both (the recipient read as its letters and digits, so `+34 612...` and Meta's `34612...`
+/// are one recipient; the phone-number id as rules compare it). The tag and the slot come from
+/// different bytes of the hash.
+pub fn conversation_key(
+    policy: &ConversationPolicy,
+    salt: &str,
+    phone_number_id: &str,
+    recipient: &str,
+) -> ConversationKey {
+    let recipient: String = recipient
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update([0]);
+    h.update(b"conversation");
+    h.update([0]);
+    h.update(crate::policy::canonical_path_id(phone_number_id).as_bytes());
+    h.update([0]);
+    h.update(recipient.as_bytes());
+    let digest: [u8; 32] = h.finalize().into();
+    let mut tag = [0u8; 8];
+    let mut spread = [0u8; 8];
+    for (i, b) in digest.iter().enumerate() {
+        if let Some(t) = tag.get_mut(i) {
+            *t = *b;
+        } else if let Some(s) = i.checked_sub(8).and_then(|j| spread.get_mut(j)) {
+            *s = *b;
+        }
+    }
+    let slot = u64::from_be_bytes(spread) % u64::from(policy.slots.max(1));
+    ConversationKey {
+        slot_key: slot_key(u32::try_from(slot).unwrap_or(0)),
+        tag,
+    }
+}
+
+/// One conversation's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub tag: [u8; 8],
+    /// When it was last written (nanoseconds since the epoch).
+    pub updated: u64,
+    /// When the recipient's last inbound message was recorded (0: never).
+    pub last_inbound: u64,
+    /// Sends since then, within the budget's window.
+    pub unanswered: u32,
+    /// When the first of those sends was made (0: none).
+    pub unanswered_since: u64,
+    /// The recent sends' texts, oldest first, with when they were sent.
+    pub texts: Vec<(u64, String)>,
+}
+
+impl Entry {
+    fn new(tag: [u8; 8]) -> Self {
+        Self {
+            tag,
+            ..Self::default()
+        }
+    }
+
+    /// The sends counted against the budget at `now`: none once the first is older than the
+    /// window.
+    pub fn unanswered_at(&self, now: u64, budget: &BudgetPolicy) -> u32 {
+        if self.unanswered_since.saturating_add(budget.window_nanos) < now {
+            0
+        } else {
+            self.unanswered
+        }
+    }
+
+    /// Counts a send made at `now`.
+    pub fn count_send(&mut self, now: u64, budget: &BudgetPolicy) {
+        let count = self.unanswered_at(now, budget);
+        if count == 0 {
+            self.unanswered_since = now;
+        }
+        self.unanswered = count.saturating_add(1);
+    }
+
+    /// The recipient wrote: the count starts again.
+    pub fn record_inbound(&mut self, now: u64) {
+        self.last_inbound = self.last_inbound.max(now);
+        self.unanswered = 0;
+        self.unanswered_since = 0;
+    }
+
+    /// The texts sent within the scoring window before `now`, oldest first.
+    pub fn recent_texts(&self, now: u64, scoring: &ScoringPolicy) -> Vec<&str> {
+        self.texts
+            .iter()
+            .filter(|(at, _)| at.saturating_add(scoring.window_nanos) >= now)
+            .map(|(_, t)| t.as_str())
+            .collect()
+    }
+
+    /// Keeps a send's text, within the policy's bounds (the most recent kept).
+    pub fn push_text(&mut self, now: u64, text: &str, scoring: &ScoringPolicy) {
+        if text.trim().is_empty() {
+            return;
+        }
+        self.texts
+            .push((now, tail_within(text, scoring.max_text_bytes).to_owned()));
+        self.bound_texts(now, scoring);
+    }
+
+    /// Drops texts past the window, then the oldest beyond the count and byte bounds.
+    fn bound_texts(&mut self, now: u64, scoring: &ScoringPolicy) {
+        self.texts
+            .retain(|(at, _)| at.saturating_add(scoring.window_nanos) >= now);
+        for (_, t) in &mut self.texts {
+            if t.len() > scoring.max_text_bytes {
+                *t = tail_within(t, scoring.max_text_bytes).to_owned();
+            }
+        }
+        let excess = self.texts.len().saturating_sub(scoring.max_texts);
+        self.texts.drain(..excess);
+        while self.texts.iter().map(|(_, t)| t.len()).sum::<usize>() > scoring.max_text_bytes {
+            if self.texts.is_empty() {
+                break;
+            }
+            self.texts.remove(0);
+        }
+    }
+
+    /// Whether anything of the entry still matters at `now`.
+    fn alive(&self, now: u64, ttl_nanos: u64) -> bool {
+        self.updated.saturating_add(ttl_nanos) >= now
+    }
+}
+
+/// The last `max` bytes of `text`, starting on a character boundary.
+fn tail_within(text: &str, max: usize) -> &str {
+    let mut start = text.len().saturating_sub(max);
+    while start < text.len() && !text.is_char_boundary(start) {
+        start = start.saturating_add(1);
+    }
+    text.get(start..).unwrap_or_default()
+}
+
+/// The conversations of one slot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Slot {
+    entries: Vec<Entry>,
+}
+
+impl Slot {
+    /// A stored value; `None` when it is not one this code wrote (it is then overwritten).
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut r = Reader { bytes };
+        if r.u8()? != FORMAT {
+            return None;
+        }
+        let count = r.u8()?;
+        let mut entries = Vec::with_capacity(usize::from(count));
+        for _ in 0..count {
+            let mut entry = Entry {
+                tag: r.array()?,
+                updated: r.u64()?,
+                last_inbound: r.u64()?,
+                unanswered: r.u32()?,
+                unanswered_since: r.u64()?,
+                texts: Vec::new(),
+            };
+            let texts = r.u8()?;
+            for _ in 0..texts {
+                let at = r.u64()?;
+                let len = usize::from(r.u16()?);
+                let text = std::str::from_utf8(r.take(len)?).ok()?;
+                entry.texts.push((at, text.to_owned()));
+            }
+            entries.push(entry);
+        }
+        r.bytes.is_empty().then_some(Self { entries })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = vec![FORMAT, u8::try_from(self.entries.len()).unwrap_or(u8::MAX)];
+        for e in self.entries.iter().take(usize::from(u8::MAX)) {
+            out.extend_from_slice(&e.tag);
+            out.extend_from_slice(&e.updated.to_be_bytes());
+            out.extend_from_slice(&e.last_inbound.to_be_bytes());
+            out.extend_from_slice(&e.unanswered.to_be_bytes());
+            out.extend_from_slice(&e.unanswered_since.to_be_bytes());
+            let texts: Vec<&(u64, String)> = e
+                .texts
+                .iter()
+                .filter(|(_, t)| t.len() <= usize::from(u16::MAX))
+                .take(usize::from(u8::MAX))
+                .collect();
+            out.push(u8::try_from(texts.len()).unwrap_or(u8::MAX));
+            for (at, text) in texts {
+                out.extend_from_slice(&at.to_be_bytes());
+                out.extend_from_slice(&u16::try_from(text.len()).unwrap_or(0).to_be_bytes());
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// Puts `entry` in (replacing its tag's), drops what has expired, bounds every entry's
+    /// texts to the policy, and evicts the least recently updated beyond the slot's size.
+    /// Returns how many live conversations were evicted.
+    fn put(&mut self, entry: Entry, policy: &ConversationPolicy, now: u64) -> usize {
+        let ttl = policy.ttl_nanos();
+        self.entries
+            .retain(|e| e.tag != entry.tag && e.alive(now, ttl));
+        self.entries.push(entry);
+        for e in &mut self.entries {
+            match &policy.scoring {
+                Some(s) => e.bound_texts(now, s),
+                None => e.texts.clear(),
+            }
+        }
+        let mut evicted = 0;
+        while self.entries.len() > policy.entries_per_slot {
+            let oldest = self
+                .entries
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, e)| e.updated)
+                .map(|(i, _)| i);
+            match oldest {
+                Some(i) => {
+                    self.entries.remove(i);
+                    evicted += 1;
+                }
+                None => break,
+            }
+        }
+        evicted
+    }
+}
+
+/// A bounds-checked reader of a stored value.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.bytes.split_at_checked(n)?;
+        self.bytes = rest;
+        Some(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.array::<1>().map(|[b]| b)
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.array().map(u16::from_be_bytes)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.array().map(u64::from_be_bytes)
+    }
+}
+
+/// Why the state could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFailure {
+    /// The host refused a read or a write, or gave no clock.
+    StoreFailed,
+    /// Every attempt met a value another worker had changed.
+    CasExhausted,
+}
+
+impl StateFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StoreFailed => "store_failed",
+            Self::CasExhausted => "cas_exhausted",
+        }
+    }
+}
+
+impl From<StoreError> for StateFailure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Mismatch => Self::CasExhausted,
+            StoreError::Failed => Self::StoreFailed,
+        }
+    }
+}
+
+/// One read of a conversation: its entry as of `now` (a fresh one when absent or expired),
+/// and what is needed to write it back with compare-and-swap.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    slot: Slot,
+    version: Option<u32>,
+    pub entry: Entry,
+}
+
+/// Reads a conversation.
+pub fn read(
+    store: &dyn SharedStore,
+    key: &ConversationKey,
+    policy: &ConversationPolicy,
+    now: u64,
+) -> Result<Snapshot, StoreError> {
+    let stored = store.try_get(&key.slot_key)?;
+    let (slot, version) = match stored {
+        Some((bytes, version)) => (Slot::decode(&bytes).unwrap_or_default(), Some(version)),
+        None => (Slot::default(), None),
+    };
+    let entry = slot
+        .entries
+        .iter()
+        .find(|e| e.tag == key.tag && e.alive(now, policy.ttl_nanos()))
+        .cloned()
+        .unwrap_or_else(|| Entry::new(key.tag));
+    Ok(Snapshot {
+        slot,
+        version,
+        entry,
+    })
+}
+
+impl Snapshot {
+    /// Writes `entry` back if the slot is still as read. Returns the conversations evicted.
+    pub fn write(
+        mut self,
+        store: &mut dyn SharedStore,
+        key: &ConversationKey,
+        mut entry: Entry,
+        policy: &ConversationPolicy,
+        now: u64,
+    ) -> Result<usize, StoreError> {
+        entry.updated = now;
+        let evicted = self.slot.put(entry, policy, now);
+        // A slot never written yet: written only if nobody wrote it meanwhile (Envoy takes a
+        // cas of 0 as "any", so the absence is checked again right before).
+        let cas = match self.version {
+            Some(v) => Some(v),
+            None if store.try_get(&key.slot_key)?.is_some() => return Err(StoreError::Mismatch),
+            None => None,
+        };
+        store.set(&key.slot_key, &self.slot.encode(), cas)?;
+        Ok(evicted)
+    }
+}
+
+/// What an update did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Updated {
+    pub entry: Entry,
+    pub evicted: usize,
+    /// Attempts that met a changed value before the one that succeeded.
+    pub retries: usize,
+}
+
+/// Read-modify-write of one conversation: `change` is applied to a fresh read on every attempt.
+pub fn update(
+    store: &mut dyn SharedStore,
+    key: &ConversationKey,
+    policy: &ConversationPolicy,
+    now: u64,
+    change: &mut dyn FnMut(&mut Entry),
+) -> Result<Updated, StateFailure> {
+    for retries in 0..MAX_ATTEMPTS {
+        let snapshot = read(store, key, policy, now)?;
+        let mut entry = snapshot.entry.clone();
+        change(&mut entry);
+        match snapshot.write(store, key, entry.clone(), policy, now) {
+            Ok(evicted) => {
+                return Ok(Updated {
+                    entry,
+                    evicted,
+                    retries,
+                });
+            }
+            Err(StoreError::Mismatch) => continue,
+            Err(StoreError::Failed) => return Err(StateFailure::StoreFailed),
+        }
+    }
+    Err(StateFailure::CasExhausted)
+}
+
+/// An inbound message of a webhook delivery: the business number it was sent to and its sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub phone_number_id: String,
+    pub from: String,
+}
+
+/// The inbound messages of a verified delivery: each `entry[].changes[].value.messages[]` with
+/// a `from`, under that value's `metadata.phone_number_id`. At most
+/// [`MAX_INBOUND_PER_DELIVERY`]; a body that is not such JSON has none. Statuses (`statuses[]`:
+/// delivered, read) are not messages from the recipient and reset nothing.
+pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
+    let Ok(doc) = crate::strict_json::from_slice(body) else {
+        return Vec::new();
+    };
+    let values = array(&doc, "entry")
+        .flat_map(|e| array(e, "changes"))
+        .filter_map(|c| c.get("value"));
+    let mut found = Vec::new();
+    for value in values {
+        let Some(pnid) = value
+            .get("metadata")
+            .and_then(|m| m.get("phone_number_id"))
+            .and_then(Value::as_str)
+            .filter(|p| !p.trim().is_empty())
+        else {
+            continue;
+        };
+        for m in array(value, "messages") {
+            let Some(from) = m.get("from").and_then(Value::as_str) else {
+                continue;
+            };
+            if from.trim().is_empty() || found.len() >= MAX_INBOUND_PER_DELIVERY {
+                continue;
+            }
+            let inbound = Inbound {
+                phone_number_id: pnid.to_owned(),
+                from: from.to_owned(),
+            };
+            if !found.contains(&inbound) {
+                found.push(inbound);
+            }
+        }
+    }
+    found
+}
+
+fn array<'a>(v: &'a Value, name: &str) -> impl Iterator<Item = &'a Value> {
+    v.get(name).and_then(Value::as_array).into_iter().flatten()
+}
+
+/// Records a verified delivery's inbound messages: each one's conversation restarts its count.
+/// Returns how many were recorded and the failures met (each counted by the glue).
+pub fn record_inbound(
+    store: &mut dyn SharedStore,
+    policy: &ConversationPolicy,
+    salt: &str,
+    inbound: &[Inbound],
+    now: u64,
+) -> InboundReport {
+    let mut report = InboundReport::default();
+    for m in inbound {
+        let key = conversation_key(policy, salt, &m.phone_number_id, &m.from);
+        match update(store, &key, policy, now, &mut |e| e.record_inbound(now)) {
+            Ok(done) => {
+                report.recorded = report.recorded.saturating_add(1);
+                report.evicted = report.evicted.saturating_add(done.evicted);
+                report.retries = report.retries.saturating_add(done.retries);
+            }
+            Err(failure) => report.failures.push(failure),
+        }
+    }
+    report
+}
+
+/// What recording a delivery's inbound messages did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboundReport {
+    pub recorded: usize,
+    pub evicted: usize,
+    pub retries: usize,
+    pub failures: Vec<StateFailure>,
+}
+
+impl InboundReport {
+    /// The counters to add: `(metric name, amount)`.
+    pub fn metrics(&self) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
+        if self.recorded > 0 {
+            out.push((
+                format!("{INBOUND_METRIC}.result.recorded"),
+                n(self.recorded),
+            ));
+        }
+        out.extend(state_metrics(self.evicted, self.retries));
+        for f in &self.failures {
+            out.push((format!("{STATE_METRIC}.result.{}", f.as_str()), 1));
+            out.push((format!("{INBOUND_METRIC}.result.failed"), 1));
+        }
+        out
+    }
+}
+
+/// The counters of evictions and compare-and-swap retries.
+pub fn state_metrics(evicted: usize, retries: usize) -> Vec<(String, u64)> {
+    let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
+    let mut out = Vec::new();
+    if evicted > 0 {
+        out.push((format!("{STATE_METRIC}.result.evicted"), n(evicted)));
+    }
+    if retries > 0 {
+        out.push((format!("{STATE_METRIC}.result.cas_retry"), n(retries)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

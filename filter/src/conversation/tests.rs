@@ -1,0 +1,462 @@
+use super::*;
+use crate::shared_store::{MemoryStore, NoStore};
+
+const SECOND: u64 = 1_000_000_000;
+const T0: u64 = 1_800_000_000 * SECOND;
+
+fn section(json: &str) -> ConversationSection {
+    serde_json::from_str(json).unwrap()
+}
+
+fn policy(json: &str) -> ConversationPolicy {
+    ConversationPolicy::compile(&section(json)).unwrap()
+}
+
+fn both() -> ConversationPolicy {
+    policy(
+        r#"{"slots": 16, "entries_per_slot": 4,
+            "scoring": {"window_seconds": 600, "max_texts": 3, "max_text_bytes": 64},
+            "unanswered_budget": {"max_unanswered": 3, "window_seconds": 3600}}"#,
+    )
+}
+
+#[test]
+fn a_section_with_bad_sizes_reports_each_with_its_path() {
+    let err = ConversationPolicy::compile(&section(
+        r#"{"slots": 0, "entries_per_slot": 65,
+            "scoring": {"window_seconds": 0, "max_texts": 17, "max_text_bytes": 16385},
+            "unanswered_budget": {"max_unanswered": 1, "window_seconds": 9999999999,
+              "template_categories": {"otp": "secret", "Bad Name": "utility"},
+              "exempt_template_categories": ["authentication", "spam"]}}"#,
+    ))
+    .unwrap_err();
+    let paths: Vec<&str> = err.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "$.conversation.slots",
+            "$.conversation.entries_per_slot",
+            "$.conversation.scoring.window_seconds",
+            "$.conversation.scoring.max_texts",
+            "$.conversation.scoring.max_text_bytes",
+            "$.conversation.unanswered_budget.window_seconds",
+            "$.conversation.unanswered_budget.exempt_template_categories[1]",
+            "$.conversation.unanswered_budget.template_categories.Bad Name",
+            "$.conversation.unanswered_budget.template_categories.otp",
+        ]
+    );
+    let err = ConversationPolicy::compile(&section("{}")).unwrap_err();
+    assert_eq!(err[0].0, "$.conversation");
+}
+
+#[test]
+fn exempt_templates_are_those_whose_declared_category_is_exempt() {
+    let p = policy(
+        r#"{"unanswered_budget": {"max_unanswered": 1,
+              "template_categories": {"login_code": "authentication", "order_update": "utility"},
+              "exempt_template_categories": ["Authentication"]}}"#,
+    );
+    let b = p.budget.unwrap();
+    assert_eq!(b.exempt_templates, ["login_code"]);
+    assert!(b.exempts("template", Some("login_code")));
+    assert!(!b.exempts("template", Some("order_update")));
+    assert!(!b.exempts("template", None));
+    assert!(!b.exempts("text", Some("login_code")));
+}
+
+#[test]
+fn a_recipient_is_one_conversation_however_its_number_is_written() {
+    let p = both();
+    let k = |salt: &str, pnid: &str, to: &str| conversation_key(&p, salt, pnid, to);
+    let a = k("s", "106540352242922", "+34 612 345 678");
+    assert_eq!(a, k("s", "106540352242922", "34612345678"));
+    assert_eq!(a, k("s", "0106540352242922", "34-612-345-678"));
+    assert_ne!(a.tag, k("s", "106540352242923", "34612345678").tag);
+    assert_ne!(a.tag, k("s", "106540352242922", "34612345679").tag);
+    assert_ne!(a.tag, k("t", "106540352242922", "34612345678").tag);
+    // The key names a slot and a hash, never the number.
+    assert!(a.slot_key.starts_with(KEY_PREFIX));
+    let slot: u32 = a.slot_key.trim_start_matches(KEY_PREFIX).parse().unwrap();
+    assert!(slot < 16);
+    assert!(!a.slot_key.contains("612"));
+}
+
+#[test]
+fn a_slot_value_round_trips_and_garbage_reads_as_empty() {
+    let slot = Slot {
+        entries: vec![
+            Entry {
+                tag: [1; 8],
+                updated: T0,
+                last_inbound: T0 - SECOND,
+                unanswered: 2,
+                unanswered_since: T0 - 5,
+                texts: vec![(T0, "héllo".into()), (T0 + 1, "👋 there".into())],
+            },
+            Entry::new([2; 8]),
+        ],
+    };
+    let bytes = slot.encode();
+    assert_eq!(Slot::decode(&bytes), Some(slot));
+    for cut in 0..bytes.len() {
+        assert_eq!(Slot::decode(&bytes[..cut]), None, "cut at {cut}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(Slot::decode(&longer), None);
+    assert_eq!(Slot::decode(b"{\"json\":1}"), None);
+    // A value that is not ours is overwritten, never an error.
+    let p = both();
+    let key = conversation_key(&p, "s", "1", "2");
+    let mut store = MemoryStore::default();
+    store.set(&key.slot_key, b"garbage", None).unwrap();
+    let snap = read(&store, &key, &p, T0).unwrap();
+    assert_eq!(snap.entry, Entry::new(key.tag));
+}
+
+#[test]
+fn the_budget_counts_sends_since_the_last_inbound_within_its_window() {
+    let p = both();
+    let b = p.budget.as_ref().unwrap();
+    let mut e = Entry::new([0; 8]);
+    for i in 0..3 {
+        assert_eq!(e.unanswered_at(T0 + i, b), u32::try_from(i).unwrap());
+        e.count_send(T0 + i, b);
+    }
+    assert_eq!(e.unanswered_at(T0 + 10, b), 3);
+    e.record_inbound(T0 + 20);
+    assert_eq!((e.unanswered_at(T0 + 21, b), e.last_inbound), (0, T0 + 20));
+    e.count_send(T0 + 30, b);
+    assert_eq!(e.unanswered_at(T0 + 30, b), 1);
+    // An hour after its first send, the count starts again.
+    assert_eq!(e.unanswered_at(T0 + 30 + 3600 * SECOND, b), 1);
+    assert_eq!(e.unanswered_at(T0 + 31 + 3600 * SECOND, b), 0);
+    e.count_send(T0 + 31 + 3600 * SECOND, b);
+    assert_eq!(e.unanswered, 1);
+}
+
+#[test]
+fn texts_are_bounded_in_count_bytes_and_time() {
+    let p = both();
+    let s = p.scoring.as_ref().unwrap();
+    let mut e = Entry::new([0; 8]);
+    for i in 0..5 {
+        e.push_text(T0 + i, &format!("part {i}"), s);
+    }
+    assert_eq!(e.recent_texts(T0 + 5, s), ["part 2", "part 3", "part 4"]);
+    // The bytes: the most recent kept; a long text keeps its end, on a character boundary.
+    let long = format!("{}é{}", "a".repeat(40), "b".repeat(40));
+    e.push_text(T0 + 6, &long, s);
+    let kept = e.recent_texts(T0 + 6, s);
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].len() <= 64 && long.ends_with(kept[0]), "{kept:?}");
+    let e2 = {
+        let mut e = Entry::new([0; 8]);
+        e.push_text(T0, &"é".repeat(40), s); // 80 bytes, 2 each
+        e
+    };
+    assert_eq!(e2.texts[0].1.len(), 64);
+    // Older than the window: not joined.
+    assert!(e.recent_texts(T0 + 6 + 601 * SECOND, s).is_empty());
+    e.push_text(T0 + 7, "   ", s);
+    assert_eq!(e.texts.len(), 1, "a blank text is not kept");
+}
+
+#[test]
+fn an_update_reads_modifies_and_writes_one_conversation() {
+    let p = both();
+    let b = p.budget.clone().unwrap();
+    let mut store = MemoryStore::default();
+    let key = conversation_key(&p, "s", "1", "34600000001");
+    for i in 0..3 {
+        let done = update(&mut store, &key, &p, T0 + i, &mut |e| {
+            e.count_send(T0 + i, &b)
+        })
+        .unwrap();
+        assert_eq!(done.retries, 0);
+    }
+    let snap = read(&store, &key, &p, T0 + 3).unwrap();
+    assert_eq!(snap.entry.unanswered, 3);
+    assert_eq!(snap.entry.updated, T0 + 2);
+    // Another conversation in the same store is its own.
+    let other = conversation_key(&p, "s", "1", "34600000002");
+    assert_eq!(read(&store, &other, &p, T0).unwrap().entry.unanswered, 0);
+}
+
+#[test]
+fn an_entry_past_its_lifetime_is_ignored_and_dropped_on_the_next_write() {
+    let p = both();
+    let b = p.budget.clone().unwrap();
+    let ttl = p.ttl_nanos();
+    assert_eq!(ttl, 3600 * SECOND);
+    let mut store = MemoryStore::default();
+    // Two conversations in one slot.
+    let (a, c) = same_slot_keys(&p, 2);
+    update(&mut store, &a, &p, T0, &mut |e| e.count_send(T0, &b)).unwrap();
+    let later = T0 + ttl + 1;
+    assert_eq!(
+        read(&store, &a, &p, later).unwrap().entry,
+        Entry::new(a.tag)
+    );
+    update(&mut store, &c, &p, later, &mut |e| e.count_send(later, &b)).unwrap();
+    let (bytes, _) = store.get(&a.slot_key).unwrap();
+    let slot = Slot::decode(&bytes).unwrap();
+    assert_eq!(slot.entries.len(), 1, "the expired conversation is gone");
+    assert_eq!(slot.entries[0].tag, c.tag);
+}
+
+/// `n` distinct conversation keys that share one slot.
+fn same_slot_keys(p: &ConversationPolicy, n: usize) -> (ConversationKey, ConversationKey) {
+    let keys = same_slot(p, n);
+    (keys[0].clone(), keys[n - 1].clone())
+}
+
+fn same_slot(p: &ConversationPolicy, n: usize) -> Vec<ConversationKey> {
+    let first = conversation_key(p, "s", "1", "34600000000");
+    let mut keys = vec![first.clone()];
+    let mut i = 1;
+    while keys.len() < n {
+        let k = conversation_key(p, "s", "1", &format!("346{i:08}"));
+        if k.slot_key == first.slot_key {
+            keys.push(k);
+        }
+        i += 1;
+    }
+    keys
+}
+
+#[test]
+fn a_full_slot_evicts_its_least_recently_updated_conversation() {
+    let p = both();
+    let b = p.budget.clone().unwrap();
+    let keys = same_slot(&p, 5);
+    let mut store = MemoryStore::default();
+    for (i, k) in keys.iter().take(4).enumerate() {
+        let now = T0 + i as u64;
+        let done = update(&mut store, k, &p, now, &mut |e| e.count_send(now, &b)).unwrap();
+        assert_eq!(done.evicted, 0);
+    }
+    // The first is touched again, so the second is now the oldest.
+    update(&mut store, &keys[0], &p, T0 + 10, &mut |e| {
+        e.count_send(T0 + 10, &b)
+    })
+    .unwrap();
+    let done = update(&mut store, &keys[4], &p, T0 + 11, &mut |e| {
+        e.count_send(T0 + 11, &b)
+    })
+    .unwrap();
+    assert_eq!(done.evicted, 1);
+    let count = |k: &ConversationKey| read(&store, k, &p, T0 + 12).unwrap().entry.unanswered;
+    assert_eq!(
+        keys.iter().map(count).collect::<Vec<_>>(),
+        [2, 0, 1, 1, 1],
+        "the second conversation was evicted"
+    );
+}
+
+/// A store where another worker writes the key between this worker's read and its write, a
+/// given number of times (its write is a real change: it counts a send of its own).
+struct RacingStore {
+    inner: MemoryStore,
+    races: usize,
+    policy: ConversationPolicy,
+    key: ConversationKey,
+    now: u64,
+}
+
+impl SharedStore for RacingStore {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.inner.get(key)
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
+        if self.races > 0 {
+            self.races -= 1;
+            let b = self.policy.budget.clone().unwrap();
+            let now = self.now;
+            update(&mut self.inner, &self.key, &self.policy, now, &mut |e| {
+                e.count_send(now, &b)
+            })
+            .unwrap();
+        }
+        self.inner.set(key, value, cas)
+    }
+}
+
+#[test]
+fn a_write_that_meets_another_workers_change_is_retried_from_a_fresh_read() {
+    let p = both();
+    let b = p.budget.clone().unwrap();
+    let key = conversation_key(&p, "s", "1", "34600000001");
+    // The slot exists (a first write of a slot is guarded by a read just before it, see
+    // `a_first_write_to_a_new_slot_loses_to_a_concurrent_first_write`).
+    let mut inner = MemoryStore::default();
+    inner
+        .set(&key.slot_key, &Slot::default().encode(), None)
+        .unwrap();
+    let mut store = RacingStore {
+        inner,
+        races: 2,
+        policy: p.clone(),
+        key: key.clone(),
+        now: T0,
+    };
+    let done = update(&mut store, &key, &p, T0, &mut |e| e.count_send(T0, &b)).unwrap();
+    assert_eq!(done.retries, 2);
+    // Both racers' sends and this one: nothing lost.
+    assert_eq!(read(&store, &key, &p, T0).unwrap().entry.unanswered, 3);
+    // A store that keeps changing: the update gives up after MAX_ATTEMPTS.
+    store.races = MAX_ATTEMPTS;
+    let err = update(&mut store, &key, &p, T0, &mut |e| e.count_send(T0, &b)).unwrap_err();
+    assert_eq!(err, StateFailure::CasExhausted);
+    assert_eq!(
+        read(&store, &key, &p, T0).unwrap().entry.unanswered,
+        3 + 3,
+        "only the racers' writes landed"
+    );
+}
+
+#[test]
+fn a_store_that_fails_is_a_failure_never_an_empty_conversation() {
+    let p = both();
+    let key = conversation_key(&p, "s", "1", "2");
+    assert_eq!(
+        read(&NoStore, &key, &p, T0).unwrap_err(),
+        StoreError::Failed
+    );
+    let err = update(&mut NoStore, &key, &p, T0, &mut |_| {}).unwrap_err();
+    assert_eq!(err, StateFailure::StoreFailed);
+}
+
+#[test]
+fn a_first_write_to_a_new_slot_loses_to_a_concurrent_first_write() {
+    let p = both();
+    let key = conversation_key(&p, "s", "1", "2");
+    let mut store = MemoryStore::default();
+    let snap = read(&store, &key, &p, T0).unwrap();
+    // Another worker creates the slot between this read and this write.
+    store
+        .set(&key.slot_key, &Slot::default().encode(), None)
+        .unwrap();
+    let entry = snap.entry.clone();
+    assert_eq!(
+        snap.write(&mut store, &key, entry, &p, T0),
+        Err(StoreError::Mismatch)
+    );
+}
+
+/// The bound holds under a million distinct recipients: the store never holds more than
+/// `slots` keys of at most the largest value, whatever the traffic.
+#[test]
+fn a_million_recipients_keep_the_state_within_its_stated_bound() {
+    let p = policy(
+        r#"{"slots": 256, "entries_per_slot": 8,
+            "scoring": {"window_seconds": 600, "max_texts": 2, "max_text_bytes": 48},
+            "unanswered_budget": {"max_unanswered": 3}}"#,
+    );
+    let b = p.budget.clone().unwrap();
+    let s = p.scoring.clone().unwrap();
+    let bound = p.max_bytes();
+    assert_eq!(p.max_value_bytes(), 2 + 8 * (37 + 2 * 10 + 48));
+    let mut store = MemoryStore::default();
+    for i in 0..1_000_000u64 {
+        let now = T0 + i * 1000;
+        let key = conversation_key(
+            &p,
+            "salt",
+            "106540352242922",
+            &format!("{}", 10_000_000_000 + i),
+        );
+        update(&mut store, &key, &p, now, &mut |e| {
+            e.count_send(now, &b);
+            // Two texts of 24 bytes: every entry at its largest.
+            e.push_text(now, "Your order ships today. ", &s);
+            e.push_text(now, "Anything else? Write us.", &s);
+        })
+        .unwrap();
+    }
+    assert_eq!(store.key_count(), 256);
+    let total = store.total_bytes();
+    assert!(total <= bound, "{total} > {bound}");
+    // Every slot is full: the bound is what a busy proxy holds, not a loose ceiling.
+    assert!(total * 100 >= bound * 98, "{total} is far under {bound}");
+}
+
+#[test]
+fn inbound_messages_are_read_from_a_delivery_and_statuses_are_not() {
+    let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [
+        {"id": "waba", "changes": [
+            {"field": "messages", "value": {"messaging_product": "whatsapp",
+              "metadata": {"display_phone_number": "15550001", "phone_number_id": "106540352242922"},
+              "messages": [{"from": "34612345678", "id": "wamid.A", "type": "text", "text": {"body": "hi"}},
+                           {"from": "34612345678", "id": "wamid.B", "type": "text", "text": {"body": "again"}},
+                           {"id": "wamid.C"}]}},
+            {"field": "messages", "value": {"metadata": {"phone_number_id": "999"},
+              "statuses": [{"recipient_id": "34611111111", "status": "read"}]}},
+            {"field": "messages", "value": {"messages": [{"from": "no metadata"}]}}]},
+        {"changes": [{"value": {"metadata": {"phone_number_id": "777"},
+              "messages": [{"from": "447700900000"}]}}]}]});
+    let found = inbound_messages(body.to_string().as_bytes());
+    assert_eq!(
+        found,
+        [
+            Inbound {
+                phone_number_id: "106540352242922".into(),
+                from: "34612345678".into()
+            },
+            Inbound {
+                phone_number_id: "777".into(),
+                from: "447700900000".into()
+            },
+        ]
+    );
+    for bad in [
+        &b"not json"[..],
+        b"[]",
+        b"{\"entry\": 5}",
+        b"{\"a\":1,\"a\":2}",
+    ] {
+        assert!(inbound_messages(bad).is_empty());
+    }
+    let many: Vec<_> = (0..500)
+        .map(|i| serde_json::json!({"from": format!("3460000{i:04}")}))
+        .collect();
+    let body = serde_json::json!({"entry": [{"changes": [{"value": {
+        "metadata": {"phone_number_id": "1"}, "messages": many}}]}]});
+    assert_eq!(
+        inbound_messages(body.to_string().as_bytes()).len(),
+        MAX_INBOUND_PER_DELIVERY
+    );
+}
+
+#[test]
+fn a_recorded_inbound_message_restarts_the_count() {
+    let p = both();
+    let b = p.budget.clone().unwrap();
+    let mut store = MemoryStore::default();
+    let key = conversation_key(&p, "s", "106540352242922", "+34 612 345 678");
+    for i in 0..3 {
+        update(&mut store, &key, &p, T0 + i, &mut |e| {
+            e.count_send(T0 + i, &b)
+        })
+        .unwrap();
+    }
+    let inbound = [Inbound {
+        phone_number_id: "106540352242922".into(),
+        from: "34612345678".into(),
+    }];
+    let report = record_inbound(&mut store, &p, "s", &inbound, T0 + 10);
+    assert_eq!((report.recorded, report.failures.len()), (1, 0));
+    let e = read(&store, &key, &p, T0 + 11).unwrap().entry;
+    assert_eq!((e.unanswered, e.last_inbound), (0, T0 + 10));
+    // Another salt is another conversation: nothing reset there.
+    let report = record_inbound(&mut NoStore, &p, "s", &inbound, T0);
+    assert_eq!(report.failures, [StateFailure::StoreFailed]);
+    assert_eq!(
+        report.metrics(),
+        [
+            (format!("{STATE_METRIC}.result.store_failed"), 1),
+            (format!("{INBOUND_METRIC}.result.failed"), 1)
+        ]
+    );
+}

@@ -1,0 +1,222 @@
+//! The conversation rules of a send (the policy's `conversation` section): the send is decided
+//! on a read of its conversation, and what it changes there (its count, its text) is written
+//! back with compare-and-swap before the decision stands.
+//!
+//! The count moves on the decision, not on the upstream's answer: a send that is allowed,
+//! audited or handed off is counted (and its text kept) in the same read-modify-write that
+//! decided it. Counting after a 2xx would let every send racing through the proxy at once read
+//! the same count below the cap and all go through; counting on the decision reserves the
+//! send's place atomically, so the cap holds under concurrency. The price is that a send the
+//! upstream then refuses still counts, which errs towards refusing (fail closed); the next
+//! inbound message resets the count anyway.
+//!
+//! A write that meets a value another worker changed is decided again from a fresh read (the
+//! count may have reached the cap meanwhile), at most `conversation::MAX_ATTEMPTS` times.
+
+use super::{BodyStep, RequestFlow, SendBody};
+use crate::conversation::{self, ConversationKey, ConversationPolicy, StateFailure};
+use crate::decide::{self, ConversationView, HeadEvaluation, Verdict};
+use crate::policy::Policy;
+use crate::shared_store::{SharedStore, StoreError};
+use crate::whatsapp::{self, MessageView};
+
+/// The host's shared data and clock, as a send's conversation rules need them.
+pub struct StateAccess<'a> {
+    pub store: &'a mut dyn SharedStore,
+    /// The host's clock (nanoseconds since the epoch); `None` when it cannot be read, which
+    /// fails the state as a refused read does.
+    pub now_nanos: Option<u64>,
+}
+
+impl<'a> StateAccess<'a> {
+    pub fn new(store: &'a mut dyn SharedStore, now_nanos: Option<u64>) -> Self {
+        Self { store, now_nanos }
+    }
+}
+
+/// What the conversation rules need to know of a send.
+struct SendInConversation<'p> {
+    policy: &'p ConversationPolicy,
+    key: ConversationKey,
+    /// The budget counts it (not an exempt template).
+    counted: bool,
+    /// Its texts are scored with the conversation's and kept.
+    scored: bool,
+    now: u64,
+}
+
+impl RequestFlow {
+    /// Concludes a send, applying the conversation rules when the policy keeps conversations
+    /// and the send is a message to a recipient from a known number.
+    pub(super) fn conclude_in_conversation(
+        &mut self,
+        policy: &Policy,
+        head: &HeadEvaluation,
+        message: &MessageView,
+        body: Option<&SendBody<'_>>,
+        state: &mut StateAccess<'_>,
+    ) -> BodyStep {
+        let Some(send) = applies(policy, head, message) else {
+            return self.conclude_send(policy, head, Some(message), body);
+        };
+        let Some(now) = state.now_nanos else {
+            return self.state_failed(policy, head, message, body, StateFailure::StoreFailed);
+        };
+        let send = send(now);
+        for _ in 0..conversation::MAX_ATTEMPTS {
+            let snapshot = match conversation::read(&*state.store, &send.key, send.policy, now) {
+                Ok(s) => s,
+                Err(_) => {
+                    return self.state_failed(
+                        policy,
+                        head,
+                        message,
+                        body,
+                        StateFailure::StoreFailed,
+                    );
+                }
+            };
+            let mut evaluated = head.clone();
+            let view = view(&send, &snapshot.entry, message);
+            decide::evaluate_conversation(policy, &mut evaluated, &view);
+            let step = self.conclude_send(policy, &evaluated, Some(message), body);
+            let verdict = self.decision.as_ref().map(|d| d.verdict);
+            let Some(entry) = changed_entry(&send, &snapshot.entry, message, verdict) else {
+                return step;
+            };
+            match snapshot.write(state.store, &send.key, entry, send.policy, now) {
+                Ok(evicted) => {
+                    self.state_metrics
+                        .extend(conversation::state_metrics(evicted, 0));
+                    return step;
+                }
+                // Another worker wrote the slot since it was read: decided again.
+                Err(StoreError::Mismatch) => {
+                    self.state_metrics.extend(conversation::state_metrics(0, 1))
+                }
+                Err(StoreError::Failed) => {
+                    return self.state_failed(
+                        policy,
+                        head,
+                        message,
+                        body,
+                        StateFailure::StoreFailed,
+                    );
+                }
+            }
+        }
+        self.state_failed(policy, head, message, body, StateFailure::CasExhausted)
+    }
+
+    /// The state could not be used: counted, then the send is refused or decided without it,
+    /// as `on_store_error` says.
+    fn state_failed(
+        &mut self,
+        policy: &Policy,
+        head: &HeadEvaluation,
+        message: &MessageView,
+        body: Option<&SendBody<'_>>,
+        failure: StateFailure,
+    ) -> BodyStep {
+        self.state_metrics.push((
+            format!("{}.result.{}", conversation::STATE_METRIC, failure.as_str()),
+            1,
+        ));
+        let mut head = head.clone();
+        decide::record_state_failure(policy, &mut head);
+        self.conclude_send(policy, &head, Some(message), body)
+    }
+}
+
+/// Whether the conversation rules apply to this send: the policy keeps conversations, and it is
+/// a message (not a mark-as-read) from a known number to a recipient, whose budget or scoring
+/// has something to do. Returns the send's place once the clock is known.
+fn applies<'p>(
+    policy: &'p Policy,
+    head: &HeadEvaluation,
+    message: &MessageView,
+) -> Option<impl FnOnce(u64) -> SendInConversation<'p>> {
+    let cp = policy.conversation.as_ref()?;
+    if head.call.endpoint != whatsapp::Endpoint::Messages || message.message_type == "read" {
+        return None;
+    }
+    let number = head.call.path_id.as_deref()?;
+    let recipient = message
+        .recipient
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())?;
+    let counted = cp
+        .budget
+        .as_ref()
+        .is_some_and(|b| !b.exempts(&message.message_type, message.template_name.as_deref()));
+    let scored =
+        cp.scoring.is_some() && decide::content_scores(policy, head) && !message.texts.is_empty();
+    if !counted && !scored {
+        return None;
+    }
+    let key =
+        conversation::conversation_key(cp, &policy.log.recipient_hash_salt, number, recipient);
+    Some(move |now| SendInConversation {
+        policy: cp,
+        key,
+        counted,
+        scored,
+        now,
+    })
+}
+
+/// What the conversation says about the send.
+fn view<'e>(
+    send: &SendInConversation<'_>,
+    entry: &'e conversation::Entry,
+    message: &MessageView,
+) -> ConversationView<'e> {
+    let budget = send.policy.budget.as_ref().filter(|_| send.counted);
+    let scoring = send.policy.scoring.as_ref().filter(|_| send.scored);
+    ConversationView {
+        recent_texts: scoring.map(|s| entry.recent_texts(send.now, s)),
+        current_text: scoring.map(|_| kept_text(message)).unwrap_or_default(),
+        unanswered: budget.map(|b| (entry.unanswered_at(send.now, b), b.max_unanswered)),
+        budget_mode: budget.and_then(|b| b.mode),
+        scoring_mode: scoring.and_then(|s| s.mode),
+    }
+}
+
+/// The conversation once this send is made: counted, and its text kept (a hand-off's recipient
+/// reads the policy's message, not this text). `None` when the send is refused: it changes
+/// nothing, since it never reaches the recipient.
+fn changed_entry(
+    send: &SendInConversation<'_>,
+    entry: &conversation::Entry,
+    message: &MessageView,
+    verdict: Option<Verdict>,
+) -> Option<conversation::Entry> {
+    let verdict = verdict?;
+    if verdict == Verdict::Block {
+        return None;
+    }
+    let mut entry = entry.clone();
+    if let (Some(b), true) = (send.policy.budget.as_ref(), send.counted) {
+        entry.count_send(send.now, b);
+    }
+    if let (Some(s), true) = (send.policy.scoring.as_ref(), send.scored)
+        && verdict != Verdict::Handoff
+    {
+        entry.push_text(send.now, &kept_text(message), s);
+    }
+    Some(entry)
+}
+
+/// A send's texts as its conversation keeps them: every text a recipient reads, one per line,
+/// except the recipient's own address (a number written with spaces is read as text by the
+/// message reader, and the state never holds a phone number).
+fn kept_text(message: &MessageView) -> String {
+    let recipient = message.recipient.as_deref().map(str::trim);
+    message
+        .texts
+        .iter()
+        .filter(|t| Some(t.trim()) != recipient)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,340 @@
+//! Conversations through the native engine, request after request over one shared store, as
+//! Envoy's workers share one VM's shared data: the send that completes a split answer, the
+//! unanswered budget and its reset by a verified webhook, and the failure mode.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test helpers outside #[test] functions"
+)]
+
+use serde_json::{Value, json};
+use wa_egress_guard::cases::{CaseRequest, Observed, run_native_at};
+use wa_egress_guard::conversation;
+use wa_egress_guard::flow::StateAccess;
+use wa_egress_guard::shared_store::{MemoryStore, SharedStore, StoreError};
+use wa_egress_guard::{Policy, RequestFlow, RequestHead, StaticAttributes};
+
+const SECOND: u64 = 1_000_000_000;
+const T0: u64 = 1_799_913_600 * SECOND;
+const NUMBER: &str = "106540352240000";
+
+/// An answer a general assistant streams in three sends: each part alone scores under the
+/// threshold, the first two together too, all three together over it.
+pub const SPLIT_ANSWER: [&str; 3] = [
+    "You earn interest not",
+    "only on your original deposit but also on the interest already added, so the balance grows faster each year. For example,",
+    "1000 at 5% becomes 1050 after one year and 1102.50 after two.",
+];
+
+/// Three service sends to one recipient: none, alone or together, reads as an assistant.
+pub const SERVICE_SENDS: [&str; 3] = [
+    "Your order 4821 has shipped and should arrive on Thursday.",
+    "You can track the parcel with the link in your confirmation email.",
+    "Reply to this chat if you need to change the delivery address.",
+];
+
+fn policy_with(patch: Value) -> Policy {
+    let mut doc: Value = serde_json::from_slice(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../policies/examples/conversation.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    wa_egress_guard::cases::merge_patch(&mut doc, &patch);
+    Policy::from_json(doc.to_string().as_bytes()).unwrap()
+}
+
+fn policy() -> Policy {
+    policy_with(json!({}))
+}
+
+fn send(to: &str, message: Value) -> CaseRequest {
+    let mut body = json!({"messaging_product": "whatsapp", "to": to});
+    wa_egress_guard::cases::merge_patch(&mut body, &message);
+    CaseRequest {
+        method: "POST".into(),
+        authority: "graph.facebook.com".into(),
+        path: format!("/v21.0/{NUMBER}/messages"),
+        headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
+        body: Some(body),
+        ..CaseRequest::default()
+    }
+}
+
+fn text(to: &str, body: &str) -> CaseRequest {
+    send(to, json!({"type": "text", "text": {"body": body}}))
+}
+
+fn template(to: &str, name: &str) -> CaseRequest {
+    send(
+        to,
+        json!({"type": "template", "template": {"name": name, "language": {"code": "en"}}}),
+    )
+}
+
+fn run(p: &Policy, store: &mut MemoryStore, req: &CaseRequest, at: u64) -> Observed {
+    run_native_at(p, req, &[], store, at).unwrap()
+}
+
+fn verdict(o: &Observed) -> (&str, Option<&str>) {
+    (o.decision.as_str(), o.rule.as_deref())
+}
+
+#[test]
+fn the_send_that_completes_a_split_answer_is_blocked() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    let to = "+34 612 345 678";
+    let got: Vec<Observed> = SPLIT_ANSWER
+        .iter()
+        .enumerate()
+        .map(|(i, part)| run(&p, &mut store, &text(to, part), T0 + i as u64 * SECOND))
+        .collect();
+    assert_eq!(verdict(&got[0]).0, "allow");
+    assert_eq!(verdict(&got[1]).0, "allow");
+    assert_eq!(verdict(&got[2]), ("block", Some("conversation_classifier")));
+    assert_eq!(
+        got[2].reason.as_deref(),
+        Some("general_assistant_conversation")
+    );
+    assert_eq!(got[2].status, 403);
+    // The state keeps the texts sent, never the recipient's number (read as a text here, since
+    // it is written with spaces).
+    let cp = p.conversation.as_ref().unwrap();
+    let key = conversation::conversation_key(cp, &p.log.recipient_hash_salt, NUMBER, to);
+    let kept = conversation::read(&store, &key, cp, T0 + 3 * SECOND)
+        .unwrap()
+        .entry;
+    assert_eq!(kept.texts.len(), 2, "the blocked part is not kept");
+    let (bytes, _) = store.get(&key.slot_key).unwrap();
+    let value = String::from_utf8_lossy(&bytes);
+    assert!(value.contains("You earn interest"), "{value}");
+    assert!(!value.contains("612"), "{value}");
+    // Each part alone, to a fresh conversation, is allowed: only the conversation blocks it.
+    for part in SPLIT_ANSWER {
+        let alone = run(&p, &mut MemoryStore::default(), &text(to, part), T0);
+        assert_eq!(alone.decision, "allow", "{part}");
+    }
+    // The same parts to three different recipients: three conversations, nothing joined.
+    let mut store = MemoryStore::default();
+    for (i, part) in SPLIT_ANSWER.iter().enumerate() {
+        let got = run(&p, &mut store, &text(&format!("3461234500{i}"), part), T0);
+        assert_eq!(got.decision, "allow", "{part}");
+    }
+    // Without conversation scoring the third part goes through.
+    let p = policy_with(json!({"conversation": {"scoring": null}}));
+    let mut store = MemoryStore::default();
+    for part in SPLIT_ANSWER {
+        assert_eq!(run(&p, &mut store, &text(to, part), T0).decision, "allow");
+    }
+}
+
+#[test]
+fn unrelated_service_sends_to_one_recipient_stay_allowed() {
+    let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
+    let mut store = MemoryStore::default();
+    for (i, t) in SERVICE_SENDS.iter().chain(SERVICE_SENDS.iter()).enumerate() {
+        let got = run(&p, &mut store, &text("34612345678", t), T0 + i as u64);
+        assert_eq!(got.decision, "allow", "{t}");
+    }
+}
+
+#[test]
+fn texts_older_than_the_window_are_not_joined() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    let to = "34612345678";
+    run(&p, &mut store, &text(to, SPLIT_ANSWER[0]), T0);
+    run(&p, &mut store, &text(to, SPLIT_ANSWER[1]), T0 + SECOND);
+    let late = T0 + 602 * SECOND;
+    assert_eq!(
+        run(&p, &mut store, &text(to, SPLIT_ANSWER[2]), late).decision,
+        "allow"
+    );
+}
+
+#[test]
+fn the_budget_blocks_the_send_after_n_unanswered_and_an_inbound_message_resets_it() {
+    let p = policy();
+    let salt = &p.log.recipient_hash_salt;
+    let cp = p.conversation.as_ref().unwrap();
+    let mut store = MemoryStore::default();
+    let to = "+34 612 345 678";
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let got = run(&p, &mut store, &text(to, t), T0 + i as u64);
+        assert_eq!(got.decision, "allow", "send {i}");
+    }
+    let over = run(&p, &mut store, &text(to, SERVICE_SENDS[0]), T0 + 10);
+    assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
+    assert_eq!(over.reason.as_deref(), Some("unanswered_budget_exceeded"));
+    // A refused send is not counted, and the recipient's other conversations are their own.
+    let key = conversation::conversation_key(cp, salt, NUMBER, to);
+    assert_eq!(
+        conversation::read(&store, &key, cp, T0 + 11)
+            .unwrap()
+            .entry
+            .unanswered,
+        3
+    );
+    assert_eq!(
+        run(&p, &mut store, &text("34612345679", "Hello"), T0 + 12).decision,
+        "allow"
+    );
+    // An authentication template is exempt (neither counted nor refused); a marketing or
+    // undeclared template is counted like any send; a mark-as-read is no send.
+    assert_eq!(
+        run(&p, &mut store, &template(to, "login_code"), T0 + 13).decision,
+        "allow"
+    );
+    assert_eq!(
+        verdict(&run(&p, &mut store, &template(to, "order_update"), T0 + 14)),
+        ("block", Some("unanswered_budget"))
+    );
+    let read = send(to, json!({"status": "read", "message_id": "wamid.X"}));
+    assert_eq!(run(&p, &mut store, &read, T0 + 15).decision, "allow");
+    // The recipient writes (a verified webhook's message): the count starts again.
+    let inbound = conversation::inbound_messages(
+        json!({"entry": [{"changes": [{"value": {"metadata": {"phone_number_id": NUMBER},
+            "messages": [{"from": "34612345678", "type": "text"}]}}]}]})
+        .to_string()
+        .as_bytes(),
+    );
+    let report = conversation::record_inbound(&mut store, cp, salt, &inbound, T0 + 20);
+    assert_eq!(report.recorded, 1);
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let got = run(&p, &mut store, &text(to, t), T0 + 21 + i as u64);
+        assert_eq!(got.decision, "allow", "after the reply, send {i}");
+    }
+    assert_eq!(
+        run(&p, &mut store, &text(to, "One more"), T0 + 30).decision,
+        "block"
+    );
+    // A day after the first unanswered send, the count starts again too.
+    let next_day = T0 + 21 + 86_401 * SECOND;
+    assert_eq!(
+        run(&p, &mut store, &text(to, "Hello again"), next_day).decision,
+        "allow"
+    );
+}
+
+#[test]
+fn an_audited_budget_forwards_and_still_counts() {
+    let p = policy_with(
+        json!({"conversation": {"unanswered_budget": {"max_unanswered": 1, "mode": "audit"}}}),
+    );
+    let mut store = MemoryStore::default();
+    let to = "34612345678";
+    assert_eq!(
+        run(&p, &mut store, &text(to, "Your order shipped."), T0).decision,
+        "allow"
+    );
+    let second = run(&p, &mut store, &text(to, "It arrives Thursday."), T0 + 1);
+    assert_eq!(verdict(&second), ("audit", Some("unanswered_budget")));
+    assert_eq!(second.status, 200);
+}
+
+/// A store whose every write meets a value another worker just changed.
+#[derive(Default)]
+struct ContendedStore(MemoryStore);
+
+impl SharedStore for ContendedStore {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.0.get(key)
+    }
+
+    fn set(&mut self, _: &str, _: &[u8], _: Option<u32>) -> Result<(), StoreError> {
+        Err(StoreError::Mismatch)
+    }
+}
+
+fn decide_with(
+    p: &Policy,
+    store: &mut dyn SharedStore,
+    now: Option<u64>,
+) -> (String, Vec<(String, u64)>) {
+    let req = text("34612345678", SERVICE_SENDS[0]);
+    let body = req.body_bytes().unwrap();
+    let head = RequestHead::from_headers(
+        req.method.clone(),
+        req.authority.clone(),
+        req.path.clone(),
+        &|name| (name == "content-type").then(|| "application/json".to_owned()),
+        false,
+    );
+    let (mut flow, _) = RequestFlow::on_request_headers(
+        p,
+        &head,
+        &StaticAttributes::default(),
+        &MemoryStore::default(),
+    );
+    let mut state = StateAccess::new(store, now);
+    flow.on_request_body_with_state(
+        p,
+        body.len(),
+        true,
+        &mut |n| body.get(..n).map(<[u8]>::to_vec),
+        &mut state,
+    );
+    let d = flow.decision().unwrap();
+    (
+        format!("{} {} {}", d.verdict.as_str(), d.rule, d.reason.as_str()),
+        flow.take_state_metrics(),
+    )
+}
+
+#[test]
+fn state_that_cannot_be_used_follows_the_failure_mode() {
+    let closed = policy();
+    let open = policy_with(json!({"conversation": {"on_store_error": "allow"}}));
+    type StoreMaker = Box<dyn Fn() -> Box<dyn SharedStore>>;
+    let cases: [(&str, StoreMaker, Option<u64>, &str); 3] = [
+        (
+            "store refused",
+            Box::new(|| Box::new(wa_egress_guard::shared_store::NoStore)),
+            Some(T0),
+            "store_failed",
+        ),
+        (
+            "no clock",
+            Box::new(|| Box::new(MemoryStore::default())),
+            None,
+            "store_failed",
+        ),
+        (
+            "cas keeps failing",
+            Box::new(|| Box::new(ContendedStore::default())),
+            Some(T0),
+            "cas_exhausted",
+        ),
+    ];
+    for (what, store, now, metric) in cases {
+        let (d, metrics) = decide_with(&closed, store().as_mut(), now);
+        assert_eq!(
+            d, "block conversation_state conversation_state_unavailable",
+            "{what}"
+        );
+        // Each write that met a changed value is counted as a retry, then the failure once.
+        let retries = usize::from(metric == "cas_exhausted") * conversation::MAX_ATTEMPTS;
+        let mut want = vec![
+            (
+                "wa_guard_conversation_state_total.result.cas_retry".to_owned(),
+                1
+            );
+            retries
+        ];
+        want.push((
+            format!("wa_guard_conversation_state_total.result.{metric}"),
+            1,
+        ));
+        assert_eq!(metrics, want, "{what}");
+        let (d, _) = decide_with(&open, store().as_mut(), now);
+        assert!(d.starts_with("allow "), "{what}: {d}");
+    }
+    // The same send with a store that works is allowed, and moves no failure counter.
+    let (d, metrics) = decide_with(&closed, &mut MemoryStore::default(), Some(T0));
+    assert!(d.starts_with("allow "), "{d}");
+    assert!(metrics.is_empty(), "{metrics:?}");
+}
