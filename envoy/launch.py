@@ -89,6 +89,40 @@ def media_buffer_limit_for(policy_text: str) -> int:
     return buffer_limit_for(policy_text) + READ_CHUNK_BYTES
 
 
+def webhook_virtual_hosts(policy_text: str) -> str:
+    """The webhook ingress route's virtual hosts, from the policy's `webhook` section.
+
+    Only the section's hosts (any port) and path prefixes reach the business's endpoint, the
+    requests the guard checks; any other host or path is answered 404 by Envoy, so a forged
+    delivery cannot reach the endpoint under a name the guard does not govern. A prefix matches
+    on a segment boundary (`path_separated_prefix`), as the guard's `matches_path` does.
+    """
+    try:
+        section = json.loads(policy_text).get("webhook") or {}
+        hosts = [str(h) for h in section.get("hosts", [])]
+        prefixes = [str(p) for p in section.get("path_prefixes", [])]
+    except (ValueError, AttributeError, TypeError) as e:
+        raise RenderError(f"the policy's webhook section is unreadable: {e}") from e
+    if not hosts or not prefixes:
+        raise RenderError("the webhook route needs the policy's webhook.hosts and webhook.path_prefixes")
+    domains = ", ".join(json.dumps(d) for h in hosts for d in (h, f"{h}:*"))
+    lines = ["- name: webhook_endpoint", f"  domains: [{domains}]", "  routes:"]
+    for prefix in prefixes:
+        trimmed = prefix.rstrip("/")
+        match = f"path_separated_prefix: {json.dumps(trimmed)}" if trimmed else 'prefix: "/"'
+        lines += [f"  - match: {{{match}}}", "    route: {cluster: webhook_endpoint, timeout: 30s}"]
+    lines += [
+        "  - match: {prefix: \"/\"}",
+        "    direct_response: {status: 404}",
+        "- name: not_the_webhook",
+        "  domains: [\"*\"]",
+        "  routes:",
+        "  - match: {prefix: \"/\"}",
+        "    direct_response: {status: 404}",
+    ]
+    return "\n".join(lines)
+
+
 def render_template(template: str, values: dict[str, Any]) -> str:
     used: set[str] = set()
     out_lines: list[str] = []
@@ -147,6 +181,8 @@ def render_bootstrap(
     # the policy from its ECDS file, not from the bootstrap); `extra` values must all be used.
     used = set(_PLACEHOLDER.findall(template))
     values = {name: value for name, value in defaults.items() if name in used}
+    if "WEBHOOK_VIRTUAL_HOSTS" in used:
+        values["WEBHOOK_VIRTUAL_HOSTS"] = webhook_virtual_hosts(policy_text)
     values.update(extra or {})
     return render_template(template, values)
 

@@ -56,6 +56,9 @@ class GuardedEnvoy:
     port: int
     upstream: stand_in.StandIn
     tls: ssl.SSLContext | None = None
+    # What settle() sends: a request the listener passes to the stand-in untouched. The webhook
+    # ingress route passes only its own host and prefix (a verification handshake there).
+    barrier: tuple[str, str] = ("barrier.example", "/__barrier")
 
     # --- requests -------------------------------------------------------------------
     def request(
@@ -144,7 +147,7 @@ class GuardedEnvoy:
     def settle(self) -> None:
         """Barrier: a pass-through request must reach the stand-in, so anything Envoy sent
         upstream for an earlier request on this loopback has been sent too."""
-        barrier = self.request("GET", "barrier.example", "/__barrier")
+        barrier = self.request("GET", *self.barrier)
         assert barrier.status == 200, barrier
         wait_until(lambda: bool(self.received(barrier)), timeout=5, what="barrier request at the stand-in")
         time.sleep(0.2)

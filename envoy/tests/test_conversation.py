@@ -68,7 +68,8 @@ def egress(envoy: launch.EnvoyProcess, upstream: Any) -> es.GuardedEnvoy:
 
 @pytest.fixture(scope="module")
 def ingress(envoy: launch.EnvoyProcess, upstream: Any) -> es.GuardedEnvoy:
-    return es.GuardedEnvoy(envoy, envoy.listener_port("webhook_ingress"), upstream)
+    return es.GuardedEnvoy(envoy, envoy.listener_port("webhook_ingress"), upstream,
+                           barrier=(HOOK_HOST, f"{HOOK_PATH}?hub.mode=subscribe&hub.challenge=1&hub.verify_token=barrier"))
 
 
 def send_text(egress: es.GuardedEnvoy, to: str, text: str) -> es.Reply:

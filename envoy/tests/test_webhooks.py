@@ -55,7 +55,8 @@ def ingress(envoy_binary: str, upstream: stand_in.StandIn, render: Any) -> Itera
     process = launch.EnvoyProcess(config, config.parent, binary=envoy_binary, name="webhook")
     process.start()
     try:
-        yield es.GuardedEnvoy(process, process.listener_port("webhook_ingress"), upstream)
+        yield es.GuardedEnvoy(process, process.listener_port("webhook_ingress"), upstream,
+                              barrier=(HOST, f"{PATH}?hub.mode=subscribe&hub.challenge=1&hub.verify_token=barrier"))
     finally:
         process.stop()
 
@@ -118,3 +119,29 @@ def test_the_verification_handshake_passes_untouched(ingress):
     ingress.settle()
     [record] = ingress.received(reply)
     assert record["path"] == f"{PATH}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=vt"
+
+
+
+@pytest.mark.parametrize("host,path", [
+    ("hooks.other-shop.example", PATH),  # a host the guard does not govern
+    (HOST, "/whatsapp/webhooks"),  # a path beside the prefix, not under it
+    (HOST, "/admin"),
+])
+def test_a_route_the_guard_does_not_check_never_reaches_the_endpoint(ingress, host, path):
+    # A forged delivery under a name the policy's webhook section does not cover would pass
+    # the guard unchecked; Envoy's route answers 404 before the endpoint sees it.
+    forged = DELIVERY.replace(b"blue kettle", b"gold kettle")
+    reply = ingress.request("POST", host, path, forged,
+                            {"content-type": "application/json",
+                             "X-Hub-Signature-256": sign(DELIVERY, ENV_SECRET)})
+    assert reply.status == 404, reply
+    assert ingress.received(reply) == []
+
+
+def test_the_governed_host_reaches_the_endpoint_on_any_port_and_below_the_prefix(ingress):
+    for host, path in ((HOST + ":8443", PATH), (HOST, PATH + "/v2"), (HOST, PATH + "?x=1")):
+        reply = ingress.request("POST", host, path, DELIVERY,
+                                {"content-type": "application/json",
+                                 "X-Hub-Signature-256": sign(DELIVERY, ENV_SECRET)})
+        assert reply.status == 200, (host, path, reply)
+        assert len(ingress.received(reply)) == 1, (host, path)
