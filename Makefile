@@ -99,7 +99,7 @@ FUZZ_TARGETS := whatsapp_send whatsapp_path whatsapp_form whatsapp_multipart tra
 FUZZ_FLAGS := --sanitizer none --release --debug-assertions
 FUZZ_SECONDS ?= 1200
 FUZZ_RUNS ?= -1
-FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SMOKE_SECONDS ?= 2
 FUZZ_CORPUS ?= $(CURDIR)/target/fuzz-corpus
 
 fuzz-deps:

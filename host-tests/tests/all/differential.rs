@@ -159,87 +159,142 @@ fn describe(got: &Observed) -> String {
     )
 }
 
+/// What one file's cases gave: the differences found (at most [`MAX_REPORTED`]), the cases the
+/// native engine itself misses, and how many chunkings ran.
+#[derive(Default)]
+struct FileResult {
+    failures: Vec<String>,
+    engine_misses: Vec<String>,
+    runs: usize,
+}
+
+/// Every case of one file, through one VM per distinct set of node properties. `first_case`
+/// numbers the file's cases after those of the files before it, so that each case's split
+/// points are seeded as when the files ran one after the other.
+fn run_file(file: &cases::LoadedCases, first_case: usize) -> FileResult {
+    let name = file
+        .path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mut result = FileResult::default();
+    let mut vms: Vec<(Vec<(String, String)>, Filter)> = Vec::new();
+    let started = std::time::Instant::now();
+    for (index, case) in file.cases.iter().enumerate() {
+        let case_started = std::time::Instant::now();
+        let case_count = first_case + index + 1;
+        let body = case.request.body_bytes().unwrap();
+        let seed = 0x9E37_79B9 ^ ((case_count as u64) << 20) ^ body.len() as u64;
+        let mut reported = false;
+        let node = node_properties(&case.request);
+        let at = match vms.iter().position(|(n, _)| *n == node) {
+            Some(at) => at,
+            None => {
+                let mut filter = Filter::start(module(), HostOptions::default())
+                    .unwrap()
+                    .configure(&file.policy_json)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                for (k, v) in &node {
+                    filter.set_property(k, v.as_bytes());
+                }
+                vms.push((node, filter));
+                vms.len() - 1
+            }
+        };
+        let filter = &mut vms[at].1;
+        for points in splittings(body.len(), seed) {
+            result.runs += 1;
+            let chunk_sizes = sizes(&points, body.len());
+            let native = cases::run_native(&file.policy, &case.request, &chunk_sizes).unwrap();
+            let request = wasm_request(&case.request, &body, Chunking::SplitAt(points.clone()));
+            let wasm = match filter.send(&request) {
+                Ok(outcome) => observed(&outcome),
+                Err(error) => panic!("{name} #{index} ({}): {error}", case.note),
+            };
+            // A case the engine itself misses is the native suite's failure to report;
+            // here the `.wasm` must agree with the engine, and meet `want` when it does.
+            let wasm_only_miss = !wasm.satisfies(&case.want) && native.satisfies(&case.want);
+            if !native.satisfies(&case.want) && !result.engine_misses.contains(&case.note) {
+                result.engine_misses.push(case.note.clone());
+            }
+            if (wasm != native || wasm_only_miss)
+                && !reported
+                && result.failures.len() < MAX_REPORTED
+            {
+                reported = true;
+                result.failures.push(format!(
+                    "{name} #{index} {} (chunks {:?}):\n  want   {:?}\n  native {}\n  wasm   {}",
+                    case.note,
+                    chunk_sizes,
+                    case.want,
+                    describe(&native),
+                    describe(&wasm)
+                ));
+            }
+        }
+        if case_started.elapsed().as_secs() >= 2 {
+            eprintln!(
+                "  slow case {name} #{index} ({} bytes): {:?}",
+                body.len(),
+                case_started.elapsed()
+            );
+        }
+    }
+    eprintln!("{name}: {:?}", started.elapsed());
+    result
+}
+
+/// The files are shared among the machine's cores (at most 4 threads), each thread with its
+/// own VMs; the results are gathered in file order, so the report reads as one sequential run.
 #[test]
 fn native_engine_and_wasm_agree_on_every_case_and_chunking() {
     let dir = workspace_root().join("policies/tests");
     let files = cases::load_dir(Path::new(&dir)).unwrap();
-    let mut failures: Vec<String> = Vec::new();
-    let mut engine_misses: Vec<String> = Vec::new();
-    let (mut case_count, mut runs) = (0usize, 0usize);
-    for file in &files {
-        let name = file
-            .path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let mut vms: Vec<(Vec<(String, String)>, Filter)> = Vec::new();
-        let started = std::time::Instant::now();
-        for (index, case) in file.cases.iter().enumerate() {
-            let case_started = std::time::Instant::now();
-            case_count += 1;
-            let body = case.request.body_bytes().unwrap();
-            let seed = 0x9E37_79B9 ^ ((case_count as u64) << 20) ^ body.len() as u64;
-            let mut reported = false;
-            let node = node_properties(&case.request);
-            let at = match vms.iter().position(|(n, _)| *n == node) {
-                Some(at) => at,
-                None => {
-                    let mut filter = Filter::start(module(), HostOptions::default())
-                        .unwrap()
-                        .configure(&file.policy_json)
-                        .unwrap_or_else(|e| panic!("{name}: {e}"));
-                    for (k, v) in &node {
-                        filter.set_property(k, v.as_bytes());
+    let case_count: usize = files.iter().map(|f| f.cases.len()).sum();
+    let first_cases: Vec<usize> = files
+        .iter()
+        .scan(0, |seen, f| {
+            let first = *seen;
+            *seen += f.cases.len();
+            Some(first)
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, FileResult)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = files.get(i) else { break };
+                        done.push((i, run_file(file, first_cases[i])));
                     }
-                    vms.push((node, filter));
-                    vms.len() - 1
-                }
-            };
-            let filter = &mut vms[at].1;
-            for points in splittings(body.len(), seed) {
-                runs += 1;
-                let chunk_sizes = sizes(&points, body.len());
-                let native = cases::run_native(&file.policy, &case.request, &chunk_sizes).unwrap();
-                let request = wasm_request(&case.request, &body, Chunking::SplitAt(points.clone()));
-                let wasm = match filter.send(&request) {
-                    Ok(outcome) => observed(&outcome),
-                    Err(error) => panic!("{name} #{index} ({}): {error}", case.note),
-                };
-                // A case the engine itself misses is the native suite's failure to report;
-                // here the `.wasm` must agree with the engine, and meet `want` when it does.
-                let wasm_only_miss = !wasm.satisfies(&case.want) && native.satisfies(&case.want);
-                if !native.satisfies(&case.want) && !engine_misses.contains(&case.note) {
-                    engine_misses.push(case.note.clone());
-                }
-                if (wasm != native || wasm_only_miss) && !reported && failures.len() < MAX_REPORTED
-                {
-                    reported = true;
-                    failures.push(format!(
-                        "{name} #{index} {} (chunks {:?}):\n  want   {:?}\n  native {}\n  wasm   {}",
-                        case.note,
-                        chunk_sizes,
-                        case.want,
-                        describe(&native),
-                        describe(&wasm)
-                    ));
-                }
-            }
-            if case_started.elapsed().as_secs() >= 2 {
-                eprintln!(
-                    "  slow case {name} #{index} ({} bytes): {:?}",
-                    body.len(),
-                    case_started.elapsed()
-                );
-            }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    let runs: usize = results.iter().map(|(_, r)| r.runs).sum();
+    let failures: Vec<String> = results
+        .iter()
+        .flat_map(|(_, r)| r.failures.iter().cloned())
+        .take(MAX_REPORTED)
+        .collect();
+    eprintln!("differential: {case_count} cases, {runs} chunkings, {threads} threads");
+    for (_, r) in &results {
+        for note in &r.engine_misses {
+            eprintln!(
+                "note: the native engine misses `want` too (see the native policy_cases test): {note}"
+            );
         }
-        eprintln!("{name}: {:?}", started.elapsed());
-    }
-    eprintln!("differential: {case_count} cases, {runs} chunkings");
-    for note in &engine_misses {
-        eprintln!(
-            "note: the native engine misses `want` too (see the native policy_cases test): {note}"
-        );
     }
     assert!(case_count > 0, "no cases in {}", dir.display());
     assert!(
