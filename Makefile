@@ -11,7 +11,7 @@ export WASM
 COMPONENT := $(CURDIR)/target/wasm32-wasip2/release/wa_egress_guard_component.wasm
 export WA_GUARD_COMPONENT := $(COMPONENT)
 
-.PHONY: all deps rust-deps apt-deps venv wasm component cli test test-native test-host test-schema test-e2e test-fuzz demo lint fmt eval clean model model-deps fuzz fuzz-deps
+.PHONY: all deps rust-deps apt-deps venv wasm component cli bootstraps test test-native test-host test-schema test-e2e test-fuzz demo lint fmt eval clean model model-deps fuzz fuzz-deps
 
 all: wasm
 
@@ -66,6 +66,13 @@ cli: component
 	cargo build -p host-tests --profile host --bin wa-guard --test all
 	cp $(COMPONENT) target/host/
 	@echo "built target/host/wa-guard (try: target/host/wa-guard --help)"
+
+# The Envoy bootstrap templates (envoy/egress.yaml, egress-mtls.yaml, sidecar.yaml, dynamic.yaml,
+# dynamic-filter.yaml, webhook.yaml, conversation.yaml) are generated from the parts in
+# envoy/bootstrap/: edit a part, then run this (Python standard library only). The e2e suite's
+# test_bootstrap_sync.py fails while a committed file differs from a fresh generation.
+bootstraps:
+	python3 envoy/bootstraps.py
 
 # The whole suite: native engine tests and policy cases, the .wasm in wasmtime (every policy
 # case, every chunking), the policy schema, and end-to-end tests through a real Envoy. Each step

@@ -1,15 +1,19 @@
-"""The bootstraps share one filter chain, one route table, one set of stats tags, one set
-of clusters and one failure policy; each renders and passes `envoy --mode validate` with
-the real module.
+"""The Envoy bootstraps are generated (envoy/bootstraps.py from the parts in envoy/bootstrap/):
+the committed files must be exactly a fresh generation, so they share one filter chain, one route
+table, one set of stats tags, one set of clusters and one Wasm filter config by construction.
 
-dynamic.yaml differs in one place only: its guard entry takes the Wasm filter config from
-ECDS (dynamic-filter.yaml), and that resource must carry exactly the Wasm filter config of
-egress.yaml."""
+What the generation does not guarantee is checked here on the rendered files: each passes
+`envoy --mode validate` with the real module; dynamic.yaml's ECDS entry is wired to the resource
+ecds.py writes (dynamic-filter.yaml, egress.yaml's Wasm filter config) and fails closed; the media
+upload route and the WhatsApp hosts; conversation.yaml is egress.yaml's and webhook.yaml's
+listeners in one Envoy on one VM config."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -17,50 +21,39 @@ import yaml
 from e2e_data import e2e_policy
 from e2e_support import ENVOY_DIR, certs_module, ecds, launch
 
+import bootstraps  # envoy/bootstraps.py (e2e_support puts envoy/ on sys.path)
+
 STATIC_TEMPLATES = ["egress.yaml", "egress-mtls.yaml", "sidecar.yaml"]
 TEMPLATES = STATIC_TEMPLATES + ["dynamic.yaml"]
-GUARD_ENTRIES = ("          - name: envoy.filters.http.wasm\n", "          - name: wa_egress_guard\n")
-AFTER_GUARD = "          - name: envoy.filters.http.buffer\n"
+GENERATED = sorted(bootstraps.generated())
 
 
-def section(text: str, start: str, end: str) -> str:
-    begin = text.index(start)
-    return text[begin : text.index(end, begin)]
+@pytest.mark.parametrize("name", GENERATED)
+def test_committed_bootstrap_is_the_generated_one(name):
+    committed = (ENVOY_DIR / name).read_text(encoding="utf-8")
+    assert committed == bootstraps.generated()[name], \
+        f"envoy/{name} is not what envoy/bootstraps.py generates: edit envoy/bootstrap/ and run `make bootstraps`"
+    assert committed.startswith("# GENERATED from envoy/bootstrap/ by `make bootstraps`")
 
 
-def without_guard_entry(text: str) -> str:
-    """The template with the guard's http_filters entry (and the comment right above it) cut out."""
-    begin = min(text.index(entry) for entry in GUARD_ENTRIES if entry in text)
-    while True:
-        previous = text.rfind("\n", 0, begin - 1) + 1
-        if not text[previous:begin].startswith("          #"):
-            break
-        begin = previous
-    return text[:begin] + "          <guard entry>\n" + text[text.index(AFTER_GUARD, begin):]
+def test_every_bootstrap_in_envoy_is_generated():
+    """A new bootstrap template next to the generated ones is generated too (or it would drift)."""
+    templates = {p.name for p in ENVOY_DIR.glob("*.yaml")}
+    assert templates == set(GENERATED), "add the new bootstrap to envoy/bootstraps.py"
+    assert {"egress.yaml", "egress-mtls.yaml", "sidecar.yaml", "dynamic.yaml", "dynamic-filter.yaml",
+            "webhook.yaml", "conversation.yaml"} <= templates
 
 
-SECTIONS = [
-    ("stats_config:", "static_resources:"),
-    ("      - name: envoy.filters.network.http_connection_manager", "\n  clusters:"),
-    ("\n  clusters:", "\n\n\n"),
-]
-SECTION_IDS = ["stats-tags", "http-connection-manager", "clusters"]
-
-
-@pytest.mark.parametrize("start, end", SECTIONS, ids=SECTION_IDS)
-def test_shared_sections_are_identical(start, end):
-    texts = {name: (ENVOY_DIR / name).read_text(encoding="utf-8") + "\n\n\n" for name in STATIC_TEMPLATES}
-    reference = section(texts["egress.yaml"], start, end)
-    for name, text in texts.items():
-        assert section(text, start, end) == reference, f"{name} drifted from egress.yaml"
-
-
-@pytest.mark.parametrize("start, end", SECTIONS, ids=SECTION_IDS)
-def test_dynamic_bootstrap_shares_everything_but_the_guard_entry(start, end):
-    reference = section(without_guard_entry((ENVOY_DIR / "egress.yaml").read_text(encoding="utf-8")) + "\n\n\n",
-                        start, end)
-    dynamic = without_guard_entry((ENVOY_DIR / "dynamic.yaml").read_text(encoding="utf-8")) + "\n\n\n"
-    assert section(dynamic, start, end) == reference, "dynamic.yaml drifted from egress.yaml"
+def test_check_fails_on_a_hand_edited_file(tmp_path):
+    """`bootstraps.py --check` (and so this suite) refuses a generated file edited by hand."""
+    command = [sys.executable, str(ENVOY_DIR / "bootstraps.py"), "--out-dir", str(tmp_path)]
+    subprocess.run(command, check=True, capture_output=True)
+    assert subprocess.run([*command, "--check"], capture_output=True).returncode == 0
+    edited = tmp_path / "sidecar.yaml"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("timeout: 300s", "timeout: 301s", 1), encoding="utf-8")
+    result = subprocess.run([*command, "--check"], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "sidecar.yaml" in result.stderr
 
 
 def rendered(template: str, policy_text: str, wasm: str, extra=None) -> dict:
@@ -222,6 +215,7 @@ def test_conversation_bootstrap_is_egress_and_webhook_in_one_envoy_with_one_vm(g
     configs = [guard_config(listener) for listener in (egress_listener, webhook_listener)]
     assert configs[0] == configs[1]
     assert configs[0]["vm_config"]["vm_id"] == "wa_egress_guard"
+    assert configs[0]["vm_config"]["environment_variables"] == {"key_values": {"WA_GUARD_APP_SECRET": "s"}}
 
 
 def test_conversation_bootstrap_validates_with_real_module(render, envoy_binary):
