@@ -146,6 +146,7 @@ inventory-screenshot: apt-deps venv wasm cli
 # Needs the wasm32 targets for the wasm clippy passes (CI runs lint first, on a fresh machine).
 lint: rust-deps
 	cargo fmt --all --check
+	python3 envoy/bootstraps.py --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p wa-egress-guard --target wasm32-wasip1 --release -- -D warnings
 	cargo clippy -p wa-egress-guard-component --target wasm32-wasip2 --release -- -D warnings

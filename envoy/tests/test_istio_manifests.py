@@ -142,7 +142,7 @@ def test_egress_gateway_takes_mesh_mtls_and_originates_tls():
 
 
 def bootstrap_media_regex() -> str:
-    """The media route's regex in the Envoy bootstraps (test_bootstrap_sync.py keeps the four equal)."""
+    """The media route's regex in the Envoy bootstraps (test_bootstrap_sync.py checks they are what envoy/bootstraps.py generates)."""
     bootstrap = yaml.safe_load(launch.render_bootstrap(ENVOY_DIR / "egress.yaml", policy_text=json.dumps(POLICY),
                                                        upstream_port=1, wasm=__file__))
     hcm = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
