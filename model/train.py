@@ -194,12 +194,14 @@ def structure_ids(flags, items, paras, chars):
     return ids
 
 
-def leaning_scores(short, hashed, structural, bias, lines=None):
+def leaning_scores(short, hashed, structural, bias, lines=None, scale=1.0):
     """The raw score of each text's leaning merge, as the filter's `leaning_merge`: the merge
-    of its short paragraphs whose own sum of weights (`hashed`, the scale included) is
-    positive, when the text has at least MIN_MERGED_PARAGRAPHS paragraphs, two or more but not
-    all of them are such, and the merge has at least MIN_SEGMENT_WORDS words. `lines`: only
-    these texts."""
+    of its short paragraphs whose own sum of weights is positive, when the text has at least
+    MIN_MERGED_PARAGRAPHS paragraphs, two or more but not all of them are such, and the merge
+    has at least MIN_SEGMENT_WORDS words. `hashed` times `scale` are the weights: for the
+    quantised model the integer weights and their scale, so that the sign of a sum is decided
+    exactly as the filter decides it (a sum of zero scaled first could round to a tiny positive
+    and merge a paragraph the filter leaves out). `lines`: only these texts."""
     S, meta = short
     if S.shape[0] == 0:
         return {}
@@ -219,7 +221,7 @@ def leaning_scores(short, hashed, structural, bias, lines=None):
     flags = np.bitwise_or.reduceat(meta[rows, 4], starts)
     total = meta[rows[starts], 1]
     for g in np.flatnonzero((count >= 2) & (count < total) & (words >= MIN_SEGMENT_WORDS)):
-        raw = bias + (q[g] / math.sqrt(n[g]) if n[g] > 0 else 0.0)
+        raw = bias + (scale * q[g] / math.sqrt(n[g]) if n[g] > 0 else 0.0)
         raw += sum(structural[i] for i in structure_ids(int(flags[g]), items[g], paras[g], chars[g]))
         out[int(line[starts[g]])] = float(raw)
     return out
@@ -460,8 +462,8 @@ def main():
     structural = coef[1 << BITS:]
     te = ~tr
     raw_te = quantised_scores(X[te], q, scale, structural, bias)
-    merged_te = leaning_scores(short, q.astype(np.float64) * scale, structural, bias,
-                               set(idx[te].tolist()))
+    merged_te = leaning_scores(short, q.astype(np.float64), structural, bias,
+                               set(idx[te].tolist()), scale)
     report("held-out model on the test split", records,
            message_probs(idx[te], part[te], raw_te, a, b, merged=merged_te), args.threshold)
     padded_check(records, idx[te], part[te], raw_te, merged_te, work, coef, bias)
@@ -484,7 +486,7 @@ def main():
 
     # Parity sample: the project's own texts, with what this scorer says.
     own = [k for k, i in enumerate(idx) if records[i]["source"] == "own"]
-    merged_q = leaning_scores(short, q.astype(np.float64) * scale, structural, bias)
+    merged_q = leaning_scores(short, q.astype(np.float64), structural, bias, scale=scale)
     merged_f = leaning_scores(short, coef[: 1 << BITS], structural, bias)
     best_q = message_probs(idx, part, quantised_scores(X, q, scale, structural, bias), a, b,
                            merged=merged_q)

@@ -148,7 +148,7 @@ fn disguise_at(text: &str, i: usize, gate: &LeetGate) -> Option<Found> {
     if b.is_ascii_digit() {
         return leet_at(text, i, gate);
     }
-    if matches!(b, 0xD9 | 0xDB | 0xEF | 0xF0) && char_after(text, i).is_some_and(is_wide_digit) {
+    if is_wide_digit_at(bytes, i) {
         return leet_at(text, i, gate);
     }
     match b {
@@ -329,9 +329,15 @@ impl LeetGate {
         *self.0.get_or_init(|| {
             let (mut mixed, mut words) = (0, 0);
             for word in text.split(char::is_whitespace) {
-                if word.chars().any(is_cased_letter) {
+                let cased = word.bytes().any(|b| b.is_ascii_alphabetic())
+                    || (!word.is_ascii() && word.chars().any(is_cased_letter));
+                if cased {
                     words += 1;
-                    mixed += usize::from(is_leet_word(word));
+                    // A leet word has a digit: most words are passed over on their bytes.
+                    let digits = word
+                        .bytes()
+                        .any(|b| b.is_ascii_digit() || matches!(b, 0xD9 | 0xDB | 0xEF | 0xF0));
+                    mixed += usize::from(digits && is_leet_word(word));
                 }
             }
             mixed >= MIN_LEET_WORDS && mixed * LEET_SHARE >= words
@@ -412,7 +418,8 @@ fn leet_at(text: &str, i: usize, gate: &LeetGate) -> Option<Found> {
         (Some(l), None) | (None, Some(l)) => {
             let edge = !before.is_some_and(char::is_alphanumeric)
                 || !after.is_some_and(char::is_alphanumeric);
-            (edge && l.is_lowercase() && gate.is_leet(text) && !in_separated_number(text, i))
+            // The word's own checks first: the text's is asked once, and only if they pass.
+            (edge && l.is_lowercase() && !in_separated_number(text, i) && gate.is_leet(text))
                 .then_some(Found::Digits(len))
         }
         (None, None) => None,
@@ -430,10 +437,18 @@ fn in_separated_number(text: &str, i: usize) -> bool {
     has_separated_number(text.get(start..end).unwrap_or_default())
 }
 
-/// A decimal digit outside ASCII that [`digit_value`] reads: Arabic-Indic, Persian,
-/// full-width or mathematical.
-fn is_wide_digit(c: char) -> bool {
-    !c.is_ascii() && digit_value(c).is_some()
+/// Whether the character at byte `i` is a decimal digit outside ASCII that [`digit_value`]
+/// reads, by its bytes: Arabic-Indic (D9 A0-A9), Persian (DB B0-B9), full-width (EF BC 90-99)
+/// or mathematical (F0 9D 9F 8E-BF). Arabic letters share D9 and are told apart without
+/// decoding.
+fn is_wide_digit_at(bytes: &[u8], i: usize) -> bool {
+    matches!(
+        bytes.get(i..).unwrap_or_default(),
+        [0xD9, 0xA0..=0xA9, ..]
+            | [0xDB, 0xB0..=0xB9, ..]
+            | [0xEF, 0xBC, 0x90..=0x99, ..]
+            | [0xF0, 0x9D, 0x9F, 0x8E..=0xBF, ..]
+    )
 }
 
 /// The value of an ASCII, Arabic-Indic, Persian, full-width or mathematical digit.

@@ -101,6 +101,26 @@ fn capital_of(c: char) -> Option<u8> {
         .map(|(_, l)| *l)
 }
 
+/// Where the first character that may be a capital look-alike or a fancy letter starts, told
+/// by its first two bytes, with vectorised scans for the lead bytes: most text has none, and
+/// pays for no scan of its own.
+fn first_capital_lead(bytes: &[u8]) -> Option<usize> {
+    let second = |at: usize| bytes.get(at + 1).copied().unwrap_or(0);
+    let three = memchr::memchr3_iter(0xCE, 0xD0, 0xE1, bytes).find(|&at| {
+        let s = second(at);
+        match bytes.get(at) {
+            Some(0xCE) => (0x91..=0xA9).contains(&s),
+            Some(0xD0) => (0x80..=0xAF).contains(&s),
+            _ => (0x8E..=0x99).contains(&s),
+        }
+    });
+    let tifinagh = memchr::memchr_iter(0xE2, bytes).find(|&at| matches!(second(at), 0xB4 | 0xB5));
+    match (three, tifinagh) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Lead bytes of the blocks' letters in UTF-8: Greek capitals (CE), Cyrillic capitals (D0),
 /// Cherokee and Canadian syllabics (E1), Tifinagh (E2).
 fn is_block_lead(b: u8) -> bool {
@@ -120,11 +140,12 @@ fn is_script_letter(c: char) -> bool {
 /// look-alike, as ASCII capitals (see the module's header for when).
 fn capitals_as_latin(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
+    let first = first_capital_lead(bytes)?;
     // Whether the text holds a letter of those scripts that is no look-alike: asked once, at
     // the first word without an ASCII letter.
     let mut script_text: Option<bool> = None;
     let mut out: Option<String> = None;
-    let (mut copied, mut i) = (0, 0);
+    let (mut copied, mut i) = (0, first);
     while let Some(at) = bytes
         .get(i..)
         .and_then(|rest| rest.iter().position(|&b| is_block_lead(b)))
