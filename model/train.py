@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 from sklearn.datasets import load_svmlight_file
+from scipy.sparse import csr_matrix
 from sklearn.linear_model import LogisticRegression
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,6 +45,11 @@ FORMAT = 2
 # experiment (model/experiments/2026-12-06-model-family.md); the padded check below reports
 # what it costs against padding.
 PART_OFFSET = 1.5
+# A text of at least this many paragraphs is also scored on the merge of its paragraphs of fewer
+# than MIN_SEGMENT_WORDS words whose own sum of weights is positive (the filter's
+# `leaning_merge`, classify.rs): an answer cut into short paragraphs between service lines.
+MIN_MERGED_PARAGRAPHS = 3
+MIN_SEGMENT_WORDS = 8
 
 # The split, by author and by source, so the test figures measure generalisation.
 # zB is the test author of the 16 languages outside the first 15 codes (round 5, zA trains).
@@ -165,7 +171,60 @@ def featurize(records, work):
     n_features = (1 << BITS) + N_STRUCTURAL
     X, _ = load_svmlight_file(str(work / "features.svm"), n_features=n_features, zero_based=True)
     rows = np.loadtxt(work / "rows.tsv", dtype=np.int64, delimiter="\t", ndmin=2)
-    return X.tocsr(), rows[:, 0], rows[:, 1]
+    return X.tocsr(), rows[:, 0], rows[:, 1], load_short(work, n_features)
+
+
+def load_short(work, n_features):
+    """The short paragraphs of texts of at least MIN_MERGED_PARAGRAPHS paragraphs: raw counts
+    (hashed columns only) and, per row, line, paragraphs of its text, n, words, shape flags,
+    list items, paragraphs, characters."""
+    if (work / "short.svm").stat().st_size == 0:
+        return csr_matrix((0, 1 << BITS)), np.zeros((0, 8), dtype=np.int64)
+    S, _ = load_svmlight_file(str(work / "short.svm"), n_features=n_features, zero_based=True)
+    meta = np.loadtxt(work / "short.tsv", dtype=np.int64, delimiter="\t", ndmin=2)
+    return S.tocsr()[:, : 1 << BITS], meta
+
+
+def structure_ids(flags, items, paras, chars):
+    """The structural signals of a merged shape (`Shape::structure` in structure.rs)."""
+    ids = [i for i in range(N_STRUCTURAL) if flags >> i & 1]
+    ids += [2] if items >= 3 else []
+    ids += [6] if paras >= 3 else []
+    ids.append(11 if chars < 80 else 12 if chars < 300 else 13 if chars < 1000 else 14)
+    return ids
+
+
+def leaning_scores(short, hashed, structural, bias, lines=None, scale=1.0):
+    """The raw score of each text's leaning merge, as the filter's `leaning_merge`: the merge
+    of its short paragraphs whose own sum of weights is positive, when the text has at least
+    MIN_MERGED_PARAGRAPHS paragraphs, two or more but not all of them are such, and the merge
+    has at least MIN_SEGMENT_WORDS words. `hashed` times `scale` are the weights: for the
+    quantised model the integer weights and their scale, so that the sign of a sum is decided
+    exactly as the filter decides it (a sum of zero scaled first could round to a tiny positive
+    and merge a paragraph the filter leaves out). `lines`: only these texts."""
+    S, meta = short
+    if S.shape[0] == 0:
+        return {}
+    sums = S @ hashed
+    keep = sums > 0
+    if lines is not None:
+        keep &= np.isin(meta[:, 0], np.fromiter(lines, dtype=np.int64))
+    rows = np.flatnonzero(keep)
+    out = {}
+    if len(rows) == 0:
+        return out
+    line = meta[rows, 0]
+    starts = np.flatnonzero(np.r_[True, line[1:] != line[:-1]])
+    count = np.diff(np.r_[starts, len(rows)])
+    q = np.add.reduceat(sums[rows], starts)
+    n, words, items, paras, chars = (np.add.reduceat(meta[rows, c], starts) for c in (2, 3, 5, 6, 7))
+    flags = np.bitwise_or.reduceat(meta[rows, 4], starts)
+    total = meta[rows[starts], 1]
+    for g in np.flatnonzero((count >= 2) & (count < total) & (words >= MIN_SEGMENT_WORDS)):
+        raw = bias + (scale * q[g] / math.sqrt(n[g]) if n[g] > 0 else 0.0)
+        raw += sum(structural[i] for i in structure_ids(int(flags[g]), items[g], paras[g], chars[g]))
+        out[int(line[starts[g]])] = float(raw)
+    return out
 
 
 def weights_for(records, idx, part):
@@ -258,9 +317,11 @@ def write_model(path, q, scale, bias, a, b, structural, vocab):
 
 
 def fold_of_group(uniq):
-    """Two folds in which every language has own texts: authors of rounds w, s and y against
+    """Two folds in which every language has own texts: authors of rounds w, s, y and t against
     rounds v, u, x and z (each of w, v, u, x and y covers the first 15 language codes; z, the
-    16 further languages, sits in one fold). Pool sources alternate."""
+    16 further languages, sits in one fold; t, short instruction-following answers and service
+    turns in the first 15 codes, joins fold 0 to keep the folds' sizes close). Pool sources
+    alternate."""
     fold = {}
     pool = [g for g in uniq if not g.startswith("own")]
     for i, g in enumerate(pool):
@@ -268,36 +329,44 @@ def fold_of_group(uniq):
     for g in uniq:
         if g.startswith("own"):
             author = g[3:]
-            fold[g] = 0 if author[:1] in ("w", "s", "y") else 1
+            fold[g] = 0 if author[:1] in ("w", "s", "y", "t") else 1
     return fold
 
 
-def oof_scores(X, y, w, groups, folds=2):
-    """Out-of-fold raw scores by group, for calibration."""
+def oof_scores(X, y, w, groups, idx, short, folds=2):
+    """Out-of-fold raw scores by group, for calibration, and the leaning merges' raw scores of
+    each fold's texts by the model that did not see them."""
     fold_of = fold_of_group(sorted(set(groups)))
     f = np.array([fold_of[g] for g in groups])
     s = np.zeros(len(y))
+    merged = {}
     for k in range(folds):
         tr, te = f != k, f == k
         coef, bias = fit(X[tr], y[tr], w[tr])
         s[te] = X[te] @ coef + bias
-    return s
+        merged.update(leaning_scores(short, coef[: 1 << BITS], coef[1 << BITS:], bias,
+                                     set(idx[te].tolist())))
+    return s, merged
 
 
-def message_scores(idx, part, raw, offset=PART_OFFSET):
-    """A text's raw score, as the filter combines them: the max of the whole text's score and
-    each paragraph's score minus the part offset."""
+def message_scores(idx, part, raw, offset=PART_OFFSET, merged=None):
+    """A text's raw score, as the filter combines them: the max of the whole text's score, each
+    paragraph's score and its leaning merge's (`merged`, raw scores by text), these two minus
+    the part offset."""
     best = {}
     for i, p, r in zip(idx.tolist(), part.tolist(), raw.tolist()):
         v = r if p < 0 else r - offset
         if i not in best or v > best[i]:
             best[i] = v
+    for i, r in (merged or {}).items():
+        if i in best:
+            best[i] = max(best[i], r - offset)
     return best
 
 
-def message_probs(idx, part, raw, a, b, offset=PART_OFFSET):
+def message_probs(idx, part, raw, a, b, offset=PART_OFFSET, merged=None):
     """Each text's calibrated probability."""
-    return {i: float(expit(a * v + b)) for i, v in message_scores(idx, part, raw, offset).items()}
+    return {i: float(expit(a * v + b)) for i, v in message_scores(idx, part, raw, offset, merged).items()}
 
 
 def recall_at_1pct(records, scores, keys=None):
@@ -326,18 +395,19 @@ def padded_texts(records, seed=7):
     return out
 
 
-def padded_check(records, idx, part, raw, work, coef, bias):
+def padded_check(records, idx, part, raw, merged, work, coef, bias):
     """Recall at 1% false blocks, unpadded and padded, for several part offsets: what the
     offset gains on short texts and what it costs against padding."""
     padded = padded_texts(records)
-    Xp, pidx, ppart = featurize(padded, work / "padded")
+    Xp, pidx, ppart, pshort = featurize(padded, work / "padded")
     praw = Xp @ coef + bias
+    pmerged = leaning_scores(pshort, coef[: 1 << BITS], coef[1 << BITS:], bias)
     own = [i for i in set(idx.tolist()) if records[i]["source"] == "own"]
     log("part offset: recall at 1% false blocks (own held-out texts), unpadded / padded")
     for off in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5):
-        scores = message_scores(idx, part, raw, off)
+        scores = message_scores(idx, part, raw, off, merged)
         t, rec = recall_at_1pct(records, scores, own)
-        pscores = message_scores(pidx, ppart, praw, off)
+        pscores = message_scores(pidx, ppart, praw, off, pmerged)
         prec = sum(v > t for v in pscores.values()) / max(len(pscores), 1)
         mark = " (shipped)" if off == PART_OFFSET else ""
         log(f"  offset {off:.1f}: {rec:.3f} / {prec:.3f}{mark}")
@@ -370,18 +440,19 @@ def main():
         sys.exit(f"error: the training pool `{args.pool}` is not a directory")
     records = load_pool(args.pool) + load_own(args.texts)
     log(f"{len(records)} texts:", dict(Counter((r["source"], r["split"], r["y"]) for r in records)))
-    X, idx, part = featurize(records, work)
+    X, idx, part, short = featurize(records, work)
     w, y = weights_for(records, idx, part)
     split = np.array([records[i]["split"] for i in idx])
     tr = split == "train"
 
     # The held-out model: train split only, calibrated out of fold, measured on the test split.
     groups = [records[i]["source"] + records[i]["author"] for i in idx]
-    s_oof = oof_scores(X[tr], y[tr], w[tr], [g for g, t in zip(groups, tr) if t])
+    s_oof, merged_oof = oof_scores(X[tr], y[tr], w[tr], [g for g, t in zip(groups, tr) if t],
+                                   idx[tr], short)
     # Platt scaling on message-level scores, combined as the filter combines them, each
     # message weighted as its whole-text row.
     whole_w = {int(i): wt for i, p, wt in zip(idx[tr], part[tr], w[tr]) if p < 0}
-    m_oof = message_scores(idx[tr], part[tr], s_oof)
+    m_oof = message_scores(idx[tr], part[tr], s_oof, merged=merged_oof)
     keys = sorted(m_oof)
     a, b = platt(np.array([m_oof[i] for i in keys]), np.array([records[i]["y"] for i in keys]),
                  np.array([whole_w[i] for i in keys]))
@@ -391,9 +462,11 @@ def main():
     structural = coef[1 << BITS:]
     te = ~tr
     raw_te = quantised_scores(X[te], q, scale, structural, bias)
-    report("held-out model on the test split", records, message_probs(idx[te], part[te], raw_te, a, b),
-           args.threshold)
-    padded_check(records, idx[te], part[te], raw_te, work, coef, bias)
+    merged_te = leaning_scores(short, q.astype(np.float64), structural, bias,
+                               set(idx[te].tolist()), scale)
+    report("held-out model on the test split", records,
+           message_probs(idx[te], part[te], raw_te, a, b, merged=merged_te), args.threshold)
+    padded_check(records, idx[te], part[te], raw_te, merged_te, work, coef, bias)
     write_model(work / "holdout.bin", q, scale, bias, a, b, structural, vocabulary(work, coef))
     holdout_test = sorted({int(i) for i in idx[te]})
     with (work / "test_split.jsonl").open("w", encoding="utf-8") as f:
@@ -413,8 +486,11 @@ def main():
 
     # Parity sample: the project's own texts, with what this scorer says.
     own = [k for k, i in enumerate(idx) if records[i]["source"] == "own"]
-    best_q = message_probs(idx, part, quantised_scores(X, q, scale, structural, bias), a, b)
-    best_f = message_probs(idx, part, X @ coef + bias, a, b)
+    merged_q = leaning_scores(short, q.astype(np.float64), structural, bias, scale=scale)
+    merged_f = leaning_scores(short, coef[: 1 << BITS], structural, bias)
+    best_q = message_probs(idx, part, quantised_scores(X, q, scale, structural, bias), a, b,
+                           merged=merged_q)
+    best_f = message_probs(idx, part, X @ coef + bias, a, b, merged=merged_f)
     chosen = sorted({int(idx[k]) for k in own})[::25]
     with (REPO / "model" / "parity.jsonl").open("w", encoding="utf-8") as f:
         for i in chosen:

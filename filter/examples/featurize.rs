@@ -9,6 +9,11 @@
 //!   than one paragraph. Hashed buckets are `0..2^B` with value `count / sqrt(n)`; structural
 //!   signal `i` is column `2^B + i` with value 1.
 //! - `rows.tsv`: for each row, the input line number and the part (-1 for the whole text).
+//! - `short.svm` and `short.tsv`: for each text of at least `MIN_MERGED_PARAGRAPHS` paragraphs,
+//!   one row for each paragraph of fewer than `MIN_SEGMENT_WORDS` words, with raw counts (not
+//!   divided by `sqrt(n)`), and in the TSV the input line number, the text's paragraphs, the
+//!   row's features `n`, words, and its shape (flags, list items, paragraphs, characters): the
+//!   trainer sums them into the leaning merge the filter scores (`leaning_merge`).
 //! - `vocab.tsv`: `kind, bucket, document frequency, name` for the words, bigrams, shape tokens
 //!   and position features seen in at least N texts (default 20), from which the trainer keeps
 //!   a small named vocabulary.
@@ -16,7 +21,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Write};
 use wa_egress_guard::classify::features::{self, Kind, STRUCTURAL, Scratch, Shape, Sink};
-use wa_egress_guard::classify::{MIN_SEGMENT_WORDS, normalize};
+use wa_egress_guard::classify::{MIN_MERGED_PARAGRAPHS, MIN_SEGMENT_WORDS, normalize};
 
 struct Counts {
     bits: u32,
@@ -86,6 +91,17 @@ fn row(out: &mut impl Write, counts: &Counts, shape: &Shape) -> std::io::Result<
     writeln!(out)
 }
 
+/// A paragraph's raw counts: `0 b:count ...`.
+fn raw_row(out: &mut impl Write, counts: &Counts) -> std::io::Result<()> {
+    let mut cols: Vec<(u32, u32)> = counts.buckets.iter().map(|(b, c)| (*b, *c)).collect();
+    cols.sort_by_key(|c| c.0);
+    write!(out, "0")?;
+    for (b, v) in cols {
+        write!(out, " {b}:{v}")?;
+    }
+    writeln!(out)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| {
@@ -101,6 +117,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&out_dir)?;
     let mut svm = BufWriter::new(std::fs::File::create(out_dir.join("features.svm"))?);
     let mut rows = BufWriter::new(std::fs::File::create(out_dir.join("rows.tsv"))?);
+    let mut short_svm = BufWriter::new(std::fs::File::create(out_dir.join("short.svm"))?);
+    let mut short_rows = BufWriter::new(std::fs::File::create(out_dir.join("short.tsv"))?);
     let mut df: HashMap<(u8, u32, String), u32> = HashMap::new();
     let mut scratch = Scratch::default();
     let reader = std::io::BufReader::new(std::fs::File::open(&input)?);
@@ -129,6 +147,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if part.words >= MIN_SEGMENT_WORDS {
                     row(&mut svm, &part, &shape)?;
                     writeln!(rows, "{line_no}\t{i}")?;
+                } else if paragraphs.len() >= MIN_MERGED_PARAGRAPHS {
+                    raw_row(&mut short_svm, &part)?;
+                    let [flags, items, paras, chars] = shape.counts();
+                    writeln!(
+                        short_rows,
+                        "{line_no}\t{}\t{}\t{}\t{flags}\t{items}\t{paras}\t{chars}",
+                        paragraphs.len(),
+                        part.n,
+                        part.words
+                    )?;
                 }
             }
         }

@@ -1,9 +1,12 @@
 //! Normalisation that obfuscation cannot beat, applied before any feature is read.
 //!
 //! First, bidi overrides are applied ([`bidi`]): a phrase stored reversed after U+202E (RLO)
-//! displays forwards, so it is read forwards. Then narrow spaces between letters are dropped
-//! and digits inside words read as the letters they stand for ([`disguise`]). Then, in order,
-//! for every character of the text:
+//! displays forwards, so it is read forwards. Then Latin words written in capitals of other
+//! alphabets that look Latin only as capitals (`ТНЕ`, Cherokee), in fancy-text letters
+//! (Canadian syllabics, Tifinagh) or upside down are read as Latin ([`fancy`]: the decision
+//! needs the capitals, which lowercasing loses). Then narrow spaces between letters are
+//! dropped and digits inside words read as the letters they stand for ([`disguise`]). Then, in
+//! order, for every character of the text:
 //! 1. default-ignorable code points are dropped: format characters, zero-width joiners, bidi
 //!    controls and isolates, variation selectors, tag characters, U+180E, soft hyphens;
 //! 2. compatibility decomposition (NFKD): full-width forms, mathematical alphanumerics,
@@ -11,7 +14,8 @@
 //!    accents come apart, so NFC and NFD input read the same;
 //! 3. combining marks on Latin, Greek, Cyrillic and Arabic letters are dropped (`é` → `e`,
 //!    Arabic harakat); other scripts keep theirs, because Devanagari vowel signs or Japanese
-//!    voicing marks carry meaning;
+//!    voicing marks carry meaning; stroked Latin letters, which have no decomposition, lose
+//!    their stroke the same way (`ø`, `ł`, `đ`, `ŧ`);
 //! 4. lowercase; every numeric character becomes `0`; a whitespace run becomes one space, or
 //!    two when it is longer (a line break survives as `\n`, so that paragraphs stay visible,
 //!    and two spaces survive so that a spaced-out word's breaks stay visible).
@@ -21,6 +25,7 @@
 
 mod bidi;
 mod disguise;
+mod fancy;
 
 use std::sync::LazyLock;
 use unicode_normalization::char::{
@@ -55,6 +60,35 @@ fn is_blank_filler(c: char) -> bool {
 /// Letters that NFKD leaves alone but a reader sees as Latin letters: small capitals, negative
 /// circled and squared letters, regional indicators; and the Persian forms of Arabic letters.
 fn fold_letter(c: char) -> Option<char> {
+    let offset = |base: u32| char::from_u32(u32::from(b'a') + (c as u32 - base));
+    match c {
+        '\u{1F150}'..='\u{1F169}' => offset(0x1F150),
+        '\u{1F170}'..='\u{1F189}' => offset(0x1F170),
+        '\u{1F1E6}'..='\u{1F1FF}' => offset(0x1F1E6),
+        // Stroked Latin letters without a decomposition, read as their letter as accents
+        // are (`ø`, `ł`, `đ`, `ŧ`, `ħ`, `ɨ`, `ɇ`...).
+        '\u{00D8}'
+        | '\u{00F8}'
+        | '\u{0110}'..='\u{0111}'
+        | '\u{0126}'..='\u{0127}'
+        | '\u{0141}'..='\u{0142}'
+        | '\u{0166}'..='\u{0167}'
+        | '\u{0180}'..='\u{024F}'
+        | '\u{2C65}'
+        | '\u{A740}'..='\u{A741}' => stroked(c).or_else(|| small_capital(c)),
+        '\u{06CC}' => Some('\u{064A}'),
+        '\u{06A9}' => Some('\u{0643}'),
+        // The other blocks that hold small capitals (ǫ is in the one above); every other
+        // letter skips the tables.
+        '\u{0250}'..='\u{02AF}' | '\u{1D00}'..='\u{1D2B}' | '\u{A730}'..='\u{A731}' => {
+            small_capital(c).or_else(|| stroked(c))
+        }
+        _ => None,
+    }
+}
+
+/// The Latin letter a small capital stands for.
+fn small_capital(c: char) -> Option<char> {
     const SMALL_CAPS: &[(char, char)] = &[
         ('ᴀ', 'a'),
         ('ʙ', 'b'),
@@ -82,20 +116,33 @@ fn fold_letter(c: char) -> Option<char> {
         ('ʏ', 'y'),
         ('ᴢ', 'z'),
     ];
-    let offset = |base: u32| char::from_u32(u32::from(b'a') + (c as u32 - base));
-    match c {
-        '\u{1F150}'..='\u{1F169}' => offset(0x1F150),
-        '\u{1F170}'..='\u{1F189}' => offset(0x1F170),
-        '\u{1F1E6}'..='\u{1F1FF}' => offset(0x1F1E6),
-        '\u{06CC}' => Some('\u{064A}'),
-        '\u{06A9}' => Some('\u{0643}'),
-        // The blocks that hold small capitals; every other letter skips the table.
-        '\u{01EB}'
-        | '\u{0250}'..='\u{02AF}'
-        | '\u{1D00}'..='\u{1D2B}'
-        | '\u{A730}'..='\u{A731}' => SMALL_CAPS.iter().find(|(k, _)| *k == c).map(|(_, l)| *l),
-        _ => None,
-    }
+    SMALL_CAPS.iter().find(|(k, _)| *k == c).map(|(_, l)| *l)
+}
+
+/// The letter a stroked or barred Latin letter is written over. Polish `ł`, Danish and
+/// Norwegian `ø` and Vietnamese `đ` are letters of their own; folded in training as in use,
+/// like the accents of `ó` or `ă`, they cost those languages nothing measurable (MODEL.md).
+fn stroked(c: char) -> Option<char> {
+    Some(match c {
+        'ø' | 'Ø' => 'o',
+        'đ' | 'Đ' => 'd',
+        'ħ' | 'Ħ' => 'h',
+        'ł' | 'Ł' | 'ƚ' => 'l',
+        'ŧ' | 'Ŧ' => 't',
+        'ƀ' | 'Ƀ' => 'b',
+        'ƶ' | 'Ƶ' => 'z',
+        'ǥ' | 'Ǥ' => 'g',
+        'ȼ' | 'Ȼ' => 'c',
+        'ɇ' | 'Ɇ' => 'e',
+        'ɉ' | 'Ɉ' => 'j',
+        'ɍ' | 'Ɍ' => 'r',
+        'ɏ' | 'Ɏ' => 'y',
+        'ɨ' | 'Ɨ' => 'i',
+        'ʉ' | 'Ʉ' => 'u',
+        'ⱥ' | 'Ⱥ' => 'a',
+        'ꝁ' | 'Ꝁ' => 'k',
+        _ => return None,
+    })
 }
 
 /// Scripts whose combining marks are accents that a reader does not need (checked on the
@@ -109,6 +156,8 @@ fn marks_are_accents(base: char) -> bool {
 pub fn normalize_into(text: &str, out: &mut String) {
     let reordered = bidi::apply_overrides(text);
     let text = reordered.as_deref().unwrap_or(text);
+    let latin = fancy::undo(text);
+    let text = latin.as_deref().unwrap_or(text);
     let undone = disguise::undo(text);
     let text = undone.as_deref().unwrap_or(text);
     out.reserve(text.len());
@@ -710,6 +759,7 @@ pub fn prepare() {
     LazyLock::force(&BMP);
     LazyLock::force(&WIDE);
     LazyLock::force(&LOOKALIKES);
+    fancy::prepare();
 }
 
 /// Whether `c` belongs in a word: a letter, digit or combining mark.
@@ -795,6 +845,8 @@ mod reference {
     pub(super) fn normalize_into(text: &str, out: &mut String) {
         let reordered = bidi::apply_overrides(text);
         let text = reordered.as_deref().unwrap_or(text);
+        let latin = fancy::undo(text);
+        let text = latin.as_deref().unwrap_or(text);
         let undone = disguise::undo(text);
         let text = undone.as_deref().unwrap_or(text);
         let mut state = Writer {
@@ -951,6 +1003,39 @@ mod tests {
         assert_eq!(normalize("ex\u{FFF9}pl\u{13430}ain"), "explain");
         assert_eq!(normalize("كـــتاب"), normalize("كتاب"));
         assert_eq!(normalize("یک"), normalize("يك"));
+    }
+
+    #[test]
+    fn stroked_letters_fold() {
+        assert_eq!(
+            normalize("Pħøŧøsɏnŧħɇsɨs ɨs ŧħɇ pɍøȼɇss"),
+            "photosynthesis is the process"
+        );
+        assert_eq!(
+            normalize("ⱥnđ ƀɍɇⱥđ ʉsɇ ǥⱥs ꝁɨŧ ƶøø ɉɇŧ"),
+            "and bread use gas kit zoo jet"
+        );
+        assert_eq!(normalize("ØRSTED ŁÓDŹ ĐÀ NẴNG"), "orsted lodz da nang");
+        // Polish, Danish and Vietnamese read as their accents do: the base letters.
+        assert_eq!(
+            normalize("Dziękuję, złożyłem wniosek"),
+            "dziekuje, zlozylem wniosek"
+        );
+        assert_eq!(normalize("Tôi đã đặt hàng"), "toi da dat hang");
+        assert_eq!(normalize("Smørrebrød på bordet"), "smorrebrod pa bordet");
+    }
+
+    /// Capital look-alikes of Latin letters, fancy-text alphabets and turned text
+    /// (`normalize/fancy.rs`), through the whole normaliser.
+    #[test]
+    fn capitals_fancy_text_and_turned_text_read_as_latin() {
+        assert_eq!(normalize("ТНЕ ΡRΟСΕSS"), "the process");
+        assert_eq!(normalize("ᎢᎻᎬ ᏢᏒOᏟᎬᏚᏚ"), "the process");
+        assert_eq!(normalize("ᑭᕼⵔTⵔᔕYᑎTᕼᕮᔕIᔕ Iᔕ"), "photosynthesis is");
+        assert_eq!(normalize("˙ssǝɔoɹd ǝɥʇ sı"), "is the process.");
+        // Russian and Greek in capitals stay.
+        assert_eq!(normalize("НЕТ, СПАСИБО"), "нет, спасибо");
+        assert_eq!(normalize("ΚΑΙ ΤΟ ΣΠΙΤΙ"), "και το σπιτι");
     }
 
     #[test]

@@ -156,6 +156,57 @@ fn padding_in_the_same_paragraph_cannot_dilute_an_answer() {
     assert!(c.score(&padding).probability < c.threshold);
 }
 
+/// An answer cut into paragraphs of fewer than 8 words between short service lines: no
+/// paragraph is scored alone, and the whole and the field are diluted by the service lines. The
+/// merge of the short paragraphs that lean towards an assistant is scored as one more part.
+#[test]
+fn an_answer_interleaved_with_service_lines_is_scored_on_its_own_paragraphs() {
+    let c = Classifier::compile(&section("{}")).unwrap();
+    let answer = [
+        "Black holes form when massive stars",
+        "collapse under their own gravity after",
+        "running out of nuclear fuel, and",
+        "nothing, not even light, can escape",
+        "once it crosses the event horizon.",
+    ];
+    let service = [
+        "Reply HELP to see our menu.",
+        "Store hours: 9 to 6 daily.",
+        "Order updates are in your account.",
+        "Thanks for choosing Larkspur Home.",
+    ];
+    let mut text = String::new();
+    for (i, a) in answer.iter().enumerate() {
+        text.push_str(a);
+        if let Some(s) = service.get(i) {
+            text.push_str("\n\n");
+            text.push_str(s);
+            text.push_str("\n\n");
+        }
+    }
+    let mut score = c.score(&text);
+    assert!(score.leaning, "the leaning merge is the highest part");
+    let floor = shifted(
+        c.score(&answer.join(" ")).probability,
+        -f64::from(c.model.platt_a * c.model.part_offset),
+    );
+    assert!(
+        score.probability >= floor - 0.1 && score.probability >= c.threshold,
+        "{} (floor {floor})",
+        score.probability
+    );
+    // The explanation reads the merged paragraphs only.
+    c.explain(&[text.as_str()], &mut score);
+    assert!(!score.signals.is_empty());
+    // Service lines alone, however many, merge into no assistant.
+    let menu = service.join("\n\n").repeat(3);
+    let menu_score = c.score(&menu);
+    assert!(menu_score.probability < c.threshold, "{menu_score:?}");
+    // Fewer than three paragraphs: no merge (the field is scored already).
+    let two = format!("{}\n\n{}", answer.join(" "), service.join(" "));
+    assert!(!c.score(&two).leaning);
+}
+
 #[test]
 fn obfuscation_families_score_as_the_plain_text() {
     let c = Classifier::compile(&section("{}")).unwrap();

@@ -27,6 +27,12 @@ impl Shape {
         self.chars
     }
 
+    /// Its flags (as `Structure` bits), list items, paragraphs and characters: what the
+    /// trainer needs to merge shapes as [`Shape::merge`] does (`featurize`'s `short.tsv`).
+    pub fn counts(&self) -> [u32; 4] {
+        [self.flags, self.list_items, self.paragraphs, self.chars]
+    }
+
     pub fn structure(&self) -> Structure {
         let mut st = Structure(self.flags);
         let chars = self.chars;

@@ -5,12 +5,19 @@
 //!   (U+202F) unless a Mongolian letter is beside it (Mongolian writes it inside words), with a
 //!   letter on each side is dropped, so `e␊x␊p␊l␊a␊i␊n this` (hair spaces inside words, normal
 //!   spaces between them) reads as `explain this` and not as one run of spaced letters.
-//! - **digits standing for letters** (leetspeak): a run of one to four ASCII digits with a
-//!   cased letter (Latin, Greek, Cyrillic, ...) on each side, not capitals on both, becomes
-//!   the letters it stands for (`expl4in` → `explain`, `h0w` → `how`, `gr34t` → `great`):
-//!   0 o, 1 i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g. Only digits inside a word: `3rd`, `4g`,
-//!   `mp3` and `2024年` keep theirs, and so do codes in capitals (`B2B`, `3H2M`, `REF7XK`);
-//!   `k8s` reads as `kbs`, in training as in use.
+//! - **digits standing for letters** (leetspeak): a run of one to four digits with a cased
+//!   letter (Latin, Greek, Cyrillic, ...) on each side, not capitals on both, becomes the
+//!   letters it stands for (`expl4in` → `explain`, `h0w` → `how`, `gr34t` → `great`):
+//!   0 o, 1 i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g. Digits outside ASCII count by their
+//!   value (Arabic-Indic `expl٤in`, Persian, full-width, mathematical `expl𝟒in`), but the
+//!   Arabic-Indic five, a small circle, reads as `o`. Only digits inside a word: `3rd`, `4g`,
+//!   `mp3` and `2024年` keep theirs, and so do codes in capitals (`B2B`, `3H2M`, `REF7XK`) and
+//!   Arabic-Indic digits beside Arabic letters; `k8s` reads as `kbs`, in training as in use.
+//!   In a text written in leetspeak (at least [`MIN_LEET_WORDS`] words mixing letters and
+//!   digits, one in [`LEET_SHARE`] of its words with letters), runs of up to
+//!   [`MAX_HEAVY_LEET_RUN`] digits count, and so do digits at a word's start or end beside a
+//!   lowercase letter (`7h3` → `the`, `3nergy`, `breath3`); a word of digits alone stays a
+//!   number.
 //! - **WhatsApp formatting inside words**: `*`, `_` and `~` between two cased letters
 //!   (`e*x*p*l`, `P**h**o`; not in Han or kana text, which writes `**強調**` beside its
 //!   letters) are dropped, and so are the markers of three or more words in a row wrapped one
@@ -35,7 +42,8 @@ pub fn undo(text: &str) -> Option<String> {
 /// The disguises inside words: the text between candidate bytes is copied in runs.
 fn undo_in_words(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
-    let first = first_disguise(bytes, text)?;
+    let gate = LeetGate::default();
+    let first = first_disguise(bytes, text, &gate)?;
     let mut out = String::with_capacity(text.len());
     // Candidate bytes are ASCII or lead bytes, so every offset used here is a char boundary.
     let (mut copied, mut i) = (0, first);
@@ -44,7 +52,7 @@ fn undo_in_words(text: &str) -> Option<String> {
         .and_then(|rest| rest.iter().position(|&b| is_candidate(b)))
         .map(|p| i + p)
     {
-        match disguise_at(text, at) {
+        match disguise_at(text, at, &gate) {
             Some(Found::Drop(len)) => {
                 out.push_str(text.get(copied..at)?);
                 i = at + len;
@@ -52,8 +60,8 @@ fn undo_in_words(text: &str) -> Option<String> {
             }
             Some(Found::Digits(run)) => {
                 out.push_str(text.get(copied..at)?);
-                let digits = bytes.get(at..at + run).unwrap_or_default();
-                out.extend(digits.iter().filter_map(|d| leet_letter(*d)));
+                let digits = text.get(at..at + run).unwrap_or_default();
+                out.extend(digits.chars().filter_map(leet_letter));
                 i = at + run;
                 copied = i;
             }
@@ -78,11 +86,11 @@ fn undo_in_words(text: &str) -> Option<String> {
 
 /// Where the first disguise starts: only ASCII digits, formatting markers and full stops, and
 /// the lead bytes of narrow spaces and dots, are looked at (a tight scan).
-fn first_disguise(bytes: &[u8], text: &str) -> Option<usize> {
+fn first_disguise(bytes: &[u8], text: &str, gate: &LeetGate) -> Option<usize> {
     let mut from = 0;
     loop {
         let at = from + bytes.get(from..)?.iter().position(|&b| is_candidate(b))?;
-        if disguise_at(text, at).is_some() {
+        if disguise_at(text, at, gate).is_some() {
             return Some(at);
         }
         // The rest of a run of digits cannot start one.
@@ -107,7 +115,12 @@ static CANDIDATE: [bool; 256] = {
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        t[b] = matches!(c, 0xE2 | 0xC2 | 0xF0 | b'*' | b'_' | b'~' | b'.') || c.is_ascii_digit();
+        // Digits outside ASCII: Arabic-Indic (D9), Persian (DB), full-width (EF) and
+        // mathematical (F0) digits.
+        t[b] = matches!(
+            c,
+            0xE2 | 0xC2 | 0xF0 | 0xD9 | 0xDB | 0xEF | b'*' | b'_' | b'~' | b'.'
+        ) || c.is_ascii_digit();
         b += 1;
     }
     t
@@ -123,38 +136,20 @@ fn is_emoji_part(c: char) -> bool {
 enum Found {
     /// This many bytes to drop: a narrow space, a run of formatting markers, a dot.
     Drop(usize),
-    /// This many ASCII digits, each read as a letter.
+    /// This many bytes of digits, each read as a letter.
     Digits(usize),
 }
 
 /// A disguise starting at byte `i` (a character boundary or not: only ASCII digits and the
 /// three-byte spaces are recognised, and both start on one).
-fn disguise_at(text: &str, i: usize) -> Option<Found> {
+fn disguise_at(text: &str, i: usize, gate: &LeetGate) -> Option<Found> {
     let bytes = text.as_bytes();
     let b = *bytes.get(i)?;
     if b.is_ascii_digit() {
-        // After a space, a sign or another digit (most digits): not inside a word.
-        let prev = *bytes.get(i.checked_sub(1)?)?;
-        if prev.is_ascii() && !prev.is_ascii_alphabetic() {
-            return None;
-        }
-        // A run of up to MAX_LEET_RUN digits, letters on both sides.
-        let run = bytes
-            .get(i..)?
-            .iter()
-            .take(MAX_LEET_RUN + 1)
-            .take_while(|d| d.is_ascii_digit())
-            .count();
-        if run > MAX_LEET_RUN {
-            return None;
-        }
-        let before = char_before(text, i).filter(|c| is_cased_letter(*c));
-        let after = char_after(text, i + run).filter(|c| is_cased_letter(*c));
-        let (Some(b), Some(a)) = (before, after) else {
-            return None;
-        };
-        // Between two capitals it is a code (`B2B`, `3H2M`, `REF7XK`), not a word.
-        return (!(b.is_uppercase() && a.is_uppercase())).then_some(Found::Digits(run));
+        return leet_at(text, i, gate);
+    }
+    if is_wide_digit_at(bytes, i) {
+        return leet_at(text, i, gate);
     }
     match b {
         b'*' | b'_' | b'~' => {
@@ -313,20 +308,179 @@ fn wrapped(word: &str) -> Option<(usize, usize)> {
     .then_some((open, close))
 }
 
-/// Longer runs of digits between letters are codes, not words.
+/// Longer runs of digits between letters are codes, not words, unless the text is written in
+/// leetspeak ([`LeetGate`]), where runs up to [`MAX_HEAVY_LEET_RUN`] count.
 const MAX_LEET_RUN: usize = 4;
+const MAX_HEAVY_LEET_RUN: usize = 8;
 
-fn leet_letter(digit: u8) -> Option<char> {
-    Some(match digit {
-        b'0' => 'o',
-        b'1' => 'i',
-        b'2' => 'z',
-        b'3' => 'e',
-        b'4' => 'a',
-        b'5' => 's',
-        b'6' | b'9' => 'g',
-        b'7' => 't',
-        b'8' => 'b',
+/// A text is written in leetspeak when at least this many of its words mix lowercase letters
+/// and digits (not as `3rd`, `10am`, `mp3` or `x86`, one or two letters after or before a
+/// number), and one in [`LEET_SHARE`] of its words with letters do.
+const MIN_LEET_WORDS: usize = 4;
+const LEET_SHARE: usize = 3;
+
+/// Whether the text is written in leetspeak, asked once, at the first run of digits that only
+/// such a text reads as letters.
+#[derive(Default)]
+struct LeetGate(std::cell::OnceCell<bool>);
+
+impl LeetGate {
+    fn is_leet(&self, text: &str) -> bool {
+        *self.0.get_or_init(|| {
+            let (mut mixed, mut words) = (0, 0);
+            for word in text.split(char::is_whitespace) {
+                let cased = word.bytes().any(|b| b.is_ascii_alphabetic())
+                    || (!word.is_ascii() && word.chars().any(is_cased_letter));
+                if cased {
+                    words += 1;
+                    // A leet word has a digit: most words are passed over on their bytes.
+                    let digits = word
+                        .bytes()
+                        .any(|b| b.is_ascii_digit() || matches!(b, 0xD9 | 0xDB | 0xEF | 0xF0));
+                    mixed += usize::from(digits && is_leet_word(word));
+                }
+            }
+            mixed >= MIN_LEET_WORDS && mixed * LEET_SHARE >= words
+        })
+    }
+}
+
+/// A word in which a digit stands beside a lowercase letter, other than a number with a
+/// suffix of one or two letters (`3rd`, `10am`, `5kg`), one to three letters with a number
+/// (`mp3`, `x86`, `h264`, `Rp500`), or a word with a number written with separators.
+fn is_leet_word(word: &str) -> bool {
+    let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+    if has_separated_number(word) {
+        // `Rp226.440`, `1,5kg`, `10:30am`: an amount or a time.
+        return false;
+    }
+    let lower_beside_digit = word.chars().zip(word.chars().skip(1)).any(|(a, b)| {
+        (digit_value(a).is_some() && b.is_lowercase())
+            || (a.is_lowercase() && digit_value(b).is_some())
+    });
+    if !lower_beside_digit {
+        return false;
+    }
+    let digits = word
+        .chars()
+        .take_while(|c| digit_value(*c).is_some())
+        .count();
+    let letters = word.chars().take_while(|c| c.is_alphabetic()).count();
+    let total = word.chars().count();
+    let suffix =
+        digits > 0 && total - digits <= 2 && word.chars().skip(digits).all(char::is_alphabetic);
+    let prefix =
+        letters > 0 && letters <= 3 && word.chars().skip(letters).all(|c| digit_value(c).is_some());
+    !(suffix || prefix)
+}
+
+/// Whether `word` holds a digit, a separator (`.`, `,`, `:`, `/`, `-`) and a digit in a row.
+fn has_separated_number(word: &str) -> bool {
+    let mut chars = word.chars();
+    let (mut a, mut b) = (chars.next(), chars.next());
+    for c in chars {
+        if a.is_some_and(|a| digit_value(a).is_some())
+            && b.is_some_and(|b| matches!(b, '.' | ',' | ':' | '/' | '-'))
+            && digit_value(c).is_some()
+        {
+            return true;
+        }
+        (a, b) = (b, Some(c));
+    }
+    false
+}
+
+/// A run of digits starting at byte `i` (a digit) that stands for letters.
+fn leet_at(text: &str, i: usize, gate: &LeetGate) -> Option<Found> {
+    let rest = text.get(i..)?;
+    let (mut len, mut run) = (0, 0);
+    for c in rest.chars() {
+        if digit_value(c).is_none() {
+            break;
+        }
+        len += c.len_utf8();
+        run += 1;
+        if run > MAX_HEAVY_LEET_RUN {
+            return None;
+        }
+    }
+    let before = char_before(text, i);
+    let after = char_after(text, i + len);
+    let letter = |c: Option<char>| c.filter(|c| is_cased_letter(*c));
+    match (letter(before), letter(after)) {
+        (Some(b), Some(a)) => {
+            // Between two capitals it is a code (`B2B`, `3H2M`, `REF7XK`), not a word.
+            let word = !(b.is_uppercase() && a.is_uppercase());
+            (word && (run <= MAX_LEET_RUN || gate.is_leet(text))).then_some(Found::Digits(len))
+        }
+        // At a word's edge: the other side ends the word (a blank, a sign, the text's end),
+        // and the run is not part of a number written with separators (`Rp226.440`).
+        (Some(l), None) | (None, Some(l)) => {
+            let edge = !before.is_some_and(char::is_alphanumeric)
+                || !after.is_some_and(char::is_alphanumeric);
+            // The word's own checks first: the text's is asked once, and only if they pass.
+            (edge && l.is_lowercase() && !in_separated_number(text, i) && gate.is_leet(text))
+                .then_some(Found::Digits(len))
+        }
+        (None, None) => None,
+    }
+}
+
+/// Whether the word (between blanks) around byte `i` holds a number written with separators.
+fn in_separated_number(text: &str, i: usize) -> bool {
+    let start = text
+        .get(..i)
+        .map_or(0, |t| t.rfind(char::is_whitespace).map_or(0, |p| p + 1));
+    let end = text.get(i..).map_or(text.len(), |t| {
+        t.find(char::is_whitespace).map_or(text.len(), |p| i + p)
+    });
+    has_separated_number(text.get(start..end).unwrap_or_default())
+}
+
+/// Whether the character at byte `i` is a decimal digit outside ASCII that [`digit_value`]
+/// reads, by its bytes: Arabic-Indic (D9 A0-A9), Persian (DB B0-B9), full-width (EF BC 90-99)
+/// or mathematical (F0 9D 9F 8E-BF). Arabic letters share D9 and are told apart without
+/// decoding.
+fn is_wide_digit_at(bytes: &[u8], i: usize) -> bool {
+    matches!(
+        bytes.get(i..).unwrap_or_default(),
+        [0xD9, 0xA0..=0xA9, ..]
+            | [0xDB, 0xB0..=0xB9, ..]
+            | [0xEF, 0xBC, 0x90..=0x99, ..]
+            | [0xF0, 0x9D, 0x9F, 0x8E..=0xBF, ..]
+    )
+}
+
+/// The value of an ASCII, Arabic-Indic, Persian, full-width or mathematical digit.
+fn digit_value(c: char) -> Option<u32> {
+    let cp = u32::from(c);
+    let (zero, modulo) = match cp {
+        0x30..=0x39 => (0x30, 10),
+        0x0660..=0x0669 => (0x0660, 10),
+        0x06F0..=0x06F9 => (0x06F0, 10),
+        0xFF10..=0xFF19 => (0xFF10, 10),
+        0x1D7CE..=0x1D7FF => (0x1D7CE, 10),
+        _ => return None,
+    };
+    cp.checked_sub(zero).map(|v| v % modulo)
+}
+
+/// The letter a digit stands for in leetspeak; the Arabic-Indic five, a small circle, is an
+/// `o`.
+fn leet_letter(digit: char) -> Option<char> {
+    if digit == '\u{0665}' {
+        return Some('o');
+    }
+    Some(match digit_value(digit)? {
+        0 => 'o',
+        1 => 'i',
+        2 => 'z',
+        3 => 'e',
+        4 => 'a',
+        5 => 's',
+        6 | 9 => 'g',
+        7 => 't',
+        8 => 'b',
         _ => return None,
     })
 }
@@ -425,6 +579,51 @@ mod tests {
         for kept in [
             "3rd", "4g", "mp3", "2024年", "第3章", "A-123", "1 000", "x 4 y", "B2B", "3H2M",
             "REF7XK",
+        ] {
+            assert_eq!(undo(kept), None, "{kept}");
+        }
+    }
+
+    #[test]
+    fn digits_outside_ascii_inside_latin_words_are_read_as_letters() {
+        // Arabic-Indic (the five, a circle, is an o), Persian, full-width, mathematical.
+        assert_eq!(undo("expl٤in l١ght").as_deref(), Some("explain light"));
+        assert_eq!(undo("Ph٥t٥synthesis").as_deref(), Some("Photosynthesis"));
+        assert_eq!(undo("expl۴in").as_deref(), Some("explain"));
+        assert_eq!(undo("expl４in").as_deref(), Some("explain"));
+        assert_eq!(undo("expl𝟒in pr𝟎cess").as_deref(), Some("explain process"));
+        // Arabic text keeps its digits, beside its letters or alone.
+        for kept in [
+            "الصفحة٣ من ٤",
+            "رقم الطلب ١٢٣٤٥",
+            "٣ كتب",
+            "Order ٤٥ shipped",
+        ] {
+            assert_eq!(undo(kept), None, "{kept}");
+        }
+    }
+
+    #[test]
+    fn text_written_in_leetspeak_reads_word_edges_and_longer_runs() {
+        assert_eq!(
+            undo("7h3 5ugar f33d5 7h3 pl4n7 4nd 3nergy").as_deref(),
+            Some("the sugar feeds the plant and energy")
+        );
+        assert_eq!(
+            undo("Ph0705yn7h3515 15 7h3 pr0c355 pl4n75 u53 70 7urn l1gh7").as_deref(),
+            Some("Photosynthesis 15 the process plants use 70 turn light")
+        );
+        // A number stays a number, and so do codes in capitals.
+        assert_eq!(
+            undo("7h3 r3v0lu710n b3g4n 1n 1789 w17h B2B").as_deref(),
+            Some("the revolution began in 1789 with B2B")
+        );
+        // Ordinary text: edges and long runs stay, a few at a time.
+        for kept in [
+            "Your 3rd order: 2 x mp3 player, 4G router, 10am delivery, ref ab12345cd.",
+            "COVID-19 rules from 5pm; code 4411; x86 and h264 support.",
+            "Call 0800 123 456 before 6pm.",
+            "Tagihan Rp226.440:\nAbonemen Rp150.000\nKuota Rp10.000\nNelpon Rp21.000\nPPN Rp21.010",
         ] {
             assert_eq!(undo(kept), None, "{kept}");
         }
