@@ -331,14 +331,10 @@ impl Classifier {
             }
         };
         consider(0..paragraphs.len(), true, whole_terms);
-        let mut start = 0;
-        while start < paragraphs.len() {
+        let runs = field_runs(paragraphs);
+        for run in &runs {
+            let (start, end) = (run.start, run.end);
             let field = paragraphs.get(start).map(|(f, _)| *f);
-            let end = paragraphs
-                .iter()
-                .skip(start)
-                .position(|(f, _)| Some(*f) != field)
-                .map_or(paragraphs.len(), |n| start + n);
             let terms = field.and_then(|f| field_terms.get(f)).copied().unwrap_or(0);
             if end - start < paragraphs.len() {
                 consider(start..end, false, terms);
@@ -348,16 +344,9 @@ impl Classifier {
                     consider(i..i + 1, false, 0);
                 }
             }
-            start = end;
         }
-        start = 0;
-        while start < paragraphs.len() {
-            let field = paragraphs.get(start).map(|(f, _)| *f);
-            let end = paragraphs
-                .iter()
-                .skip(start)
-                .position(|(f, _)| Some(*f) != field)
-                .map_or(paragraphs.len(), |n| start + n);
+        for run in runs {
+            let (start, end) = (run.start, run.end);
             let fields = paragraphs.get(start..end).unwrap_or_default();
             if let Some(part) = leaning_merge(fields.iter().map(|(_, p)| p)) {
                 let prob = self
@@ -373,7 +362,6 @@ impl Classifier {
                     });
                 }
             }
-            start = end;
         }
         for (index, bytes, part) in windowed.iter() {
             if part.words < MIN_SEGMENT_WORDS {
@@ -663,5 +651,21 @@ thread_local! {
     static BUFFERS: RefCell<Buffers> = RefCell::default();
 }
 
+/// The runs of consecutive paragraphs that belong to one field, in order, as ranges of
+/// `paragraphs` (tagged with their field's index).
+fn field_runs<T>(paragraphs: &[(usize, T)]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    while let Some((field, _)) = paragraphs.get(start) {
+        let end = paragraphs
+            .iter()
+            .skip(start)
+            .position(|(f, _)| f != field)
+            .map_or(paragraphs.len(), |n| start + n);
+        runs.push(start..end);
+        start = end;
+    }
+    runs
+}
 #[cfg(test)]
 mod tests;
