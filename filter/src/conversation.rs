@@ -769,5 +769,7 @@ pub fn state_metrics(evicted: usize, retries: usize) -> Vec<(String, u64)> {
     out
 }
 
+pub mod scoring;
+
 #[cfg(test)]
 mod tests;

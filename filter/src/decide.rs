@@ -540,14 +540,11 @@ pub fn evaluate_conversation(
         return;
     }
     let c = &policy.content;
-    let mut joined = recent.join("\n");
-    joined.push('\n');
-    joined.push_str(&view.current_text);
-    let texts = [joined];
-    let mut score = c.classifier.score_texts(&texts);
+    let (mut score, scored) =
+        crate::conversation::scoring::score_conversation(&c.classifier, recent, &view.current_text);
     let fires = score.probability >= c.classifier.threshold;
     if fires {
-        c.classifier.explain(&texts, &mut score);
+        c.classifier.explain(&[scored], &mut score);
         head.findings.record_rule(
             "conversation_classifier",
             Reason::GeneralAssistantConversation,

@@ -132,6 +132,67 @@ fn the_send_that_completes_a_split_answer_is_blocked() {
     }
 }
 
+/// Runs `sends` to one recipient a second apart; returns the decisions.
+fn conversation(p: &Policy, sends: &[String]) -> Vec<Observed> {
+    let mut store = MemoryStore::default();
+    sends
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            run(
+                p,
+                &mut store,
+                &text("34612345678", t),
+                T0 + i as u64 * SECOND,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_split_answer_diluted_by_service_sentences_or_sends_is_still_blocked() {
+    let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
+    // A service sentence after each part (its own line, or after the part's last sentence).
+    let padded = [
+        format!("{}\n{}", SPLIT_ANSWER[0], SERVICE_SENDS[0]),
+        format!("{}\n{}", SPLIT_ANSWER[1], SERVICE_SENDS[1]),
+        format!("{} {}", SPLIT_ANSWER[2], SERVICE_SENDS[2]),
+    ];
+    // The reviewer's case: only the completing part carries one.
+    let last_padded = [
+        SPLIT_ANSWER[0].to_owned(),
+        SPLIT_ANSWER[1].to_owned(),
+        padded[2].clone(),
+    ];
+    // A harmless send between the parts.
+    let between = [
+        SPLIT_ANSWER[0].to_owned(),
+        SERVICE_SENDS[0].to_owned(),
+        SPLIT_ANSWER[1].to_owned(),
+        SPLIT_ANSWER[2].to_owned(),
+    ];
+    for sends in [&padded[..], &last_padded[..], &between[..]] {
+        let got = conversation(&p, sends);
+        let (last, earlier) = got.split_last().unwrap();
+        for (o, t) in earlier.iter().zip(sends) {
+            assert_eq!(o.decision, "allow", "{t}");
+        }
+        assert_eq!(
+            verdict(last),
+            ("block", Some("conversation_classifier")),
+            "{sends:?}"
+        );
+    }
+    // Each padded part alone is allowed.
+    for t in &padded {
+        assert_eq!(
+            conversation(&p, std::slice::from_ref(t))[0].decision,
+            "allow",
+            "{t}"
+        );
+    }
+}
+
 #[test]
 fn unrelated_service_sends_to_one_recipient_stay_allowed() {
     let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
