@@ -80,6 +80,13 @@ pub struct ScoringPolicy {
     pub mode: Option<Mode>,
 }
 
+impl ScoringPolicy {
+    /// The bytes one text may keep: an equal share of `max_text_bytes`.
+    pub fn text_share(&self) -> usize {
+        (self.max_text_bytes / self.max_texts.max(1)).max(1)
+    }
+}
+
 /// The unanswered-message budget.
 #[derive(Debug, Clone)]
 pub struct BudgetPolicy {
@@ -360,23 +367,35 @@ impl Entry {
             .collect()
     }
 
-    /// Keeps a send's text, within the policy's bounds (the most recent kept).
-    pub fn push_text(&mut self, now: u64, text: &str, scoring: &ScoringPolicy) {
+    /// Keeps a send's text, within the policy's bounds. Each text gets an equal share of
+    /// `max_text_bytes` ([`ScoringPolicy::text_share`]), so that one long text cannot push its
+    /// predecessors out; a longer text keeps its most telling part ([`most_telling_part`]),
+    /// `rank` saying how assistant-like a sentence reads. The oldest texts go beyond
+    /// `max_texts`.
+    pub fn push_text(
+        &mut self,
+        now: u64,
+        text: &str,
+        scoring: &ScoringPolicy,
+        rank: &dyn Fn(&str) -> f64,
+    ) {
         if text.trim().is_empty() {
             return;
         }
-        self.texts
-            .push((now, tail_within(text, scoring.max_text_bytes).to_owned()));
+        let kept = most_telling_part(text, scoring.text_share(), rank);
+        self.texts.push((now, kept));
         self.bound_texts(now, scoring);
     }
 
-    /// Drops texts past the window, then the oldest beyond the count and byte bounds.
+    /// Drops texts past the window, then the oldest beyond the count and byte bounds (a text
+    /// kept under a larger share, by an earlier policy, keeps its end within this one's).
     fn bound_texts(&mut self, now: u64, scoring: &ScoringPolicy) {
         self.texts
             .retain(|(at, _)| at.saturating_add(scoring.window_nanos) >= now);
+        let share = scoring.text_share();
         for (_, t) in &mut self.texts {
-            if t.len() > scoring.max_text_bytes {
-                *t = tail_within(t, scoring.max_text_bytes).to_owned();
+            if t.len() > share {
+                *t = tail_within(t, share).to_owned();
             }
         }
         let excess = self.texts.len().saturating_sub(scoring.max_texts);
@@ -393,6 +412,57 @@ impl Entry {
     fn alive(&self, now: u64, ttl_nanos: u64) -> bool {
         self.updated.saturating_add(ttl_nanos) >= now
     }
+}
+
+/// What a conversation keeps of a text longer than `share` bytes: its first and last sentences
+/// (where a split answer joins its neighbours), then its full sentences from the most
+/// assistant-like down (by `rank`, at most `scoring::MAX_SENTENCES` of them ranked), each while
+/// it fits, joined back in their order. When not even one fits, the text's last `share` bytes.
+/// The filler a long text is padded with therefore cannot push out the part that matters.
+pub fn most_telling_part(text: &str, share: usize, rank: &dyn Fn(&str) -> f64) -> String {
+    if text.len() <= share {
+        return text.to_owned();
+    }
+    let (all, _) = scoring::sentences(text, 0, false);
+    let last = all.len().saturating_sub(1);
+    let mut order: Vec<(usize, f64)> = all
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let priority = if i == 0 || i == last {
+                f64::INFINITY
+            } else if i < scoring::MAX_SENTENCES && scoring::is_full(s.text) {
+                rank(s.text)
+            } else {
+                f64::NEG_INFINITY
+            };
+            (i, priority)
+        })
+        .collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut kept = vec![false; all.len()];
+    let mut used = 0usize;
+    for (i, _) in order {
+        let Some(s) = all.get(i) else { continue };
+        let cost = s.text.len().saturating_add(usize::from(used > 0));
+        if used.saturating_add(cost) <= share
+            && let Some(k) = kept.get_mut(i)
+        {
+            *k = true;
+            used = used.saturating_add(cost);
+        }
+    }
+    let chosen: Vec<&scoring::Sentence<'_>> = all
+        .iter()
+        .zip(&kept)
+        .filter(|(_, k)| **k)
+        .map(|(s, _)| s)
+        .collect();
+    let joined = scoring::join(&chosen);
+    if chosen.is_empty() || joined.len() > share {
+        return tail_within(text, share).to_owned();
+    }
+    joined
 }
 
 /// The last `max` bytes of `text`, starting on a character boundary.

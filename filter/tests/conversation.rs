@@ -194,6 +194,23 @@ fn a_split_answer_diluted_by_service_sentences_or_sends_is_still_blocked() {
 }
 
 #[test]
+fn predecessors_padded_with_long_filler_keep_their_part_of_the_answer() {
+    let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
+    // About 1,600 bytes of service sentences after each of the first two parts.
+    let filler = SERVICE_SENDS.join(" ").repeat(9);
+    assert!(filler.len() > 1600);
+    let sends = [
+        format!("{}\n{filler}", SPLIT_ANSWER[0]),
+        format!("{}\n{filler}", SPLIT_ANSWER[1]),
+        SPLIT_ANSWER[2].to_owned(),
+    ];
+    let got = conversation(&p, &sends);
+    assert_eq!(got[0].decision, "allow");
+    assert_eq!(got[1].decision, "allow");
+    assert_eq!(verdict(&got[2]), ("block", Some("conversation_classifier")));
+}
+
+#[test]
 fn unrelated_service_sends_to_one_recipient_stay_allowed() {
     let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
     let mut store = MemoryStore::default();

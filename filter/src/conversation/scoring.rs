@@ -5,7 +5,7 @@
 //! split answer, or a harmless send between two parts, dilutes the joined conversation below
 //! the threshold. The conversation is therefore read as **sentences** (its lines, each cut after
 //! `.`, `!`, `?` or `。` followed by a space), and scored several times: whole, as before, then
-//! with its 1, 2, ... [`MAX_LEFT_OUT`] least assistant-like full sentences (of at least
+//! with its 1, 2, 3, 4, 6, 8, 12 and 16 ([`LEFT_OUT`]) least assistant-like full sentences (of at least
 //! [`MIN_SEGMENT_WORDS`] words, each scored alone) left out. The highest probability counts. A
 //! sentence shorter than that is never left out: the fragments a split answer is cut into are
 //! short and read as nothing alone. One of the current send's sentences always stays, so the
@@ -20,13 +20,13 @@
 //! through, so the candidates are not lowered.
 //!
 //! Cost per send, at most: one scoring of each full sentence alone (together as long as the
-//! conversation), then [`MAX_LEFT_OUT`] + 1 scorings of at most the whole conversation, which
+//! conversation), then 9 scorings of at most the whole conversation, which
 //! holds at most `max_text_bytes` of earlier texts and [`MAX_SENTENCES`] sentences.
 
 use crate::classify::{Classifier, MIN_SEGMENT_WORDS, Score};
 
-/// The most sentences left out of the joined conversation.
-pub const MAX_LEFT_OUT: usize = 6;
+/// How many of the least assistant-like full sentences each reduced candidate leaves out.
+pub const LEFT_OUT: [usize; 8] = [1, 2, 3, 4, 6, 8, 12, 16];
 
 /// The most sentences of a conversation read, the most recent (the current send's first).
 pub const MAX_SENTENCES: usize = 48;
@@ -139,7 +139,10 @@ pub fn score_conversation(
         .map(|(i, _)| *i);
     full.retain(|(i, _)| Some(*i) != kept_current);
     full.sort_by(|a, b| a.1.total_cmp(&b.1));
-    for left_out in 1..=full.len().min(MAX_LEFT_OUT) {
+    for left_out in LEFT_OUT {
+        if left_out > full.len() {
+            break;
+        }
         let out: Vec<usize> = full.iter().take(left_out).map(|(i, _)| *i).collect();
         let kept: Vec<&Sentence<'_>> = all
             .iter()

@@ -135,31 +135,37 @@ fn the_budget_counts_sends_since_the_last_inbound_within_its_window() {
     assert_eq!(e.unanswered, 1);
 }
 
+fn unranked(_: &str) -> f64 {
+    0.0
+}
+
 #[test]
 fn texts_are_bounded_in_count_bytes_and_time() {
     let p = both();
     let s = p.scoring.as_ref().unwrap();
     let mut e = Entry::new([0; 8]);
     for i in 0..5 {
-        e.push_text(T0 + i, &format!("part {i}"), s);
+        e.push_text(T0 + i, &format!("part {i}"), s, &unranked);
     }
     assert_eq!(e.recent_texts(T0 + 5, s), ["part 2", "part 3", "part 4"]);
-    // The bytes: the most recent kept; a long text keeps its end, on a character boundary.
+    // The bytes: each text gets a third of 64 (21); a long text of one sentence keeps its end,
+    // on a character boundary, and pushes no predecessor out.
     let long = format!("{}é{}", "a".repeat(40), "b".repeat(40));
-    e.push_text(T0 + 6, &long, s);
+    e.push_text(T0 + 6, &long, s, &unranked);
     let kept = e.recent_texts(T0 + 6, s);
-    assert_eq!(kept.len(), 1);
-    assert!(kept[0].len() <= 64 && long.ends_with(kept[0]), "{kept:?}");
+    assert_eq!(kept.len(), 3);
+    assert_eq!(kept[..2], ["part 3", "part 4"]);
+    assert!(kept[2].len() <= 21 && long.ends_with(kept[2]), "{kept:?}");
     let e2 = {
         let mut e = Entry::new([0; 8]);
-        e.push_text(T0, &"é".repeat(40), s); // 80 bytes, 2 each
+        e.push_text(T0, &"é".repeat(40), s, &unranked); // 80 bytes, 2 each
         e
     };
-    assert_eq!(e2.texts[0].1.len(), 64);
+    assert_eq!(e2.texts[0].1.len(), 20);
     // Older than the window: not joined.
     assert!(e.recent_texts(T0 + 6 + 601 * SECOND, s).is_empty());
-    e.push_text(T0 + 7, "   ", s);
-    assert_eq!(e.texts.len(), 1, "a blank text is not kept");
+    e.push_text(T0 + 7, "   ", s, &unranked);
+    assert_eq!(e.texts.len(), 3, "a blank text is not kept");
 }
 
 #[test]
@@ -370,8 +376,8 @@ fn a_million_recipients_keep_the_state_within_its_stated_bound() {
         update(&mut store, &key, &p, now, &mut |e| {
             e.count_send(now, &b);
             // Two texts of 24 bytes: every entry at its largest.
-            e.push_text(now, "Your order ships today. ", &s);
-            e.push_text(now, "Anything else? Write us.", &s);
+            e.push_text(now, "Your order ships today. ", &s, &unranked);
+            e.push_text(now, "Anything else? Write us.", &s, &unranked);
         })
         .unwrap();
     }
@@ -459,4 +465,43 @@ fn a_recorded_inbound_message_restarts_the_count() {
             (format!("{INBOUND_METRIC}.result.failed"), 1)
         ]
     );
+}
+
+#[test]
+fn a_long_text_keeps_its_ends_and_its_most_telling_sentences_not_its_padding() {
+    // A fragment, padding, a telling sentence, more padding, a closing fragment.
+    let pad = "Thanks for shopping with us at the store today, friend. ";
+    let text = format!(
+        "You earn interest not\n{}The balance grows faster every single year because of compounding. {}and more",
+        pad.repeat(12),
+        pad.repeat(12)
+    );
+    let rank = |t: &str| if t.contains("compounding") { 0.9 } else { 0.1 };
+    let kept = most_telling_part(&text, 160, &rank);
+    assert!(kept.len() <= 160, "{kept}");
+    assert!(kept.starts_with("You earn interest not\n"), "{kept}");
+    assert!(kept.contains("because of compounding."), "{kept}");
+    assert!(kept.ends_with("and more"), "{kept}");
+    // A text within its share is kept as it is.
+    assert_eq!(
+        most_telling_part("Short one.  ", 160, &rank),
+        "Short one.  "
+    );
+    // Three padded texts under one policy: each keeps its own share, none is pushed out.
+    let p = both();
+    let s = p.scoring.as_ref().unwrap();
+    let mut e = Entry::new([0; 8]);
+    for i in 0..3 {
+        e.push_text(
+            T0 + i,
+            &format!("part{i}\n{}", "x y. ".repeat(100)),
+            s,
+            &unranked,
+        );
+    }
+    let kept = e.recent_texts(T0 + 3, s);
+    assert_eq!(kept.len(), 3);
+    for (i, t) in kept.iter().enumerate() {
+        assert!(t.starts_with(&format!("part{i}")), "{t}");
+    }
 }

@@ -81,7 +81,8 @@ impl RequestFlow {
             decide::evaluate_conversation(policy, &mut evaluated, &view);
             let step = self.conclude_send(policy, &evaluated, Some(message), body);
             let verdict = self.decision.as_ref().map(|d| d.verdict);
-            let Some(entry) = changed_entry(&send, &snapshot.entry, message, verdict) else {
+            let Some(entry) = changed_entry(policy, &send, &snapshot.entry, message, verdict)
+            else {
                 return step;
             };
             match snapshot.write(state.store, &send.key, entry, send.policy, now) {
@@ -186,6 +187,7 @@ fn view<'e>(
 /// reads the policy's message, not this text). `None` when the send is refused: it changes
 /// nothing, since it never reaches the recipient.
 fn changed_entry(
+    policy: &Policy,
     send: &SendInConversation<'_>,
     entry: &conversation::Entry,
     message: &MessageView,
@@ -202,7 +204,10 @@ fn changed_entry(
     if let (Some(s), true) = (send.policy.scoring.as_ref(), send.scored)
         && verdict != Verdict::Handoff
     {
-        entry.push_text(send.now, &kept_text(message), s);
+        let classifier = &policy.content.classifier;
+        entry.push_text(send.now, &kept_text(message), s, &|t| {
+            classifier.score(t).probability
+        });
     }
     Some(entry)
 }
