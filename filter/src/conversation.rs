@@ -48,11 +48,13 @@ const MAX_ENTRIES_PER_SLOT: u32 = 64;
 const MAX_TEXTS: u32 = 16;
 const MAX_TEXT_BYTES: u32 = 16 * 1024;
 const MAX_WINDOW_SECONDS: u64 = 30 * 86_400;
+const MAX_INBOUND_AGE_SECONDS: u64 = 86_400;
 
-/// The value's format version (first byte).
-const FORMAT: u8 = 1;
-/// An entry's fixed part: tag 8, updated 8, last inbound 8, unanswered 4, since 8, texts 1.
-const ENTRY_HEADER_BYTES: usize = 37;
+/// The value's format version (first byte). A value of another version reads as empty.
+const FORMAT: u8 = 2;
+/// An entry's fixed part: tag 8, updated 8, last inbound 8, unanswered 4, since 8, last
+/// counted 8, texts 1.
+const ENTRY_HEADER_BYTES: usize = 45;
 /// A text's fixed part: time 8, length 2.
 const TEXT_HEADER_BYTES: usize = 10;
 /// A value's fixed part: format 1, entries 1.
@@ -67,6 +69,8 @@ pub struct ConversationPolicy {
     pub entries_per_slot: usize,
     pub on_store_error: Action,
     pub mode: Option<Mode>,
+    /// An inbound message older than this (by its webhook `timestamp`) restarts nothing.
+    pub inbound_max_age_nanos: u64,
     pub scoring: Option<ScoringPolicy>,
     pub budget: Option<BudgetPolicy>,
 }
@@ -121,6 +125,11 @@ impl ConversationPolicy {
             "entries_per_slot",
             u64::from(doc.entries_per_slot),
             u64::from(MAX_ENTRIES_PER_SLOT),
+        );
+        range(
+            "inbound_max_age_seconds",
+            doc.inbound_max_age_seconds,
+            MAX_INBOUND_AGE_SECONDS,
         );
         let scoring = doc.scoring.as_ref().map(|s| {
             range(
@@ -179,6 +188,7 @@ impl ConversationPolicy {
             entries_per_slot: usize::try_from(doc.entries_per_slot).unwrap_or(usize::MAX),
             on_store_error: doc.on_store_error,
             mode: doc.mode,
+            inbound_max_age_nanos: doc.inbound_max_age_seconds.saturating_mul(NANOS_PER_SECOND),
             scoring,
             budget,
         })
@@ -320,6 +330,9 @@ pub struct Entry {
     pub unanswered: u32,
     /// When the first of those sends was made (0: none).
     pub unanswered_since: u64,
+    /// When the last of those sends was made (0: none). An inbound message written before it
+    /// (a replayed delivery) restarts nothing.
+    pub last_counted: u64,
     /// The recent sends' texts, oldest first, with when they were sent.
     pub texts: Vec<(u64, String)>,
 }
@@ -349,13 +362,21 @@ impl Entry {
             self.unanswered_since = now;
         }
         self.unanswered = count.saturating_add(1);
+        self.last_counted = self.last_counted.max(now);
     }
 
-    /// The recipient wrote: the count starts again.
-    pub fn record_inbound(&mut self, now: u64) {
+    /// The recipient wrote a message at `written` (its webhook `timestamp`, whole seconds),
+    /// recorded at `now`: the count starts again, unless the message is older than the last
+    /// counted send (a delivery replayed after that send). Returns whether it did.
+    pub fn record_inbound(&mut self, now: u64, written: u64) -> bool {
+        let last_counted_second = self.last_counted / NANOS_PER_SECOND;
+        if written / NANOS_PER_SECOND < last_counted_second {
+            return false;
+        }
         self.last_inbound = self.last_inbound.max(now);
         self.unanswered = 0;
         self.unanswered_since = 0;
+        true
     }
 
     /// The texts sent within the scoring window before `now`, oldest first.
@@ -496,6 +517,7 @@ impl Slot {
                 last_inbound: r.u64()?,
                 unanswered: r.u32()?,
                 unanswered_since: r.u64()?,
+                last_counted: r.u64()?,
                 texts: Vec::new(),
             };
             let texts = r.u8()?;
@@ -518,6 +540,7 @@ impl Slot {
             out.extend_from_slice(&e.last_inbound.to_be_bytes());
             out.extend_from_slice(&e.unanswered.to_be_bytes());
             out.extend_from_slice(&e.unanswered_since.to_be_bytes());
+            out.extend_from_slice(&e.last_counted.to_be_bytes());
             let texts: Vec<&(u64, String)> = e
                 .texts
                 .iter()
@@ -722,11 +745,14 @@ pub fn update(
     Err(StateFailure::CasExhausted)
 }
 
-/// An inbound message of a webhook delivery: the business number it was sent to and its sender.
+/// An inbound message of a webhook delivery: the business number it was sent to, its sender,
+/// and when it was written (its `timestamp`, seconds since the epoch; `None` when absent or
+/// unreadable, and then it restarts nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
     pub phone_number_id: String,
     pub from: String,
+    pub timestamp: Option<u64>,
 }
 
 /// The inbound messages of a verified delivery: each `entry[].changes[].value.messages[]` with
@@ -760,6 +786,7 @@ pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
             let inbound = Inbound {
                 phone_number_id: pnid.to_owned(),
                 from: from.to_owned(),
+                timestamp: m.get("timestamp").and_then(seconds),
             };
             if !found.contains(&inbound) {
                 found.push(inbound);
@@ -769,12 +796,27 @@ pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
     found
 }
 
+/// A webhook `timestamp`: Meta's string of seconds (a number is read too).
+fn seconds(v: &Value) -> Option<u64> {
+    match v {
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
 fn array<'a>(v: &'a Value, name: &str) -> impl Iterator<Item = &'a Value> {
     v.get(name).and_then(Value::as_array).into_iter().flatten()
 }
 
 /// Records a verified delivery's inbound messages: each one's conversation restarts its count.
-/// Returns how many were recorded and the failures met (each counted by the glue).
+/// A signed delivery can be captured and replayed, so a message restarts a count only when
+/// its `timestamp` is within `inbound_max_age` of `now` (either way: a clock ahead of the
+/// proxy's is no fresher) and not older than the conversation's last counted send; any other
+/// is counted as `stale` or `replayed` and changes nothing. Returns how many were recorded and
+/// the failures met (each counted by the glue).
 pub fn record_inbound(
     store: &mut dyn SharedStore,
     policy: &ConversationPolicy,
@@ -784,8 +826,22 @@ pub fn record_inbound(
 ) -> InboundReport {
     let mut report = InboundReport::default();
     for m in inbound {
+        let written = m
+            .timestamp
+            .map(|t| t.saturating_mul(NANOS_PER_SECOND))
+            .filter(|w| now.abs_diff(*w) <= policy.inbound_max_age_nanos);
+        let Some(written) = written else {
+            report.stale = report.stale.saturating_add(1);
+            continue;
+        };
         let key = conversation_key(policy, salt, &m.phone_number_id, &m.from);
-        match update(store, &key, policy, now, &mut |e| e.record_inbound(now)) {
+        let mut restarted = false;
+        let change = &mut |e: &mut Entry| restarted = e.record_inbound(now, written);
+        match update(store, &key, policy, now, change) {
+            Ok(done) if !restarted => {
+                report.replayed = report.replayed.saturating_add(1);
+                report.retries = report.retries.saturating_add(done.retries);
+            }
             Ok(done) => {
                 report.recorded = report.recorded.saturating_add(1);
                 report.evicted = report.evicted.saturating_add(done.evicted);
@@ -801,6 +857,10 @@ pub fn record_inbound(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InboundReport {
     pub recorded: usize,
+    /// Messages with no `timestamp`, or one further than `inbound_max_age` from the clock.
+    pub stale: usize,
+    /// Messages older than their conversation's last counted send.
+    pub replayed: usize,
     pub evicted: usize,
     pub retries: usize,
     pub failures: Vec<StateFailure>,
@@ -816,6 +876,11 @@ impl InboundReport {
                 format!("{INBOUND_METRIC}.result.recorded"),
                 n(self.recorded),
             ));
+        }
+        for (result, count) in [("stale", self.stale), ("replayed", self.replayed)] {
+            if count > 0 {
+                out.push((format!("{INBOUND_METRIC}.result.{result}"), n(count)));
+            }
         }
         out.extend(state_metrics(self.evicted, self.retries));
         for f in &self.failures {

@@ -276,7 +276,7 @@ fn the_budget_blocks_the_send_after_n_unanswered_and_an_inbound_message_resets_i
     // The recipient writes (a verified webhook's message): the count starts again.
     let inbound = conversation::inbound_messages(
         json!({"entry": [{"changes": [{"value": {"metadata": {"phone_number_id": NUMBER},
-            "messages": [{"from": "34612345678", "type": "text"}]}}]}]})
+            "messages": [{"from": "34612345678", "timestamp": (T0 / SECOND).to_string(), "type": "text"}]}}]}]})
         .to_string()
         .as_bytes(),
     );

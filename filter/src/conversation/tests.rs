@@ -91,6 +91,7 @@ fn a_slot_value_round_trips_and_garbage_reads_as_empty() {
                 last_inbound: T0 - SECOND,
                 unanswered: 2,
                 unanswered_since: T0 - 5,
+                last_counted: T0 - 2,
                 texts: vec![(T0, "héllo".into()), (T0 + 1, "👋 there".into())],
             },
             Entry::new([2; 8]),
@@ -124,7 +125,7 @@ fn the_budget_counts_sends_since_the_last_inbound_within_its_window() {
         e.count_send(T0 + i, b);
     }
     assert_eq!(e.unanswered_at(T0 + 10, b), 3);
-    e.record_inbound(T0 + 20);
+    assert!(e.record_inbound(T0 + 20, T0 + 20));
     assert_eq!((e.unanswered_at(T0 + 21, b), e.last_inbound), (0, T0 + 20));
     e.count_send(T0 + 30, b);
     assert_eq!(e.unanswered_at(T0 + 30, b), 1);
@@ -363,7 +364,7 @@ fn a_million_recipients_keep_the_state_within_its_stated_bound() {
     let b = p.budget.clone().unwrap();
     let s = p.scoring.clone().unwrap();
     let bound = p.max_bytes();
-    assert_eq!(p.max_value_bytes(), 2 + 8 * (37 + 2 * 10 + 48));
+    assert_eq!(p.max_value_bytes(), 2 + 8 * (45 + 2 * 10 + 48));
     let mut store = MemoryStore::default();
     for i in 0..1_000_000u64 {
         let now = T0 + i * 1000;
@@ -394,7 +395,7 @@ fn inbound_messages_are_read_from_a_delivery_and_statuses_are_not() {
         {"id": "waba", "changes": [
             {"field": "messages", "value": {"messaging_product": "whatsapp",
               "metadata": {"display_phone_number": "15550001", "phone_number_id": "106540352242922"},
-              "messages": [{"from": "34612345678", "id": "wamid.A", "type": "text", "text": {"body": "hi"}},
+              "messages": [{"from": "34612345678", "id": "wamid.A", "timestamp": "1800000000", "type": "text", "text": {"body": "hi"}},
                            {"from": "34612345678", "id": "wamid.B", "type": "text", "text": {"body": "again"}},
                            {"id": "wamid.C"}]}},
             {"field": "messages", "value": {"metadata": {"phone_number_id": "999"},
@@ -408,11 +409,18 @@ fn inbound_messages_are_read_from_a_delivery_and_statuses_are_not() {
         [
             Inbound {
                 phone_number_id: "106540352242922".into(),
-                from: "34612345678".into()
+                from: "34612345678".into(),
+                timestamp: Some(1_800_000_000),
+            },
+            Inbound {
+                phone_number_id: "106540352242922".into(),
+                from: "34612345678".into(),
+                timestamp: None,
             },
             Inbound {
                 phone_number_id: "777".into(),
-                from: "447700900000".into()
+                from: "447700900000".into(),
+                timestamp: None,
             },
         ]
     );
@@ -450,6 +458,7 @@ fn a_recorded_inbound_message_restarts_the_count() {
     let inbound = [Inbound {
         phone_number_id: "106540352242922".into(),
         from: "34612345678".into(),
+        timestamp: Some(T0 / SECOND),
     }];
     let report = record_inbound(&mut store, &p, "s", &inbound, T0 + 10);
     assert_eq!((report.recorded, report.failures.len()), (1, 0));
@@ -504,4 +513,51 @@ fn a_long_text_keeps_its_ends_and_its_most_telling_sentences_not_its_padding() {
     for (i, t) in kept.iter().enumerate() {
         assert!(t.starts_with(&format!("part{i}")), "{t}");
     }
+}
+
+#[test]
+fn a_replayed_or_stale_inbound_message_restarts_nothing() {
+    let p = both();
+    assert_eq!(p.inbound_max_age_nanos, 300 * SECOND);
+    let b = p.budget.clone().unwrap();
+    let mut store = MemoryStore::default();
+    let key = conversation_key(&p, "s", "1", "34612345678");
+    let count = |store: &MemoryStore, now| read(store, &key, &p, now).unwrap().entry.unanswered;
+    let message = |timestamp| Inbound {
+        phone_number_id: "1".into(),
+        from: "34612345678".into(),
+        timestamp,
+    };
+    // The recipient writes at T0 + 10 s, then the bot sends three times.
+    let reply = [message(Some(T0 / SECOND + 10))];
+    let report = record_inbound(&mut store, &p, "s", &reply, T0 + 11 * SECOND);
+    assert_eq!(report.recorded, 1);
+    for i in 0..3 {
+        let now = T0 + (20 + i) * SECOND;
+        update(&mut store, &key, &p, now, &mut |e| e.count_send(now, &b)).unwrap();
+    }
+    // The same signed delivery, replayed after those sends: no reset.
+    let now = T0 + 30 * SECOND;
+    let report = record_inbound(&mut store, &p, "s", &reply, now);
+    assert_eq!((report.recorded, report.replayed), (0, 1));
+    assert_eq!(count(&store, now), 3);
+    assert!(
+        report
+            .metrics()
+            .contains(&(format!("{INBOUND_METRIC}.result.replayed"), 1))
+    );
+    // Older than five minutes, from the future, or without a timestamp: ignored as stale.
+    for stale in [
+        Some(T0 / SECOND + 30 - 301),
+        Some(T0 / SECOND + 30 + 301),
+        None,
+    ] {
+        let report = record_inbound(&mut store, &p, "s", &[message(stale)], now);
+        assert_eq!((report.recorded, report.stale), (0, 1), "{stale:?}");
+        assert_eq!(count(&store, now), 3);
+    }
+    // A new message, written after the last send: the count starts again.
+    let report = record_inbound(&mut store, &p, "s", &[message(Some(T0 / SECOND + 29))], now);
+    assert_eq!(report.recorded, 1);
+    assert_eq!(count(&store, now), 0);
 }
