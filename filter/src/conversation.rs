@@ -631,6 +631,14 @@ pub enum StateFailure {
     StoreFailed,
     /// Every attempt met a value another worker had changed.
     CasExhausted,
+    /// The send names no recipient (a Twilio Conversations v1 message, a Sinch `contact_id`):
+    /// it has no conversation to count in.
+    NoRecipient,
+    /// The send names no sender the rules can key it by (a 360dialog policy entry without
+    /// `sender`).
+    NoSender,
+    /// The send names several recipients (a provider's bulk or group send).
+    MultipleRecipients,
 }
 
 impl StateFailure {
@@ -638,6 +646,9 @@ impl StateFailure {
         match self {
             Self::StoreFailed => "store_failed",
             Self::CasExhausted => "cas_exhausted",
+            Self::NoRecipient => "no_recipient",
+            Self::NoSender => "no_sender",
+            Self::MultipleRecipients => "multiple_recipients",
         }
     }
 }

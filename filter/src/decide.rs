@@ -57,7 +57,8 @@ pub enum Reason {
     UnansweredBudget,
     /// The send joined to the recent sends to the same recipient reads as an assistant's answer.
     GeneralAssistantConversation,
-    /// The conversation state could not be read or written (`conversation.on_store_error`).
+    /// The conversation state could not be read or written, or the send cannot be keyed to one
+    /// conversation (several recipients, none, no sender) (`conversation.on_store_error`).
     ConversationStateUnavailable,
 }
 

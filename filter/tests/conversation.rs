@@ -416,3 +416,113 @@ fn state_that_cannot_be_used_follows_the_failure_mode() {
     assert!(d.starts_with("allow "), "{d}");
     assert!(metrics.is_empty(), "{metrics:?}");
 }
+
+fn provider_send(authority: &str, path: &str, body: Value) -> CaseRequest {
+    CaseRequest {
+        method: "POST".into(),
+        authority: authority.into(),
+        path: path.into(),
+        headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
+        body: Some(body),
+        ..CaseRequest::default()
+    }
+}
+
+/// Provider sends with several recipients, none, or no sender: each one under the conversation
+/// rules follows `on_store_error` (refused by default), since it cannot be counted in one
+/// conversation; the same provider's send to one recipient from a known sender is counted.
+#[test]
+fn sends_that_name_several_recipients_none_or_no_sender_follow_the_failure_mode() {
+    let patch = |on_store_error: &str| {
+        json!({"whatsapp": {"providers": ["infobip", "twilio", "sinch", {"name": "360dialog"},
+                {"name": "bird", "channels": ["*"]}]},
+               "conversation": {"on_store_error": on_store_error,
+                                "unanswered_budget": {"max_unanswered": 10}}})
+    };
+    let text = "Your parcel 88213 is out for delivery today.";
+    let infobip = |to: Vec<&str>| {
+        let destinations: Vec<Value> = to.iter().map(|t| json!({"to": t})).collect();
+        provider_send(
+            "xk9f2.api.infobip.com",
+            "/messages-api/1/messages",
+            json!({"messages": [{"channel": "WHATSAPP", "sender": "441134960000",
+                "destinations": destinations, "content": {"body": {"type": "TEXT", "text": text}}}]}),
+        )
+    };
+    let twilio_v2 = |to: Vec<&str>| {
+        let to: Vec<Value> = to
+            .iter()
+            .map(|t| json!({"channel": "WHATSAPP", "address": format!("whatsapp:{t}")}))
+            .collect();
+        provider_send(
+            "conversations.twilio.com",
+            "/v2/Conversations/conv_8f2a61/Actions",
+            json!({"type": "SEND_MESSAGE", "payload": {"to": to,
+                "from": {"address": "whatsapp:+14155550100"}, "content": {"text": text}}}),
+        )
+    };
+    let bird_batch = |to: Vec<&str>| {
+        let requests: Vec<Value> = to
+            .iter()
+            .map(|t| {
+                json!({"receiver": {"contacts": [{"identifierValue": t}]},
+                            "body": {"type": "text", "text": {"text": text}}})
+            })
+            .collect();
+        provider_send(
+            "api.bird.com",
+            "/workspaces/2b7c91d0/channels/4f1d2c3b/batch/messages",
+            json!({"messageRequests": requests}),
+        )
+    };
+    let sinch_contact = provider_send(
+        "eu.conversation.api.sinch.com",
+        "/v1/projects/7d1c9e2a/messages:send",
+        json!({"app_id": "01HT4K9Q2W7E5R3T8Y6U1I0O9P", "recipient": {"contact_id": "01HT4M2N3B"},
+               "message": {"text_message": {"text": text}}}),
+    );
+    let dialog_without_sender = provider_send(
+        "waba-v2.360dialog.io",
+        "/messages",
+        json!({"messaging_product": "whatsapp", "to": "4915112345678", "type": "text",
+               "text": {"body": text}}),
+    );
+    let two = vec!["+4915112345678", "+4915112345679"];
+    let one = vec!["+4915112345678"];
+    let unkeyed = [
+        ("infobip, two destinations", infobip(two.clone())),
+        ("twilio v2, two recipients", twilio_v2(two.clone())),
+        ("bird, a batch of two", bird_batch(two.clone())),
+        ("sinch, a contact id", sinch_contact),
+        ("360dialog, no sender", dialog_without_sender),
+    ];
+    let closed = policy_with(patch("block"));
+    let open = policy_with(patch("allow"));
+    for (what, req) in &unkeyed {
+        let got = run(&closed, &mut MemoryStore::default(), req, T0);
+        assert_eq!(
+            verdict(&got),
+            ("block", Some("conversation_state")),
+            "{what}"
+        );
+        assert_eq!(
+            got.reason.as_deref(),
+            Some("conversation_state_unavailable")
+        );
+        let got = run(&open, &mut MemoryStore::default(), req, T0);
+        assert_eq!(got.decision, "allow", "{what}");
+    }
+    for (what, req) in [
+        ("infobip", infobip(one.clone())),
+        ("twilio v2", twilio_v2(one.clone())),
+        ("bird", bird_batch(one.clone())),
+    ] {
+        let mut store = MemoryStore::default();
+        assert_eq!(
+            run(&closed, &mut store, &req, T0).decision,
+            "allow",
+            "{what}"
+        );
+        assert_eq!(store.key_count(), 1, "{what}: counted in its conversation");
+    }
+}
