@@ -278,21 +278,44 @@ pub struct ConversationKey {
     pub tag: [u8; 8],
 }
 
+/// A recipient as conversations key it: its ASCII letters (lowercased) and digits, without
+/// the spaces, dashes, dots, brackets and `+` it may be written with, and without a leading
+/// `00` international prefix, so `+34 612 345 678`, Meta's `34612345678` and `0034612345678`
+/// are one recipient. `None` when it holds a digit or letter outside ASCII (`٣٤٦...`, a
+/// full-width digit): such a recipient is refused as unreadable rather than collapsed into
+/// another. A national-format number (no country code) and a country's alternative forms of
+/// one number (Mexico's `521`/`52`, Brazil's ninth digit) are keyed apart.
+pub fn recipient_key(recipient: &str) -> Option<String> {
+    if recipient
+        .chars()
+        .any(|c| c.is_alphanumeric() && !c.is_ascii())
+    {
+        return None;
+    }
+    let key: String = recipient
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let international = key.len() > 2 && key.bytes().all(|b| b.is_ascii_digit());
+    let key = match key.strip_prefix("00") {
+        Some(rest) if international => rest.to_owned(),
+        _ => key,
+    };
+    (!key.is_empty()).then_some(key)
+}
+
 /// The key of the conversation between a phone number and a recipient: a salted SHA-256 of
-/// both (the recipient read as its letters and digits, so `+34 612...` and Meta's `34612...`
-/// are one recipient; the phone-number id as rules compare it). The tag and the slot come from
-/// different bytes of the hash.
+/// both (the recipient as [`recipient_key`] reads it; the phone-number id as rules compare
+/// it). The tag and the slot come from different bytes of the hash. `None` when the recipient
+/// is unreadable.
 pub fn conversation_key(
     policy: &ConversationPolicy,
     salt: &str,
     phone_number_id: &str,
     recipient: &str,
-) -> ConversationKey {
-    let recipient: String = recipient
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+) -> Option<ConversationKey> {
+    let recipient = recipient_key(recipient)?;
     let mut h = Sha256::new();
     h.update(salt.as_bytes());
     h.update([0]);
@@ -312,10 +335,10 @@ pub fn conversation_key(
         }
     }
     let slot = u64::from_be_bytes(spread) % u64::from(policy.slots.max(1));
-    ConversationKey {
+    Some(ConversationKey {
         slot_key: slot_key(u32::try_from(slot).unwrap_or(0)),
         tag,
-    }
+    })
 }
 
 /// One conversation's state.
@@ -639,6 +662,8 @@ pub enum StateFailure {
     NoSender,
     /// The send names several recipients (a provider's bulk or group send).
     MultipleRecipients,
+    /// The recipient holds a digit or letter outside ASCII ([`recipient_key`]).
+    UnreadableRecipient,
 }
 
 impl StateFailure {
@@ -649,6 +674,7 @@ impl StateFailure {
             Self::NoRecipient => "no_recipient",
             Self::NoSender => "no_sender",
             Self::MultipleRecipients => "multiple_recipients",
+            Self::UnreadableRecipient => "unreadable_recipient",
         }
     }
 }
@@ -845,7 +871,10 @@ pub fn record_inbound(
             report.stale = report.stale.saturating_add(1);
             continue;
         };
-        let key = conversation_key(policy, salt, &m.phone_number_id, &m.from);
+        let Some(key) = conversation_key(policy, salt, &m.phone_number_id, &m.from) else {
+            report.failures.push(StateFailure::UnreadableRecipient);
+            continue;
+        };
         let mut restarted = false;
         let change = &mut |e: &mut Entry| restarted = e.record_inbound(now, written);
         match update(store, &key, policy, now, change) {

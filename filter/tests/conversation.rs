@@ -104,7 +104,7 @@ fn the_send_that_completes_a_split_answer_is_blocked() {
     // The state keeps the texts sent, never the recipient's number (read as a text here, since
     // it is written with spaces).
     let cp = p.conversation.as_ref().unwrap();
-    let key = conversation::conversation_key(cp, &p.log.recipient_hash_salt, NUMBER, to);
+    let key = conversation::conversation_key(cp, &p.log.recipient_hash_salt, NUMBER, to).unwrap();
     let kept = conversation::read(&store, &key, cp, T0 + 3 * SECOND)
         .unwrap()
         .entry;
@@ -249,7 +249,7 @@ fn the_budget_blocks_the_send_after_n_unanswered_and_an_inbound_message_resets_i
     assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
     assert_eq!(over.reason.as_deref(), Some("unanswered_budget_exceeded"));
     // A refused send is not counted, and the recipient's other conversations are their own.
-    let key = conversation::conversation_key(cp, salt, NUMBER, to);
+    let key = conversation::conversation_key(cp, salt, NUMBER, to).unwrap();
     assert_eq!(
         conversation::read(&store, &key, cp, T0 + 11)
             .unwrap()
@@ -525,4 +525,28 @@ fn sends_that_name_several_recipients_none_or_no_sender_follow_the_failure_mode(
         );
         assert_eq!(store.key_count(), 1, "{what}: counted in its conversation");
     }
+}
+
+#[test]
+fn a_recipient_written_with_00_shares_its_budget_and_an_unreadable_one_is_refused() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    for (i, to) in ["+34612345678", "0034612345678", "+34 612 345 678"]
+        .iter()
+        .enumerate()
+    {
+        let got = run(&p, &mut store, &text(to, SERVICE_SENDS[i]), T0 + i as u64);
+        assert_eq!(got.decision, "allow", "{to}");
+    }
+    let over = run(&p, &mut store, &text("00 34 612 345 678", "Hello?"), T0 + 5);
+    assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
+    // Arabic-Indic or full-width digits are not read as the ASCII number: refused as
+    // unreadable (on_store_error: block), not counted in another conversation.
+    for to in ["+٣٤٦١٢٣٤٥٦٧٩", "３４612345679"] {
+        let got = run(&p, &mut store, &text(to, "Hello?"), T0 + 6);
+        assert_eq!(verdict(&got), ("block", Some("conversation_state")), "{to}");
+    }
+    let open = policy_with(json!({"conversation": {"on_store_error": "allow"}}));
+    let got = run(&open, &mut store, &text("+٣٤٦١٢٣٤٥٦٧٩", "Hello?"), T0 + 7);
+    assert_eq!(got.decision, "allow");
 }

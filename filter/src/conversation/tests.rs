@@ -67,10 +67,33 @@ fn exempt_templates_are_those_whose_declared_category_is_exempt() {
 #[test]
 fn a_recipient_is_one_conversation_however_its_number_is_written() {
     let p = both();
-    let k = |salt: &str, pnid: &str, to: &str| conversation_key(&p, salt, pnid, to);
+    let k = |salt: &str, pnid: &str, to: &str| conversation_key(&p, salt, pnid, to).unwrap();
     let a = k("s", "106540352242922", "+34 612 345 678");
     assert_eq!(a, k("s", "106540352242922", "34612345678"));
     assert_eq!(a, k("s", "0106540352242922", "34-612-345-678"));
+    assert_eq!(a, k("s", "106540352242922", "0034612345678"));
+    assert_eq!(a, k("s", "106540352242922", "+00 34 (612) 345.678"));
+    // A recipient with a digit or letter outside ASCII is unreadable, never collapsed into
+    // another (Arabic-Indic and full-width digits, a Cyrillic letter).
+    for unreadable in [
+        "+٣٤٦١٢٣٤٥٦٧٨",
+        "34612345678٥",
+        "３４612345678",
+        "34612345678а",
+    ] {
+        assert_eq!(recipient_key(unreadable), None, "{unreadable}");
+        assert_eq!(
+            conversation_key(&p, "s", "1", unreadable),
+            None,
+            "{unreadable}"
+        );
+    }
+    assert_eq!(
+        recipient_key("+34 612\u{200b}345 678").as_deref(),
+        Some("34612345678")
+    );
+    assert_eq!(recipient_key("00").as_deref(), Some("00"));
+    assert_eq!(recipient_key(" + ").as_deref(), None);
     assert_ne!(a.tag, k("s", "106540352242923", "34612345678").tag);
     assert_ne!(a.tag, k("s", "106540352242922", "34612345679").tag);
     assert_ne!(a.tag, k("t", "106540352242922", "34612345678").tag);
@@ -108,7 +131,7 @@ fn a_slot_value_round_trips_and_garbage_reads_as_empty() {
     assert_eq!(Slot::decode(b"{\"json\":1}"), None);
     // A value that is not ours is overwritten, never an error.
     let p = both();
-    let key = conversation_key(&p, "s", "1", "2");
+    let key = conversation_key(&p, "s", "1", "2").unwrap();
     let mut store = MemoryStore::default();
     store.set(&key.slot_key, b"garbage", None).unwrap();
     let snap = read(&store, &key, &p, T0).unwrap();
@@ -174,7 +197,7 @@ fn an_update_reads_modifies_and_writes_one_conversation() {
     let p = both();
     let b = p.budget.clone().unwrap();
     let mut store = MemoryStore::default();
-    let key = conversation_key(&p, "s", "1", "34600000001");
+    let key = conversation_key(&p, "s", "1", "34600000001").unwrap();
     for i in 0..3 {
         let done = update(&mut store, &key, &p, T0 + i, &mut |e| {
             e.count_send(T0 + i, &b)
@@ -186,7 +209,7 @@ fn an_update_reads_modifies_and_writes_one_conversation() {
     assert_eq!(snap.entry.unanswered, 3);
     assert_eq!(snap.entry.updated, T0 + 2);
     // Another conversation in the same store is its own.
-    let other = conversation_key(&p, "s", "1", "34600000002");
+    let other = conversation_key(&p, "s", "1", "34600000002").unwrap();
     assert_eq!(read(&store, &other, &p, T0).unwrap().entry.unanswered, 0);
 }
 
@@ -219,11 +242,11 @@ fn same_slot_keys(p: &ConversationPolicy, n: usize) -> (ConversationKey, Convers
 }
 
 fn same_slot(p: &ConversationPolicy, n: usize) -> Vec<ConversationKey> {
-    let first = conversation_key(p, "s", "1", "34600000000");
+    let first = conversation_key(p, "s", "1", "34600000000").unwrap();
     let mut keys = vec![first.clone()];
     let mut i = 1;
     while keys.len() < n {
-        let k = conversation_key(p, "s", "1", &format!("346{i:08}"));
+        let k = conversation_key(p, "s", "1", &format!("346{i:08}")).unwrap();
         if k.slot_key == first.slot_key {
             keys.push(k);
         }
@@ -294,7 +317,7 @@ impl SharedStore for RacingStore {
 fn a_write_that_meets_another_workers_change_is_retried_from_a_fresh_read() {
     let p = both();
     let b = p.budget.clone().unwrap();
-    let key = conversation_key(&p, "s", "1", "34600000001");
+    let key = conversation_key(&p, "s", "1", "34600000001").unwrap();
     // The slot exists (a first write of a slot is guarded by a read just before it, see
     // `a_first_write_to_a_new_slot_loses_to_a_concurrent_first_write`).
     let mut inner = MemoryStore::default();
@@ -326,7 +349,7 @@ fn a_write_that_meets_another_workers_change_is_retried_from_a_fresh_read() {
 #[test]
 fn a_store_that_fails_is_a_failure_never_an_empty_conversation() {
     let p = both();
-    let key = conversation_key(&p, "s", "1", "2");
+    let key = conversation_key(&p, "s", "1", "2").unwrap();
     assert_eq!(
         read(&NoStore, &key, &p, T0).unwrap_err(),
         StoreError::Failed
@@ -338,7 +361,7 @@ fn a_store_that_fails_is_a_failure_never_an_empty_conversation() {
 #[test]
 fn a_first_write_to_a_new_slot_loses_to_a_concurrent_first_write() {
     let p = both();
-    let key = conversation_key(&p, "s", "1", "2");
+    let key = conversation_key(&p, "s", "1", "2").unwrap();
     let mut store = MemoryStore::default();
     let snap = read(&store, &key, &p, T0).unwrap();
     // Another worker creates the slot between this read and this write.
@@ -373,7 +396,8 @@ fn a_million_recipients_keep_the_state_within_its_stated_bound() {
             "salt",
             "106540352242922",
             &format!("{}", 10_000_000_000 + i),
-        );
+        )
+        .unwrap();
         update(&mut store, &key, &p, now, &mut |e| {
             e.count_send(now, &b);
             // Two texts of 24 bytes: every entry at its largest.
@@ -448,7 +472,7 @@ fn a_recorded_inbound_message_restarts_the_count() {
     let p = both();
     let b = p.budget.clone().unwrap();
     let mut store = MemoryStore::default();
-    let key = conversation_key(&p, "s", "106540352242922", "+34 612 345 678");
+    let key = conversation_key(&p, "s", "106540352242922", "+34 612 345 678").unwrap();
     for i in 0..3 {
         update(&mut store, &key, &p, T0 + i, &mut |e| {
             e.count_send(T0 + i, &b)
@@ -521,7 +545,7 @@ fn a_replayed_or_stale_inbound_message_restarts_nothing() {
     assert_eq!(p.inbound_max_age_nanos, 300 * SECOND);
     let b = p.budget.clone().unwrap();
     let mut store = MemoryStore::default();
-    let key = conversation_key(&p, "s", "1", "34612345678");
+    let key = conversation_key(&p, "s", "1", "34612345678").unwrap();
     let count = |store: &MemoryStore, now| read(store, &key, &p, now).unwrap().entry.unanswered;
     let message = |timestamp| Inbound {
         phone_number_id: "1".into(),

@@ -186,8 +186,10 @@ fn applies<'p>(
     else {
         return Governed::Unkeyed(StateFailure::NoSender);
     };
-    let key =
-        conversation::conversation_key(cp, &policy.log.recipient_hash_salt, number, recipient);
+    let salt = &policy.log.recipient_hash_salt;
+    let Some(key) = conversation::conversation_key(cp, salt, number, recipient) else {
+        return Governed::Unkeyed(StateFailure::UnreadableRecipient);
+    };
     Governed::Send(move |now| SendInConversation {
         policy: cp,
         key,
