@@ -43,6 +43,7 @@ def conversation_policy() -> dict[str, Any]:
     assert policy["webhook"]["hosts"] == [HOOK_HOST] and policy["webhook"]["path_prefixes"] == [HOOK_PATH]
     assert policy["conversation"]["unanswered_budget"]["max_unanswered"] == 3
     policy["log"]["log_allowed"] = True
+    policy["log"]["recipient_hash_salt"] = "e2e-conversation-8a41"  # the example's is a placeholder
     return policy
 
 

@@ -42,6 +42,44 @@ pub const INBOUND_METRIC: &str = "wa_guard_conversation_inbound_total";
 /// larger delivery is forwarded but not recorded.
 pub const MAX_INBOUND_PER_DELIVERY: usize = 100;
 
+/// What the example policies and manifests hold in `log.recipient_hash_salt` for a deployment
+/// to replace: a policy that enforces conversation rules with it is refused.
+pub const SALT_PLACEHOLDER: &str = "REPLACE-WITH-A-PER-DEPLOYMENT-SECRET";
+
+/// Salts published in this repository's examples, manifests and tests (compared trimmed and
+/// lowercased). Conversation keys hashed with a public salt can be recomputed from a phone
+/// number by anyone, so a policy that enforces conversation rules refuses them.
+const PUBLIC_SALTS: &[&str] = &[
+    "demo-salt",
+    "change-me-per-deployment",
+    "<a per-deployment secret>",
+    "e2e",
+    "e2e-salt",
+    "inventory-e2e-salt",
+    "salt",
+    "s",
+    "changeme",
+    "change-me",
+];
+
+/// Why a salt cannot key enforced conversations: empty, the placeholder, or public.
+pub fn salt_problem(salt: &str) -> Option<String> {
+    let folded = salt.trim().to_ascii_lowercase();
+    if folded.is_empty() {
+        return Some(
+            "must be set to a per-deployment secret when conversation rules are enforced (it keys every conversation)"
+                .to_owned(),
+        );
+    }
+    if folded == SALT_PLACEHOLDER.to_ascii_lowercase() || PUBLIC_SALTS.contains(&folded.as_str()) {
+        return Some(format!(
+            "`{}` is a published example value: set a per-deployment secret when conversation rules are enforced",
+            salt.trim()
+        ));
+    }
+    None
+}
+
 /// Upper bounds of the section's sizes, so that no policy can ask for unbounded memory.
 const MAX_SLOTS: u32 = 1 << 16;
 const MAX_ENTRIES_PER_SLOT: u32 = 64;

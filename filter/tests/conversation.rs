@@ -43,6 +43,11 @@ fn policy_with(patch: Value) -> Policy {
         .unwrap(),
     )
     .unwrap();
+    // The example's salt is a placeholder a deployment must replace.
+    wa_egress_guard::cases::merge_patch(
+        &mut doc,
+        &json!({"log": {"recipient_hash_salt": "native-tests-conversation-5b1e"}}),
+    );
     wa_egress_guard::cases::merge_patch(&mut doc, &patch);
     Policy::from_json(doc.to_string().as_bytes()).unwrap()
 }

@@ -31,7 +31,8 @@ fn policy(patch: Value) -> Vec<u8> {
         serde_json::from_slice(&policy_bytes("examples/conversation.json")).unwrap();
     wa_egress_guard::cases::merge_patch(
         &mut doc,
-        &json!({"webhook": {"app_secrets": [SECRET], "app_secret_env": []}}),
+        &json!({"webhook": {"app_secrets": [SECRET], "app_secret_env": []},
+                "log": {"recipient_hash_salt": "host-tests-conversation-3d9c"}}),
     );
     wa_egress_guard::cases::merge_patch(&mut doc, &patch);
     serde_json::to_vec(&doc).unwrap()
