@@ -555,3 +555,27 @@ fn a_recipient_written_with_00_shares_its_budget_and_an_unreadable_one_is_refuse
     let got = run(&open, &mut store, &text("+٣٤٦١٢٣٤٥٦٧٩", "Hello?"), T0 + 7);
     assert_eq!(got.decision, "allow");
 }
+
+/// A send with its fields in the query string and no body is decided at the headers: it is
+/// counted in its conversation there, as a send with a body is.
+#[test]
+fn a_send_without_a_body_is_counted_in_its_conversation() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    let query_send = |body: &str| CaseRequest {
+        method: "POST".into(),
+        authority: "api.twilio.com".into(),
+        path: format!(
+            "/2010-04-01/Accounts/AC3f2a9c0d8e7b6a5f4e3d2c1b0a9f8e7d/Messages.json?To=whatsapp%3A%2B34612345678&From=whatsapp%3A%2B14155550100&Body={}",
+            body.replace(' ', "+")
+        ),
+        ..CaseRequest::default()
+    };
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let got = run(&p, &mut store, &query_send(t), T0 + i as u64);
+        assert_eq!(got.decision, "allow", "{t}");
+    }
+    assert_eq!(store.key_count(), 1, "counted in one conversation");
+    let over = run(&p, &mut store, &query_send(SERVICE_SENDS[0]), T0 + 5);
+    assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
+}

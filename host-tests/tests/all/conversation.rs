@@ -313,3 +313,34 @@ fn the_state_stays_within_its_bound_through_the_module() {
         assert!(!String::from_utf8_lossy(&value).contains("3461200"));
     }
 }
+
+/// A send with its fields in the query and no body is decided in the headers callback with the
+/// host's shared data and clock: counted in its conversation, and refused over the budget.
+#[test]
+fn a_send_without_a_body_is_counted_through_the_module() {
+    let mut a = vm(&policy(json!({})), None);
+    let query_send = |filter: &mut Filter, body: &str| {
+        filter
+            .request()
+            .method("POST")
+            .authority("api.twilio.com")
+            .path(&format!(
+                "/2010-04-01/Accounts/AC3f2a9c0d8e7b6a5f4e3d2c1b0a9f8e7d/Messages.json?To=whatsapp%3A%2B34612000444&From=whatsapp%3A%2B14155550100&Body={}",
+                body.replace(' ', "+")
+            ))
+            .send()
+            .unwrap()
+    };
+    for text in [
+        "Your order shipped.",
+        "It arrives on Thursday.",
+        "Track it in the app.",
+    ] {
+        let got = query_send(&mut a, text);
+        assert!(allowed(&got), "{text}: {got:?}");
+    }
+    assert!(refused_by(
+        &query_send(&mut a, "Your order shipped."),
+        "unanswered_budget"
+    ));
+}
