@@ -406,10 +406,12 @@ impl Entry {
         }
     }
 
-    /// The sends counted against the budget at `now`: none once the first is older than the
-    /// window.
+    /// The sends counted against the budget at `now`: none once the *last* of them is older
+    /// than the window (the recipient has been left alone that long). Counting from the first
+    /// would let a full count expire while sends continue, so up to twice the cap could go out
+    /// within one window.
     pub fn unanswered_at(&self, now: u64, budget: &BudgetPolicy) -> u32 {
-        if self.unanswered_since.saturating_add(budget.window_nanos) < now {
+        if self.last_counted.saturating_add(budget.window_nanos) < now {
             0
         } else {
             self.unanswered

@@ -295,7 +295,7 @@ fn the_budget_blocks_the_send_after_n_unanswered_and_an_inbound_message_resets_i
         run(&p, &mut store, &text(to, "One more"), T0 + 30).decision,
         "block"
     );
-    // A day after the first unanswered send, the count starts again too.
+    // A day after the last counted send, the count starts again too.
     let next_day = T0 + 21 + 86_401 * SECOND;
     assert_eq!(
         run(&p, &mut store, &text(to, "Hello again"), next_day).decision,

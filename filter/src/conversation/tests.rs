@@ -152,11 +152,28 @@ fn the_budget_counts_sends_since_the_last_inbound_within_its_window() {
     assert_eq!((e.unanswered_at(T0 + 21, b), e.last_inbound), (0, T0 + 20));
     e.count_send(T0 + 30, b);
     assert_eq!(e.unanswered_at(T0 + 30, b), 1);
-    // An hour after its first send, the count starts again.
+    // An hour after its last send, the count starts again.
     assert_eq!(e.unanswered_at(T0 + 30 + 3600 * SECOND, b), 1);
     assert_eq!(e.unanswered_at(T0 + 31 + 3600 * SECOND, b), 0);
     e.count_send(T0 + 31 + 3600 * SECOND, b);
     assert_eq!(e.unanswered, 1);
+}
+
+/// Sends spread over the window keep the count: it restarts only once the last counted send
+/// is older than the window, so no more than the cap goes out within any window.
+#[test]
+fn the_budget_window_runs_from_the_last_counted_send_not_the_first() {
+    let p = both(); // a cap of 3 in an hour
+    let b = p.budget.as_ref().unwrap();
+    let mut e = Entry::new([0; 8]);
+    let minute = 60 * SECOND;
+    for at in [T0, T0 + 58 * minute, T0 + 59 * minute] {
+        e.count_send(at, b);
+    }
+    // Just past an hour after the first send, but two minutes after the last: still 3.
+    assert_eq!(e.unanswered_at(T0 + 61 * minute, b), 3);
+    assert_eq!(e.unanswered_at(T0 + 119 * minute, b), 3);
+    assert_eq!(e.unanswered_at(T0 + 119 * minute + 1, b), 0);
 }
 
 fn unranked(_: &str) -> f64 {

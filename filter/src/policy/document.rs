@@ -122,7 +122,7 @@ fn default_max_text_bytes() -> u32 {
 pub struct UnansweredBudgetDoc {
     /// Sends allowed since the recipient's last inbound message; the next one is refused.
     pub max_unanswered: u32,
-    /// The count covers at most this long: it restarts when its first send is older.
+    /// The count restarts when its last counted send is older than this.
     #[serde(default = "default_budget_window")]
     pub window_seconds: u64,
     /// The categories of the business's templates (a send names its template, not its
