@@ -87,6 +87,11 @@ const MAX_TEXTS: u32 = 16;
 const MAX_TEXT_BYTES: u32 = 16 * 1024;
 const MAX_WINDOW_SECONDS: u64 = 30 * 86_400;
 const MAX_INBOUND_AGE_SECONDS: u64 = 86_400;
+/// The largest value one slot may hold: Envoy copies a slot's whole value on every read and
+/// write of one of its conversations.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// The largest the whole state may grow to, per Envoy process.
+pub const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
 
 /// The value's format version (first byte). A value of another version reads as empty.
 const FORMAT: u8 = 2;
@@ -221,7 +226,7 @@ impl ConversationPolicy {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Self {
+        let compiled = Self {
             slots: doc.slots,
             entries_per_slot: usize::try_from(doc.entries_per_slot).unwrap_or(usize::MAX),
             on_store_error: doc.on_store_error,
@@ -229,7 +234,30 @@ impl ConversationPolicy {
             inbound_max_age_nanos: doc.inbound_max_age_seconds.saturating_mul(NANOS_PER_SECOND),
             scoring,
             budget,
-        })
+        };
+        let value = compiled.max_value_bytes();
+        if value > MAX_VALUE_BYTES {
+            problems.push((
+                "$.conversation".into(),
+                format!(
+                    "a slot could hold {value} bytes (entries_per_slot x (45 + max_texts x 10 + max_text_bytes) + 2), more than {MAX_VALUE_BYTES}: lower entries_per_slot, max_texts or max_text_bytes"
+                ),
+            ));
+        }
+        let total = compiled.max_bytes();
+        if total > MAX_STATE_BYTES {
+            problems.push((
+                "$.conversation".into(),
+                format!(
+                    "the state could grow to {total} bytes (slots x (key + largest value)), more than {MAX_STATE_BYTES}: lower slots or the slot's size"
+                ),
+            ));
+        }
+        if problems.is_empty() {
+            Ok(compiled)
+        } else {
+            Err(problems)
+        }
     }
 
     /// How long an entry lives after its last update: the longer of the two windows.

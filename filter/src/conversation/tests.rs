@@ -602,3 +602,32 @@ fn a_replayed_or_stale_inbound_message_restarts_nothing() {
     assert_eq!(report.recorded, 1);
     assert_eq!(count(&store, now), 0);
 }
+
+#[test]
+fn a_section_whose_bound_is_too_large_is_refused() {
+    let refused = |json: &str| ConversationPolicy::compile(&section(json)).unwrap_err();
+    // One slot of 64 conversations with 16 KiB of text each: over 64 KiB a value.
+    let big_value = refused(
+        r#"{"slots": 1, "entries_per_slot": 64, "scoring": {"max_texts": 16, "max_text_bytes": 16384}}"#,
+    );
+    assert_eq!(big_value.len(), 1, "{big_value:?}");
+    assert!(big_value[0].1.contains("more than 65536"), "{big_value:?}");
+    // Slots of just under 64 KiB each, 65,536 of them: over 256 MiB in all.
+    let big_state = refused(
+        r#"{"slots": 65536, "entries_per_slot": 3, "scoring": {"max_texts": 16, "max_text_bytes": 16384}}"#,
+    );
+    assert_eq!(big_state.len(), 1, "{big_state:?}");
+    assert!(
+        big_state[0].1.contains("more than 268435456"),
+        "{big_state:?}"
+    );
+    // The largest that fits is loaded and keeps its bounds.
+    let p = policy(
+        r#"{"slots": 4096, "entries_per_slot": 3, "scoring": {"max_texts": 16, "max_text_bytes": 16384}}"#,
+    );
+    assert!(p.max_value_bytes() <= MAX_VALUE_BYTES);
+    assert!(p.max_bytes() <= MAX_STATE_BYTES);
+    // The defaults are far under both.
+    let d = policy(r#"{"scoring": {}, "unanswered_budget": {"max_unanswered": 3}}"#);
+    assert_eq!(d.max_value_bytes(), 2 + 8 * (45 + 4 * 10 + 1536));
+}
