@@ -8,7 +8,8 @@
 //!
 //! Memory is bounded whatever the number of recipients. Envoy's shared data never deletes a
 //! key, so the bound comes from the key space and the value size: a conversation lives in one
-//! of `slots` keys (`wa-guard/conv/<slot>`, slot = hash mod `slots`), and a key holds at most
+//! of `slots` keys (`wa-guard/conv/<layout>/<slot>`, slot = hash mod `slots`, layout a
+//! fingerprint of the slots' sizes), and a key holds at most
 //! `entries_per_slot` conversations, the least recently updated evicted first. Entries past
 //! their lifetime are ignored when read and dropped when their key is written. The whole state
 //! therefore never exceeds [`ConversationPolicy::max_bytes`]: `slots` × (key + the largest
@@ -108,6 +109,8 @@ const NANOS_PER_SECOND: u64 = 1_000_000_000;
 /// The `conversation` section, compiled.
 #[derive(Debug, Clone)]
 pub struct ConversationPolicy {
+    /// The layout's fingerprint in every key ([`ConversationPolicy::slot_key`]).
+    pub layout: String,
     pub slots: u32,
     pub entries_per_slot: usize,
     pub on_store_error: Action,
@@ -226,7 +229,8 @@ impl ConversationPolicy {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let compiled = Self {
+        let mut compiled = Self {
+            layout: String::new(),
             slots: doc.slots,
             entries_per_slot: usize::try_from(doc.entries_per_slot).unwrap_or(usize::MAX),
             on_store_error: doc.on_store_error,
@@ -235,6 +239,7 @@ impl ConversationPolicy {
             scoring,
             budget,
         };
+        compiled.layout = compiled.layout_fingerprint();
         let value = compiled.max_value_bytes();
         if value > MAX_VALUE_BYTES {
             problems.push((
@@ -260,6 +265,29 @@ impl ConversationPolicy {
         }
     }
 
+    /// A short fingerprint of how slots are laid out (the value format, `slots`,
+    /// `entries_per_slot`, `max_texts`, `max_text_bytes`): 8 hex digits of their SHA-256. It is
+    /// part of every key, so two listeners of one `vm_id` whose `conversation` sections lay
+    /// slots out differently keep apart keys instead of rewriting each other's slots (each with
+    /// its own state).
+    fn layout_fingerprint(&self) -> String {
+        let (texts, bytes) = self
+            .scoring
+            .as_ref()
+            .map_or((0, 0), |s| (s.max_texts, s.max_text_bytes));
+        let layout = format!(
+            "{FORMAT}/{}/{}/{texts}/{bytes}",
+            self.slots, self.entries_per_slot
+        );
+        let digest: [u8; 32] = Sha256::digest(layout.as_bytes()).into();
+        crate::hex::encode(digest.into_iter().take(4))
+    }
+
+    /// The shared-data key of a slot: `wa-guard/conv/<layout>/<slot>`.
+    pub fn slot_key(&self, slot: u32) -> String {
+        format!("{KEY_PREFIX}{}/{slot}", self.layout)
+    }
+
     /// How long an entry lives after its last update: the longer of the two windows.
     pub fn ttl_nanos(&self) -> u64 {
         let scoring = self.scoring.as_ref().map_or(0, |s| s.window_nanos);
@@ -282,7 +310,7 @@ impl ConversationPolicy {
 
     /// The bound of the whole state: every slot's key and largest value.
     pub fn max_bytes(&self) -> usize {
-        let longest_key = slot_key(self.slots.saturating_sub(1)).len();
+        let longest_key = self.slot_key(self.slots.saturating_sub(1)).len();
         usize::try_from(self.slots)
             .unwrap_or(usize::MAX)
             .saturating_mul(longest_key.saturating_add(self.max_value_bytes()))
@@ -330,11 +358,6 @@ fn exempt_templates(
         }
     }
     exempt
-}
-
-/// The shared-data key of a slot.
-pub fn slot_key(slot: u32) -> String {
-    format!("{KEY_PREFIX}{slot}")
 }
 
 /// Where a conversation lives: its slot's key and its tag in that slot.
@@ -402,7 +425,7 @@ pub fn conversation_key(
     }
     let slot = u64::from_be_bytes(spread) % u64::from(policy.slots.max(1));
     Some(ConversationKey {
-        slot_key: slot_key(u32::try_from(slot).unwrap_or(0)),
+        slot_key: policy.slot_key(u32::try_from(slot).unwrap_or(0)),
         tag,
     })
 }

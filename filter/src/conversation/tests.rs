@@ -98,8 +98,9 @@ fn a_recipient_is_one_conversation_however_its_number_is_written() {
     assert_ne!(a.tag, k("s", "106540352242922", "34612345679").tag);
     assert_ne!(a.tag, k("t", "106540352242922", "34612345678").tag);
     // The key names a slot and a hash, never the number.
-    assert!(a.slot_key.starts_with(KEY_PREFIX));
-    let slot: u32 = a.slot_key.trim_start_matches(KEY_PREFIX).parse().unwrap();
+    let prefix = format!("{KEY_PREFIX}{}/", p.layout);
+    assert!(a.slot_key.starts_with(&prefix), "{}", a.slot_key);
+    let slot: u32 = a.slot_key.trim_start_matches(&prefix).parse().unwrap();
     assert!(slot < 16);
     assert!(!a.slot_key.contains("612"));
 }
@@ -630,4 +631,37 @@ fn a_section_whose_bound_is_too_large_is_refused() {
     // The defaults are far under both.
     let d = policy(r#"{"scoring": {}, "unanswered_budget": {"max_unanswered": 3}}"#);
     assert_eq!(d.max_value_bytes(), 2 + 8 * (45 + 4 * 10 + 1536));
+}
+
+/// Two `conversation` sections with different layouts on one `vm_id` (two listeners) keep their
+/// slots under different keys, so neither decodes, evicts or overwrites the other's; the same
+/// layout shares them.
+#[test]
+fn sections_laid_out_differently_never_share_a_key() {
+    let a = policy(
+        r#"{"slots": 16, "entries_per_slot": 4, "unanswered_budget": {"max_unanswered": 3}}"#,
+    );
+    let b = policy(
+        r#"{"slots": 16, "entries_per_slot": 2, "unanswered_budget": {"max_unanswered": 3}}"#,
+    );
+    let c = policy(
+        r#"{"slots": 16, "entries_per_slot": 4, "unanswered_budget": {"max_unanswered": 9}}"#,
+    );
+    let texts = policy(
+        r#"{"slots": 16, "entries_per_slot": 4, "scoring": {}, "unanswered_budget": {"max_unanswered": 3}}"#,
+    );
+    assert_eq!(a.layout.len(), 8);
+    assert_ne!(a.layout, b.layout);
+    assert_ne!(a.layout, texts.layout);
+    assert_eq!(a.layout, c.layout, "a budget's cap is no layout");
+    let (ba, bb) = (a.budget.clone().unwrap(), b.budget.clone().unwrap());
+    let mut store = MemoryStore::default();
+    let ka = conversation_key(&a, "s", "1", "34612345678").unwrap();
+    let kb = conversation_key(&b, "s", "1", "34612345678").unwrap();
+    assert_ne!(ka.slot_key, kb.slot_key);
+    update(&mut store, &ka, &a, T0, &mut |e| e.count_send(T0, &ba)).unwrap();
+    update(&mut store, &kb, &b, T0, &mut |e| e.count_send(T0, &bb)).unwrap();
+    update(&mut store, &ka, &a, T0, &mut |e| e.count_send(T0, &ba)).unwrap();
+    assert_eq!(read(&store, &ka, &a, T0).unwrap().entry.unanswered, 2);
+    assert_eq!(read(&store, &kb, &b, T0).unwrap().entry.unanswered, 1);
 }
