@@ -579,3 +579,17 @@ fn a_send_without_a_body_is_counted_in_its_conversation() {
     let over = run(&p, &mut store, &query_send(SERVICE_SENDS[0]), T0 + 5);
     assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
 }
+
+/// A limitation the reference states: with `limits.on_oversize: allow`, a send over the body
+/// limit is forwarded unread, so the conversation rules never see it and it is not counted.
+#[test]
+fn an_oversized_send_let_through_by_on_oversize_allow_is_not_counted() {
+    let p = policy_with(json!({"limits": {"max_body_bytes": 1024, "on_oversize": "allow"}}));
+    let mut store = MemoryStore::default();
+    let long = SERVICE_SENDS.join(" ").repeat(8);
+    for i in 0..5 {
+        let got = run(&p, &mut store, &text("34612345678", &long), T0 + i);
+        assert_eq!(got.decision, "allow");
+    }
+    assert_eq!(store.key_count(), 0, "never counted");
+}

@@ -631,6 +631,13 @@ fn a_section_whose_bound_is_too_large_is_refused() {
     // The defaults are far under both.
     let d = policy(r#"{"scoring": {}, "unanswered_budget": {"max_unanswered": 3}}"#);
     assert_eq!(d.max_value_bytes(), 2 + 8 * (45 + 4 * 10 + 1536));
+    // The figures of the reference: keys included (`wa-guard/conv/<8 hex>/1023`, 27 bytes).
+    assert_eq!(d.slot_key(1023).len(), 27);
+    assert_eq!(d.max_bytes(), 1024 * (27 + 12_970));
+    assert_eq!(d.max_bytes(), 13_308_928);
+    let budget_only = policy(r#"{"unanswered_budget": {"max_unanswered": 3}}"#);
+    assert_eq!(budget_only.max_bytes(), 1024 * (27 + 2 + 8 * 45));
+    assert_eq!(budget_only.max_bytes(), 398_336);
 }
 
 /// Two `conversation` sections with different layouts on one `vm_id` (two listeners) keep their
