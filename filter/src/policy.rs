@@ -473,7 +473,10 @@ impl Policy {
         if let Some(section) = &doc.conversation {
             let enforced = |m: Option<Mode>| m.unwrap_or(doc.mode) == Mode::Enforce;
             let enforces = enforced(section.mode)
-                || section.scoring.as_ref().is_some_and(|s| enforced(s.mode))
+                || section
+                    .scoring
+                    .as_ref()
+                    .is_some_and(|s| enforced(s.mode.or(doc.content.mode)))
                 || section
                     .unanswered_budget
                     .as_ref()
@@ -844,6 +847,10 @@ mod tests {
         let audit = format!(r#"{{"mode": "audit", {conversation}}}"#);
         assert!(with(&audit).is_ok());
         assert!(with(r#"{"log": {"recipient_hash_salt": "demo-salt"}}"#).is_ok());
+        // Scoring takes the content rule's mode when it has none: enforced there, refused.
+        let scoring = r#""conversation": {"scoring": {}}, "content": {"mode": "enforce"}"#;
+        let err = with(&format!(r#"{{"mode": "audit", {scoring}}}"#)).unwrap_err();
+        assert_eq!(paths(err), ["$.log.recipient_hash_salt"]);
     }
 
     #[test]
