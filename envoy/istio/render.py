@@ -442,7 +442,9 @@ def render_conversation(policy: dict[str, Any], image: str) -> list[Doc]:
          "is the bot pod's own sidecar, with the guard in both directions (CLIENT_AND_SERVER): one WasmPlugin "
          "is one VM config, so both directions share one store. The app secret comes from the sidecar's "
          "environment (valueFrom HOST: give the istio-proxy container the variable from a Kubernetes Secret "
-         "through your injection template). Each replica keeps its own store: "
+         "through your injection template). log.recipient_hash_salt is a placeholder: the guard refuses to "
+         "load (fail closed) until you replace it with a per-deployment secret, the same on every replica "
+         "(render with --conversation-policy pointing at your policy). Each replica keeps its own store: "
          "route each recipient to one replica, or keep the state elsewhere (policies/README.md#conversation). "
          "Outbound routing, TLS origination and the outbound buffer filter are sidecar.yaml's, for the "
          "workloads labelled wa-egress-guard=conversation as well.",

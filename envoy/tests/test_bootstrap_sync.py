@@ -181,7 +181,9 @@ CONVERSATION_EXTRA = {"WEBHOOK_APP_SECRET": "s", "WEBHOOK_LISTENER_PORT": 0, "WE
 
 
 def conversation_policy_text() -> str:
-    return (ENVOY_DIR.parent / "policies" / "examples" / "conversation.json").read_text(encoding="utf-8")
+    """The example conversation policy, its placeholder salt replaced (a deployment's own)."""
+    text = (ENVOY_DIR.parent / "policies" / "examples" / "conversation.json").read_text(encoding="utf-8")
+    return text.replace("REPLACE-WITH-A-PER-DEPLOYMENT-SECRET", "bootstrap-sync-salt-2e7b")
 
 
 def without_vm_environment(listener: dict) -> dict:

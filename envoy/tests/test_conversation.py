@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -42,6 +43,7 @@ def conversation_policy() -> dict[str, Any]:
     assert policy["webhook"]["hosts"] == [HOOK_HOST] and policy["webhook"]["path_prefixes"] == [HOOK_PATH]
     assert policy["conversation"]["unanswered_budget"]["max_unanswered"] == 3
     policy["log"]["log_allowed"] = True
+    policy["log"]["recipient_hash_salt"] = "e2e-conversation-8a41"  # the example's is a placeholder
     return policy
 
 
@@ -78,11 +80,12 @@ def send_text(egress: es.GuardedEnvoy, to: str, text: str) -> es.Reply:
 
 
 def delivery(sender: str) -> bytes:
-    """A webhook delivery shaped like Meta's (our own text), from `sender` to NUMBER."""
+    """A webhook delivery shaped like Meta's (our own text), from `sender` to NUMBER, written now
+    (a message further than the policy's `inbound_max_age_seconds` from the clock resets nothing)."""
     return json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "880011223344", "changes": [
         {"field": "messages", "value": {"messaging_product": "whatsapp",
          "metadata": {"display_phone_number": "15550001111", "phone_number_id": NUMBER},
-         "messages": [{"from": sender, "id": "wamid.E2ECONVERSATION", "timestamp": "1765100000",
+         "messages": [{"from": sender, "id": "wamid.E2ECONVERSATION", "timestamp": str(int(time.time())),
                        "type": "text", "text": {"body": "Thanks, got it"}}]}}]}]},
                       separators=(",", ":")).encode()
 
@@ -158,12 +161,18 @@ def test_the_budget_refuses_after_n_unanswered_and_only_a_signed_webhook_resets_
     ingress.settle()
     [record] = ingress.received(signed)
     assert record["complete"]
+    time.sleep(1.1)  # the sends below are counted in a later second than the message
     after = [send_text(egress, to, text) for text in SERVICE_SENDS]
     assert [r.status for r in after] == [200, 200, 200], after
     assert send_text(egress, to, "And one too many.").status == 403
+    # The same signed delivery, replayed: written before those sends, it resets nothing.
+    replayed = deliver(ingress, body, sign(body))
+    assert replayed.status == 200, replayed
+    assert send_text(egress, to, "Replay this.").status == 403
 
     inbound_after = series(ingress, "wa_guard_conversation_inbound_total")
     assert inbound_after.get("recorded", 0) - inbound_before.get("recorded", 0) == 1, inbound_after
+    assert inbound_after.get("replayed", 0) - inbound_before.get("replayed", 0) == 1, inbound_after
     decisions = es.prometheus_decisions(egress.prometheus())
     assert any(rule == "unanswered_budget" for (_, rule, *_rest) in decisions), decisions
     assert "wasmcustom" not in egress.prometheus()

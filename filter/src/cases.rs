@@ -331,7 +331,9 @@ pub fn run_native_at(
     );
     head.request_id.get_or_insert_with(|| "case-request".into());
     let attrs = req.attributes();
-    let (mut flow, step) = RequestFlow::on_request_headers(policy, &head, &attrs, store);
+    let mut state = crate::flow::StateAccess::new(store, Some(now_nanos));
+    let (mut flow, step) =
+        RequestFlow::on_request_headers_with_state(policy, &head, &attrs, &mut state);
     let observed = |flow: &RequestFlow, status: u32, forwarded: Option<Vec<u8>>| {
         if let Some(t) = flow.training_outcome() {
             return Observed {

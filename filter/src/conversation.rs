@@ -8,7 +8,8 @@
 //!
 //! Memory is bounded whatever the number of recipients. Envoy's shared data never deletes a
 //! key, so the bound comes from the key space and the value size: a conversation lives in one
-//! of `slots` keys (`wa-guard/conv/<slot>`, slot = hash mod `slots`), and a key holds at most
+//! of `slots` keys (`wa-guard/conv/<layout>/<slot>`, slot = hash mod `slots`, layout a
+//! fingerprint of the slots' sizes), and a key holds at most
 //! `entries_per_slot` conversations, the least recently updated evicted first. Entries past
 //! their lifetime are ignored when read and dropped when their key is written. The whole state
 //! therefore never exceeds [`ConversationPolicy::max_bytes`]: `slots` × (key + the largest
@@ -42,17 +43,62 @@ pub const INBOUND_METRIC: &str = "wa_guard_conversation_inbound_total";
 /// larger delivery is forwarded but not recorded.
 pub const MAX_INBOUND_PER_DELIVERY: usize = 100;
 
+/// What the example policies and manifests hold in `log.recipient_hash_salt` for a deployment
+/// to replace: a policy that enforces conversation rules with it is refused.
+pub const SALT_PLACEHOLDER: &str = "REPLACE-WITH-A-PER-DEPLOYMENT-SECRET";
+
+/// Salts published in this repository's examples, manifests and tests (compared trimmed and
+/// lowercased). Conversation keys hashed with a public salt can be recomputed from a phone
+/// number by anyone, so a policy that enforces conversation rules refuses them.
+const PUBLIC_SALTS: &[&str] = &[
+    "demo-salt",
+    "change-me-per-deployment",
+    "<a per-deployment secret>",
+    "e2e",
+    "e2e-salt",
+    "inventory-e2e-salt",
+    "salt",
+    "s",
+    "changeme",
+    "change-me",
+];
+
+/// Why a salt cannot key enforced conversations: empty, the placeholder, or public.
+pub fn salt_problem(salt: &str) -> Option<String> {
+    let folded = salt.trim().to_ascii_lowercase();
+    if folded.is_empty() {
+        return Some(
+            "must be set to a per-deployment secret when conversation rules are enforced (it keys every conversation)"
+                .to_owned(),
+        );
+    }
+    if folded == SALT_PLACEHOLDER.to_ascii_lowercase() || PUBLIC_SALTS.contains(&folded.as_str()) {
+        return Some(format!(
+            "`{}` is a published example value: set a per-deployment secret when conversation rules are enforced",
+            salt.trim()
+        ));
+    }
+    None
+}
+
 /// Upper bounds of the section's sizes, so that no policy can ask for unbounded memory.
 const MAX_SLOTS: u32 = 1 << 16;
 const MAX_ENTRIES_PER_SLOT: u32 = 64;
 const MAX_TEXTS: u32 = 16;
 const MAX_TEXT_BYTES: u32 = 16 * 1024;
 const MAX_WINDOW_SECONDS: u64 = 30 * 86_400;
+const MAX_INBOUND_AGE_SECONDS: u64 = 86_400;
+/// The largest value one slot may hold: Envoy copies a slot's whole value on every read and
+/// write of one of its conversations.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// The largest the whole state may grow to, per Envoy process.
+pub const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
 
-/// The value's format version (first byte).
-const FORMAT: u8 = 1;
-/// An entry's fixed part: tag 8, updated 8, last inbound 8, unanswered 4, since 8, texts 1.
-const ENTRY_HEADER_BYTES: usize = 37;
+/// The value's format version (first byte). A value of another version reads as empty.
+const FORMAT: u8 = 2;
+/// An entry's fixed part: tag 8, updated 8, last inbound 8, unanswered 4, since 8, last
+/// counted 8, texts 1.
+const ENTRY_HEADER_BYTES: usize = 45;
 /// A text's fixed part: time 8, length 2.
 const TEXT_HEADER_BYTES: usize = 10;
 /// A value's fixed part: format 1, entries 1.
@@ -63,10 +109,14 @@ const NANOS_PER_SECOND: u64 = 1_000_000_000;
 /// The `conversation` section, compiled.
 #[derive(Debug, Clone)]
 pub struct ConversationPolicy {
+    /// The layout's fingerprint in every key ([`ConversationPolicy::slot_key`]).
+    pub layout: String,
     pub slots: u32,
     pub entries_per_slot: usize,
     pub on_store_error: Action,
     pub mode: Option<Mode>,
+    /// An inbound message older than this (by its webhook `timestamp`) restarts nothing.
+    pub inbound_max_age_nanos: u64,
     pub scoring: Option<ScoringPolicy>,
     pub budget: Option<BudgetPolicy>,
 }
@@ -78,6 +128,13 @@ pub struct ScoringPolicy {
     pub max_texts: usize,
     pub max_text_bytes: usize,
     pub mode: Option<Mode>,
+}
+
+impl ScoringPolicy {
+    /// The bytes one text may keep: an equal share of `max_text_bytes`.
+    pub fn text_share(&self) -> usize {
+        (self.max_text_bytes / self.max_texts.max(1)).max(1)
+    }
 }
 
 /// The unanswered-message budget.
@@ -114,6 +171,11 @@ impl ConversationPolicy {
             "entries_per_slot",
             u64::from(doc.entries_per_slot),
             u64::from(MAX_ENTRIES_PER_SLOT),
+        );
+        range(
+            "inbound_max_age_seconds",
+            doc.inbound_max_age_seconds,
+            MAX_INBOUND_AGE_SECONDS,
         );
         let scoring = doc.scoring.as_ref().map(|s| {
             range(
@@ -167,14 +229,63 @@ impl ConversationPolicy {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Self {
+        let mut compiled = Self {
+            layout: String::new(),
             slots: doc.slots,
             entries_per_slot: usize::try_from(doc.entries_per_slot).unwrap_or(usize::MAX),
             on_store_error: doc.on_store_error,
             mode: doc.mode,
+            inbound_max_age_nanos: doc.inbound_max_age_seconds.saturating_mul(NANOS_PER_SECOND),
             scoring,
             budget,
-        })
+        };
+        compiled.layout = compiled.layout_fingerprint();
+        let value = compiled.max_value_bytes();
+        if value > MAX_VALUE_BYTES {
+            problems.push((
+                "$.conversation".into(),
+                format!(
+                    "a slot could hold {value} bytes (entries_per_slot x (45 + max_texts x 10 + max_text_bytes) + 2), more than {MAX_VALUE_BYTES}: lower entries_per_slot, max_texts or max_text_bytes"
+                ),
+            ));
+        }
+        let total = compiled.max_bytes();
+        if total > MAX_STATE_BYTES {
+            problems.push((
+                "$.conversation".into(),
+                format!(
+                    "the state could grow to {total} bytes (slots x (key + largest value)), more than {MAX_STATE_BYTES}: lower slots or the slot's size"
+                ),
+            ));
+        }
+        if problems.is_empty() {
+            Ok(compiled)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// A short fingerprint of how slots are laid out (the value format, `slots`,
+    /// `entries_per_slot`, `max_texts`, `max_text_bytes`): 8 hex digits of their SHA-256. It is
+    /// part of every key, so two listeners of one `vm_id` whose `conversation` sections lay
+    /// slots out differently keep apart keys instead of rewriting each other's slots (each with
+    /// its own state).
+    fn layout_fingerprint(&self) -> String {
+        let (texts, bytes) = self
+            .scoring
+            .as_ref()
+            .map_or((0, 0), |s| (s.max_texts, s.max_text_bytes));
+        let layout = format!(
+            "{FORMAT}/{}/{}/{texts}/{bytes}",
+            self.slots, self.entries_per_slot
+        );
+        let digest: [u8; 32] = Sha256::digest(layout.as_bytes()).into();
+        crate::hex::encode(digest.into_iter().take(4))
+    }
+
+    /// The shared-data key of a slot: `wa-guard/conv/<layout>/<slot>`.
+    pub fn slot_key(&self, slot: u32) -> String {
+        format!("{KEY_PREFIX}{}/{slot}", self.layout)
     }
 
     /// How long an entry lives after its last update: the longer of the two windows.
@@ -199,7 +310,7 @@ impl ConversationPolicy {
 
     /// The bound of the whole state: every slot's key and largest value.
     pub fn max_bytes(&self) -> usize {
-        let longest_key = slot_key(self.slots.saturating_sub(1)).len();
+        let longest_key = self.slot_key(self.slots.saturating_sub(1)).len();
         usize::try_from(self.slots)
             .unwrap_or(usize::MAX)
             .saturating_mul(longest_key.saturating_add(self.max_value_bytes()))
@@ -249,11 +360,6 @@ fn exempt_templates(
     exempt
 }
 
-/// The shared-data key of a slot.
-pub fn slot_key(slot: u32) -> String {
-    format!("{KEY_PREFIX}{slot}")
-}
-
 /// Where a conversation lives: its slot's key and its tag in that slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationKey {
@@ -261,21 +367,44 @@ pub struct ConversationKey {
     pub tag: [u8; 8],
 }
 
+/// A recipient as conversations key it: its ASCII letters (lowercased) and digits, without
+/// the spaces, dashes, dots, brackets and `+` it may be written with, and without a leading
+/// `00` international prefix, so `+34 612 345 678`, Meta's `34612345678` and `0034612345678`
+/// are one recipient. `None` when it holds a digit or letter outside ASCII (`٣٤٦...`, a
+/// full-width digit): such a recipient is refused as unreadable rather than collapsed into
+/// another. A national-format number (no country code) and a country's alternative forms of
+/// one number (Mexico's `521`/`52`, Brazil's ninth digit) are keyed apart.
+pub fn recipient_key(recipient: &str) -> Option<String> {
+    if recipient
+        .chars()
+        .any(|c| c.is_alphanumeric() && !c.is_ascii())
+    {
+        return None;
+    }
+    let key: String = recipient
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let international = key.len() > 2 && key.bytes().all(|b| b.is_ascii_digit());
+    let key = match key.strip_prefix("00") {
+        Some(rest) if international => rest.to_owned(),
+        _ => key,
+    };
+    (!key.is_empty()).then_some(key)
+}
+
 /// The key of the conversation between a phone number and a recipient: a salted SHA-256 of
-/// both (the recipient read as its letters and digits, so `+34 612...` and Meta's `34612...`
-/// are one recipient; the phone-number id as rules compare it). The tag and the slot come from
-/// different bytes of the hash.
+/// both (the recipient as [`recipient_key`] reads it; the phone-number id as rules compare
+/// it). The tag and the slot come from different bytes of the hash. `None` when the recipient
+/// is unreadable.
 pub fn conversation_key(
     policy: &ConversationPolicy,
     salt: &str,
     phone_number_id: &str,
     recipient: &str,
-) -> ConversationKey {
-    let recipient: String = recipient
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+) -> Option<ConversationKey> {
+    let recipient = recipient_key(recipient)?;
     let mut h = Sha256::new();
     h.update(salt.as_bytes());
     h.update([0]);
@@ -295,10 +424,10 @@ pub fn conversation_key(
         }
     }
     let slot = u64::from_be_bytes(spread) % u64::from(policy.slots.max(1));
-    ConversationKey {
-        slot_key: slot_key(u32::try_from(slot).unwrap_or(0)),
+    Some(ConversationKey {
+        slot_key: policy.slot_key(u32::try_from(slot).unwrap_or(0)),
         tag,
-    }
+    })
 }
 
 /// One conversation's state.
@@ -313,6 +442,9 @@ pub struct Entry {
     pub unanswered: u32,
     /// When the first of those sends was made (0: none).
     pub unanswered_since: u64,
+    /// When the last of those sends was made (0: none). An inbound message written before it
+    /// (a replayed delivery) restarts nothing.
+    pub last_counted: u64,
     /// The recent sends' texts, oldest first, with when they were sent.
     pub texts: Vec<(u64, String)>,
 }
@@ -325,10 +457,12 @@ impl Entry {
         }
     }
 
-    /// The sends counted against the budget at `now`: none once the first is older than the
-    /// window.
+    /// The sends counted against the budget at `now`: none once the *last* of them is older
+    /// than the window (the recipient has been left alone that long). Counting from the first
+    /// would let a full count expire while sends continue, so up to twice the cap could go out
+    /// within one window.
     pub fn unanswered_at(&self, now: u64, budget: &BudgetPolicy) -> u32 {
-        if self.unanswered_since.saturating_add(budget.window_nanos) < now {
+        if self.last_counted.saturating_add(budget.window_nanos) < now {
             0
         } else {
             self.unanswered
@@ -342,13 +476,21 @@ impl Entry {
             self.unanswered_since = now;
         }
         self.unanswered = count.saturating_add(1);
+        self.last_counted = self.last_counted.max(now);
     }
 
-    /// The recipient wrote: the count starts again.
-    pub fn record_inbound(&mut self, now: u64) {
+    /// The recipient wrote a message at `written` (its webhook `timestamp`, whole seconds),
+    /// recorded at `now`: the count starts again, unless the message is older than the last
+    /// counted send (a delivery replayed after that send). Returns whether it did.
+    pub fn record_inbound(&mut self, now: u64, written: u64) -> bool {
+        let last_counted_second = self.last_counted / NANOS_PER_SECOND;
+        if written / NANOS_PER_SECOND < last_counted_second {
+            return false;
+        }
         self.last_inbound = self.last_inbound.max(now);
         self.unanswered = 0;
         self.unanswered_since = 0;
+        true
     }
 
     /// The texts sent within the scoring window before `now`, oldest first.
@@ -360,23 +502,35 @@ impl Entry {
             .collect()
     }
 
-    /// Keeps a send's text, within the policy's bounds (the most recent kept).
-    pub fn push_text(&mut self, now: u64, text: &str, scoring: &ScoringPolicy) {
+    /// Keeps a send's text, within the policy's bounds. Each text gets an equal share of
+    /// `max_text_bytes` ([`ScoringPolicy::text_share`]), so that one long text cannot push its
+    /// predecessors out; a longer text keeps its most telling part ([`most_telling_part`]),
+    /// `rank` saying how assistant-like a sentence reads. The oldest texts go beyond
+    /// `max_texts`.
+    pub fn push_text(
+        &mut self,
+        now: u64,
+        text: &str,
+        scoring: &ScoringPolicy,
+        rank: &dyn Fn(&str) -> f64,
+    ) {
         if text.trim().is_empty() {
             return;
         }
-        self.texts
-            .push((now, tail_within(text, scoring.max_text_bytes).to_owned()));
+        let kept = most_telling_part(text, scoring.text_share(), rank);
+        self.texts.push((now, kept));
         self.bound_texts(now, scoring);
     }
 
-    /// Drops texts past the window, then the oldest beyond the count and byte bounds.
+    /// Drops texts past the window, then the oldest beyond the count and byte bounds (a text
+    /// kept under a larger share, by an earlier policy, keeps its end within this one's).
     fn bound_texts(&mut self, now: u64, scoring: &ScoringPolicy) {
         self.texts
             .retain(|(at, _)| at.saturating_add(scoring.window_nanos) >= now);
+        let share = scoring.text_share();
         for (_, t) in &mut self.texts {
-            if t.len() > scoring.max_text_bytes {
-                *t = tail_within(t, scoring.max_text_bytes).to_owned();
+            if t.len() > share {
+                *t = tail_within(t, share).to_owned();
             }
         }
         let excess = self.texts.len().saturating_sub(scoring.max_texts);
@@ -393,6 +547,57 @@ impl Entry {
     fn alive(&self, now: u64, ttl_nanos: u64) -> bool {
         self.updated.saturating_add(ttl_nanos) >= now
     }
+}
+
+/// What a conversation keeps of a text longer than `share` bytes: its first and last sentences
+/// (where a split answer joins its neighbours), then its full sentences from the most
+/// assistant-like down (by `rank`, at most `scoring::MAX_SENTENCES` of them ranked), each while
+/// it fits, joined back in their order. When not even one fits, the text's last `share` bytes.
+/// The filler a long text is padded with therefore cannot push out the part that matters.
+pub fn most_telling_part(text: &str, share: usize, rank: &dyn Fn(&str) -> f64) -> String {
+    if text.len() <= share {
+        return text.to_owned();
+    }
+    let (all, _) = scoring::sentences(text, 0, false);
+    let last = all.len().saturating_sub(1);
+    let mut order: Vec<(usize, f64)> = all
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let priority = if i == 0 || i == last {
+                f64::INFINITY
+            } else if i < scoring::MAX_SENTENCES && scoring::is_full(s.text) {
+                rank(s.text)
+            } else {
+                f64::NEG_INFINITY
+            };
+            (i, priority)
+        })
+        .collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut kept = vec![false; all.len()];
+    let mut used = 0usize;
+    for (i, _) in order {
+        let Some(s) = all.get(i) else { continue };
+        let cost = s.text.len().saturating_add(usize::from(used > 0));
+        if used.saturating_add(cost) <= share
+            && let Some(k) = kept.get_mut(i)
+        {
+            *k = true;
+            used = used.saturating_add(cost);
+        }
+    }
+    let chosen: Vec<&scoring::Sentence<'_>> = all
+        .iter()
+        .zip(&kept)
+        .filter(|(_, k)| **k)
+        .map(|(s, _)| s)
+        .collect();
+    let joined = scoring::join(&chosen);
+    if chosen.is_empty() || joined.len() > share {
+        return tail_within(text, share).to_owned();
+    }
+    joined
 }
 
 /// The last `max` bytes of `text`, starting on a character boundary.
@@ -426,6 +631,7 @@ impl Slot {
                 last_inbound: r.u64()?,
                 unanswered: r.u32()?,
                 unanswered_since: r.u64()?,
+                last_counted: r.u64()?,
                 texts: Vec::new(),
             };
             let texts = r.u8()?;
@@ -448,6 +654,7 @@ impl Slot {
             out.extend_from_slice(&e.last_inbound.to_be_bytes());
             out.extend_from_slice(&e.unanswered.to_be_bytes());
             out.extend_from_slice(&e.unanswered_since.to_be_bytes());
+            out.extend_from_slice(&e.last_counted.to_be_bytes());
             let texts: Vec<&(u64, String)> = e
                 .texts
                 .iter()
@@ -538,6 +745,16 @@ pub enum StateFailure {
     StoreFailed,
     /// Every attempt met a value another worker had changed.
     CasExhausted,
+    /// The send names no recipient (a Twilio Conversations v1 message, a Sinch `contact_id`):
+    /// it has no conversation to count in.
+    NoRecipient,
+    /// The send names no sender the rules can key it by (a 360dialog policy entry without
+    /// `sender`).
+    NoSender,
+    /// The send names several recipients (a provider's bulk or group send).
+    MultipleRecipients,
+    /// The recipient holds a digit or letter outside ASCII ([`recipient_key`]).
+    UnreadableRecipient,
 }
 
 impl StateFailure {
@@ -545,6 +762,10 @@ impl StateFailure {
         match self {
             Self::StoreFailed => "store_failed",
             Self::CasExhausted => "cas_exhausted",
+            Self::NoRecipient => "no_recipient",
+            Self::NoSender => "no_sender",
+            Self::MultipleRecipients => "multiple_recipients",
+            Self::UnreadableRecipient => "unreadable_recipient",
         }
     }
 }
@@ -652,11 +873,14 @@ pub fn update(
     Err(StateFailure::CasExhausted)
 }
 
-/// An inbound message of a webhook delivery: the business number it was sent to and its sender.
+/// An inbound message of a webhook delivery: the business number it was sent to, its sender,
+/// and when it was written (its `timestamp`, seconds since the epoch; `None` when absent or
+/// unreadable, and then it restarts nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
     pub phone_number_id: String,
     pub from: String,
+    pub timestamp: Option<u64>,
 }
 
 /// The inbound messages of a verified delivery: each `entry[].changes[].value.messages[]` with
@@ -690,6 +914,7 @@ pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
             let inbound = Inbound {
                 phone_number_id: pnid.to_owned(),
                 from: from.to_owned(),
+                timestamp: m.get("timestamp").and_then(seconds),
             };
             if !found.contains(&inbound) {
                 found.push(inbound);
@@ -699,12 +924,27 @@ pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
     found
 }
 
+/// A webhook `timestamp`: Meta's string of seconds (a number is read too).
+fn seconds(v: &Value) -> Option<u64> {
+    match v {
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
 fn array<'a>(v: &'a Value, name: &str) -> impl Iterator<Item = &'a Value> {
     v.get(name).and_then(Value::as_array).into_iter().flatten()
 }
 
 /// Records a verified delivery's inbound messages: each one's conversation restarts its count.
-/// Returns how many were recorded and the failures met (each counted by the glue).
+/// A signed delivery can be captured and replayed, so a message restarts a count only when
+/// its `timestamp` is within `inbound_max_age` of `now` (either way: a clock ahead of the
+/// proxy's is no fresher) and not older than the conversation's last counted send; any other
+/// is counted as `stale` or `replayed` and changes nothing. Returns how many were recorded and
+/// the failures met (each counted by the glue).
 pub fn record_inbound(
     store: &mut dyn SharedStore,
     policy: &ConversationPolicy,
@@ -714,8 +954,25 @@ pub fn record_inbound(
 ) -> InboundReport {
     let mut report = InboundReport::default();
     for m in inbound {
-        let key = conversation_key(policy, salt, &m.phone_number_id, &m.from);
-        match update(store, &key, policy, now, &mut |e| e.record_inbound(now)) {
+        let written = m
+            .timestamp
+            .map(|t| t.saturating_mul(NANOS_PER_SECOND))
+            .filter(|w| now.abs_diff(*w) <= policy.inbound_max_age_nanos);
+        let Some(written) = written else {
+            report.stale = report.stale.saturating_add(1);
+            continue;
+        };
+        let Some(key) = conversation_key(policy, salt, &m.phone_number_id, &m.from) else {
+            report.failures.push(StateFailure::UnreadableRecipient);
+            continue;
+        };
+        let mut restarted = false;
+        let change = &mut |e: &mut Entry| restarted = e.record_inbound(now, written);
+        match update(store, &key, policy, now, change) {
+            Ok(done) if !restarted => {
+                report.replayed = report.replayed.saturating_add(1);
+                report.retries = report.retries.saturating_add(done.retries);
+            }
             Ok(done) => {
                 report.recorded = report.recorded.saturating_add(1);
                 report.evicted = report.evicted.saturating_add(done.evicted);
@@ -731,6 +988,10 @@ pub fn record_inbound(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InboundReport {
     pub recorded: usize,
+    /// Messages with no `timestamp`, or one further than `inbound_max_age` from the clock.
+    pub stale: usize,
+    /// Messages older than their conversation's last counted send.
+    pub replayed: usize,
     pub evicted: usize,
     pub retries: usize,
     pub failures: Vec<StateFailure>,
@@ -746,6 +1007,11 @@ impl InboundReport {
                 format!("{INBOUND_METRIC}.result.recorded"),
                 n(self.recorded),
             ));
+        }
+        for (result, count) in [("stale", self.stale), ("replayed", self.replayed)] {
+            if count > 0 {
+                out.push((format!("{INBOUND_METRIC}.result.{result}"), n(count)));
+            }
         }
         out.extend(state_metrics(self.evicted, self.retries));
         for f in &self.failures {
@@ -768,6 +1034,8 @@ pub fn state_metrics(evicted: usize, retries: usize) -> Vec<(String, u64)> {
     }
     out
 }
+
+pub mod scoring;
 
 #[cfg(test)]
 mod tests;

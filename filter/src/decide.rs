@@ -57,7 +57,8 @@ pub enum Reason {
     UnansweredBudget,
     /// The send joined to the recent sends to the same recipient reads as an assistant's answer.
     GeneralAssistantConversation,
-    /// The conversation state could not be read or written (`conversation.on_store_error`).
+    /// The conversation state could not be read or written, or the send cannot be keyed to one
+    /// conversation (several recipients, none, no sender) (`conversation.on_store_error`).
     ConversationStateUnavailable,
 }
 
@@ -540,14 +541,11 @@ pub fn evaluate_conversation(
         return;
     }
     let c = &policy.content;
-    let mut joined = recent.join("\n");
-    joined.push('\n');
-    joined.push_str(&view.current_text);
-    let texts = [joined];
-    let mut score = c.classifier.score_texts(&texts);
+    let (mut score, scored) =
+        crate::conversation::scoring::score_conversation(&c.classifier, recent, &view.current_text);
     let fires = score.probability >= c.classifier.threshold;
     if fires {
-        c.classifier.explain(&texts, &mut score);
+        c.classifier.explain(&[scored], &mut score);
         head.findings.record_rule(
             "conversation_classifier",
             Reason::GeneralAssistantConversation,

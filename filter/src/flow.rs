@@ -149,13 +149,30 @@ pub enum ResponseStep {
 }
 
 impl RequestFlow {
-    /// Routes the request and evaluates every rule the headers can decide.
-    /// `store` is the host's shared data, read for files uploaded in parts.
+    /// Routes the request and evaluates every rule the headers can decide, with the host's
+    /// shared data read only (files uploaded in parts) and no clock: a send without a body under
+    /// a `conversation` section then follows `on_store_error`. The glue, which has the store
+    /// and the clock, calls [`RequestFlow::on_request_headers_with_state`].
     pub fn on_request_headers(
         policy: &Policy,
         head: &RequestHead,
         attrs: &dyn RequestAttributes,
         store: &dyn SharedStore,
+    ) -> (Self, HeadersStep) {
+        let mut read_only = crate::shared_store::ReadOnly(store);
+        let mut state = StateAccess::new(&mut read_only, None);
+        Self::on_request_headers_with_state(policy, head, attrs, &mut state)
+    }
+
+    /// Routes the request and evaluates every rule the headers can decide. `state` is the
+    /// host's shared data and clock: read for files uploaded in parts, and for the
+    /// conversation of a send without a body (its fields in the query), which is decided and
+    /// counted here.
+    pub fn on_request_headers_with_state(
+        policy: &Policy,
+        head: &RequestHead,
+        attrs: &dyn RequestAttributes,
+        state: &mut StateAccess<'_>,
     ) -> (Self, HeadersStep) {
         let mut flow = Self {
             state: State::Ignored,
@@ -171,15 +188,17 @@ impl RequestFlow {
         let path = whatsapp::normalize_path(&head.path);
         let method = effective_method(&head.method, head.method_override.as_deref());
         let call = match policy.provider_for(&host) {
-            Some(route) => match flow.start_provider(policy, route, method, &path, head, attrs) {
-                Ok(call) => call,
-                Err(step) => return (flow, step),
-            },
+            Some(route) => {
+                match flow.start_provider(policy, route, (method, &path), head, attrs, state) {
+                    Ok(call) => call,
+                    Err(step) => return (flow, step),
+                }
+            }
             None if policy.is_whatsapp_host(&host) => {
                 whatsapp::classify_call(method, &path, &policy.edges)
             }
             None => {
-                let step = flow.start_training(policy, head, attrs, &host, &path, store);
+                let step = flow.start_training(policy, head, attrs, &host, &path, &*state.store);
                 return (flow, step);
             }
         };
@@ -193,11 +212,8 @@ impl RequestFlow {
                 raw_query: raw_query(&head.path).to_owned(),
             };
             if head.end_of_stream {
-                // A send without a body (its fields in the query) has no store to count in here:
-                // the conversation rules then follow `on_store_error`.
-                let mut no_store = crate::shared_store::NoStore;
-                let mut no_state = StateAccess::new(&mut no_store, None);
-                let step = flow.finish_with_body(policy, pending, Some(&[]), &mut no_state);
+                // A send without a body (its fields in the query): decided and counted now.
+                let step = flow.finish_with_body(policy, pending, Some(&[]), state);
                 let step = flow.headers_step_of(policy, step);
                 return (flow, step);
             }

@@ -555,7 +555,11 @@ impl HttpContext for GuardHttp {
             headers: &headers,
             node: &self.node,
         };
-        let (flow, step) = RequestFlow::on_request_headers(&policy, &head, &attrs, &HostStore);
+        // A send without a body is decided (and counted in its conversation) right here.
+        let mut store = HostStore;
+        let mut state = StateAccess::new(&mut store, clock_for(&policy, end_of_stream));
+        let (flow, step) =
+            RequestFlow::on_request_headers_with_state(&policy, &head, &attrs, &mut state);
         self.flow = Some(flow);
         self.report();
         match step {

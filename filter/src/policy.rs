@@ -468,6 +468,26 @@ impl Policy {
                 .map(crate::conversation::ConversationPolicy::compile),
             &mut push,
         );
+        // Conversation keys are salted hashes of phone numbers: enforced, they need a salt that
+        // nobody else knows.
+        if let Some(section) = &doc.conversation {
+            let enforced = |m: Option<Mode>| m.unwrap_or(doc.mode) == Mode::Enforce;
+            let enforces = enforced(section.mode)
+                || section
+                    .scoring
+                    .as_ref()
+                    .is_some_and(|s| enforced(s.mode.or(doc.content.mode)))
+                || section
+                    .unanswered_budget
+                    .as_ref()
+                    .is_some_and(|b| enforced(b.mode));
+            if let Some(problem) = enforces
+                .then(|| crate::conversation::salt_problem(&doc.log.recipient_hash_salt))
+                .flatten()
+            {
+                push("$.log.recipient_hash_salt".to_owned(), problem);
+            }
+        }
         // The webhook route records inbound messages only where conversations are kept.
         let webhook = webhook.map(|mut w| {
             w.reads_inbound = conversation.is_some();
@@ -807,6 +827,33 @@ mod tests {
     }
 
     #[test]
+    fn enforced_conversations_refuse_an_empty_placeholder_or_public_salt() {
+        let conversation = r#""conversation": {"unanswered_budget": {"max_unanswered": 3}}"#;
+        for salt in [
+            "",
+            "  ",
+            "demo-salt",
+            "Demo-Salt",
+            crate::conversation::SALT_PLACEHOLDER,
+        ] {
+            let patch =
+                format!(r#"{{{conversation}, "log": {{"recipient_hash_salt": "{salt}"}}}}"#);
+            let err = with(&patch).unwrap_err();
+            assert_eq!(paths(err), ["$.log.recipient_hash_salt"], "{salt:?}");
+        }
+        let own = format!(r#"{{{conversation}, "log": {{"recipient_hash_salt": "x7-our-own"}}}}"#);
+        assert!(with(&own).is_ok());
+        // In audit mode, every conversation rule audited, or without conversations: loaded.
+        let audit = format!(r#"{{"mode": "audit", {conversation}}}"#);
+        assert!(with(&audit).is_ok());
+        assert!(with(r#"{"log": {"recipient_hash_salt": "demo-salt"}}"#).is_ok());
+        // Scoring takes the content rule's mode when it has none: enforced there, refused.
+        let scoring = r#""conversation": {"scoring": {}}, "content": {"mode": "enforce"}"#;
+        let err = with(&format!(r#"{{"mode": "audit", {scoring}}}"#)).unwrap_err();
+        assert_eq!(paths(err), ["$.log.recipient_hash_salt"]);
+    }
+
+    #[test]
     fn only_a_general_assistant_origin_hands_off() {
         let err = with(
             r#"{"origins": [{"id":"bot","identities":[{"exact":"x"}],"role":"customer_service","action":"handoff"}],
@@ -834,7 +881,12 @@ mod tests {
                 .map(|e| e.unwrap().path()),
         );
         for f in files {
-            let p = Policy::from_json(&std::fs::read(&f).unwrap());
+            // A placeholder salt is the deployment's to replace (and refused until then).
+            let text = std::fs::read_to_string(&f).unwrap().replace(
+                crate::conversation::SALT_PLACEHOLDER,
+                "a-per-deployment-secret-9c2d",
+            );
+            let p = Policy::from_json(text.as_bytes());
             assert!(p.is_ok(), "{}: {}", f.display(), p.unwrap_err());
         }
     }

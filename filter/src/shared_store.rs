@@ -68,6 +68,24 @@ impl SharedStore for MemoryStore {
     }
 }
 
+/// A store read only: every write fails. What a caller that may read the host's shared data
+/// but keeps no state of its own passes.
+pub struct ReadOnly<'a>(pub &'a dyn SharedStore);
+
+impl SharedStore for ReadOnly<'_> {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.0.get(key)
+    }
+
+    fn set(&mut self, _key: &str, _value: &[u8], _cas: Option<u32>) -> Result<(), StoreError> {
+        Err(StoreError::Failed)
+    }
+
+    fn try_get(&self, key: &str) -> Result<Option<(Vec<u8>, u32)>, StoreError> {
+        self.0.try_get(key)
+    }
+}
+
 /// A store with no host behind it: every read and write fails. What a caller that keeps no
 /// state across requests passes; state that fails closed then refuses.
 #[derive(Debug, Default, Clone, Copy)]

@@ -43,6 +43,11 @@ fn policy_with(patch: Value) -> Policy {
         .unwrap(),
     )
     .unwrap();
+    // The example's salt is a placeholder a deployment must replace.
+    wa_egress_guard::cases::merge_patch(
+        &mut doc,
+        &json!({"log": {"recipient_hash_salt": "native-tests-conversation-5b1e"}}),
+    );
     wa_egress_guard::cases::merge_patch(&mut doc, &patch);
     Policy::from_json(doc.to_string().as_bytes()).unwrap()
 }
@@ -104,7 +109,7 @@ fn the_send_that_completes_a_split_answer_is_blocked() {
     // The state keeps the texts sent, never the recipient's number (read as a text here, since
     // it is written with spaces).
     let cp = p.conversation.as_ref().unwrap();
-    let key = conversation::conversation_key(cp, &p.log.recipient_hash_salt, NUMBER, to);
+    let key = conversation::conversation_key(cp, &p.log.recipient_hash_salt, NUMBER, to).unwrap();
     let kept = conversation::read(&store, &key, cp, T0 + 3 * SECOND)
         .unwrap()
         .entry;
@@ -130,6 +135,84 @@ fn the_send_that_completes_a_split_answer_is_blocked() {
     for part in SPLIT_ANSWER {
         assert_eq!(run(&p, &mut store, &text(to, part), T0).decision, "allow");
     }
+}
+
+/// Runs `sends` to one recipient a second apart; returns the decisions.
+fn conversation(p: &Policy, sends: &[String]) -> Vec<Observed> {
+    let mut store = MemoryStore::default();
+    sends
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            run(
+                p,
+                &mut store,
+                &text("34612345678", t),
+                T0 + i as u64 * SECOND,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_split_answer_diluted_by_service_sentences_or_sends_is_still_blocked() {
+    let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
+    // A service sentence after each part (its own line, or after the part's last sentence).
+    let padded = [
+        format!("{}\n{}", SPLIT_ANSWER[0], SERVICE_SENDS[0]),
+        format!("{}\n{}", SPLIT_ANSWER[1], SERVICE_SENDS[1]),
+        format!("{} {}", SPLIT_ANSWER[2], SERVICE_SENDS[2]),
+    ];
+    // The reviewer's case: only the completing part carries one.
+    let last_padded = [
+        SPLIT_ANSWER[0].to_owned(),
+        SPLIT_ANSWER[1].to_owned(),
+        padded[2].clone(),
+    ];
+    // A harmless send between the parts.
+    let between = [
+        SPLIT_ANSWER[0].to_owned(),
+        SERVICE_SENDS[0].to_owned(),
+        SPLIT_ANSWER[1].to_owned(),
+        SPLIT_ANSWER[2].to_owned(),
+    ];
+    for sends in [&padded[..], &last_padded[..], &between[..]] {
+        let got = conversation(&p, sends);
+        let (last, earlier) = got.split_last().unwrap();
+        for (o, t) in earlier.iter().zip(sends) {
+            assert_eq!(o.decision, "allow", "{t}");
+        }
+        assert_eq!(
+            verdict(last),
+            ("block", Some("conversation_classifier")),
+            "{sends:?}"
+        );
+    }
+    // Each padded part alone is allowed.
+    for t in &padded {
+        assert_eq!(
+            conversation(&p, std::slice::from_ref(t))[0].decision,
+            "allow",
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn predecessors_padded_with_long_filler_keep_their_part_of_the_answer() {
+    let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
+    // About 1,600 bytes of service sentences after each of the first two parts.
+    let filler = SERVICE_SENDS.join(" ").repeat(9);
+    assert!(filler.len() > 1600);
+    let sends = [
+        format!("{}\n{filler}", SPLIT_ANSWER[0]),
+        format!("{}\n{filler}", SPLIT_ANSWER[1]),
+        SPLIT_ANSWER[2].to_owned(),
+    ];
+    let got = conversation(&p, &sends);
+    assert_eq!(got[0].decision, "allow");
+    assert_eq!(got[1].decision, "allow");
+    assert_eq!(verdict(&got[2]), ("block", Some("conversation_classifier")));
 }
 
 #[test]
@@ -171,7 +254,7 @@ fn the_budget_blocks_the_send_after_n_unanswered_and_an_inbound_message_resets_i
     assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
     assert_eq!(over.reason.as_deref(), Some("unanswered_budget_exceeded"));
     // A refused send is not counted, and the recipient's other conversations are their own.
-    let key = conversation::conversation_key(cp, salt, NUMBER, to);
+    let key = conversation::conversation_key(cp, salt, NUMBER, to).unwrap();
     assert_eq!(
         conversation::read(&store, &key, cp, T0 + 11)
             .unwrap()
@@ -198,7 +281,7 @@ fn the_budget_blocks_the_send_after_n_unanswered_and_an_inbound_message_resets_i
     // The recipient writes (a verified webhook's message): the count starts again.
     let inbound = conversation::inbound_messages(
         json!({"entry": [{"changes": [{"value": {"metadata": {"phone_number_id": NUMBER},
-            "messages": [{"from": "34612345678", "type": "text"}]}}]}]})
+            "messages": [{"from": "34612345678", "timestamp": (T0 / SECOND).to_string(), "type": "text"}]}}]}]})
         .to_string()
         .as_bytes(),
     );
@@ -212,7 +295,7 @@ fn the_budget_blocks_the_send_after_n_unanswered_and_an_inbound_message_resets_i
         run(&p, &mut store, &text(to, "One more"), T0 + 30).decision,
         "block"
     );
-    // A day after the first unanswered send, the count starts again too.
+    // A day after the last counted send, the count starts again too.
     let next_day = T0 + 21 + 86_401 * SECOND;
     assert_eq!(
         run(&p, &mut store, &text(to, "Hello again"), next_day).decision,
@@ -337,4 +420,176 @@ fn state_that_cannot_be_used_follows_the_failure_mode() {
     let (d, metrics) = decide_with(&closed, &mut MemoryStore::default(), Some(T0));
     assert!(d.starts_with("allow "), "{d}");
     assert!(metrics.is_empty(), "{metrics:?}");
+}
+
+fn provider_send(authority: &str, path: &str, body: Value) -> CaseRequest {
+    CaseRequest {
+        method: "POST".into(),
+        authority: authority.into(),
+        path: path.into(),
+        headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
+        body: Some(body),
+        ..CaseRequest::default()
+    }
+}
+
+/// Provider sends with several recipients, none, or no sender: each one under the conversation
+/// rules follows `on_store_error` (refused by default), since it cannot be counted in one
+/// conversation; the same provider's send to one recipient from a known sender is counted.
+#[test]
+fn sends_that_name_several_recipients_none_or_no_sender_follow_the_failure_mode() {
+    let patch = |on_store_error: &str| {
+        json!({"whatsapp": {"providers": ["infobip", "twilio", "sinch", {"name": "360dialog"},
+                {"name": "bird", "channels": ["*"]}]},
+               "conversation": {"on_store_error": on_store_error,
+                                "unanswered_budget": {"max_unanswered": 10}}})
+    };
+    let text = "Your parcel 88213 is out for delivery today.";
+    let infobip = |to: Vec<&str>| {
+        let destinations: Vec<Value> = to.iter().map(|t| json!({"to": t})).collect();
+        provider_send(
+            "xk9f2.api.infobip.com",
+            "/messages-api/1/messages",
+            json!({"messages": [{"channel": "WHATSAPP", "sender": "441134960000",
+                "destinations": destinations, "content": {"body": {"type": "TEXT", "text": text}}}]}),
+        )
+    };
+    let twilio_v2 = |to: Vec<&str>| {
+        let to: Vec<Value> = to
+            .iter()
+            .map(|t| json!({"channel": "WHATSAPP", "address": format!("whatsapp:{t}")}))
+            .collect();
+        provider_send(
+            "conversations.twilio.com",
+            "/v2/Conversations/conv_8f2a61/Actions",
+            json!({"type": "SEND_MESSAGE", "payload": {"to": to,
+                "from": {"address": "whatsapp:+14155550100"}, "content": {"text": text}}}),
+        )
+    };
+    let bird_batch = |to: Vec<&str>| {
+        let requests: Vec<Value> = to
+            .iter()
+            .map(|t| {
+                json!({"receiver": {"contacts": [{"identifierValue": t}]},
+                            "body": {"type": "text", "text": {"text": text}}})
+            })
+            .collect();
+        provider_send(
+            "api.bird.com",
+            "/workspaces/2b7c91d0/channels/4f1d2c3b/batch/messages",
+            json!({"messageRequests": requests}),
+        )
+    };
+    let sinch_contact = provider_send(
+        "eu.conversation.api.sinch.com",
+        "/v1/projects/7d1c9e2a/messages:send",
+        json!({"app_id": "01HT4K9Q2W7E5R3T8Y6U1I0O9P", "recipient": {"contact_id": "01HT4M2N3B"},
+               "message": {"text_message": {"text": text}}}),
+    );
+    let dialog_without_sender = provider_send(
+        "waba-v2.360dialog.io",
+        "/messages",
+        json!({"messaging_product": "whatsapp", "to": "4915112345678", "type": "text",
+               "text": {"body": text}}),
+    );
+    let two = vec!["+4915112345678", "+4915112345679"];
+    let one = vec!["+4915112345678"];
+    let unkeyed = [
+        ("infobip, two destinations", infobip(two.clone())),
+        ("twilio v2, two recipients", twilio_v2(two.clone())),
+        ("bird, a batch of two", bird_batch(two.clone())),
+        ("sinch, a contact id", sinch_contact),
+        ("360dialog, no sender", dialog_without_sender),
+    ];
+    let closed = policy_with(patch("block"));
+    let open = policy_with(patch("allow"));
+    for (what, req) in &unkeyed {
+        let got = run(&closed, &mut MemoryStore::default(), req, T0);
+        assert_eq!(
+            verdict(&got),
+            ("block", Some("conversation_state")),
+            "{what}"
+        );
+        assert_eq!(
+            got.reason.as_deref(),
+            Some("conversation_state_unavailable")
+        );
+        let got = run(&open, &mut MemoryStore::default(), req, T0);
+        assert_eq!(got.decision, "allow", "{what}");
+    }
+    for (what, req) in [
+        ("infobip", infobip(one.clone())),
+        ("twilio v2", twilio_v2(one.clone())),
+        ("bird", bird_batch(one.clone())),
+    ] {
+        let mut store = MemoryStore::default();
+        assert_eq!(
+            run(&closed, &mut store, &req, T0).decision,
+            "allow",
+            "{what}"
+        );
+        assert_eq!(store.key_count(), 1, "{what}: counted in its conversation");
+    }
+}
+
+#[test]
+fn a_recipient_written_with_00_shares_its_budget_and_an_unreadable_one_is_refused() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    for (i, to) in ["+34612345678", "0034612345678", "+34 612 345 678"]
+        .iter()
+        .enumerate()
+    {
+        let got = run(&p, &mut store, &text(to, SERVICE_SENDS[i]), T0 + i as u64);
+        assert_eq!(got.decision, "allow", "{to}");
+    }
+    let over = run(&p, &mut store, &text("00 34 612 345 678", "Hello?"), T0 + 5);
+    assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
+    // Arabic-Indic or full-width digits are not read as the ASCII number: refused as
+    // unreadable (on_store_error: block), not counted in another conversation.
+    for to in ["+٣٤٦١٢٣٤٥٦٧٩", "３４612345679"] {
+        let got = run(&p, &mut store, &text(to, "Hello?"), T0 + 6);
+        assert_eq!(verdict(&got), ("block", Some("conversation_state")), "{to}");
+    }
+    let open = policy_with(json!({"conversation": {"on_store_error": "allow"}}));
+    let got = run(&open, &mut store, &text("+٣٤٦١٢٣٤٥٦٧٩", "Hello?"), T0 + 7);
+    assert_eq!(got.decision, "allow");
+}
+
+/// A send with its fields in the query string and no body is decided at the headers: it is
+/// counted in its conversation there, as a send with a body is.
+#[test]
+fn a_send_without_a_body_is_counted_in_its_conversation() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    let query_send = |body: &str| CaseRequest {
+        method: "POST".into(),
+        authority: "api.twilio.com".into(),
+        path: format!(
+            "/2010-04-01/Accounts/AC3f2a9c0d8e7b6a5f4e3d2c1b0a9f8e7d/Messages.json?To=whatsapp%3A%2B34612345678&From=whatsapp%3A%2B14155550100&Body={}",
+            body.replace(' ', "+")
+        ),
+        ..CaseRequest::default()
+    };
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let got = run(&p, &mut store, &query_send(t), T0 + i as u64);
+        assert_eq!(got.decision, "allow", "{t}");
+    }
+    assert_eq!(store.key_count(), 1, "counted in one conversation");
+    let over = run(&p, &mut store, &query_send(SERVICE_SENDS[0]), T0 + 5);
+    assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
+}
+
+/// A limitation the reference states: with `limits.on_oversize: allow`, a send over the body
+/// limit is forwarded unread, so the conversation rules never see it and it is not counted.
+#[test]
+fn an_oversized_send_let_through_by_on_oversize_allow_is_not_counted() {
+    let p = policy_with(json!({"limits": {"max_body_bytes": 1024, "on_oversize": "allow"}}));
+    let mut store = MemoryStore::default();
+    let long = SERVICE_SENDS.join(" ").repeat(8);
+    for i in 0..5 {
+        let got = run(&p, &mut store, &text("34612345678", &long), T0 + i);
+        assert_eq!(got.decision, "allow");
+    }
+    assert_eq!(store.key_count(), 0, "never counted");
 }

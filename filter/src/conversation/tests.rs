@@ -67,16 +67,40 @@ fn exempt_templates_are_those_whose_declared_category_is_exempt() {
 #[test]
 fn a_recipient_is_one_conversation_however_its_number_is_written() {
     let p = both();
-    let k = |salt: &str, pnid: &str, to: &str| conversation_key(&p, salt, pnid, to);
+    let k = |salt: &str, pnid: &str, to: &str| conversation_key(&p, salt, pnid, to).unwrap();
     let a = k("s", "106540352242922", "+34 612 345 678");
     assert_eq!(a, k("s", "106540352242922", "34612345678"));
     assert_eq!(a, k("s", "0106540352242922", "34-612-345-678"));
+    assert_eq!(a, k("s", "106540352242922", "0034612345678"));
+    assert_eq!(a, k("s", "106540352242922", "+00 34 (612) 345.678"));
+    // A recipient with a digit or letter outside ASCII is unreadable, never collapsed into
+    // another (Arabic-Indic and full-width digits, a Cyrillic letter).
+    for unreadable in [
+        "+٣٤٦١٢٣٤٥٦٧٨",
+        "34612345678٥",
+        "３４612345678",
+        "34612345678а",
+    ] {
+        assert_eq!(recipient_key(unreadable), None, "{unreadable}");
+        assert_eq!(
+            conversation_key(&p, "s", "1", unreadable),
+            None,
+            "{unreadable}"
+        );
+    }
+    assert_eq!(
+        recipient_key("+34 612\u{200b}345 678").as_deref(),
+        Some("34612345678")
+    );
+    assert_eq!(recipient_key("00").as_deref(), Some("00"));
+    assert_eq!(recipient_key(" + ").as_deref(), None);
     assert_ne!(a.tag, k("s", "106540352242923", "34612345678").tag);
     assert_ne!(a.tag, k("s", "106540352242922", "34612345679").tag);
     assert_ne!(a.tag, k("t", "106540352242922", "34612345678").tag);
     // The key names a slot and a hash, never the number.
-    assert!(a.slot_key.starts_with(KEY_PREFIX));
-    let slot: u32 = a.slot_key.trim_start_matches(KEY_PREFIX).parse().unwrap();
+    let prefix = format!("{KEY_PREFIX}{}/", p.layout);
+    assert!(a.slot_key.starts_with(&prefix), "{}", a.slot_key);
+    let slot: u32 = a.slot_key.trim_start_matches(&prefix).parse().unwrap();
     assert!(slot < 16);
     assert!(!a.slot_key.contains("612"));
 }
@@ -91,6 +115,7 @@ fn a_slot_value_round_trips_and_garbage_reads_as_empty() {
                 last_inbound: T0 - SECOND,
                 unanswered: 2,
                 unanswered_since: T0 - 5,
+                last_counted: T0 - 2,
                 texts: vec![(T0, "héllo".into()), (T0 + 1, "👋 there".into())],
             },
             Entry::new([2; 8]),
@@ -107,7 +132,7 @@ fn a_slot_value_round_trips_and_garbage_reads_as_empty() {
     assert_eq!(Slot::decode(b"{\"json\":1}"), None);
     // A value that is not ours is overwritten, never an error.
     let p = both();
-    let key = conversation_key(&p, "s", "1", "2");
+    let key = conversation_key(&p, "s", "1", "2").unwrap();
     let mut store = MemoryStore::default();
     store.set(&key.slot_key, b"garbage", None).unwrap();
     let snap = read(&store, &key, &p, T0).unwrap();
@@ -124,15 +149,36 @@ fn the_budget_counts_sends_since_the_last_inbound_within_its_window() {
         e.count_send(T0 + i, b);
     }
     assert_eq!(e.unanswered_at(T0 + 10, b), 3);
-    e.record_inbound(T0 + 20);
+    assert!(e.record_inbound(T0 + 20, T0 + 20));
     assert_eq!((e.unanswered_at(T0 + 21, b), e.last_inbound), (0, T0 + 20));
     e.count_send(T0 + 30, b);
     assert_eq!(e.unanswered_at(T0 + 30, b), 1);
-    // An hour after its first send, the count starts again.
+    // An hour after its last send, the count starts again.
     assert_eq!(e.unanswered_at(T0 + 30 + 3600 * SECOND, b), 1);
     assert_eq!(e.unanswered_at(T0 + 31 + 3600 * SECOND, b), 0);
     e.count_send(T0 + 31 + 3600 * SECOND, b);
     assert_eq!(e.unanswered, 1);
+}
+
+/// Sends spread over the window keep the count: it restarts only once the last counted send
+/// is older than the window, so no more than the cap goes out within any window.
+#[test]
+fn the_budget_window_runs_from_the_last_counted_send_not_the_first() {
+    let p = both(); // a cap of 3 in an hour
+    let b = p.budget.as_ref().unwrap();
+    let mut e = Entry::new([0; 8]);
+    let minute = 60 * SECOND;
+    for at in [T0, T0 + 58 * minute, T0 + 59 * minute] {
+        e.count_send(at, b);
+    }
+    // Just past an hour after the first send, but two minutes after the last: still 3.
+    assert_eq!(e.unanswered_at(T0 + 61 * minute, b), 3);
+    assert_eq!(e.unanswered_at(T0 + 119 * minute, b), 3);
+    assert_eq!(e.unanswered_at(T0 + 119 * minute + 1, b), 0);
+}
+
+fn unranked(_: &str) -> f64 {
+    0.0
 }
 
 #[test]
@@ -141,25 +187,27 @@ fn texts_are_bounded_in_count_bytes_and_time() {
     let s = p.scoring.as_ref().unwrap();
     let mut e = Entry::new([0; 8]);
     for i in 0..5 {
-        e.push_text(T0 + i, &format!("part {i}"), s);
+        e.push_text(T0 + i, &format!("part {i}"), s, &unranked);
     }
     assert_eq!(e.recent_texts(T0 + 5, s), ["part 2", "part 3", "part 4"]);
-    // The bytes: the most recent kept; a long text keeps its end, on a character boundary.
+    // The bytes: each text gets a third of 64 (21); a long text of one sentence keeps its end,
+    // on a character boundary, and pushes no predecessor out.
     let long = format!("{}é{}", "a".repeat(40), "b".repeat(40));
-    e.push_text(T0 + 6, &long, s);
+    e.push_text(T0 + 6, &long, s, &unranked);
     let kept = e.recent_texts(T0 + 6, s);
-    assert_eq!(kept.len(), 1);
-    assert!(kept[0].len() <= 64 && long.ends_with(kept[0]), "{kept:?}");
+    assert_eq!(kept.len(), 3);
+    assert_eq!(kept[..2], ["part 3", "part 4"]);
+    assert!(kept[2].len() <= 21 && long.ends_with(kept[2]), "{kept:?}");
     let e2 = {
         let mut e = Entry::new([0; 8]);
-        e.push_text(T0, &"é".repeat(40), s); // 80 bytes, 2 each
+        e.push_text(T0, &"é".repeat(40), s, &unranked); // 80 bytes, 2 each
         e
     };
-    assert_eq!(e2.texts[0].1.len(), 64);
+    assert_eq!(e2.texts[0].1.len(), 20);
     // Older than the window: not joined.
     assert!(e.recent_texts(T0 + 6 + 601 * SECOND, s).is_empty());
-    e.push_text(T0 + 7, "   ", s);
-    assert_eq!(e.texts.len(), 1, "a blank text is not kept");
+    e.push_text(T0 + 7, "   ", s, &unranked);
+    assert_eq!(e.texts.len(), 3, "a blank text is not kept");
 }
 
 #[test]
@@ -167,7 +215,7 @@ fn an_update_reads_modifies_and_writes_one_conversation() {
     let p = both();
     let b = p.budget.clone().unwrap();
     let mut store = MemoryStore::default();
-    let key = conversation_key(&p, "s", "1", "34600000001");
+    let key = conversation_key(&p, "s", "1", "34600000001").unwrap();
     for i in 0..3 {
         let done = update(&mut store, &key, &p, T0 + i, &mut |e| {
             e.count_send(T0 + i, &b)
@@ -179,7 +227,7 @@ fn an_update_reads_modifies_and_writes_one_conversation() {
     assert_eq!(snap.entry.unanswered, 3);
     assert_eq!(snap.entry.updated, T0 + 2);
     // Another conversation in the same store is its own.
-    let other = conversation_key(&p, "s", "1", "34600000002");
+    let other = conversation_key(&p, "s", "1", "34600000002").unwrap();
     assert_eq!(read(&store, &other, &p, T0).unwrap().entry.unanswered, 0);
 }
 
@@ -212,11 +260,11 @@ fn same_slot_keys(p: &ConversationPolicy, n: usize) -> (ConversationKey, Convers
 }
 
 fn same_slot(p: &ConversationPolicy, n: usize) -> Vec<ConversationKey> {
-    let first = conversation_key(p, "s", "1", "34600000000");
+    let first = conversation_key(p, "s", "1", "34600000000").unwrap();
     let mut keys = vec![first.clone()];
     let mut i = 1;
     while keys.len() < n {
-        let k = conversation_key(p, "s", "1", &format!("346{i:08}"));
+        let k = conversation_key(p, "s", "1", &format!("346{i:08}")).unwrap();
         if k.slot_key == first.slot_key {
             keys.push(k);
         }
@@ -287,7 +335,7 @@ impl SharedStore for RacingStore {
 fn a_write_that_meets_another_workers_change_is_retried_from_a_fresh_read() {
     let p = both();
     let b = p.budget.clone().unwrap();
-    let key = conversation_key(&p, "s", "1", "34600000001");
+    let key = conversation_key(&p, "s", "1", "34600000001").unwrap();
     // The slot exists (a first write of a slot is guarded by a read just before it, see
     // `a_first_write_to_a_new_slot_loses_to_a_concurrent_first_write`).
     let mut inner = MemoryStore::default();
@@ -319,7 +367,7 @@ fn a_write_that_meets_another_workers_change_is_retried_from_a_fresh_read() {
 #[test]
 fn a_store_that_fails_is_a_failure_never_an_empty_conversation() {
     let p = both();
-    let key = conversation_key(&p, "s", "1", "2");
+    let key = conversation_key(&p, "s", "1", "2").unwrap();
     assert_eq!(
         read(&NoStore, &key, &p, T0).unwrap_err(),
         StoreError::Failed
@@ -331,7 +379,7 @@ fn a_store_that_fails_is_a_failure_never_an_empty_conversation() {
 #[test]
 fn a_first_write_to_a_new_slot_loses_to_a_concurrent_first_write() {
     let p = both();
-    let key = conversation_key(&p, "s", "1", "2");
+    let key = conversation_key(&p, "s", "1", "2").unwrap();
     let mut store = MemoryStore::default();
     let snap = read(&store, &key, &p, T0).unwrap();
     // Another worker creates the slot between this read and this write.
@@ -357,7 +405,7 @@ fn a_million_recipients_keep_the_state_within_its_stated_bound() {
     let b = p.budget.clone().unwrap();
     let s = p.scoring.clone().unwrap();
     let bound = p.max_bytes();
-    assert_eq!(p.max_value_bytes(), 2 + 8 * (37 + 2 * 10 + 48));
+    assert_eq!(p.max_value_bytes(), 2 + 8 * (45 + 2 * 10 + 48));
     let mut store = MemoryStore::default();
     for i in 0..1_000_000u64 {
         let now = T0 + i * 1000;
@@ -366,12 +414,13 @@ fn a_million_recipients_keep_the_state_within_its_stated_bound() {
             "salt",
             "106540352242922",
             &format!("{}", 10_000_000_000 + i),
-        );
+        )
+        .unwrap();
         update(&mut store, &key, &p, now, &mut |e| {
             e.count_send(now, &b);
             // Two texts of 24 bytes: every entry at its largest.
-            e.push_text(now, "Your order ships today. ", &s);
-            e.push_text(now, "Anything else? Write us.", &s);
+            e.push_text(now, "Your order ships today. ", &s, &unranked);
+            e.push_text(now, "Anything else? Write us.", &s, &unranked);
         })
         .unwrap();
     }
@@ -388,7 +437,7 @@ fn inbound_messages_are_read_from_a_delivery_and_statuses_are_not() {
         {"id": "waba", "changes": [
             {"field": "messages", "value": {"messaging_product": "whatsapp",
               "metadata": {"display_phone_number": "15550001", "phone_number_id": "106540352242922"},
-              "messages": [{"from": "34612345678", "id": "wamid.A", "type": "text", "text": {"body": "hi"}},
+              "messages": [{"from": "34612345678", "id": "wamid.A", "timestamp": "1800000000", "type": "text", "text": {"body": "hi"}},
                            {"from": "34612345678", "id": "wamid.B", "type": "text", "text": {"body": "again"}},
                            {"id": "wamid.C"}]}},
             {"field": "messages", "value": {"metadata": {"phone_number_id": "999"},
@@ -402,11 +451,18 @@ fn inbound_messages_are_read_from_a_delivery_and_statuses_are_not() {
         [
             Inbound {
                 phone_number_id: "106540352242922".into(),
-                from: "34612345678".into()
+                from: "34612345678".into(),
+                timestamp: Some(1_800_000_000),
+            },
+            Inbound {
+                phone_number_id: "106540352242922".into(),
+                from: "34612345678".into(),
+                timestamp: None,
             },
             Inbound {
                 phone_number_id: "777".into(),
-                from: "447700900000".into()
+                from: "447700900000".into(),
+                timestamp: None,
             },
         ]
     );
@@ -434,7 +490,7 @@ fn a_recorded_inbound_message_restarts_the_count() {
     let p = both();
     let b = p.budget.clone().unwrap();
     let mut store = MemoryStore::default();
-    let key = conversation_key(&p, "s", "106540352242922", "+34 612 345 678");
+    let key = conversation_key(&p, "s", "106540352242922", "+34 612 345 678").unwrap();
     for i in 0..3 {
         update(&mut store, &key, &p, T0 + i, &mut |e| {
             e.count_send(T0 + i, &b)
@@ -444,6 +500,7 @@ fn a_recorded_inbound_message_restarts_the_count() {
     let inbound = [Inbound {
         phone_number_id: "106540352242922".into(),
         from: "34612345678".into(),
+        timestamp: Some(T0 / SECOND),
     }];
     let report = record_inbound(&mut store, &p, "s", &inbound, T0 + 10);
     assert_eq!((report.recorded, report.failures.len()), (1, 0));
@@ -459,4 +516,159 @@ fn a_recorded_inbound_message_restarts_the_count() {
             (format!("{INBOUND_METRIC}.result.failed"), 1)
         ]
     );
+}
+
+#[test]
+fn a_long_text_keeps_its_ends_and_its_most_telling_sentences_not_its_padding() {
+    // A fragment, padding, a telling sentence, more padding, a closing fragment.
+    let pad = "Thanks for shopping with us at the store today, friend. ";
+    let text = format!(
+        "You earn interest not\n{}The balance grows faster every single year because of compounding. {}and more",
+        pad.repeat(12),
+        pad.repeat(12)
+    );
+    let rank = |t: &str| if t.contains("compounding") { 0.9 } else { 0.1 };
+    let kept = most_telling_part(&text, 160, &rank);
+    assert!(kept.len() <= 160, "{kept}");
+    assert!(kept.starts_with("You earn interest not\n"), "{kept}");
+    assert!(kept.contains("because of compounding."), "{kept}");
+    assert!(kept.ends_with("and more"), "{kept}");
+    // A text within its share is kept as it is.
+    assert_eq!(
+        most_telling_part("Short one.  ", 160, &rank),
+        "Short one.  "
+    );
+    // Three padded texts under one policy: each keeps its own share, none is pushed out.
+    let p = both();
+    let s = p.scoring.as_ref().unwrap();
+    let mut e = Entry::new([0; 8]);
+    for i in 0..3 {
+        e.push_text(
+            T0 + i,
+            &format!("part{i}\n{}", "x y. ".repeat(100)),
+            s,
+            &unranked,
+        );
+    }
+    let kept = e.recent_texts(T0 + 3, s);
+    assert_eq!(kept.len(), 3);
+    for (i, t) in kept.iter().enumerate() {
+        assert!(t.starts_with(&format!("part{i}")), "{t}");
+    }
+}
+
+#[test]
+fn a_replayed_or_stale_inbound_message_restarts_nothing() {
+    let p = both();
+    assert_eq!(p.inbound_max_age_nanos, 300 * SECOND);
+    let b = p.budget.clone().unwrap();
+    let mut store = MemoryStore::default();
+    let key = conversation_key(&p, "s", "1", "34612345678").unwrap();
+    let count = |store: &MemoryStore, now| read(store, &key, &p, now).unwrap().entry.unanswered;
+    let message = |timestamp| Inbound {
+        phone_number_id: "1".into(),
+        from: "34612345678".into(),
+        timestamp,
+    };
+    // The recipient writes at T0 + 10 s, then the bot sends three times.
+    let reply = [message(Some(T0 / SECOND + 10))];
+    let report = record_inbound(&mut store, &p, "s", &reply, T0 + 11 * SECOND);
+    assert_eq!(report.recorded, 1);
+    for i in 0..3 {
+        let now = T0 + (20 + i) * SECOND;
+        update(&mut store, &key, &p, now, &mut |e| e.count_send(now, &b)).unwrap();
+    }
+    // The same signed delivery, replayed after those sends: no reset.
+    let now = T0 + 30 * SECOND;
+    let report = record_inbound(&mut store, &p, "s", &reply, now);
+    assert_eq!((report.recorded, report.replayed), (0, 1));
+    assert_eq!(count(&store, now), 3);
+    assert!(
+        report
+            .metrics()
+            .contains(&(format!("{INBOUND_METRIC}.result.replayed"), 1))
+    );
+    // Older than five minutes, from the future, or without a timestamp: ignored as stale.
+    for stale in [
+        Some(T0 / SECOND + 30 - 301),
+        Some(T0 / SECOND + 30 + 301),
+        None,
+    ] {
+        let report = record_inbound(&mut store, &p, "s", &[message(stale)], now);
+        assert_eq!((report.recorded, report.stale), (0, 1), "{stale:?}");
+        assert_eq!(count(&store, now), 3);
+    }
+    // A new message, written after the last send: the count starts again.
+    let report = record_inbound(&mut store, &p, "s", &[message(Some(T0 / SECOND + 29))], now);
+    assert_eq!(report.recorded, 1);
+    assert_eq!(count(&store, now), 0);
+}
+
+#[test]
+fn a_section_whose_bound_is_too_large_is_refused() {
+    let refused = |json: &str| ConversationPolicy::compile(&section(json)).unwrap_err();
+    // One slot of 64 conversations with 16 KiB of text each: over 64 KiB a value.
+    let big_value = refused(
+        r#"{"slots": 1, "entries_per_slot": 64, "scoring": {"max_texts": 16, "max_text_bytes": 16384}}"#,
+    );
+    assert_eq!(big_value.len(), 1, "{big_value:?}");
+    assert!(big_value[0].1.contains("more than 65536"), "{big_value:?}");
+    // Slots of just under 64 KiB each, 65,536 of them: over 256 MiB in all.
+    let big_state = refused(
+        r#"{"slots": 65536, "entries_per_slot": 3, "scoring": {"max_texts": 16, "max_text_bytes": 16384}}"#,
+    );
+    assert_eq!(big_state.len(), 1, "{big_state:?}");
+    assert!(
+        big_state[0].1.contains("more than 268435456"),
+        "{big_state:?}"
+    );
+    // The largest that fits is loaded and keeps its bounds.
+    let p = policy(
+        r#"{"slots": 4096, "entries_per_slot": 3, "scoring": {"max_texts": 16, "max_text_bytes": 16384}}"#,
+    );
+    assert!(p.max_value_bytes() <= MAX_VALUE_BYTES);
+    assert!(p.max_bytes() <= MAX_STATE_BYTES);
+    // The defaults are far under both.
+    let d = policy(r#"{"scoring": {}, "unanswered_budget": {"max_unanswered": 3}}"#);
+    assert_eq!(d.max_value_bytes(), 2 + 8 * (45 + 4 * 10 + 1536));
+    // The figures of the reference: keys included (`wa-guard/conv/<8 hex>/1023`, 27 bytes).
+    assert_eq!(d.slot_key(1023).len(), 27);
+    assert_eq!(d.max_bytes(), 1024 * (27 + 12_970));
+    assert_eq!(d.max_bytes(), 13_308_928);
+    let budget_only = policy(r#"{"unanswered_budget": {"max_unanswered": 3}}"#);
+    assert_eq!(budget_only.max_bytes(), 1024 * (27 + 2 + 8 * 45));
+    assert_eq!(budget_only.max_bytes(), 398_336);
+}
+
+/// Two `conversation` sections with different layouts on one `vm_id` (two listeners) keep their
+/// slots under different keys, so neither decodes, evicts or overwrites the other's; the same
+/// layout shares them.
+#[test]
+fn sections_laid_out_differently_never_share_a_key() {
+    let a = policy(
+        r#"{"slots": 16, "entries_per_slot": 4, "unanswered_budget": {"max_unanswered": 3}}"#,
+    );
+    let b = policy(
+        r#"{"slots": 16, "entries_per_slot": 2, "unanswered_budget": {"max_unanswered": 3}}"#,
+    );
+    let c = policy(
+        r#"{"slots": 16, "entries_per_slot": 4, "unanswered_budget": {"max_unanswered": 9}}"#,
+    );
+    let texts = policy(
+        r#"{"slots": 16, "entries_per_slot": 4, "scoring": {}, "unanswered_budget": {"max_unanswered": 3}}"#,
+    );
+    assert_eq!(a.layout.len(), 8);
+    assert_ne!(a.layout, b.layout);
+    assert_ne!(a.layout, texts.layout);
+    assert_eq!(a.layout, c.layout, "a budget's cap is no layout");
+    let (ba, bb) = (a.budget.clone().unwrap(), b.budget.clone().unwrap());
+    let mut store = MemoryStore::default();
+    let ka = conversation_key(&a, "s", "1", "34612345678").unwrap();
+    let kb = conversation_key(&b, "s", "1", "34612345678").unwrap();
+    assert_ne!(ka.slot_key, kb.slot_key);
+    update(&mut store, &ka, &a, T0, &mut |e| e.count_send(T0, &ba)).unwrap();
+    update(&mut store, &kb, &b, T0, &mut |e| e.count_send(T0, &bb)).unwrap();
+    update(&mut store, &ka, &a, T0, &mut |e| e.count_send(T0, &ba)).unwrap();
+    assert_eq!(read(&store, &ka, &a, T0).unwrap().entry.unanswered, 2);
+    assert_eq!(read(&store, &kb, &b, T0).unwrap().entry.unanswered, 1);
 }

@@ -56,8 +56,12 @@ impl RequestFlow {
         body: Option<&SendBody<'_>>,
         state: &mut StateAccess<'_>,
     ) -> BodyStep {
-        let Some(send) = applies(policy, head, message) else {
-            return self.conclude_send(policy, head, Some(message), body);
+        let send = match applies(policy, head, message) {
+            Governed::No => return self.conclude_send(policy, head, Some(message), body),
+            Governed::Unkeyed(failure) => {
+                return self.state_failed(policy, head, message, body, failure);
+            }
+            Governed::Send(send) => send,
         };
         let Some(now) = state.now_nanos else {
             return self.state_failed(policy, head, message, body, StateFailure::StoreFailed);
@@ -81,7 +85,8 @@ impl RequestFlow {
             decide::evaluate_conversation(policy, &mut evaluated, &view);
             let step = self.conclude_send(policy, &evaluated, Some(message), body);
             let verdict = self.decision.as_ref().map(|d| d.verdict);
-            let Some(entry) = changed_entry(&send, &snapshot.entry, message, verdict) else {
+            let Some(entry) = changed_entry(policy, &send, &snapshot.entry, message, verdict)
+            else {
                 return step;
             };
             match snapshot.write(state.store, &send.key, entry, send.policy, now) {
@@ -128,23 +133,32 @@ impl RequestFlow {
     }
 }
 
+/// Whether the conversation rules govern a send, and where it lives.
+enum Governed<F> {
+    /// No conversation rule has anything to do with it.
+    No,
+    /// They govern it, but it cannot be keyed to one conversation: it follows
+    /// `on_store_error` (refused by default), as a conversation that cannot be read does.
+    Unkeyed(StateFailure),
+    /// Its place, once the clock is known.
+    Send(F),
+}
+
 /// Whether the conversation rules apply to this send: the policy keeps conversations, and it is
-/// a message (not a mark-as-read) from a known number to a recipient, whose budget or scoring
-/// has something to do. Returns the send's place once the clock is known.
+/// a message (not a mark-as-read) whose budget or scoring has something to do. Such a send must
+/// name its sender (the phone-number id, or the provider's stand-in for it) and exactly one
+/// recipient, or it would escape its conversation's count.
 fn applies<'p>(
     policy: &'p Policy,
     head: &HeadEvaluation,
     message: &MessageView,
-) -> Option<impl FnOnce(u64) -> SendInConversation<'p>> {
-    let cp = policy.conversation.as_ref()?;
+) -> Governed<impl FnOnce(u64) -> SendInConversation<'p>> {
+    let Some(cp) = policy.conversation.as_ref() else {
+        return Governed::No;
+    };
     if head.call.endpoint != whatsapp::Endpoint::Messages || message.message_type == "read" {
-        return None;
+        return Governed::No;
     }
-    let number = head.call.path_id.as_deref()?;
-    let recipient = message
-        .recipient
-        .as_deref()
-        .filter(|r| !r.trim().is_empty())?;
     let counted = cp
         .budget
         .as_ref()
@@ -152,11 +166,31 @@ fn applies<'p>(
     let scored =
         cp.scoring.is_some() && decide::content_scores(policy, head) && !message.texts.is_empty();
     if !counted && !scored {
-        return None;
+        return Governed::No;
     }
-    let key =
-        conversation::conversation_key(cp, &policy.log.recipient_hash_salt, number, recipient);
-    Some(move |now| SendInConversation {
+    if message.multiple_recipients {
+        return Governed::Unkeyed(StateFailure::MultipleRecipients);
+    }
+    let Some(recipient) = message
+        .recipient
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+    else {
+        return Governed::Unkeyed(StateFailure::NoRecipient);
+    };
+    let Some(number) = head
+        .call
+        .path_id
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+    else {
+        return Governed::Unkeyed(StateFailure::NoSender);
+    };
+    let salt = &policy.log.recipient_hash_salt;
+    let Some(key) = conversation::conversation_key(cp, salt, number, recipient) else {
+        return Governed::Unkeyed(StateFailure::UnreadableRecipient);
+    };
+    Governed::Send(move |now| SendInConversation {
         policy: cp,
         key,
         counted,
@@ -186,6 +220,7 @@ fn view<'e>(
 /// reads the policy's message, not this text). `None` when the send is refused: it changes
 /// nothing, since it never reaches the recipient.
 fn changed_entry(
+    policy: &Policy,
     send: &SendInConversation<'_>,
     entry: &conversation::Entry,
     message: &MessageView,
@@ -202,7 +237,10 @@ fn changed_entry(
     if let (Some(s), true) = (send.policy.scoring.as_ref(), send.scored)
         && verdict != Verdict::Handoff
     {
-        entry.push_text(send.now, &kept_text(message), s);
+        let classifier = &policy.content.classifier;
+        entry.push_text(send.now, &kept_text(message), s, &|t| {
+            classifier.score(t).probability
+        });
     }
     Some(entry)
 }

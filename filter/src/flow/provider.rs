@@ -36,10 +36,10 @@ impl RequestFlow {
         &mut self,
         policy: &Policy,
         route: &ProviderRoute,
-        method: &str,
-        path: &NormalizedPath,
+        (method, path): (&str, &NormalizedPath),
         head: &RequestHead,
         attrs: &dyn RequestAttributes,
+        state: &mut StateAccess<'_>,
     ) -> Result<WhatsAppCall, HeadersStep> {
         match providers::classify(route, method, path) {
             ProviderRequest::Graph(call) => Ok(call),
@@ -54,14 +54,9 @@ impl RequestFlow {
                     raw_query: raw_query(&head.path).to_owned(),
                 };
                 if head.end_of_stream {
-                    let mut no_store = crate::shared_store::NoStore;
-                    let mut no_state = StateAccess::new(&mut no_store, None);
-                    return Err(headers_step(self.finish_provider(
-                        policy,
-                        pending,
-                        Some(&[]),
-                        &mut no_state,
-                    )));
+                    // A send without a body (its fields in the query): decided and counted now.
+                    let step = self.finish_provider(policy, pending, Some(&[]), state);
+                    return Err(headers_step(step));
                 }
                 self.state = State::AwaitingProviderBody(Box::new(pending));
                 Err(HeadersStep::InspectBody)

@@ -62,6 +62,10 @@ pub struct ConversationSection {
     /// The mode of the `conversation_state` rule (the failure above); the policy's by default.
     #[serde(default)]
     pub mode: Option<Mode>,
+    /// An inbound message (webhook) whose `timestamp` is further than this from the proxy's
+    /// clock restarts no count: a captured delivery replayed later is ignored.
+    #[serde(default = "default_inbound_max_age")]
+    pub inbound_max_age_seconds: u64,
     /// Each send the content rule scores is scored again joined to the recent sends' texts.
     #[serde(default)]
     pub scoring: Option<ConversationScoringDoc>,
@@ -76,6 +80,10 @@ fn default_conversation_slots() -> u32 {
 
 fn default_entries_per_slot() -> u32 {
     8
+}
+
+fn default_inbound_max_age() -> u64 {
+    300
 }
 
 /// Conversation-level scoring: the texts kept, and for how long.
@@ -114,7 +122,7 @@ fn default_max_text_bytes() -> u32 {
 pub struct UnansweredBudgetDoc {
     /// Sends allowed since the recipient's last inbound message; the next one is refused.
     pub max_unanswered: u32,
-    /// The count covers at most this long: it restarts when its first send is older.
+    /// The count restarts when its last counted send is older than this.
     #[serde(default = "default_budget_window")]
     pub window_seconds: u64,
     /// The categories of the business's templates (a send names its template, not its

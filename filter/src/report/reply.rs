@@ -117,7 +117,7 @@ pub(super) fn explanation(decision: &Decision) -> String {
             " The recipient has not written since the policy's limit of messages was sent to them; send again after they reply."
         }
         Reason::ConversationStateUnavailable => {
-            " The proxy could not read or update the conversation's state, and the policy refuses sends it cannot count."
+            " The proxy could not read or update the conversation's state, or the send names several recipients, none, or no sender (send to one recipient per request), and the policy refuses sends it cannot count."
         }
         _ => " General-purpose AI assistants may not use the WhatsApp Business Platform.",
     };

@@ -31,7 +31,8 @@ fn policy(patch: Value) -> Vec<u8> {
         serde_json::from_slice(&policy_bytes("examples/conversation.json")).unwrap();
     wa_egress_guard::cases::merge_patch(
         &mut doc,
-        &json!({"webhook": {"app_secrets": [SECRET], "app_secret_env": []}}),
+        &json!({"webhook": {"app_secrets": [SECRET], "app_secret_env": []},
+                "log": {"recipient_hash_salt": "host-tests-conversation-3d9c"}}),
     );
     wa_egress_guard::cases::merge_patch(&mut doc, &patch);
     serde_json::to_vec(&doc).unwrap()
@@ -82,10 +83,13 @@ fn refused_by(o: &Outcome, rule: &str) -> bool {
     verdict(o) == ("block".to_owned(), Some(rule.to_owned())) && !o.reached_upstream()
 }
 
-fn delivery(from: &str) -> Vec<u8> {
+/// A delivery of one message from `from`, written now by `filter`'s clock.
+fn delivery(filter: &Filter, from: &str) -> Vec<u8> {
+    let timestamp = (filter.now_nanos() / 1_000_000_000).to_string();
     json!({"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages",
         "value": {"metadata": {"phone_number_id": NUMBER},
-                  "messages": [{"from": from, "type": "text", "text": {"body": "ok"}}]}}]}]})
+                  "messages": [{"from": from, "timestamp": timestamp, "type": "text",
+                                "text": {"body": "ok"}}]}}]}]})
     .to_string()
     .into_bytes()
 }
@@ -122,17 +126,32 @@ fn two_vms_share_one_budget_and_a_webhook_on_either_resets_it() {
         "unanswered_budget"
     ));
     // A forged delivery on B is refused and resets nothing.
-    let forged = deliver(&mut b, &delivery("34612000111"), "a guess");
+    let body = delivery(&b, "34612000111");
+    let forged = deliver(&mut b, &body, "a guess");
     assert_eq!(forged.response.as_ref().map(|r| r.status), Some(401));
     assert!(refused_by(&send(&mut a, to, "Hello?"), "unanswered_budget"));
     // A signed one on B resets what A reads.
-    let signed = deliver(&mut b, &delivery("34612000111"), SECRET);
+    let signed = deliver(&mut b, &body, SECRET);
     assert!(signed.reached_upstream(), "{signed:?}");
     assert_eq!(
         b.metric("wa_guard_conversation_inbound_total.result.recorded"),
         Some(1)
     );
+    // Two seconds later, three sends use the budget up again; the same signed delivery,
+    // replayed, is older than them and resets nothing.
+    for vm in [&mut a, &mut b] {
+        vm.advance_time(std::time::Duration::from_secs(2)).unwrap();
+    }
     assert!(allowed(&send(&mut a, to, "Thanks for writing back.")));
+    assert!(allowed(&send(&mut b, to, "Your refund is on its way.")));
+    assert!(allowed(&send(&mut a, to, "It takes three days.")));
+    let replayed = deliver(&mut b, &body, SECRET);
+    assert!(replayed.reached_upstream(), "{replayed:?}");
+    assert_eq!(
+        b.metric("wa_guard_conversation_inbound_total.result.replayed"),
+        Some(1)
+    );
+    assert!(refused_by(&send(&mut a, to, "Hello?"), "unanswered_budget"));
 }
 
 #[test]
@@ -186,7 +205,8 @@ fn a_send_racing_another_vm_between_read_and_write_is_decided_again() {
     // The count is 3: B's send counted, A's refused one not.
     let mut b = b.lock().unwrap();
     assert!(refused_by(&send(&mut b, to, "Hello?"), "unanswered_budget"));
-    let signed = deliver(&mut b, &delivery("34612000333"), SECRET);
+    let body = delivery(&b, "34612000333");
+    let signed = deliver(&mut b, &body, SECRET);
     assert!(signed.reached_upstream());
     assert!(allowed(&send(&mut a, to, "Back again.")));
 }
@@ -292,4 +312,35 @@ fn the_state_stays_within_its_bound_through_the_module() {
         let (value, _) = a.shared_data(key).unwrap();
         assert!(!String::from_utf8_lossy(&value).contains("3461200"));
     }
+}
+
+/// A send with its fields in the query and no body is decided in the headers callback with the
+/// host's shared data and clock: counted in its conversation, and refused over the budget.
+#[test]
+fn a_send_without_a_body_is_counted_through_the_module() {
+    let mut a = vm(&policy(json!({})), None);
+    let query_send = |filter: &mut Filter, body: &str| {
+        filter
+            .request()
+            .method("POST")
+            .authority("api.twilio.com")
+            .path(&format!(
+                "/2010-04-01/Accounts/AC3f2a9c0d8e7b6a5f4e3d2c1b0a9f8e7d/Messages.json?To=whatsapp%3A%2B34612000444&From=whatsapp%3A%2B14155550100&Body={}",
+                body.replace(' ', "+")
+            ))
+            .send()
+            .unwrap()
+    };
+    for text in [
+        "Your order shipped.",
+        "It arrives on Thursday.",
+        "Track it in the app.",
+    ] {
+        let got = query_send(&mut a, text);
+        assert!(allowed(&got), "{text}: {got:?}");
+    }
+    assert!(refused_by(
+        &query_send(&mut a, "Your order shipped."),
+        "unanswered_budget"
+    ));
 }

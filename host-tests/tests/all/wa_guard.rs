@@ -68,7 +68,12 @@ fn files_in(dir: &str) -> Vec<String> {
 #[test]
 fn validate_passes_the_shipped_policies() {
     let mut files = files_in("policies");
-    files.extend(files_in("policies/examples"));
+    // Its placeholder salt is refused until replaced (the test below).
+    files.extend(
+        files_in("policies/examples")
+            .into_iter()
+            .filter(|f| !f.ends_with("conversation.json")),
+    );
     let args: Vec<&str> = std::iter::once("validate")
         .chain(files.iter().map(String::as_str))
         .collect();
@@ -91,6 +96,30 @@ fn validate_passes_the_shipped_policies() {
         text.contains("policies/policy.schema.json: skipped"),
         "{text}"
     );
+}
+
+/// The conversation example carries a placeholder salt: refused as shipped (enforced
+/// conversations need a per-deployment secret), valid once a deployment sets its own.
+#[test]
+fn validate_refuses_the_conversation_example_until_its_salt_is_set() {
+    let example = "policies/examples/conversation.json";
+    let out = wa_guard(&["validate", example]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("$.log.recipient_hash_salt"),
+        "{}",
+        stdout(&out)
+    );
+    let text = std::fs::read_to_string(workspace_root().join(example))
+        .unwrap()
+        .replace(
+            wa_egress_guard::conversation::SALT_PLACEHOLDER,
+            "a-deployment-secret-41f0",
+        );
+    let path = scratch("conversation-with-salt.json");
+    std::fs::write(&path, text).unwrap();
+    let out = wa_guard(&["validate", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stdout(&out));
 }
 
 /// A policy with three mistakes: each is printed with its JSON path and its place in the file.

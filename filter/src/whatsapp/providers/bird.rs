@@ -111,6 +111,7 @@ pub fn read(
         return Err(BodyProblem::InvalidJson);
     }
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let mut multiple_recipients = false;
     let (message_type, sender, recipient) = match api(&segs) {
         Api::WhatsApp => (
             platform_type(&value),
@@ -131,6 +132,15 @@ pub fn read(
                 .pointer("/receiver/contacts/0/identifierValue")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
+            // A batch's requests, or one request's contacts, can name several recipients.
+            let requests = value.get("messageRequests").and_then(Value::as_array);
+            let contacts = |r: &Value| {
+                r.pointer("/receiver/contacts")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)
+            };
+            multiple_recipients = requests.is_some_and(|r| r.len() > 1)
+                || requests.map_or_else(|| contacts(&value), |r| r.iter().map(contacts).sum()) > 1;
             (channels_type(first), sender, recipient)
         }
         Api::Legacy => {
@@ -150,6 +160,7 @@ pub fn read(
     let mut view = MessageView {
         message_type,
         recipient,
+        multiple_recipients,
         // The legacy API's `hsm` names Meta's template; the newer APIs name Bird's own ids.
         template_name: value
             .pointer("/content/hsm/templateName")

@@ -86,6 +86,7 @@ pub(super) fn view(
     let mut view = MessageView {
         message_type: message_type.into(),
         recipient,
+        multiple_recipients: false,
         template_name: None,
         template_category: None,
         texts: Vec::new(),

@@ -72,13 +72,20 @@ pub fn read(segments: &[String], body: &[u8]) -> Result<ProviderSend, BodyProble
     if senders.len() > 1 {
         return Err(BodyProblem::InvalidJson);
     }
-    let recipients = messages(&value)
-        .filter_map(|m| m.get("to").or(m.pointer("/destinations/0/to")))
-        .find_map(Value::as_str)
-        .map(str::to_owned);
+    // Every recipient of every message: `to`, or each of `destinations[].to`.
+    let recipients = distinct(messages(&value).flat_map(|m| {
+        let destinations = m.get("destinations").and_then(Value::as_array);
+        m.get("to").into_iter().chain(
+            destinations
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.get("to")),
+        )
+    }));
     let mut view = MessageView {
         message_type,
-        recipient: recipients,
+        multiple_recipients: recipients.len() > 1,
+        recipient: recipients.into_iter().next(),
         template_name: template_name(&value),
         template_category: None,
         texts: Vec::new(),

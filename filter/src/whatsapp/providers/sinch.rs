@@ -129,6 +129,7 @@ pub fn read(body: &[u8]) -> Result<ProviderSend, BodyProblem> {
             .and_then(|i| i.get("identity"))
             .and_then(Value::as_str)
             .map(str::to_owned),
+        multiple_recipients: false,
         template_name,
         template_category: None,
         texts: Vec::new(),

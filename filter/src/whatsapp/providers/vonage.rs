@@ -84,6 +84,7 @@ pub fn read(body: &[u8]) -> Result<ProviderSend, BodyProblem> {
     let mut view = MessageView {
         message_type,
         recipient: address(o.get("to")),
+        multiple_recipients: false,
         template_name,
         template_category: None,
         texts: Vec::new(),

@@ -111,10 +111,9 @@ pub fn read_action(body: &[u8]) -> Result<ProviderSend, BodyProblem> {
         .map(|a| number(strip_channel(&a).unwrap_or(&a)))
         .filter(|s| !s.is_empty());
     let recipient = address(first).map(|a| number(strip_channel(&a).unwrap_or(&a)));
-    Ok(ProviderSend::WhatsApp(ProviderMessage {
-        view: view(message_type, recipient, texts),
-        sender,
-    }))
+    let mut view = view(message_type, recipient, texts);
+    view.multiple_recipients = whatsapp.len() > 1;
+    Ok(ProviderSend::WhatsApp(ProviderMessage { view, sender }))
 }
 
 /// The entries of a field that is one object (or string) or a list of them.
