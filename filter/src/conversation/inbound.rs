@@ -1,0 +1,166 @@
+//! Inbound messages of a verified webhook delivery: read from Meta's envelope, bounded, and
+//! recorded in their conversations (a message restarts its conversation's count only when it is
+//! fresh and not older than the last counted send).
+
+use super::{
+    ConversationPolicy, Entry, NANOS_PER_SECOND, STATE_METRIC, StateFailure, conversation_key,
+    state_metrics, update,
+};
+use crate::shared_store::SharedStore;
+use serde_json::Value;
+
+/// The counter of inbound messages recorded from verified webhooks.
+pub const INBOUND_METRIC: &str = "wa_guard_conversation_inbound_total";
+
+/// Inbound messages recorded from one delivery at most (Meta batches far fewer); the rest of a
+/// larger delivery is forwarded but not recorded.
+pub const MAX_INBOUND_PER_DELIVERY: usize = 100;
+
+/// An inbound message of a webhook delivery: the business number it was sent to, its sender,
+/// and when it was written (its `timestamp`, seconds since the epoch; `None` when absent or
+/// unreadable, and then it restarts nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub phone_number_id: String,
+    pub from: String,
+    pub timestamp: Option<u64>,
+}
+
+/// The inbound messages of a verified delivery: each `entry[].changes[].value.messages[]` with
+/// a `from`, under that value's `metadata.phone_number_id`. At most
+/// [`MAX_INBOUND_PER_DELIVERY`]; a body that is not such JSON has none. Statuses (`statuses[]`:
+/// delivered, read) are not messages from the recipient and reset nothing.
+pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
+    let Ok(doc) = crate::strict_json::from_slice(body) else {
+        return Vec::new();
+    };
+    let values = array(&doc, "entry")
+        .flat_map(|e| array(e, "changes"))
+        .filter_map(|c| c.get("value"));
+    let mut found = Vec::new();
+    for value in values {
+        let Some(pnid) = value
+            .get("metadata")
+            .and_then(|m| m.get("phone_number_id"))
+            .and_then(Value::as_str)
+            .filter(|p| !p.trim().is_empty())
+        else {
+            continue;
+        };
+        for m in array(value, "messages") {
+            let Some(from) = m.get("from").and_then(Value::as_str) else {
+                continue;
+            };
+            if from.trim().is_empty() || found.len() >= MAX_INBOUND_PER_DELIVERY {
+                continue;
+            }
+            let inbound = Inbound {
+                phone_number_id: pnid.to_owned(),
+                from: from.to_owned(),
+                timestamp: m.get("timestamp").and_then(seconds),
+            };
+            if !found.contains(&inbound) {
+                found.push(inbound);
+            }
+        }
+    }
+    found
+}
+
+/// A webhook `timestamp`: Meta's string of seconds (a number is read too).
+pub(super) fn seconds(v: &Value) -> Option<u64> {
+    match v {
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+pub(super) fn array<'a>(v: &'a Value, name: &str) -> impl Iterator<Item = &'a Value> {
+    v.get(name).and_then(Value::as_array).into_iter().flatten()
+}
+
+/// Records a verified delivery's inbound messages: each one's conversation restarts its count.
+/// A signed delivery can be captured and replayed, so a message restarts a count only when
+/// its `timestamp` is within `inbound_max_age` of `now` (either way: a clock ahead of the
+/// proxy's is no fresher) and not older than the conversation's last counted send; any other
+/// is counted as `stale` or `replayed` and changes nothing. Returns how many were recorded and
+/// the failures met (each counted by the glue).
+pub fn record_inbound(
+    store: &mut dyn SharedStore,
+    policy: &ConversationPolicy,
+    salt: &str,
+    inbound: &[Inbound],
+    now: u64,
+) -> InboundReport {
+    let mut report = InboundReport::default();
+    for m in inbound {
+        let written = m
+            .timestamp
+            .map(|t| t.saturating_mul(NANOS_PER_SECOND))
+            .filter(|w| now.abs_diff(*w) <= policy.inbound_max_age_nanos);
+        let Some(written) = written else {
+            report.stale = report.stale.saturating_add(1);
+            continue;
+        };
+        let Some(key) = conversation_key(policy, salt, &m.phone_number_id, &m.from) else {
+            report.failures.push(StateFailure::UnreadableRecipient);
+            continue;
+        };
+        let mut restarted = false;
+        let change = &mut |e: &mut Entry| restarted = e.record_inbound(now, written);
+        match update(store, &key, policy, now, change) {
+            Ok(done) if !restarted => {
+                report.replayed = report.replayed.saturating_add(1);
+                report.retries = report.retries.saturating_add(done.retries);
+            }
+            Ok(done) => {
+                report.recorded = report.recorded.saturating_add(1);
+                report.evicted = report.evicted.saturating_add(done.evicted);
+                report.retries = report.retries.saturating_add(done.retries);
+            }
+            Err(failure) => report.failures.push(failure),
+        }
+    }
+    report
+}
+
+/// What recording a delivery's inbound messages did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboundReport {
+    pub recorded: usize,
+    /// Messages with no `timestamp`, or one further than `inbound_max_age` from the clock.
+    pub stale: usize,
+    /// Messages older than their conversation's last counted send.
+    pub replayed: usize,
+    pub evicted: usize,
+    pub retries: usize,
+    pub failures: Vec<StateFailure>,
+}
+
+impl InboundReport {
+    /// The counters to add: `(metric name, amount)`.
+    pub fn metrics(&self) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
+        if self.recorded > 0 {
+            out.push((
+                format!("{INBOUND_METRIC}.result.recorded"),
+                n(self.recorded),
+            ));
+        }
+        for (result, count) in [("stale", self.stale), ("replayed", self.replayed)] {
+            if count > 0 {
+                out.push((format!("{INBOUND_METRIC}.result.{result}"), n(count)));
+            }
+        }
+        out.extend(state_metrics(self.evicted, self.retries));
+        for f in &self.failures {
+            out.push((format!("{STATE_METRIC}.result.{}", f.as_str()), 1));
+            out.push((format!("{INBOUND_METRIC}.result.failed"), 1));
+        }
+        out
+    }
+}
