@@ -1,11 +1,12 @@
 //! A conversation over the shared store, request after request, as Envoy's workers share one
-//! VM's shared data: text and template sends to a few recipients (spelled in several ways),
+//! VM's shared data: text and template sends to a few recipients (spelled in several ways) from
+//! no workload, the example's hand-off origin (its sends are rewritten) or another,
 //! webhook deliveries read for their inbound messages (well formed with arbitrary text, or
 //! arbitrary bytes), the clock moving on, and arbitrary bytes written into a slot between
 //! requests (a corrupt or foreign value in the host's store). Two slots of two entries, so
 //! that recipients share, evict and overwrite each other's slots. Every send must end in an
-//! outcome, and the store never holds more than the policy's bound besides what the input
-//! wrote into it itself.
+//! outcome, a hand-off forwards a valid message, and the store never holds more than the
+//! policy's bound besides what the input wrote into it itself.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -27,6 +28,13 @@ const RECIPIENTS: &[&str] = &[
     "",
 ];
 const TEMPLATES: &[&str] = &["login_code", "order_update", "unknown_template"];
+/// The caller's workload: none, the example's hand-off origin (its sends are rewritten), or
+/// another.
+const PEERS: &[&str] = &[
+    "",
+    "spiffe://cluster.local/ns/concierge/sa/bot",
+    "spiffe://cluster.local/ns/shop/sa/support",
+];
 const SECOND: u64 = 1_000_000_000;
 const START: u64 = 1_799_913_600 * SECOND;
 
@@ -53,10 +61,20 @@ fn policy() -> &'static Policy {
     })
 }
 
-fn send(to: &str, message: Value) -> CaseRequest {
+fn send(to: &str, peer: &str, message: Value) -> CaseRequest {
     let mut body = json!({"messaging_product": "whatsapp", "to": to});
     merge_patch(&mut body, &message);
+    let properties = if peer.is_empty() {
+        Default::default()
+    } else {
+        [(
+            "connection.uri_san_peer_certificate".to_owned(),
+            peer.to_owned(),
+        )]
+        .into()
+    };
     CaseRequest {
+        properties,
         method: "POST".into(),
         authority: "graph.facebook.com".into(),
         path: format!("/v21.0/{NUMBER}/messages"),
@@ -108,15 +126,26 @@ fuzz_target!(|data: &[u8]| {
         let text = String::from_utf8_lossy(piece);
         match kind % 6 {
             0 | 1 => {
-                let request = send(to, json!({"type": "text", "text": {"body": text}}));
-                if let Err(e) = run_native_at(policy, &request, &[], &mut store, now) {
-                    panic!("a send must always produce an outcome: {e}");
+                let peer = PEERS[usize::from(kind >> 3) % PEERS.len()];
+                let request = send(to, peer, json!({"type": "text", "text": {"body": text}}));
+                match run_native_at(policy, &request, &[], &mut store, now) {
+                    Ok(observed) if observed.decision == "handoff" => {
+                        // The rewrite replaces the send: what reaches Meta is a valid message.
+                        let forwarded = observed.forwarded_body.unwrap_or_default();
+                        let Ok(message) = serde_json::from_slice::<Value>(&forwarded) else {
+                            panic!("a hand-off forwarded a body that is not JSON");
+                        };
+                        assert_eq!(message["messaging_product"], "whatsapp");
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("a send must always produce an outcome: {e}"),
                 }
             }
             2 => {
                 let name = TEMPLATES[usize::from(kind >> 4) % TEMPLATES.len()];
                 let request = send(
                     to,
+                    PEERS[usize::from(kind >> 3) % PEERS.len()],
                     json!({"type": "template", "template": {"name": name, "language": {"code": "en"}}}),
                 );
                 if let Err(e) = run_native_at(policy, &request, &[], &mut store, now) {
