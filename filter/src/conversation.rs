@@ -5,6 +5,8 @@
 //! [`Entry`] holds the time of the recipient's last inbound message, the sends since then (the
 //! unanswered count, for the `unanswered_budget` rule), and the recent sends' texts (for
 //! conversation-level scoring). Neither the number nor the recipient is ever stored or logged.
+//! A provider send's phone-number id is its sender id, or the Graph id the policy maps that
+//! sender id to ([`SenderIds`]), which is the one Meta's webhooks name.
 //!
 //! Memory is bounded whatever the number of recipients. Envoy's shared data never deletes a
 //! key, so the bound comes from the key space and the value size: a conversation lives in one
@@ -575,6 +577,7 @@ pub fn state_metrics(evicted: usize, retries: usize) -> Vec<(String, u64)> {
 mod inbound;
 mod policy;
 pub mod scoring;
+mod sender_ids;
 
 pub use inbound::{
     INBOUND_METRIC, Inbound, InboundReport, MAX_INBOUND_PER_DELIVERY, inbound_messages,
@@ -584,6 +587,7 @@ pub use policy::{
     BudgetPolicy, ConversationPolicy, MAX_STATE_BYTES, MAX_VALUE_BYTES, SALT_PLACEHOLDER,
     ScoringPolicy, salt_problem,
 };
+pub use sender_ids::{SenderIds, sender_id};
 
 #[cfg(test)]
 mod tests;

@@ -593,3 +593,186 @@ fn an_oversized_send_let_through_by_on_oversize_allow_is_not_counted() {
     }
     assert_eq!(store.key_count(), 0, "never counted");
 }
+
+/// The business number's Twilio sender ids: its `From` address and a Messaging Service that
+/// sends from it.
+const TWILIO_FROM: &str = "whatsapp:+14155550100";
+const MESSAGING_SERVICE: &str = "MG0123456789abcdef0123456789abcdef";
+
+/// The example policy with both Twilio sender ids mapped to the number's Graph id.
+fn mapped_policy() -> Policy {
+    policy_with(json!({"conversation": {"sender_ids": {
+        TWILIO_FROM: NUMBER, MESSAGING_SERVICE: NUMBER}}}))
+}
+
+/// A Twilio Programmable Messaging WhatsApp send of `body` to `to`, from `sender`: a
+/// `whatsapp:` address goes in `From`, anything else in `MessagingServiceSid`.
+fn twilio(sender: &str, to: &str, body: &str) -> CaseRequest {
+    let field = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b' ' => "+".to_owned(),
+                b if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) => char::from(b).to_string(),
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let from = if sender.starts_with("whatsapp:") {
+        format!("From={}", field(sender))
+    } else {
+        format!("MessagingServiceSid={}", field(sender))
+    };
+    CaseRequest {
+        method: "POST".into(),
+        authority: "api.twilio.com".into(),
+        path: "/2010-04-01/Accounts/AC3f2a9c0d8e7b6a5f4e3d2c1b0a9f8e7d/Messages.json".into(),
+        headers: [(
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        )]
+        .into(),
+        body_text: Some(format!(
+            "To={}&{from}&Body={}",
+            field(&format!("whatsapp:{to}")),
+            field(body)
+        )),
+        ..CaseRequest::default()
+    }
+}
+
+/// A verified delivery's message from `from` to the business number `phone_number_id`, written
+/// at `written` (nanoseconds), as the webhook route records it at `now`.
+fn reply(
+    p: &Policy,
+    store: &mut MemoryStore,
+    phone_number_id: &str,
+    from: &str,
+    written: u64,
+    now: u64,
+) -> conversation::InboundReport {
+    let inbound = conversation::inbound_messages(
+        json!({"entry": [{"changes": [{"value": {"metadata": {"phone_number_id": phone_number_id},
+            "messages": [{"from": from, "timestamp": (written / SECOND).to_string(), "type": "text"}]}}]}]})
+        .to_string()
+        .as_bytes(),
+    );
+    let cp = p.conversation.as_ref().unwrap();
+    conversation::record_inbound(store, cp, &p.log.recipient_hash_salt, &inbound, now)
+}
+
+/// The unanswered count of the conversation between `number` and `to`, as stored.
+fn unanswered(p: &Policy, store: &MemoryStore, number: &str, to: &str, now: u64) -> u32 {
+    let cp = p.conversation.as_ref().unwrap();
+    let key = conversation::conversation_key(cp, &p.log.recipient_hash_salt, number, to).unwrap();
+    conversation::read(store, &key, cp, now)
+        .unwrap()
+        .entry
+        .unanswered
+}
+
+/// Review finding 5 of issue 16: a Twilio send is keyed by its sender id, which no webhook
+/// names. Mapped to the number's Graph id (`sender_ids`), it is kept in that id's conversation,
+/// so the recipient's reply, delivered by Meta under `metadata.phone_number_id`, resets it.
+#[test]
+fn a_mapped_provider_send_is_reset_by_a_reply_to_its_graph_id() {
+    let p = mapped_policy();
+    let mut store = MemoryStore::default();
+    let to = "+34612345678";
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let got = run(&p, &mut store, &twilio(TWILIO_FROM, to, t), T0 + i as u64);
+        assert_eq!(got.decision, "allow", "send {i}");
+    }
+    let over = run(&p, &mut store, &twilio(TWILIO_FROM, to, "One more"), T0 + 5);
+    assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
+    assert_eq!(
+        unanswered(&p, &store, NUMBER, to, T0 + 6),
+        3,
+        "kept under the Graph id"
+    );
+    // The recipient writes to the business number (Meta's `wa_id`, digits).
+    let report = reply(&p, &mut store, NUMBER, "34612345678", T0, T0 + 10);
+    assert_eq!(report.recorded, 1);
+    assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 11), 0);
+    let got = run(
+        &p,
+        &mut store,
+        &twilio(TWILIO_FROM, to, "Thanks, it is on its way."),
+        T0 + 12,
+    );
+    assert_eq!(got.decision, "allow", "the reply restarted the count");
+    // The map's Graph id is compared as rules compare ids: a delivery naming `0106...` is one
+    // to `106...`.
+    let p =
+        policy_with(json!({"conversation": {"sender_ids": {TWILIO_FROM: format!("0{NUMBER}")}}}));
+    let mut store = MemoryStore::default();
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let got = run(&p, &mut store, &twilio(TWILIO_FROM, to, t), T0 + i as u64);
+        assert_eq!(got.decision, "allow", "send {i}");
+    }
+    assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 4), 3);
+    assert_eq!(
+        reply(&p, &mut store, NUMBER, "34612345678", T0, T0 + 10).recorded,
+        1
+    );
+    assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 11), 0);
+}
+
+/// One business number sending under its `From` address and under a Messaging Service: both
+/// mapped to its Graph id, they share one count, so the cap holds across the two.
+#[test]
+fn two_sender_ids_mapped_to_one_number_share_one_count() {
+    let p = mapped_policy();
+    let mut store = MemoryStore::default();
+    let to = "+34612345678";
+    let senders = [TWILIO_FROM, MESSAGING_SERVICE, TWILIO_FROM];
+    for (i, (sender, t)) in senders.iter().zip(SERVICE_SENDS).enumerate() {
+        let got = run(&p, &mut store, &twilio(sender, to, t), T0 + i as u64);
+        assert_eq!(got.decision, "allow", "send {i} from {sender}");
+    }
+    assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 4), 3);
+    assert_eq!(store.key_count(), 1, "one conversation");
+    for sender in [MESSAGING_SERVICE, TWILIO_FROM] {
+        let over = run(&p, &mut store, &twilio(sender, to, "One more"), T0 + 5);
+        assert_eq!(
+            verdict(&over),
+            ("block", Some("unanswered_budget")),
+            "{sender}"
+        );
+    }
+    // A Messaging Service SID is compared in any case, as the Twilio reader passes it on.
+    let upper = MESSAGING_SERVICE.to_ascii_uppercase();
+    let over = run(&p, &mut store, &twilio(&upper, to, "One more"), T0 + 6);
+    assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
+}
+
+/// A sender id the map does not name keeps today's key, its own: its count is apart from the
+/// mapped number's, and a reply to the Graph id leaves it as it was (the documented limit).
+#[test]
+fn an_unmapped_sender_keeps_its_own_count() {
+    let p = mapped_policy();
+    let mut store = MemoryStore::default();
+    let to = "+34612345678";
+    let other = "whatsapp:+14155550199";
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let got = run(&p, &mut store, &twilio(other, to, t), T0 + i as u64);
+        assert_eq!(got.decision, "allow", "send {i}");
+    }
+    assert_eq!(unanswered(&p, &store, "+14155550199", to, T0 + 4), 3);
+    assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 4), 0);
+    // The mapped number's sends are not refused by the unmapped sender's count.
+    let got = run(
+        &p,
+        &mut store,
+        &twilio(TWILIO_FROM, to, SERVICE_SENDS[0]),
+        T0 + 5,
+    );
+    assert_eq!(got.decision, "allow");
+    // A reply to the Graph id resets the mapped conversation only.
+    assert_eq!(
+        reply(&p, &mut store, NUMBER, "34612345678", T0, T0 + 10).recorded,
+        1
+    );
+    let over = run(&p, &mut store, &twilio(other, to, "One more"), T0 + 11);
+    assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
+    assert_eq!(unanswered(&p, &store, "+14155550199", to, T0 + 12), 3);
+}

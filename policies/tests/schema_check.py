@@ -104,6 +104,10 @@ def broken_policies(default):
         ("conversation budget with an unknown template category", patched({"conversation": {"unanswered_budget": {
             "max_unanswered": 3, "exempt_template_categories": ["otp"]}}})),
         ("conversation scoring with an unknown field", patched({"conversation": {"scoring": {"window": 60}}})),
+        ("conversation sender id mapped to a number, not a Graph id", patched({"conversation": {
+            "unanswered_budget": {"max_unanswered": 3}, "sender_ids": {"whatsapp:+14155550100": "+14155550100"}}})),
+        ("conversation sender id that is empty", patched({"conversation": {
+            "unanswered_budget": {"max_unanswered": 3}, "sender_ids": {"": "106540352240000"}}})),
     ]
 
 

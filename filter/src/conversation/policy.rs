@@ -2,7 +2,8 @@
 //! state), the salt a deployment must set, the budget's template exemptions.
 
 use super::{
-    ENTRY_HEADER_BYTES, FORMAT, KEY_PREFIX, NANOS_PER_SECOND, TEXT_HEADER_BYTES, VALUE_HEADER_BYTES,
+    ENTRY_HEADER_BYTES, FORMAT, KEY_PREFIX, NANOS_PER_SECOND, SenderIds, TEXT_HEADER_BYTES,
+    VALUE_HEADER_BYTES,
 };
 use crate::policy::document::{Action, ConversationSection, Mode};
 use sha2::{Digest, Sha256};
@@ -78,6 +79,8 @@ pub struct ConversationPolicy {
     pub inbound_max_age_nanos: u64,
     pub scoring: Option<ScoringPolicy>,
     pub budget: Option<BudgetPolicy>,
+    /// Provider sender ids kept under the business's Graph phone-number id.
+    pub sender_ids: SenderIds,
 }
 
 /// Conversation-level scoring.
@@ -179,6 +182,7 @@ impl ConversationPolicy {
             }
             _ => None,
         };
+        let sender_ids = SenderIds::compile(&doc.sender_ids, &mut problems);
         if scoring.is_none() && budget.is_none() {
             problems.push((
                 "$.conversation".into(),
@@ -197,6 +201,7 @@ impl ConversationPolicy {
             inbound_max_age_nanos: doc.inbound_max_age_seconds.saturating_mul(NANOS_PER_SECOND),
             scoring,
             budget,
+            sender_ids,
         };
         compiled.layout = compiled.layout_fingerprint();
         let value = compiled.max_value_bytes();

@@ -673,3 +673,88 @@ fn sections_laid_out_differently_never_share_a_key() {
     assert_eq!(read(&store, &ka, &a, T0).unwrap().entry.unanswered, 2);
     assert_eq!(read(&store, &kb, &b, T0).unwrap().entry.unanswered, 1);
 }
+
+#[test]
+fn sender_ids_are_compared_as_provider_readers_give_them() {
+    use crate::whatsapp::providers::Provider;
+    let p = policy(
+        r#"{"unanswered_budget": {"max_unanswered": 1},
+            "sender_ids": {"whatsapp:+1 (415) 555-0100": "0106540352240000",
+                           "MG0123abcd": "106540352240000"}}"#,
+    );
+    let graph = "106540352240000";
+    // Twilio's reader gives `From` as `+` and digits; Vonage's as digits; a Messaging Service
+    // SID as written.
+    for sender in ["+14155550100", "14155550100", "MG0123abcd", "mg0123ABCD"] {
+        assert_eq!(
+            p.sender_ids.keyed(Provider::Twilio, sender),
+            graph,
+            "{sender}"
+        );
+    }
+    assert_eq!(p.sender_ids.keyed(Provider::Vonage, "14155550100"), graph);
+    // Unmapped: its own id, as before. A Cloud API send names its Graph id and is never mapped.
+    assert_eq!(
+        p.sender_ids.keyed(Provider::Twilio, "+14155550199"),
+        "+14155550199"
+    );
+    assert_eq!(
+        p.sender_ids.keyed(Provider::CloudApi, "14155550100"),
+        "14155550100"
+    );
+    // So both ids of the number key one conversation, the one its webhooks name.
+    let keyed = |sender: &str| {
+        conversation_key(
+            &p,
+            "s1",
+            p.sender_ids.keyed(Provider::Twilio, sender),
+            "34612345678",
+        )
+    };
+    assert_eq!(keyed("+14155550100"), keyed("MG0123abcd"));
+    assert_eq!(
+        keyed("+14155550100"),
+        conversation_key(&p, "s1", graph, "34612345678")
+    );
+    assert!(policy(r#"{"scoring": {}}"#).sender_ids.is_empty());
+}
+
+#[test]
+fn sender_ids_that_cannot_apply_or_name_no_graph_id_are_refused_with_their_paths() {
+    let err = ConversationPolicy::compile(&section(
+        r#"{"unanswered_budget": {"max_unanswered": 1},
+            "sender_ids": {"": "106", "whatsapp:": "106", "+1 415\t555": "106",
+                           "MG01": "", "MG02": "+106", "MG03": "1O6",
+                           "+1 (415) 555-0100": "107", "whatsapp:+14155550100": "106",
+                           "whatsapp:+14155550111": "0107", "+14155550111": "107"}}"#,
+    ))
+    .unwrap_err();
+    let paths: Vec<&str> = err.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "$.conversation.sender_ids.",
+            "$.conversation.sender_ids.+1 415\t555",
+            "$.conversation.sender_ids.MG01",
+            "$.conversation.sender_ids.MG02",
+            "$.conversation.sender_ids.MG03",
+            "$.conversation.sender_ids.whatsapp:",
+            "$.conversation.sender_ids.whatsapp:+14155550100",
+        ],
+        "{err:?}"
+    );
+    let message = |path: &str| {
+        err.iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, m)| m.as_str())
+            .unwrap()
+    };
+    assert!(message("$.conversation.sender_ids.").contains("empty sender id"));
+    assert!(
+        message("$.conversation.sender_ids.MG03").contains("`1O6` is not a Graph phone-number id")
+    );
+    assert!(
+        message("$.conversation.sender_ids.whatsapp:+14155550100").contains("`+1 (415) 555-0100`"),
+        "{err:?}"
+    );
+}

@@ -146,8 +146,9 @@ enum Governed<F> {
 
 /// Whether the conversation rules apply to this send: the policy keeps conversations, and it is
 /// a message (not a mark-as-read) whose budget or scoring has something to do. Such a send must
-/// name its sender (the phone-number id, or the provider's stand-in for it) and exactly one
-/// recipient, or it would escape its conversation's count.
+/// name its sender (the phone-number id, or the provider's stand-in for it, kept under the Graph
+/// id `sender_ids` maps it to) and exactly one recipient, or it would escape its conversation's
+/// count.
 fn applies<'p>(
     policy: &'p Policy,
     head: &HeadEvaluation,
@@ -186,6 +187,10 @@ fn applies<'p>(
     else {
         return Governed::Unkeyed(StateFailure::NoSender);
     };
+    // A provider's sender id that the policy maps is kept under the business's Graph
+    // phone-number id, the one its webhooks name: the recipient's replies reset its count, and
+    // the number's other sender ids share it.
+    let number = cp.sender_ids.keyed(head.call.provider, number);
     let salt = &policy.log.recipient_hash_salt;
     let Some(key) = conversation::conversation_key(cp, salt, number, recipient) else {
         return Governed::Unkeyed(StateFailure::UnreadableRecipient);

@@ -72,6 +72,11 @@ pub struct ConversationSection {
     /// Sends to a recipient since their last inbound message are counted and capped.
     #[serde(default)]
     pub unanswered_budget: Option<UnansweredBudgetDoc>,
+    /// A provider's sender id (Twilio's `whatsapp:+...` `From` or `MG...` Messaging Service
+    /// SID, a 360dialog entry's `sender`, ...) → the business's Graph phone-number id: a send
+    /// under a mapped id is kept in that id's conversations, where Meta's webhooks reset counts.
+    #[serde(default)]
+    pub sender_ids: std::collections::BTreeMap<String, String>,
 }
 
 fn default_conversation_slots() -> u32 {
