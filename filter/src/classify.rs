@@ -29,6 +29,8 @@ use std::cell::RefCell;
 use terms::*;
 use windows::*;
 
+pub use windows::sentence_spans;
+
 /// A part shorter than this many words is scored only as part of a larger one: a lone short
 /// line says too little.
 pub const MIN_SEGMENT_WORDS: u32 = 8;

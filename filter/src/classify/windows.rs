@@ -5,9 +5,15 @@ use super::*;
 /// The windows of a long paragraph: runs of whole sentences of about [`WINDOW_WORDS`] words,
 /// each starting about half a window after the previous one, as byte ranges.
 pub(super) fn windows(paragraph: &str) -> Vec<std::ops::Range<usize>> {
-    // Sentences, in one pass: they end after `.`, `!`, `?` (and their CJK, Arabic and
-    // Devanagari forms) followed by a blank or the end, and after every line break. A
-    // sentence's words are its blank-separated runs, and each CJK or Thai character.
+    windows_of_sentences(&sentence_spans(paragraph), paragraph.len())
+}
+
+/// The sentences of a text as `(start, end, words)`, in one pass: a sentence ends after `.`,
+/// `!`, `?` (and their CJK, Arabic and Devanagari forms) followed by a blank or the end, and
+/// after every line break. Its words are its blank-separated runs, and each CJK or Thai
+/// character. The spans cover the whole text (blanks included); an empty text is one empty
+/// sentence.
+pub fn sentence_spans(paragraph: &str) -> Vec<(usize, usize, usize)> {
     let mut sentences: Vec<(usize, usize, usize)> = Vec::new();
     let (mut start, mut words, mut in_word) = (0, 0, false);
     let bytes = paragraph.as_bytes();
@@ -76,7 +82,7 @@ pub(super) fn windows(paragraph: &str) -> Vec<std::ops::Range<usize>> {
     if start < paragraph.len() || sentences.is_empty() {
         sentences.push((start, paragraph.len(), words));
     }
-    windows_of_sentences(&sentences, paragraph.len())
+    sentences
 }
 
 /// Groups sentences `(start, end, words)` into windows of about [`WINDOW_WORDS`] words, each

@@ -3,8 +3,8 @@
 //!
 //! The classifier averages over what it reads, so one service sentence after each part of a
 //! split answer, or a harmless send between two parts, dilutes the joined conversation below
-//! the threshold. The conversation is therefore read as **sentences** (its lines, each cut after
-//! `.`, `!`, `?` or `。` followed by a space), and scored several times: whole, as before, then
+//! the threshold. The conversation is therefore read as **sentences** (its lines, each cut where
+//! the classifier cuts its windows' sentences), and scored several times: whole, as before, then
 //! with its 1, 2, 3, 4, 6, 8, 12 and 16 ([`LEFT_OUT`]) least assistant-like full sentences (of at least
 //! [`MIN_SEGMENT_WORDS`] words, each scored alone) left out. The highest probability counts. A
 //! sentence shorter than that is never left out: the fragments a split answer is cut into are
@@ -23,7 +23,7 @@
 //! conversation), then 9 scorings of at most the whole conversation, which
 //! holds at most `max_text_bytes` of earlier texts and [`MAX_SENTENCES`] sentences.
 
-use crate::classify::{Classifier, MIN_SEGMENT_WORDS, Score};
+use crate::classify::{Classifier, MIN_SEGMENT_WORDS, Score, sentence_spans};
 
 /// How many of the least assistant-like full sentences each reduced candidate leaves out.
 pub const LEFT_OUT: [usize; 8] = [1, 2, 3, 4, 6, 8, 12, 16];
@@ -41,16 +41,14 @@ pub struct Sentence<'a> {
 }
 
 /// The sentences of `text`, trimmed and non-empty, in order, with their line numbers counted
-/// from `first_line`. Returns the next free line number too.
+/// from `first_line`: each line cut where the classifier cuts sentences
+/// ([`crate::classify::sentence_spans`]). Returns the next free line number too.
 pub fn sentences(text: &str, first_line: usize, current: bool) -> (Vec<Sentence<'_>>, usize) {
     let mut out = Vec::new();
     let mut line = first_line;
     for l in text.lines() {
-        let mut rest = l;
-        while !rest.is_empty() {
-            let cut = sentence_end(rest).unwrap_or(rest.len());
-            let (head, tail) = rest.split_at_checked(cut).unwrap_or((rest, ""));
-            let head = head.trim();
+        for (start, end, _) in sentence_spans(l) {
+            let head = l.get(start..end).unwrap_or_default().trim();
             if !head.is_empty() {
                 out.push(Sentence {
                     text: head,
@@ -58,25 +56,10 @@ pub fn sentences(text: &str, first_line: usize, current: bool) -> (Vec<Sentence<
                     current,
                 });
             }
-            rest = tail;
         }
         line = line.saturating_add(1);
     }
     (out, line)
-}
-
-/// Where the first sentence of `line` ends: after its first `.`, `!`, `?` or `。` that is
-/// followed by whitespace (or `。`, which needs none).
-fn sentence_end(line: &str) -> Option<usize> {
-    let mut chars = line.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let end = i.saturating_add(c.len_utf8());
-        let next_is_space = chars.peek().is_some_and(|(_, n)| n.is_whitespace());
-        if c == '。' || (matches!(c, '.' | '!' | '?') && next_is_space) {
-            return Some(end);
-        }
-    }
-    None
 }
 
 /// Whether a sentence is long enough to be scored alone (and so to be left out).
