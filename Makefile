@@ -147,6 +147,7 @@ inventory-screenshot: apt-deps venv wasm cli
 lint: rust-deps
 	cargo fmt --all --check
 	python3 envoy/bootstraps.py --check
+	python3 filter/tools/import_cycles.py
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p wa-egress-guard --target wasm32-wasip1 --release -- -D warnings
 	cargo clippy -p wa-egress-guard-component --target wasm32-wasip2 --release -- -D warnings

@@ -20,7 +20,7 @@ pub mod normalize;
 mod terms;
 mod windows;
 
-use crate::policy::document::ContentSection;
+use crate::document::ContentSection;
 use aho_corasick::{AhoCorasick, MatchKind};
 use features::{Kind, Place, Scratch, Shape, Sink};
 use marks::*;
@@ -62,9 +62,7 @@ pub const WINDOW_WORDS: usize = 60;
 /// split, MODEL.md).
 pub const WINDOW_LOGIT_PENALTY: f64 = 0.5;
 
-/// The default probability threshold of a policy, chosen on the project's held-out split so
-/// that false blocks of service messages stay at or below 1% (see MODEL.md).
-pub const DEFAULT_THRESHOLD: f64 = 0.71;
+pub use crate::document::DEFAULT_THRESHOLD;
 
 /// At most this many term groups per policy.
 const MAX_TERM_GROUPS: usize = 64;

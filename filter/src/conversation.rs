@@ -98,7 +98,7 @@ pub fn conversation_key(
     h.update([0]);
     h.update(b"conversation");
     h.update([0]);
-    h.update(crate::policy::canonical_path_id(phone_number_id).as_bytes());
+    h.update(crate::whatsapp::canonical_path_id(phone_number_id).as_bytes());
     h.update([0]);
     h.update(recipient.as_bytes());
     let digest: [u8; 32] = h.finalize().into();

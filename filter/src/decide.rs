@@ -7,11 +7,11 @@
 //! finding: enforced, it makes the decision `handoff` unless an enforced rule blocks (a block
 //! wins over a hand-off, since the hand-off message is still a send).
 
-use crate::body::BodyProblem;
 use crate::classify::Score;
+use crate::document::{Action, Mode, Role, RuleAction};
 use crate::identity::OriginIdentity;
-use crate::policy::document::{Action, Mode, Role, RuleAction};
 use crate::policy::{Origin, Policy};
+use crate::whatsapp::body::BodyProblem;
 use crate::whatsapp::{Endpoint, MessageView, WhatsAppCall};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,19 +5,19 @@
 //! The native test runner and the harness drive exactly the same machine, so what is tested
 //! natively is what runs in Envoy.
 
-use crate::body::{self, BodyProblem};
 use crate::content_encoding::ContentEncoding;
 use crate::decide::{self, Decision, HandoffNote, HeadEvaluation, Verdict};
+use crate::document::Mode;
 use crate::handoff::{self, Unavailable};
 use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
-use crate::policy::document::Mode;
 use crate::report::{self, LocalReply};
 use crate::shared_store::SharedStore;
 use crate::training::parts::{Commit, PartRequest};
 use crate::training::stage::StripError;
 use crate::training::upload::{TrainingOutcome, TrainingVerdict, Upload, UploadStep};
 use crate::whatsapp;
+use crate::whatsapp::body::{self, BodyProblem};
 
 mod conversation;
 mod provider;

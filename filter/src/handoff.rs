@@ -18,7 +18,7 @@
 //! link, could exceed Meta's limits.
 
 use crate::content_encoding::ContentEncoding;
-use crate::policy::document::{HandoffMessageDoc, HandoffSection};
+use crate::document::{HandoffMessageDoc, HandoffSection};
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -260,7 +260,7 @@ pub fn link_request_id<'a>(request_id: &'a str, key: &str) -> Cow<'a, str> {
     if generated {
         return Cow::Borrowed(request_id);
     }
-    let mac = crate::webhook::hmac_sha256(key.as_bytes(), request_id.as_bytes());
+    let mac = crate::digest::hmac_sha256(key.as_bytes(), request_id.as_bytes());
     Cow::Owned(crate::hex::encode(
         mac.iter().take(LINK_HASH_BYTES).copied(),
     ))

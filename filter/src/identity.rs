@@ -3,7 +3,7 @@
 //! The engine never talks to the host directly. It asks a `RequestAttributes` for properties and
 //! headers; the glue implements it with proxy-wasm hostcalls, tests with `StaticAttributes`.
 
-use crate::policy::document::{IdentitySourceDoc, PatternDoc, TrustedPeersDoc};
+use crate::document::{IdentitySourceDoc, PatternDoc, TrustedPeersDoc};
 use regex::Regex;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};

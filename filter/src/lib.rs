@@ -11,13 +11,14 @@
     forbid(unsafe_code)
 )]
 
-pub mod body;
 #[cfg(not(all(target_arch = "wasm32", not(target_env = "p2"))))]
 pub mod cases;
 pub mod classify;
 pub mod content_encoding;
 pub mod conversation;
 pub mod decide;
+pub mod digest;
+pub mod document;
 #[cfg(not(all(target_arch = "wasm32", not(target_env = "p2"))))]
 pub mod engine_api;
 pub mod flow;
@@ -25,11 +26,13 @@ pub mod handoff;
 pub mod header_map;
 pub mod hex;
 pub mod identity;
+pub mod local_reply;
 pub mod media_type;
 pub mod policy;
 pub mod report;
 pub mod shared_store;
 pub mod strict_json;
+pub mod timestamp;
 pub mod training;
 pub mod webhook;
 pub mod whatsapp;

@@ -1,12 +1,14 @@
 //! Load, then compile: the plugin configuration becomes a runnable `Policy`, or a list of every
 //! problem with its JSON path. Regexes are compiled here, once per configuration, never per request.
 
-pub mod document;
-
 use crate::classify::Classifier;
+use crate::digest::short_hash;
+use crate::document::{
+    self, Action, LogSection, Mode, PolicyDocument, Role, RuleAction, ScoredRole,
+};
 use crate::identity::{IdentityPattern, IdentitySource};
 use crate::training::TrainingPolicy;
-use document::{Action, LogSection, Mode, PolicyDocument, Role, RuleAction, ScoredRole};
+use crate::whatsapp::canonical_path_id;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -180,13 +182,7 @@ fn compile_edges(
             );
             continue;
         }
-        let endpoint = match e.reads {
-            document::EdgeReads::Message => Endpoint::Messages,
-            document::EdgeReads::Template => Endpoint::MessageTemplates,
-            document::EdgeReads::Flow => Endpoint::Flows,
-            document::EdgeReads::Media => Endpoint::Media,
-            document::EdgeReads::Object => Endpoint::ObjectUpdate,
-        };
+        let endpoint = Endpoint::from(e.reads);
         edges.push(Edge { name, endpoint });
     }
     edges
@@ -195,10 +191,7 @@ fn compile_edges(
 /// Upper bounds that keep a typo from turning into unbounded memory per request.
 const MAX_BODY_LIMIT: u64 = 16 << 20;
 const MAX_DECOMPRESSED_LIMIT: u64 = 64 << 20;
-/// The lowest `log.allowed_sample_rate`: one allowed line in 10,000. Below it one line would
-/// stand for more decisions than an inventory can weigh sensibly (a line at 1e-300 counts as
-/// 1e300 sends), and `wa-guard inventory` reads a lower `sample` as a forged line.
-pub const MIN_SAMPLE_RATE: f64 = 0.0001;
+pub use crate::document::MIN_SAMPLE_RATE;
 
 impl Policy {
     /// Parses and compiles a policy from the plugin configuration bytes.
@@ -599,44 +592,6 @@ fn handoff_rules(doc: &PolicyDocument) -> Vec<String> {
     let content =
         (doc.content.action == RuleAction::Handoff).then(|| "$.content.action".to_owned());
     origins.chain(numbers).chain(content).collect()
-}
-
-/// The first 12 hex digits of the SHA-256 of `bytes`: the policy's fingerprint (and the
-/// classifier model's version).
-pub fn short_hash(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    crate::hex::encode(Sha256::digest(bytes).into_iter().take(6))
-}
-
-/// A path id as rules compare it: lowercased, and numeric ids as numbers (`0106...` is
-/// `106...`), as Graph reads them. A provider's sender number in E.164 (`+14155550100`) is
-/// compared by its digits (`+1 (415) 555-0100` is `14155550100`).
-pub(crate) fn canonical_path_id(s: &str) -> String {
-    let s = s.trim().to_ascii_lowercase();
-    let s = match s.strip_prefix('+') {
-        Some(number) => {
-            let digits: String = number
-                .chars()
-                .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
-                .collect();
-            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                digits
-            } else {
-                s
-            }
-        }
-        None => s,
-    };
-    if s.len() > 1 && s.bytes().all(|b| b.is_ascii_digit()) {
-        let t = s.trim_start_matches('0');
-        if t.is_empty() {
-            "0".to_owned()
-        } else {
-            t.to_owned()
-        }
-    } else {
-        s
-    }
 }
 
 fn is_rule_id(id: &str) -> bool {

@@ -8,14 +8,12 @@ mod log;
 mod reply;
 
 pub use log::{
-    LineContext, decision_line, log_line, log_sample, recipient_hash, rfc3339_millis, sampled,
-    score_bucket, should_log, training_line, training_log_line,
+    LineContext, decision_line, log_line, log_sample, recipient_hash, sampled, score_bucket,
+    should_log, training_line, training_log_line,
 };
-pub use reply::{LocalReply, blocked_reply, graph_error, training_error};
+pub use reply::{blocked_reply, graph_error, training_error};
 
-pub const DECISION_HEADER: &str = "x-wa-guard-decision";
-pub const RULE_HEADER: &str = "x-wa-guard-rule";
-pub const STRIPPED_HEADER: &str = "x-wa-guard-stripped";
+pub use crate::local_reply::{DECISION_HEADER, LocalReply, RULE_HEADER, STRIPPED_HEADER};
 
 /// The counter every decision increments. Envoy shows it as
 /// `wa_guard_decisions_total{decision,rule,reason,role,provider}` once the bootstrap's `stats_tags`
@@ -43,7 +41,6 @@ pub fn metric_name(decision: &Decision) -> String {
 }
 
 // The classifier's model version is named with it too (`classify/model.rs`).
-pub use crate::policy::short_hash;
 
 /// Response headers of an upload that went through.
 pub fn training_response_headers(t: &TrainingOutcome) -> Vec<(&'static str, String)> {
@@ -91,7 +88,7 @@ pub fn training_metrics(t: &TrainingOutcome) -> Vec<(String, u64)> {
 mod tests {
     use super::*;
     use crate::decide::{HandoffNote, Reason, RoleLabel, Verdict};
-    use crate::policy::document::LogSection;
+    use crate::document::LogSection;
     use crate::whatsapp::Endpoint;
     use crate::whatsapp::providers::Provider;
     use serde_json::Value;
@@ -182,30 +179,6 @@ mod tests {
         d.provider = Provider::Twilio;
         let twilio: Value = serde_json::from_slice(&blocked_reply(&d, "r1").body).unwrap();
         assert_eq!(twilio["details"]["wa_guard_reason"], "handoff_unavailable");
-    }
-
-    #[test]
-    fn timestamps_are_rfc_3339_utc_with_milliseconds() {
-        let s = 1_000_000_000;
-        for (nanos, want) in [
-            (0, "1970-01-01T00:00:00.000Z"),
-            (999_999, "1970-01-01T00:00:00.000Z"),
-            (1_796_615_482 * s + 123_456_789, "2026-12-07T03:51:22.123Z"),
-            (1_767_225_600 * s, "2026-01-01T00:00:00.000Z"),
-            // Leap days: a year divisible by 4, by 400, and 2100 (by 100, not a leap year).
-            (951_782_400 * s, "2000-02-29T00:00:00.000Z"),
-            (1_709_164_800 * s + 1_000_000, "2024-02-29T00:00:00.001Z"),
-            (1_709_251_199 * s + 999_000_000, "2024-02-29T23:59:59.999Z"),
-            (4_107_542_400 * s, "2100-03-01T00:00:00.000Z"),
-            (4_107_542_399 * s, "2100-02-28T23:59:59.000Z"),
-            (1_703_980_800 * s, "2023-12-31T00:00:00.000Z"),
-            // Past 32-bit seconds, and the end of the u64 nanosecond range.
-            (2_147_483_647 * s, "2038-01-19T03:14:07.000Z"),
-            (2_147_483_648 * s, "2038-01-19T03:14:08.000Z"),
-            (u64::MAX, "2554-07-21T23:34:33.709Z"),
-        ] {
-            assert_eq!(rfc3339_millis(nanos), want, "{nanos}");
-        }
     }
 
     #[test]

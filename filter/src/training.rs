@@ -15,8 +15,8 @@ pub mod stage;
 pub mod upload;
 
 use crate::content_encoding::{ContentEncoding, Layer};
+use crate::document::{Action, BodyFormat, EndpointDoc, Mode, PatternDoc, TrainingSection};
 use crate::identity::IdentityPattern;
-use crate::policy::document::{Action, BodyFormat, EndpointDoc, Mode, PatternDoc, TrainingSection};
 use detect::Detectors;
 use gzip::DecodeStage;
 use stage::{

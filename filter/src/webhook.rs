@@ -5,10 +5,11 @@
 //! Pure engine: the policy section, the signature check and the per-request state. The glue
 //! buffers the body, feeds it here, and forwards it unchanged or sends the reply.
 
-use crate::policy::document::{Mode, WebhookSection};
-use crate::report::LocalReply;
+use crate::digest::hmac_sha256;
+use crate::document::{Mode, WebhookSection};
+use crate::local_reply::{DECISION_HEADER, LocalReply, RULE_HEADER};
+use crate::timestamp::rfc3339_millis;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 /// The counter of every delivery checked: `wa_guard_webhooks_total{result}` once the bootstrap's
 /// `stats_tags` extract the label.
@@ -19,33 +20,6 @@ pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
 /// The largest `webhook.max_body_bytes` a policy may set.
 const MAX_BODY_LIMIT: u64 = 16 << 20;
-
-/// SHA-256's block size, which HMAC pads the key to (RFC 2104).
-const BLOCK: usize = 64;
-
-/// HMAC-SHA256 (RFC 2104) over the `sha2` crate the filter already uses: a key longer than a
-/// block is hashed first, then `H((K ^ opad) || H((K ^ ipad) || message))`.
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        let digest = Sha256::digest(key);
-        for (b, k) in block.iter_mut().zip(digest.iter()) {
-            *b = *k;
-        }
-    } else {
-        for (b, k) in block.iter_mut().zip(key.iter()) {
-            *b = *k;
-        }
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(message);
-    let inner = inner.finalize();
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner);
-    outer.finalize().into()
-}
 
 /// What the check of one delivery found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -474,11 +448,8 @@ pub fn refusal(result: WebhookResult) -> LocalReply {
         status,
         headers: vec![
             ("content-type".into(), "application/json".into()),
-            (crate::report::DECISION_HEADER.into(), "block".into()),
-            (
-                crate::report::RULE_HEADER.into(),
-                "webhook_signature".into(),
-            ),
+            (DECISION_HEADER.into(), "block".into()),
+            (RULE_HEADER.into(), "webhook_signature".into()),
         ],
         body: body.to_string().into_bytes(),
     }
@@ -507,10 +478,7 @@ pub fn log_line(
         "body_bytes": outcome.body_bytes,
     });
     if let (Some(fields), Some(now)) = (line.as_object_mut(), now_nanos) {
-        fields.insert(
-            "ts".to_owned(),
-            Value::String(crate::report::rfc3339_millis(now)),
-        );
+        fields.insert("ts".to_owned(), Value::String(rfc3339_millis(now)));
     }
     line.to_string()
 }

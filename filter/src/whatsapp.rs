@@ -7,6 +7,7 @@
 //! - [`providers`] recognises sends through Business Solution Providers (360dialog, Twilio,
 //!   Vonage, Infobip).
 
+pub mod body;
 pub mod fields;
 pub mod form;
 pub mod media;
@@ -17,6 +18,8 @@ pub use fields::{
     template_category, template_name,
 };
 pub use form::form_to_json;
+
+use crate::document::{DEFAULT_EDGES, EdgeReads};
 
 /// The Cloud API endpoint a request targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +57,18 @@ impl Endpoint {
     }
 }
 
+impl From<EdgeReads> for Endpoint {
+    fn from(reads: EdgeReads) -> Self {
+        match reads {
+            EdgeReads::Message => Self::Messages,
+            EdgeReads::Template => Self::MessageTemplates,
+            EdgeReads::Flow => Self::Flows,
+            EdgeReads::Media => Self::Media,
+            EdgeReads::Object => Self::ObjectUpdate,
+        }
+    }
+}
+
 /// A Graph edge the filter reads: `/{id}/{name}`, read as `endpoint` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edge {
@@ -61,37 +76,13 @@ pub struct Edge {
     pub endpoint: Endpoint,
 }
 
-/// The edges of today's documented Cloud API that deliver text to a recipient.
-pub const DEFAULT_EDGES: &[(&str, Endpoint)] = &[
-    ("messages", Endpoint::Messages),
-    ("marketing_messages", Endpoint::Messages),
-    ("media", Endpoint::Media),
-    ("message_templates", Endpoint::MessageTemplates),
-    ("upsert_message_templates", Endpoint::MessageTemplates),
-    ("flows", Endpoint::Flows),
-    ("assets", Endpoint::Flows),
-    // Text a recipient reads outside a message: the business profile (`about`,
-    // `description`), conversational components (ice-breaker prompts), group descriptions.
-    ("whatsapp_business_profile", Endpoint::Messages),
-    ("conversational_automation", Endpoint::Messages),
-    ("groups", Endpoint::Messages),
-    // Objects whose texts a recipient reads: catalogue products (their name and description
-    // appear in product messages), created one by one or in batches, and the prefilled message
-    // of a QR code or short link, shown in the user's composer.
-    ("products", Endpoint::ObjectUpdate),
-    ("items_batch", Endpoint::ObjectUpdate),
-    ("localized_items_batch", Endpoint::ObjectUpdate),
-    ("batch", Endpoint::ObjectUpdate),
-    ("message_qrdls", Endpoint::ObjectUpdate),
-];
-
 /// The default edges, compiled.
 pub fn default_edges() -> Vec<Edge> {
     DEFAULT_EDGES
         .iter()
-        .map(|(name, endpoint)| Edge {
+        .map(|(name, reads)| Edge {
             name: (*name).to_owned(),
-            endpoint: *endpoint,
+            endpoint: Endpoint::from(*reads),
         })
         .collect()
 }
@@ -329,6 +320,37 @@ pub fn classify_call(method: &str, path: &NormalizedPath, edges: &[Edge]) -> Wha
             rest.first().copied(),
         ),
         None => call(Endpoint::Other, "other", None),
+    }
+}
+
+/// A path id as rules compare it: lowercased, and numeric ids as numbers (`0106...` is
+/// `106...`), as Graph reads them. A provider's sender number in E.164 (`+14155550100`) is
+/// compared by its digits (`+1 (415) 555-0100` is `14155550100`).
+pub fn canonical_path_id(s: &str) -> String {
+    let s = s.trim().to_ascii_lowercase();
+    let s = match s.strip_prefix('+') {
+        Some(number) => {
+            let digits: String = number
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+                .collect();
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                digits
+            } else {
+                s
+            }
+        }
+        None => s,
+    };
+    if s.len() > 1 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let t = s.trim_start_matches('0');
+        if t.is_empty() {
+            "0".to_owned()
+        } else {
+            t.to_owned()
+        }
+    } else {
+        s
     }
 }
 

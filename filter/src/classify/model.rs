@@ -185,7 +185,7 @@ impl Model {
             weights,
             // INVARIANT: bits is in 12..=22 (checked above), so the shift is in 42..=52.
             shift: 64 - bits,
-            version: crate::report::short_hash(bytes),
+            version: crate::digest::short_hash(bytes),
         })
     }
 

@@ -5,7 +5,7 @@ use super::{
     ENTRY_HEADER_BYTES, FORMAT, KEY_PREFIX, NANOS_PER_SECOND, SenderIds, TEXT_HEADER_BYTES,
     VALUE_HEADER_BYTES,
 };
-use crate::policy::document::{Action, ConversationSection, Mode};
+use crate::document::{Action, ConversationSection, Mode};
 use sha2::{Digest, Sha256};
 
 /// What the example policies and manifests hold in `log.recipient_hash_salt` for a deployment
@@ -283,7 +283,7 @@ impl ConversationPolicy {
 
 /// The names of the templates whose declared category is exempt, checking both lists.
 pub(super) fn exempt_templates(
-    doc: &crate::policy::document::UnansweredBudgetDoc,
+    doc: &crate::document::UnansweredBudgetDoc,
     problems: &mut Vec<(String, String)>,
 ) -> Vec<String> {
     let mut exempt = Vec::new();

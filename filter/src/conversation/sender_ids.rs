@@ -6,7 +6,7 @@
 //! id, so without the map a provider send and the recipient's reply never meet, and two ids of
 //! one number count apart. A mapped sender id is keyed by its Graph id instead.
 
-use crate::policy::canonical_path_id;
+use crate::whatsapp::canonical_path_id;
 use crate::whatsapp::providers::Provider;
 use std::collections::BTreeMap;
 

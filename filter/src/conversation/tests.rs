@@ -1,5 +1,5 @@
 use super::*;
-use crate::policy::document::ConversationSection;
+use crate::document::ConversationSection;
 use crate::shared_store::{MemoryStore, NoStore};
 
 const SECOND: u64 = 1_000_000_000;

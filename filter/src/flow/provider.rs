@@ -9,11 +9,11 @@
 use super::{
     BodyStep, HeadersStep, RequestFlow, RequestHead, State, StateAccess, headers_step, raw_query,
 };
-use crate::body;
-use crate::body::BodyProblem;
 use crate::decide;
 use crate::identity::{self, OriginIdentity, RequestAttributes};
 use crate::policy::Policy;
+use crate::whatsapp::body;
+use crate::whatsapp::body::BodyProblem;
 use crate::whatsapp::providers::{self, Provider, ProviderRequest, ProviderRoute, ProviderSend};
 use crate::whatsapp::{Endpoint, NormalizedPath, WhatsAppCall};
 

@@ -3,7 +3,8 @@
 //! raw phone number.
 
 use crate::decide::{Decision, HandoffNote, Verdict};
-use crate::policy::document::LogSection;
+use crate::document::LogSection;
+use crate::timestamp::rfc3339_millis;
 use crate::training::upload::TrainingOutcome;
 use crate::whatsapp::providers::Provider;
 use serde_json::{Value, json};
@@ -214,53 +215,6 @@ pub(super) fn looks_like_phone_number(s: &str) -> bool {
     digits >= 5
         && s.bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'-' | b'.' | b'(' | b')'))
-}
-
-/// An RFC 3339 UTC time with milliseconds (`2026-12-07T03:51:22.123Z`) from nanoseconds since
-/// the Unix epoch.
-pub fn rfc3339_millis(nanos: u64) -> String {
-    let millis = nanos / 1_000_000;
-    let secs = millis / 1000;
-    let (year, month, day) = civil_date(secs / 86_400);
-    let of_day = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60,
-        millis % 1000
-    )
-}
-
-/// The Gregorian (year, month, day) of a day count since 1970-01-01. Every 400 years hold
-/// 146,097 days whatever year they start at, so whole cycles are skipped first and at most
-/// 400 years and 12 months are walked.
-pub(super) fn civil_date(days: u64) -> (u64, u64, u64) {
-    const CYCLE_DAYS: u64 = 146_097;
-    let mut year = 1970 + 400 * (days / CYCLE_DAYS);
-    let mut left = days % CYCLE_DAYS;
-    loop {
-        let length = if is_leap_year(year) { 366 } else { 365 };
-        if left < length {
-            break;
-        }
-        left -= length;
-        year += 1;
-    }
-    let february = if is_leap_year(year) { 29 } else { 28 };
-    let mut month = 1;
-    for length in [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] {
-        if left < length {
-            break;
-        }
-        left -= length;
-        month += 1;
-    }
-    (year, month, left + 1)
-}
-
-pub(super) fn is_leap_year(year: u64) -> bool {
-    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 /// A salted SHA-256 of the recipient, truncated to 16 hex digits: joinable across log lines,

@@ -1,18 +1,10 @@
 //! The local replies of a refusal: the Graph-shaped 403 (or the provider's own error shape) for a
 //! send, and the OpenAI-style 403 for a training upload.
 
-use super::{DECISION_HEADER, RULE_HEADER};
 use crate::decide::{Decision, HandoffNote, Reason};
+use crate::local_reply::{DECISION_HEADER, LocalReply, RULE_HEADER};
 use crate::whatsapp::providers::Provider;
 use serde_json::json;
-
-/// A reply the filter sends instead of forwarding the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalReply {
-    pub status: u32,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
 
 /// The 403 for a blocked WhatsApp call, shaped like a Graph API error so existing clients surface it.
 pub fn graph_error(decision: &Decision, request_id: &str) -> LocalReply {

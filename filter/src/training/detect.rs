@@ -8,7 +8,7 @@
 //! record without one is only validated (leniently: `serde_json`'s `IgnoredAny`), the others are
 //! parsed into a `Value` and walked.
 
-use crate::policy::document::DetectorsDoc;
+use crate::document::DetectorsDoc;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 use serde::de::IgnoredAny;
@@ -1176,7 +1176,7 @@ mod tests {
     #[test]
     fn dotted_provenance_paths_only_match_where_configured() {
         let doc = DetectorsDoc {
-            provenance: crate::policy::document::ProvenanceDoc {
+            provenance: crate::document::ProvenanceDoc {
                 keys: vec!["meta.src".into()],
                 values: vec!["wa".into()],
             },

@@ -263,7 +263,7 @@ fn cut_spans(bytes: &[u8], elements: &[(usize, usize)], drop: &[bool]) -> Vec<(u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::document::DetectorsDoc;
+    use crate::document::DetectorsDoc;
 
     fn strip(doc: &str) -> (String, StripStats) {
         let d = Detectors::compile(&DetectorsDoc::default()).unwrap();

@@ -2,7 +2,7 @@
 
 #[cfg(test)]
 use super::*;
-use crate::policy::document::TrainingSection;
+use crate::document::TrainingSection;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;

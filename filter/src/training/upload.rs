@@ -6,7 +6,7 @@ use super::parts::{Commit, PartKind, PartRequest};
 use super::stage::{StageContext, StripError, StripStats};
 use super::{Stripper, TrainingPolicy, TrainingRoute};
 use crate::content_encoding::ContentEncoding;
-use crate::policy::document::{Action, BodyFormat};
+use crate::document::{Action, BodyFormat};
 use std::sync::Arc;
 
 /// How many bytes a streamed upload may keep in the host's buffer instead of forwarding them

@@ -1,5 +1,5 @@
 use super::*;
-use crate::policy::document::WebhookSection;
+use crate::document::WebhookSection;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

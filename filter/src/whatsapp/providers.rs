@@ -46,8 +46,8 @@ pub mod vonage;
 pub use error_shape::blocked_body;
 pub use request::{ProviderRequest, classify};
 
-use crate::body::BodyProblem;
-use crate::policy::document::ProviderDoc;
+use crate::document::ProviderDoc;
+use crate::whatsapp::body::BodyProblem;
 
 /// A provider the filter can read sends of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -95,7 +95,7 @@ fn delivery(filter: &Filter, from: &str) -> Vec<u8> {
 }
 
 fn deliver(filter: &mut Filter, body: &[u8], secret: &str) -> Outcome {
-    let mac = wa_egress_guard::webhook::hmac_sha256(secret.as_bytes(), body);
+    let mac = wa_egress_guard::digest::hmac_sha256(secret.as_bytes(), body);
     let signature: String = mac.iter().map(|b| format!("{b:02x}")).collect();
     filter
         .request()

@@ -9,8 +9,8 @@
 //! Every string Infobip does not document as machine data is read.
 
 use super::{ProviderMessage, ProviderSend};
-use crate::body::BodyProblem;
 use crate::whatsapp::MessageView;
+use crate::whatsapp::body::BodyProblem;
 use serde_json::Value;
 
 /// Keys Infobip documents as addresses, ids, URLs, enums or settings: never shown to a recipient.

@@ -12,7 +12,7 @@ pub mod conversations;
 
 use super::form::{Form, view};
 use super::{ProviderMessage, ProviderSend};
-use crate::body::BodyProblem;
+use crate::whatsapp::body::BodyProblem;
 use serde_json::Value;
 
 /// Fields Twilio documents as addresses, ids, URLs, flags or enums: never shown to a recipient.

@@ -8,7 +8,7 @@
 //! Vonage does not document as machine data is read too.
 
 use super::{ProviderMessage, ProviderSend};
-use crate::body::BodyProblem;
+use crate::whatsapp::body::BodyProblem;
 use crate::whatsapp::fields::{known_type, template_name};
 use crate::whatsapp::{MessageView, read_message};
 use serde_json::Value;

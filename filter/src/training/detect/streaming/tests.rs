@@ -2,7 +2,7 @@
 
 use super::super::{Detector, Detectors, RecordVerdict};
 use super::{Outcome, walk};
-use crate::policy::document::{DetectorsDoc, ProvenanceDoc};
+use crate::document::{DetectorsDoc, ProvenanceDoc};
 use regex::Regex;
 
 /// A small deterministic generator (xorshift64*), so failures replay.

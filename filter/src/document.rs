@@ -7,6 +7,15 @@
 
 use serde::Deserialize;
 
+/// The default probability threshold of a policy, chosen on the project's held-out split so
+/// that false blocks of service messages stay at or below 1% (see MODEL.md).
+pub const DEFAULT_THRESHOLD: f64 = 0.71;
+
+/// The lowest `log.allowed_sample_rate`: one allowed line in 10,000. Below it one line would
+/// stand for more decisions than an inventory can weigh sensibly (a line at 1e-300 counts as
+/// 1e300 sends), and `wa-guard inventory` reads a lower `sample` as a forged line.
+pub const MIN_SAMPLE_RATE: f64 = 0.0001;
+
 /// The whole plugin configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -320,20 +329,38 @@ fn default_whatsapp_hosts() -> Vec<String> {
 }
 
 fn default_edges() -> Vec<EdgeDoc> {
-    crate::whatsapp::DEFAULT_EDGES
+    DEFAULT_EDGES
         .iter()
-        .map(|(edge, endpoint)| EdgeDoc {
+        .map(|(edge, reads)| EdgeDoc {
             edge: (*edge).to_owned(),
-            reads: match endpoint {
-                crate::whatsapp::Endpoint::MessageTemplates => EdgeReads::Template,
-                crate::whatsapp::Endpoint::Flows => EdgeReads::Flow,
-                crate::whatsapp::Endpoint::Media => EdgeReads::Media,
-                crate::whatsapp::Endpoint::ObjectUpdate => EdgeReads::Object,
-                _ => EdgeReads::Message,
-            },
+            reads: *reads,
         })
         .collect()
 }
+
+/// The edges of today's documented Cloud API that deliver text to a recipient.
+pub const DEFAULT_EDGES: &[(&str, EdgeReads)] = &[
+    ("messages", EdgeReads::Message),
+    ("marketing_messages", EdgeReads::Message),
+    ("media", EdgeReads::Media),
+    ("message_templates", EdgeReads::Template),
+    ("upsert_message_templates", EdgeReads::Template),
+    ("flows", EdgeReads::Flow),
+    ("assets", EdgeReads::Flow),
+    // Text a recipient reads outside a message: the business profile (`about`,
+    // `description`), conversational components (ice-breaker prompts), group descriptions.
+    ("whatsapp_business_profile", EdgeReads::Message),
+    ("conversational_automation", EdgeReads::Message),
+    ("groups", EdgeReads::Message),
+    // Objects whose texts a recipient reads: catalogue products (their name and description
+    // appear in product messages), created one by one or in batches, and the prefilled message
+    // of a QR code or short link, shown in the user's composer.
+    ("products", EdgeReads::Object),
+    ("items_batch", EdgeReads::Object),
+    ("localized_items_batch", EdgeReads::Object),
+    ("batch", EdgeReads::Object),
+    ("message_qrdls", EdgeReads::Object),
+];
 
 /// A Graph edge the filter reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -491,7 +518,7 @@ fn default_true() -> bool {
 
 /// The default probability threshold, chosen on the project's held-out split (see MODEL.md).
 pub(crate) fn default_threshold() -> f64 {
-    crate::classify::DEFAULT_THRESHOLD
+    DEFAULT_THRESHOLD
 }
 
 fn default_scored_roles() -> Vec<ScoredRole> {
@@ -575,7 +602,7 @@ fn sample_rate_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::
     value.as_f64().ok_or_else(|| {
         serde::de::Error::custom(format!(
             "must be a number from {} (one line in 10,000) to 1, got `{value}`",
-            crate::policy::MIN_SAMPLE_RATE
+            MIN_SAMPLE_RATE
         ))
     })
 }
