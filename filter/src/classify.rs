@@ -13,10 +13,12 @@
 //! A policy can add its own weighted terms (brand and product names as service signals). Every
 //! score names its top contributing features, never the text.
 
+mod explain;
 pub mod features;
 mod marks;
 pub mod model;
 pub mod normalize;
+mod part;
 mod terms;
 mod windows;
 
@@ -29,6 +31,7 @@ use std::cell::RefCell;
 use terms::*;
 use windows::*;
 
+use part::Part;
 pub use windows::sentence_spans;
 
 /// A part shorter than this many words is scored only as part of a larger one: a lone short
@@ -107,83 +110,6 @@ pub struct Score {
 impl Score {
     pub fn signal_ids(&self) -> Vec<String> {
         self.signals.clone()
-    }
-}
-
-/// The running sum of one part.
-#[derive(Debug, Clone, Copy, Default)]
-struct Part {
-    /// Σ of quantised weights over the hashed feature occurrences.
-    q: i64,
-    /// Hashed feature occurrences.
-    n: u32,
-    words: u32,
-    shape: Shape,
-    /// Term groups present, as bits.
-    terms: u64,
-}
-
-impl Part {
-    fn merge(&mut self, o: &Part) {
-        self.q += o.q;
-        self.n += o.n;
-        self.words += o.words;
-        self.shape.merge(&o.shape);
-        self.terms |= o.terms;
-    }
-}
-
-/// Sums a paragraph's features, and marks where each token's and word's features start, so
-/// that a window of the paragraph is summed from the same pass (see [`Marks`]).
-struct Summer<'b> {
-    weights: model::Lookup,
-    /// The sums over every feature but the position features, which a window has its own of.
-    q: i64,
-    n: u32,
-    /// The sums over the position features.
-    position_q: i64,
-    position_n: u32,
-    words: u32,
-    /// Receives the marks; `None` when the paragraph is too short for windows.
-    marks: Option<&'b mut Vec<Mark>>,
-}
-
-impl Sink for Summer<'_> {
-    fn feature(&mut self, hash: u64, kind: Kind) {
-        let w = i64::from(self.weights.weight_of(hash));
-        if kind == Kind::Position {
-            self.position_q += w;
-            self.position_n += 1;
-        } else {
-            self.q += w;
-            self.n += 1;
-        }
-        self.words += u32::from(kind == Kind::Word);
-    }
-
-    fn place(&mut self, place: Place) {
-        let Some(marks) = self.marks.as_mut() else {
-            return;
-        };
-        let (at, hash, kind) = match place {
-            Place::Token { at } => (at, 0, MarkKind::Token),
-            Place::Word { at, hash } => (at, hash, MarkKind::Word),
-            Place::Link => {
-                // The link's features follow its token's or word's own.
-                if let Some(last) = marks.last_mut() {
-                    last.link = Some((self.q, self.n));
-                }
-                return;
-            }
-        };
-        marks.push(Mark {
-            at,
-            hash,
-            kind,
-            q: self.q,
-            n: self.n,
-            link: None,
-        });
     }
 }
 
@@ -406,190 +332,9 @@ impl Classifier {
         }
     }
 
-    /// Names the top contributing features of a score's highest-scoring part. Costs about
-    /// another scoring of that part, so the filter asks only for decisions it logs.
-    pub fn explain<S: AsRef<str>>(&self, texts: &[S], score: &mut Score) {
-        let mut scratch = Scratch::default();
-        let mut normalized = String::new();
-        let mut rec = Recorder {
-            model: self.model,
-            seen: std::collections::HashMap::new(),
-            n: 0,
-        };
-        let mut part = Part::default();
-        let mut index = 0;
-        for text in texts {
-            normalized.clear();
-            normalize::normalize_into(text.as_ref(), &mut normalized);
-            for p in features::paragraphs(&normalized) {
-                // In a leaning merge, only the short paragraphs whose own sum leans towards an
-                // assistant, as scoring chose them.
-                let picked = !score.leaning || {
-                    let own = self.part(p, &mut scratch, &mut Vec::new(), false);
-                    own.q > 0 && own.words < MIN_SEGMENT_WORDS
-                };
-                if score.part.contains(&index) && picked {
-                    let text = match &score.window {
-                        Some(w) => p.get(w.clone()).unwrap_or_default(),
-                        None => p,
-                    };
-                    part.shape
-                        .merge(&features::extract(text, &mut scratch, &mut rec));
-                }
-                index += 1;
-            }
-        }
-        part.n = rec.n;
-        part.terms = score.terms;
-        score.signals = self.contributions(&rec.seen, &part);
-    }
-
     /// Scores one text.
     pub fn score(&self, text: &str) -> Score {
         self.score_texts(&[text])
-    }
-
-    /// Scores one paragraph; when it may have more words than a window (`marking`), `marks`
-    /// receives where its tokens' and words' features start.
-    fn part(
-        &self,
-        paragraph: &str,
-        scratch: &mut Scratch,
-        marks: &mut Vec<Mark>,
-        marking: bool,
-    ) -> Part {
-        marks.clear();
-        let mut sum = Summer {
-            weights: self.model.lookup(),
-            q: 0,
-            n: 0,
-            position_q: 0,
-            position_n: 0,
-            words: 0,
-            marks: marking.then_some(marks),
-        };
-        let shape = features::extract(paragraph, scratch, &mut sum);
-        let (q, n) = (sum.q, sum.n);
-        let (position_q, position_n, words) = (sum.position_q, sum.position_n, sum.words);
-        marks.push(Mark {
-            at: paragraph.len(),
-            hash: 0,
-            kind: MarkKind::End,
-            q,
-            n,
-            link: None,
-        });
-        Part {
-            q: q + position_q,
-            n: n + position_n,
-            words,
-            shape,
-            terms: self.term_bits(paragraph),
-        }
-    }
-
-    /// The raw score of a part.
-    fn raw(&self, part: &Part) -> f32 {
-        let m = self.model;
-        let mut score = m.bias;
-        if part.n > 0 {
-            score += m.scale * (part.q as f32) / (part.n as f32).sqrt();
-        }
-        for (i, _) in part.shape.structure().ids() {
-            score += m.structural.get(i).copied().unwrap_or(0.0);
-        }
-        if let Some(t) = &self.terms {
-            for (g, (_, w)) in t.groups.iter().enumerate() {
-                if part.terms & (1 << g) != 0 {
-                    score += *w;
-                }
-            }
-        }
-        score
-    }
-
-    /// The term groups found in normalised text, matched on its words as the features see
-    /// them: look-alike letters, spaced-out words, line and paragraph breaks cannot hide a term.
-    fn term_bits(&self, text: &str) -> u64 {
-        let Some(t) = &self.terms else {
-            return 0;
-        };
-        let mut words = String::new();
-        features::words_joined(text, &mut Scratch::default(), &mut words);
-        let mut bits = 0u64;
-        for m in t.matcher.find_iter(&words) {
-            let before = words.get(..m.start()).and_then(|s| s.chars().next_back());
-            let after = words.get(m.end()..).and_then(|s| s.chars().next());
-            let boundary = |c: Option<char>| c.is_none_or(|c| c == ' ');
-            if boundary(before)
-                && boundary(after)
-                && let Some(g) = t.group_of.get(m.pattern().as_usize())
-            {
-                bits |= 1 << g;
-            }
-        }
-        bits
-    }
-
-    /// The strongest contributions of a part, as `name=+weight`.
-    fn contributions(
-        &self,
-        seen: &std::collections::HashMap<(u32, Kind), u32>,
-        part: &Part,
-    ) -> Vec<String> {
-        let m = self.model;
-        let norm = if part.n > 0 {
-            m.scale / (part.n as f32).sqrt()
-        } else {
-            0.0
-        };
-        // Named n-grams by bucket, the rest in two sums.
-        let mut named: Vec<(u32, Kind, f32)> = Vec::new();
-        let (mut other_words, mut char_ngrams, mut punctuation) = (0.0f32, 0.0f32, 0.0f32);
-        for ((bucket, kind), count) in seen {
-            let w = m.weight(*bucket) as f32 * norm * *count as f32;
-            if m.name(*bucket, *kind).is_some() {
-                named.push((*bucket, *kind, w));
-            } else {
-                match kind {
-                    Kind::CharGram => char_ngrams += w,
-                    Kind::Shape => punctuation += w,
-                    Kind::Word | Kind::Bigram | Kind::Position => other_words += w,
-                }
-            }
-        }
-        let mut out: Vec<(String, f32)> = named
-            .into_iter()
-            .filter_map(|(b, k, w)| {
-                let prefix = match k {
-                    Kind::Word => "w",
-                    Kind::Bigram => "b",
-                    Kind::CharGram => "c",
-                    Kind::Shape => "s",
-                    Kind::Position => "p",
-                };
-                m.name(b, k).map(|n| (format!("{prefix}:{n}"), w))
-            })
-            .collect();
-        out.push(("other_words".to_owned(), other_words));
-        out.push(("char_ngrams".to_owned(), char_ngrams));
-        out.push(("punctuation".to_owned(), punctuation));
-        for (i, id) in part.shape.structure().ids() {
-            out.push((id.to_owned(), m.structural.get(i).copied().unwrap_or(0.0)));
-        }
-        if let Some(t) = &self.terms {
-            for (g, (id, w)) in t.groups.iter().enumerate() {
-                if part.terms & (1 << g) != 0 {
-                    out.push((format!("term:{id}"), *w));
-                }
-            }
-        }
-        out.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-        out.into_iter()
-            .filter(|(_, w)| w.abs() >= 0.005)
-            .take(EXPLAINED)
-            .map(|(n, w)| format!("{n}={w:+.2}"))
-            .collect()
     }
 }
 
@@ -667,5 +412,6 @@ fn field_runs<T>(paragraphs: &[(usize, T)]) -> Vec<std::ops::Range<usize>> {
     }
     runs
 }
+
 #[cfg(test)]
 mod tests;
