@@ -2,6 +2,9 @@
 //! steps, and emits metrics and decision logs. No policy logic lives here.
 
 mod abi;
+mod deliveries;
+mod host;
+mod root;
 
 use crate::flow::{
     BodyStep, HeadersStep, Outcome, RequestFlow, RequestHead, ResponseStep, StateAccess,
@@ -13,8 +16,12 @@ use crate::report::{self, LocalReply};
 use crate::shared_store::{SharedStore, StoreError};
 use crate::webhook::{self, WebhookDelivery, WebhookPolicy, WebhookStep};
 use abi::LogLevel;
+use host::{
+    HostAttributes, HostStore, NodeProperties, clock_for, read_authority, remove_request_headers,
+};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
+use root::{GuardRoot, Metrics};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -42,134 +49,6 @@ pub extern "C" fn _initialize() {
     proxy_wasm::set_root_context(|_| Box::new(GuardRoot::default()));
 }
 
-/// Metric ids by full name, defined on first use and shared by every context of the VM.
-#[derive(Default)]
-struct Metrics {
-    ids: HashMap<String, u32>,
-}
-
-impl Metrics {
-    fn increment(&mut self, name: &str) {
-        self.add(name, 1);
-    }
-
-    fn add(&mut self, name: &str, amount: u64) {
-        let id = match self.ids.get(name) {
-            Some(id) => *id,
-            None => match abi::define_counter(name) {
-                Ok(id) => {
-                    self.ids.insert(name.to_owned(), id);
-                    id
-                }
-                Err(status) => {
-                    abi::log(
-                        LogLevel::Warn,
-                        &format!(
-                            "wa-egress-guard: cannot define metric `{name}` (status {status})"
-                        ),
-                    );
-                    return;
-                }
-            },
-        };
-        let _ = abi::increment(id, i64::try_from(amount).unwrap_or(i64::MAX));
-    }
-}
-
-#[derive(Default)]
-struct GuardRoot {
-    policy: Option<Rc<Policy>>,
-    metrics: Rc<RefCell<Metrics>>,
-    node: Rc<RefCell<NodeProperties>>,
-}
-
-impl Context for GuardRoot {}
-
-impl RootContext for GuardRoot {
-    fn on_configure(&mut self, size: usize) -> bool {
-        let bytes = match abi::buffer(abi::BUFFER_PLUGIN_CONFIGURATION, 0, size) {
-            Ok(Some(b)) => b,
-            Ok(None) => Vec::new(),
-            Err(status) => {
-                abi::log(
-                    LogLevel::Error,
-                    &format!(
-                        "wa-egress-guard: cannot read the plugin configuration (status {status})"
-                    ),
-                );
-                return false;
-            }
-        };
-        match Policy::from_json(&bytes) {
-            Ok(mut policy) => {
-                if let Some(webhook) = policy.webhook.as_mut() {
-                    // The VM's environment: Envoy's `vm_config.environment_variables`.
-                    if let Err(err) = webhook.resolve_environment(&|name| std::env::var(name).ok())
-                    {
-                        abi::log(
-                            LogLevel::Error,
-                            &format!("wa-egress-guard: invalid policy: {err}"),
-                        );
-                        self.metrics
-                            .borrow_mut()
-                            .increment("wa_guard_config_loads_total.result.rejected");
-                        return false;
-                    }
-                }
-                abi::log(
-                    LogLevel::Info,
-                    &format!(
-                        "wa-egress-guard: policy {} loaded: {} origin(s), {} phone-number rule(s), {} content rule(s), mode {:?}",
-                        policy.fingerprint,
-                        policy.origins.len(),
-                        policy.numbers.len(),
-                        policy.content.classifier.rule_count(),
-                        policy.mode
-                    ),
-                );
-                if policy.log.recipient_hash_salt.is_empty() {
-                    abi::log(
-                        LogLevel::Warn,
-                        "wa-egress-guard: `log.recipient_hash_salt` is empty: decision logs leave out `recipient_hash` (an unsalted hash of a phone number is reversed by hashing candidate numbers); set a per-deployment secret to join logs by recipient",
-                    );
-                }
-                self.policy = Some(Rc::new(policy));
-                self.metrics
-                    .borrow_mut()
-                    .increment("wa_guard_config_loads_total.result.ok");
-                true
-            }
-            Err(err) => {
-                for problem in err.problems() {
-                    abi::log(
-                        LogLevel::Error,
-                        &format!("wa-egress-guard: invalid policy: {problem}"),
-                    );
-                }
-                self.metrics
-                    .borrow_mut()
-                    .increment("wa_guard_config_loads_total.result.rejected");
-                false
-            }
-        }
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(GuardHttp {
-            policy: self.policy.clone(),
-            metrics: Rc::clone(&self.metrics),
-            node: Rc::clone(&self.node),
-            flow: None,
-            webhook: None,
-            reading_response: false,
-        }))
-    }
-}
-
 struct GuardHttp {
     policy: Option<Rc<Policy>>,
     metrics: Rc<RefCell<Metrics>>,
@@ -183,85 +62,6 @@ struct GuardHttp {
 
 /// The upper bound of a response body the filter reads (an upload part's small JSON).
 const MAX_RESPONSE_READ: usize = 64 << 10;
-
-/// Envoy's shared data: one store for every worker thread of the VM id.
-struct HostStore;
-
-impl SharedStore for HostStore {
-    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-        abi::shared_data(key).ok().flatten()
-    }
-
-    fn try_get(&self, key: &str) -> Result<Option<(Vec<u8>, u32)>, StoreError> {
-        abi::shared_data(key).map_err(|_| StoreError::Failed)
-    }
-
-    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), StoreError> {
-        abi::set_shared_data(key, value, cas.unwrap_or(0)).map_err(|status| {
-            if status == abi::STATUS_CAS_MISMATCH {
-                StoreError::Mismatch
-            } else {
-                StoreError::Failed
-            }
-        })
-    }
-}
-
-/// Request attributes: headers from the one map read per request, properties through
-/// hostcalls. An error status reads as absent.
-struct HostAttributes<'a> {
-    headers: &'a HeaderMap,
-    node: &'a RefCell<NodeProperties>,
-}
-
-impl RequestAttributes for HostAttributes<'_> {
-    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
-        if NodeProperties::covers(path) {
-            return self.node.borrow_mut().get(path);
-        }
-        abi::property(path).ok().flatten()
-    }
-
-    fn request_header(&self, name: &str) -> Option<String> {
-        self.headers.get_single(name)
-    }
-}
-
-/// The proxy's own node properties (`node.*`, `xds.node.*`), read once per VM: they
-/// describe the Envoy process, which never changes under a running VM, and reading them per
-/// request would cost a hostcall each. A read that fails is not remembered.
-#[derive(Default)]
-struct NodeProperties {
-    values: HashMap<String, Option<Vec<u8>>>,
-}
-
-impl NodeProperties {
-    fn covers(path: &[&str]) -> bool {
-        matches!(path, ["node", ..] | ["xds", "node", ..])
-    }
-
-    fn get(&mut self, path: &[&str]) -> Option<Vec<u8>> {
-        let key = path.join(".");
-        if let Some(value) = self.values.get(&key) {
-            return value.clone();
-        }
-        let value = abi::property(path).ok()?;
-        self.values.insert(key, value.clone());
-        value
-    }
-}
-
-/// The request's authority (`:authority`, or `host`); empty when it has neither. A header the
-/// host fails to read is an error, never an absent header: an unread authority would look
-/// like an ungoverned host.
-fn read_authority() -> Result<String, u32> {
-    for name in [":authority", "host"] {
-        if let Some(v) = abi::header(abi::MAP_REQUEST_HEADERS, name)? {
-            return Ok(String::from_utf8_lossy(&v).into_owned());
-        }
-    }
-    Ok(String::new())
-}
 
 impl GuardHttp {
     /// Fail closed: a request whose headers cannot be read cannot be decided.
@@ -345,116 +145,6 @@ impl GuardHttp {
         }
     }
 
-    /// A request to a webhook host: one under the route's path prefixes is checked (the
-    /// handshake passes); `None` for any other path, which goes on as any request does.
-    fn start_webhook(
-        &mut self,
-        policy: &Policy,
-        wh: &WebhookPolicy,
-        end_of_stream: bool,
-    ) -> Option<Action> {
-        let headers = match abi::header_pairs(abi::MAP_REQUEST_HEADERS) {
-            Ok(pairs) => HeaderMap::from_pairs(pairs),
-            Err(status) => return Some(self.unreadable_headers(status)),
-        };
-        let path = headers.get(":path").unwrap_or_default();
-        if !wh.matches_path(&path) {
-            return None;
-        }
-        let signature = match headers.get(webhook::SIGNATURE_HEADER) {
-            None => Ok(None),
-            Some(_) => headers
-                .get_single(webhook::SIGNATURE_HEADER)
-                .map(Some)
-                .ok_or(()),
-        };
-        let (delivery, step) = WebhookDelivery::on_headers(
-            wh,
-            &headers.get(":method").unwrap_or_default(),
-            &path,
-            signature,
-            headers.get_single("content-length").as_deref(),
-            headers.get_single("x-request-id").unwrap_or_default(),
-            end_of_stream,
-        );
-        self.webhook = Some(delivery);
-        Some(self.apply_webhook_step(policy, step))
-    }
-
-    /// Reports a finished check, then forwards, holds or refuses.
-    fn apply_webhook_step(&mut self, policy: &Policy, step: WebhookStep) -> Action {
-        if let Some(delivery) = self.webhook.as_mut() {
-            let request_id = delivery.request_id().to_owned();
-            if let Some(outcome) = delivery.take_new_outcome() {
-                self.metrics
-                    .borrow_mut()
-                    .increment(&webhook::metric_name(outcome));
-                let line = webhook::log_line(
-                    outcome,
-                    &request_id,
-                    &policy.fingerprint,
-                    abi::current_time_nanos().ok(),
-                );
-                abi::log(LogLevel::Info, &format!("wa-egress-guard webhook {line}"));
-            }
-            let inbound = delivery.take_inbound();
-            self.record_inbound(policy, &inbound);
-        }
-        match step {
-            WebhookStep::Continue => Action::Continue,
-            WebhookStep::Pause => Action::Pause,
-            WebhookStep::Respond(reply) => self.respond(&reply),
-        }
-    }
-
-    /// Records the inbound messages of a verified delivery in the conversations (each one
-    /// restarts its recipient's unanswered count). A failure leaves the count as it was, which
-    /// can only refuse more sends, and is counted.
-    fn record_inbound(&self, policy: &Policy, inbound: &[crate::conversation::Inbound]) {
-        let Some(conversation) = policy.conversation.as_ref() else {
-            return;
-        };
-        if inbound.is_empty() {
-            return;
-        }
-        let report = match abi::current_time_nanos() {
-            Ok(now) => crate::conversation::record_inbound(
-                &mut HostStore,
-                conversation,
-                &policy.log.recipient_hash_salt,
-                inbound,
-                now,
-            ),
-            Err(_) => crate::conversation::InboundReport {
-                failures: vec![crate::conversation::StateFailure::StoreFailed; inbound.len()],
-                ..Default::default()
-            },
-        };
-        let mut metrics = self.metrics.borrow_mut();
-        for (name, amount) in report.metrics() {
-            metrics.add(&name, amount);
-        }
-    }
-
-    /// A body callback of a webhook request (`body` given: the whole body read at trailers).
-    fn webhook_body(
-        &mut self,
-        policy: &Policy,
-        body_size: usize,
-        end_of_stream: bool,
-        body: Option<Vec<u8>>,
-    ) -> Action {
-        let (Some(wh), Some(delivery)) = (policy.webhook.as_ref(), self.webhook.as_mut()) else {
-            return Action::Continue;
-        };
-        let mut read = |n: usize| match &body {
-            Some(b) => b.get(..n).map(<[u8]>::to_vec),
-            None => abi::buffer(abi::BUFFER_REQUEST_BODY, 0, n).ok().flatten(),
-        };
-        let step = delivery.on_body(wh, body_size, end_of_stream, &mut read);
-        self.apply_webhook_step(policy, step)
-    }
-
     fn apply_body_step(&mut self, step: BodyStep, body_size: usize) -> Action {
         match step {
             BodyStep::Pause => Action::Pause,
@@ -485,30 +175,6 @@ impl GuardHttp {
             }
         }
     }
-}
-
-/// The host's clock for a body callback, read only where the conversation rules may need it
-/// (the policy keeps conversations and the body has ended): one hostcall, on no other request.
-fn clock_for(policy: &Policy, end_of_stream: bool) -> Option<u64> {
-    (end_of_stream && policy.conversation.is_some())
-        .then(abi::current_time_nanos)
-        .and_then(Result::ok)
-}
-
-/// Removes request headers (only possible in the headers callback); false when the host
-/// refused one, which is logged.
-fn remove_request_headers(names: &[&str]) -> bool {
-    let mut all = true;
-    for name in names {
-        if let Err(status) = abi::remove_header(abi::MAP_REQUEST_HEADERS, name) {
-            abi::log(
-                LogLevel::Error,
-                &format!("wa-egress-guard: cannot remove `{name}` (status {status})"),
-            );
-            all = false;
-        }
-    }
-    all
 }
 
 impl Context for GuardHttp {}
