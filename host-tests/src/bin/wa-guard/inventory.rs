@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use crate::Fatal;
+use crate::args::{self, Arg, Args};
 
 mod aggregate;
 mod charts;
@@ -86,28 +87,28 @@ struct InventoryOptions {
 }
 
 impl InventoryOptions {
-    fn parse(args: Vec<String>) -> Result<Self, Fatal> {
+    fn parse(words: Vec<String>) -> Result<Self, Fatal> {
         let mut o = Self::default();
-        let mut args = args.into_iter();
-        while let Some(a) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .ok_or_else(|| Fatal(format!("`{name}` needs a value")))
-            };
-            match a.as_str() {
-                "--json" => o.json = Some(value("--json")?),
-                "--markdown" => o.markdown = Some(value("--markdown")?),
-                "--html" => o.html = Some(value("--html")?),
-                "--policy" => o.policy = Some(value("--policy")?),
-                "--suggest-policy" => o.suggest = Some(value("--suggest-policy")?),
-                "--out" => o.out = Some(value("--out")?),
-                "--evidence" => o.evidence = Some(value("--evidence")?),
-                "-" => o.logs.push(a),
-                flag if flag.starts_with('-') => {
-                    return Err(Fatal(format!("unknown option `{flag}` (see --help)")));
+        let mut args = Args::new(words);
+        while let Some(arg) = args.next() {
+            let flag = match arg {
+                Arg::Operand(file) => {
+                    o.logs.push(file);
+                    continue;
                 }
-                _ => o.logs.push(a),
-            }
+                Arg::Flag(flag) => flag,
+            };
+            let slot = match flag.as_str() {
+                "--json" => &mut o.json,
+                "--markdown" => &mut o.markdown,
+                "--html" => &mut o.html,
+                "--policy" => &mut o.policy,
+                "--suggest-policy" => &mut o.suggest,
+                "--out" => &mut o.out,
+                "--evidence" => &mut o.evidence,
+                _ => return Err(args::unknown(&flag)),
+            };
+            *slot = Some(args.value(&flag)?);
         }
         if o.logs.is_empty() {
             return Err(Fatal(

@@ -23,6 +23,9 @@ use host_tests::component::{
 };
 use serde_json::{Value, json};
 
+use args::{Arg, Args};
+
+mod args;
 mod curl_trace;
 mod http;
 mod inventory;
@@ -240,39 +243,22 @@ struct Options {
 }
 
 impl Options {
-    fn parse(args: Vec<String>) -> Result<Options, Fatal> {
+    fn parse(words: Vec<String>) -> Result<Options, Fatal> {
         let mut o = Options::default();
-        let mut args = args.into_iter();
-        while let Some(a) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .ok_or_else(|| Fatal(format!("`{name}` needs a value")))
+        let mut args = Args::new(words);
+        while let Some(arg) = args.next() {
+            let flag = match arg {
+                Arg::Operand(file) => {
+                    o.files.push(file);
+                    continue;
+                }
+                Arg::Flag(flag) => flag,
             };
-            match a.as_str() {
-                "--format" => match value("--format")?.as_str() {
-                    "json" => o.json = true,
-                    "text" => o.json = false,
-                    f => return Err(Fatal(format!("unknown format `{f}` (text or json)"))),
-                },
-                "--peer" => o.attributes.push(Attribute {
-                    name: "source.address".into(),
-                    value: value("--peer")?.into_bytes(),
-                }),
-                "--attr" => {
-                    let pair = value("--attr")?;
-                    let (name, v) = pair
-                        .split_once('=')
-                        .ok_or_else(|| Fatal(format!("`--attr {pair}`: write NAME=VALUE")))?;
-                    o.attributes.push(Attribute {
-                        name: name.into(),
-                        value: v.as_bytes().to_vec(),
-                    });
-                }
-                "-" => o.files.push(a),
-                flag if flag.starts_with('-') => {
-                    return Err(Fatal(format!("unknown option `{flag}` (see --help)")));
-                }
-                _ => o.files.push(a),
+            match flag.as_str() {
+                "--format" => o.json = args::text_or_json(&flag, &args.value(&flag)?)?,
+                "--peer" => o.attributes.push(args::peer(args.value(&flag)?)),
+                "--attr" => o.attributes.push(args::attribute(&args.value(&flag)?)?),
+                _ => return Err(args::unknown(&flag)),
             }
         }
         Ok(o)

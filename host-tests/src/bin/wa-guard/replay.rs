@@ -11,6 +11,7 @@ use host_tests::component::{
 use host_tests::request_spec::decode_base64;
 use serde_json::{Value, json};
 
+use crate::args::{self, Arg, Args};
 use crate::{Fatal, action, compile_or_report, curl_trace, http, json_request};
 
 pub const HELP: &str = "\
@@ -83,50 +84,32 @@ struct Options {
 }
 
 impl Options {
-    fn parse(args: Vec<String>) -> Result<Options, Fatal> {
+    fn parse(words: Vec<String>) -> Result<Options, Fatal> {
         let mut o = Options::default();
-        let mut args = args.into_iter();
-        while let Some(a) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .ok_or_else(|| Fatal(format!("`{name}` needs a value")))
-            };
-            match a.as_str() {
-                "--format" => match value("--format")?.as_str() {
-                    "json" => o.json = true,
-                    "text" => o.json = false,
-                    f => return Err(Fatal(format!("unknown format `{f}` (text or json)"))),
-                },
-                "--exit-code" => o.exit_code = true,
-                "--old" => o.old = Some(value("--old")?),
-                "--new" => o.new = Some(value("--new")?),
-                "--peer" => o.attributes.push(Attribute {
-                    name: "source.address".into(),
-                    value: value("--peer")?.into_bytes(),
-                }),
-                "--attr" => {
-                    let pair = value("--attr")?;
-                    let (name, v) = pair
-                        .split_once('=')
-                        .filter(|(name, _)| !name.is_empty())
-                        .ok_or_else(|| Fatal(format!("`--attr {pair}`: write NAME=VALUE")))?;
-                    o.attributes.push(Attribute {
-                        name: name.into(),
-                        value: v.as_bytes().to_vec(),
-                    });
+        let mut args = Args::new(words);
+        while let Some(arg) = args.next() {
+            let flag = match arg {
+                Arg::Operand(file) => {
+                    o.traffic.push(file);
+                    continue;
                 }
+                Arg::Flag(flag) => flag,
+            };
+            match flag.as_str() {
+                "--format" => o.json = args::text_or_json(&flag, &args.value(&flag)?)?,
+                "--exit-code" => o.exit_code = true,
+                "--old" => o.old = Some(args.value(&flag)?),
+                "--new" => o.new = Some(args.value(&flag)?),
+                "--peer" => o.attributes.push(args::peer(args.value(&flag)?)),
+                "--attr" => o.attributes.push(args::attribute(&args.value(&flag)?)?),
                 "--timing" => {
-                    let n = value("--timing")?;
+                    let n = args.value(&flag)?;
                     let n = n
                         .parse::<usize>()
                         .map_err(|e| Fatal(format!("`--timing {n}`: {e}")))?;
                     o.timing = Some(n.max(1));
                 }
-                "-" => o.traffic.push(a),
-                flag if flag.starts_with('-') => {
-                    return Err(Fatal(format!("unknown option `{flag}` (see --help)")));
-                }
-                _ => o.traffic.push(a),
+                _ => return Err(args::unknown(&flag)),
             }
         }
         Ok(o)

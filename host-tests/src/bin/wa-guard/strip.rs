@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use host_tests::component::{GuardComponent, RequestHead, StrippedRecord, UploadOutcome};
 use serde_json::{Value, json};
 
+use crate::args::{self, Arg, Args};
 use crate::{Fatal, compile_or_report, read_bytes, read_text};
 
 pub const HELP: &str = "\
@@ -103,30 +104,25 @@ struct Options {
 }
 
 impl Options {
-    fn parse(args: Vec<String>) -> Result<Options, Fatal> {
+    fn parse(words: Vec<String>) -> Result<Options, Fatal> {
         let mut o = Options::default();
-        let mut args = args.into_iter();
-        while let Some(a) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .ok_or_else(|| Fatal(format!("`{name}` needs a value")))
-            };
-            match a.as_str() {
-                "--format" => o.format = Some(Format::parse(&value("--format")?)?),
-                "--endpoint" => o.endpoint = Some(value("--endpoint")?),
-                "--boundary" => o.boundary = Some(value("--boundary")?),
-                "--out" | "-o" => o.out = Some(value("--out")?),
-                "--enforce" => o.enforce = true,
-                "--report" => match value("--report")?.as_str() {
-                    "json" => o.json = true,
-                    "text" => o.json = false,
-                    f => return Err(Fatal(format!("unknown report `{f}` (text or json)"))),
-                },
-                "-" => o.files.push(a),
-                flag if flag.starts_with('-') => {
-                    return Err(Fatal(format!("unknown option `{flag}` (see --help)")));
+        let mut args = Args::new(words);
+        while let Some(arg) = args.next() {
+            let flag = match arg {
+                Arg::Operand(file) => {
+                    o.files.push(file);
+                    continue;
                 }
-                _ => o.files.push(a),
+                Arg::Flag(flag) => flag,
+            };
+            match flag.as_str() {
+                "--format" => o.format = Some(Format::parse(&args.value(&flag)?)?),
+                "--endpoint" => o.endpoint = Some(args.value(&flag)?),
+                "--boundary" => o.boundary = Some(args.value(&flag)?),
+                "--out" | "-o" => o.out = Some(args.value(&flag)?),
+                "--enforce" => o.enforce = true,
+                "--report" => o.json = args::text_or_json(&flag, &args.value(&flag)?)?,
+                _ => return Err(args::unknown(&flag)),
             }
         }
         Ok(o)
