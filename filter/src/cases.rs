@@ -369,7 +369,9 @@ pub fn run_native_at(
             false
         }
         HeadersStep::InspectBody => true,
-        HeadersStep::Strip { .. } => false,
+        // An upload that keeps its `content-length` (an object written to a training bucket)
+        // must reach the upstream byte for byte.
+        HeadersStep::Strip { ref remove_headers } => !remove_headers.contains(&"content-length"),
     };
     let mut chunks = Vec::new();
     let mut offset = 0;

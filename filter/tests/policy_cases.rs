@@ -39,8 +39,13 @@ fn every_policy_case_holds_natively() {
                 "allow" | "none" | "forward" | "exclusive"
             ) || (got.decision == "audit" && got.records_stripped.is_none());
             if unchanged {
-                // A training upload is forwarded decoded (identity-encoded).
-                let expected = if got.decision == "forward" {
+                // A training upload is forwarded decoded (identity-encoded); an object written to
+                // a training bucket is forwarded as sent.
+                let object =
+                    file.policy.training.as_ref().is_some_and(|t| {
+                        t.buckets.iter().any(|b| Some(&b.id) == got.rule.as_ref())
+                    });
+                let expected = if got.decision == "forward" && !object {
                     case.request.plain_body_bytes().unwrap()
                 } else {
                     case.request.body_bytes().unwrap()
