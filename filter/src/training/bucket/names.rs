@@ -3,7 +3,8 @@
 
 /// S3 general purpose bucket names: 3 to 63 lowercase letters, digits, dots and hyphens,
 /// starting and ending with a letter or digit, no `..`, not an IP address, no `xn--` or
-/// `sthree-` prefix and no `-s3alias` or `--ol-s3` suffix.
+/// `sthree-` prefix and no `.mrap` or `--x-s3` suffix. An access point alias (`-s3alias`,
+/// `--ol-s3`) is accepted: requests name it where they would name the bucket.
 pub fn s3_bucket(name: &str) -> Option<String> {
     let bad = |why: &str| Some(format!("invalid S3 bucket name `{name}`: {why}"));
     if !(3..=63).contains(&name.len()) {
@@ -21,9 +22,7 @@ pub fn s3_bucket(name: &str) -> Option<String> {
     if ["xn--", "sthree-", "amzn-s3-demo-"]
         .iter()
         .any(|p| name.starts_with(p))
-        || ["-s3alias", "--ol-s3", ".mrap", "--x-s3"]
-            .iter()
-            .any(|s| name.ends_with(s))
+        || [".mrap", "--x-s3"].iter().any(|s| name.ends_with(s))
     {
         return bad("the prefix or suffix is reserved by S3");
     }
