@@ -18,13 +18,16 @@ fn buckets_filter() -> Filter {
         .unwrap()
 }
 
-/// One object upload per provider shape: (method, authority, path, extra headers).
-fn shapes() -> Vec<(
+/// One object upload: (method, authority, path, extra headers).
+type Shape = (
     &'static str,
     &'static str,
     &'static str,
     Vec<(&'static str, &'static str)>,
-)> {
+);
+
+/// One object upload per provider shape.
+fn shapes() -> Vec<Shape> {
     vec![
         (
             "PUT",
@@ -67,7 +70,7 @@ fn shapes() -> Vec<(
 
 fn send(
     filter: &mut Filter,
-    (method, authority, path, headers): &(&str, &str, &str, Vec<(&str, &str)>),
+    (method, authority, path, headers): &Shape,
     protocol: &str,
     body: &str,
     chunking: Chunking,
