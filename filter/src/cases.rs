@@ -313,6 +313,25 @@ pub fn run_native_with(
     run_native_at(policy, req, chunk_sizes, store, CASE_CLOCK_NANOS)
 }
 
+/// The body a request that goes through unchanged must reach the upstream with: a training
+/// upload is forwarded decoded (identity-encoded), an object written to a training bucket as
+/// sent, anything else as sent.
+pub fn unchanged_body(
+    policy: &Policy,
+    req: &CaseRequest,
+    got: &Observed,
+) -> Result<Vec<u8>, String> {
+    let object = policy
+        .training
+        .as_ref()
+        .is_some_and(|t| t.buckets.iter().any(|b| Some(&b.id) == got.rule.as_ref()));
+    if got.decision == "forward" && !object {
+        req.plain_body_bytes()
+    } else {
+        req.body_bytes()
+    }
+}
+
 /// [`run_native_with`] at a given time of the host's clock (the sends of a conversation).
 pub fn run_native_at(
     policy: &Policy,
@@ -369,7 +388,9 @@ pub fn run_native_at(
             false
         }
         HeadersStep::InspectBody => true,
-        HeadersStep::Strip { .. } => false,
+        // An upload that keeps its `content-length` (an object written to a training bucket)
+        // must reach the upstream byte for byte.
+        HeadersStep::Strip { ref remove_headers } => !remove_headers.contains(&"content-length"),
     };
     let mut chunks = Vec::new();
     let mut offset = 0;

@@ -618,6 +618,11 @@ pub struct TrainingSection {
     /// The business's own exclusive fine-tuning endpoints: matched first, nothing is stripped.
     #[serde(default)]
     pub exclusive: Vec<EndpointDoc>,
+    /// Object-storage buckets that training jobs read their data from (Vertex AI from GCS,
+    /// Bedrock from S3, Azure AI from Blob storage): an object written to one is a training
+    /// upload.
+    #[serde(default)]
+    pub buckets: Vec<BucketDoc>,
     #[serde(default)]
     pub detectors: DetectorsDoc,
     /// The largest single record (JSONL line, multipart part header, HF commit line).
@@ -663,6 +668,39 @@ pub struct EndpointDoc {
     pub format: BodyFormat,
 }
 
+/// The object store that holds a training bucket.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketProvider {
+    /// Google Cloud Storage: JSON API uploads and the XML API.
+    Gcs,
+    /// Amazon S3: virtual-hosted and path-style requests.
+    S3,
+    /// Azure Blob Storage (and the Data Lake `dfs` endpoint of the same account).
+    AzureBlob,
+}
+
+/// A training bucket: `bucket` for GCS and S3, `account` and `container` for Azure Blob.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketDoc {
+    pub id: String,
+    pub provider: BucketProvider,
+    #[serde(default)]
+    pub bucket: Option<String>,
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub container: Option<String>,
+    /// Only objects whose name starts with this (`""`: every object of the bucket).
+    #[serde(default)]
+    pub prefix: String,
+    /// More hosts serving this provider's API path-style (`/{bucket}/{key}`; for Azure,
+    /// `/{container}/{blob}` of this account): private endpoints, custom domains.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
 fn default_all_paths() -> Vec<String> {
     vec!["/**".to_owned()]
 }
@@ -686,6 +724,10 @@ pub enum BodyFormat {
     /// The end of a file uploaded in parts (OpenAI Uploads `/complete`): the parts must be
     /// the ones judged, in order, and the file's last record is judged.
     UploadComplete,
+    /// An object written to a training bucket (`training.buckets`): judged, never stripped,
+    /// forwarded byte for byte or refused. Not a value a policy can name.
+    #[serde(skip_deserializing)]
+    Object,
 }
 
 #[derive(Debug, Clone, Deserialize)]

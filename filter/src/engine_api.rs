@@ -302,12 +302,7 @@ pub fn check_case(policy: &Policy, case: &Case) -> Result<CaseCheck, String> {
         "allow" | "none" | "forward" | "exclusive"
     ) || (got.decision == "audit" && got.records_stripped.is_none());
     if failure.is_none() && unchanged {
-        // A training upload is forwarded decoded (identity-encoded).
-        let expected = if got.decision == "forward" {
-            case.request.plain_body_bytes()?
-        } else {
-            case.request.body_bytes()?
-        };
+        let expected = cases::unchanged_body(policy, &case.request, &got)?;
         if got.forwarded_body.as_deref() != Some(&expected[..]) {
             failure = Some("an allowed body must reach the upstream byte for byte".into());
         }

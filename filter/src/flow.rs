@@ -13,6 +13,7 @@ use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
 use crate::shared_store::SharedStore;
+use crate::training::bucket::{ObjectRequest, ObjectShape, StorageHeaders};
 use crate::training::parts::{Commit, PartRequest};
 use crate::training::stage::StripError;
 use crate::training::upload::{TrainingOutcome, TrainingVerdict, Upload, UploadStep};
@@ -37,6 +38,8 @@ pub struct RequestHead {
     pub method_override: Option<String>,
     /// The request has no body (headers-only request).
     pub end_of_stream: bool,
+    /// What an object-storage request's shape depends on (`training.buckets`).
+    pub storage: StorageHeaders,
 }
 
 impl RequestHead {
@@ -59,6 +62,17 @@ impl RequestHead {
             request_id: header("x-request-id"),
             method_override: header("x-http-method-override"),
             end_of_stream,
+            storage: StorageHeaders {
+                copy_source: [
+                    "x-amz-copy-source",
+                    "x-goog-copy-source",
+                    "x-ms-copy-source",
+                ]
+                .iter()
+                .any(|h| header(h).is_some()),
+                content_range: header("content-range"),
+                amz_content_sha256: header("x-amz-content-sha256"),
+            },
         }
     }
 }
@@ -494,7 +508,17 @@ impl RequestFlow {
         };
         let joined = format!("/{}", path.segments.join("/"));
         let Some(route) = training.route(&head.method, host, &joined) else {
-            return HeadersStep::PassThrough;
+            let request = ObjectRequest {
+                method: &head.method,
+                host,
+                raw_path: &head.path,
+                path,
+                headers: &head.storage,
+            };
+            return match training.route_object(&request) {
+                Some((route, shape)) => self.start_object(policy, head, attrs, &route, shape),
+                None => HeadersStep::PassThrough,
+            };
         };
         if route.exclusive {
             self.training = Some(TrainingOutcome::exclusive(route.endpoint.id.clone()));
@@ -511,6 +535,67 @@ impl RequestFlow {
         // The one reading of `content-encoding` for the upload: what its stripper undoes is
         // what the headers phase removes.
         let encoding = ContentEncoding::parse(head.content_encoding.as_deref());
+        let upload = Upload::start(
+            training,
+            &route,
+            audit,
+            head.content_type.as_deref(),
+            &encoding,
+            part,
+            self.may_hold(head, attrs),
+        );
+        self.stream_upload(upload, head)
+    }
+
+    /// Starts an object written to a training bucket: judged and forwarded byte for byte, or
+    /// refused; a piece of an object or a copy cannot be inspected.
+    fn start_object(
+        &mut self,
+        policy: &Policy,
+        head: &RequestHead,
+        attrs: &dyn RequestAttributes,
+        route: &crate::training::TrainingRoute<'_>,
+        shape: ObjectShape,
+    ) -> HeadersStep {
+        let Some(training) = &policy.training else {
+            return HeadersStep::PassThrough;
+        };
+        let audit = training.mode.unwrap_or(policy.mode) == Mode::Audit;
+        let (name, refusal) = match shape {
+            ObjectShape::Whole { name } => (name.unwrap_or_default(), None),
+            ObjectShape::Piece => (String::new(), Some("object_in_parts")),
+            ObjectShape::Copy => (String::new(), Some("object_copy")),
+            ObjectShape::Control => return HeadersStep::PassThrough,
+        };
+        // S3 reads a body framed `aws-chunked` whenever the payload hash says it streams.
+        let aws_chunked = head
+            .storage
+            .amz_content_sha256
+            .as_deref()
+            .is_some_and(|h| h.trim().to_ascii_uppercase().starts_with("STREAMING-"))
+            || head.content_encoding.as_deref().is_some_and(|ce| {
+                ce.split(',')
+                    .any(|c| c.trim().eq_ignore_ascii_case("aws-chunked"))
+            });
+        let stripper = training.object_stripper(
+            &name,
+            head.content_type.as_deref(),
+            head.content_encoding.as_deref(),
+            aws_chunked,
+        );
+        let upload = Upload::start_object(
+            training,
+            route,
+            audit,
+            stripper,
+            self.may_hold(head, attrs),
+            refusal,
+        );
+        self.stream_upload(upload, head)
+    }
+
+    /// Whether a streamed upload may keep output in the host's buffer (see `HOLD_LIMIT`).
+    fn may_hold(&self, head: &RequestHead, attrs: &dyn RequestAttributes) -> bool {
         // Read only for an upload that streams: one hostcall, on no other request.
         let protocol = (!head.end_of_stream)
             .then(|| attrs.property(&["request", "protocol"]))
@@ -518,20 +603,17 @@ impl RequestFlow {
         let protocol = protocol
             .as_deref()
             .and_then(|p| std::str::from_utf8(p).ok());
-        let mut upload = Upload::start(
-            training,
-            &route,
-            audit,
-            head.content_type.as_deref(),
-            &encoding,
-            part,
-            crate::training::upload::may_end_with_trailers(protocol),
-        );
+        crate::training::upload::may_end_with_trailers(protocol)
+    }
+
+    /// Refuses an upload at its start, or streams its body.
+    fn stream_upload(&mut self, mut upload: Upload, head: &RequestHead) -> HeadersStep {
         if let Some(problem) = upload.refused_at_start() {
             let reply = report::training_error(problem, upload.endpoint());
+            let through = upload.lets_refusal_through();
             self.state = State::Stripping(Box::new(upload));
             self.end_upload();
-            if !audit {
+            if !through {
                 return HeadersStep::Respond(reply);
             }
             return HeadersStep::Continue;

@@ -5,17 +5,21 @@
 //! format and encoding; the body phase feeds it chunk by chunk. Memory is bounded by the longest
 //! record, never by the body.
 
+pub mod bucket;
 pub mod detect;
 pub mod gzip;
 pub mod hf_commit;
 pub mod json_doc;
 pub mod multipart;
+pub mod object;
 pub mod parts;
 pub mod stage;
 pub mod upload;
 
 use crate::content_encoding::{ContentEncoding, Layer};
-use crate::document::{Action, BodyFormat, EndpointDoc, Mode, PatternDoc, TrainingSection};
+use crate::document::{
+    Action, BodyFormat, BucketDoc, EndpointDoc, Mode, PatternDoc, TrainingSection,
+};
 use crate::identity::IdentityPattern;
 use detect::Detectors;
 use gzip::DecodeStage;
@@ -33,6 +37,8 @@ pub struct TrainingEndpoint {
     paths: Vec<IdentityPattern>,
     methods: Vec<String>,
     pub format: BodyFormat,
+    /// A training bucket (`training.buckets`): matched by `route_object`, never by `route`.
+    bucket: Option<bucket::TrainingBucket>,
 }
 
 /// A host pattern: exact, or with `*` standing for the characters of one DNS label
@@ -96,7 +102,25 @@ impl TrainingEndpoint {
             paths,
             methods: doc.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
             format: doc.format,
+            bucket: None,
         }
+    }
+
+    /// A training bucket as an endpoint: its outcomes, metrics and logs carry its id.
+    fn for_bucket(doc: &BucketDoc, path: &str, errors: &mut Vec<(String, String)>) -> Self {
+        Self {
+            id: doc.id.clone(),
+            hosts: Vec::new(),
+            paths: Vec::new(),
+            methods: Vec::new(),
+            format: BodyFormat::Object,
+            bucket: Some(bucket::TrainingBucket::compile(doc, path, errors)),
+        }
+    }
+
+    fn governs_host(&self, host: &str) -> bool {
+        self.hosts.iter().any(|h| h.matches(host))
+            || self.bucket.as_ref().is_some_and(|b| b.governs_host(host))
     }
 
     fn matches(&self, method: &str, host: &str, path: &str) -> bool {
@@ -112,6 +136,8 @@ pub struct TrainingPolicy {
     pub mode: Option<Mode>,
     pub endpoints: Vec<TrainingEndpoint>,
     pub exclusive: Vec<TrainingEndpoint>,
+    /// `training.buckets`, compiled as endpoints of format `Object`.
+    pub buckets: Vec<TrainingEndpoint>,
     pub on_uninspectable: Action,
     /// Every stripper lists the records it strips (`StripStats::stripped`): for a tool that
     /// reports where they were (`wa-guard strip`); never set in Envoy.
@@ -138,6 +164,28 @@ impl TrainingPolicy {
                 TrainingEndpoint::compile(e, &format!("$.training.exclusive[{i}]"), &mut errors)
             })
             .collect();
+        let buckets: Vec<_> = doc
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                TrainingEndpoint::for_bucket(b, &format!("$.training.buckets[{i}]"), &mut errors)
+            })
+            .collect();
+        let mut ids = std::collections::HashSet::new();
+        for (i, b) in doc.buckets.iter().enumerate() {
+            let clash = doc
+                .endpoints
+                .iter()
+                .chain(&doc.exclusive)
+                .any(|e| e.id == b.id);
+            if clash || !ids.insert(b.id.as_str()) {
+                errors.push((
+                    format!("$.training.buckets[{i}].id"),
+                    format!("duplicate endpoint id `{}`", b.id),
+                ));
+            }
+        }
         let mut ids = std::collections::HashSet::new();
         for (i, e) in doc.endpoints.iter().chain(&doc.exclusive).enumerate() {
             if !ids.insert(e.id.as_str()) {
@@ -182,6 +230,7 @@ impl TrainingPolicy {
                     mode: doc.mode,
                     endpoints,
                     exclusive,
+                    buckets,
                     on_uninspectable: doc.on_uninspectable,
                     list_stripped: false,
                     ctx: Arc::new(StageContext {
@@ -206,7 +255,47 @@ impl TrainingPolicy {
         self.endpoints
             .iter()
             .chain(&self.exclusive)
-            .any(|e| e.hosts.iter().any(|h| h.matches(host)))
+            .chain(&self.buckets)
+            .any(|e| e.governs_host(host))
+    }
+
+    /// Matches a request that writes to a training bucket (after `route` found no endpoint).
+    pub fn route_object(
+        &self,
+        req: &bucket::ObjectRequest<'_>,
+    ) -> Option<(TrainingRoute<'_>, bucket::ObjectShape)> {
+        self.buckets.iter().find_map(|e| {
+            let shape = e.bucket.as_ref()?.shape(req)?;
+            let route = TrainingRoute {
+                endpoint: e,
+                exclusive: false,
+            };
+            Some((route, shape))
+        })
+    }
+
+    /// The stripper of an object written to a training bucket: it judges the object and
+    /// forwards its own bytes (`object::ObjectStage`); `name` is the object's name, when known.
+    pub fn object_stripper(
+        &self,
+        name: &str,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        aws_chunked: bool,
+    ) -> Stripper {
+        let judge =
+            object::judge_stage(&self.ctx, name, content_type, content_encoding, aws_chunked);
+        Stripper {
+            stage: Box::new(object::ObjectStage::new(judge)),
+            decodes: false,
+            stats: StripStats {
+                stripped: self.list_stripped.then(Vec::new),
+                ..StripStats::default()
+            },
+            error: None,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
     }
 
     pub fn route(
@@ -315,7 +404,7 @@ impl TrainingPolicy {
             }
             BodyFormat::Json => Box::new(JsonDocumentStage::new(Arc::clone(&self.ctx))),
             // The flow builds these itself (`part_stripper`, and `/complete` is read whole).
-            BodyFormat::UploadPart | BodyFormat::UploadComplete => {
+            BodyFormat::UploadPart | BodyFormat::UploadComplete | BodyFormat::Object => {
                 Box::new(Refuse::new(StripError::UnsupportedPart))
             }
             BodyFormat::HfCommit => Box::new(hf_commit::HfCommitStage::new(Arc::clone(&self.ctx))),
@@ -432,11 +521,18 @@ impl Stripper {
     }
 
     /// After an error the policy tolerates: forward the held bytes and everything after as is.
-    /// A broken compressed stream cannot be forwarded identity-encoded, so it is never bypassed.
+    /// A broken compressed stream cannot be forwarded identity-encoded, and a WhatsApp record
+    /// found in an upload part or an object is a finding, not a body that could not be read:
+    /// neither is ever bypassed.
     pub fn bypass(&mut self, out: &mut Vec<u8>) -> bool {
         if matches!(
             self.error,
-            Some(StripError::InvalidCompression | StripError::ExpansionTooLarge)
+            Some(
+                StripError::InvalidCompression
+                    | StripError::ExpansionTooLarge
+                    | StripError::RecordsInObject
+                    | StripError::RecordsInPart
+            )
         ) {
             return false;
         }

@@ -201,7 +201,7 @@ pub fn normalize_path(raw: &str) -> NormalizedPath {
     }
 }
 
-fn decode_fully(s: &str) -> String {
+pub fn decode_fully(s: &str) -> String {
     let mut cur = s.to_owned();
     for _ in 0..4 {
         let next = percent_decode(&cur);

@@ -39,12 +39,7 @@ fn every_policy_case_holds_natively() {
                 "allow" | "none" | "forward" | "exclusive"
             ) || (got.decision == "audit" && got.records_stripped.is_none());
             if unchanged {
-                // A training upload is forwarded decoded (identity-encoded).
-                let expected = if got.decision == "forward" {
-                    case.request.plain_body_bytes().unwrap()
-                } else {
-                    case.request.body_bytes().unwrap()
-                };
+                let expected = cases::unchanged_body(&file.policy, &case.request, &got).unwrap();
                 if got.forwarded_body.as_deref() != Some(&expected[..]) {
                     failures.push(format!(
                         "{}: {}\n  an allowed body must reach the upstream byte for byte",

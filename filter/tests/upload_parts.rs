@@ -435,3 +435,31 @@ fn audit_mode_lets_a_whatsapp_part_through_and_says_so() {
     assert_eq!(sent.status, 200, "{sent:?}");
     assert_eq!(sent.decision, "audit");
 }
+
+#[test]
+fn a_whatsapp_part_is_refused_even_where_uninspectable_bodies_are_allowed() {
+    // `on_uninspectable: allow` forgives a body the guard cannot read; a part found to hold a
+    // WhatsApp record is a finding, and went through before (the stripper's bypass took it).
+    let raw = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../policies/examples/demo.json"
+    ))
+    .expect("the demo policy");
+    let mut doc: serde_json::Value = serde_json::from_slice(&raw).expect("JSON");
+    doc["mode"] = "enforce".into();
+    doc["training"]["mode"] = "enforce".into();
+    doc["training"]["on_uninspectable"] = "allow".into();
+    doc["training"]["endpoints"] = serde_json::json!([
+        {"id": "openai-upload-parts", "hosts": ["api.openai.com"],
+         "paths": ["/v1/uploads/*/parts"], "format": "upload_part"}
+    ]);
+    if let Some(t) = doc["training"].as_object_mut() {
+        t.remove("exclusive");
+    }
+    let p = Policy::from_json(doc.to_string().as_bytes()).expect("the test policy compiles");
+    let mut store = MemoryStore::default();
+    let inside = format!("{}{WHATSAPP}\n{}", clean_file(2), clean_file(1));
+    let sent = send_part(&p, &mut store, "upload_u", inside.as_bytes(), "part_0");
+    assert_eq!(sent.status, 403, "{sent:?}");
+    assert_eq!(sent.problem.as_deref(), Some("whatsapp_records_in_part"));
+}

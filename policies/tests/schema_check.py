@@ -87,6 +87,15 @@ def broken_policies(default):
         ("phone-number path id with a slash", patched({"phone_numbers": {"numbers": [
             {"id": "line", "path_ids": ["1/2"], "purpose": "customer_service"}]}})),
         ("training endpoint without hosts", patched({"training": {"endpoints": [{"id": "x"}]}})),
+        ("training bucket without a provider", patched({"training": {"buckets": [{"id": "x", "bucket": "acme-data"}]}})),
+        ("S3 training bucket with an upper-case name", patched({"training": {"buckets": [
+            {"id": "x", "provider": "s3", "bucket": "Acme-Data"}]}})),
+        ("Azure training bucket naming a `bucket`", patched({"training": {"buckets": [
+            {"id": "x", "provider": "azure_blob", "bucket": "acme-data", "account": "acme", "container": "data"}]}})),
+        ("GCS training bucket naming a `container`", patched({"training": {"buckets": [
+            {"id": "x", "provider": "gcs", "bucket": "acme-data", "container": "data"}]}})),
+        ("training bucket with an unknown field `region`", patched({"training": {"buckets": [
+            {"id": "x", "provider": "s3", "bucket": "acme-data", "region": "us-east-1"}]}})),
         ("bad enum: rule action `rewrite`", patched({"content": {"action": "rewrite"}})),
         ("customer_service origin with action handoff", patched({"origins": [dict(origin, action="handoff")]})),
         ("handoff section without default_language", patched({"handoff": {"messages": {"en": {"type": "text", "body": "hi"}}}})),

@@ -39,6 +39,9 @@ pub struct MultipartStage {
     /// second file part is refused.
     file_stage: Option<FileStage>,
     custom_files: bool,
+    /// `multipart/related` (a GCS multipart upload: the object's metadata, then its data):
+    /// every part is the object's, read without a Content-Disposition.
+    related: bool,
     /// The last bytes of the body so far (as many as a bare-LF delimiter has), so that one
     /// split across chunks is seen.
     scan_tail: Vec<u8>,
@@ -63,6 +66,7 @@ impl MultipartStage {
             bypassed: false,
             file_stage: None,
             custom_files: false,
+            related: false,
             scan_tail: Vec::new(),
             fed: 0,
             part_start: 0,
@@ -102,6 +106,14 @@ impl MultipartStage {
         let mut m = Self::new(ctx, boundary);
         m.file_stage = Some(stage);
         m.custom_files = true;
+        m
+    }
+
+    /// An object written to a training bucket as a form POST (`multipart/form-data`) or a GCS
+    /// multipart upload (`multipart/related`, whose every part is read as the object's).
+    pub fn for_object(ctx: Arc<StageContext>, boundary: &str, related: bool) -> Self {
+        let mut m = Self::new(ctx, boundary);
+        m.related = related;
         m
     }
 
@@ -275,7 +287,14 @@ impl MultipartStage {
             }
             seen.push(name);
         }
-        let disposition = disposition.ok_or(StripError::MalformedMultipart)?;
+        let disposition = match disposition {
+            Some(d) => d,
+            None if self.related => {
+                let mime = media_type::essence(&content_type);
+                return Ok(super::object::file_stage(&self.ctx, "", &mime));
+            }
+            None => return Err(StripError::MalformedMultipart),
+        };
         let params = disposition
             .split_once(';')
             .map_or(Some(Vec::new()), |(_, rest)| parameters(rest))

@@ -84,6 +84,12 @@ pub enum StripError {
     /// A part of a file uploaded in parts holds WhatsApp-derived records: a part is never
     /// stripped (the upload's declared size would break), so it is refused.
     RecordsInPart,
+    /// An object written to a training bucket holds WhatsApp-derived records: an object is
+    /// never stripped (its signature, checksums or declared length would break), so it is
+    /// refused.
+    RecordsInObject,
+    /// An `aws-chunked` body (S3 streaming signatures) whose framing does not parse.
+    InvalidAwsChunked,
     /// A gRPC or protobuf body (a tuning RPC such as Gemini's `CreateTunedModel`): binary
     /// messages without their schema cannot be read record by record, nor rewritten.
     ProtobufBody,
@@ -101,6 +107,8 @@ impl StripError {
             Self::UnreadableBody => "unreadable_body",
             Self::UnwritableBody => "unwritable_body",
             Self::RecordsInPart => "whatsapp_records_in_part",
+            Self::RecordsInObject => "whatsapp_records_in_object",
+            Self::InvalidAwsChunked => "invalid_aws_chunked",
             Self::ProtobufBody => "protobuf_body",
         }
     }

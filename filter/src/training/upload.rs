@@ -123,6 +123,9 @@ pub struct Upload {
     part: Option<Box<PartRequest>>,
     /// Why the upload was refused beyond what the stripper found (a `/complete` problem).
     refusal: Option<&'static str>,
+    /// An object written to a training bucket: forwarded byte for byte or refused, so every
+    /// header stays as sent (`content-length` included).
+    byte_exact: bool,
 }
 
 impl std::fmt::Debug for Upload {
@@ -157,7 +160,43 @@ impl Upload {
             Some(_) => training.passthrough(),
             None => training.stripper_for(route.endpoint.format, content_type, encoding),
         };
-        let mut upload = Self {
+        let mut upload = Self::with_stripper(training, route, audit, stripper, holds);
+        upload.part = part;
+        if upload.part.as_ref().is_some_and(|p| p.broken().is_some()) {
+            // Parts of this upload were judged concurrently: no later part or completion can
+            // be joined to the right tail.
+            upload.refusal = Some(super::parts::CompleteProblem::ChainBroken.as_str());
+        }
+        upload
+    }
+
+    /// An object written to a training bucket, judged by `stripper`
+    /// ([`TrainingPolicy::object_stripper`]); `refusal`: a shape that is refused before its
+    /// body is read (a piece of an object, a copy).
+    pub fn start_object(
+        training: &TrainingPolicy,
+        route: &TrainingRoute<'_>,
+        audit: bool,
+        stripper: Stripper,
+        holds: bool,
+        refusal: Option<&'static str>,
+    ) -> Self {
+        let mut upload = Self::with_stripper(training, route, audit, stripper, holds);
+        upload.byte_exact = true;
+        upload.refusal = refusal;
+        // A piece or a copy cannot be inspected: `on_uninspectable: allow` lets it through.
+        upload.bypassed = refusal.is_some() && training.on_uninspectable == Action::Allow;
+        upload
+    }
+
+    fn with_stripper(
+        training: &TrainingPolicy,
+        route: &TrainingRoute<'_>,
+        audit: bool,
+        stripper: Stripper,
+        holds: bool,
+    ) -> Self {
+        Self {
             endpoint: route.endpoint.id.clone(),
             stripper,
             ctx: Arc::clone(&training.ctx),
@@ -167,15 +206,10 @@ impl Upload {
             held_out: 0,
             held_raw: 0,
             hold_limit: if holds { HOLD_LIMIT } else { 0 },
-            part,
+            part: None,
             refusal: None,
-        };
-        if upload.part.as_ref().is_some_and(|p| p.broken().is_some()) {
-            // Parts of this upload were judged concurrently: no later part or completion can
-            // be joined to the right tail.
-            upload.refusal = Some(super::parts::CompleteProblem::ChainBroken.as_str());
+            byte_exact: false,
         }
-        upload
     }
 
     /// The part kind the endpoint's format names, if it takes a file uploaded in parts.
@@ -195,6 +229,9 @@ impl Upload {
     /// possible): the length changes when records are stripped, and a decoded body is
     /// forwarded identity-encoded. Audit mode forwards the bytes as they are.
     pub fn remove_headers(&self) -> Vec<&'static str> {
+        if self.byte_exact {
+            return Vec::new();
+        }
         match (self.audit, self.stripper.decodes()) {
             (true, _) => Vec::new(),
             (false, false) => vec!["content-length"],
@@ -202,9 +239,16 @@ impl Upload {
         }
     }
 
-    /// Why the upload is refused before its body is read (a broken chain of parts).
+    /// Why the upload is refused before its body is read (a broken chain of parts, a piece
+    /// or a copy of an object).
     pub fn refused_at_start(&self) -> Option<&'static str> {
         self.refusal
+    }
+
+    /// A refusal at the start goes through instead: audit mode, or an uninspectable object
+    /// the policy lets through.
+    pub fn lets_refusal_through(&self) -> bool {
+        self.audit || self.bypassed
     }
 
     /// Feeds the host's whole buffer (`None`: the host could not hand it over) and says what

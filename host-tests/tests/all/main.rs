@@ -31,6 +31,8 @@ mod properties;
 #[cfg(test)]
 mod replay;
 #[cfg(test)]
+mod training_buckets;
+#[cfg(test)]
 mod training_uploads;
 #[cfg(test)]
 mod upload_parts;

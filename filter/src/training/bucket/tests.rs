@@ -1,0 +1,393 @@
+//! Training buckets: names checked at load with their JSON paths, requests read as each
+//! service reads them, and objects judged without a byte changed.
+
+use super::*;
+use crate::document::TrainingSection;
+use crate::training::{StripError, TrainingPolicy};
+use crate::whatsapp::normalize_authority;
+
+fn policy(buckets: &str) -> Result<TrainingPolicy, Vec<(String, String)>> {
+    let doc: TrainingSection =
+        serde_json::from_str(&format!(r#"{{"endpoints":[],"buckets":{buckets}}}"#)).unwrap();
+    TrainingPolicy::compile(&doc)
+}
+
+const BUCKETS: &str = r#"[
+  {"id":"s3","provider":"s3","bucket":"acme-train","prefix":"datasets/"},
+  {"id":"gcs","provider":"gcs","bucket":"acme.tuning"},
+  {"id":"az","provider":"azure_blob","account":"acmeai","container":"finetune"}
+]"#;
+
+/// The bucket id and shape of a request, with these headers.
+fn route(
+    method: &str,
+    authority: &str,
+    raw_path: &str,
+    headers: &StorageHeaders,
+) -> Option<(String, ObjectShape)> {
+    let p = policy(BUCKETS).unwrap();
+    let host = normalize_authority(authority);
+    let path = crate::whatsapp::normalize_path(raw_path);
+    let req = ObjectRequest {
+        method,
+        host: &host,
+        raw_path,
+        path: &path,
+        headers,
+    };
+    p.route_object(&req)
+        .map(|(r, shape)| (r.endpoint.id.clone(), shape))
+}
+
+fn put(authority: &str, raw_path: &str) -> Option<(String, ObjectShape)> {
+    route("PUT", authority, raw_path, &StorageHeaders::default())
+}
+
+fn whole(id: &str, name: Option<&str>) -> Option<(String, ObjectShape)> {
+    Some((
+        id.to_owned(),
+        ObjectShape::Whole {
+            name: name.map(str::to_owned),
+        },
+    ))
+}
+
+#[test]
+fn names_each_service_would_refuse_are_load_errors_with_their_paths() {
+    let errs = policy(
+        r#"[
+      {"id":"a","provider":"s3","bucket":"Acme_Train"},
+      {"id":"b","provider":"gcs","bucket":"google-data"},
+      {"id":"c","provider":"azure_blob","account":"Acme-AI","container":"fine--tune"},
+      {"id":"d","provider":"azure_blob","bucket":"x"},
+      {"id":"e","provider":"s3","bucket":"192.168.1.10"},
+      {"id":"a","provider":"s3","bucket":"ok-bucket","hosts":["bad host"]}
+    ]"#,
+    )
+    .unwrap_err();
+    let paths: Vec<&str> = errs.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "$.training.buckets[0].bucket",
+            "$.training.buckets[1].bucket",
+            "$.training.buckets[2].account",
+            "$.training.buckets[2].container",
+            "$.training.buckets[3].bucket",
+            "$.training.buckets[3].account",
+            "$.training.buckets[3].container",
+            "$.training.buckets[4].bucket",
+            "$.training.buckets[5].hosts[0]",
+            "$.training.buckets[5].id",
+        ],
+        "{errs:?}"
+    );
+    assert!(errs[0].1.contains("`Acme_Train`"), "{}", errs[0].1);
+    // A typo in a field is refused by the parser, not ignored.
+    let typo: Result<TrainingSection, _> = serde_json::from_str(
+        r#"{"endpoints":[],"buckets":[{"id":"a","provider":"s3","bukket":"x"}]}"#,
+    );
+    assert!(typo.is_err());
+}
+
+#[test]
+fn s3_buckets_are_read_from_virtual_hosts_and_path_style() {
+    let want = whole("s3", Some("datasets/a.jsonl"));
+    for (authority, path) in [
+        ("acme-train.s3.amazonaws.com", "/datasets/a.jsonl"),
+        ("acme-train.s3.us-east-1.amazonaws.com", "/datasets/a.jsonl"),
+        ("acme-train.s3-us-west-2.amazonaws.com", "/datasets/a.jsonl"),
+        (
+            "acme-train.s3.dualstack.eu-west-1.amazonaws.com",
+            "/datasets/a.jsonl",
+        ),
+        (
+            "acme-train.s3-fips.us-east-1.amazonaws.com",
+            "/datasets/a.jsonl",
+        ),
+        (
+            "acme-train.s3-accelerate.amazonaws.com",
+            "/datasets/a.jsonl",
+        ),
+        (
+            "acme-train.s3.cn-north-1.amazonaws.com.cn",
+            "/datasets/a.jsonl",
+        ),
+        ("s3.us-east-1.amazonaws.com", "/acme-train/datasets/a.jsonl"),
+        ("s3.amazonaws.com", "/acme-train/datasets/a.jsonl"),
+        (
+            "key:secret@ACME-TRAIN.S3.AMAZONAWS.COM.:443",
+            "/datasets/a.jsonl",
+        ),
+        ("s3.amazonaws.com", "/%61cme-train/datasets/a.jsonl"),
+    ] {
+        assert_eq!(put(authority, path), want, "{authority}{path}");
+    }
+    // The key is the path decoded once: `%2F` is a slash of the key, `%252F` is `%2F`.
+    assert_eq!(
+        put("acme-train.s3.amazonaws.com", "/datasets%2Fa.jsonl"),
+        want
+    );
+    // Outside the prefix, another bucket, a bucket only named in the key: not training.
+    assert_eq!(put("acme-train.s3.amazonaws.com", "/reports/a.jsonl"), None);
+    assert_eq!(
+        put("other.s3.amazonaws.com", "/acme-train/datasets/a"),
+        None
+    );
+    assert_eq!(
+        put("s3.amazonaws.com", "/other/acme-train/datasets/a"),
+        None
+    );
+    assert_eq!(put("acme-train.s3.example.com", "/datasets/a"), None);
+    assert_eq!(put("acme-train.amazonaws.com", "/datasets/a"), None);
+    // Reads and deletes are not uploads.
+    let h = StorageHeaders::default();
+    assert_eq!(
+        route("GET", "acme-train.s3.amazonaws.com", "/datasets/a", &h),
+        None
+    );
+    assert_eq!(
+        route("DELETE", "acme-train.s3.amazonaws.com", "/datasets/a", &h),
+        None
+    );
+}
+
+#[test]
+fn readings_the_filter_cannot_be_sure_of_fail_closed() {
+    // The normalised path resolves `..` into the training bucket and prefix: S3 would not,
+    // a proxy on the way might.
+    assert!(put("s3.amazonaws.com", "/other/../acme-train/datasets/a.jsonl").is_some());
+    assert!(put("acme-train.s3.amazonaws.com", "/x/../datasets/a.jsonl").is_some());
+    // Doubly encoded: S3 reads `datasets%2Fa` (not under `datasets/`), a decoding hop would
+    // read `datasets/a`.
+    assert!(put("acme-train.s3.amazonaws.com", "/datasets%252Fa.jsonl").is_some());
+    // A key that is not UTF-8 once decoded has no name to compare: under the prefix.
+    assert_eq!(
+        put("acme-train.s3.amazonaws.com", "/%FF.jsonl"),
+        whole("s3", None)
+    );
+    // The prefix is compared without case.
+    assert!(put("acme-train.s3.amazonaws.com", "/DataSets/a.jsonl").is_some());
+}
+
+#[test]
+fn s3_shapes_pieces_copies_and_control_requests() {
+    let h = StorageHeaders::default();
+    let host = "acme-train.s3.amazonaws.com";
+    let shape = |m: &str, p: &str, h: &StorageHeaders| route(m, host, p, h).map(|(_, s)| s);
+    assert_eq!(
+        shape("PUT", "/datasets/a?partNumber=3&uploadId=x", &h),
+        Some(ObjectShape::Piece)
+    );
+    for control in [
+        "/datasets/a?uploads",
+        "/datasets/a?uploadId=x",
+        "/datasets/a?tagging",
+        "/datasets/a?acl",
+    ] {
+        let method = if control.contains("upload") {
+            "POST"
+        } else {
+            "PUT"
+        };
+        assert_eq!(shape(method, control, &h), None, "{control}");
+    }
+    let copy = StorageHeaders {
+        copy_source: true,
+        ..StorageHeaders::default()
+    };
+    assert_eq!(shape("PUT", "/datasets/a", &copy), Some(ObjectShape::Copy));
+    // A form POST to the bucket names its key in the form: unknown, so judged.
+    assert_eq!(
+        shape("POST", "/", &h),
+        Some(ObjectShape::Whole { name: None })
+    );
+    // A presigned PUT keeps its signature in the query: still an object.
+    assert_eq!(
+        shape(
+            "PUT",
+            "/datasets/a.jsonl?X-Amz-Signature=abc&X-Amz-Expires=60",
+            &h
+        ),
+        Some(ObjectShape::Whole {
+            name: Some("datasets/a.jsonl".into())
+        })
+    );
+}
+
+#[test]
+fn gcs_json_and_xml_api_requests() {
+    let h = StorageHeaders::default();
+    let post = |p: &str| route("POST", "storage.googleapis.com", p, &h);
+    assert_eq!(
+        post("/upload/storage/v1/b/acme.tuning/o?uploadType=media&name=t%2Fa.jsonl"),
+        whole("gcs", Some("t/a.jsonl"))
+    );
+    assert_eq!(
+        post("/upload/storage/v1/b/acme.tuning/o?uploadType=multipart"),
+        whole("gcs", None)
+    );
+    assert_eq!(
+        post("/upload/storage/v1/b/acme.tuning/o?uploadType=resumable"),
+        None
+    );
+    assert_eq!(
+        post("/upload/storage/v1/b/other/o?uploadType=media&name=a"),
+        None
+    );
+    assert_eq!(
+        post("/storage/v1/b/src/o/a/rewriteTo/b/acme.tuning/o/b"),
+        Some(("gcs".into(), ObjectShape::Copy))
+    );
+    assert_eq!(
+        post("/storage/v1/b/acme.tuning/o/a/rewriteTo/b/other/o/b"),
+        None
+    );
+    assert_eq!(
+        put("acme.tuning.storage.googleapis.com", "/a.jsonl"),
+        whole("gcs", Some("a.jsonl"))
+    );
+    assert_eq!(
+        put("storage.googleapis.com", "/acme.tuning/a.jsonl"),
+        whole("gcs", Some("a.jsonl"))
+    );
+    let session = "/upload/storage/v1/b/acme.tuning/o?uploadType=resumable&upload_id=x";
+    let ranged = |range: &str| {
+        let h = StorageHeaders {
+            content_range: Some(range.into()),
+            ..StorageHeaders::default()
+        };
+        route("PUT", "storage.googleapis.com", session, &h).map(|(_, s)| s)
+    };
+    assert_eq!(
+        ranged("bytes 0-9/10"),
+        Some(ObjectShape::Whole { name: None })
+    );
+    assert_eq!(
+        ranged("bytes */10"),
+        Some(ObjectShape::Whole { name: None })
+    );
+    for piece in [
+        "bytes 0-9/20",
+        "bytes 10-19/20",
+        "bytes 0-9/*",
+        "items 0-9/10",
+    ] {
+        assert_eq!(ranged(piece), Some(ObjectShape::Piece), "{piece}");
+    }
+}
+
+#[test]
+fn azure_blob_requests() {
+    let h = StorageHeaders::default();
+    let az = |m: &str, host: &str, p: &str| route(m, host, p, &h).map(|(_, s)| s);
+    let account = "acmeai.blob.core.windows.net";
+    assert_eq!(
+        az("PUT", account, "/finetune/a.jsonl"),
+        Some(ObjectShape::Whole {
+            name: Some("a.jsonl".into())
+        })
+    );
+    for host in [
+        "acmeai.blob.core.usgovcloudapi.net",
+        "acmeai.privatelink.blob.core.windows.net",
+        "acmeai.z13.blob.storage.azure.net",
+        "acmeai.dfs.core.windows.net",
+    ] {
+        assert!(az("PUT", host, "/finetune/a.jsonl").is_some(), "{host}");
+    }
+    assert_eq!(
+        az("PUT", account, "/finetune/a?comp=block&blockid=AA"),
+        Some(ObjectShape::Piece)
+    );
+    assert_eq!(
+        az("PUT", account, "/finetune/a?comp=appendblock"),
+        Some(ObjectShape::Piece)
+    );
+    assert_eq!(az("PUT", account, "/finetune/a?comp=blocklist"), None);
+    assert_eq!(az("PUT", account, "/finetune/a?comp=metadata"), None);
+    assert_eq!(az("PUT", account, "/backups/a.jsonl"), None);
+    assert_eq!(
+        az("PUT", "acmeai2.blob.core.windows.net", "/finetune/a"),
+        None
+    );
+    assert_eq!(
+        az(
+            "PUT",
+            "acmeai.blob.core.windows.net.evil.com",
+            "/finetune/a"
+        ),
+        None
+    );
+}
+
+/// Feeds an object in chunks of `size`; returns what was forwarded, or the refusal.
+fn feed_object(p: &TrainingPolicy, body: &[u8], size: usize) -> (Vec<u8>, Option<StripError>) {
+    let mut s = p.object_stripper("a.jsonl", None, None, false);
+    let mut out = Vec::new();
+    for chunk in body.chunks(size) {
+        if let Err(e) = s.feed(chunk, &mut out) {
+            return (out, Some(e));
+        }
+    }
+    let end = s.finish(&mut out).err();
+    (out, end)
+}
+
+#[test]
+fn an_object_is_forwarded_byte_for_byte_or_never_reaches_its_length() {
+    let p = policy(BUCKETS).unwrap();
+    let clean = b"{\"text\":\"Where is my parcel?\"}\n{\"text\":\"It ships today.\"}\n".to_vec();
+    let mut with_record = clean.clone();
+    with_record
+        .extend_from_slice(b"{\"text\":\"hola\",\"id\":\"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz\"}");
+    for size in 1..=clean.len() {
+        assert_eq!(
+            feed_object(&p, &clean, size),
+            (clean.clone(), None),
+            "{size}"
+        );
+    }
+    for size in 1..=with_record.len() {
+        let (out, err) = feed_object(&p, &with_record, size);
+        assert_eq!(err, Some(StripError::RecordsInObject), "{size}");
+        // The last byte is held until every record is judged.
+        assert!(out.len() < with_record.len(), "{size}");
+        assert_eq!(out[..], with_record[..out.len()]);
+    }
+}
+
+#[test]
+fn aws_chunked_framing_is_read_to_judge_and_forwarded_as_sent() {
+    let p = policy(BUCKETS).unwrap();
+    let framed =
+        b"1a;chunk-signature=ab\r\n{\"text\":\"wamid.HBgLMTY1\"}\n\r\n0;chunk-signature=cd\r\n\r\n";
+    let mut s = p.object_stripper("a.jsonl", None, Some("aws-chunked"), true);
+    let mut out = Vec::new();
+    let r = s.feed(framed, &mut out).and_then(|()| s.finish(&mut out));
+    assert_eq!(r, Err(StripError::RecordsInObject));
+    let clean = b"11\r\n{\"text\":\"hello\"}\n\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n";
+    let mut s = p.object_stripper("a.jsonl", None, Some("aws-chunked"), true);
+    let mut out = Vec::new();
+    for b in clean.chunks(3) {
+        s.feed(b, &mut out).unwrap();
+    }
+    s.finish(&mut out).unwrap();
+    assert_eq!(out, clean);
+    // A body that stops before the zero-size chunk is not a whole object.
+    let mut s = p.object_stripper("a.jsonl", None, Some("aws-chunked"), true);
+    let mut out = Vec::new();
+    s.feed(b"11\r\n{\"text\":\"hello\"}\n\r\n", &mut out)
+        .unwrap();
+    assert_eq!(s.finish(&mut out), Err(StripError::InvalidAwsChunked));
+}
+
+#[test]
+fn an_object_with_a_record_is_never_bypassed() {
+    let p = policy(BUCKETS).unwrap();
+    let mut s = p.object_stripper("a.jsonl", None, None, false);
+    let mut out = Vec::new();
+    let r = s.feed(b"{\"id\":\"wamid.HBgLMTY1MDM4\"}\n", &mut out);
+    assert_eq!(r, Err(StripError::RecordsInObject));
+    assert!(!s.bypass(&mut out));
+}

@@ -1,0 +1,316 @@
+//! An object written to a training bucket: judged record by record, never stripped.
+//!
+//! Object stores check what they receive against what the request declared: S3's SigV4 signs
+//! the payload hash and (in every AWS SDK) `content-length`, Azure's Shared Key signs
+//! `Content-Length`, `Content-MD5`, `x-amz-checksum-*`, `x-ms-content-crc64` and GCS's
+//! `crc32c`/`md5Hash` cover the bytes, and a resumable session declares its total size. A
+//! stripped object would be rejected with an error that says nothing about the proxy, or, where
+//! nothing checks it, be stored silently shorter than the client wrote. So an object is
+//! forwarded byte for byte, with every header as sent, or refused (`whatsapp_records_in_object`).
+//!
+//! The bytes go upstream as they are judged, except the last byte of the body, which is held
+//! until every record has been judged: a refused object never reaches its declared length, so
+//! the service never stores it.
+
+use super::gzip::DecodeStage;
+use super::multipart::{self, MultipartStage};
+use super::stage::{LineKind, LineStage, Refuse, Stage, StageContext, StripError, StripStats};
+use crate::content_encoding::{Coding, ContentEncoding, Layer};
+use std::sync::Arc;
+
+/// Judges an object's records while forwarding its own bytes.
+pub struct ObjectStage {
+    /// Reads the object: `aws-chunked` framing, `content-encoding` and the format undone.
+    judge: Box<dyn Stage>,
+    /// The judge's output: not forwarded.
+    sink: Vec<u8>,
+    /// The body's last byte so far, held until the end.
+    held: Option<u8>,
+    /// Input not forwarded since an error, for `bypass`.
+    pending: Vec<u8>,
+    bypassed: bool,
+}
+
+impl ObjectStage {
+    pub fn new(judge: Box<dyn Stage>) -> Self {
+        Self {
+            judge,
+            sink: Vec::new(),
+            held: None,
+            pending: Vec::new(),
+            bypassed: false,
+        }
+    }
+
+    fn judged(
+        &mut self,
+        before: u64,
+        stats: &StripStats,
+        r: Result<(), StripError>,
+    ) -> Result<(), StripError> {
+        self.sink.clear();
+        r?;
+        if stats.records_stripped > before {
+            return Err(StripError::RecordsInObject);
+        }
+        Ok(())
+    }
+}
+
+impl Stage for ObjectStage {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<(), StripError> {
+        if self.bypassed {
+            out.extend_from_slice(input);
+            return Ok(());
+        }
+        let before = stats.records_stripped;
+        let r = self.judge.feed(input, &mut self.sink, stats);
+        if let Err(e) = self.judged(before, stats, r) {
+            self.pending.extend(self.held.take());
+            self.pending.extend_from_slice(input);
+            return Err(e);
+        }
+        if let Some((last, rest)) = input.split_last() {
+            out.extend(self.held.take());
+            out.extend_from_slice(rest);
+            self.held = Some(*last);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+        if self.bypassed {
+            return Ok(());
+        }
+        let before = stats.records_stripped;
+        let r = self.judge.finish(&mut self.sink, stats);
+        if let Err(e) = self.judged(before, stats, r) {
+            self.pending.extend(self.held.take());
+            return Err(e);
+        }
+        out.extend(self.held.take());
+        Ok(())
+    }
+
+    fn bypass(&mut self, out: &mut Vec<u8>) {
+        out.extend(self.held.take());
+        out.append(&mut self.pending);
+        self.bypassed = true;
+    }
+}
+
+/// The stage that reads an object for judging: its format from its name and content type,
+/// under its `content-encoding` and, for S3's streaming signatures, `aws-chunked` framing.
+pub fn judge_stage(
+    ctx: &Arc<StageContext>,
+    name: &str,
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+    aws_chunked: bool,
+) -> Box<dyn Stage> {
+    let ct = content_type.unwrap_or("");
+    let mime = crate::media_type::essence(ct);
+    // `aws-chunked` is S3's framing, not a coding of the object: what it frames keeps the rest.
+    let codings: Vec<&str> = content_encoding
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    let encoding = ContentEncoding::parse(Some(&codings.join(",")));
+    let lower = name.to_ascii_lowercase();
+    // A gzip object (`train.jsonl.gz`, `application/gzip`) is read inflated.
+    let (stem, gzip_object) = match lower.strip_suffix(".gz") {
+        Some(stem) => (stem, true),
+        None => (
+            lower.as_str(),
+            matches!(mime.as_str(), "application/gzip" | "application/x-gzip"),
+        ),
+    };
+    let format: Box<dyn Stage> = match mime.as_str() {
+        "multipart/form-data" | "multipart/related" => match crate::media_type::boundary(ct) {
+            Some(b) => Box::new(MultipartStage::for_object(
+                Arc::clone(ctx),
+                &b,
+                mime == "multipart/related",
+            )),
+            None => Box::new(Refuse::new(StripError::MalformedMultipart)),
+        },
+        _ => file_stage(ctx, stem, if gzip_object { "" } else { &mime }),
+    };
+    let mut stage = format;
+    if gzip_object {
+        stage = decode(ctx, Coding::Gzip, stage);
+    }
+    match encoding.single_layer() {
+        Layer::Identity => {}
+        Layer::One(coding) => stage = decode(ctx, coding, stage),
+        Layer::Unreadable => stage = Box::new(Refuse::new(StripError::InvalidCompression)),
+    }
+    if aws_chunked {
+        stage = Box::new(AwsChunked::new(stage, ctx.max_record_bytes));
+    }
+    stage
+}
+
+/// A file's stage for an object or a multipart/related part: as an uploaded file is read,
+/// except that a generic type without a telling extension is read as text lines with every
+/// detector (JSON lines among them), since objects are also CSV and chat exports.
+pub fn file_stage(ctx: &Arc<StageContext>, name: &str, mime: &str) -> Box<dyn Stage> {
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    let generic = matches!(
+        mime,
+        "" | "application/octet-stream" | "binary/octet-stream"
+    );
+    if generic && !matches!(ext, "jsonl" | "ndjson" | "jsonlines" | "json") {
+        return Box::new(LineStage::new(Arc::clone(ctx), LineKind::Text));
+    }
+    multipart::stage_for_file(ctx, name, mime)
+}
+
+fn decode(ctx: &StageContext, coding: Coding, inner: Box<dyn Stage>) -> Box<dyn Stage> {
+    match DecodeStage::new(coding, inner, ctx.max_expansion_ratio) {
+        Some(d) => Box::new(d),
+        None => Box::new(Refuse::new(StripError::InvalidCompression)),
+    }
+}
+
+/// S3's `aws-chunked` framing (SigV4 streaming uploads): `{hex size}[;chunk-signature=...]`
+/// CRLF, the data, CRLF, until a zero-size chunk, then trailer lines (`x-amz-checksum-crc32:`)
+/// and a blank line. The data is handed to the inner stage; anything else is refused.
+pub struct AwsChunked {
+    inner: Box<dyn Stage>,
+    buf: Vec<u8>,
+    /// Data bytes left in the current chunk, then its CRLF.
+    remaining: u64,
+    state: ChunkState,
+    max_line: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    Size,
+    Data,
+    DataEnd,
+    Trailers,
+    Done,
+}
+
+impl AwsChunked {
+    pub fn new(inner: Box<dyn Stage>, max_record_bytes: usize) -> Self {
+        Self {
+            inner,
+            buf: Vec::new(),
+            remaining: 0,
+            state: ChunkState::Size,
+            max_line: max_record_bytes.clamp(1024, 64 << 10),
+        }
+    }
+
+    /// Takes one CRLF-ended line from `buf`.
+    fn line(&mut self) -> Result<Option<Vec<u8>>, StripError> {
+        match memchr::memmem::find(&self.buf, b"\r\n") {
+            Some(i) => {
+                let line = self.buf.get(..i).unwrap_or_default().to_vec();
+                self.buf.drain(..i + 2);
+                Ok(Some(line))
+            }
+            None if self.buf.len() > self.max_line => Err(StripError::InvalidAwsChunked),
+            None => Ok(None),
+        }
+    }
+
+    fn step(&mut self, sink: &mut Vec<u8>, stats: &mut StripStats) -> Result<bool, StripError> {
+        match self.state {
+            ChunkState::Size => {
+                let Some(line) = self.line()? else {
+                    return Ok(false);
+                };
+                let text = std::str::from_utf8(&line).map_err(|_| StripError::InvalidAwsChunked)?;
+                let size = text.split(';').next().unwrap_or("").trim();
+                self.remaining = u64::from_str_radix(size, 16)
+                    .ok()
+                    .filter(|_| !size.is_empty() && size.len() <= 16)
+                    .ok_or(StripError::InvalidAwsChunked)?;
+                self.state = if self.remaining == 0 {
+                    ChunkState::Trailers
+                } else {
+                    ChunkState::Data
+                };
+            }
+            ChunkState::Data => {
+                if self.buf.is_empty() {
+                    return Ok(false);
+                }
+                let take = usize::try_from(self.remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(self.buf.len());
+                let data: Vec<u8> = self.buf.drain(..take).collect();
+                self.inner.feed(&data, sink, stats)?;
+                self.remaining -= take as u64;
+                if self.remaining == 0 {
+                    self.state = ChunkState::DataEnd;
+                }
+            }
+            ChunkState::DataEnd => {
+                if self.buf.len() < 2 {
+                    return Ok(false);
+                }
+                if self.buf.get(..2) != Some(b"\r\n") {
+                    return Err(StripError::InvalidAwsChunked);
+                }
+                self.buf.drain(..2);
+                self.state = ChunkState::Size;
+            }
+            ChunkState::Trailers => {
+                let Some(line) = self.line()? else {
+                    return Ok(false);
+                };
+                if line.is_empty() {
+                    self.state = ChunkState::Done;
+                }
+            }
+            ChunkState::Done => {
+                if !self.buf.trim_ascii().is_empty() {
+                    return Err(StripError::InvalidAwsChunked);
+                }
+                self.buf.clear();
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl Stage for AwsChunked {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<(), StripError> {
+        self.buf.extend_from_slice(input);
+        while self.step(out, stats)? {}
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+        while self.step(out, stats)? {}
+        // Some writers end with the zero-size chunk's CRLF and no trailer section.
+        let ended = self.state == ChunkState::Done
+            || (self.state == ChunkState::Trailers && self.buf.is_empty());
+        if !ended {
+            return Err(StripError::InvalidAwsChunked);
+        }
+        self.inner.finish(out, stats)
+    }
+
+    fn bypass(&mut self, _out: &mut Vec<u8>) {
+        // Only ever inside an `ObjectStage`, which forwards the object's own bytes.
+    }
+}
