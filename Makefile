@@ -102,7 +102,7 @@ test-e2e: venv wasm
 # `make test` runs each target for $(FUZZ_SMOKE_SECONDS) s from the committed seeds;
 # `make fuzz` runs each for FUZZ_SECONDS or FUZZ_RUNS executions, whichever ends first, and
 # keeps its corpus under target/fuzz-corpus (`make fuzz FUZZ_RUNS=10000000 FUZZ_SECONDS=7200`).
-FUZZ_TARGETS := whatsapp_send whatsapp_path whatsapp_form whatsapp_multipart training_upload training_file policy_compile provider_send conversation_session
+FUZZ_TARGETS := whatsapp_send whatsapp_path whatsapp_form whatsapp_multipart training_upload training_file policy_compile provider_send conversation_session training_object
 FUZZ_FLAGS := --sanitizer none --release --debug-assertions
 FUZZ_SECONDS ?= 1200
 FUZZ_RUNS ?= -1

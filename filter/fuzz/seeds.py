@@ -31,6 +31,18 @@ PROVIDER_ROUTES = {"api.twilio.com": 0, "api.dublin.ie1.twilio.com": 1, "convers
                    "eu.conversation.api.sinch.com": 14, "us.conversation.api.sinch.com": 14,
                    "social-messaging.eu-west-1.amazonaws.com": 15, "social-messaging.us-east-1.api.aws": 15}
 PROVIDER_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/plain", ""]
+# (authority, path prefix) of fuzz_targets/training_object.rs, and its methods.
+OBJECT_ROUTES = [("acme-bedrock-tuning.s3.us-east-1.amazonaws.com", "/datasets/"),
+                 ("s3.eu-west-1.amazonaws.com", "/acme-bedrock-tuning/datasets/"),
+                 ("acme-bedrock-tuning.s3.amazonaws.com", "/"),
+                 ("s3.dualstack.us-east-1.amazonaws.com", "/acme-bedrock-tuning/"),
+                 ("storage.googleapis.com", "/upload/storage/v1/b/acme-vertex-tuning/o?uploadType=media&name="),
+                 ("storage.googleapis.com", "/acme-vertex-tuning/"),
+                 ("acme-vertex-tuning.storage.googleapis.com", "/"),
+                 ("acmeaitraining.blob.core.windows.net", "/finetune/"),
+                 ("minio.data.acme.internal", "/datasets/"),
+                 ("someone-else.s3.amazonaws.com", "/")]
+OBJECT_METHODS = ["PUT", "POST"]
 UPLOAD_TYPES = {"application/jsonl": 0, "application/json": 1, "application/x-ndjson": 4, "text/plain": 5, "text/csv": 6}
 
 
@@ -59,7 +71,8 @@ def encoding_selector(req, table):
 
 def seeds():
     out = {t: [] for t in ["whatsapp_send", "whatsapp_path", "whatsapp_form", "whatsapp_multipart",
-                           "training_upload", "training_file", "policy_compile", "provider_send"]}
+                           "training_upload", "training_file", "policy_compile", "provider_send",
+                           "training_object"]}
     for path in sorted((ROOT / "policies").glob("**/*.json")):
         if path.name == "policy.schema.json":
             continue
@@ -77,6 +90,12 @@ def seeds():
                 continue
             ct = content_type(req)
             mime = ct.split(";")[0].strip().lower()
+            if path.name.startswith("training_buckets"):
+                # Each object body under each addressing style in turn, the key from the case.
+                r = len(out["training_object"]) % len(OBJECT_ROUTES)
+                key = req["path"].rsplit("/", 1)[-1].encode()[:31]
+                m = OBJECT_METHODS.index(method) if method in OBJECT_METHODS else 0
+                out["training_object"].append(bytes([r, m, 0, 0, len(key)]) + key + body)
             host = authority.split(":")[0].lower()
             route = PROVIDER_ROUTES.get("infobip" if host.endswith("api.infobip.com") else host)
             if route is not None:
@@ -112,10 +131,12 @@ def seeds():
 
 
 def main():
-    if OUT.exists():
-        shutil.rmtree(OUT)
     for target, items in seeds().items():
+        # Only the generated targets' folders are rebuilt: conversation_session's seeds are
+        # written by hand.
         d = OUT / target
+        if d.exists():
+            shutil.rmtree(d)
         d.mkdir(parents=True)
         unique = {hashlib.sha1(b).hexdigest(): b for b in items}
         for name, b in sorted(unique.items())[:PER_TARGET]:

@@ -96,12 +96,17 @@ impl Request<'_> {
     /// Drives the request through the engine. Every request must end in an outcome; the
     /// engine itself must not panic (libFuzzer reports a panic as a crash).
     pub fn run(&self, chunks: &[usize]) -> (Observed, Vec<u8>) {
+        self.run_with(policy(), chunks)
+    }
+
+    /// The same under another policy.
+    pub fn run_with(&self, policy: &Policy, chunks: &[usize]) -> (Observed, Vec<u8>) {
         let case = self.case();
         let plain = match case.plain_body_bytes() {
             Ok(b) => b,
             Err(e) => panic!("the harness could not build the body: {e}"),
         };
-        match run_native(policy(), &case, chunks) {
+        match run_native(policy, &case, chunks) {
             Ok(observed) => (observed, plain),
             Err(e) => panic!("a request must always produce an outcome: {e}"),
         }
