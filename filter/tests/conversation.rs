@@ -216,6 +216,42 @@ fn predecessors_padded_with_long_filler_keep_their_part_of_the_answer() {
 }
 
 #[test]
+fn exempt_templates_between_the_parts_do_not_push_the_earlier_parts_out() {
+    let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
+    let mut store = MemoryStore::default();
+    let to = "34612345678";
+    let login_code = |code: &str| {
+        send(
+            to,
+            json!({"type": "template", "template": {"name": "login_code", "language": {"code": "en"},
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": code}]}]}}),
+        )
+    };
+    let mut at = T0;
+    let mut next = |req: &CaseRequest, store: &mut MemoryStore| {
+        at += SECOND;
+        run(&p, store, req, at)
+    };
+    assert_eq!(
+        next(&text(to, SPLIT_ANSWER[0]), &mut store).decision,
+        "allow"
+    );
+    assert_eq!(
+        next(&text(to, SPLIT_ANSWER[1]), &mut store).decision,
+        "allow"
+    );
+    // Four places are kept (the example's `max_texts`): three exempt templates cost the budget
+    // nothing, and must not flush the two parts.
+    for code in ["482913", "551207", "190384"] {
+        assert_eq!(next(&login_code(code), &mut store).decision, "allow");
+    }
+    assert_eq!(
+        verdict(&next(&text(to, SPLIT_ANSWER[2]), &mut store)),
+        ("block", Some("conversation_classifier"))
+    );
+}
+
+#[test]
 fn unrelated_service_sends_to_one_recipient_stay_allowed() {
     let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
     let mut store = MemoryStore::default();

@@ -40,6 +40,10 @@ struct SendInConversation<'p> {
     key: ConversationKey,
     /// The budget counts it (not an exempt template).
     counted: bool,
+    /// The budget exempts it (an exempt template): scored with the conversation, but its text
+    /// is not kept, so that sends which cost nothing cannot push a split answer's earlier parts
+    /// out of the `max_texts` the conversation keeps.
+    exempt: bool,
     /// Its texts are scored with the conversation's and kept.
     scored: bool,
     now: u64,
@@ -160,10 +164,11 @@ fn applies<'p>(
     if head.call.endpoint != whatsapp::Endpoint::Messages || message.message_type == "read" {
         return Governed::No;
     }
-    let counted = cp
+    let exempt = cp
         .budget
         .as_ref()
-        .is_some_and(|b| !b.exempts(&message.message_type, message.template_name.as_deref()));
+        .is_some_and(|b| b.exempts(&message.message_type, message.template_name.as_deref()));
+    let counted = cp.budget.is_some() && !exempt;
     let scored =
         cp.scoring.is_some() && decide::content_scores(policy, head) && !message.texts.is_empty();
     if !counted && !scored {
@@ -199,6 +204,7 @@ fn applies<'p>(
         policy: cp,
         key,
         counted,
+        exempt,
         scored,
         now,
     })
@@ -222,7 +228,8 @@ fn view<'e>(
 }
 
 /// The conversation once this send is made: counted, and its text kept (a hand-off's recipient
-/// reads the policy's message, not this text). `None` when the send is refused: it changes
+/// reads the policy's message, not this text; an exempt template's text, approved by Meta and
+/// free of the budget, takes no place either). `None` when the send is refused: it changes
 /// nothing, since it never reaches the recipient.
 fn changed_entry(
     policy: &Policy,
@@ -241,6 +248,7 @@ fn changed_entry(
     }
     if let (Some(s), true) = (send.policy.scoring.as_ref(), send.scored)
         && verdict != Verdict::Handoff
+        && !send.exempt
     {
         let classifier = &policy.content.classifier;
         entry.push_text(send.now, &kept_text(message), s, &|t| {
