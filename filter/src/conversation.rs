@@ -12,7 +12,9 @@
 //! key, so the bound comes from the key space and the value size: a conversation lives in one
 //! of `slots` keys (`wa-guard/conv/<layout>/<slot>`, slot = hash mod `slots`, layout a
 //! fingerprint of the slots' sizes), and a key holds at most
-//! `entries_per_slot` conversations, the least recently updated evicted first. Entries past
+//! `entries_per_slot` conversations: beyond that, the least recently updated of those holding
+//! nothing live is evicted, and a write that would evict a live count is refused instead
+//! ([`StateFailure::SlotFull`], then the policy's `on_store_error`). Entries past
 //! their lifetime are ignored when read and dropped when their key is written. The whole state
 //! therefore never exceeds [`ConversationPolicy::max_bytes`]: `slots` × (key + the largest
 //! value), whatever traffic comes.
@@ -231,6 +233,20 @@ impl Entry {
         }
     }
 
+    /// Whether the entry holds a count or a text that still matters at `now`: such an entry is
+    /// never evicted to make room for another.
+    fn live(&self, now: u64, policy: &ConversationPolicy) -> bool {
+        let counted = policy
+            .budget
+            .as_ref()
+            .is_some_and(|b| self.unanswered_at(now, b) > 0);
+        let texts = policy
+            .scoring
+            .as_ref()
+            .is_some_and(|s| !self.recent_texts(now, s).is_empty());
+        counted || texts
+    }
+
     /// Whether anything of the entry still matters at `now`.
     fn alive(&self, now: u64, ttl_nanos: u64) -> bool {
         self.updated.saturating_add(ttl_nanos) >= now
@@ -360,12 +376,15 @@ impl Slot {
     }
 
     /// Puts `entry` in (replacing its tag's), drops what has expired, bounds every entry's
-    /// texts to the policy, and evicts the least recently updated beyond the slot's size.
-    /// Returns how many live conversations were evicted.
-    fn put(&mut self, entry: Entry, policy: &ConversationPolicy, now: u64) -> usize {
+    /// texts to the policy, and, beyond the slot's size, evicts the least recently updated of
+    /// the conversations that hold nothing live (no count within the budget's window, no text
+    /// within the scoring window). Returns how many were evicted, or `None` when every other
+    /// conversation is live: a live count is never evicted silently (a flood of sends to other
+    /// recipients would otherwise restart it), and the write is refused instead.
+    fn put(&mut self, entry: Entry, policy: &ConversationPolicy, now: u64) -> Option<usize> {
         let ttl = policy.ttl_nanos();
-        self.entries
-            .retain(|e| e.tag != entry.tag && e.alive(now, ttl));
+        let tag = entry.tag;
+        self.entries.retain(|e| e.tag != tag && e.alive(now, ttl));
         self.entries.push(entry);
         for e in &mut self.entries {
             match &policy.scoring {
@@ -375,21 +394,17 @@ impl Slot {
         }
         let mut evicted = 0;
         while self.entries.len() > policy.entries_per_slot {
-            let oldest = self
+            let idle = self
                 .entries
                 .iter()
                 .enumerate()
+                .filter(|(_, e)| e.tag != tag && !e.live(now, policy))
                 .min_by_key(|(_, e)| e.updated)
-                .map(|(i, _)| i);
-            match oldest {
-                Some(i) => {
-                    self.entries.remove(i);
-                    evicted += 1;
-                }
-                None => break,
-            }
+                .map(|(i, _)| i)?;
+            self.entries.remove(idle);
+            evicted += 1;
         }
-        evicted
+        Some(evicted)
     }
 }
 
@@ -443,6 +458,9 @@ pub enum StateFailure {
     MultipleRecipients,
     /// The recipient holds a digit or letter outside ASCII ([`recipient_key`]).
     UnreadableRecipient,
+    /// The conversation's slot holds `entries_per_slot` other live conversations (each with a
+    /// count or a text that still matters): none is evicted for it.
+    SlotFull,
 }
 
 impl StateFailure {
@@ -454,6 +472,7 @@ impl StateFailure {
             Self::NoSender => "no_sender",
             Self::MultipleRecipients => "multiple_recipients",
             Self::UnreadableRecipient => "unreadable_recipient",
+            Self::SlotFull => "slot_full",
         }
     }
 }
@@ -464,6 +483,21 @@ impl From<StoreError> for StateFailure {
             StoreError::Mismatch => Self::CasExhausted,
             StoreError::Failed => Self::StoreFailed,
         }
+    }
+}
+
+/// Why a write did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteError {
+    /// The host refused it, or the slot changed since it was read.
+    Store(StoreError),
+    /// Every other conversation of the slot is live ([`StateFailure::SlotFull`]).
+    SlotFull,
+}
+
+impl From<StoreError> for WriteError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
     }
 }
 
@@ -510,14 +544,19 @@ impl Snapshot {
         mut entry: Entry,
         policy: &ConversationPolicy,
         now: u64,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<usize, WriteError> {
         entry.updated = now;
-        let evicted = self.slot.put(entry, policy, now);
+        let evicted = self
+            .slot
+            .put(entry, policy, now)
+            .ok_or(WriteError::SlotFull)?;
         // A slot never written yet: written only if nobody wrote it meanwhile (Envoy takes a
         // cas of 0 as "any", so the absence is checked again right before).
         let cas = match self.version {
             Some(v) => Some(v),
-            None if store.try_get(&key.slot_key)?.is_some() => return Err(StoreError::Mismatch),
+            None if store.try_get(&key.slot_key)?.is_some() => {
+                return Err(StoreError::Mismatch.into());
+            }
             None => None,
         };
         store.set(&key.slot_key, &self.slot.encode(), cas)?;
@@ -554,8 +593,9 @@ pub fn update(
                     retries,
                 });
             }
-            Err(StoreError::Mismatch) => continue,
-            Err(StoreError::Failed) => return Err(StateFailure::StoreFailed),
+            Err(WriteError::Store(StoreError::Mismatch)) => continue,
+            Err(WriteError::Store(StoreError::Failed)) => return Err(StateFailure::StoreFailed),
+            Err(WriteError::SlotFull) => return Err(StateFailure::SlotFull),
         }
     }
     Err(StateFailure::CasExhausted)

@@ -252,6 +252,45 @@ fn exempt_templates_between_the_parts_do_not_push_the_earlier_parts_out() {
 }
 
 #[test]
+fn a_flood_of_sends_to_other_recipients_never_evicts_a_live_count() {
+    // Few slots, so that the flood fills the recipient's slot quickly.
+    let p = policy_with(json!({"conversation": {"slots": 4, "entries_per_slot": 2}}));
+    let mut store = MemoryStore::default();
+    let to = "34612345678";
+    for i in 0..3 {
+        let got = run(
+            &p,
+            &mut store,
+            &text(to, SERVICE_SENDS[i]),
+            T0 + i as u64 * SECOND,
+        );
+        assert_eq!(got.decision, "allow");
+    }
+    // 3,000 sends to other recipients: those that find their slot full of live counts are
+    // refused (`on_store_error: block`), never let through by evicting one.
+    let mut refused = 0;
+    for i in 0..3000u64 {
+        let got = run(
+            &p,
+            &mut store,
+            &text(&format!("4915{i:08}"), "Hi"),
+            T0 + 5 * SECOND + i,
+        );
+        refused += usize::from(got.decision == "block");
+    }
+    assert!(refused > 2900, "{refused}");
+    assert_eq!(
+        verdict(&run(
+            &p,
+            &mut store,
+            &text(to, "One more"),
+            T0 + 10 * SECOND
+        )),
+        ("block", Some("unanswered_budget"))
+    );
+}
+
+#[test]
 fn unrelated_service_sends_to_one_recipient_stay_allowed() {
     let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
     let mut store = MemoryStore::default();

@@ -13,6 +13,10 @@ fn policy(json: &str) -> ConversationPolicy {
     ConversationPolicy::compile(&section(json)).unwrap()
 }
 
+fn p_of() -> ConversationPolicy {
+    both()
+}
+
 fn both() -> ConversationPolicy {
     policy(
         r#"{"slots": 16, "entries_per_slot": 4,
@@ -275,7 +279,10 @@ fn same_slot(p: &ConversationPolicy, n: usize) -> Vec<ConversationKey> {
 }
 
 #[test]
-fn a_full_slot_evicts_its_least_recently_updated_conversation() {
+fn a_full_slot_evicts_its_least_recently_updated_idle_conversation_never_a_live_count() {
+    let count = |store: &MemoryStore, k: &ConversationKey, at: u64| {
+        read(store, k, &p_of(), at).unwrap().entry.unanswered
+    };
     let p = both();
     let b = p.budget.clone().unwrap();
     let keys = same_slot(&p, 5);
@@ -285,21 +292,34 @@ fn a_full_slot_evicts_its_least_recently_updated_conversation() {
         let done = update(&mut store, k, &p, now, &mut |e| e.count_send(now, &b)).unwrap();
         assert_eq!(done.evicted, 0);
     }
-    // The first is touched again, so the second is now the oldest.
-    update(&mut store, &keys[0], &p, T0 + 10, &mut |e| {
-        e.count_send(T0 + 10, &b)
+    // Every conversation of the slot holds a live count: the fifth is refused, none evicted.
+    let full = update(&mut store, &keys[4], &p, T0 + 11, &mut |e| {
+        e.count_send(T0 + 11, &b)
+    });
+    assert_eq!(full, Err(StateFailure::SlotFull));
+    assert_eq!(
+        keys.iter()
+            .map(|k| count(&store, k, T0 + 12))
+            .collect::<Vec<_>>(),
+        [1, 1, 1, 1, 0]
+    );
+    // The second conversation's recipient replies: its count is 0, so it is idle and the
+    // least recently updated idle one makes room.
+    update(&mut store, &keys[1], &p, T0 + 20, &mut |e| {
+        e.record_inbound(T0 + 20, T0 + 20);
     })
     .unwrap();
-    let done = update(&mut store, &keys[4], &p, T0 + 11, &mut |e| {
-        e.count_send(T0 + 11, &b)
+    let done = update(&mut store, &keys[4], &p, T0 + 21, &mut |e| {
+        e.count_send(T0 + 21, &b)
     })
     .unwrap();
     assert_eq!(done.evicted, 1);
-    let count = |k: &ConversationKey| read(&store, k, &p, T0 + 12).unwrap().entry.unanswered;
     assert_eq!(
-        keys.iter().map(count).collect::<Vec<_>>(),
-        [2, 0, 1, 1, 1],
-        "the second conversation was evicted"
+        keys.iter()
+            .map(|k| count(&store, k, T0 + 22))
+            .collect::<Vec<_>>(),
+        [1, 0, 1, 1, 1],
+        "the idle second conversation was evicted"
     );
 }
 
@@ -390,7 +410,7 @@ fn a_first_write_to_a_new_slot_loses_to_a_concurrent_first_write() {
     let entry = snap.entry.clone();
     assert_eq!(
         snap.write(&mut store, &key, entry, &p, T0),
-        Err(StoreError::Mismatch)
+        Err(StoreError::Mismatch.into())
     );
 }
 
@@ -417,13 +437,17 @@ fn a_million_recipients_keep_the_state_within_its_stated_bound() {
             &format!("{}", 10_000_000_000 + i),
         )
         .unwrap();
-        update(&mut store, &key, &p, now, &mut |e| {
+        let done = update(&mut store, &key, &p, now, &mut |e| {
             e.count_send(now, &b);
             // Two texts of 24 bytes: every entry at its largest.
             e.push_text(now, "Your order ships today. ", &s, &unranked);
             e.push_text(now, "Anything else? Write us.", &s, &unranked);
-        })
-        .unwrap();
+        });
+        // A slot full of live conversations refuses the rest (never evicts a live count).
+        assert!(
+            matches!(done, Ok(_) | Err(StateFailure::SlotFull)),
+            "{done:?}"
+        );
     }
     assert_eq!(store.key_count(), 256);
     let total = store.total_bytes();

@@ -14,7 +14,7 @@
 //! count may have reached the cap meanwhile), at most `conversation::MAX_ATTEMPTS` times.
 
 use super::{BodyStep, RequestFlow, SendBody};
-use crate::conversation::{self, ConversationKey, ConversationPolicy, StateFailure};
+use crate::conversation::{self, ConversationKey, ConversationPolicy, StateFailure, WriteError};
 use crate::decide::{self, ConversationView, HeadEvaluation, Verdict};
 use crate::policy::Policy;
 use crate::shared_store::{SharedStore, StoreError};
@@ -100,10 +100,13 @@ impl RequestFlow {
                     return step;
                 }
                 // Another worker wrote the slot since it was read: decided again.
-                Err(StoreError::Mismatch) => {
+                Err(WriteError::Store(StoreError::Mismatch)) => {
                     self.state_metrics.extend(conversation::state_metrics(0, 1))
                 }
-                Err(StoreError::Failed) => {
+                Err(WriteError::SlotFull) => {
+                    return self.state_failed(policy, head, message, body, StateFailure::SlotFull);
+                }
+                Err(WriteError::Store(StoreError::Failed)) => {
                     return self.state_failed(
                         policy,
                         head,
