@@ -161,11 +161,17 @@ impl Entry {
 
     /// Counts a send made at `now`.
     pub fn count_send(&mut self, now: u64, budget: &BudgetPolicy) {
+        self.count_sends(now, budget, 1);
+    }
+
+    /// Counts the `sends` messages of one request made at `now` (a provider's bulk to one
+    /// recipient delivers several).
+    pub fn count_sends(&mut self, now: u64, budget: &BudgetPolicy, sends: u32) {
         let count = self.unanswered_at(now, budget);
         if count == 0 {
             self.unanswered_since = now;
         }
-        self.unanswered = count.saturating_add(1);
+        self.unanswered = count.saturating_add(sends.max(1));
         self.last_counted = self.last_counted.max(now);
     }
 

@@ -607,6 +607,44 @@ fn sends_that_name_several_recipients_none_or_no_sender_follow_the_failure_mode(
     }
 }
 
+/// An Infobip bulk of several messages to one recipient counts every message, and is refused
+/// when its last message would go over the cap.
+#[test]
+fn a_provider_bulk_to_one_recipient_counts_every_message() {
+    let p = policy_with(json!({"whatsapp": {"providers": ["infobip"]},
+        "conversation": {"scoring": null, "unanswered_budget": {"max_unanswered": 3}}}));
+    let bulk = |n: usize| {
+        let messages: Vec<Value> = (0..n)
+            .map(|i| json!({"channel": "WHATSAPP", "sender": "441134960000",
+                "destinations": [{"to": "34612345678"}],
+                "content": {"body": {"type": "TEXT", "text": format!("Update {i} on your order.")}}}))
+            .collect();
+        provider_send(
+            "xk9f2.api.infobip.com",
+            "/messages-api/1/messages",
+            json!({ "messages": messages }),
+        )
+    };
+    // Ten messages to one recipient in one request: over a cap of three.
+    let got = run(&p, &mut MemoryStore::default(), &bulk(10), T0);
+    assert_eq!(verdict(&got), ("block", Some("unanswered_budget")));
+    // Two, then two more: the second request would make four.
+    let mut store = MemoryStore::default();
+    assert_eq!(run(&p, &mut store, &bulk(2), T0).decision, "allow");
+    assert_eq!(
+        verdict(&run(&p, &mut store, &bulk(2), T0 + SECOND)),
+        ("block", Some("unanswered_budget"))
+    );
+    assert_eq!(
+        run(&p, &mut store, &bulk(1), T0 + 2 * SECOND).decision,
+        "allow"
+    );
+    assert_eq!(
+        verdict(&run(&p, &mut store, &bulk(1), T0 + 3 * SECOND)),
+        ("block", Some("unanswered_budget"))
+    );
+}
+
 #[test]
 fn a_recipient_written_with_00_shares_its_budget_and_an_unreadable_one_is_refused() {
     let p = policy();

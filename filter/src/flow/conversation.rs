@@ -224,7 +224,13 @@ fn view<'e>(
     ConversationView {
         recent_texts: scoring.map(|s| entry.recent_texts(send.now, s)),
         current_text: scoring.map(|_| kept_text(message)).unwrap_or_default(),
-        unanswered: budget.map(|b| (entry.unanswered_at(send.now, b), b.max_unanswered)),
+        // A request of several messages is refused when its last would go over the cap: the
+        // count is the one before that last message.
+        unanswered: budget.map(|b| {
+            let before = entry.unanswered_at(send.now, b);
+            let more = message.deliveries.max(1).saturating_sub(1);
+            (before.saturating_add(more), b.max_unanswered)
+        }),
         budget_mode: budget.and_then(|b| b.mode),
         scoring_mode: scoring.and_then(|s| s.mode),
     }
@@ -247,7 +253,7 @@ fn changed_entry(
     }
     let mut entry = entry.clone();
     if let (Some(b), true) = (send.policy.budget.as_ref(), send.counted) {
-        entry.count_send(send.now, b);
+        entry.count_sends(send.now, b, message.deliveries);
     }
     if let (Some(s), true) = (send.policy.scoring.as_ref(), send.scored)
         && verdict != Verdict::Handoff
