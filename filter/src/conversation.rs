@@ -39,10 +39,12 @@ pub const KEY_PREFIX: &str = "wa-guard/conv/";
 pub const STATE_METRIC: &str = "wa_guard_conversation_state_total";
 
 /// The value's format version (first byte). A value of another version reads as empty.
-const FORMAT: u8 = 2;
-/// An entry's fixed part: tag 8, updated 8, last inbound 8, unanswered 4, since 8, last
-/// counted 8, texts 1.
-const ENTRY_HEADER_BYTES: usize = 45;
+const FORMAT: u8 = 3;
+/// How many counted send times an entry keeps, the most recent.
+pub const SEND_TIMES: usize = 8;
+/// An entry's largest fixed part: tag 8, updated 8, last inbound 8, unanswered 4, since 8, last
+/// counted 8, last message's time 8 and id 8, send times 1 + 8 × [`SEND_TIMES`], texts 1.
+const ENTRY_HEADER_BYTES: usize = 126;
 /// A text's fixed part: time 8, length 2.
 const TEXT_HEADER_BYTES: usize = 10;
 /// A value's fixed part: format 1, entries 1.
@@ -120,6 +122,16 @@ pub fn conversation_key(
     })
 }
 
+/// A hash of an inbound message's id (its `wamid`), as an entry keeps it.
+pub fn message_id_hash(id: &str) -> [u8; 8] {
+    let digest: [u8; 32] = Sha256::digest(id.as_bytes()).into();
+    let mut out = [0u8; 8];
+    for (o, d) in out.iter_mut().zip(digest) {
+        *o = d;
+    }
+    out
+}
+
 /// One conversation's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entry {
@@ -132,9 +144,14 @@ pub struct Entry {
     pub unanswered: u32,
     /// When the first of those sends was made (0: none).
     pub unanswered_since: u64,
-    /// When the last of those sends was made (0: none). An inbound message written before it
-    /// (a replayed delivery) restarts nothing.
+    /// When the last of those sends was made (0: none).
     pub last_counted: u64,
+    /// The last inbound message recorded: when it was written (whole seconds, as nanoseconds)
+    /// and a hash of its id. A message at or before it is a replay.
+    pub last_message: (u64, [u8; 8]),
+    /// When the most recent counted sends were made, oldest first, at most [`SEND_TIMES`]: an
+    /// inbound message leaves counted the sends made after it was written.
+    pub send_times: Vec<u64>,
     /// The recent sends' texts, oldest first, with when they were sent.
     pub texts: Vec<(u64, String)>,
 }
@@ -173,19 +190,57 @@ impl Entry {
         }
         self.unanswered = count.saturating_add(sends.max(1));
         self.last_counted = self.last_counted.max(now);
+        if count == 0 {
+            self.send_times.clear();
+        }
+        for _ in 0..sends.max(1).min(u32::try_from(SEND_TIMES).unwrap_or(8)) {
+            self.send_times.push(now);
+        }
+        let excess = self.send_times.len().saturating_sub(SEND_TIMES);
+        self.send_times.drain(..excess);
     }
 
     /// The recipient wrote a message at `written` (its webhook `timestamp`, whole seconds),
-    /// recorded at `now`: the count starts again, unless the message is older than the last
-    /// counted send (a delivery replayed after that send). Returns whether it did.
+    /// recorded at `now`: see [`Entry::record_message`], for a message without an id.
     pub fn record_inbound(&mut self, now: u64, written: u64) -> bool {
-        let last_counted_second = self.last_counted / NANOS_PER_SECOND;
-        if written / NANOS_PER_SECOND < last_counted_second {
+        self.record_message(now, written, [0; 8])
+    }
+
+    /// The recipient wrote the message `id` (a hash of its `wamid`) at `written` (whole seconds,
+    /// as nanoseconds), recorded at `now`. A message written before the last one recorded, or
+    /// that one again, is a replay and changes nothing (returns false). Otherwise the count is
+    /// the sends made after it was written: none when it is newer than them all, and a reply
+    /// written between two sends (its webhook arriving after both) leaves the later counted.
+    /// A send in the same second as the message counts as after it (fail closed); sends older
+    /// than the [`SEND_TIMES`] kept count as after it unless it is newer than the oldest kept.
+    pub fn record_message(&mut self, now: u64, written: u64, id: [u8; 8]) -> bool {
+        let (last_written, last_id) = self.last_message;
+        let seen = self.last_inbound != 0 || last_written != 0;
+        if seen && (written < last_written || (written == last_written && id == last_id)) {
             return false;
         }
+        let after = self.send_times.iter().filter(|t| **t > written).count();
+        let untracked = usize::try_from(self.unanswered)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(self.send_times.len());
+        let oldest_after = self.send_times.first().is_none_or(|t| *t > written);
+        let after = if oldest_after {
+            after.saturating_add(untracked)
+        } else {
+            after
+        };
+        let count = u32::try_from(after)
+            .unwrap_or(u32::MAX)
+            .min(self.unanswered);
+        let keep = usize::try_from(count).unwrap_or(usize::MAX);
+        let drop = self.send_times.len().saturating_sub(keep);
+        self.send_times.drain(..drop);
+        self.unanswered = count;
+        if count == 0 {
+            self.unanswered_since = 0;
+        }
         self.last_inbound = self.last_inbound.max(now);
-        self.unanswered = 0;
-        self.unanswered_since = 0;
+        self.last_message = (written, id);
         true
     }
 
@@ -342,8 +397,17 @@ impl Slot {
                 unanswered: r.u32()?,
                 unanswered_since: r.u64()?,
                 last_counted: r.u64()?,
+                last_message: (r.u64()?, r.array()?),
+                send_times: Vec::new(),
                 texts: Vec::new(),
             };
+            let sends = r.u8()?;
+            if usize::from(sends) > SEND_TIMES {
+                return None;
+            }
+            for _ in 0..sends {
+                entry.send_times.push(r.u64()?);
+            }
             let texts = r.u8()?;
             for _ in 0..texts {
                 let at = r.u64()?;
@@ -365,6 +429,16 @@ impl Slot {
             out.extend_from_slice(&e.unanswered.to_be_bytes());
             out.extend_from_slice(&e.unanswered_since.to_be_bytes());
             out.extend_from_slice(&e.last_counted.to_be_bytes());
+            out.extend_from_slice(&e.last_message.0.to_be_bytes());
+            out.extend_from_slice(&e.last_message.1);
+            let sends = e
+                .send_times
+                .get(e.send_times.len().saturating_sub(SEND_TIMES)..);
+            let sends = sends.unwrap_or_default();
+            out.push(u8::try_from(sends.len()).unwrap_or(0));
+            for t in sends {
+                out.extend_from_slice(&t.to_be_bytes());
+            }
             let texts: Vec<&(u64, String)> = e
                 .texts
                 .iter()

@@ -356,7 +356,7 @@ fn the_budget_blocks_the_send_after_n_unanswered_and_an_inbound_message_resets_i
     // The recipient writes (a verified webhook's message): the count starts again.
     let inbound = conversation::inbound_messages(
         json!({"entry": [{"changes": [{"value": {"metadata": {"phone_number_id": NUMBER},
-            "messages": [{"from": "34612345678", "timestamp": (T0 / SECOND).to_string(), "type": "text"}]}}]}]})
+            "messages": [{"from": "34612345678", "timestamp": (T0 / SECOND + 1).to_string(), "type": "text"}]}}]}]})
         .to_string()
         .as_bytes(),
     );
@@ -802,8 +802,9 @@ fn a_mapped_provider_send_is_reset_by_a_reply_to_its_graph_id() {
         3,
         "kept under the Graph id"
     );
-    // The recipient writes to the business number (Meta's `wa_id`, digits).
-    let report = reply(&p, &mut store, NUMBER, "34612345678", T0, T0 + 10);
+    // The recipient writes to the business number (Meta's `wa_id`, digits), in the second
+    // after the sends (a send in the message's own second counts as after it).
+    let report = reply(&p, &mut store, NUMBER, "34612345678", T0 + SECOND, T0 + 10);
     assert_eq!(report.recorded, 1);
     assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 11), 0);
     let got = run(
@@ -824,7 +825,7 @@ fn a_mapped_provider_send_is_reset_by_a_reply_to_its_graph_id() {
     }
     assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 4), 3);
     assert_eq!(
-        reply(&p, &mut store, NUMBER, "34612345678", T0, T0 + 10).recorded,
+        reply(&p, &mut store, NUMBER, "34612345678", T0 + SECOND, T0 + 10).recorded,
         1
     );
     assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 11), 0);
@@ -882,10 +883,112 @@ fn an_unmapped_sender_keeps_its_own_count() {
     assert_eq!(got.decision, "allow");
     // A reply to the Graph id resets the mapped conversation only.
     assert_eq!(
-        reply(&p, &mut store, NUMBER, "34612345678", T0, T0 + 10).recorded,
+        reply(&p, &mut store, NUMBER, "34612345678", T0 + SECOND, T0 + 10).recorded,
         1
     );
     let over = run(&p, &mut store, &twilio(other, to, "One more"), T0 + 11);
     assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
     assert_eq!(unanswered(&p, &store, "+14155550199", to, T0 + 12), 3);
+}
+
+/// A delivery of one message `id` from the recipient, written at `written`.
+fn reply_with_id(
+    p: &Policy,
+    store: &mut MemoryStore,
+    id: &str,
+    written: u64,
+    now: u64,
+) -> conversation::InboundReport {
+    let inbound = conversation::inbound_messages(
+        json!({"entry": [{"changes": [{"value": {"metadata": {"phone_number_id": NUMBER},
+            "messages": [{"from": "34612345678", "id": id,
+                "timestamp": (written / SECOND).to_string(), "type": "text"}]}}]}]})
+        .to_string()
+        .as_bytes(),
+    );
+    let cp = p.conversation.as_ref().unwrap();
+    conversation::record_inbound(store, cp, &p.log.recipient_hash_salt, &inbound, now)
+}
+
+/// A reply written between two sends, its webhook arriving after both, is no replay: it leaves
+/// counted only the send made after it.
+#[test]
+fn a_reply_written_between_two_sends_leaves_only_the_later_send_counted() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    let to = "34612345678";
+    for i in 0..3 {
+        let got = run(
+            &p,
+            &mut store,
+            &text(to, SERVICE_SENDS[i]),
+            T0 + i as u64 * 10 * SECOND,
+        );
+        assert_eq!(got.decision, "allow");
+    }
+    let report = reply_with_id(
+        &p,
+        &mut store,
+        "wamid.R1",
+        T0 + 15 * SECOND,
+        T0 + 22 * SECOND,
+    );
+    assert_eq!((report.recorded, report.replayed), (1, 0));
+    assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 23 * SECOND), 1);
+    for i in 0..2 {
+        let got = run(
+            &p,
+            &mut store,
+            &text(to, SERVICE_SENDS[i]),
+            T0 + (24 + i as u64) * SECOND,
+        );
+        assert_eq!(got.decision, "allow", "send {i} after the reply");
+    }
+    assert_eq!(
+        verdict(&run(
+            &p,
+            &mut store,
+            &text(to, "One more"),
+            T0 + 30 * SECOND
+        )),
+        ("block", Some("unanswered_budget"))
+    );
+}
+
+/// A delivery replayed within the second of the message it carries resets nothing, while
+/// another message of that same second is recorded.
+#[test]
+fn a_replay_in_the_same_second_resets_nothing() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    let to = "34612345678";
+    let written = T0 + 100 * SECOND;
+    assert_eq!(
+        reply_with_id(&p, &mut store, "wamid.A", written, written).recorded,
+        1
+    );
+    // Three sends within that same second, then the same delivery again.
+    for i in 0..3 {
+        let at = written + 100_000_000 * (i + 1);
+        assert_eq!(
+            run(&p, &mut store, &text(to, SERVICE_SENDS[0]), at).decision,
+            "allow"
+        );
+    }
+    let report = reply_with_id(&p, &mut store, "wamid.A", written, written + 500_000_000);
+    assert_eq!((report.recorded, report.replayed), (0, 1));
+    assert_eq!(unanswered(&p, &store, NUMBER, to, written + 600_000_000), 3);
+    // Another message of the same second is recorded, but the sends in that second still
+    // count (they may have come after it).
+    let report = reply_with_id(&p, &mut store, "wamid.B", written, written + 700_000_000);
+    assert_eq!((report.recorded, report.replayed), (1, 0));
+    assert_eq!(
+        verdict(&run(
+            &p,
+            &mut store,
+            &text(to, "One more"),
+            written + 800_000_000
+        )),
+        ("block", Some("unanswered_budget"))
+    );
 }

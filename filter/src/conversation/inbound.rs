@@ -1,6 +1,6 @@
 //! Inbound messages of a verified webhook delivery: read from Meta's envelope, bounded, and
-//! recorded in their conversations (a message restarts its conversation's count only when it is
-//! fresh and not older than the last counted send).
+//! recorded in their conversations (a fresh message that is newer than the last one recorded
+//! leaves counted only the sends made after it was written).
 
 use super::{
     ConversationPolicy, Entry, NANOS_PER_SECOND, STATE_METRIC, StateFailure, conversation_key,
@@ -24,6 +24,8 @@ pub struct Inbound {
     pub phone_number_id: String,
     pub from: String,
     pub timestamp: Option<u64>,
+    /// Its `id` (a `wamid`), when present: two messages of one second are told apart by it.
+    pub id: Option<String>,
 }
 
 /// The inbound messages of a verified delivery: each `entry[].changes[].value.messages[]` with
@@ -58,6 +60,7 @@ pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
                 phone_number_id: pnid.to_owned(),
                 from: from.to_owned(),
                 timestamp: m.get("timestamp").and_then(seconds),
+                id: m.get("id").and_then(Value::as_str).map(str::to_owned),
             };
             if !found.contains(&inbound) {
                 found.push(inbound);
@@ -85,8 +88,10 @@ pub(super) fn array<'a>(v: &'a Value, name: &str) -> impl Iterator<Item = &'a Va
 /// Records a verified delivery's inbound messages: each one's conversation restarts its count.
 /// A signed delivery can be captured and replayed, so a message restarts a count only when
 /// its `timestamp` is within `inbound_max_age` of `now` (either way: a clock ahead of the
-/// proxy's is no fresher) and not older than the conversation's last counted send; any other
-/// is counted as `stale` or `replayed` and changes nothing. Returns how many were recorded and
+/// proxy's is no fresher) and it is newer than the last message recorded (by timestamp, then
+/// id); any other is counted as `stale` or `replayed` and changes nothing. A recorded message
+/// leaves counted the sends made after it was written ([`Entry::record_message`]), so even a
+/// replay that got through could not lower a count below what the latest reply left. Returns how many were recorded and
 /// the failures met (each counted by the glue).
 pub fn record_inbound(
     store: &mut dyn SharedStore,
@@ -110,7 +115,8 @@ pub fn record_inbound(
             continue;
         };
         let mut restarted = false;
-        let change = &mut |e: &mut Entry| restarted = e.record_inbound(now, written);
+        let id = super::message_id_hash(m.id.as_deref().unwrap_or_default());
+        let change = &mut |e: &mut Entry| restarted = e.record_message(now, written, id);
         match update(store, &key, policy, now, change) {
             Ok(done) if !restarted => {
                 report.replayed = report.replayed.saturating_add(1);
@@ -133,7 +139,7 @@ pub struct InboundReport {
     pub recorded: usize,
     /// Messages with no `timestamp`, or one further than `inbound_max_age` from the clock.
     pub stale: usize,
-    /// Messages older than their conversation's last counted send.
+    /// Messages at or before their conversation's last recorded one (by timestamp, then id).
     pub replayed: usize,
     pub evicted: usize,
     pub retries: usize,

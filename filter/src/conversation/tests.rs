@@ -121,6 +121,8 @@ fn a_slot_value_round_trips_and_garbage_reads_as_empty() {
                 unanswered: 2,
                 unanswered_since: T0 - 5,
                 last_counted: T0 - 2,
+                last_message: (T0 - 3 * SECOND, [7; 8]),
+                send_times: vec![T0 - 5, T0 - 2],
                 texts: vec![(T0, "héllo".into()), (T0 + 1, "👋 there".into())],
             },
             Entry::new([2; 8]),
@@ -426,7 +428,7 @@ fn a_million_recipients_keep_the_state_within_its_stated_bound() {
     let b = p.budget.clone().unwrap();
     let s = p.scoring.clone().unwrap();
     let bound = p.max_bytes();
-    assert_eq!(p.max_value_bytes(), 2 + 8 * (45 + 2 * 10 + 48));
+    assert_eq!(p.max_value_bytes(), 2 + 8 * (126 + 2 * 10 + 48));
     let mut store = MemoryStore::default();
     for i in 0..1_000_000u64 {
         let now = T0 + i * 1000;
@@ -478,16 +480,19 @@ fn inbound_messages_are_read_from_a_delivery_and_statuses_are_not() {
                 phone_number_id: "106540352242922".into(),
                 from: "34612345678".into(),
                 timestamp: Some(1_800_000_000),
+                id: Some("wamid.A".into()),
             },
             Inbound {
                 phone_number_id: "106540352242922".into(),
                 from: "34612345678".into(),
                 timestamp: None,
+                id: Some("wamid.B".into()),
             },
             Inbound {
                 phone_number_id: "777".into(),
                 from: "447700900000".into(),
                 timestamp: None,
+                id: None,
             },
         ]
     );
@@ -522,10 +527,12 @@ fn a_recorded_inbound_message_restarts_the_count() {
         })
         .unwrap();
     }
+    // Written in the second after the sends (a send in the message's second counts as after).
     let inbound = [Inbound {
         phone_number_id: "106540352242922".into(),
         from: "34612345678".into(),
-        timestamp: Some(T0 / SECOND),
+        timestamp: Some(T0 / SECOND + 1),
+        id: Some("wamid.R".into()),
     }];
     let report = record_inbound(&mut store, &p, "s", &inbound, T0 + 10);
     assert_eq!((report.recorded, report.failures.len()), (1, 0));
@@ -594,6 +601,7 @@ fn a_replayed_or_stale_inbound_message_restarts_nothing() {
         phone_number_id: "1".into(),
         from: "34612345678".into(),
         timestamp,
+        id: Some(format!("wamid.{timestamp:?}")),
     };
     // The recipient writes at T0 + 10 s, then the bot sends three times.
     let reply = [message(Some(T0 / SECOND + 10))];
@@ -655,14 +663,14 @@ fn a_section_whose_bound_is_too_large_is_refused() {
     assert!(p.max_bytes() <= MAX_STATE_BYTES);
     // The defaults are far under both.
     let d = policy(r#"{"scoring": {}, "unanswered_budget": {"max_unanswered": 3}}"#);
-    assert_eq!(d.max_value_bytes(), 2 + 8 * (45 + 4 * 10 + 1536));
+    assert_eq!(d.max_value_bytes(), 2 + 8 * (126 + 4 * 10 + 1536));
     // The figures of the reference: keys included (`wa-guard/conv/<8 hex>/1023`, 27 bytes).
     assert_eq!(d.slot_key(1023).len(), 27);
-    assert_eq!(d.max_bytes(), 1024 * (27 + 12_970));
-    assert_eq!(d.max_bytes(), 13_308_928);
+    assert_eq!(d.max_bytes(), 1024 * (27 + 13_618));
+    assert_eq!(d.max_bytes(), 13_972_480);
     let budget_only = policy(r#"{"unanswered_budget": {"max_unanswered": 3}}"#);
-    assert_eq!(budget_only.max_bytes(), 1024 * (27 + 2 + 8 * 45));
-    assert_eq!(budget_only.max_bytes(), 398_336);
+    assert_eq!(budget_only.max_bytes(), 1024 * (27 + 2 + 8 * 126));
+    assert_eq!(budget_only.max_bytes(), 1_061_888);
 }
 
 /// Two `conversation` sections with different layouts on one `vm_id` (two listeners) keep their
