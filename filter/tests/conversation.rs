@@ -992,3 +992,60 @@ fn a_replay_in_the_same_second_resets_nothing() {
         ("block", Some("unanswered_budget"))
     );
 }
+
+/// Meta's business-scoped user ids: a reply names its sender by `from` (the phone number) and
+/// `from_user_id` (or `contacts[].user_id`), or by the user id alone; it resets the
+/// conversation of sends addressed to the user id (`recipient`) as well as to the number.
+#[test]
+fn a_reply_naming_a_user_id_resets_the_sends_addressed_to_it() {
+    const USER_ID: &str = "US.13491208655302741918";
+    let p = policy();
+    let to_user = |body: &str| {
+        send(
+            "",
+            json!({"to": null, "recipient": USER_ID, "type": "text", "text": {"body": body}}),
+        )
+    };
+    let deliver = |store: &mut MemoryStore, message: Value, contacts: Value, now: u64| {
+        let inbound = conversation::inbound_messages(
+            json!({"entry": [{"changes": [{"value": {"metadata": {"phone_number_id": NUMBER},
+                "contacts": contacts, "messages": [message]}}]}]})
+            .to_string()
+            .as_bytes(),
+        );
+        let cp = p.conversation.as_ref().unwrap();
+        conversation::record_inbound(store, cp, &p.log.recipient_hash_salt, &inbound, now)
+    };
+    let shapes = [
+        // The user id alone (a user who hides their number).
+        (
+            json!({"from_user_id": USER_ID, "id": "wamid.U1", "timestamp": "0"}),
+            json!([]),
+        ),
+        // The number and the user id.
+        (
+            json!({"from": "34612345678", "from_user_id": USER_ID, "id": "wamid.U2", "timestamp": "0"}),
+            json!([]),
+        ),
+        // The number, and the user id in the contact.
+        (
+            json!({"from": "34612345678", "id": "wamid.U3", "timestamp": "0"}),
+            json!([{"wa_id": "34612345678", "user_id": USER_ID}]),
+        ),
+    ];
+    for (message, contacts) in shapes {
+        let mut store = MemoryStore::default();
+        for (i, t) in SERVICE_SENDS.iter().enumerate() {
+            let got = run(&p, &mut store, &to_user(t), T0 + i as u64 * SECOND);
+            assert_eq!(got.decision, "allow", "send {i}");
+        }
+        let over = run(&p, &mut store, &to_user("One more"), T0 + 4 * SECOND);
+        assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
+        let mut message = message;
+        message["timestamp"] = json!((T0 / SECOND + 5).to_string());
+        let report = deliver(&mut store, message.clone(), contacts, T0 + 6 * SECOND);
+        assert!(report.recorded >= 1, "{message}");
+        let got = run(&p, &mut store, &to_user("Thanks!"), T0 + 7 * SECOND);
+        assert_eq!(got.decision, "allow", "{message}");
+    }
+}

@@ -29,7 +29,9 @@ pub struct Inbound {
 }
 
 /// The inbound messages of a verified delivery: each `entry[].changes[].value.messages[]` with
-/// a `from`, under that value's `metadata.phone_number_id`. At most
+/// a `from` or a `from_user_id`, under that value's `metadata.phone_number_id`, once for every id
+/// it names its sender by ([`senders`]: phone number and business-scoped user id), so a reply
+/// resets the conversations of sends addressed to either. At most
 /// [`MAX_INBOUND_PER_DELIVERY`]; a body that is not such JSON has none. Statuses (`statuses[]`:
 /// delivered, read) are not messages from the recipient and reset nothing.
 pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
@@ -49,25 +51,63 @@ pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
         else {
             continue;
         };
+        let contacts: Vec<&Value> = array(value, "contacts").collect();
         for m in array(value, "messages") {
-            let Some(from) = m.get("from").and_then(Value::as_str) else {
-                continue;
-            };
-            if from.trim().is_empty() || found.len() >= MAX_INBOUND_PER_DELIVERY {
-                continue;
-            }
-            let inbound = Inbound {
-                phone_number_id: pnid.to_owned(),
-                from: from.to_owned(),
-                timestamp: m.get("timestamp").and_then(seconds),
-                id: m.get("id").and_then(Value::as_str).map(str::to_owned),
-            };
-            if !found.contains(&inbound) {
-                found.push(inbound);
+            let timestamp = m.get("timestamp").and_then(seconds);
+            let id = m.get("id").and_then(Value::as_str).map(str::to_owned);
+            for from in senders(m, &contacts) {
+                if found.len() >= MAX_INBOUND_PER_DELIVERY {
+                    break;
+                }
+                let inbound = Inbound {
+                    phone_number_id: pnid.to_owned(),
+                    from,
+                    timestamp,
+                    id: id.clone(),
+                };
+                if !found.contains(&inbound) {
+                    found.push(inbound);
+                }
             }
         }
     }
     found
+}
+
+/// Every id a message names its sender by: its `from` (the phone number, `wa_id`), its
+/// `from_user_id` (Meta's business-scoped user id), and the `user_id` of the delivery's contact
+/// whose `wa_id` is that `from` (or of its only contact). A send addressed to any of them is in a
+/// conversation this message answers.
+fn senders(m: &Value, contacts: &[&Value]) -> Vec<String> {
+    let text = |v: &Value, name: &str| {
+        v.get(name)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let from = text(m, "from");
+    let contact = match contacts {
+        [only] if from.is_none() || text(only, "wa_id").is_none_or(|w| Some(w) == from) => {
+            Some(*only)
+        }
+        _ => contacts
+            .iter()
+            .find(|c| from.is_some() && text(c, "wa_id") == from)
+            .copied(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    let named = [
+        from.clone(),
+        text(m, "from_user_id"),
+        contact.and_then(|c| text(c, "user_id")),
+    ];
+    for id in named.into_iter().flatten() {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
 }
 
 /// A webhook `timestamp`: Meta's string of seconds (a number is read too).
