@@ -257,13 +257,8 @@ fn a_flood_of_sends_to_other_recipients_never_evicts_a_live_count() {
     let p = policy_with(json!({"conversation": {"slots": 4, "entries_per_slot": 2}}));
     let mut store = MemoryStore::default();
     let to = "34612345678";
-    for i in 0..3 {
-        let got = run(
-            &p,
-            &mut store,
-            &text(to, SERVICE_SENDS[i]),
-            T0 + i as u64 * SECOND,
-        );
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let got = run(&p, &mut store, &text(to, t), T0 + i as u64 * SECOND);
         assert_eq!(got.decision, "allow");
     }
     // 3,000 sends to other recipients: those that find their slot full of live counts are
@@ -917,13 +912,8 @@ fn a_reply_written_between_two_sends_leaves_only_the_later_send_counted() {
     let p = policy();
     let mut store = MemoryStore::default();
     let to = "34612345678";
-    for i in 0..3 {
-        let got = run(
-            &p,
-            &mut store,
-            &text(to, SERVICE_SENDS[i]),
-            T0 + i as u64 * 10 * SECOND,
-        );
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let got = run(&p, &mut store, &text(to, t), T0 + i as u64 * 10 * SECOND);
         assert_eq!(got.decision, "allow");
     }
     let report = reply_with_id(
@@ -935,13 +925,8 @@ fn a_reply_written_between_two_sends_leaves_only_the_later_send_counted() {
     );
     assert_eq!((report.recorded, report.replayed), (1, 0));
     assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 23 * SECOND), 1);
-    for i in 0..2 {
-        let got = run(
-            &p,
-            &mut store,
-            &text(to, SERVICE_SENDS[i]),
-            T0 + (24 + i as u64) * SECOND,
-        );
+    for (i, t) in SERVICE_SENDS.iter().take(2).enumerate() {
+        let got = run(&p, &mut store, &text(to, t), T0 + (24 + i as u64) * SECOND);
         assert_eq!(got.decision, "allow", "send {i} after the reply");
     }
     assert_eq!(
