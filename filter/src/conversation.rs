@@ -12,7 +12,9 @@
 //! key, so the bound comes from the key space and the value size: a conversation lives in one
 //! of `slots` keys (`wa-guard/conv/<layout>/<slot>`, slot = hash mod `slots`, layout a
 //! fingerprint of the slots' sizes), and a key holds at most
-//! `entries_per_slot` conversations, the least recently updated evicted first. Entries past
+//! `entries_per_slot` conversations: beyond that, the least recently updated of those holding
+//! nothing live is evicted, and a write that would evict a live count is refused instead
+//! ([`StateFailure::SlotFull`], then the policy's `on_store_error`). Entries past
 //! their lifetime are ignored when read and dropped when their key is written. The whole state
 //! therefore never exceeds [`ConversationPolicy::max_bytes`]: `slots` × (key + the largest
 //! value), whatever traffic comes.
@@ -26,6 +28,7 @@
 
 use crate::shared_store::{SharedStore, StoreError};
 use sha2::{Digest, Sha256};
+use slot::Slot;
 
 /// Read-modify-write attempts before an update counts as failed (the store kept changing).
 pub const MAX_ATTEMPTS: usize = 3;
@@ -37,10 +40,12 @@ pub const KEY_PREFIX: &str = "wa-guard/conv/";
 pub const STATE_METRIC: &str = "wa_guard_conversation_state_total";
 
 /// The value's format version (first byte). A value of another version reads as empty.
-const FORMAT: u8 = 2;
-/// An entry's fixed part: tag 8, updated 8, last inbound 8, unanswered 4, since 8, last
-/// counted 8, texts 1.
-const ENTRY_HEADER_BYTES: usize = 45;
+const FORMAT: u8 = 3;
+/// How many counted send times an entry keeps, the most recent.
+pub const SEND_TIMES: usize = 8;
+/// An entry's largest fixed part: tag 8, updated 8, last inbound 8, unanswered 4, since 8, last
+/// counted 8, last message's time 8 and id 8, send times 1 + 8 × [`SEND_TIMES`], texts 1.
+const ENTRY_HEADER_BYTES: usize = 126;
 /// A text's fixed part: time 8, length 2.
 const TEXT_HEADER_BYTES: usize = 10;
 /// A value's fixed part: format 1, entries 1.
@@ -118,314 +123,6 @@ pub fn conversation_key(
     })
 }
 
-/// One conversation's state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Entry {
-    pub tag: [u8; 8],
-    /// When it was last written (nanoseconds since the epoch).
-    pub updated: u64,
-    /// When the recipient's last inbound message was recorded (0: never).
-    pub last_inbound: u64,
-    /// Sends since then, within the budget's window.
-    pub unanswered: u32,
-    /// When the first of those sends was made (0: none).
-    pub unanswered_since: u64,
-    /// When the last of those sends was made (0: none). An inbound message written before it
-    /// (a replayed delivery) restarts nothing.
-    pub last_counted: u64,
-    /// The recent sends' texts, oldest first, with when they were sent.
-    pub texts: Vec<(u64, String)>,
-}
-
-impl Entry {
-    fn new(tag: [u8; 8]) -> Self {
-        Self {
-            tag,
-            ..Self::default()
-        }
-    }
-
-    /// The sends counted against the budget at `now`: none once the *last* of them is older
-    /// than the window (the recipient has been left alone that long). Counting from the first
-    /// would let a full count expire while sends continue, so up to twice the cap could go out
-    /// within one window.
-    pub fn unanswered_at(&self, now: u64, budget: &BudgetPolicy) -> u32 {
-        if self.last_counted.saturating_add(budget.window_nanos) < now {
-            0
-        } else {
-            self.unanswered
-        }
-    }
-
-    /// Counts a send made at `now`.
-    pub fn count_send(&mut self, now: u64, budget: &BudgetPolicy) {
-        let count = self.unanswered_at(now, budget);
-        if count == 0 {
-            self.unanswered_since = now;
-        }
-        self.unanswered = count.saturating_add(1);
-        self.last_counted = self.last_counted.max(now);
-    }
-
-    /// The recipient wrote a message at `written` (its webhook `timestamp`, whole seconds),
-    /// recorded at `now`: the count starts again, unless the message is older than the last
-    /// counted send (a delivery replayed after that send). Returns whether it did.
-    pub fn record_inbound(&mut self, now: u64, written: u64) -> bool {
-        let last_counted_second = self.last_counted / NANOS_PER_SECOND;
-        if written / NANOS_PER_SECOND < last_counted_second {
-            return false;
-        }
-        self.last_inbound = self.last_inbound.max(now);
-        self.unanswered = 0;
-        self.unanswered_since = 0;
-        true
-    }
-
-    /// The texts sent within the scoring window before `now`, oldest first.
-    pub fn recent_texts(&self, now: u64, scoring: &ScoringPolicy) -> Vec<&str> {
-        self.texts
-            .iter()
-            .filter(|(at, _)| at.saturating_add(scoring.window_nanos) >= now)
-            .map(|(_, t)| t.as_str())
-            .collect()
-    }
-
-    /// Keeps a send's text, within the policy's bounds. Each text gets an equal share of
-    /// `max_text_bytes` ([`ScoringPolicy::text_share`]), so that one long text cannot push its
-    /// predecessors out; a longer text keeps its most telling part ([`most_telling_part`]),
-    /// `rank` saying how assistant-like a sentence reads. The oldest texts go beyond
-    /// `max_texts`.
-    pub fn push_text(
-        &mut self,
-        now: u64,
-        text: &str,
-        scoring: &ScoringPolicy,
-        rank: &dyn Fn(&str) -> f64,
-    ) {
-        if text.trim().is_empty() {
-            return;
-        }
-        let kept = most_telling_part(text, scoring.text_share(), rank);
-        self.texts.push((now, kept));
-        self.bound_texts(now, scoring);
-    }
-
-    /// Drops texts past the window, then the oldest beyond the count and byte bounds (a text
-    /// kept under a larger share, by an earlier policy, keeps its end within this one's).
-    fn bound_texts(&mut self, now: u64, scoring: &ScoringPolicy) {
-        self.texts
-            .retain(|(at, _)| at.saturating_add(scoring.window_nanos) >= now);
-        let share = scoring.text_share();
-        for (_, t) in &mut self.texts {
-            if t.len() > share {
-                *t = tail_within(t, share).to_owned();
-            }
-        }
-        let excess = self.texts.len().saturating_sub(scoring.max_texts);
-        self.texts.drain(..excess);
-        while self.texts.iter().map(|(_, t)| t.len()).sum::<usize>() > scoring.max_text_bytes {
-            if self.texts.is_empty() {
-                break;
-            }
-            self.texts.remove(0);
-        }
-    }
-
-    /// Whether anything of the entry still matters at `now`.
-    fn alive(&self, now: u64, ttl_nanos: u64) -> bool {
-        self.updated.saturating_add(ttl_nanos) >= now
-    }
-}
-
-/// What a conversation keeps of a text longer than `share` bytes: its first and last sentences
-/// (where a split answer joins its neighbours), then its full sentences from the most
-/// assistant-like down (by `rank`, at most `scoring::MAX_SENTENCES` of them ranked), each while
-/// it fits, joined back in their order. When not even one fits, the text's last `share` bytes.
-/// The filler a long text is padded with therefore cannot push out the part that matters.
-pub fn most_telling_part(text: &str, share: usize, rank: &dyn Fn(&str) -> f64) -> String {
-    if text.len() <= share {
-        return text.to_owned();
-    }
-    let (all, _) = scoring::sentences(text, 0, false);
-    let last = all.len().saturating_sub(1);
-    let mut order: Vec<(usize, f64)> = all
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let priority = if i == 0 || i == last {
-                f64::INFINITY
-            } else if i < scoring::MAX_SENTENCES && scoring::is_full(s.text) {
-                rank(s.text)
-            } else {
-                f64::NEG_INFINITY
-            };
-            (i, priority)
-        })
-        .collect();
-    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut kept = vec![false; all.len()];
-    let mut used = 0usize;
-    for (i, _) in order {
-        let Some(s) = all.get(i) else { continue };
-        let cost = s.text.len().saturating_add(usize::from(used > 0));
-        if used.saturating_add(cost) <= share
-            && let Some(k) = kept.get_mut(i)
-        {
-            *k = true;
-            used = used.saturating_add(cost);
-        }
-    }
-    let chosen: Vec<&scoring::Sentence<'_>> = all
-        .iter()
-        .zip(&kept)
-        .filter(|(_, k)| **k)
-        .map(|(s, _)| s)
-        .collect();
-    let joined = scoring::join(&chosen);
-    if chosen.is_empty() || joined.len() > share {
-        return tail_within(text, share).to_owned();
-    }
-    joined
-}
-
-/// The last `max` bytes of `text`, starting on a character boundary.
-fn tail_within(text: &str, max: usize) -> &str {
-    let mut start = text.len().saturating_sub(max);
-    while start < text.len() && !text.is_char_boundary(start) {
-        start = start.saturating_add(1);
-    }
-    text.get(start..).unwrap_or_default()
-}
-
-/// The conversations of one slot.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Slot {
-    entries: Vec<Entry>,
-}
-
-impl Slot {
-    /// A stored value; `None` when it is not one this code wrote (it is then overwritten).
-    fn decode(bytes: &[u8]) -> Option<Self> {
-        let mut r = Reader { bytes };
-        if r.u8()? != FORMAT {
-            return None;
-        }
-        let count = r.u8()?;
-        let mut entries = Vec::with_capacity(usize::from(count));
-        for _ in 0..count {
-            let mut entry = Entry {
-                tag: r.array()?,
-                updated: r.u64()?,
-                last_inbound: r.u64()?,
-                unanswered: r.u32()?,
-                unanswered_since: r.u64()?,
-                last_counted: r.u64()?,
-                texts: Vec::new(),
-            };
-            let texts = r.u8()?;
-            for _ in 0..texts {
-                let at = r.u64()?;
-                let len = usize::from(r.u16()?);
-                let text = std::str::from_utf8(r.take(len)?).ok()?;
-                entry.texts.push((at, text.to_owned()));
-            }
-            entries.push(entry);
-        }
-        r.bytes.is_empty().then_some(Self { entries })
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        let mut out = vec![FORMAT, u8::try_from(self.entries.len()).unwrap_or(u8::MAX)];
-        for e in self.entries.iter().take(usize::from(u8::MAX)) {
-            out.extend_from_slice(&e.tag);
-            out.extend_from_slice(&e.updated.to_be_bytes());
-            out.extend_from_slice(&e.last_inbound.to_be_bytes());
-            out.extend_from_slice(&e.unanswered.to_be_bytes());
-            out.extend_from_slice(&e.unanswered_since.to_be_bytes());
-            out.extend_from_slice(&e.last_counted.to_be_bytes());
-            let texts: Vec<&(u64, String)> = e
-                .texts
-                .iter()
-                .filter(|(_, t)| t.len() <= usize::from(u16::MAX))
-                .take(usize::from(u8::MAX))
-                .collect();
-            out.push(u8::try_from(texts.len()).unwrap_or(u8::MAX));
-            for (at, text) in texts {
-                out.extend_from_slice(&at.to_be_bytes());
-                out.extend_from_slice(&u16::try_from(text.len()).unwrap_or(0).to_be_bytes());
-                out.extend_from_slice(text.as_bytes());
-            }
-        }
-        out
-    }
-
-    /// Puts `entry` in (replacing its tag's), drops what has expired, bounds every entry's
-    /// texts to the policy, and evicts the least recently updated beyond the slot's size.
-    /// Returns how many live conversations were evicted.
-    fn put(&mut self, entry: Entry, policy: &ConversationPolicy, now: u64) -> usize {
-        let ttl = policy.ttl_nanos();
-        self.entries
-            .retain(|e| e.tag != entry.tag && e.alive(now, ttl));
-        self.entries.push(entry);
-        for e in &mut self.entries {
-            match &policy.scoring {
-                Some(s) => e.bound_texts(now, s),
-                None => e.texts.clear(),
-            }
-        }
-        let mut evicted = 0;
-        while self.entries.len() > policy.entries_per_slot {
-            let oldest = self
-                .entries
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, e)| e.updated)
-                .map(|(i, _)| i);
-            match oldest {
-                Some(i) => {
-                    self.entries.remove(i);
-                    evicted += 1;
-                }
-                None => break,
-            }
-        }
-        evicted
-    }
-}
-
-/// A bounds-checked reader of a stored value.
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.bytes.split_at_checked(n)?;
-        self.bytes = rest;
-        Some(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        self.array::<1>().map(|[b]| b)
-    }
-
-    fn u16(&mut self) -> Option<u16> {
-        self.array().map(u16::from_be_bytes)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        self.array().map(u32::from_be_bytes)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        self.array().map(u64::from_be_bytes)
-    }
-}
-
 /// Why the state could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateFailure {
@@ -443,6 +140,9 @@ pub enum StateFailure {
     MultipleRecipients,
     /// The recipient holds a digit or letter outside ASCII ([`recipient_key`]).
     UnreadableRecipient,
+    /// The conversation's slot holds `entries_per_slot` other live conversations (each with a
+    /// count or a text that still matters): none is evicted for it.
+    SlotFull,
 }
 
 impl StateFailure {
@@ -454,6 +154,7 @@ impl StateFailure {
             Self::NoSender => "no_sender",
             Self::MultipleRecipients => "multiple_recipients",
             Self::UnreadableRecipient => "unreadable_recipient",
+            Self::SlotFull => "slot_full",
         }
     }
 }
@@ -464,6 +165,21 @@ impl From<StoreError> for StateFailure {
             StoreError::Mismatch => Self::CasExhausted,
             StoreError::Failed => Self::StoreFailed,
         }
+    }
+}
+
+/// Why a write did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteError {
+    /// The host refused it, or the slot changed since it was read.
+    Store(StoreError),
+    /// Every other conversation of the slot is live ([`StateFailure::SlotFull`]).
+    SlotFull,
+}
+
+impl From<StoreError> for WriteError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
     }
 }
 
@@ -510,14 +226,19 @@ impl Snapshot {
         mut entry: Entry,
         policy: &ConversationPolicy,
         now: u64,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<usize, WriteError> {
         entry.updated = now;
-        let evicted = self.slot.put(entry, policy, now);
+        let evicted = self
+            .slot
+            .put(entry, policy, now)
+            .ok_or(WriteError::SlotFull)?;
         // A slot never written yet: written only if nobody wrote it meanwhile (Envoy takes a
         // cas of 0 as "any", so the absence is checked again right before).
         let cas = match self.version {
             Some(v) => Some(v),
-            None if store.try_get(&key.slot_key)?.is_some() => return Err(StoreError::Mismatch),
+            None if store.try_get(&key.slot_key)?.is_some() => {
+                return Err(StoreError::Mismatch.into());
+            }
             None => None,
         };
         store.set(&key.slot_key, &self.slot.encode(), cas)?;
@@ -554,8 +275,9 @@ pub fn update(
                     retries,
                 });
             }
-            Err(StoreError::Mismatch) => continue,
-            Err(StoreError::Failed) => return Err(StateFailure::StoreFailed),
+            Err(WriteError::Store(StoreError::Mismatch)) => continue,
+            Err(WriteError::Store(StoreError::Failed)) => return Err(StateFailure::StoreFailed),
+            Err(WriteError::SlotFull) => return Err(StateFailure::SlotFull),
         }
     }
     Err(StateFailure::CasExhausted)
@@ -574,11 +296,14 @@ pub fn state_metrics(evicted: usize, retries: usize) -> Vec<(String, u64)> {
     out
 }
 
+mod entry;
 mod inbound;
 mod policy;
 pub mod scoring;
 mod sender_ids;
+mod slot;
 
+pub use entry::{Entry, message_id_hash, most_telling_part};
 pub use inbound::{
     INBOUND_METRIC, Inbound, InboundReport, MAX_INBOUND_PER_DELIVERY, inbound_messages,
     record_inbound,

@@ -372,17 +372,17 @@ impl HandoffPolicy {
         }
     }
 
-    /// The language for a recipient: the longest listed prefix of the digits of `to` (a `+`,
-    /// blanks, `-`, `.` and brackets ignored), else the default. A `to` that is not a phone
+    /// The language for a recipient: the longest listed prefix of the digits of `to` as
+    /// conversations read it ([`crate::conversation::recipient_key`]: a `+`, blanks, `-`, `.`,
+    /// brackets and a leading `00` ignored), else the default. A `to` that is not a phone
     /// number (a group id) gets the default.
     pub fn language_for(&self, to: &str) -> &str {
-        let digits: String = to
-            .trim()
-            .trim_start_matches('+')
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-            .collect();
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        // The recipient as conversations key it: `+34 612...`, `34612...` and `0034612...` are
+        // one number.
+        let Some(digits) = crate::conversation::recipient_key(to) else {
+            return &self.default_language;
+        };
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return &self.default_language;
         }
         self.prefixes

@@ -216,6 +216,76 @@ fn predecessors_padded_with_long_filler_keep_their_part_of_the_answer() {
 }
 
 #[test]
+fn exempt_templates_between_the_parts_do_not_push_the_earlier_parts_out() {
+    let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
+    let mut store = MemoryStore::default();
+    let to = "34612345678";
+    let login_code = |code: &str| {
+        send(
+            to,
+            json!({"type": "template", "template": {"name": "login_code", "language": {"code": "en"},
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": code}]}]}}),
+        )
+    };
+    let mut at = T0;
+    let mut next = |req: &CaseRequest, store: &mut MemoryStore| {
+        at += SECOND;
+        run(&p, store, req, at)
+    };
+    assert_eq!(
+        next(&text(to, SPLIT_ANSWER[0]), &mut store).decision,
+        "allow"
+    );
+    assert_eq!(
+        next(&text(to, SPLIT_ANSWER[1]), &mut store).decision,
+        "allow"
+    );
+    // Four places are kept (the example's `max_texts`): three exempt templates cost the budget
+    // nothing, and must not flush the two parts.
+    for code in ["482913", "551207", "190384"] {
+        assert_eq!(next(&login_code(code), &mut store).decision, "allow");
+    }
+    assert_eq!(
+        verdict(&next(&text(to, SPLIT_ANSWER[2]), &mut store)),
+        ("block", Some("conversation_classifier"))
+    );
+}
+
+#[test]
+fn a_flood_of_sends_to_other_recipients_never_evicts_a_live_count() {
+    // Few slots, so that the flood fills the recipient's slot quickly.
+    let p = policy_with(json!({"conversation": {"slots": 4, "entries_per_slot": 2}}));
+    let mut store = MemoryStore::default();
+    let to = "34612345678";
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let got = run(&p, &mut store, &text(to, t), T0 + i as u64 * SECOND);
+        assert_eq!(got.decision, "allow");
+    }
+    // 3,000 sends to other recipients: those that find their slot full of live counts are
+    // refused (`on_store_error: block`), never let through by evicting one.
+    let mut refused = 0;
+    for i in 0..3000u64 {
+        let got = run(
+            &p,
+            &mut store,
+            &text(&format!("4915{i:08}"), "Hi"),
+            T0 + 5 * SECOND + i,
+        );
+        refused += usize::from(got.decision == "block");
+    }
+    assert!(refused > 2900, "{refused}");
+    assert_eq!(
+        verdict(&run(
+            &p,
+            &mut store,
+            &text(to, "One more"),
+            T0 + 10 * SECOND
+        )),
+        ("block", Some("unanswered_budget"))
+    );
+}
+
+#[test]
 fn unrelated_service_sends_to_one_recipient_stay_allowed() {
     let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
     let mut store = MemoryStore::default();
@@ -281,7 +351,7 @@ fn the_budget_blocks_the_send_after_n_unanswered_and_an_inbound_message_resets_i
     // The recipient writes (a verified webhook's message): the count starts again.
     let inbound = conversation::inbound_messages(
         json!({"entry": [{"changes": [{"value": {"metadata": {"phone_number_id": NUMBER},
-            "messages": [{"from": "34612345678", "timestamp": (T0 / SECOND).to_string(), "type": "text"}]}}]}]})
+            "messages": [{"from": "34612345678", "timestamp": (T0 / SECOND + 1).to_string(), "type": "text"}]}}]}]})
         .to_string()
         .as_bytes(),
     );
@@ -532,6 +602,44 @@ fn sends_that_name_several_recipients_none_or_no_sender_follow_the_failure_mode(
     }
 }
 
+/// An Infobip bulk of several messages to one recipient counts every message, and is refused
+/// when its last message would go over the cap.
+#[test]
+fn a_provider_bulk_to_one_recipient_counts_every_message() {
+    let p = policy_with(json!({"whatsapp": {"providers": ["infobip"]},
+        "conversation": {"scoring": null, "unanswered_budget": {"max_unanswered": 3}}}));
+    let bulk = |n: usize| {
+        let messages: Vec<Value> = (0..n)
+            .map(|i| json!({"channel": "WHATSAPP", "sender": "441134960000",
+                "destinations": [{"to": "34612345678"}],
+                "content": {"body": {"type": "TEXT", "text": format!("Update {i} on your order.")}}}))
+            .collect();
+        provider_send(
+            "xk9f2.api.infobip.com",
+            "/messages-api/1/messages",
+            json!({ "messages": messages }),
+        )
+    };
+    // Ten messages to one recipient in one request: over a cap of three.
+    let got = run(&p, &mut MemoryStore::default(), &bulk(10), T0);
+    assert_eq!(verdict(&got), ("block", Some("unanswered_budget")));
+    // Two, then two more: the second request would make four.
+    let mut store = MemoryStore::default();
+    assert_eq!(run(&p, &mut store, &bulk(2), T0).decision, "allow");
+    assert_eq!(
+        verdict(&run(&p, &mut store, &bulk(2), T0 + SECOND)),
+        ("block", Some("unanswered_budget"))
+    );
+    assert_eq!(
+        run(&p, &mut store, &bulk(1), T0 + 2 * SECOND).decision,
+        "allow"
+    );
+    assert_eq!(
+        verdict(&run(&p, &mut store, &bulk(1), T0 + 3 * SECOND)),
+        ("block", Some("unanswered_budget"))
+    );
+}
+
 #[test]
 fn a_recipient_written_with_00_shares_its_budget_and_an_unreadable_one_is_refused() {
     let p = policy();
@@ -689,8 +797,9 @@ fn a_mapped_provider_send_is_reset_by_a_reply_to_its_graph_id() {
         3,
         "kept under the Graph id"
     );
-    // The recipient writes to the business number (Meta's `wa_id`, digits).
-    let report = reply(&p, &mut store, NUMBER, "34612345678", T0, T0 + 10);
+    // The recipient writes to the business number (Meta's `wa_id`, digits), in the second
+    // after the sends (a send in the message's own second counts as after it).
+    let report = reply(&p, &mut store, NUMBER, "34612345678", T0 + SECOND, T0 + 10);
     assert_eq!(report.recorded, 1);
     assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 11), 0);
     let got = run(
@@ -711,7 +820,7 @@ fn a_mapped_provider_send_is_reset_by_a_reply_to_its_graph_id() {
     }
     assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 4), 3);
     assert_eq!(
-        reply(&p, &mut store, NUMBER, "34612345678", T0, T0 + 10).recorded,
+        reply(&p, &mut store, NUMBER, "34612345678", T0 + SECOND, T0 + 10).recorded,
         1
     );
     assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 11), 0);
@@ -769,10 +878,159 @@ fn an_unmapped_sender_keeps_its_own_count() {
     assert_eq!(got.decision, "allow");
     // A reply to the Graph id resets the mapped conversation only.
     assert_eq!(
-        reply(&p, &mut store, NUMBER, "34612345678", T0, T0 + 10).recorded,
+        reply(&p, &mut store, NUMBER, "34612345678", T0 + SECOND, T0 + 10).recorded,
         1
     );
     let over = run(&p, &mut store, &twilio(other, to, "One more"), T0 + 11);
     assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
     assert_eq!(unanswered(&p, &store, "+14155550199", to, T0 + 12), 3);
+}
+
+/// A delivery of one message `id` from the recipient, written at `written`.
+fn reply_with_id(
+    p: &Policy,
+    store: &mut MemoryStore,
+    id: &str,
+    written: u64,
+    now: u64,
+) -> conversation::InboundReport {
+    let inbound = conversation::inbound_messages(
+        json!({"entry": [{"changes": [{"value": {"metadata": {"phone_number_id": NUMBER},
+            "messages": [{"from": "34612345678", "id": id,
+                "timestamp": (written / SECOND).to_string(), "type": "text"}]}}]}]})
+        .to_string()
+        .as_bytes(),
+    );
+    let cp = p.conversation.as_ref().unwrap();
+    conversation::record_inbound(store, cp, &p.log.recipient_hash_salt, &inbound, now)
+}
+
+/// A reply written between two sends, its webhook arriving after both, is no replay: it leaves
+/// counted only the send made after it.
+#[test]
+fn a_reply_written_between_two_sends_leaves_only_the_later_send_counted() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    let to = "34612345678";
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let got = run(&p, &mut store, &text(to, t), T0 + i as u64 * 10 * SECOND);
+        assert_eq!(got.decision, "allow");
+    }
+    let report = reply_with_id(
+        &p,
+        &mut store,
+        "wamid.R1",
+        T0 + 15 * SECOND,
+        T0 + 22 * SECOND,
+    );
+    assert_eq!((report.recorded, report.replayed), (1, 0));
+    assert_eq!(unanswered(&p, &store, NUMBER, to, T0 + 23 * SECOND), 1);
+    for (i, t) in SERVICE_SENDS.iter().take(2).enumerate() {
+        let got = run(&p, &mut store, &text(to, t), T0 + (24 + i as u64) * SECOND);
+        assert_eq!(got.decision, "allow", "send {i} after the reply");
+    }
+    assert_eq!(
+        verdict(&run(
+            &p,
+            &mut store,
+            &text(to, "One more"),
+            T0 + 30 * SECOND
+        )),
+        ("block", Some("unanswered_budget"))
+    );
+}
+
+/// A delivery replayed within the second of the message it carries resets nothing, while
+/// another message of that same second is recorded.
+#[test]
+fn a_replay_in_the_same_second_resets_nothing() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    let to = "34612345678";
+    let written = T0 + 100 * SECOND;
+    assert_eq!(
+        reply_with_id(&p, &mut store, "wamid.A", written, written).recorded,
+        1
+    );
+    // Three sends within that same second, then the same delivery again.
+    for i in 0..3 {
+        let at = written + 100_000_000 * (i + 1);
+        assert_eq!(
+            run(&p, &mut store, &text(to, SERVICE_SENDS[0]), at).decision,
+            "allow"
+        );
+    }
+    let report = reply_with_id(&p, &mut store, "wamid.A", written, written + 500_000_000);
+    assert_eq!((report.recorded, report.replayed), (0, 1));
+    assert_eq!(unanswered(&p, &store, NUMBER, to, written + 600_000_000), 3);
+    // Another message of the same second is recorded, but the sends in that second still
+    // count (they may have come after it).
+    let report = reply_with_id(&p, &mut store, "wamid.B", written, written + 700_000_000);
+    assert_eq!((report.recorded, report.replayed), (1, 0));
+    assert_eq!(
+        verdict(&run(
+            &p,
+            &mut store,
+            &text(to, "One more"),
+            written + 800_000_000
+        )),
+        ("block", Some("unanswered_budget"))
+    );
+}
+
+/// Meta's business-scoped user ids: a reply names its sender by `from` (the phone number) and
+/// `from_user_id` (or `contacts[].user_id`), or by the user id alone; it resets the
+/// conversation of sends addressed to the user id (`recipient`) as well as to the number.
+#[test]
+fn a_reply_naming_a_user_id_resets_the_sends_addressed_to_it() {
+    const USER_ID: &str = "US.13491208655302741918";
+    let p = policy();
+    let to_user = |body: &str| {
+        send(
+            "",
+            json!({"to": null, "recipient": USER_ID, "type": "text", "text": {"body": body}}),
+        )
+    };
+    let deliver = |store: &mut MemoryStore, message: Value, contacts: Value, now: u64| {
+        let inbound = conversation::inbound_messages(
+            json!({"entry": [{"changes": [{"value": {"metadata": {"phone_number_id": NUMBER},
+                "contacts": contacts, "messages": [message]}}]}]})
+            .to_string()
+            .as_bytes(),
+        );
+        let cp = p.conversation.as_ref().unwrap();
+        conversation::record_inbound(store, cp, &p.log.recipient_hash_salt, &inbound, now)
+    };
+    let shapes = [
+        // The user id alone (a user who hides their number).
+        (
+            json!({"from_user_id": USER_ID, "id": "wamid.U1", "timestamp": "0"}),
+            json!([]),
+        ),
+        // The number and the user id.
+        (
+            json!({"from": "34612345678", "from_user_id": USER_ID, "id": "wamid.U2", "timestamp": "0"}),
+            json!([]),
+        ),
+        // The number, and the user id in the contact.
+        (
+            json!({"from": "34612345678", "id": "wamid.U3", "timestamp": "0"}),
+            json!([{"wa_id": "34612345678", "user_id": USER_ID}]),
+        ),
+    ];
+    for (message, contacts) in shapes {
+        let mut store = MemoryStore::default();
+        for (i, t) in SERVICE_SENDS.iter().enumerate() {
+            let got = run(&p, &mut store, &to_user(t), T0 + i as u64 * SECOND);
+            assert_eq!(got.decision, "allow", "send {i}");
+        }
+        let over = run(&p, &mut store, &to_user("One more"), T0 + 4 * SECOND);
+        assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
+        let mut message = message;
+        message["timestamp"] = json!((T0 / SECOND + 5).to_string());
+        let report = deliver(&mut store, message.clone(), contacts, T0 + 6 * SECOND);
+        assert!(report.recorded >= 1, "{message}");
+        let got = run(&p, &mut store, &to_user("Thanks!"), T0 + 7 * SECOND);
+        assert_eq!(got.decision, "allow", "{message}");
+    }
 }

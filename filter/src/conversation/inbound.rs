@@ -1,6 +1,6 @@
 //! Inbound messages of a verified webhook delivery: read from Meta's envelope, bounded, and
-//! recorded in their conversations (a message restarts its conversation's count only when it is
-//! fresh and not older than the last counted send).
+//! recorded in their conversations (a fresh message that is newer than the last one recorded
+//! leaves counted only the sends made after it was written).
 
 use super::{
     ConversationPolicy, Entry, NANOS_PER_SECOND, STATE_METRIC, StateFailure, conversation_key,
@@ -24,10 +24,14 @@ pub struct Inbound {
     pub phone_number_id: String,
     pub from: String,
     pub timestamp: Option<u64>,
+    /// Its `id` (a `wamid`), when present: two messages of one second are told apart by it.
+    pub id: Option<String>,
 }
 
 /// The inbound messages of a verified delivery: each `entry[].changes[].value.messages[]` with
-/// a `from`, under that value's `metadata.phone_number_id`. At most
+/// a `from` or a `from_user_id`, under that value's `metadata.phone_number_id`, once for every id
+/// it names its sender by ([`senders`]: phone number and business-scoped user id), so a reply
+/// resets the conversations of sends addressed to either. At most
 /// [`MAX_INBOUND_PER_DELIVERY`]; a body that is not such JSON has none. Statuses (`statuses[]`:
 /// delivered, read) are not messages from the recipient and reset nothing.
 pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
@@ -47,24 +51,63 @@ pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
         else {
             continue;
         };
+        let contacts: Vec<&Value> = array(value, "contacts").collect();
         for m in array(value, "messages") {
-            let Some(from) = m.get("from").and_then(Value::as_str) else {
-                continue;
-            };
-            if from.trim().is_empty() || found.len() >= MAX_INBOUND_PER_DELIVERY {
-                continue;
-            }
-            let inbound = Inbound {
-                phone_number_id: pnid.to_owned(),
-                from: from.to_owned(),
-                timestamp: m.get("timestamp").and_then(seconds),
-            };
-            if !found.contains(&inbound) {
-                found.push(inbound);
+            let timestamp = m.get("timestamp").and_then(seconds);
+            let id = m.get("id").and_then(Value::as_str).map(str::to_owned);
+            for from in senders(m, &contacts) {
+                if found.len() >= MAX_INBOUND_PER_DELIVERY {
+                    break;
+                }
+                let inbound = Inbound {
+                    phone_number_id: pnid.to_owned(),
+                    from,
+                    timestamp,
+                    id: id.clone(),
+                };
+                if !found.contains(&inbound) {
+                    found.push(inbound);
+                }
             }
         }
     }
     found
+}
+
+/// Every id a message names its sender by: its `from` (the phone number, `wa_id`), its
+/// `from_user_id` (Meta's business-scoped user id), and the `user_id` of the delivery's contact
+/// whose `wa_id` is that `from` (or of its only contact). A send addressed to any of them is in a
+/// conversation this message answers.
+fn senders(m: &Value, contacts: &[&Value]) -> Vec<String> {
+    let text = |v: &Value, name: &str| {
+        v.get(name)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let from = text(m, "from");
+    let contact = match contacts {
+        [only] if from.is_none() || text(only, "wa_id").is_none_or(|w| Some(w) == from) => {
+            Some(*only)
+        }
+        _ => contacts
+            .iter()
+            .find(|c| from.is_some() && text(c, "wa_id") == from)
+            .copied(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    let named = [
+        from.clone(),
+        text(m, "from_user_id"),
+        contact.and_then(|c| text(c, "user_id")),
+    ];
+    for id in named.into_iter().flatten() {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
 }
 
 /// A webhook `timestamp`: Meta's string of seconds (a number is read too).
@@ -85,8 +128,10 @@ pub(super) fn array<'a>(v: &'a Value, name: &str) -> impl Iterator<Item = &'a Va
 /// Records a verified delivery's inbound messages: each one's conversation restarts its count.
 /// A signed delivery can be captured and replayed, so a message restarts a count only when
 /// its `timestamp` is within `inbound_max_age` of `now` (either way: a clock ahead of the
-/// proxy's is no fresher) and not older than the conversation's last counted send; any other
-/// is counted as `stale` or `replayed` and changes nothing. Returns how many were recorded and
+/// proxy's is no fresher) and it is newer than the last message recorded (by timestamp, then
+/// id); any other is counted as `stale` or `replayed` and changes nothing. A recorded message
+/// leaves counted the sends made after it was written ([`Entry::record_message`]), so even a
+/// replay that got through could not lower a count below what the latest reply left. Returns how many were recorded and
 /// the failures met (each counted by the glue).
 pub fn record_inbound(
     store: &mut dyn SharedStore,
@@ -110,7 +155,8 @@ pub fn record_inbound(
             continue;
         };
         let mut restarted = false;
-        let change = &mut |e: &mut Entry| restarted = e.record_inbound(now, written);
+        let id = super::message_id_hash(m.id.as_deref().unwrap_or_default());
+        let change = &mut |e: &mut Entry| restarted = e.record_message(now, written, id);
         match update(store, &key, policy, now, change) {
             Ok(done) if !restarted => {
                 report.replayed = report.replayed.saturating_add(1);
@@ -133,7 +179,7 @@ pub struct InboundReport {
     pub recorded: usize,
     /// Messages with no `timestamp`, or one further than `inbound_max_age` from the clock.
     pub stale: usize,
-    /// Messages older than their conversation's last counted send.
+    /// Messages at or before their conversation's last recorded one (by timestamp, then id).
     pub replayed: usize,
     pub evicted: usize,
     pub retries: usize,

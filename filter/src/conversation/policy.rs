@@ -209,7 +209,7 @@ impl ConversationPolicy {
             problems.push((
                 "$.conversation".into(),
                 format!(
-                    "a slot could hold {value} bytes (entries_per_slot x (45 + max_texts x 10 + max_text_bytes) + 2), more than {MAX_VALUE_BYTES}: lower entries_per_slot, max_texts or max_text_bytes"
+                    "a slot could hold {value} bytes (entries_per_slot x (126 + max_texts x 10 + max_text_bytes) + 2), more than {MAX_VALUE_BYTES}: lower entries_per_slot, max_texts or max_text_bytes"
                 ),
             ));
         }

@@ -13,6 +13,10 @@ fn policy(json: &str) -> ConversationPolicy {
     ConversationPolicy::compile(&section(json)).unwrap()
 }
 
+fn p_of() -> ConversationPolicy {
+    both()
+}
+
 fn both() -> ConversationPolicy {
     policy(
         r#"{"slots": 16, "entries_per_slot": 4,
@@ -117,6 +121,8 @@ fn a_slot_value_round_trips_and_garbage_reads_as_empty() {
                 unanswered: 2,
                 unanswered_since: T0 - 5,
                 last_counted: T0 - 2,
+                last_message: (T0 - 3 * SECOND, [7; 8]),
+                send_times: vec![T0 - 5, T0 - 2],
                 texts: vec![(T0, "héllo".into()), (T0 + 1, "👋 there".into())],
             },
             Entry::new([2; 8]),
@@ -275,7 +281,10 @@ fn same_slot(p: &ConversationPolicy, n: usize) -> Vec<ConversationKey> {
 }
 
 #[test]
-fn a_full_slot_evicts_its_least_recently_updated_conversation() {
+fn a_full_slot_evicts_its_least_recently_updated_idle_conversation_never_a_live_count() {
+    let count = |store: &MemoryStore, k: &ConversationKey, at: u64| {
+        read(store, k, &p_of(), at).unwrap().entry.unanswered
+    };
     let p = both();
     let b = p.budget.clone().unwrap();
     let keys = same_slot(&p, 5);
@@ -285,21 +294,34 @@ fn a_full_slot_evicts_its_least_recently_updated_conversation() {
         let done = update(&mut store, k, &p, now, &mut |e| e.count_send(now, &b)).unwrap();
         assert_eq!(done.evicted, 0);
     }
-    // The first is touched again, so the second is now the oldest.
-    update(&mut store, &keys[0], &p, T0 + 10, &mut |e| {
-        e.count_send(T0 + 10, &b)
+    // Every conversation of the slot holds a live count: the fifth is refused, none evicted.
+    let full = update(&mut store, &keys[4], &p, T0 + 11, &mut |e| {
+        e.count_send(T0 + 11, &b)
+    });
+    assert_eq!(full, Err(StateFailure::SlotFull));
+    assert_eq!(
+        keys.iter()
+            .map(|k| count(&store, k, T0 + 12))
+            .collect::<Vec<_>>(),
+        [1, 1, 1, 1, 0]
+    );
+    // The second conversation's recipient replies: its count is 0, so it is idle and the
+    // least recently updated idle one makes room.
+    update(&mut store, &keys[1], &p, T0 + 20, &mut |e| {
+        e.record_inbound(T0 + 20, T0 + 20);
     })
     .unwrap();
-    let done = update(&mut store, &keys[4], &p, T0 + 11, &mut |e| {
-        e.count_send(T0 + 11, &b)
+    let done = update(&mut store, &keys[4], &p, T0 + 21, &mut |e| {
+        e.count_send(T0 + 21, &b)
     })
     .unwrap();
     assert_eq!(done.evicted, 1);
-    let count = |k: &ConversationKey| read(&store, k, &p, T0 + 12).unwrap().entry.unanswered;
     assert_eq!(
-        keys.iter().map(count).collect::<Vec<_>>(),
-        [2, 0, 1, 1, 1],
-        "the second conversation was evicted"
+        keys.iter()
+            .map(|k| count(&store, k, T0 + 22))
+            .collect::<Vec<_>>(),
+        [1, 0, 1, 1, 1],
+        "the idle second conversation was evicted"
     );
 }
 
@@ -390,7 +412,7 @@ fn a_first_write_to_a_new_slot_loses_to_a_concurrent_first_write() {
     let entry = snap.entry.clone();
     assert_eq!(
         snap.write(&mut store, &key, entry, &p, T0),
-        Err(StoreError::Mismatch)
+        Err(StoreError::Mismatch.into())
     );
 }
 
@@ -406,7 +428,7 @@ fn a_million_recipients_keep_the_state_within_its_stated_bound() {
     let b = p.budget.clone().unwrap();
     let s = p.scoring.clone().unwrap();
     let bound = p.max_bytes();
-    assert_eq!(p.max_value_bytes(), 2 + 8 * (45 + 2 * 10 + 48));
+    assert_eq!(p.max_value_bytes(), 2 + 8 * (126 + 2 * 10 + 48));
     let mut store = MemoryStore::default();
     for i in 0..1_000_000u64 {
         let now = T0 + i * 1000;
@@ -417,13 +439,18 @@ fn a_million_recipients_keep_the_state_within_its_stated_bound() {
             &format!("{}", 10_000_000_000 + i),
         )
         .unwrap();
-        update(&mut store, &key, &p, now, &mut |e| {
-            e.count_send(now, &b);
-            // Two texts of 24 bytes: every entry at its largest.
+        let done = update(&mut store, &key, &p, now, &mut |e| {
+            // Eight counted sends (every send time kept) and two texts of 24 bytes: every
+            // entry at its largest.
+            e.count_sends(now, &b, 8);
             e.push_text(now, "Your order ships today. ", &s, &unranked);
             e.push_text(now, "Anything else? Write us.", &s, &unranked);
-        })
-        .unwrap();
+        });
+        // A slot full of live conversations refuses the rest (never evicts a live count).
+        assert!(
+            matches!(done, Ok(_) | Err(StateFailure::SlotFull)),
+            "{done:?}"
+        );
     }
     assert_eq!(store.key_count(), 256);
     let total = store.total_bytes();
@@ -454,16 +481,19 @@ fn inbound_messages_are_read_from_a_delivery_and_statuses_are_not() {
                 phone_number_id: "106540352242922".into(),
                 from: "34612345678".into(),
                 timestamp: Some(1_800_000_000),
+                id: Some("wamid.A".into()),
             },
             Inbound {
                 phone_number_id: "106540352242922".into(),
                 from: "34612345678".into(),
                 timestamp: None,
+                id: Some("wamid.B".into()),
             },
             Inbound {
                 phone_number_id: "777".into(),
                 from: "447700900000".into(),
                 timestamp: None,
+                id: None,
             },
         ]
     );
@@ -498,10 +528,12 @@ fn a_recorded_inbound_message_restarts_the_count() {
         })
         .unwrap();
     }
+    // Written in the second after the sends (a send in the message's second counts as after).
     let inbound = [Inbound {
         phone_number_id: "106540352242922".into(),
         from: "34612345678".into(),
-        timestamp: Some(T0 / SECOND),
+        timestamp: Some(T0 / SECOND + 1),
+        id: Some("wamid.R".into()),
     }];
     let report = record_inbound(&mut store, &p, "s", &inbound, T0 + 10);
     assert_eq!((report.recorded, report.failures.len()), (1, 0));
@@ -570,6 +602,7 @@ fn a_replayed_or_stale_inbound_message_restarts_nothing() {
         phone_number_id: "1".into(),
         from: "34612345678".into(),
         timestamp,
+        id: Some(format!("wamid.{timestamp:?}")),
     };
     // The recipient writes at T0 + 10 s, then the bot sends three times.
     let reply = [message(Some(T0 / SECOND + 10))];
@@ -631,14 +664,14 @@ fn a_section_whose_bound_is_too_large_is_refused() {
     assert!(p.max_bytes() <= MAX_STATE_BYTES);
     // The defaults are far under both.
     let d = policy(r#"{"scoring": {}, "unanswered_budget": {"max_unanswered": 3}}"#);
-    assert_eq!(d.max_value_bytes(), 2 + 8 * (45 + 4 * 10 + 1536));
+    assert_eq!(d.max_value_bytes(), 2 + 8 * (126 + 4 * 10 + 1536));
     // The figures of the reference: keys included (`wa-guard/conv/<8 hex>/1023`, 27 bytes).
     assert_eq!(d.slot_key(1023).len(), 27);
-    assert_eq!(d.max_bytes(), 1024 * (27 + 12_970));
-    assert_eq!(d.max_bytes(), 13_308_928);
+    assert_eq!(d.max_bytes(), 1024 * (27 + 13_618));
+    assert_eq!(d.max_bytes(), 13_972_480);
     let budget_only = policy(r#"{"unanswered_budget": {"max_unanswered": 3}}"#);
-    assert_eq!(budget_only.max_bytes(), 1024 * (27 + 2 + 8 * 45));
-    assert_eq!(budget_only.max_bytes(), 398_336);
+    assert_eq!(budget_only.max_bytes(), 1024 * (27 + 2 + 8 * 126));
+    assert_eq!(budget_only.max_bytes(), 1_061_888);
 }
 
 /// Two `conversation` sections with different layouts on one `vm_id` (two listeners) keep their

@@ -14,7 +14,7 @@
 //! count may have reached the cap meanwhile), at most `conversation::MAX_ATTEMPTS` times.
 
 use super::{BodyStep, RequestFlow, SendBody};
-use crate::conversation::{self, ConversationKey, ConversationPolicy, StateFailure};
+use crate::conversation::{self, ConversationKey, ConversationPolicy, StateFailure, WriteError};
 use crate::decide::{self, ConversationView, HeadEvaluation, Verdict};
 use crate::policy::Policy;
 use crate::shared_store::{SharedStore, StoreError};
@@ -40,6 +40,10 @@ struct SendInConversation<'p> {
     key: ConversationKey,
     /// The budget counts it (not an exempt template).
     counted: bool,
+    /// The budget exempts it (an exempt template): scored with the conversation, but its text
+    /// is not kept, so that sends which cost nothing cannot push a split answer's earlier parts
+    /// out of the `max_texts` the conversation keeps.
+    exempt: bool,
     /// Its texts are scored with the conversation's and kept.
     scored: bool,
     now: u64,
@@ -96,10 +100,13 @@ impl RequestFlow {
                     return step;
                 }
                 // Another worker wrote the slot since it was read: decided again.
-                Err(StoreError::Mismatch) => {
+                Err(WriteError::Store(StoreError::Mismatch)) => {
                     self.state_metrics.extend(conversation::state_metrics(0, 1))
                 }
-                Err(StoreError::Failed) => {
+                Err(WriteError::SlotFull) => {
+                    return self.state_failed(policy, head, message, body, StateFailure::SlotFull);
+                }
+                Err(WriteError::Store(StoreError::Failed)) => {
                     return self.state_failed(
                         policy,
                         head,
@@ -160,10 +167,11 @@ fn applies<'p>(
     if head.call.endpoint != whatsapp::Endpoint::Messages || message.message_type == "read" {
         return Governed::No;
     }
-    let counted = cp
+    let exempt = cp
         .budget
         .as_ref()
-        .is_some_and(|b| !b.exempts(&message.message_type, message.template_name.as_deref()));
+        .is_some_and(|b| b.exempts(&message.message_type, message.template_name.as_deref()));
+    let counted = cp.budget.is_some() && !exempt;
     let scored =
         cp.scoring.is_some() && decide::content_scores(policy, head) && !message.texts.is_empty();
     if !counted && !scored {
@@ -199,6 +207,7 @@ fn applies<'p>(
         policy: cp,
         key,
         counted,
+        exempt,
         scored,
         now,
     })
@@ -215,14 +224,21 @@ fn view<'e>(
     ConversationView {
         recent_texts: scoring.map(|s| entry.recent_texts(send.now, s)),
         current_text: scoring.map(|_| kept_text(message)).unwrap_or_default(),
-        unanswered: budget.map(|b| (entry.unanswered_at(send.now, b), b.max_unanswered)),
+        // A request of several messages is refused when its last would go over the cap: the
+        // count is the one before that last message.
+        unanswered: budget.map(|b| {
+            let before = entry.unanswered_at(send.now, b);
+            let more = message.deliveries.max(1).saturating_sub(1);
+            (before.saturating_add(more), b.max_unanswered)
+        }),
         budget_mode: budget.and_then(|b| b.mode),
         scoring_mode: scoring.and_then(|s| s.mode),
     }
 }
 
 /// The conversation once this send is made: counted, and its text kept (a hand-off's recipient
-/// reads the policy's message, not this text). `None` when the send is refused: it changes
+/// reads the policy's message, not this text; an exempt template's text, approved by Meta and
+/// free of the budget, takes no place either). `None` when the send is refused: it changes
 /// nothing, since it never reaches the recipient.
 fn changed_entry(
     policy: &Policy,
@@ -237,10 +253,11 @@ fn changed_entry(
     }
     let mut entry = entry.clone();
     if let (Some(b), true) = (send.policy.budget.as_ref(), send.counted) {
-        entry.count_send(send.now, b);
+        entry.count_sends(send.now, b, message.deliveries);
     }
     if let (Some(s), true) = (send.policy.scoring.as_ref(), send.scored)
         && verdict != Verdict::Handoff
+        && !send.exempt
     {
         let classifier = &policy.content.classifier;
         entry.push_text(send.now, &kept_text(message), s, &|t| {

@@ -53,6 +53,17 @@ fn the_longest_country_code_prefix_picks_the_language() {
 }
 
 #[test]
+fn a_number_written_with_the_00_international_prefix_picks_its_country_language() {
+    let p = policy();
+    // Conversations read `0034...` as `+34...` (`conversation::recipient_key`); so does this.
+    assert_eq!(p.language_for("+34612345678"), "es");
+    assert_eq!(p.language_for("0034612345678"), "es");
+    assert_eq!(p.language_for("00 34 612 34 56 78"), "es");
+    assert_eq!(p.language_for("0033612345678"), "fr");
+    assert_eq!(p.language_for("+٣٤٦١٢٣٤٥٦٧٨"), "en");
+}
+
+#[test]
 fn a_text_send_becomes_the_cta_url_message_with_the_request_id_encoded() {
     let body = br#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"14155550100","type":"text","text":{"body":"Sure! Here is a poem about the sea...","preview_url":false},"biz_opaque_callback_data":"trk-9","context":{"message_id":"wamid.X"}}"#;
     let out = policy().rewrite(&send(body, "text")).unwrap();

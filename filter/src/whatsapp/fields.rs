@@ -47,6 +47,9 @@ pub struct MessageView {
     /// The send names more than one recipient (a provider's bulk or group send); `recipient`
     /// is then the first. The conversation rules, which key a send by its recipient, refuse it.
     pub multiple_recipients: bool,
+    /// How many messages the request delivers (a provider's bulk of several messages to one
+    /// recipient delivers each): the unanswered budget counts every one. 0 reads as 1.
+    pub deliveries: u32,
     /// The template's name, for template sends and definitions, when it is a valid Meta
     /// template name (see [`template_name`]): logged, so never any other body string.
     pub template_name: Option<String>,
@@ -140,6 +143,7 @@ fn read_message_as_is(obj: &Value) -> MessageView {
         message_type: known_type(&named_type),
         recipient,
         multiple_recipients: false,
+        deliveries: 1,
         template_name,
         template_category: None,
         texts: Vec::new(),
@@ -163,6 +167,7 @@ fn read_template_as_is(body: &Value) -> MessageView {
         message_type: "template_creation".to_owned(),
         recipient: None,
         multiple_recipients: false,
+        deliveries: 1,
         template_name: str_at(body, &["name"]).and_then(|n| template_name(&n)),
         template_category: str_at(body, &["category"]).and_then(|c| template_category(&c)),
         texts: Vec::new(),

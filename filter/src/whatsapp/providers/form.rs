@@ -87,6 +87,7 @@ pub(super) fn view(
         message_type: message_type.into(),
         recipient,
         multiple_recipients: false,
+        deliveries: 1,
         template_name: None,
         template_category: None,
         texts: Vec::new(),

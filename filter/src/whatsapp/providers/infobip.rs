@@ -82,9 +82,18 @@ pub fn read(segments: &[String], body: &[u8]) -> Result<ProviderSend, BodyProble
                 .filter_map(|d| d.get("to")),
         )
     }));
+    // Every message delivered, to each of its destinations: a bulk of ten messages to one
+    // recipient delivers ten.
+    let deliveries = messages(&value)
+        .map(|m| {
+            let destinations = m.get("destinations").and_then(Value::as_array);
+            destinations.map_or(1, |d| d.len().max(1))
+        })
+        .fold(0usize, usize::saturating_add);
     let mut view = MessageView {
         message_type,
         multiple_recipients: recipients.len() > 1,
+        deliveries: u32::try_from(deliveries).unwrap_or(u32::MAX),
         recipient: recipients.into_iter().next(),
         template_name: template_name(&value),
         template_category: None,
