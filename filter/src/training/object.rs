@@ -106,9 +106,12 @@ impl Stage for ObjectStage {
 
 /// The stage that reads an object for judging: its format from its name and content type,
 /// under its `content-encoding` and, for S3's streaming signatures, `aws-chunked` framing.
+/// `multipart`: the service parses the body as a form; any other body is stored as sent, so a
+/// multipart content type on it says nothing and its raw bytes are read as text lines.
 pub fn judge_stage(
     ctx: &Arc<StageContext>,
     name: &str,
+    multipart: bool,
     content_type: Option<&str>,
     content_encoding: Option<&str>,
     aws_chunked: bool,
@@ -132,8 +135,9 @@ pub fn judge_stage(
             matches!(mime.as_str(), "application/gzip" | "application/x-gzip"),
         ),
     };
-    let format: Box<dyn Stage> = match mime.as_str() {
-        "multipart/form-data" | "multipart/related" => match crate::media_type::boundary(ct) {
+    let multipart_mime = matches!(mime.as_str(), "multipart/form-data" | "multipart/related");
+    let format: Box<dyn Stage> = match (multipart, multipart_mime) {
+        (true, true) => match crate::media_type::boundary(ct) {
             Some(b) => Box::new(MultipartStage::for_object(
                 Arc::clone(ctx),
                 &b,
@@ -141,13 +145,25 @@ pub fn judge_stage(
             )),
             None => Box::new(Refuse::new(StripError::MalformedMultipart)),
         },
-        _ => file_stage(ctx, stem, if gzip_object { "" } else { &mime }),
+        (false, true) => Box::new(LineStage::new(Arc::clone(ctx), LineKind::Text)),
+        _ => Box::new(Sniffed::without_bom(file_stage(
+            ctx,
+            stem,
+            if gzip_object { "" } else { &mime },
+        ))),
     };
     let mut stage = format;
+    let layer = encoding.single_layer();
     if gzip_object {
-        stage = decode(ctx, Coding::Gzip, stage);
+        // Labelled gzip twice (`.gz` or `application/gzip`, and `content-encoding: gzip`, as a
+        // GCS transcoding upload is) is one layer when the decoded bytes are not gzip again.
+        stage = if matches!(layer, Layer::One(Coding::Gzip)) {
+            Box::new(Sniffed::gzip_if_magic(ctx, stage))
+        } else {
+            decode(ctx, Coding::Gzip, stage)
+        };
     }
-    match encoding.single_layer() {
+    match layer {
         Layer::Identity => {}
         Layer::One(coding) => stage = decode(ctx, coding, stage),
         Layer::Unreadable => stage = Box::new(Refuse::new(StripError::InvalidCompression)),
@@ -156,6 +172,100 @@ pub fn judge_stage(
         stage = Box::new(AwsChunked::new(stage, ctx.max_record_bytes));
     }
     stage
+}
+
+/// What a stage becomes once the first bytes are seen, and how many of them to drop.
+type Choice = Box<dyn FnOnce(&[u8]) -> (Box<dyn Stage>, usize)>;
+
+/// A stage chosen by the first bytes of what it reads: a UTF-8 byte order mark is dropped
+/// (text lines drop it too), a gzip layer is undone only where the gzip magic is.
+pub struct Sniffed {
+    head: Vec<u8>,
+    need: usize,
+    choose: Option<Choice>,
+    inner: Option<Box<dyn Stage>>,
+}
+
+impl Sniffed {
+    fn new(need: usize, choose: Choice) -> Self {
+        Self {
+            head: Vec::new(),
+            need,
+            choose: Some(choose),
+            inner: None,
+        }
+    }
+
+    fn without_bom(inner: Box<dyn Stage>) -> Self {
+        Self::new(
+            3,
+            Box::new(|head: &[u8]| {
+                let bom = usize::from(head.starts_with(b"\xEF\xBB\xBF")) * 3;
+                (inner, bom)
+            }),
+        )
+    }
+
+    fn gzip_if_magic(ctx: &StageContext, inner: Box<dyn Stage>) -> Self {
+        let max_ratio = ctx.max_expansion_ratio;
+        Self::new(
+            2,
+            Box::new(move |head: &[u8]| {
+                if !head.starts_with(b"\x1f\x8b") {
+                    return (inner, 0);
+                }
+                let d: Box<dyn Stage> = match DecodeStage::new(Coding::Gzip, inner, max_ratio) {
+                    Some(d) => Box::new(d),
+                    None => Box::new(Refuse::new(StripError::InvalidCompression)),
+                };
+                (d, 0)
+            }),
+        )
+    }
+
+    /// Chooses the stage once `need` bytes are here (or at the end) and feeds it the head.
+    fn choose(
+        &mut self,
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<Option<&mut Box<dyn Stage>>, StripError> {
+        if let Some(choose) = self.choose.take() {
+            let (mut inner, skip) = choose(&self.head);
+            let head = std::mem::take(&mut self.head);
+            inner.feed(head.get(skip..).unwrap_or_default(), out, stats)?;
+            self.inner = Some(inner);
+        }
+        Ok(self.inner.as_mut())
+    }
+}
+
+impl Stage for Sniffed {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<(), StripError> {
+        if let Some(inner) = self.inner.as_mut() {
+            return inner.feed(input, out, stats);
+        }
+        self.head.extend_from_slice(input);
+        if self.head.len() >= self.need {
+            self.choose(out, stats)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+        match self.choose(out, stats)? {
+            Some(inner) => inner.finish(out, stats),
+            None => Ok(()),
+        }
+    }
+
+    fn bypass(&mut self, _out: &mut Vec<u8>) {
+        // Only ever inside an `ObjectStage`, which forwards the object's own bytes.
+    }
 }
 
 /// A file's stage for an object or a multipart/related part: as an uploaded file is read,
