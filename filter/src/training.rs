@@ -288,7 +288,7 @@ impl TrainingPolicy {
         let judge =
             object::judge_stage(&self.ctx, name, multipart, content_type, content_encoding, aws_chunked);
         Stripper {
-            stage: Box::new(object::ObjectStage::new(judge)),
+            stage: Box::new(object::ObjectStage::new(&self.ctx, judge)),
             decodes: false,
             stats: StripStats {
                 stripped: self.list_stripped.then(Vec::new),
@@ -518,6 +518,10 @@ impl Stripper {
     }
 
     fn fail(&mut self, e: StripError) -> StripError {
+        // A record found after a tolerated error is what the upload is refused for.
+        if e == StripError::RecordsInObject {
+            self.error = Some(e);
+        }
         self.error.get_or_insert(e);
         e
     }

@@ -18,6 +18,10 @@ use super::stage::{LineKind, LineStage, Refuse, Stage, StageContext, StripError,
 use crate::content_encoding::{Coding, ContentEncoding, Layer};
 use std::sync::Arc;
 
+mod raw_lines;
+
+use raw_lines::RawLines;
+
 /// Judges an object's records while forwarding its own bytes.
 pub struct ObjectStage {
     /// Reads the object: `aws-chunked` framing, `content-encoding` and the format undone.
@@ -28,17 +32,31 @@ pub struct ObjectStage {
     held: Option<u8>,
     /// Input not forwarded since an error, for `bypass`.
     pending: Vec<u8>,
+    /// After the judge fails: the raw bytes read on as text lines.
+    raw: RawLines,
+    /// The last bytes forwarded (at most `tail_cap`, up to twice that before a trim): a judge
+    /// that fails may have held them unread (a record, an `aws-chunked` size line).
+    tail: Vec<u8>,
+    tail_cap: usize,
     bypassed: bool,
+    ended: bool,
+    /// The raw reading found a record: refused even where unreadable objects are allowed.
+    found: bool,
 }
 
 impl ObjectStage {
-    pub fn new(judge: Box<dyn Stage>) -> Self {
+    pub fn new(ctx: &Arc<StageContext>, judge: Box<dyn Stage>) -> Self {
         Self {
             judge,
             sink: Vec::new(),
             held: None,
             pending: Vec::new(),
+            raw: RawLines::new(ctx),
+            tail: Vec::new(),
+            tail_cap: ctx.max_record_bytes.clamp(64 << 10, 1 << 20),
             bypassed: false,
+            ended: false,
+            found: false,
         }
     }
 
@@ -55,6 +73,49 @@ impl ObjectStage {
         }
         Ok(())
     }
+
+    /// The judge failed (`e`, the reason it is refused where unreadable objects are): the
+    /// bytes it may not have read are read as text lines, so that a record among them is
+    /// found, and refuses the object even where unreadable objects are allowed.
+    fn failed(
+        &mut self,
+        e: StripError,
+        stats: &mut StripStats,
+        end: bool,
+    ) -> Result<(), StripError> {
+        if e != StripError::RecordsInObject {
+            self.found = self.read_raw(stats, end).is_err();
+        }
+        Err(e)
+    }
+
+    fn read_raw(&mut self, stats: &mut StripStats, end: bool) -> Result<(), StripError> {
+        // The held byte ends the tail and starts `pending`: read once.
+        let mut tail = std::mem::take(&mut self.tail);
+        let unread = self.pending.get(usize::from(!tail.is_empty())..);
+        tail.extend_from_slice(unread.unwrap_or_default());
+        self.raw.feed(&tail, stats)?;
+        if end {
+            self.raw.finish(stats)?;
+        }
+        Ok(())
+    }
+
+    /// Forwards input, holding its last byte.
+    fn forward(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        if let Some((last, rest)) = input.split_last() {
+            out.extend(self.held.take());
+            out.extend_from_slice(rest);
+            self.held = Some(*last);
+        }
+        if !self.bypassed {
+            self.tail.extend_from_slice(input);
+            if self.tail.len() > 2 * self.tail_cap {
+                let cut = self.tail.len() - self.tail_cap;
+                self.tail.drain(..cut);
+            }
+        }
+    }
 }
 
 impl Stage for ObjectStage {
@@ -65,7 +126,11 @@ impl Stage for ObjectStage {
         stats: &mut StripStats,
     ) -> Result<(), StripError> {
         if self.bypassed {
-            out.extend_from_slice(input);
+            if self.found {
+                return Err(StripError::RecordsInObject);
+            }
+            self.raw.feed(input, stats)?;
+            self.forward(input, out);
             return Ok(());
         }
         let before = stats.records_stripped;
@@ -73,34 +138,46 @@ impl Stage for ObjectStage {
         if let Err(e) = self.judged(before, stats, r) {
             self.pending.extend(self.held.take());
             self.pending.extend_from_slice(input);
-            return Err(e);
+            return self.failed(e, stats, false);
         }
-        if let Some((last, rest)) = input.split_last() {
-            out.extend(self.held.take());
-            out.extend_from_slice(rest);
-            self.held = Some(*last);
-        }
+        self.forward(input, out);
         Ok(())
     }
 
     fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+        self.ended = true;
         if self.bypassed {
+            if self.found {
+                return Err(StripError::RecordsInObject);
+            }
+            self.raw.finish(stats)?;
+            out.extend(self.held.take());
             return Ok(());
         }
         let before = stats.records_stripped;
         let r = self.judge.finish(&mut self.sink, stats);
         if let Err(e) = self.judged(before, stats, r) {
             self.pending.extend(self.held.take());
-            return Err(e);
+            return self.failed(e, stats, true);
         }
         out.extend(self.held.take());
         Ok(())
     }
 
     fn bypass(&mut self, out: &mut Vec<u8>) {
-        out.extend(self.held.take());
-        out.append(&mut self.pending);
         self.bypassed = true;
+        if self.found {
+            // Nothing more goes upstream: the next step refuses the object.
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        if self.ended {
+            out.extend(self.held.take());
+            out.extend_from_slice(&pending);
+        } else {
+            // The last byte stays held: a record read later still refuses the object.
+            self.forward(&pending, out);
+        }
     }
 }
 
