@@ -410,3 +410,118 @@ fn an_object_with_a_record_is_never_bypassed() {
     assert_eq!(r, Err(StripError::RecordsInObject));
     assert!(!s.bypass(&mut out));
 }
+
+#[test]
+fn gcs_server_side_writes_are_read_at_their_fixed_places() {
+    let h = StorageHeaders::default();
+    let post = |p: &str| route("POST", "storage.googleapis.com", p, &h).map(|(_, s)| s);
+    let copy = Some(ObjectShape::Copy);
+    // The source name hides a destination; the real one is the training bucket.
+    assert_eq!(
+        post("/storage/v1/b/src/o/x%2FrewriteTo%2Fb%2Fother%2Fo%2Fz/rewriteTo/b/acme.tuning/o/t"),
+        copy
+    );
+    // A source bucket named like a verb.
+    assert_eq!(
+        post("/storage/v1/b/copyto/o/a/rewriteTo/b/acme.tuning/o/t"),
+        copy
+    );
+    assert_eq!(post("/storage/v1/b/acme.tuning/o/t/compose"), copy);
+    assert_eq!(post("/storage/v1/b/acme.tuning/o/a/moveTo/o/b"), copy);
+    assert_eq!(post("/storage/v1/b/other/o/t/compose"), None);
+    assert_eq!(
+        post("/resumable/upload/storage/v1/b/acme.tuning/o?uploadType=multipart"),
+        Some(ObjectShape::Whole {
+            name: None,
+            multipart: true
+        })
+    );
+    // GCS reads its parameters with case; where they repeat, the object is judged.
+    assert_eq!(
+        post("/upload/storage/v1/b/acme.tuning/o?uploadType=resumable&uploadType=media&name=a"),
+        Some(ObjectShape::Whole {
+            name: Some("a".into()),
+            multipart: false
+        })
+    );
+    assert_eq!(
+        post("/upload/storage/v1/b/acme.tuning/o?uploadType=media&name=a&name=b"),
+        Some(ObjectShape::Whole {
+            name: None,
+            multipart: false
+        })
+    );
+}
+
+#[test]
+fn hosts_are_the_services_own() {
+    // `s3-scratch` is a bucket, not an endpoint label.
+    assert_eq!(
+        put("s3-scratch.s3.us-east-1.amazonaws.com", "/acme-train/datasets/a"),
+        None
+    );
+    assert_eq!(
+        put("s3-us-west-2.amazonaws.com", "/acme-train/datasets/a"),
+        whole("s3", Some("datasets/a"))
+    );
+    let vpce = "bucket.vpce-1a2b-3c.s3.us-east-1.vpce.amazonaws.com";
+    assert_eq!(
+        put(vpce, "/acme-train/datasets/a"),
+        whole("s3", Some("datasets/a"))
+    );
+    assert_eq!(
+        put(&format!("acme-train.{vpce}"), "/datasets/a"),
+        whole("s3", Some("datasets/a"))
+    );
+    for host in ["storage.mtls.googleapis.com", "commondatastorage.googleapis.com"] {
+        assert_eq!(
+            put(host, "/acme.tuning/a.jsonl"),
+            whole("gcs", Some("a.jsonl"))
+        );
+    }
+    assert_eq!(
+        put("acme.tuning.commondatastorage.googleapis.com", "/a.jsonl"),
+        whole("gcs", Some("a.jsonl"))
+    );
+}
+
+#[test]
+fn a_put_to_a_key_is_an_object_unless_its_subresource_exists_for_put() {
+    let host = "acme-train.s3.us-east-1.amazonaws.com";
+    for q in ["uploads", "select", "delete", "versioning", "attributes", "restore"] {
+        assert_eq!(
+            put(host, &format!("/datasets/a?{q}")),
+            whole("s3", Some("datasets/a")),
+            "{q}"
+        );
+    }
+    for q in ["acl", "tagging", "retention", "legal-hold"] {
+        assert_eq!(put(host, &format!("/datasets/a?{q}")), None, "{q}");
+    }
+    assert_eq!(
+        put(host, "/datasets/a?renameObject"),
+        Some(("s3".into(), ObjectShape::Copy))
+    );
+}
+
+#[test]
+fn azure_reads_data_lake_parameters_only_on_the_dfs_host() {
+    let blob = "acmeai.blob.core.windows.net";
+    assert_eq!(
+        put(blob, "/finetune/a?resource=file"),
+        Some((
+            "az".into(),
+            ObjectShape::Whole {
+                name: Some("a".into()),
+                multipart: false
+            }
+        ))
+    );
+    assert_eq!(put("acmeai.dfs.core.windows.net", "/finetune/a?resource=file"), None);
+    assert_eq!(
+        put("acmeai.dfs.core.windows.net", "/finetune/a?action=append&position=0"),
+        Some(("az".into(), ObjectShape::Piece))
+    );
+    // A single segment is a blob of `$root`, not the container.
+    assert_eq!(put(blob, "/finetune"), None);
+}
