@@ -375,11 +375,12 @@ impl Upload {
                     self.bypassed = true;
                     // An object read on past the error ends here: its last line is judged and
                     // its held last byte released, or the record found refuses it.
-                    if self.byte_exact && end_of_stream {
-                        if let Err(e) = self.stripper.finish(&mut out) {
-                            self.bypassed = false;
-                            return UploadStep::Refuse(e.as_str());
-                        }
+                    if self.byte_exact
+                        && end_of_stream
+                        && let Err(e) = self.stripper.finish(&mut out)
+                    {
+                        self.bypassed = false;
+                        return UploadStep::Refuse(e.as_str());
                     }
                     UploadStep::Replace(out)
                 } else {
