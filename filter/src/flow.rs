@@ -67,6 +67,8 @@ impl RequestHead {
                     "x-amz-copy-source",
                     "x-goog-copy-source",
                     "x-ms-copy-source",
+                    "x-ms-rename-source",
+                    "x-amz-rename-source",
                 ]
                 .iter()
                 .any(|h| header(h).is_some()),
@@ -561,10 +563,10 @@ impl RequestFlow {
             return HeadersStep::PassThrough;
         };
         let audit = training.mode.unwrap_or(policy.mode) == Mode::Audit;
-        let (name, refusal) = match shape {
-            ObjectShape::Whole { name } => (name.unwrap_or_default(), None),
-            ObjectShape::Piece => (String::new(), Some("object_in_parts")),
-            ObjectShape::Copy => (String::new(), Some("object_copy")),
+        let (name, multipart, refusal) = match shape {
+            ObjectShape::Whole { name, multipart } => (name.unwrap_or_default(), multipart, None),
+            ObjectShape::Piece => (String::new(), false, Some("object_in_parts")),
+            ObjectShape::Copy => (String::new(), false, Some("object_copy")),
             ObjectShape::Control => return HeadersStep::PassThrough,
         };
         // S3 reads a body framed `aws-chunked` whenever the payload hash says it streams.
@@ -579,6 +581,7 @@ impl RequestFlow {
             });
         let stripper = training.object_stripper(
             &name,
+            multipart,
             head.content_type.as_deref(),
             head.content_encoding.as_deref(),
             aws_chunked,

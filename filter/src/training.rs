@@ -275,18 +275,20 @@ impl TrainingPolicy {
     }
 
     /// The stripper of an object written to a training bucket: it judges the object and
-    /// forwards its own bytes (`object::ObjectStage`); `name` is the object's name, when known.
+    /// forwards its own bytes (`object::ObjectStage`); `name` is the object's name, when known;
+    /// `multipart`: the service parses the body as a multipart form.
     pub fn object_stripper(
         &self,
         name: &str,
+        multipart: bool,
         content_type: Option<&str>,
         content_encoding: Option<&str>,
         aws_chunked: bool,
     ) -> Stripper {
         let judge =
-            object::judge_stage(&self.ctx, name, content_type, content_encoding, aws_chunked);
+            object::judge_stage(&self.ctx, name, multipart, content_type, content_encoding, aws_chunked);
         Stripper {
-            stage: Box::new(object::ObjectStage::new(judge)),
+            stage: Box::new(object::ObjectStage::new(&self.ctx, judge)),
             decodes: false,
             stats: StripStats {
                 stripped: self.list_stripped.then(Vec::new),
@@ -516,6 +518,10 @@ impl Stripper {
     }
 
     fn fail(&mut self, e: StripError) -> StripError {
+        // A record found after a tolerated error is what the upload is refused for.
+        if e == StripError::RecordsInObject {
+            self.error = Some(e);
+        }
         self.error.get_or_insert(e);
         e
     }

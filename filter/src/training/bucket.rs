@@ -11,20 +11,26 @@
 use crate::document::{BucketDoc, BucketProvider};
 use crate::whatsapp::NormalizedPath;
 
+mod gcs;
 mod hosts;
 mod names;
 mod request;
 
-use hosts::{is_azure_endpoint, is_gcs_endpoint, is_s3_endpoint};
-use request::{decode_once, gcs_json_upload, query_param, split_query, xml_shape};
+use hosts::{is_azure_endpoint, is_dfs_host, is_gcs_endpoint, is_s3_endpoint};
+use request::{decode_once, query_param, split_query, xml_shape};
 
 /// What a request to a training bucket does with object data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectShape {
     /// Writes a whole object in one request (S3 PutObject or a form POST, a GCS media,
     /// multipart or single-request resumable upload, an XML API PUT, an Azure Put Blob).
-    /// `name`: the object's name when the request line holds it.
-    Whole { name: Option<String> },
+    /// `name`: the object's name when the request line holds it. `multipart`: the service
+    /// parses the body as a multipart form (an S3 or GCS form POST to the bucket, a GCS
+    /// `uploadType=multipart`); any other body is stored verbatim, whatever its content type.
+    Whole {
+        name: Option<String>,
+        multipart: bool,
+    },
     /// Writes a piece cut at arbitrary bytes (an S3 or GCS XML multipart part, a GCS
     /// resumable chunk that is not the whole object, an Azure block, append block or page,
     /// a Data Lake append).
@@ -40,7 +46,8 @@ pub enum ObjectShape {
 /// The headers of an object-storage request that its shape depends on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StorageHeaders {
-    /// `x-amz-copy-source`, `x-goog-copy-source` or `x-ms-copy-source` is present.
+    /// `x-amz-copy-source`, `x-goog-copy-source`, `x-ms-copy-source`, or a server-side rename
+    /// (`x-ms-rename-source`, S3 Express `x-amz-rename-source`) is present.
     pub copy_source: bool,
     /// `content-range` (a GCS resumable upload's chunk).
     pub content_range: Option<String>,
@@ -197,6 +204,8 @@ impl TrainingBucket {
     }
 
     /// `{bucket}.{endpoint}` (`{account}.blob.core.windows.net` for Azure).
+    /// For a host the policy adds, `{bucket}.{host}` too (MinIO's `MINIO_DOMAIN`, an S3
+    /// PrivateLink endpoint).
     fn virtual_host(&self, host: &str) -> bool {
         let Some(rest) = host
             .strip_prefix(self.name.as_str())
@@ -204,56 +213,31 @@ impl TrainingBucket {
         else {
             return false;
         };
-        match self.provider {
-            BucketProvider::S3 => is_s3_endpoint(rest),
-            BucketProvider::Gcs => rest == "storage.googleapis.com",
-            BucketProvider::AzureBlob => is_azure_endpoint(rest),
-        }
-    }
-
-    /// GCS on a shared host: the JSON API (`/upload/storage/v1/b/{bucket}/o`,
-    /// `/storage/v1/b/...`) or the XML API path-style (`/{bucket}/{object}`).
-    fn gcs_path_style(
-        &self,
-        req: &ObjectRequest<'_>,
-        raw: &[&str],
-        norm: &[&str],
-    ) -> Option<ObjectShape> {
-        match norm {
-            ["upload", "storage", version, "b", bucket, "o", ..] if version.starts_with("v1") => {
-                self.names(raw.get(4).copied(), bucket)
-                    .then(|| gcs_json_upload(req))
-            }
-            ["storage", version, "b", rest @ ..] if version.starts_with("v1") => {
-                // A rewrite or copy names its destination after `rewriteTo` or `copyTo`.
-                let to = rest
-                    .iter()
-                    .position(|s| *s == "rewriteto" || *s == "copyto")
-                    .and_then(|i| rest.get(i + 2));
-                match (to, rest) {
-                    (Some(dst), _) if self.names(None, dst) => Some(ObjectShape::Copy),
-                    (None, [bucket, "o"]) if self.names(raw.get(3).copied(), bucket) => {
-                        Some(gcs_json_upload(req))
-                    }
-                    _ => None,
+        self.hosts.iter().any(|h| h.matches(rest))
+            || match self.provider {
+                BucketProvider::S3 => is_s3_endpoint(rest),
+                BucketProvider::Gcs => {
+                    matches!(rest, "storage.googleapis.com" | "commondatastorage.googleapis.com")
                 }
+                BucketProvider::AzureBlob => is_azure_endpoint(rest),
             }
-            ["upload" | "batch" | "storage", ..] => None,
-            _ => {
-                let key = self.after_first(raw, norm)?;
-                Some(xml_shape(req, key, true))
-            }
-        }
     }
 
-    /// Azure: `/{container}/{blob}` (a single segment is a blob of `$root`).
+    /// Azure: `/{container}/{blob}`; a single segment is a blob of `$root` unless it addresses
+    /// the container (`restype=container`). Data Lake's `action` and `resource` are read only
+    /// on a `dfs` host: the Blob service ignores them and stores the body.
     fn azure_shape(
         &self,
         req: &ObjectRequest<'_>,
         raw: &[&str],
         norm: &[&str],
     ) -> Option<ObjectShape> {
-        let name = if raw.len() <= 1 && self.container == "$root" {
+        let param = |k: &str| query_param(req.path, k).filter(|v| !v.is_empty());
+        let in_root = raw.len() <= 1 && norm.len() <= 1 && param("restype").is_none();
+        let name = if in_root {
+            if self.container != "$root" {
+                return None;
+            }
             raw.first().map(|b| decode_once(b))
         } else {
             let container = norm.first().copied().unwrap_or_default();
@@ -262,17 +246,24 @@ impl TrainingBucket {
             }
             Some(decode_once(&raw.get(1..).unwrap_or_default().join("/")))
         };
-        let param = |k: &str| query_param(req.path, k);
         if req.headers.copy_source {
             return Some(ObjectShape::Copy);
         }
-        let shape = match (param("comp"), param("action"), param("resource")) {
+        let dfs = is_dfs_host(req.host, &self.name);
+        // A host the policy adds may be either service: a Data Lake append is a piece there.
+        let (action, resource) = match dfs {
+            Some(true) => (param("action"), param("resource")),
+            Some(false) => (None, None),
+            None => (param("action").filter(|a| *a == "append"), None),
+        };
+        let shape = match (param("comp"), action, resource) {
             (Some("block" | "appendblock" | "page"), _, _) => ObjectShape::Piece,
             (Some(_), _, _) => ObjectShape::Control,
             (None, Some("append"), _) => ObjectShape::Piece,
             (None, Some(_), _) | (None, None, Some(_)) => ObjectShape::Control,
             (None, None, None) => ObjectShape::Whole {
                 name: name.flatten(),
+                multipart: false,
             },
         };
         Some(shape)
@@ -304,7 +295,10 @@ impl TrainingBucket {
     /// Whether the object is under the prefix. A name that cannot be read (not in the request
     /// line, not UTF-8 once decoded) is taken to be under it.
     fn in_prefix(&self, shape: &ObjectShape, normalised: &[String]) -> bool {
-        let ObjectShape::Whole { name: Some(name) } = shape else {
+        let ObjectShape::Whole {
+            name: Some(name), ..
+        } = shape
+        else {
             return true;
         };
         let starts = |n: &str| {

@@ -287,13 +287,14 @@ impl MultipartStage {
             }
             seen.push(name);
         }
-        let disposition = match disposition {
-            Some(d) => d,
-            None if self.related => {
-                let mime = media_type::essence(&content_type);
-                return Ok(super::object::file_stage(&self.ctx, "", &mime));
-            }
-            None => return Err(StripError::MalformedMultipart),
+        // GCS takes the second part of a `multipart/related` upload as the object whatever its
+        // headers say: every part is judged, a `Content-Disposition` on it changes nothing.
+        if self.related {
+            let mime = media_type::essence(&content_type);
+            return Ok(super::object::file_stage(&self.ctx, "", &mime));
+        }
+        let Some(disposition) = disposition else {
+            return Err(StripError::MalformedMultipart);
         };
         let params = disposition
             .split_once(';')

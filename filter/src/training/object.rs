@@ -18,6 +18,12 @@ use super::stage::{LineKind, LineStage, Refuse, Stage, StageContext, StripError,
 use crate::content_encoding::{Coding, ContentEncoding, Layer};
 use std::sync::Arc;
 
+mod aws_chunked;
+mod raw_lines;
+
+pub use aws_chunked::AwsChunked;
+use raw_lines::RawLines;
+
 /// Judges an object's records while forwarding its own bytes.
 pub struct ObjectStage {
     /// Reads the object: `aws-chunked` framing, `content-encoding` and the format undone.
@@ -28,17 +34,31 @@ pub struct ObjectStage {
     held: Option<u8>,
     /// Input not forwarded since an error, for `bypass`.
     pending: Vec<u8>,
+    /// After the judge fails: the raw bytes read on as text lines.
+    raw: RawLines,
+    /// The last bytes forwarded (at most `tail_cap`, up to twice that before a trim): a judge
+    /// that fails may have held them unread (a record, an `aws-chunked` size line).
+    tail: Vec<u8>,
+    tail_cap: usize,
     bypassed: bool,
+    ended: bool,
+    /// The raw reading found a record: refused even where unreadable objects are allowed.
+    found: bool,
 }
 
 impl ObjectStage {
-    pub fn new(judge: Box<dyn Stage>) -> Self {
+    pub fn new(ctx: &Arc<StageContext>, judge: Box<dyn Stage>) -> Self {
         Self {
             judge,
             sink: Vec::new(),
             held: None,
             pending: Vec::new(),
+            raw: RawLines::new(ctx),
+            tail: Vec::new(),
+            tail_cap: ctx.max_record_bytes.clamp(64 << 10, 1 << 20),
             bypassed: false,
+            ended: false,
+            found: false,
         }
     }
 
@@ -55,6 +75,49 @@ impl ObjectStage {
         }
         Ok(())
     }
+
+    /// The judge failed (`e`, the reason it is refused where unreadable objects are): the
+    /// bytes it may not have read are read as text lines, so that a record among them is
+    /// found, and refuses the object even where unreadable objects are allowed.
+    fn failed(
+        &mut self,
+        e: StripError,
+        stats: &mut StripStats,
+        end: bool,
+    ) -> Result<(), StripError> {
+        if e != StripError::RecordsInObject {
+            self.found = self.read_raw(stats, end).is_err();
+        }
+        Err(e)
+    }
+
+    fn read_raw(&mut self, stats: &mut StripStats, end: bool) -> Result<(), StripError> {
+        // The held byte ends the tail and starts `pending`: read once.
+        let mut tail = std::mem::take(&mut self.tail);
+        let unread = self.pending.get(usize::from(!tail.is_empty())..);
+        tail.extend_from_slice(unread.unwrap_or_default());
+        self.raw.feed(&tail, stats)?;
+        if end {
+            self.raw.finish(stats)?;
+        }
+        Ok(())
+    }
+
+    /// Forwards input, holding its last byte.
+    fn forward(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        if let Some((last, rest)) = input.split_last() {
+            out.extend(self.held.take());
+            out.extend_from_slice(rest);
+            self.held = Some(*last);
+        }
+        if !self.bypassed {
+            self.tail.extend_from_slice(input);
+            if self.tail.len() > 2 * self.tail_cap {
+                let cut = self.tail.len() - self.tail_cap;
+                self.tail.drain(..cut);
+            }
+        }
+    }
 }
 
 impl Stage for ObjectStage {
@@ -65,7 +128,11 @@ impl Stage for ObjectStage {
         stats: &mut StripStats,
     ) -> Result<(), StripError> {
         if self.bypassed {
-            out.extend_from_slice(input);
+            if self.found {
+                return Err(StripError::RecordsInObject);
+            }
+            self.raw.feed(input, stats)?;
+            self.forward(input, out);
             return Ok(());
         }
         let before = stats.records_stripped;
@@ -73,42 +140,57 @@ impl Stage for ObjectStage {
         if let Err(e) = self.judged(before, stats, r) {
             self.pending.extend(self.held.take());
             self.pending.extend_from_slice(input);
-            return Err(e);
+            return self.failed(e, stats, false);
         }
-        if let Some((last, rest)) = input.split_last() {
-            out.extend(self.held.take());
-            out.extend_from_slice(rest);
-            self.held = Some(*last);
-        }
+        self.forward(input, out);
         Ok(())
     }
 
     fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+        self.ended = true;
         if self.bypassed {
+            if self.found {
+                return Err(StripError::RecordsInObject);
+            }
+            self.raw.finish(stats)?;
+            out.extend(self.held.take());
             return Ok(());
         }
         let before = stats.records_stripped;
         let r = self.judge.finish(&mut self.sink, stats);
         if let Err(e) = self.judged(before, stats, r) {
             self.pending.extend(self.held.take());
-            return Err(e);
+            return self.failed(e, stats, true);
         }
         out.extend(self.held.take());
         Ok(())
     }
 
     fn bypass(&mut self, out: &mut Vec<u8>) {
-        out.extend(self.held.take());
-        out.append(&mut self.pending);
         self.bypassed = true;
+        if self.found {
+            // Nothing more goes upstream: the next step refuses the object.
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        if self.ended {
+            out.extend(self.held.take());
+            out.extend_from_slice(&pending);
+        } else {
+            // The last byte stays held: a record read later still refuses the object.
+            self.forward(&pending, out);
+        }
     }
 }
 
 /// The stage that reads an object for judging: its format from its name and content type,
 /// under its `content-encoding` and, for S3's streaming signatures, `aws-chunked` framing.
+/// `multipart`: the service parses the body as a form; any other body is stored as sent, so a
+/// multipart content type on it says nothing and its raw bytes are read as text lines.
 pub fn judge_stage(
     ctx: &Arc<StageContext>,
     name: &str,
+    multipart: bool,
     content_type: Option<&str>,
     content_encoding: Option<&str>,
     aws_chunked: bool,
@@ -132,8 +214,9 @@ pub fn judge_stage(
             matches!(mime.as_str(), "application/gzip" | "application/x-gzip"),
         ),
     };
-    let format: Box<dyn Stage> = match mime.as_str() {
-        "multipart/form-data" | "multipart/related" => match crate::media_type::boundary(ct) {
+    let multipart_mime = matches!(mime.as_str(), "multipart/form-data" | "multipart/related");
+    let format: Box<dyn Stage> = match (multipart, multipart_mime) {
+        (true, true) => match crate::media_type::boundary(ct) {
             Some(b) => Box::new(MultipartStage::for_object(
                 Arc::clone(ctx),
                 &b,
@@ -141,13 +224,25 @@ pub fn judge_stage(
             )),
             None => Box::new(Refuse::new(StripError::MalformedMultipart)),
         },
-        _ => file_stage(ctx, stem, if gzip_object { "" } else { &mime }),
+        (false, true) => Box::new(LineStage::new(Arc::clone(ctx), LineKind::Text)),
+        _ => Box::new(Sniffed::without_bom(file_stage(
+            ctx,
+            stem,
+            if gzip_object { "" } else { &mime },
+        ))),
     };
     let mut stage = format;
+    let layer = encoding.single_layer();
     if gzip_object {
-        stage = decode(ctx, Coding::Gzip, stage);
+        // Labelled gzip twice (`.gz` or `application/gzip`, and `content-encoding: gzip`, as a
+        // GCS transcoding upload is) is one layer when the decoded bytes are not gzip again.
+        stage = if matches!(layer, Layer::One(Coding::Gzip)) {
+            Box::new(Sniffed::gzip_if_magic(ctx, stage))
+        } else {
+            decode(ctx, Coding::Gzip, stage)
+        };
     }
-    match encoding.single_layer() {
+    match layer {
         Layer::Identity => {}
         Layer::One(coding) => stage = decode(ctx, coding, stage),
         Layer::Unreadable => stage = Box::new(Refuse::new(StripError::InvalidCompression)),
@@ -156,6 +251,100 @@ pub fn judge_stage(
         stage = Box::new(AwsChunked::new(stage, ctx.max_record_bytes));
     }
     stage
+}
+
+/// What a stage becomes once the first bytes are seen, and how many of them to drop.
+type Choice = Box<dyn FnOnce(&[u8]) -> (Box<dyn Stage>, usize)>;
+
+/// A stage chosen by the first bytes of what it reads: a UTF-8 byte order mark is dropped
+/// (text lines drop it too), a gzip layer is undone only where the gzip magic is.
+pub struct Sniffed {
+    head: Vec<u8>,
+    need: usize,
+    choose: Option<Choice>,
+    inner: Option<Box<dyn Stage>>,
+}
+
+impl Sniffed {
+    fn new(need: usize, choose: Choice) -> Self {
+        Self {
+            head: Vec::new(),
+            need,
+            choose: Some(choose),
+            inner: None,
+        }
+    }
+
+    fn without_bom(inner: Box<dyn Stage>) -> Self {
+        Self::new(
+            3,
+            Box::new(|head: &[u8]| {
+                let bom = usize::from(head.starts_with(b"\xEF\xBB\xBF")) * 3;
+                (inner, bom)
+            }),
+        )
+    }
+
+    fn gzip_if_magic(ctx: &StageContext, inner: Box<dyn Stage>) -> Self {
+        let max_ratio = ctx.max_expansion_ratio;
+        Self::new(
+            2,
+            Box::new(move |head: &[u8]| {
+                if !head.starts_with(b"\x1f\x8b") {
+                    return (inner, 0);
+                }
+                let d: Box<dyn Stage> = match DecodeStage::new(Coding::Gzip, inner, max_ratio) {
+                    Some(d) => Box::new(d),
+                    None => Box::new(Refuse::new(StripError::InvalidCompression)),
+                };
+                (d, 0)
+            }),
+        )
+    }
+
+    /// Chooses the stage once `need` bytes are here (or at the end) and feeds it the head.
+    fn choose(
+        &mut self,
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<Option<&mut Box<dyn Stage>>, StripError> {
+        if let Some(choose) = self.choose.take() {
+            let (mut inner, skip) = choose(&self.head);
+            let head = std::mem::take(&mut self.head);
+            inner.feed(head.get(skip..).unwrap_or_default(), out, stats)?;
+            self.inner = Some(inner);
+        }
+        Ok(self.inner.as_mut())
+    }
+}
+
+impl Stage for Sniffed {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut StripStats,
+    ) -> Result<(), StripError> {
+        if let Some(inner) = self.inner.as_mut() {
+            return inner.feed(input, out, stats);
+        }
+        self.head.extend_from_slice(input);
+        if self.head.len() >= self.need {
+            self.choose(out, stats)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
+        match self.choose(out, stats)? {
+            Some(inner) => inner.finish(out, stats),
+            None => Ok(()),
+        }
+    }
+
+    fn bypass(&mut self, _out: &mut Vec<u8>) {
+        // Only ever inside an `ObjectStage`, which forwards the object's own bytes.
+    }
 }
 
 /// A file's stage for an object or a multipart/related part: as an uploaded file is read,
@@ -177,140 +366,5 @@ fn decode(ctx: &StageContext, coding: Coding, inner: Box<dyn Stage>) -> Box<dyn 
     match DecodeStage::new(coding, inner, ctx.max_expansion_ratio) {
         Some(d) => Box::new(d),
         None => Box::new(Refuse::new(StripError::InvalidCompression)),
-    }
-}
-
-/// S3's `aws-chunked` framing (SigV4 streaming uploads): `{hex size}[;chunk-signature=...]`
-/// CRLF, the data, CRLF, until a zero-size chunk, then trailer lines (`x-amz-checksum-crc32:`)
-/// and a blank line. The data is handed to the inner stage; anything else is refused.
-pub struct AwsChunked {
-    inner: Box<dyn Stage>,
-    buf: Vec<u8>,
-    /// Data bytes left in the current chunk, then its CRLF.
-    remaining: u64,
-    state: ChunkState,
-    max_line: usize,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ChunkState {
-    Size,
-    Data,
-    DataEnd,
-    Trailers,
-    Done,
-}
-
-impl AwsChunked {
-    pub fn new(inner: Box<dyn Stage>, max_record_bytes: usize) -> Self {
-        Self {
-            inner,
-            buf: Vec::new(),
-            remaining: 0,
-            state: ChunkState::Size,
-            max_line: max_record_bytes.clamp(1024, 64 << 10),
-        }
-    }
-
-    /// Takes one CRLF-ended line from `buf`.
-    fn line(&mut self) -> Result<Option<Vec<u8>>, StripError> {
-        match memchr::memmem::find(&self.buf, b"\r\n") {
-            Some(i) => {
-                let line = self.buf.get(..i).unwrap_or_default().to_vec();
-                self.buf.drain(..i + 2);
-                Ok(Some(line))
-            }
-            None if self.buf.len() > self.max_line => Err(StripError::InvalidAwsChunked),
-            None => Ok(None),
-        }
-    }
-
-    fn step(&mut self, sink: &mut Vec<u8>, stats: &mut StripStats) -> Result<bool, StripError> {
-        match self.state {
-            ChunkState::Size => {
-                let Some(line) = self.line()? else {
-                    return Ok(false);
-                };
-                let text = std::str::from_utf8(&line).map_err(|_| StripError::InvalidAwsChunked)?;
-                let size = text.split(';').next().unwrap_or("").trim();
-                self.remaining = u64::from_str_radix(size, 16)
-                    .ok()
-                    .filter(|_| !size.is_empty() && size.len() <= 16)
-                    .ok_or(StripError::InvalidAwsChunked)?;
-                self.state = if self.remaining == 0 {
-                    ChunkState::Trailers
-                } else {
-                    ChunkState::Data
-                };
-            }
-            ChunkState::Data => {
-                if self.buf.is_empty() {
-                    return Ok(false);
-                }
-                let take = usize::try_from(self.remaining)
-                    .unwrap_or(usize::MAX)
-                    .min(self.buf.len());
-                let data: Vec<u8> = self.buf.drain(..take).collect();
-                self.inner.feed(&data, sink, stats)?;
-                self.remaining -= take as u64;
-                if self.remaining == 0 {
-                    self.state = ChunkState::DataEnd;
-                }
-            }
-            ChunkState::DataEnd => {
-                if self.buf.len() < 2 {
-                    return Ok(false);
-                }
-                if self.buf.get(..2) != Some(b"\r\n") {
-                    return Err(StripError::InvalidAwsChunked);
-                }
-                self.buf.drain(..2);
-                self.state = ChunkState::Size;
-            }
-            ChunkState::Trailers => {
-                let Some(line) = self.line()? else {
-                    return Ok(false);
-                };
-                if line.is_empty() {
-                    self.state = ChunkState::Done;
-                }
-            }
-            ChunkState::Done => {
-                if !self.buf.trim_ascii().is_empty() {
-                    return Err(StripError::InvalidAwsChunked);
-                }
-                self.buf.clear();
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-}
-
-impl Stage for AwsChunked {
-    fn feed(
-        &mut self,
-        input: &[u8],
-        out: &mut Vec<u8>,
-        stats: &mut StripStats,
-    ) -> Result<(), StripError> {
-        self.buf.extend_from_slice(input);
-        while self.step(out, stats)? {}
-        Ok(())
-    }
-
-    fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
-        while self.step(out, stats)? {}
-        // Some writers end with the zero-size chunk's CRLF and no trailer section.
-        let ended = self.state == ChunkState::Done
-            || (self.state == ChunkState::Trailers && self.buf.is_empty());
-        if !ended {
-            return Err(StripError::InvalidAwsChunked);
-        }
-        self.inner.finish(out, stats)
-    }
-
-    fn bypass(&mut self, _out: &mut Vec<u8>) {
-        // Only ever inside an `ObjectStage`, which forwards the object's own bytes.
     }
 }

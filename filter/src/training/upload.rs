@@ -364,11 +364,24 @@ impl Upload {
             }
             Ok(()) => UploadStep::Replace(out),
             Err(e) => {
+                // Past a tolerated error an object is still read: a record found is refused.
+                if self.bypassed && e == StripError::RecordsInObject {
+                    self.bypassed = false;
+                }
                 if !self.bypassed
                     && self.on_uninspectable == Action::Allow
                     && self.stripper.bypass(&mut out)
                 {
                     self.bypassed = true;
+                    // An object read on past the error ends here: its last line is judged and
+                    // its held last byte released, or the record found refuses it.
+                    if self.byte_exact
+                        && end_of_stream
+                        && let Err(e) = self.stripper.finish(&mut out)
+                    {
+                        self.bypassed = false;
+                        return UploadStep::Refuse(e.as_str());
+                    }
                     UploadStep::Replace(out)
                 } else {
                     UploadStep::Refuse(e.as_str())

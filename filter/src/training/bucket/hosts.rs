@@ -1,8 +1,17 @@
 //! The hosts each object store answers on.
 
 /// S3's endpoints: `s3.amazonaws.com`, `s3.{region}.amazonaws.com`, `s3-{region}`,
-/// `s3.dualstack.{region}`, `s3-fips`, `s3-accelerate`, `s3-external-1`, and `.amazonaws.com.cn`.
+/// `s3.dualstack.{region}`, `s3-fips`, `s3-accelerate`, `s3-external-1`, `.amazonaws.com.cn`,
+/// and the PrivateLink interface endpoints (`bucket.vpce-{id}.s3.{region}.vpce.amazonaws.com`).
+/// Only S3's own first labels count: `s3-scratch.s3.{region}.amazonaws.com` is a bucket.
 pub(super) fn is_s3_endpoint(host: &str) -> bool {
+    if let Some(rest) = host
+        .strip_prefix("bucket.vpce-")
+        .and_then(|r| r.strip_suffix(".vpce.amazonaws.com"))
+    {
+        let labels: Vec<&str> = rest.split('.').collect();
+        return matches!(labels.as_slice(), [id, "s3", region] if dns_label(id) && is_region(region));
+    }
     let rest = host
         .strip_suffix(".amazonaws.com")
         .or_else(|| host.strip_suffix(".amazonaws.com.cn"));
@@ -11,14 +20,43 @@ pub(super) fn is_s3_endpoint(host: &str) -> bool {
     };
     let mut labels = rest.split('.');
     let first = labels.next().unwrap_or_default();
-    (first == "s3" || first.starts_with("s3-"))
-        && labels
-            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    let s3_label = match first.strip_prefix("s3-") {
+        None => first == "s3",
+        Some(r) => matches!(r, "accelerate" | "fips" | "external-1") || is_region(r),
+    };
+    s3_label && labels.all(dns_label)
 }
 
-/// GCS's shared hosts: the global one, the JSON API's legacy host, regional endpoints.
+fn dns_label(l: &str) -> bool {
+    !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// An AWS region: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
+fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    match parts.split_last() {
+        Some((last, words)) => {
+            words.len() >= 2
+                && !last.is_empty()
+                && last.bytes().all(|b| b.is_ascii_digit())
+                && words
+                    .iter()
+                    .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        }
+        None => false,
+    }
+}
+
+/// GCS's shared hosts: the global one, its mTLS host, the JSON API's and the XML API's legacy
+/// hosts, regional endpoints.
 pub(super) fn is_gcs_endpoint(host: &str) -> bool {
-    matches!(host, "storage.googleapis.com" | "www.googleapis.com")
+    matches!(
+        host,
+        "storage.googleapis.com"
+            | "www.googleapis.com"
+            | "storage.mtls.googleapis.com"
+            | "commondatastorage.googleapis.com"
+    )
         || host
             .strip_prefix("storage.")
             .and_then(|r| r.strip_suffix(".rep.googleapis.com"))
@@ -44,4 +82,20 @@ pub(super) fn is_azure_endpoint(rest: &str) -> bool {
             && zone.len() <= 4
             && matches!(r, "blob.storage.azure.net" | "dfs.storage.azure.net")
     })
+}
+
+/// Whether a request to `{account}.…` reaches the Data Lake endpoint (`Some(true)`), the Blob
+/// endpoint (`Some(false)`), or a host the policy adds, which may be either (`None`).
+pub(super) fn is_dfs_host(host: &str, account: &str) -> Option<bool> {
+    let rest = host.strip_prefix(account)?.strip_prefix('.')?;
+    if !is_azure_endpoint(rest) {
+        return None;
+    }
+    let rest = rest.strip_prefix("privatelink.").unwrap_or(rest);
+    Some(
+        rest.starts_with("dfs.")
+            || rest
+                .split_once('.')
+                .is_some_and(|(_, r)| r == "dfs.storage.azure.net"),
+    )
 }

@@ -15,17 +15,34 @@ pub(super) fn xml_shape(req: &ObjectRequest<'_>, key: String, gcs: bool) -> Obje
     if gcs && has("upload_id") {
         return resumable_chunk(req.headers);
     }
+    if has("compose") || has("renameobject") {
+        // GCS XML compose concatenates objects server-side; S3 Express RenameObject moves one.
+        return ObjectShape::Copy;
+    }
     let name = decode_once(&key);
-    let control = CONTROL_SUBRESOURCES.iter().any(|s| has(s));
-    if control || (key.is_empty() && req.method.eq_ignore_ascii_case("PUT")) {
+    let put = req.method.eq_ignore_ascii_case("PUT");
+    // A PUT to a key is a PutObject unless a subresource that exists for PUT says otherwise
+    // (MinIO and S3 route any other PUT to PutObject, which stores the body).
+    let control = if put && !key.is_empty() {
+        PUT_OBJECT_SUBRESOURCES.iter().any(|s| has(s))
+    } else {
+        CONTROL_SUBRESOURCES.iter().any(|s| has(s))
+    };
+    if control || (key.is_empty() && put) {
         // Creating or completing a multipart upload, tags, ACLs, a bucket's configuration.
         return ObjectShape::Control;
     }
-    // A form POST to the bucket names the key in the form: unknown here.
+    // A form POST to the bucket names the key in the form: unknown here; the service reads
+    // its body as a form. Any other body is stored as sent.
+    let form = key.is_empty() && req.method.eq_ignore_ascii_case("POST");
     ObjectShape::Whole {
         name: name.filter(|n| !n.is_empty()),
+        multipart: form,
     }
 }
+
+/// Subresources of a PUT to an object key that carry no object data.
+const PUT_OBJECT_SUBRESOURCES: &[&str] = &["acl", "tagging", "retention", "legal-hold"];
 
 /// Query subresources of S3 and the GCS XML API that carry no object data.
 const CONTROL_SUBRESOURCES: &[&str] = &[
@@ -56,33 +73,57 @@ const CONTROL_SUBRESOURCES: &[&str] = &[
     "renameobject",
 ];
 
-/// A GCS JSON API upload request.
+/// A GCS JSON API upload request. GCS reads its parameters case-sensitively: a session start
+/// only when every `uploadType` is `resumable`; the name only from exactly one `name`.
 pub(super) fn gcs_json_upload(req: &ObjectRequest<'_>) -> ObjectShape {
     if query_param(req.path, "upload_id").is_some() {
         return resumable_chunk(req.headers);
     }
-    match query_param(req.path, "uploadtype") {
+    let types = raw_query_values(req.raw_path, "uploadType");
+    if !types.is_empty()
+        && types.iter().all(|(k, v)| k == "uploadType" && v == "resumable")
+    {
         // Starts a session: its body is the object's metadata, no data.
-        Some("resumable") => ObjectShape::Control,
-        _ => {
-            let name = raw_query_param(req.raw_path, "name").and_then(decode_query);
-            ObjectShape::Whole { name }
-        }
+        return ObjectShape::Control;
     }
+    let names: Vec<_> = raw_query_values(req.raw_path, "name");
+    let name = match names.as_slice() {
+        [(k, v)] if k == "name" => Some(v.clone()),
+        _ => None,
+    };
+    let multipart = types.iter().any(|(_, v)| v.eq_ignore_ascii_case("multipart"));
+    ObjectShape::Whole { name, multipart }
+}
+
+/// Every parameter whose key, decoded, is `key` in any case: (key, value) decoded.
+fn raw_query_values(raw_path: &str, key: &str) -> Vec<(String, String)> {
+    split_query(raw_path)
+        .1
+        .split('&')
+        .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+        .filter_map(|(k, v)| Some((decode_query(k)?, decode_query(v).unwrap_or_default())))
+        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+        .collect()
 }
 
 /// A request of a resumable session: the whole object (no `content-range`, or
 /// `bytes 0-{n-1}/{n}`), a status query (`bytes */{n}`, no data), or a chunk of it.
 pub(super) fn resumable_chunk(headers: &StorageHeaders) -> ObjectShape {
     let Some(range) = headers.content_range.as_deref() else {
-        return ObjectShape::Whole { name: None };
+        return ObjectShape::Whole {
+            name: None,
+            multipart: false,
+        };
     };
     let range = range.trim().to_ascii_lowercase();
     let Some(spec) = range.strip_prefix("bytes ") else {
         return ObjectShape::Piece;
     };
     if spec.trim_start().starts_with("*/") {
-        return ObjectShape::Whole { name: None };
+        return ObjectShape::Whole {
+            name: None,
+            multipart: false,
+        };
     }
     let whole = spec.split_once('/').and_then(|(span, total)| {
         let (first, last) = span.trim().split_once('-')?;
@@ -94,7 +135,10 @@ pub(super) fn resumable_chunk(headers: &StorageHeaders) -> ObjectShape {
         Some(first == 0 && last.checked_add(1) == Some(total))
     });
     if whole == Some(true) {
-        ObjectShape::Whole { name: None }
+        ObjectShape::Whole {
+            name: None,
+            multipart: false,
+        }
     } else {
         ObjectShape::Piece
     }
@@ -111,16 +155,6 @@ pub(super) fn query_param<'p>(path: &'p NormalizedPath, key: &str) -> Option<&'p
         .iter()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.as_str())
-}
-
-/// A query parameter's raw value (the object name keeps its case).
-pub(super) fn raw_query_param<'p>(raw_path: &'p str, key: &str) -> Option<&'p str> {
-    split_query(raw_path)
-        .1
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
 }
 
 pub(super) fn decode_query(v: &str) -> Option<String> {

@@ -48,6 +48,7 @@ fn whole(id: &str, name: Option<&str>) -> Option<(String, ObjectShape)> {
         id.to_owned(),
         ObjectShape::Whole {
             name: name.map(str::to_owned),
+            multipart: false,
         },
     ))
 }
@@ -197,10 +198,14 @@ fn s3_shapes_pieces_copies_and_control_requests() {
         ..StorageHeaders::default()
     };
     assert_eq!(shape("PUT", "/datasets/a", &copy), Some(ObjectShape::Copy));
-    // A form POST to the bucket names its key in the form: unknown, so judged.
+    // A form POST to the bucket names its key in the form: unknown, so judged; S3 parses
+    // its body as a form.
     assert_eq!(
         shape("POST", "/", &h),
-        Some(ObjectShape::Whole { name: None })
+        Some(ObjectShape::Whole {
+            name: None,
+            multipart: true
+        })
     );
     // A presigned PUT keeps its signature in the query: still an object.
     assert_eq!(
@@ -210,7 +215,8 @@ fn s3_shapes_pieces_copies_and_control_requests() {
             &h
         ),
         Some(ObjectShape::Whole {
-            name: Some("datasets/a.jsonl".into())
+            name: Some("datasets/a.jsonl".into()),
+            multipart: false
         })
     );
 }
@@ -225,7 +231,13 @@ fn gcs_json_and_xml_api_requests() {
     );
     assert_eq!(
         post("/upload/storage/v1/b/acme.tuning/o?uploadType=multipart"),
-        whole("gcs", None)
+        Some((
+            "gcs".into(),
+            ObjectShape::Whole {
+                name: None,
+                multipart: true
+            }
+        ))
     );
     assert_eq!(
         post("/upload/storage/v1/b/acme.tuning/o?uploadType=resumable"),
@@ -261,11 +273,17 @@ fn gcs_json_and_xml_api_requests() {
     };
     assert_eq!(
         ranged("bytes 0-9/10"),
-        Some(ObjectShape::Whole { name: None })
+        Some(ObjectShape::Whole {
+            name: None,
+            multipart: false
+        })
     );
     assert_eq!(
         ranged("bytes */10"),
-        Some(ObjectShape::Whole { name: None })
+        Some(ObjectShape::Whole {
+            name: None,
+            multipart: false
+        })
     );
     for piece in [
         "bytes 0-9/20",
@@ -285,7 +303,8 @@ fn azure_blob_requests() {
     assert_eq!(
         az("PUT", account, "/finetune/a.jsonl"),
         Some(ObjectShape::Whole {
-            name: Some("a.jsonl".into())
+            name: Some("a.jsonl".into()),
+            multipart: false
         })
     );
     for host in [
@@ -323,7 +342,7 @@ fn azure_blob_requests() {
 
 /// Feeds an object in chunks of `size`; returns what was forwarded, or the refusal.
 fn feed_object(p: &TrainingPolicy, body: &[u8], size: usize) -> (Vec<u8>, Option<StripError>) {
-    let mut s = p.object_stripper("a.jsonl", None, None, false);
+    let mut s = p.object_stripper("a.jsonl", false, None, None, false);
     let mut out = Vec::new();
     for chunk in body.chunks(size) {
         if let Err(e) = s.feed(chunk, &mut out) {
@@ -362,12 +381,12 @@ fn aws_chunked_framing_is_read_to_judge_and_forwarded_as_sent() {
     let p = policy(BUCKETS).unwrap();
     let framed =
         b"1a;chunk-signature=ab\r\n{\"text\":\"wamid.HBgLMTY1\"}\n\r\n0;chunk-signature=cd\r\n\r\n";
-    let mut s = p.object_stripper("a.jsonl", None, Some("aws-chunked"), true);
+    let mut s = p.object_stripper("a.jsonl", false, None, Some("aws-chunked"), true);
     let mut out = Vec::new();
     let r = s.feed(framed, &mut out).and_then(|()| s.finish(&mut out));
     assert_eq!(r, Err(StripError::RecordsInObject));
     let clean = b"11\r\n{\"text\":\"hello\"}\n\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n";
-    let mut s = p.object_stripper("a.jsonl", None, Some("aws-chunked"), true);
+    let mut s = p.object_stripper("a.jsonl", false, None, Some("aws-chunked"), true);
     let mut out = Vec::new();
     for b in clean.chunks(3) {
         s.feed(b, &mut out).unwrap();
@@ -375,7 +394,7 @@ fn aws_chunked_framing_is_read_to_judge_and_forwarded_as_sent() {
     s.finish(&mut out).unwrap();
     assert_eq!(out, clean);
     // A body that stops before the zero-size chunk is not a whole object.
-    let mut s = p.object_stripper("a.jsonl", None, Some("aws-chunked"), true);
+    let mut s = p.object_stripper("a.jsonl", false, None, Some("aws-chunked"), true);
     let mut out = Vec::new();
     s.feed(b"11\r\n{\"text\":\"hello\"}\n\r\n", &mut out)
         .unwrap();
@@ -385,9 +404,124 @@ fn aws_chunked_framing_is_read_to_judge_and_forwarded_as_sent() {
 #[test]
 fn an_object_with_a_record_is_never_bypassed() {
     let p = policy(BUCKETS).unwrap();
-    let mut s = p.object_stripper("a.jsonl", None, None, false);
+    let mut s = p.object_stripper("a.jsonl", false, None, None, false);
     let mut out = Vec::new();
     let r = s.feed(b"{\"id\":\"wamid.HBgLMTY1MDM4\"}\n", &mut out);
     assert_eq!(r, Err(StripError::RecordsInObject));
     assert!(!s.bypass(&mut out));
+}
+
+#[test]
+fn gcs_server_side_writes_are_read_at_their_fixed_places() {
+    let h = StorageHeaders::default();
+    let post = |p: &str| route("POST", "storage.googleapis.com", p, &h).map(|(_, s)| s);
+    let copy = Some(ObjectShape::Copy);
+    // The source name hides a destination; the real one is the training bucket.
+    assert_eq!(
+        post("/storage/v1/b/src/o/x%2FrewriteTo%2Fb%2Fother%2Fo%2Fz/rewriteTo/b/acme.tuning/o/t"),
+        copy
+    );
+    // A source bucket named like a verb.
+    assert_eq!(
+        post("/storage/v1/b/copyto/o/a/rewriteTo/b/acme.tuning/o/t"),
+        copy
+    );
+    assert_eq!(post("/storage/v1/b/acme.tuning/o/t/compose"), copy);
+    assert_eq!(post("/storage/v1/b/acme.tuning/o/a/moveTo/o/b"), copy);
+    assert_eq!(post("/storage/v1/b/other/o/t/compose"), None);
+    assert_eq!(
+        post("/resumable/upload/storage/v1/b/acme.tuning/o?uploadType=multipart"),
+        Some(ObjectShape::Whole {
+            name: None,
+            multipart: true
+        })
+    );
+    // GCS reads its parameters with case; where they repeat, the object is judged.
+    assert_eq!(
+        post("/upload/storage/v1/b/acme.tuning/o?uploadType=resumable&uploadType=media&name=a"),
+        Some(ObjectShape::Whole {
+            name: Some("a".into()),
+            multipart: false
+        })
+    );
+    assert_eq!(
+        post("/upload/storage/v1/b/acme.tuning/o?uploadType=media&name=a&name=b"),
+        Some(ObjectShape::Whole {
+            name: None,
+            multipart: false
+        })
+    );
+}
+
+#[test]
+fn hosts_are_the_services_own() {
+    // `s3-scratch` is a bucket, not an endpoint label.
+    assert_eq!(
+        put("s3-scratch.s3.us-east-1.amazonaws.com", "/acme-train/datasets/a"),
+        None
+    );
+    assert_eq!(
+        put("s3-us-west-2.amazonaws.com", "/acme-train/datasets/a"),
+        whole("s3", Some("datasets/a"))
+    );
+    let vpce = "bucket.vpce-1a2b-3c.s3.us-east-1.vpce.amazonaws.com";
+    assert_eq!(
+        put(vpce, "/acme-train/datasets/a"),
+        whole("s3", Some("datasets/a"))
+    );
+    assert_eq!(
+        put(&format!("acme-train.{vpce}"), "/datasets/a"),
+        whole("s3", Some("datasets/a"))
+    );
+    for host in ["storage.mtls.googleapis.com", "commondatastorage.googleapis.com"] {
+        assert_eq!(
+            put(host, "/acme.tuning/a.jsonl"),
+            whole("gcs", Some("a.jsonl"))
+        );
+    }
+    assert_eq!(
+        put("acme.tuning.commondatastorage.googleapis.com", "/a.jsonl"),
+        whole("gcs", Some("a.jsonl"))
+    );
+}
+
+#[test]
+fn a_put_to_a_key_is_an_object_unless_its_subresource_exists_for_put() {
+    let host = "acme-train.s3.us-east-1.amazonaws.com";
+    for q in ["uploads", "select", "delete", "versioning", "attributes", "restore"] {
+        assert_eq!(
+            put(host, &format!("/datasets/a?{q}")),
+            whole("s3", Some("datasets/a")),
+            "{q}"
+        );
+    }
+    for q in ["acl", "tagging", "retention", "legal-hold"] {
+        assert_eq!(put(host, &format!("/datasets/a?{q}")), None, "{q}");
+    }
+    assert_eq!(
+        put(host, "/datasets/a?renameObject"),
+        Some(("s3".into(), ObjectShape::Copy))
+    );
+}
+
+#[test]
+fn azure_reads_data_lake_parameters_only_on_the_dfs_host() {
+    let blob = "acmeai.blob.core.windows.net";
+    assert_eq!(
+        put(blob, "/finetune/a?resource=file"),
+        Some((
+            "az".into(),
+            ObjectShape::Whole {
+                name: Some("a".into()),
+                multipart: false
+            }
+        ))
+    );
+    assert_eq!(put("acmeai.dfs.core.windows.net", "/finetune/a?resource=file"), None);
+    assert_eq!(
+        put("acmeai.dfs.core.windows.net", "/finetune/a?action=append&position=0"),
+        Some(("az".into(), ObjectShape::Piece))
+    );
+    // A single segment is a blob of `$root`, not the container.
+    assert_eq!(put(blob, "/finetune"), None);
 }
