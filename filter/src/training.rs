@@ -285,8 +285,14 @@ impl TrainingPolicy {
         content_encoding: Option<&str>,
         aws_chunked: bool,
     ) -> Stripper {
-        let judge =
-            object::judge_stage(&self.ctx, name, multipart, content_type, content_encoding, aws_chunked);
+        let judge = object::judge_stage(
+            &self.ctx,
+            name,
+            multipart,
+            content_type,
+            content_encoding,
+            aws_chunked,
+        );
         Stripper {
             stage: Box::new(object::ObjectStage::new(&self.ctx, judge)),
             decodes: false,

@@ -217,7 +217,10 @@ impl TrainingBucket {
             || match self.provider {
                 BucketProvider::S3 => is_s3_endpoint(rest),
                 BucketProvider::Gcs => {
-                    matches!(rest, "storage.googleapis.com" | "commondatastorage.googleapis.com")
+                    matches!(
+                        rest,
+                        "storage.googleapis.com" | "commondatastorage.googleapis.com"
+                    )
                 }
                 BucketProvider::AzureBlob => is_azure_endpoint(rest),
             }

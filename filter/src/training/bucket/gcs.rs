@@ -62,16 +62,12 @@ impl TrainingBucket {
         };
         let is_verb = |s: &String| SERVER_SIDE_VERBS.contains(&s.as_str());
         let after_verb_names = |segments: Vec<String>| {
-            segments
-                .iter()
-                .skip(4)
-                .position(is_verb)
-                .is_some_and(|i| {
-                    segments
-                        .iter()
-                        .skip(4 + i + 1)
-                        .any(|s| s.eq_ignore_ascii_case(&self.name))
-                })
+            segments.iter().skip(4).position(is_verb).is_some_and(|i| {
+                segments
+                    .iter()
+                    .skip(4 + i + 1)
+                    .any(|s| s.eq_ignore_ascii_case(&self.name))
+            })
         };
         fixed
             || after_verb_names(raw.iter().map(lower).collect())

@@ -56,11 +56,10 @@ pub(super) fn is_gcs_endpoint(host: &str) -> bool {
             | "www.googleapis.com"
             | "storage.mtls.googleapis.com"
             | "commondatastorage.googleapis.com"
-    )
-        || host
-            .strip_prefix("storage.")
-            .and_then(|r| r.strip_suffix(".rep.googleapis.com"))
-            .is_some_and(|loc| !loc.is_empty() && !loc.contains('.'))
+    ) || host
+        .strip_prefix("storage.")
+        .and_then(|r| r.strip_suffix(".rep.googleapis.com"))
+        .is_some_and(|loc| !loc.is_empty() && !loc.contains('.'))
 }
 
 /// Blob storage endpoints after `{account}.`: public and sovereign clouds, private links, DNS

@@ -81,7 +81,9 @@ pub(super) fn gcs_json_upload(req: &ObjectRequest<'_>) -> ObjectShape {
     }
     let types = raw_query_values(req.raw_path, "uploadType");
     if !types.is_empty()
-        && types.iter().all(|(k, v)| k == "uploadType" && v == "resumable")
+        && types
+            .iter()
+            .all(|(k, v)| k == "uploadType" && v == "resumable")
     {
         // Starts a session: its body is the object's metadata, no data.
         return ObjectShape::Control;
@@ -91,7 +93,9 @@ pub(super) fn gcs_json_upload(req: &ObjectRequest<'_>) -> ObjectShape {
         [(k, v)] if k == "name" => Some(v.clone()),
         _ => None,
     };
-    let multipart = types.iter().any(|(_, v)| v.eq_ignore_ascii_case("multipart"));
+    let multipart = types
+        .iter()
+        .any(|(_, v)| v.eq_ignore_ascii_case("multipart"));
     ObjectShape::Whole { name, multipart }
 }
 

@@ -457,7 +457,10 @@ fn gcs_server_side_writes_are_read_at_their_fixed_places() {
 fn hosts_are_the_services_own() {
     // `s3-scratch` is a bucket, not an endpoint label.
     assert_eq!(
-        put("s3-scratch.s3.us-east-1.amazonaws.com", "/acme-train/datasets/a"),
+        put(
+            "s3-scratch.s3.us-east-1.amazonaws.com",
+            "/acme-train/datasets/a"
+        ),
         None
     );
     assert_eq!(
@@ -473,7 +476,10 @@ fn hosts_are_the_services_own() {
         put(&format!("acme-train.{vpce}"), "/datasets/a"),
         whole("s3", Some("datasets/a"))
     );
-    for host in ["storage.mtls.googleapis.com", "commondatastorage.googleapis.com"] {
+    for host in [
+        "storage.mtls.googleapis.com",
+        "commondatastorage.googleapis.com",
+    ] {
         assert_eq!(
             put(host, "/acme.tuning/a.jsonl"),
             whole("gcs", Some("a.jsonl"))
@@ -488,7 +494,14 @@ fn hosts_are_the_services_own() {
 #[test]
 fn a_put_to_a_key_is_an_object_unless_its_subresource_exists_for_put() {
     let host = "acme-train.s3.us-east-1.amazonaws.com";
-    for q in ["uploads", "select", "delete", "versioning", "attributes", "restore"] {
+    for q in [
+        "uploads",
+        "select",
+        "delete",
+        "versioning",
+        "attributes",
+        "restore",
+    ] {
         assert_eq!(
             put(host, &format!("/datasets/a?{q}")),
             whole("s3", Some("datasets/a")),
@@ -517,9 +530,15 @@ fn azure_reads_data_lake_parameters_only_on_the_dfs_host() {
             }
         ))
     );
-    assert_eq!(put("acmeai.dfs.core.windows.net", "/finetune/a?resource=file"), None);
     assert_eq!(
-        put("acmeai.dfs.core.windows.net", "/finetune/a?action=append&position=0"),
+        put("acmeai.dfs.core.windows.net", "/finetune/a?resource=file"),
+        None
+    );
+    assert_eq!(
+        put(
+            "acmeai.dfs.core.windows.net",
+            "/finetune/a?action=append&position=0"
+        ),
         Some(("az".into(), ObjectShape::Piece))
     );
     // A single segment is a blob of `$root`, not the container.
