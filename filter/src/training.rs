@@ -172,27 +172,28 @@ impl TrainingPolicy {
                 TrainingEndpoint::for_bucket(b, &format!("$.training.buckets[{i}]"), &mut errors)
             })
             .collect();
-        let mut ids = std::collections::HashSet::new();
-        for (i, b) in doc.buckets.iter().enumerate() {
-            let clash = doc
-                .endpoints
-                .iter()
-                .chain(&doc.exclusive)
-                .any(|e| e.id == b.id);
-            if clash || !ids.insert(b.id.as_str()) {
-                errors.push((
-                    format!("$.training.buckets[{i}].id"),
-                    format!("duplicate endpoint id `{}`", b.id),
-                ));
-            }
-        }
-        let mut ids = std::collections::HashSet::new();
-        for (i, e) in doc.endpoints.iter().chain(&doc.exclusive).enumerate() {
-            if !ids.insert(e.id.as_str()) {
-                errors.push((
-                    format!("$.training (endpoint #{i})"),
-                    format!("duplicate endpoint id `{}`", e.id),
-                ));
+        // Ids name outcomes, metrics and logs: one per endpoint, bucket or not.
+        let ids = doc
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (format!("$.training.endpoints[{i}].id"), &e.id))
+            .chain(
+                doc.exclusive
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (format!("$.training.exclusive[{i}].id"), &e.id)),
+            )
+            .chain(
+                doc.buckets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| (format!("$.training.buckets[{i}].id"), &b.id)),
+            );
+        let mut seen = std::collections::HashSet::new();
+        for (path, id) in ids {
+            if !seen.insert(id.as_str()) {
+                errors.push((path, format!("duplicate endpoint id `{id}`")));
             }
         }
         let detectors = Detectors::compile(&doc.detectors)
