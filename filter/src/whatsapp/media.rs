@@ -273,18 +273,46 @@ fn type_field_is_binary_media(t: &str) -> bool {
 
 /// Watches a media upload too large to buffer, whose file is declared as an image, audio or
 /// video: those bytes are forwarded unread, but any later part that could be text (or a `type`
-/// field naming anything but image, audio or video) refuses the upload. Holds at most one
-/// delimiter, one part's headers and a `type` value between chunks.
+/// field naming anything but image, audio or video) refuses the upload. Between chunks it holds
+/// either the last bytes that could begin a delimiter, or one delimiter whose padding, part
+/// headers (at most [`MAX_PART_HEADERS`] each) or `type` value are not complete yet, with how
+/// far they were read: each byte is read a bounded number of times, however the body is cut.
 #[derive(Debug, Clone)]
 pub struct MediaScan {
     /// `\r\n--boundary`
     delimiter: Vec<u8>,
     tail: Vec<u8>,
+    /// What is known of a delimiter held at the tail's start.
+    open: Open,
+}
+
+/// How far the part after a held delimiter was read (offsets from the delimiter's start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    /// Nothing is held but the bytes that could begin a delimiter, or a part whose headers are
+    /// complete and whose `type` value goes on (a short value: read again).
+    Nothing,
+    /// Transport padding, blank up to `blank_to`.
+    Padding { blank_to: usize },
+    /// Part headers from `headers_at`, without their blank line up to `searched_to`.
+    Headers {
+        headers_at: usize,
+        searched_to: usize,
+    },
 }
 
 /// A part of an unbuffered media upload could be read as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TextPartFound;
+
+/// What one pass over a window found.
+struct Scanned {
+    parts: Vec<FilePart>,
+    /// Where the bytes still needed by the next chunk begin.
+    keep_from: usize,
+    /// How far the part after the delimiter at `keep_from` was read.
+    open: Open,
+}
 
 impl MediaScan {
     /// Starts watching after the buffered prefix: `None` unless the prefix holds a file part
@@ -294,19 +322,21 @@ impl MediaScan {
         let mut scan = Self {
             delimiter: format!("\r\n--{boundary}").into_bytes(),
             tail: Vec::new(),
+            open: Open::Nothing,
         };
         // The first delimiter may open the body without its CRLF.
         let mut window = b"\r\n".to_vec();
         window.extend_from_slice(prefix);
+        let scanned = scan.scan(&window).ok()?;
         let mut binary = 0;
-        for p in scan.headers_in(&window).ok()? {
+        for p in &scanned.parts {
             match p {
                 FilePart::Binary => binary += 1,
                 FilePart::Other => return None,
                 FilePart::NotAFile => {}
             }
         }
-        scan.keep_tail(&window);
+        scan.keep(window, &scanned);
         (binary > 0).then_some(scan)
     }
 
@@ -314,38 +344,67 @@ impl MediaScan {
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), TextPartFound> {
         let mut window = std::mem::take(&mut self.tail);
         window.extend_from_slice(chunk);
-        let parts = self.headers_in(&window).map_err(|()| TextPartFound)?;
-        if parts.contains(&FilePart::Other) {
+        let scanned = self.scan(&window).map_err(|()| TextPartFound)?;
+        if scanned.parts.contains(&FilePart::Other) {
             return Err(TextPartFound);
         }
-        self.keep_tail(&window);
+        self.keep(window, &scanned);
         Ok(())
     }
 
-    fn keep_tail(&mut self, window: &[u8]) {
-        // A delimiter, the longest part headers and their blank line, and a `type` value.
-        let keep = self.delimiter.len() + MAX_PART_HEADERS + 4 + MAX_TYPE_FIELD + 2;
-        self.tail = window
-            .get(window.len().saturating_sub(keep)..)
-            .unwrap_or_default()
-            .to_vec();
+    fn keep(&mut self, mut window: Vec<u8>, scanned: &Scanned) {
+        window.drain(..scanned.keep_from.min(window.len()));
+        self.tail = window;
+        self.open = scanned.open;
     }
 
-    /// The kind of every part whose headers are complete in `window`; `Err` for headers that
-    /// run past the limit.
-    fn headers_in(&self, window: &[u8]) -> Result<Vec<FilePart>, ()> {
-        let mut out = Vec::new();
+    /// The kind of every part whose headers are complete in `window`, and what to hold for the
+    /// next chunk; `Err` for padding or headers that run past the limit.
+    fn scan(&self, window: &[u8]) -> Result<Scanned, ()> {
+        let mut parts = Vec::new();
         let mut from = 0;
+        let dl = self.delimiter.len();
+        // What the previous chunk learnt applies to a delimiter held at the window's start.
+        let mut open = self.open;
         while let Some(i) = window.get(from..).and_then(|w| find(w, &self.delimiter)) {
-            let start = from + i + self.delimiter.len();
-            from = start;
-            let Some(rest) = window.get(start..) else {
-                break;
+            let at = from + i;
+            let known = if at == 0 { open } else { Open::Nothing };
+            open = Open::Nothing;
+            from = at + dl;
+            let mut pending = |open| Scanned {
+                parts: std::mem::take(&mut parts),
+                keep_from: at,
+                open,
             };
-            let Some(rest) = skip_padding(rest).strip_prefix(b"\r\n") else {
-                continue;
+            let headers_at = match known {
+                Open::Headers { headers_at, .. } => headers_at,
+                Open::Padding { .. } | Open::Nothing => {
+                    let blank_from = match known {
+                        Open::Padding { blank_to } => blank_to,
+                        _ => dl,
+                    };
+                    let after = window.get(at + blank_from..).unwrap_or_default();
+                    let blank_to = blank_from + (after.len() - skip_padding(after).len());
+                    if blank_to - dl > MAX_PART_HEADERS {
+                        return Err(());
+                    }
+                    match window.get(at + blank_to..).unwrap_or_default() {
+                        [b'\r', b'\n', ..] => blank_to + 2,
+                        // The padding or its CRLF goes on in the next chunk.
+                        [] | [b'\r'] => return Ok(pending(Open::Padding { blank_to })),
+                        // A closing delimiter, or the boundary as a prefix of other text.
+                        _ => continue,
+                    }
+                }
             };
-            match find(rest, b"\r\n\r\n") {
+            let rest = window.get(at + headers_at..).unwrap_or_default();
+            // The blank line was not in the bytes searched before; it may straddle them.
+            let resume = match known {
+                Open::Headers { searched_to, .. } => searched_to.saturating_sub(headers_at + 3),
+                _ => 0,
+            };
+            let found = rest.get(resume..).and_then(|r| find(r, b"\r\n\r\n"));
+            match found.map(|e| e + resume) {
                 Some(end) if end <= MAX_PART_HEADERS => {
                     let headers = String::from_utf8_lossy(rest.get(..end).unwrap_or_default());
                     let head = PartHead::parse(&headers).ok_or(())?;
@@ -364,22 +423,42 @@ impl MediaScan {
                                 .trim()
                                 .to_ascii_lowercase();
                                 if !v.is_empty() && !type_field_is_binary_media(&v) {
-                                    out.push(FilePart::Other);
+                                    parts.push(FilePart::Other);
                                 }
                             }
                             // A type longer than any media type is not one.
-                            None if value.len() > MAX_TYPE_FIELD => out.push(FilePart::Other),
-                            None => {}
+                            None if value.len() > MAX_TYPE_FIELD => parts.push(FilePart::Other),
+                            // The value ends in the next chunk, which reads this part again.
+                            None => {
+                                return Ok(pending(Open::Headers {
+                                    headers_at,
+                                    searched_to: headers_at,
+                                }));
+                            }
                         }
                     }
-                    out.push(FilePart::of(&head));
+                    parts.push(FilePart::of(&head));
                 }
                 Some(_) => return Err(()),
                 None if rest.len() > MAX_PART_HEADERS => return Err(()),
-                None => {}
+                // The headers end in the next chunk.
+                None => {
+                    return Ok(pending(Open::Headers {
+                        headers_at,
+                        searched_to: window.len() - at,
+                    }));
+                }
             }
         }
-        Ok(out)
+        // No part is open: hold what could be the start of a delimiter.
+        Ok(Scanned {
+            parts,
+            keep_from: window
+                .len()
+                .saturating_sub(dl.saturating_sub(1))
+                .max(from.min(window.len())),
+            open: Open::Nothing,
+        })
     }
 }
 
@@ -507,6 +586,71 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    /// Feeds `tail` after `head` in pieces of `size` bytes; the first refusal, if any.
+    fn watch_in_pieces(
+        head: &[u8],
+        tail: &[u8],
+        size: usize,
+    ) -> (Result<(), TextPartFound>, usize) {
+        let ct = Some("multipart/form-data; boundary=XyZ");
+        let mut scan = MediaScan::start(ct, head).unwrap();
+        let mut held = 0;
+        for piece in tail.chunks(size) {
+            if let Err(e) = scan.feed(piece) {
+                return (Err(e), held);
+            }
+            held = held.max(scan.tail.len());
+        }
+        (Ok(()), held)
+    }
+
+    #[test]
+    fn the_watch_decides_the_same_however_the_body_is_cut_and_holds_little() {
+        let image = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG";
+        let mut binary = vec![0u8; 40_000];
+        binary.extend_from_slice(b"\r\n--XyZ \t\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\n image/png \r\n--XyZ--\r\n");
+        let long_headers = format!(
+            "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.txt\"\r\nX-Pad: {}\r\nContent-Type: text/plain\r\n\r\nanswer",
+            "p".repeat(12_000)
+        );
+        let type_text =
+            "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ntext/plain\r\n";
+        for size in [1, 2, 3, 5, 7, 64, 4096, 1 << 20] {
+            let (verdict, held) = watch_in_pieces(image, &binary, size);
+            assert_eq!(verdict, Ok(()), "binary in {size}-byte pieces");
+            // Between chunks of file bytes only the last bytes of a possible delimiter are
+            // held, never the 16 KiB of a part's headers.
+            assert!(held < 300, "{size}-byte pieces held {held} bytes");
+            for refused in [long_headers.as_bytes(), type_text.as_bytes()] {
+                let mut body = vec![0u8; 1000];
+                body.extend_from_slice(refused);
+                assert_eq!(
+                    watch_in_pieces(image, &body, size).0,
+                    Err(TextPartFound),
+                    "{size}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn transport_padding_longer_than_part_headers_is_refused() {
+        // Transport padding had no bound: a delimiter followed by more blanks than the watch
+        // held between chunks dropped out of view, and the text part after it went unread.
+        let image = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG";
+        let body = format!(
+            "\r\n--XyZ{}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.txt\"\r\nContent-Type: text/plain\r\n\r\nanswer",
+            " ".repeat(MAX_PART_HEADERS + 1_000)
+        );
+        for size in [1, 100, 4096, 1 << 20] {
+            assert_eq!(
+                watch_in_pieces(image, body.as_bytes(), size).0,
+                Err(TextPartFound),
+                "{size}"
+            );
+        }
     }
 
     #[test]
