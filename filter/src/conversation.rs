@@ -60,48 +60,63 @@ pub struct ConversationKey {
     pub tag: [u8; 8],
 }
 
-/// A recipient as conversations key it: its ASCII letters (lowercased) and digits, without
-/// the spaces, dashes, dots, brackets and `+` it may be written with, and without a leading
-/// `00` international prefix, so `+34 612 345 678`, Meta's `34612345678` and `0034612345678`
-/// are one recipient. `None` when it holds a digit or letter outside ASCII (`٣٤٦...`, a
-/// full-width digit): such a recipient is refused as unreadable rather than collapsed into
-/// another. A national-format number (no country code) and a country's alternative forms of
-/// one number (Mexico's `521`/`52`, Brazil's ninth digit) are keyed apart.
+/// A recipient as conversations key it ([`address`]): a phone number's digits with its country
+/// code, without the `+`, blanks, dashes, dots and brackets it may be written with and without a
+/// leading `00` (`+34 612 345 678`, Meta's `34612345678` and `0034612345678` are one recipient),
+/// or a business-scoped user id's letters (lowercased) and digits. `None` when it is neither
+/// (see [`address`] for why). A national-format number (no country code) and a country's
+/// alternative forms of one number (Mexico's `521`/`52`, Brazil's ninth digit) are keyed apart.
 pub fn recipient_key(recipient: &str) -> Option<String> {
-    if recipient
-        .chars()
-        .any(|c| c.is_alphanumeric() && !c.is_ascii())
-    {
-        return None;
-    }
-    let key: String = recipient
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    let international = key.len() > 2 && key.bytes().all(|b| b.is_ascii_digit());
-    let key = match key.strip_prefix("00") {
-        Some(rest) if international => rest.to_owned(),
-        _ => key,
-    };
-    (!key.is_empty()).then_some(key)
+    address(recipient).ok().map(|a| a.key().to_owned())
 }
 
 /// The key of the conversation between a phone number and a recipient: a salted SHA-256 of
 /// both (the recipient as [`recipient_key`] reads it; the phone-number id as rules compare
 /// it). The tag and the slot come from different bytes of the hash. `None` when the recipient
-/// is unreadable.
+/// is no address ([`address`]).
 pub fn conversation_key(
     policy: &ConversationPolicy,
     salt: &str,
     phone_number_id: &str,
     recipient: &str,
 ) -> Option<ConversationKey> {
-    let recipient = recipient_key(recipient)?;
+    let recipient = address(recipient).ok()?;
+    Some(key_of(policy, salt, phone_number_id, &recipient))
+}
+
+/// The key of the conversation between a phone number and an address.
+pub fn key_of(
+    policy: &ConversationPolicy,
+    salt: &str,
+    phone_number_id: &str,
+    recipient: &Address,
+) -> ConversationKey {
+    let (tag, slot) = keyed_hash(
+        policy,
+        "conversation",
+        salt,
+        phone_number_id,
+        recipient.key(),
+    );
+    ConversationKey {
+        slot_key: policy.slot_key(slot),
+        tag,
+    }
+}
+
+/// A salted SHA-256 of (`kind`, phone-number id, recipient key): 8 bytes for a tag, 8 others
+/// for a slot among the policy's `slots`.
+fn keyed_hash(
+    policy: &ConversationPolicy,
+    kind: &str,
+    salt: &str,
+    phone_number_id: &str,
+    recipient: &str,
+) -> ([u8; 8], u32) {
     let mut h = Sha256::new();
     h.update(salt.as_bytes());
     h.update([0]);
-    h.update(b"conversation");
+    h.update(kind.as_bytes());
     h.update([0]);
     h.update(crate::whatsapp::canonical_path_id(phone_number_id).as_bytes());
     h.update([0]);
@@ -117,10 +132,7 @@ pub fn conversation_key(
         }
     }
     let slot = u64::from_be_bytes(spread) % u64::from(policy.slots.max(1));
-    Some(ConversationKey {
-        slot_key: policy.slot_key(u32::try_from(slot).unwrap_or(0)),
-        tag,
-    })
+    (tag, u32::try_from(slot).unwrap_or(0))
 }
 
 /// Why the state could not be used.
@@ -138,8 +150,11 @@ pub enum StateFailure {
     NoSender,
     /// The send names several recipients (a provider's bulk or group send).
     MultipleRecipients,
-    /// The recipient holds a digit or letter outside ASCII ([`recipient_key`]).
+    /// The recipient holds a digit or letter outside ASCII ([`address`]).
     UnreadableRecipient,
+    /// The recipient is neither a phone number nor a business-scoped user id ([`address`]), or
+    /// a send names a number and a user id that are not known as one person's.
+    InvalidRecipient,
     /// The conversation's slot holds `entries_per_slot` other live conversations (each with a
     /// count or a text that still matters): none is evicted for it.
     SlotFull,
@@ -154,6 +169,7 @@ impl StateFailure {
             Self::NoSender => "no_sender",
             Self::MultipleRecipients => "multiple_recipients",
             Self::UnreadableRecipient => "unreadable_recipient",
+            Self::InvalidRecipient => "invalid_recipient",
             Self::SlotFull => "slot_full",
         }
     }
@@ -296,6 +312,8 @@ pub fn state_metrics(evicted: usize, retries: usize) -> Vec<(String, u64)> {
     out
 }
 
+mod address;
+mod alias;
 mod entry;
 mod inbound;
 mod policy;
@@ -303,6 +321,8 @@ pub mod scoring;
 mod sender_ids;
 mod slot;
 
+pub use address::{Address, address};
+pub use alias::{ALIAS_KEY_PREFIX, ALIAS_TTL_NANOS, Linked, link, resolve};
 pub use entry::{Entry, message_id_hash, most_telling_part};
 pub use inbound::{
     INBOUND_METRIC, Inbound, InboundReport, MAX_INBOUND_PER_DELIVERY, inbound_messages,

@@ -60,6 +60,10 @@ pub enum Reason {
     /// The conversation state could not be read or written, or the send cannot be keyed to one
     /// conversation (several recipients, none, no sender) (`conversation.on_store_error`).
     ConversationStateUnavailable,
+    /// The send's recipient is neither a phone number nor a business-scoped user id, or it names
+    /// a number and a user id not known as one person's: no conversation can be keyed by it
+    /// (`conversation.on_store_error`).
+    InvalidRecipient,
 }
 
 impl Reason {
@@ -82,6 +86,7 @@ impl Reason {
             Self::UnansweredBudget => "unanswered_budget_exceeded",
             Self::GeneralAssistantConversation => "general_assistant_conversation",
             Self::ConversationStateUnavailable => "conversation_state_unavailable",
+            Self::InvalidRecipient => "invalid_recipient",
         }
     }
 
@@ -106,6 +111,7 @@ impl Reason {
                 Self::UnansweredBudget => 14,
                 Self::GeneralAssistantConversation => 15,
                 Self::ConversationStateUnavailable => 16,
+                Self::InvalidRecipient => 17,
             }
     }
 }
@@ -565,11 +571,19 @@ pub fn evaluate_conversation(
 
 /// Records that the conversation state could not be used: the send is refused
 /// (`on_store_error: block`, rule `conversation_state`) or decided without it (`allow`).
-pub fn record_state_failure(policy: &Policy, head: &mut HeadEvaluation) {
+pub fn record_state_failure(
+    policy: &Policy,
+    head: &mut HeadEvaluation,
+    failure: crate::conversation::StateFailure,
+) {
+    let reason = match failure {
+        crate::conversation::StateFailure::InvalidRecipient => Reason::InvalidRecipient,
+        _ => Reason::ConversationStateUnavailable,
+    };
     if let Some(conversation) = &policy.conversation {
         head.findings.record(
             "conversation_state",
-            Reason::ConversationStateUnavailable,
+            reason,
             conversation.on_store_error,
             mode_of(policy, conversation.mode),
         );

@@ -408,7 +408,16 @@ fn decide_with(
     store: &mut dyn SharedStore,
     now: Option<u64>,
 ) -> (String, Vec<(String, u64)>) {
-    let req = text("34612345678", SERVICE_SENDS[0]);
+    decide_request_with(p, store, now, &text("34612345678", SERVICE_SENDS[0]))
+}
+
+/// Decides `req` over `store`: the decision as `verdict rule reason`, and the state counters.
+fn decide_request_with(
+    p: &Policy,
+    store: &mut dyn SharedStore,
+    now: Option<u64>,
+    req: &CaseRequest,
+) -> (String, Vec<(String, u64)>) {
     let body = req.body_bytes().unwrap();
     let head = RequestHead::from_headers(
         req.method.clone(),
@@ -1032,5 +1041,204 @@ fn a_reply_naming_a_user_id_resets_the_sends_addressed_to_it() {
         assert!(report.recorded >= 1, "{message}");
         let got = run(&p, &mut store, &to_user("Thanks!"), T0 + 7 * SECOND);
         assert_eq!(got.decision, "allow", "{message}");
+    }
+}
+
+/// A person's business-scoped user id, and the number Meta's deliveries name beside it.
+const USER_ID: &str = "US.13491208655302741918";
+const USER_NUMBER: &str = "34612345678";
+
+fn to_user_id(body: &str) -> CaseRequest {
+    send(
+        "",
+        json!({"to": null, "recipient": USER_ID, "type": "text", "text": {"body": body}}),
+    )
+}
+
+/// A verified delivery of a message the person wrote at `written`, naming their number and
+/// their user id (as `from` and `from_user_id`), recorded at `now`.
+fn linking_reply(p: &Policy, store: &mut MemoryStore, written: u64, now: u64) {
+    let inbound = conversation::inbound_messages(
+        json!({"entry": [{"changes": [{"value": {"metadata": {"phone_number_id": NUMBER},
+            "messages": [{"from": USER_NUMBER, "from_user_id": USER_ID, "id": "wamid.L",
+                "timestamp": (written / SECOND).to_string(), "type": "text"}]}}]}]})
+        .to_string()
+        .as_bytes(),
+    );
+    let cp = p.conversation.as_ref().unwrap();
+    let report = conversation::record_inbound(store, cp, &p.log.recipient_hash_salt, &inbound, now);
+    assert_eq!((report.recorded, report.linked), (2, 1), "{report:?}");
+}
+
+/// Review finding 4 of issue 16: once a verified delivery named a person's number and user id
+/// together, sends addressed by either are one conversation: one budget of `max_unanswered`
+/// (was: one per address, twice the cap in all).
+#[test]
+fn sends_to_a_linked_user_id_and_to_its_number_share_one_budget() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    linking_reply(&p, &mut store, T0, T0 + SECOND);
+    let sends = [
+        text(USER_NUMBER, SERVICE_SENDS[0]),
+        to_user_id(SERVICE_SENDS[1]),
+        text("+34 612 345 678", SERVICE_SENDS[2]),
+    ];
+    for (i, req) in sends.iter().enumerate() {
+        let got = run(&p, &mut store, req, T0 + (2 + i as u64) * SECOND);
+        assert_eq!(got.decision, "allow", "send {i}");
+    }
+    assert_eq!(
+        unanswered(&p, &store, NUMBER, USER_NUMBER, T0 + 5 * SECOND),
+        3
+    );
+    for req in [to_user_id("One more"), text(USER_NUMBER, "One more")] {
+        let over = run(&p, &mut store, &req, T0 + 6 * SECOND);
+        assert_eq!(verdict(&over), ("block", Some("unanswered_budget")));
+    }
+    // The person writes again: both addresses are free again.
+    linking_reply(&p, &mut store, T0 + 7 * SECOND, T0 + 8 * SECOND);
+    let got = run(&p, &mut store, &to_user_id("Thanks!"), T0 + 9 * SECOND);
+    assert_eq!(got.decision, "allow");
+}
+
+/// Review finding 4 of issue 16: a split answer whose parts alternate between a linked user id
+/// and the number is joined in one conversation, so the part that completes it is refused
+/// (was: scored in two halves, each harmless).
+#[test]
+fn a_split_answer_alternating_between_a_linked_user_id_and_its_number_is_blocked() {
+    let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
+    let mut store = MemoryStore::default();
+    linking_reply(&p, &mut store, T0, T0 + SECOND);
+    let first = run(
+        &p,
+        &mut store,
+        &to_user_id(SPLIT_ANSWER[0]),
+        T0 + 2 * SECOND,
+    );
+    let second = run(
+        &p,
+        &mut store,
+        &to_user_id(SPLIT_ANSWER[1]),
+        T0 + 3 * SECOND,
+    );
+    let third = run(
+        &p,
+        &mut store,
+        &text(USER_NUMBER, SPLIT_ANSWER[2]),
+        T0 + 4 * SECOND,
+    );
+    assert_eq!(
+        (first.decision.as_str(), second.decision.as_str()),
+        ("allow", "allow")
+    );
+    assert_eq!(verdict(&third), ("block", Some("conversation_classifier")));
+}
+
+/// What stays a limit: before any delivery links them, a number and a user id are two
+/// conversations (the filter cannot know they are one person's).
+#[test]
+fn sends_made_before_a_link_is_known_stay_separate() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    for (i, t) in SERVICE_SENDS.iter().enumerate() {
+        let at = T0 + i as u64 * SECOND;
+        assert_eq!(
+            run(&p, &mut store, &text(USER_NUMBER, t), at).decision,
+            "allow"
+        );
+        assert_eq!(run(&p, &mut store, &to_user_id(t), at).decision, "allow");
+    }
+    assert_eq!(
+        unanswered(&p, &store, NUMBER, USER_NUMBER, T0 + 3 * SECOND),
+        3
+    );
+    assert_eq!(unanswered(&p, &store, NUMBER, USER_ID, T0 + 3 * SECOND), 3);
+}
+
+/// A send naming both `to` and `recipient` is kept when both lead to one conversation (the
+/// user id linked to that number), and refused otherwise: which of the two Meta would deliver
+/// to is not known, and counting it under one would let the other escape.
+#[test]
+fn a_send_naming_a_number_and_a_user_id_needs_them_linked() {
+    let p = policy();
+    let both = |to: &str| {
+        send(
+            to,
+            json!({"recipient": USER_ID, "type": "text", "text": {"body": SERVICE_SENDS[0]}}),
+        )
+    };
+    let mut store = MemoryStore::default();
+    let (d, metrics) = decide_request_with(&p, &mut store, Some(T0), &both(USER_NUMBER));
+    assert_eq!(d, "block conversation_state invalid_recipient");
+    assert_eq!(
+        metrics,
+        [(
+            "wa_guard_conversation_state_total.result.invalid_recipient".to_owned(),
+            1
+        )]
+    );
+    linking_reply(&p, &mut store, T0, T0 + SECOND);
+    let got = run(&p, &mut store, &both("+34 612 345 678"), T0 + 2 * SECOND);
+    assert_eq!(got.decision, "allow");
+    assert_eq!(
+        unanswered(&p, &store, NUMBER, USER_NUMBER, T0 + 2 * SECOND),
+        1
+    );
+    // Linked to another number: refused.
+    let got = run(&p, &mut store, &both("34612345679"), T0 + 3 * SECOND);
+    assert_eq!(verdict(&got), ("block", Some("conversation_state")));
+    assert_eq!(got.reason.as_deref(), Some("invalid_recipient"));
+}
+
+/// Review finding 5 of issue 16: every spelling of one number is one conversation, and a `to`
+/// that is neither a phone number nor a user id is refused by `conversation_state` (reason
+/// `invalid_recipient`, counted), or with `on_store_error: allow` decided without the
+/// conversation rules and not counted; it never opens a fresh budget.
+#[test]
+fn a_to_that_is_no_address_is_refused_and_every_spelling_of_a_number_is_one() {
+    let p = policy();
+    let mut store = MemoryStore::default();
+    let spellings = [
+        "+34 600 123 456",
+        "0034600123456",
+        "34600123456",
+        "+34-600-123-456",
+        "(+34) 600 123 456",
+    ];
+    for (i, to) in spellings.iter().enumerate() {
+        let got = run(
+            &p,
+            &mut store,
+            &text(to, "Your order ships today."),
+            T0 + i as u64,
+        );
+        let want = if i < 3 { "allow" } else { "block" };
+        assert_eq!(got.decision, want, "{to}");
+    }
+    let open = policy_with(json!({"conversation": {"on_store_error": "allow"}}));
+    for to in [
+        "34600123456x",
+        "whatsapp:+34600123456",
+        "34#600123456",
+        "hello",
+        "123",
+        "120363044447777777@g.us",
+    ] {
+        let mut store = MemoryStore::default();
+        let (d, metrics) = decide_request_with(&p, &mut store, Some(T0), &text(to, "Hi"));
+        assert_eq!(d, "block conversation_state invalid_recipient", "{to}");
+        assert_eq!(
+            metrics,
+            [(
+                "wa_guard_conversation_state_total.result.invalid_recipient".to_owned(),
+                1
+            )],
+            "{to}"
+        );
+        let got = run(&p, &mut store, &text(to, "Hi"), T0);
+        assert_eq!(got.status, 403, "{to}");
+        let (d, _) = decide_request_with(&open, &mut store, Some(T0), &text(to, "Hi"));
+        assert!(d.starts_with("allow "), "{to}: {d}");
+        assert_eq!(store.key_count(), 0, "{to}: not counted anywhere");
     }
 }

@@ -3,7 +3,7 @@
 //! leaves counted only the sends made after it was written).
 
 use super::{
-    ConversationPolicy, Entry, NANOS_PER_SECOND, STATE_METRIC, StateFailure, conversation_key,
+    Address, ConversationPolicy, Entry, NANOS_PER_SECOND, STATE_METRIC, StateFailure, key_of, link,
     state_metrics, update,
 };
 use crate::shared_store::SharedStore;
@@ -26,6 +26,10 @@ pub struct Inbound {
     pub timestamp: Option<u64>,
     /// Its `id` (a `wamid`), when present: two messages of one second are told apart by it.
     pub id: Option<String>,
+    /// When `from` is the sender's phone number, the business-scoped user ids the delivery names
+    /// for the same sender (`from_user_id`, the contact's `user_id`): each is linked to the
+    /// number ([`super::link`]), so sends addressed by it are kept in the number's conversation.
+    pub user_ids: Vec<String>,
 }
 
 /// The inbound messages of a verified delivery: each `entry[].changes[].value.messages[]` with
@@ -55,15 +59,22 @@ pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
         for m in array(value, "messages") {
             let timestamp = m.get("timestamp").and_then(seconds);
             let id = m.get("id").and_then(Value::as_str).map(str::to_owned);
-            for from in senders(m, &contacts) {
+            let sender = senders(m, &contacts);
+            for from in sender.ids {
                 if found.len() >= MAX_INBOUND_PER_DELIVERY {
                     break;
                 }
+                let user_ids = if Some(&from) == sender.number.as_ref() {
+                    sender.user_ids.clone()
+                } else {
+                    Vec::new()
+                };
                 let inbound = Inbound {
                     phone_number_id: pnid.to_owned(),
                     from,
                     timestamp,
                     id: id.clone(),
+                    user_ids,
                 };
                 if !found.contains(&inbound) {
                     found.push(inbound);
@@ -74,11 +85,22 @@ pub fn inbound_messages(body: &[u8]) -> Vec<Inbound> {
     found
 }
 
+/// The ids a message names its sender by.
+struct Sender {
+    /// Every one, each once: the phone number, then the user ids.
+    ids: Vec<String>,
+    /// The phone number: `from`, or the `wa_id` of its contact when the message names only a
+    /// user id.
+    number: Option<String>,
+    /// The business-scoped user ids: `from_user_id`, the contact's `user_id`.
+    user_ids: Vec<String>,
+}
+
 /// Every id a message names its sender by: its `from` (the phone number, `wa_id`), its
-/// `from_user_id` (Meta's business-scoped user id), and the `user_id` of the delivery's contact
-/// whose `wa_id` is that `from` (or of its only contact). A send addressed to any of them is in a
-/// conversation this message answers.
-fn senders(m: &Value, contacts: &[&Value]) -> Vec<String> {
+/// `from_user_id` (Meta's business-scoped user id), and the `user_id` and `wa_id` of the
+/// delivery's contact whose `wa_id` is that `from` (or of its only contact). A send addressed to
+/// any of them is in a conversation this message answers.
+fn senders(m: &Value, contacts: &[&Value]) -> Sender {
     let text = |v: &Value, name: &str| {
         v.get(name)
             .and_then(Value::as_str)
@@ -96,18 +118,23 @@ fn senders(m: &Value, contacts: &[&Value]) -> Vec<String> {
             .find(|c| from.is_some() && text(c, "wa_id") == from)
             .copied(),
     };
-    let mut out: Vec<String> = Vec::new();
+    let number = from.or_else(|| contact.and_then(|c| text(c, "wa_id")));
+    let mut user_ids: Vec<String> = Vec::new();
     let named = [
-        from.clone(),
         text(m, "from_user_id"),
         contact.and_then(|c| text(c, "user_id")),
     ];
     for id in named.into_iter().flatten() {
-        if !out.contains(&id) {
-            out.push(id);
+        if !user_ids.contains(&id) && Some(&id) != number.as_ref() {
+            user_ids.push(id);
         }
     }
-    out
+    let ids = number.iter().chain(&user_ids).cloned().collect();
+    Sender {
+        ids,
+        number,
+        user_ids,
+    }
 }
 
 /// A webhook `timestamp`: Meta's string of seconds (a number is read too).
@@ -150,10 +177,14 @@ pub fn record_inbound(
             report.stale = report.stale.saturating_add(1);
             continue;
         };
-        let Some(key) = conversation_key(policy, salt, &m.phone_number_id, &m.from) else {
-            report.failures.push(StateFailure::UnreadableRecipient);
-            continue;
+        let from = match super::address(&m.from) {
+            Ok(a) => a,
+            Err(failure) => {
+                report.failures.push(failure);
+                continue;
+            }
         };
+        let key = key_of(policy, salt, &m.phone_number_id, &from);
         let mut restarted = false;
         let id = super::message_id_hash(m.id.as_deref().unwrap_or_default());
         let change = &mut |e: &mut Entry| restarted = e.record_message(now, written, id);
@@ -170,7 +201,46 @@ pub fn record_inbound(
             Err(failure) => report.failures.push(failure),
         }
     }
+    record_links(store, policy, salt, inbound, now, &mut report);
     report
+}
+
+/// Links each user id a verified delivery names to its sender's phone number ([`link`]),
+/// whatever the message's age: the link is Meta's word on who the sender is, not a reply.
+fn record_links(
+    store: &mut dyn SharedStore,
+    policy: &ConversationPolicy,
+    salt: &str,
+    inbound: &[Inbound],
+    now: u64,
+    report: &mut InboundReport,
+) {
+    for m in inbound {
+        let Ok(number @ Address::Number(_)) = super::address(&m.from) else {
+            continue;
+        };
+        for user_id in &m.user_ids {
+            let Ok(user_id @ Address::UserId(_)) = super::address(user_id) else {
+                continue;
+            };
+            match link(
+                store,
+                policy,
+                salt,
+                &m.phone_number_id,
+                &number,
+                &user_id,
+                now,
+            ) {
+                Ok(done) => {
+                    report.linked = report.linked.saturating_add(1);
+                    report.evicted_links = report.evicted_links.saturating_add(done.evicted);
+                    report.retries = report.retries.saturating_add(done.retries);
+                }
+                Err(failure) => report.failures.push(failure),
+            }
+        }
+    }
 }
 
 /// What recording a delivery's inbound messages did.
@@ -182,6 +252,10 @@ pub struct InboundReport {
     /// Messages at or before their conversation's last recorded one (by timestamp, then id).
     pub replayed: usize,
     pub evicted: usize,
+    /// Number and user id links recorded (or confirmed again).
+    pub linked: usize,
+    /// Links forgotten to make room for another.
+    pub evicted_links: usize,
     pub retries: usize,
     pub failures: Vec<StateFailure>,
 }
@@ -197,12 +271,22 @@ impl InboundReport {
                 n(self.recorded),
             ));
         }
-        for (result, count) in [("stale", self.stale), ("replayed", self.replayed)] {
+        for (result, count) in [
+            ("stale", self.stale),
+            ("replayed", self.replayed),
+            ("linked", self.linked),
+        ] {
             if count > 0 {
                 out.push((format!("{INBOUND_METRIC}.result.{result}"), n(count)));
             }
         }
         out.extend(state_metrics(self.evicted, self.retries));
+        if self.evicted_links > 0 {
+            out.push((
+                format!("{STATE_METRIC}.result.link_evicted"),
+                n(self.evicted_links),
+            ));
+        }
         for f in &self.failures {
             out.push((format!("{STATE_METRIC}.result.{}", f.as_str()), 1));
             out.push((format!("{INBOUND_METRIC}.result.failed"), 1));

@@ -252,6 +252,11 @@ impl ConversationPolicy {
         format!("{KEY_PREFIX}{}/{slot}", self.layout)
     }
 
+    /// The shared-data key of a link slot ([`super::link`]): `wa-guard/alias/<layout>/<slot>`.
+    pub fn alias_slot_key(&self, slot: u32) -> String {
+        format!("{}{}/{slot}", super::ALIAS_KEY_PREFIX, self.layout)
+    }
+
     /// How long an entry lives after its last update: the longer of the two windows.
     pub fn ttl_nanos(&self) -> u64 {
         let scoring = self.scoring.as_ref().map_or(0, |s| s.window_nanos);
@@ -272,12 +277,22 @@ impl ConversationPolicy {
         )
     }
 
-    /// The bound of the whole state: every slot's key and largest value.
+    /// The bound of the whole state: every conversation slot's key and largest value, and
+    /// every link slot's ([`super::link`]).
     pub fn max_bytes(&self) -> usize {
-        let longest_key = self.slot_key(self.slots.saturating_sub(1)).len();
-        usize::try_from(self.slots)
-            .unwrap_or(usize::MAX)
-            .saturating_mul(longest_key.saturating_add(self.max_value_bytes()))
+        let last = self.slots.saturating_sub(1);
+        let slots = usize::try_from(self.slots).unwrap_or(usize::MAX);
+        let conversations = slots.saturating_mul(
+            self.slot_key(last)
+                .len()
+                .saturating_add(self.max_value_bytes()),
+        );
+        let links = slots.saturating_mul(
+            self.alias_slot_key(last)
+                .len()
+                .saturating_add(super::alias::max_value_bytes(self)),
+        );
+        conversations.saturating_add(links)
     }
 }
 

@@ -97,7 +97,7 @@ fn a_recipient_is_one_conversation_however_its_number_is_written() {
         recipient_key("+34 612\u{200b}345 678").as_deref(),
         Some("34612345678")
     );
-    assert_eq!(recipient_key("00").as_deref(), Some("00"));
+    assert_eq!(recipient_key("00").as_deref(), None);
     assert_eq!(recipient_key(" + ").as_deref(), None);
     assert_ne!(a.tag, k("s", "106540352242923", "34612345678").tag);
     assert_ne!(a.tag, k("s", "106540352242922", "34612345679").tag);
@@ -139,7 +139,7 @@ fn a_slot_value_round_trips_and_garbage_reads_as_empty() {
     assert_eq!(Slot::decode(b"{\"json\":1}"), None);
     // A value that is not ours is overwritten, never an error.
     let p = both();
-    let key = conversation_key(&p, "s", "1", "2").unwrap();
+    let key = conversation_key(&p, "s", "1", "34600000002").unwrap();
     let mut store = MemoryStore::default();
     store.set(&key.slot_key, b"garbage", None).unwrap();
     let snap = read(&store, &key, &p, T0).unwrap();
@@ -390,7 +390,7 @@ fn a_write_that_meets_another_workers_change_is_retried_from_a_fresh_read() {
 #[test]
 fn a_store_that_fails_is_a_failure_never_an_empty_conversation() {
     let p = both();
-    let key = conversation_key(&p, "s", "1", "2").unwrap();
+    let key = conversation_key(&p, "s", "1", "34600000002").unwrap();
     assert_eq!(
         read(&NoStore, &key, &p, T0).unwrap_err(),
         StoreError::Failed
@@ -402,7 +402,7 @@ fn a_store_that_fails_is_a_failure_never_an_empty_conversation() {
 #[test]
 fn a_first_write_to_a_new_slot_loses_to_a_concurrent_first_write() {
     let p = both();
-    let key = conversation_key(&p, "s", "1", "2").unwrap();
+    let key = conversation_key(&p, "s", "1", "34600000002").unwrap();
     let mut store = MemoryStore::default();
     let snap = read(&store, &key, &p, T0).unwrap();
     // Another worker creates the slot between this read and this write.
@@ -432,13 +432,19 @@ fn a_million_recipients_keep_the_state_within_its_stated_bound() {
     let mut store = MemoryStore::default();
     for i in 0..1_000_000u64 {
         let now = T0 + i * 1000;
-        let key = conversation_key(
+        let number = format!("{}", 10_000_000_000 + i);
+        let key = conversation_key(&p, "salt", "106540352242922", &number).unwrap();
+        // Each recipient also writes under a user id: its link fills the links' keys.
+        let linked = link(
+            &mut store,
             &p,
             "salt",
             "106540352242922",
-            &format!("{}", 10_000_000_000 + i),
-        )
-        .unwrap();
+            &address(&number).unwrap(),
+            &address(&format!("US.{i}")).unwrap(),
+            now,
+        );
+        assert!(linked.is_ok(), "{linked:?}");
         let done = update(&mut store, &key, &p, now, &mut |e| {
             // Eight counted sends (every send time kept) and two texts of 24 bytes: every
             // entry at its largest.
@@ -452,7 +458,8 @@ fn a_million_recipients_keep_the_state_within_its_stated_bound() {
             "{done:?}"
         );
     }
-    assert_eq!(store.key_count(), 256);
+    // 256 keys of conversations and 256 of links.
+    assert_eq!(store.key_count(), 512);
     let total = store.total_bytes();
     assert!(total <= bound, "{total} > {bound}");
     // Every slot is full: the bound is what a busy proxy holds, not a loose ceiling.
@@ -482,18 +489,21 @@ fn inbound_messages_are_read_from_a_delivery_and_statuses_are_not() {
                 from: "34612345678".into(),
                 timestamp: Some(1_800_000_000),
                 id: Some("wamid.A".into()),
+                user_ids: Vec::new(),
             },
             Inbound {
                 phone_number_id: "106540352242922".into(),
                 from: "34612345678".into(),
                 timestamp: None,
                 id: Some("wamid.B".into()),
+                user_ids: Vec::new(),
             },
             Inbound {
                 phone_number_id: "777".into(),
                 from: "447700900000".into(),
                 timestamp: None,
                 id: None,
+                user_ids: Vec::new(),
             },
         ]
     );
@@ -534,6 +544,7 @@ fn a_recorded_inbound_message_restarts_the_count() {
         from: "34612345678".into(),
         timestamp: Some(T0 / SECOND + 1),
         id: Some("wamid.R".into()),
+        user_ids: Vec::new(),
     }];
     let report = record_inbound(&mut store, &p, "s", &inbound, T0 + 10);
     assert_eq!((report.recorded, report.failures.len()), (1, 0));
@@ -603,6 +614,7 @@ fn a_replayed_or_stale_inbound_message_restarts_nothing() {
         from: "34612345678".into(),
         timestamp,
         id: Some(format!("wamid.{timestamp:?}")),
+        user_ids: Vec::new(),
     };
     // The recipient writes at T0 + 10 s, then the bot sends three times.
     let reply = [message(Some(T0 / SECOND + 10))];
@@ -667,11 +679,16 @@ fn a_section_whose_bound_is_too_large_is_refused() {
     assert_eq!(d.max_value_bytes(), 2 + 8 * (126 + 4 * 10 + 1536));
     // The figures of the reference: keys included (`wa-guard/conv/<8 hex>/1023`, 27 bytes).
     assert_eq!(d.slot_key(1023).len(), 27);
-    assert_eq!(d.max_bytes(), 1024 * (27 + 13_618));
-    assert_eq!(d.max_bytes(), 13_972_480);
+    // The links of numbers and user ids: `wa-guard/alias/<8 hex>/1023`, 28 bytes, and 8 links
+    // of 28 bytes a key.
+    assert_eq!(d.alias_slot_key(1023).len(), 28);
+    let links = 1024 * (28 + 2 + 8 * 28);
+    assert_eq!(links, 260_096);
+    assert_eq!(d.max_bytes(), 1024 * (27 + 13_618) + links);
+    assert_eq!(d.max_bytes(), 14_232_576);
     let budget_only = policy(r#"{"unanswered_budget": {"max_unanswered": 3}}"#);
-    assert_eq!(budget_only.max_bytes(), 1024 * (27 + 2 + 8 * 126));
-    assert_eq!(budget_only.max_bytes(), 1_061_888);
+    assert_eq!(budget_only.max_bytes(), 1024 * (27 + 2 + 8 * 126) + links);
+    assert_eq!(budget_only.max_bytes(), 1_321_984);
 }
 
 /// Two `conversation` sections with different layouts on one `vm_id` (two listeners) keep their
@@ -790,4 +807,257 @@ fn sender_ids_that_cannot_apply_or_name_no_graph_id_are_refused_with_their_paths
         message("$.conversation.sender_ids.whatsapp:+14155550100").contains("`+1 (415) 555-0100`"),
         "{err:?}"
     );
+}
+
+/// Review finding 5 of issue 16: `to` is read as the shapes Meta takes, a phone number or a
+/// business-scoped user id. Every spelling of one number is one conversation; anything else is
+/// no address (a send to it is refused by the flow, not given a fresh budget).
+#[test]
+fn every_spelling_of_a_number_is_one_address_and_other_shapes_are_none() {
+    let number = Address::Number("34600123456".into());
+    for spelling in [
+        "+34 600 123 456",
+        "0034600123456",
+        "34600123456",
+        "+34-600-123-456",
+        "+34 (600) 123-456",
+        "(+34) 600.123.456",
+        "00 34 600 123 456",
+        " +34600123456\u{200b}",
+    ] {
+        assert_eq!(address(spelling), Ok(number.clone()), "{spelling}");
+    }
+    let user = Address::UserId("us13491208655302741918".into());
+    assert_eq!(address("US.13491208655302741918"), Ok(user.clone()));
+    assert_eq!(address("us.13491208655302741918"), Ok(user));
+    assert_eq!(
+        address("US.ENT.11815799212886844830"),
+        Ok(Address::UserId("usent11815799212886844830".into()))
+    );
+    for invalid in [
+        "34600123456x",
+        "x34600123456",
+        "34#600123456",
+        "whatsapp:+34600123456",
+        "+34+600123456",
+        "34600123456+",
+        "hello",
+        "123456",
+        "1234567890123456",
+        "00",
+        " + ",
+        "US.",
+        "USA.1349",
+        "U.S.1349",
+        "US.13-49",
+        "US.ENT.",
+        "120363044447777777@g.us",
+        "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD",
+    ] {
+        assert_eq!(
+            address(invalid),
+            Err(StateFailure::InvalidRecipient),
+            "{invalid}"
+        );
+        assert_eq!(recipient_key(invalid), None, "{invalid}");
+    }
+    assert_eq!(
+        address(&format!("US.{}", "1".repeat(128))).map(|a| a.key().len()),
+        Ok(130)
+    );
+    assert_eq!(
+        address(&format!("US.{}", "1".repeat(129))),
+        Err(StateFailure::InvalidRecipient)
+    );
+    assert_eq!(
+        address("７４600123456"),
+        Err(StateFailure::UnreadableRecipient)
+    );
+    assert_eq!(StateFailure::InvalidRecipient.as_str(), "invalid_recipient");
+}
+
+/// Review finding 4 of issue 16: a link keeps a user id's sends in its number's conversation,
+/// per business number, for [`ALIAS_TTL_NANOS`] after the delivery that last named it.
+#[test]
+fn a_link_leads_a_user_id_to_its_numbers_conversation_until_it_expires() {
+    let p = both();
+    let mut store = MemoryStore::default();
+    let number = address("34612345678").unwrap();
+    let user = address("US.13491208655302741918").unwrap();
+    let theirs = key_of(&p, "s", "106540352242922", &number);
+    assert_eq!(
+        resolve(&store, &p, "s", "106540352242922", &user, T0),
+        Ok(None)
+    );
+    let done = link(&mut store, &p, "s", "106540352242922", &number, &user, T0).unwrap();
+    assert_eq!(done, Linked::default());
+    let resolved = |store: &MemoryStore, pnid: &str, salt: &str, now: u64| {
+        resolve(store, &p, salt, pnid, &user, now).unwrap()
+    };
+    assert_eq!(
+        resolved(&store, "106540352242922", "s", T0),
+        Some(theirs.clone())
+    );
+    // The number as rules compare it (`0106...`), within its lifetime.
+    assert_eq!(
+        resolved(&store, "0106540352242922", "s", T0 + ALIAS_TTL_NANOS),
+        Some(theirs.clone())
+    );
+    // Another business number, another salt: no link.
+    assert_eq!(resolved(&store, "106540352242923", "s", T0), None);
+    assert_eq!(resolved(&store, "106540352242922", "t", T0), None);
+    // Past its lifetime it is forgotten, and a later delivery confirms it again.
+    let later = T0 + ALIAS_TTL_NANOS + 1;
+    assert_eq!(resolved(&store, "106540352242922", "s", later), None);
+    link(
+        &mut store,
+        &p,
+        "s",
+        "106540352242922",
+        &number,
+        &user,
+        later,
+    )
+    .unwrap();
+    assert_eq!(
+        resolved(&store, "106540352242922", "s", later),
+        Some(theirs)
+    );
+    // The value holds hashes, never the number or the user id.
+    for (key, value) in [p.alias_slot_key(0), p.alias_slot_key(15)]
+        .iter()
+        .filter_map(|k| store.get(k).map(|v| (k.clone(), v.0)))
+    {
+        assert!(key.starts_with(ALIAS_KEY_PREFIX), "{key}");
+        let text = String::from_utf8_lossy(&value);
+        assert!(!text.contains("612") && !text.contains("1349"), "{text}");
+    }
+}
+
+#[test]
+fn a_full_link_key_forgets_its_least_recently_confirmed_link() {
+    let p = both();
+    let mut store = MemoryStore::default();
+    let number = address("34612345678").unwrap();
+    // Users whose links share a key.
+    let first = address("US.1").unwrap();
+    let (_, slot) = keyed_hash(&p, "alias", "s", "1", first.key());
+    let mut same: Vec<Address> = vec![first];
+    for i in 2..10_000 {
+        let u = address(&format!("US.{i}")).unwrap();
+        if keyed_hash(&p, "alias", "s", "1", u.key()).1 == slot {
+            same.push(u);
+        }
+        if same.len() > p.entries_per_slot {
+            break;
+        }
+    }
+    assert_eq!(same.len(), p.entries_per_slot + 1);
+    for (i, u) in same.iter().enumerate() {
+        let done = link(&mut store, &p, "s", "1", &number, u, T0 + i as u64).unwrap();
+        let evicted = usize::from(i == p.entries_per_slot);
+        assert_eq!(done.evicted, evicted, "link {i}");
+    }
+    let known = |u: &Address| {
+        resolve(&store, &p, "s", "1", u, T0 + 100)
+            .unwrap()
+            .is_some()
+    };
+    assert!(
+        !known(&same[0]),
+        "the least recently confirmed is forgotten"
+    );
+    assert!(same[1..].iter().all(known));
+    let (bytes, _) = store.get(&p.alias_slot_key(slot)).unwrap();
+    assert_eq!(bytes.len(), alias::max_value_bytes(&p));
+}
+
+#[test]
+fn a_link_slot_that_cannot_be_read_fails_and_garbage_reads_as_no_link() {
+    let p = both();
+    let number = address("34612345678").unwrap();
+    let user = address("US.1").unwrap();
+    assert_eq!(
+        link(&mut NoStore, &p, "s", "1", &number, &user, T0),
+        Err(StateFailure::StoreFailed)
+    );
+    assert_eq!(
+        resolve(&NoStore, &p, "s", "1", &user, T0),
+        Err(StoreError::Failed)
+    );
+    let mut store = MemoryStore::default();
+    let (_, slot) = keyed_hash(&p, "alias", "s", "1", user.key());
+    let key = p.alias_slot_key(slot);
+    for garbage in [&b""[..], b"\x01", b"\x02\x00", b"\x01\x01short"] {
+        store.set(&key, garbage, None).unwrap();
+        assert_eq!(resolve(&store, &p, "s", "1", &user, T0), Ok(None));
+    }
+    // A link naming a conversation slot outside the policy's is not one this code wrote.
+    link(&mut store, &p, "s", "1", &number, &user, T0).unwrap();
+    let (mut bytes, _) = store.get(&key).unwrap();
+    let slot_at = 2 + 8 + 8;
+    bytes[slot_at..slot_at + 4].copy_from_slice(&p.slots.to_be_bytes());
+    store.set(&key, &bytes, None).unwrap();
+    assert_eq!(resolve(&store, &p, "s", "1", &user, T0), Ok(None));
+}
+
+/// A delivery naming a sender's number and user id links them; one naming the user id alone,
+/// or an id of no known shape, links nothing.
+#[test]
+fn a_delivery_naming_a_number_and_a_user_id_links_them() {
+    let p = both();
+    let delivery = |messages: serde_json::Value, contacts: serde_json::Value| {
+        let body = serde_json::json!({"entry": [{"changes": [{"value": {
+            "metadata": {"phone_number_id": "1"}, "contacts": contacts, "messages": messages}}]}]});
+        inbound_messages(body.to_string().as_bytes())
+    };
+    let ts = (T0 / SECOND).to_string();
+    let user = address("US.77").unwrap();
+    let shapes = [
+        delivery(
+            serde_json::json!([{"from": "34612345678", "from_user_id": "US.77", "timestamp": ts}]),
+            serde_json::json!([]),
+        ),
+        delivery(
+            serde_json::json!([{"from": "34612345678", "timestamp": ts}]),
+            serde_json::json!([{"wa_id": "34612345678", "user_id": "US.77"}]),
+        ),
+        delivery(
+            serde_json::json!([{"from_user_id": "US.77", "timestamp": ts}]),
+            serde_json::json!([{"wa_id": "34612345678", "user_id": "US.77"}]),
+        ),
+    ];
+    for found in shapes {
+        assert_eq!(found[0].from, "34612345678", "{found:?}");
+        assert_eq!(found[0].user_ids, ["US.77"], "{found:?}");
+        let mut store = MemoryStore::default();
+        let report = record_inbound(&mut store, &p, "s", &found, T0);
+        assert_eq!(report.linked, 1, "{report:?}");
+        assert!(
+            report
+                .metrics()
+                .contains(&(format!("{INBOUND_METRIC}.result.linked"), 1))
+        );
+        let number = address("34612345678").unwrap();
+        assert_eq!(
+            resolve(&store, &p, "s", "1", &user, T0).unwrap(),
+            Some(key_of(&p, "s", "1", &number))
+        );
+    }
+    for (messages, contacts) in [
+        (
+            serde_json::json!([{"from_user_id": "US.77", "timestamp": ts}]),
+            serde_json::json!([]),
+        ),
+        (
+            serde_json::json!([{"from": "34612345678", "from_user_id": "not an id", "timestamp": ts}]),
+            serde_json::json!([]),
+        ),
+    ] {
+        let found = delivery(messages, contacts);
+        let mut store = MemoryStore::default();
+        let report = record_inbound(&mut store, &p, "s", &found, T0);
+        assert_eq!(report.linked, 0, "{found:?}");
+        assert_eq!(resolve(&store, &p, "s", "1", &user, T0), Ok(None));
+    }
 }

@@ -14,7 +14,9 @@
 //! count may have reached the cap meanwhile), at most `conversation::MAX_ATTEMPTS` times.
 
 use super::{BodyStep, RequestFlow, SendBody};
-use crate::conversation::{self, ConversationKey, ConversationPolicy, StateFailure, WriteError};
+use crate::conversation::{
+    self, Address, ConversationKey, ConversationPolicy, StateFailure, WriteError,
+};
 use crate::decide::{self, ConversationView, HeadEvaluation, Verdict};
 use crate::policy::Policy;
 use crate::shared_store::{SharedStore, StoreError};
@@ -70,7 +72,10 @@ impl RequestFlow {
         let Some(now) = state.now_nanos else {
             return self.state_failed(policy, head, message, body, StateFailure::StoreFailed);
         };
-        let send = send(now);
+        let send = match send.place(&*state.store, now) {
+            Ok(send) => send,
+            Err(failure) => return self.state_failed(policy, head, message, body, failure),
+        };
         for _ in 0..conversation::MAX_ATTEMPTS {
             let snapshot = match conversation::read(&*state.store, &send.key, send.policy, now) {
                 Ok(s) => s,
@@ -135,20 +140,73 @@ impl RequestFlow {
             1,
         ));
         let mut head = head.clone();
-        decide::record_state_failure(policy, &mut head);
+        decide::record_state_failure(policy, &mut head, failure);
         self.conclude_send(policy, &head, Some(message), body)
     }
 }
 
 /// Whether the conversation rules govern a send, and where it lives.
-enum Governed<F> {
+enum Governed<'p> {
     /// No conversation rule has anything to do with it.
     No,
     /// They govern it, but it cannot be keyed to one conversation: it follows
     /// `on_store_error` (refused by default), as a conversation that cannot be read does.
     Unkeyed(StateFailure),
-    /// Its place, once the clock is known.
-    Send(F),
+    /// Its addresses, to be placed once the clock is known.
+    Send(Addressed<'p>),
+}
+
+/// A governed send, with the addresses it names (its `to`, and a Cloud API send's `recipient`
+/// when it names both), before its conversation is known.
+struct Addressed<'p> {
+    policy: &'p ConversationPolicy,
+    salt: &'p str,
+    /// The phone-number id its conversations are kept under.
+    number: &'p str,
+    addresses: Vec<Address>,
+    counted: bool,
+    exempt: bool,
+    scored: bool,
+}
+
+impl<'p> Addressed<'p> {
+    /// The send's conversation at `now`: a phone number's own; a business-scoped user id's
+    /// linked number's, when a verified delivery linked them, else the user id's own. A send
+    /// naming two addresses is kept only when both lead to one conversation (a number and a
+    /// user id linked to it); otherwise which one Meta delivers to is not known, and it is
+    /// [`StateFailure::InvalidRecipient`].
+    fn place(
+        self,
+        store: &dyn SharedStore,
+        now: u64,
+    ) -> Result<SendInConversation<'p>, StateFailure> {
+        let mut key: Option<ConversationKey> = None;
+        for address in &self.addresses {
+            let linked = match address {
+                Address::UserId(_) => {
+                    conversation::resolve(store, self.policy, self.salt, self.number, address, now)
+                        .map_err(|_| StateFailure::StoreFailed)?
+                }
+                Address::Number(_) => None,
+            };
+            let own = linked.unwrap_or_else(|| {
+                conversation::key_of(self.policy, self.salt, self.number, address)
+            });
+            match &key {
+                Some(k) if *k != own => return Err(StateFailure::InvalidRecipient),
+                _ => key = Some(own),
+            }
+        }
+        let key = key.ok_or(StateFailure::NoRecipient)?;
+        Ok(SendInConversation {
+            policy: self.policy,
+            key,
+            counted: self.counted,
+            exempt: self.exempt,
+            scored: self.scored,
+            now,
+        })
+    }
 }
 
 /// Whether the conversation rules apply to this send: the policy keeps conversations, and it is
@@ -158,9 +216,9 @@ enum Governed<F> {
 /// count.
 fn applies<'p>(
     policy: &'p Policy,
-    head: &HeadEvaluation,
+    head: &'p HeadEvaluation,
     message: &MessageView,
-) -> Governed<impl FnOnce(u64) -> SendInConversation<'p>> {
+) -> Governed<'p> {
     let Some(cp) = policy.conversation.as_ref() else {
         return Governed::No;
     };
@@ -199,17 +257,27 @@ fn applies<'p>(
     // phone-number id, the one its webhooks name: the recipient's replies reset its count, and
     // the number's other sender ids share it.
     let number = cp.sender_ids.keyed(head.call.provider, number);
-    let salt = &policy.log.recipient_hash_salt;
-    let Some(key) = conversation::conversation_key(cp, salt, number, recipient) else {
-        return Governed::Unkeyed(StateFailure::UnreadableRecipient);
-    };
-    Governed::Send(move |now| SendInConversation {
+    let named = std::iter::once(recipient).chain(
+        message
+            .also_recipient
+            .as_deref()
+            .filter(|r| !r.trim().is_empty()),
+    );
+    let mut addresses = Vec::new();
+    for r in named {
+        match conversation::address(r) {
+            Ok(a) => addresses.push(a),
+            Err(failure) => return Governed::Unkeyed(failure),
+        }
+    }
+    Governed::Send(Addressed {
         policy: cp,
-        key,
+        salt: &policy.log.recipient_hash_salt,
+        number,
+        addresses,
         counted,
         exempt,
         scored,
-        now,
     })
 }
 

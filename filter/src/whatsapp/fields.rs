@@ -47,6 +47,10 @@ pub struct MessageView {
     /// The send names more than one recipient (a provider's bulk or group send); `recipient`
     /// is then the first. The conversation rules, which key a send by its recipient, refuse it.
     pub multiple_recipients: bool,
+    /// A Cloud API send's `recipient` (a business-scoped user id) when it names `to` as well,
+    /// which is then `recipient` above. The conversation rules keep such a send only when both
+    /// name one conversation.
+    pub also_recipient: Option<String>,
     /// How many messages the request delivers (a provider's bulk of several messages to one
     /// recipient delivers each): the unanswered budget counts every one. 0 reads as 1.
     pub deliveries: u32,
@@ -126,7 +130,13 @@ fn read_as_sent_and_parsed(body: &Value, read: fn(&Value) -> MessageView) -> Mes
 }
 
 fn read_message_as_is(obj: &Value) -> MessageView {
-    let recipient = str_at(obj, &["to"]).or_else(|| str_at(obj, &["recipient"]));
+    let named = |field: &str| str_at(obj, &[field]).filter(|v| !v.trim().is_empty());
+    let to = named("to");
+    let user_id = named("recipient");
+    let (recipient, also_recipient) = match to {
+        Some(to) => (Some(to), user_id),
+        None => (user_id, None),
+    };
     let is_read_receipt = str_at(obj, &["status"]).is_some_and(|s| s.eq_ignore_ascii_case("read"));
     let named_type = match str_at(obj, &["type"]) {
         Some(t) => t.trim().to_ascii_lowercase(),
@@ -143,6 +153,7 @@ fn read_message_as_is(obj: &Value) -> MessageView {
         message_type: known_type(&named_type),
         recipient,
         multiple_recipients: false,
+        also_recipient,
         deliveries: 1,
         template_name,
         template_category: None,
@@ -167,6 +178,7 @@ fn read_template_as_is(body: &Value) -> MessageView {
         message_type: "template_creation".to_owned(),
         recipient: None,
         multiple_recipients: false,
+        also_recipient: None,
         deliveries: 1,
         template_name: str_at(body, &["name"]).and_then(|n| template_name(&n)),
         template_category: str_at(body, &["category"]).and_then(|c| template_category(&c)),

@@ -161,6 +161,7 @@ pub fn read(
         message_type,
         recipient,
         multiple_recipients,
+        also_recipient: None,
         deliveries: 1,
         // The legacy API's `hsm` names Meta's template; the newer APIs name Bird's own ids.
         template_name: value

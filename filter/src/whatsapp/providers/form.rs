@@ -87,6 +87,7 @@ pub(super) fn view(
         message_type: message_type.into(),
         recipient,
         multiple_recipients: false,
+        also_recipient: None,
         deliveries: 1,
         template_name: None,
         template_category: None,

@@ -93,6 +93,7 @@ pub fn read(segments: &[String], body: &[u8]) -> Result<ProviderSend, BodyProble
     let mut view = MessageView {
         message_type,
         multiple_recipients: recipients.len() > 1,
+        also_recipient: None,
         deliveries: u32::try_from(deliveries).unwrap_or(u32::MAX),
         recipient: recipients.into_iter().next(),
         template_name: template_name(&value),

@@ -130,6 +130,7 @@ pub fn read(body: &[u8]) -> Result<ProviderSend, BodyProblem> {
             .and_then(Value::as_str)
             .map(str::to_owned),
         multiple_recipients: false,
+        also_recipient: None,
         deliveries: 1,
         template_name,
         template_category: None,

@@ -85,6 +85,7 @@ pub fn read(body: &[u8]) -> Result<ProviderSend, BodyProblem> {
         message_type,
         recipient: address(o.get("to")),
         multiple_recipients: false,
+        also_recipient: None,
         deliveries: 1,
         template_name,
         template_category: None,
