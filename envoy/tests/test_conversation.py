@@ -2,7 +2,9 @@
 the Graph API and the webhook ingress, one vm_id, so one shared-data store for every worker):
 the send that completes a three-part split answer is refused while three unrelated service
 sends go through, and the unanswered budget refuses the send after N and is reset by a
-correctly signed inbound webhook on the ingress listener, never by a forged one."""
+correctly signed inbound webhook on the ingress listener, never by a forged one; a signed delivery
+naming a person's number and business-scoped user id links them, so sends to either share one
+budget, and a `to` that is no address is refused."""
 
 from __future__ import annotations
 
@@ -79,14 +81,18 @@ def send_text(egress: es.GuardedEnvoy, to: str, text: str) -> es.Reply:
     return egress.send_whatsapp(body, path=SEND_PATH)
 
 
-def delivery(sender: str) -> bytes:
+def delivery(sender: str, user_id: str | None = None) -> bytes:
     """A webhook delivery shaped like Meta's (our own text), from `sender` to NUMBER, written now
-    (a message further than the policy's `inbound_max_age_seconds` from the clock resets nothing)."""
+    (a message further than the policy's `inbound_max_age_seconds` from the clock resets nothing),
+    naming the sender's business-scoped `user_id` too when given."""
+    message: dict[str, Any] = {"from": sender, "id": "wamid.E2ECONVERSATION", "timestamp": str(int(time.time())),
+                               "type": "text", "text": {"body": "Thanks, got it"}}
+    if user_id is not None:
+        message["from_user_id"] = user_id
     return json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "880011223344", "changes": [
         {"field": "messages", "value": {"messaging_product": "whatsapp",
          "metadata": {"display_phone_number": "15550001111", "phone_number_id": NUMBER},
-         "messages": [{"from": sender, "id": "wamid.E2ECONVERSATION", "timestamp": str(int(time.time())),
-                       "type": "text", "text": {"body": "Thanks, got it"}}]}}]}]},
+         "messages": [message]}}]}]},
                       separators=(",", ":")).encode()
 
 
@@ -179,3 +185,40 @@ def test_the_budget_refuses_after_n_unanswered_and_only_a_signed_webhook_resets_
     decisions = es.prometheus_decisions(egress.prometheus())
     assert any(rule == "unanswered_budget" for (_, rule, *_rest) in decisions), decisions
     assert "wasmcustom" not in egress.prometheus()
+
+
+def test_a_signed_delivery_links_a_user_id_to_its_number_and_they_share_one_budget(egress, ingress):
+    """Review finding 4 of issue 16: once Meta's signed delivery names a person's number and
+    business-scoped user id together, sends addressed by either are one conversation, one budget
+    of 3 (before: one per address, up to 6 unanswered sends). A `to` that is no address at all is
+    refused by `conversation_state` (finding 5)."""
+    wa_id = "34612000444"
+    user_id = "US.77120004440001"
+
+    def send_to_user_id(text: str) -> es.Reply:
+        body = {"messaging_product": "whatsapp", "recipient": user_id, "type": "text", "text": {"body": text}}
+        return egress.send_whatsapp(body, path=SEND_PATH)
+
+    linked_before = series(ingress, "wa_guard_conversation_inbound_total").get("linked", 0)
+    body = delivery(wa_id, user_id)
+    signed = deliver(ingress, body, sign(body))
+    assert signed.status == 200, signed
+    ingress.settle()
+    assert series(ingress, "wa_guard_conversation_inbound_total").get("linked", 0) - linked_before == 1
+
+    sent = [send_text(egress, wa_id, SERVICE_SENDS[0]), send_to_user_id(SERVICE_SENDS[1]),
+            send_text(egress, "+34 612 000 444", SERVICE_SENDS[2])]
+    assert [r.status for r in sent] == [200, 200, 200], sent
+    for over in (send_to_user_id("One more thing about your order."),
+                 send_text(egress, wa_id, "One more thing about your order.")):
+        assert over.status == 403, over
+        assert over.header("x-wa-guard-rule") == "unanswered_budget", over
+
+    invalid = send_text(egress, "34612000444x", "Your order shipped.")
+    assert invalid.status == 403, invalid
+    assert invalid.header("x-wa-guard-rule") == "conversation_state"
+    assert invalid.json()["error"]["error_subcode"] == 4390017
+    egress.settle()
+    assert egress.received(invalid) == []
+    state = series(egress, "wa_guard_conversation_state_total")
+    assert state.get("invalid_recipient", 0) >= 1, state
