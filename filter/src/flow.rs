@@ -62,19 +62,7 @@ impl RequestHead {
             request_id: header("x-request-id"),
             method_override: header("x-http-method-override"),
             end_of_stream,
-            storage: StorageHeaders {
-                copy_source: [
-                    "x-amz-copy-source",
-                    "x-goog-copy-source",
-                    "x-ms-copy-source",
-                    "x-ms-rename-source",
-                    "x-amz-rename-source",
-                ]
-                .iter()
-                .any(|h| header(h).is_some()),
-                content_range: header("content-range"),
-                amz_content_sha256: header("x-amz-content-sha256"),
-            },
+            storage: StorageHeaders::from_headers(header),
         }
     }
 }
@@ -551,6 +539,7 @@ impl RequestFlow {
 
     /// Starts an object written to a training bucket: judged and forwarded byte for byte, or
     /// refused; a piece of an object or a copy cannot be inspected.
+    /// A GCS batch is held whole and its embedded requests judged (`bucket::BatchStage`).
     fn start_object(
         &mut self,
         policy: &Policy,
@@ -565,9 +554,25 @@ impl RequestFlow {
         let audit = training.mode.unwrap_or(policy.mode) == Mode::Audit;
         let (name, multipart, refusal) = match shape {
             ObjectShape::Whole { name, multipart } => (name.unwrap_or_default(), multipart, None),
-            ObjectShape::Piece => (String::new(), false, Some("object_in_parts")),
-            ObjectShape::Copy => (String::new(), false, Some("object_copy")),
+            ObjectShape::Piece => (
+                String::new(),
+                false,
+                Some(StripError::ObjectInParts.as_str()),
+            ),
+            ObjectShape::Copy => (String::new(), false, Some(StripError::ObjectCopy.as_str())),
             ObjectShape::Control => return HeadersStep::PassThrough,
+            ObjectShape::Batch => {
+                let stripper = training.batch_stripper(head.content_type.as_deref());
+                let upload = Upload::start_object(
+                    training,
+                    route,
+                    audit,
+                    stripper,
+                    self.may_hold(head, attrs),
+                    None,
+                );
+                return self.stream_upload(upload, head);
+            }
         };
         // S3 reads a body framed `aws-chunked` whenever the payload hash says it streams.
         let aws_chunked = head

@@ -307,6 +307,27 @@ impl TrainingPolicy {
         }
     }
 
+    /// The stripper of a GCS batch request: it holds the body whole, judges every embedded
+    /// request against the training buckets and forwards the body byte for byte.
+    pub fn batch_stripper(&self, content_type: Option<&str>) -> Stripper {
+        let buckets = self
+            .buckets
+            .iter()
+            .filter_map(|e| e.bucket.clone())
+            .collect();
+        Stripper {
+            stage: Box::new(bucket::BatchStage::new(&self.ctx, buckets, content_type)),
+            decodes: false,
+            stats: StripStats {
+                stripped: self.list_stripped.then(Vec::new),
+                ..StripStats::default()
+            },
+            error: None,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+
     pub fn route(
         &self,
         method: &str,

@@ -11,11 +11,13 @@
 use crate::document::{BucketDoc, BucketProvider};
 use crate::whatsapp::NormalizedPath;
 
+mod batch;
 mod gcs;
 mod hosts;
 mod names;
 mod request;
 
+pub use batch::BatchStage;
 use hosts::{is_azure_endpoint, is_dfs_host, is_gcs_endpoint, is_s3_endpoint};
 use request::{decode_once, query_param, split_query, xml_shape};
 
@@ -41,6 +43,9 @@ pub enum ObjectShape {
     /// Carries no object data: creates or completes an upload in parts, changes metadata,
     /// tags or a bucket's configuration. Not a training upload.
     Control,
+    /// A GCS JSON API batch (`/batch/storage/v1`): embedded requests, each judged as if sent
+    /// on its own (`batch::BatchStage`).
+    Batch,
 }
 
 /// The headers of an object-storage request that its shape depends on.
@@ -53,6 +58,25 @@ pub struct StorageHeaders {
     pub content_range: Option<String>,
     /// `x-amz-content-sha256` (`STREAMING-...`: the body is `aws-chunked`).
     pub amz_content_sha256: Option<String>,
+}
+
+impl StorageHeaders {
+    /// Read from a request's headers: `header` looks a header up by its lowercase name.
+    pub fn from_headers(header: &dyn Fn(&str) -> Option<String>) -> Self {
+        Self {
+            copy_source: [
+                "x-amz-copy-source",
+                "x-goog-copy-source",
+                "x-ms-copy-source",
+                "x-ms-rename-source",
+                "x-amz-rename-source",
+            ]
+            .iter()
+            .any(|h| header(h).is_some()),
+            content_range: header("content-range"),
+            amz_content_sha256: header("x-amz-content-sha256"),
+        }
+    }
 }
 
 /// One request as the bucket matcher reads it.

@@ -93,6 +93,13 @@ pub enum StripError {
     /// A gRPC or protobuf body (a tuning RPC such as Gemini's `CreateTunedModel`): binary
     /// messages without their schema cannot be read record by record, nor rewritten.
     ProtobufBody,
+    /// A copy into a training bucket of data the request does not carry (also embedded in a
+    /// GCS batch).
+    ObjectCopy,
+    /// A piece of an object cut at arbitrary bytes, written to a training bucket.
+    ObjectInParts,
+    /// An object upload embedded in a GCS batch request: its bytes are not judged.
+    ObjectInBatch,
 }
 
 impl StripError {
@@ -110,6 +117,9 @@ impl StripError {
             Self::RecordsInObject => "whatsapp_records_in_object",
             Self::InvalidAwsChunked => "invalid_aws_chunked",
             Self::ProtobufBody => "protobuf_body",
+            Self::ObjectCopy => "object_copy",
+            Self::ObjectInParts => "object_in_parts",
+            Self::ObjectInBatch => "object_in_batch",
         }
     }
 }

@@ -38,6 +38,9 @@ impl TrainingBucket {
                     _ => None,
                 }
             }
+            // The JSON API batch endpoint (`/batch/storage/v1`, and any other path under
+            // `/batch`): its embedded requests are judged one by one.
+            ["batch", ..] if !resumable => Some(ObjectShape::Batch),
             ["upload" | "batch" | "storage" | "resumable", ..] => None,
             _ => {
                 let key = self.after_first(raw, norm)?;

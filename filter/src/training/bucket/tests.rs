@@ -544,3 +544,138 @@ fn azure_reads_data_lake_parameters_only_on_the_dfs_host() {
     // A single segment is a blob of `$root`, not the container.
     assert_eq!(put(blob, "/finetune"), None);
 }
+
+/// Feeds a GCS batch body to the batch stripper in 7-byte chunks: the bytes forwarded, or why
+/// the batch is refused.
+fn batch(content_type: &str, body: &str) -> Result<Vec<u8>, StripError> {
+    let p = policy(BUCKETS).unwrap();
+    let mut s = p.batch_stripper(Some(content_type));
+    let mut out = Vec::new();
+    for chunk in body.as_bytes().chunks(7) {
+        s.feed(chunk, &mut out)?;
+    }
+    s.finish(&mut out)?;
+    Ok(out)
+}
+
+fn batch_part(request_line: &str) -> String {
+    format!("--b1\r\nContent-Type: application/http\r\n\r\n{request_line}\r\n\r\n\r\n")
+}
+
+const MIXED: &str = "multipart/mixed; boundary=b1";
+
+#[test]
+fn gcs_batch_paths_are_batches_when_a_gcs_bucket_is_named() {
+    let none = StorageHeaders::default();
+    for (authority, path) in [
+        ("storage.googleapis.com", "/batch/storage/v1"),
+        ("www.googleapis.com", "/batch"),
+        ("storage.googleapis.com", "/Batch/storage/v1?x=1"),
+        ("storage.googleapis.com", "/%62atch/storage/v1"),
+        ("storage.mtls.googleapis.com", "//batch/./storage/v1"),
+    ] {
+        assert_eq!(
+            route("POST", authority, path, &none),
+            Some(("gcs".into(), ObjectShape::Batch)),
+            "{authority}{path}"
+        );
+    }
+    assert_eq!(
+        route("GET", "storage.googleapis.com", "/batch/storage/v1", &none),
+        None
+    );
+    let s3_only = policy(r#"[{"id":"s3","provider":"s3","bucket":"acme-train"}]"#).unwrap();
+    let path = crate::whatsapp::normalize_path("/batch/storage/v1");
+    let req = ObjectRequest {
+        method: "POST",
+        host: "storage.googleapis.com",
+        raw_path: "/batch/storage/v1",
+        path: &path,
+        headers: &none,
+    };
+    assert!(s3_only.route_object(&req).is_none());
+}
+
+#[test]
+fn a_gcs_batch_is_refused_for_any_embedded_write_into_the_bucket() {
+    for (line, reason) in [
+        (
+            "POST /storage/v1/b/other/o/a/rewriteTo/b/acme.tuning/o/t.jsonl HTTP/1.1",
+            StripError::ObjectCopy,
+        ),
+        (
+            "POST /storage/v1/b/other/o/a/copyTo/b/ACME.TUNING/o/t.jsonl HTTP/1.1",
+            StripError::ObjectCopy,
+        ),
+        (
+            "POST /storage/v1/b/acme.tuning/o/t.jsonl/compose HTTP/1.1",
+            StripError::ObjectCopy,
+        ),
+        (
+            "post http://storage.googleapis.com/storage/v1/b/acme.tuning/o/a/moveTo/o/b",
+            StripError::ObjectCopy,
+        ),
+        (
+            "POST /upload/storage/v1/b/acme.tuning/o?uploadType=media&name=t.jsonl HTTP/1.1",
+            StripError::ObjectInBatch,
+        ),
+        ("POST /batch/storage/v1 HTTP/1.1", StripError::ObjectInBatch),
+    ] {
+        let body = format!(
+            "{}{}--b1--\r\n",
+            batch_part("GET /storage/v1/b/x/o/y HTTP/1.1"),
+            batch_part(line)
+        );
+        assert_eq!(batch(MIXED, &body), Err(reason), "{line}");
+    }
+}
+
+#[test]
+fn a_clean_gcs_batch_is_forwarded_byte_for_byte() {
+    let body = format!(
+        "preamble\r\n{}{}{}--b1--\r\n",
+        batch_part("PATCH /storage/v1/b/acme.tuning/o/t.jsonl HTTP/1.1"),
+        batch_part("DELETE /storage/v1/b/acme.tuning/o/t.jsonl HTTP/1.1"),
+        batch_part("POST /storage/v1/b/acme.tuning/o/a/rewriteTo/b/other/o/a HTTP/1.1"),
+    );
+    assert_eq!(batch(MIXED, &body), Ok(body.into_bytes()));
+}
+
+#[test]
+fn a_broken_gcs_batch_is_malformed() {
+    let part = batch_part("PATCH /storage/v1/b/x/o/y HTTP/1.1");
+    for (content_type, body) in [
+        ("multipart/mixed", format!("{part}--b1--\r\n")),
+        (MIXED, part.clone()),
+        (MIXED, "no delimiter at all".to_owned()),
+        (MIXED, format!("{part}--b1--\r\n{part}--b1--\r\n")),
+        (
+            MIXED,
+            "--b1\r\nContent-Type: application/http\r\n\r\nhello\r\n--b1--\r\n".to_owned(),
+        ),
+        (
+            MIXED,
+            "--b1\r\nContent-Type: application/http\r\n".to_owned() + "--b1--\r\n",
+        ),
+        (
+            MIXED,
+            "--b1x\r\n\r\nGET /a HTTP/1.1\r\n\r\n--b1--\r\n".to_owned(),
+        ),
+    ] {
+        assert_eq!(
+            batch(content_type, &body),
+            Err(StripError::MalformedMultipart),
+            "{body:?}"
+        );
+    }
+}
+
+#[test]
+fn a_gcs_batch_larger_than_a_json_document_is_refused() {
+    let body = format!(
+        "{}--b1--\r\n{}",
+        batch_part("GET /a HTTP/1.1"),
+        " ".repeat(17 << 20)
+    );
+    assert_eq!(batch(MIXED, &body), Err(StripError::RecordTooLarge));
+}
