@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""The naive-Bayes scaling experiment of 2026-12-07 (`2026-12-07-nb-scaling.md`).
+
+`.venv-model/bin/python model/experiments/nb_scaling.py WORK_DIR BITS FIT[,FIT...]`
+
+WORK_DIR holds the features `make model` cached (`target/model`, 2^20 buckets); for 2^21,
+featurize the same texts first:
+`target/release/examples/featurize --bits 21 --in target/model/texts.jsonl --out /tmp/feat21`.
+A FIT is `plain` or `nb:ALPHA:POWER` (train.py's NB_ALPHA and NB_POWER). Each is fitted on the
+train split with train.py's own weights and `fit`, and measured on the test split as
+`model/sweep.py` measures (float weights, no leaning merge), then with the weights quantised to
+one linear byte (`train.quantise`, what the filter reads today) and to one byte on a log scale
+(126 levels over 14 octaves below the largest weight, and zero). `../shared/eval` is never
+read.
+"""
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_svmlight_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import train as T  # noqa: E402
+
+work, T.BITS, fits = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
+H = 1 << T.BITS
+records = [json.loads(line) for line in (work / "texts.jsonl").open(encoding="utf-8")]
+X, _ = load_svmlight_file(str(work / "features.svm"), n_features=H + T.N_STRUCTURAL, zero_based=True)
+X = X.tocsr()
+rows = np.loadtxt(work / "rows.tsv", dtype=np.int64, delimiter="\t", ndmin=2)
+idx, part = rows[:, 0], rows[:, 1]
+tr = np.array([records[i]["split"] == "train" for i in idx])
+te = ~tr
+
+
+def evaluate(name, coef, bias):
+    sc = T.message_scores(idx[te], part[te], X[te] @ coef + bias)
+    own = [i for i in sc if records[i]["source"] == "own" and records[i]["author"] != "zB"]
+    t, rec = T.recall_at_1pct(records, sc, own)
+    out = {"own@1%": round(rec, 4)}
+    out["zB@1%"] = round(T.recall_at_1pct(records, sc, [i for i in sc if records[i]["author"] == "zB"])[1], 4)
+    pool = [i for i in sc if records[i]["source"] != "own"]
+    out["pool@1%"] = round(T.recall_at_1pct(records, sc, pool)[1], 4)
+    for src in ("taskmaster", "xrisawoz", "selfinstruct_human", "mgsm_exemplars"):
+        ks = [i for i in pool if records[i]["source"] == src]
+        what = "false_blocks" if src in ("taskmaster", "xrisawoz") else "recall"
+        out[f"{src}_{what}@own_t"] = round(sum(sc[i] > t for i in ks) / len(ks), 4)
+    by_lang = defaultdict(lambda: [0, 0])
+    for i in own:
+        if records[i]["y"] == 1:
+            by_lang[records[i]["lang"]][0] += 1
+            by_lang[records[i]["lang"]][1] += sc[i] > t
+    out["lowest_languages"] = sorted((round(b / a, 3), lang) for lang, (a, b) in by_lang.items())[:4]
+    short = [i for i in own if records[i]["y"] == 1 and len(records[i]["text"]) < 80]
+    out["own_under_80_chars"] = round(sum(sc[i] > t for i in short) / len(short), 3)
+    print(name, json.dumps(out, ensure_ascii=False), flush=True)
+
+
+def log_byte(h):
+    """One byte a weight on a log scale: 126 levels over 14 octaves below the largest, and 0."""
+    a = np.abs(h)
+    lo = a.max() / 2**14
+    level = np.clip(np.rint(np.log2(np.maximum(a, lo) / lo) / 14 * 126), 0, 126)
+    return np.where(a < lo / 2, 0.0, lo * 2 ** (level / 126 * 14)) * np.sign(h)
+
+
+w, y = T.weights_for(records, idx, part)
+keep = tr & (w > 0)
+for name in fits:
+    kind, *params = name.split(":")
+    T.NB_POWER = 0.0 if kind == "plain" else float(params[1])
+    T.NB_ALPHA = 1.0 if kind == "plain" else float(params[0])
+    t0 = time.time()
+    coef, bias = T.fit(X[keep], y[keep], w[keep])
+    print(f"{name}: fit {time.time() - t0:.0f} s", flush=True)
+    evaluate(name, coef, bias)
+    q, scale = T.quantise(coef)
+    print(f"{name}: {int((q != 0).sum())} of {H} weights nonzero in one linear byte", flush=True)
+    evaluate(name + " linear byte", np.concatenate([q * scale, coef[H:]]), bias)
+    evaluate(name + " log byte", np.concatenate([log_byte(coef[:H]), coef[H:]]), bias)
