@@ -294,17 +294,7 @@ impl TrainingPolicy {
             content_encoding,
             aws_chunked,
         );
-        Stripper {
-            stage: Box::new(object::ObjectStage::new(&self.ctx, judge)),
-            decodes: false,
-            stats: StripStats {
-                stripped: self.list_stripped.then(Vec::new),
-                ..StripStats::default()
-            },
-            error: None,
-            bytes_in: 0,
-            bytes_out: 0,
-        }
+        self.stripper_over(Box::new(object::ObjectStage::new(&self.ctx, judge)), false)
     }
 
     /// The stripper of a GCS batch request: it holds the body whole, judges every embedded
@@ -315,17 +305,10 @@ impl TrainingPolicy {
             .iter()
             .filter_map(|e| e.bucket.clone())
             .collect();
-        Stripper {
-            stage: Box::new(bucket::BatchStage::new(&self.ctx, buckets, content_type)),
-            decodes: false,
-            stats: StripStats {
-                stripped: self.list_stripped.then(Vec::new),
-                ..StripStats::default()
-            },
-            error: None,
-            bytes_in: 0,
-            bytes_out: 0,
-        }
+        self.stripper_over(
+            Box::new(bucket::BatchStage::new(&self.ctx, buckets, content_type)),
+            false,
+        )
     }
 
     pub fn route(
@@ -464,6 +447,12 @@ impl TrainingPolicy {
             Layer::Unreadable => (None, false),
         };
         let stage = stage.unwrap_or_else(|| Box::new(Refuse::new(StripError::InvalidCompression)));
+        self.stripper_over(stage, decodes)
+    }
+
+    /// A stripper over `stage`, listing what it strips when the policy asks for the list;
+    /// `decodes` when the stage undoes the body's `content-encoding`.
+    fn stripper_over(&self, stage: Box<dyn Stage>, decodes: bool) -> Stripper {
         Stripper {
             stage,
             decodes,

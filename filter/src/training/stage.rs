@@ -147,6 +147,55 @@ pub struct StageContext {
     pub max_expansion_ratio: u64,
 }
 
+/// A body held whole, up to a limit, to be judged at its end; after a bypass its bytes pass as
+/// they come.
+#[derive(Debug, Default)]
+pub struct WholeBody {
+    pending: Vec<u8>,
+    bypassed: bool,
+}
+
+impl WholeBody {
+    /// Holds `input` (`record_too_large` past `limit` bytes), or forwards it after a bypass.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), StripError> {
+        if self.bypassed {
+            out.extend_from_slice(input);
+            return Ok(());
+        }
+        self.pending.extend_from_slice(input);
+        if self.pending.len() > limit {
+            return Err(StripError::RecordTooLarge);
+        }
+        Ok(())
+    }
+
+    /// The body held so far; `None` after a bypass, when it was forwarded already.
+    pub fn held(&self) -> Option<&[u8]> {
+        (!self.bypassed).then_some(self.pending.as_slice())
+    }
+
+    /// Forgets the held body (its judged form was forwarded instead).
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Forwards the held body as it came.
+    pub fn release(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.pending);
+    }
+
+    /// Forwards the held body and whatever comes after it.
+    pub fn bypass(&mut self, out: &mut Vec<u8>) {
+        self.release(out);
+        self.bypassed = true;
+    }
+}
+
 /// Bytes that are forwarded untouched (non-file multipart parts, allow-listed uploads).
 pub struct Passthrough;
 

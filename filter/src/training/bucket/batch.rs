@@ -12,7 +12,7 @@
 //! bucket is still seen.
 
 use super::{ObjectRequest, ObjectShape, StorageHeaders, TrainingBucket};
-use crate::training::stage::{Stage, StageContext, StripError, StripStats};
+use crate::training::stage::{Stage, StageContext, StripError, StripStats, WholeBody};
 use crate::whatsapp::normalize_path;
 use std::sync::Arc;
 
@@ -24,8 +24,7 @@ pub struct BatchStage {
     ctx: Arc<StageContext>,
     buckets: Vec<TrainingBucket>,
     boundary: Option<String>,
-    pending: Vec<u8>,
-    bypassed: bool,
+    body: WholeBody,
 }
 
 impl BatchStage {
@@ -39,8 +38,7 @@ impl BatchStage {
             ctx: Arc::clone(ctx),
             buckets,
             boundary: content_type.and_then(crate::media_type::boundary),
-            pending: Vec::new(),
-            bypassed: false,
+            body: WholeBody::default(),
         }
     }
 }
@@ -52,33 +50,24 @@ impl Stage for BatchStage {
         out: &mut Vec<u8>,
         _stats: &mut StripStats,
     ) -> Result<(), StripError> {
-        if self.bypassed {
-            out.extend_from_slice(input);
-            return Ok(());
-        }
-        self.pending.extend_from_slice(input);
-        if self.pending.len() > self.ctx.max_json_document_bytes {
-            return Err(StripError::RecordTooLarge);
-        }
-        Ok(())
+        self.body.feed(input, out, self.ctx.max_json_document_bytes)
     }
 
     fn finish(&mut self, out: &mut Vec<u8>, _stats: &mut StripStats) -> Result<(), StripError> {
-        if self.bypassed {
+        let Some(held) = self.body.held() else {
             return Ok(());
-        }
+        };
         let boundary = self
             .boundary
             .as_deref()
             .ok_or(StripError::MalformedMultipart)?;
-        judge_batch(&self.buckets, boundary, &self.pending)?;
-        out.append(&mut self.pending);
+        judge_batch(&self.buckets, boundary, held)?;
+        self.body.release(out);
         Ok(())
     }
 
     fn bypass(&mut self, out: &mut Vec<u8>) {
-        out.append(&mut self.pending);
-        self.bypassed = true;
+        self.body.bypass(out);
     }
 }
 

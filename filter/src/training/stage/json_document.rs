@@ -7,16 +7,14 @@ use super::*;
 /// rewritten at the end.
 pub struct JsonDocumentStage {
     ctx: Arc<StageContext>,
-    pending: Vec<u8>,
-    bypassed: bool,
+    body: WholeBody,
 }
 
 impl JsonDocumentStage {
     pub fn new(ctx: Arc<StageContext>) -> Self {
         Self {
             ctx,
-            pending: Vec::new(),
-            bypassed: false,
+            body: WholeBody::default(),
         }
     }
 }
@@ -28,30 +26,20 @@ impl Stage for JsonDocumentStage {
         out: &mut Vec<u8>,
         _stats: &mut StripStats,
     ) -> Result<(), StripError> {
-        if self.bypassed {
-            out.extend_from_slice(input);
-            return Ok(());
-        }
-        self.pending.extend_from_slice(input);
-        if self.pending.len() > self.ctx.max_json_document_bytes {
-            return Err(StripError::RecordTooLarge);
-        }
-        Ok(())
+        self.body.feed(input, out, self.ctx.max_json_document_bytes)
     }
 
     fn finish(&mut self, out: &mut Vec<u8>, stats: &mut StripStats) -> Result<(), StripError> {
-        if self.bypassed {
+        let Some(held) = self.body.held() else {
             return Ok(());
-        }
-        let doc =
-            crate::training::json_doc::strip_document(&self.ctx.detectors, &self.pending, stats)?;
+        };
+        let doc = crate::training::json_doc::strip_document(&self.ctx.detectors, held, stats)?;
         out.extend_from_slice(&doc);
-        self.pending.clear();
+        self.body.clear();
         Ok(())
     }
 
     fn bypass(&mut self, out: &mut Vec<u8>) {
-        out.append(&mut self.pending);
-        self.bypassed = true;
+        self.body.bypass(out);
     }
 }
