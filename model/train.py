@@ -38,7 +38,7 @@ N_STRUCTURAL = 15
 C = 10.0
 PARAGRAPH_WEIGHT = 0.4
 VOCAB_SIZE = 2000
-FORMAT = 2
+FORMAT = 3
 # A part of a message (a field, a paragraph) is scored at raw - PART_OFFSET, the whole message
 # at raw. Without it the 1% threshold is set by single paragraphs of long service answers, and
 # short assistant texts (which have no parts) pay for it. 1.5 is the offset of the model-family
@@ -71,6 +71,14 @@ LONE_LANGUAGE_WEIGHT = 0.05
 # (model/experiments/2026-12-07-nb-scaling.md).
 NB_ALPHA = 1.0
 NB_POWER = 0.0
+# How a weight is kept in one byte (`quantise`): "log", 127 levels of each sign over
+# LOG_OCTAVES octaves below the largest weight, held as integers in units of the largest over
+# 2^LEVEL_BITS; or "linear", the byte times one scale (format 2's arithmetic). One linear byte
+# rounds most small weights to zero and loses a quarter of NB scaling's gain; the log scale
+# keeps the float fit's figures (model/experiments/2026-12-07-nb-scaling.md).
+WEIGHT_LEVELS = "log"
+LOG_OCTAVES = 14
+LEVEL_BITS = 20
 
 
 def log(*a):
@@ -298,15 +306,45 @@ def platt(scores, y, w):
 
 
 def quantise(coef):
+    """The hashed weights in one byte each: a code per bucket and a table of 256 integer levels
+    the code selects, times one scale (the file's format 3; the filter reads a weight as
+    `levels[code]`). With WEIGHT_LEVELS "log" the 127 levels of each sign are spaced evenly on
+    a log scale over LOG_OCTAVES octaves below the largest weight, and a weight under half the
+    lowest level is 0; with "linear" the levels are the codes themselves, as in format 2.
+    Returns (codes, levels, scale); `integer_weights` gives each bucket's level."""
     hashed = coef[: 1 << BITS]
-    scale = float(np.abs(hashed).max()) / 127.0 or 1.0
-    q = np.clip(np.rint(hashed / scale), -127, 127).astype(np.int8)
-    return q, scale
+    top = float(np.abs(hashed).max()) or 1.0
+    levels = np.zeros(256, dtype=np.int64)
+    signed = np.arange(256, dtype=np.int64)
+    signed[signed > 127] -= 256
+    if WEIGHT_LEVELS == "linear":
+        scale = top / 127.0
+        codes = np.clip(np.rint(hashed / scale), -127, 127).astype(np.int64)
+        levels[:] = signed
+        levels[128] = 0
+    else:
+        # Levels are integers in units of top / 2^LEVEL_BITS, so the filter sums integers.
+        scale = top / 2.0 ** LEVEL_BITS
+        lo = top / 2.0 ** LOG_OCTAVES
+        a = np.abs(hashed)
+        level = np.clip(np.rint(np.log2(np.maximum(a, lo) / lo) / LOG_OCTAVES * 126), 0, 126)
+        codes = np.where(a < lo / 2, 0, level.astype(np.int64) + 1) * np.sign(hashed).astype(np.int64)
+        k = np.arange(1, 128)
+        magnitude = np.rint(lo * 2.0 ** ((k - 1) / 126 * LOG_OCTAVES) / scale).astype(np.int64)
+        levels[k] = magnitude
+        levels[256 - k] = -magnitude
+    return (codes & 0xFF).astype(np.uint8), levels, scale
 
 
-def quantised_scores(X, q, scale, structural, bias):
-    """The Rust scorer's arithmetic: X holds count/sqrt(n), so q·X·scale is Σq/sqrt(n)·scale."""
-    coef = np.concatenate([q.astype(np.float64) * scale, structural])
+def integer_weights(codes, levels):
+    """Each bucket's integer weight, as the filter reads it: `levels[code]`."""
+    return levels[codes].astype(np.float64)
+
+
+def quantised_scores(X, codes, levels, scale, structural, bias):
+    """The Rust scorer's arithmetic: X holds count/sqrt(n), so Σ levels[code]·X·scale is
+    Σw/sqrt(n)·scale."""
+    coef = np.concatenate([integer_weights(codes, levels) * scale, structural])
     return X @ coef + bias
 
 
@@ -328,7 +366,7 @@ def vocabulary(work, coef):
     return [(bucket, kind, name) for (kind, bucket), (_, name) in ranked[:VOCAB_SIZE]]
 
 
-def write_model(path, q, scale, bias, a, b, structural, vocab):
+def write_model(path, codes, levels, scale, bias, a, b, structural, vocab):
     out = bytearray(b"WAGM")
     out += struct.pack("<III", FORMAT, BITS, N_STRUCTURAL)
     out += struct.pack("<fffff", scale, bias, a, b, PART_OFFSET)
@@ -337,7 +375,8 @@ def write_model(path, q, scale, bias, a, b, structural, vocab):
     for bucket, kind, name in vocab:
         raw = name.encode("utf-8")[:200]
         out += struct.pack("<IBH", bucket, kind, len(raw)) + raw
-    out += q.tobytes()
+    out += struct.pack("<256i", *(int(v) for v in levels))
+    out += codes.tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(out))
     log(f"wrote {path} ({len(out)} bytes)")
@@ -485,16 +524,16 @@ def main():
                  np.array([whole_w[i] for i in keys]))
     log(f"platt: a={a:.4f} b={b:.4f}")
     coef, bias = fit(X[tr], y[tr], w[tr])
-    q, scale = quantise(coef)
+    codes, levels, scale = quantise(coef)
     structural = coef[1 << BITS:]
     te = ~tr
-    raw_te = quantised_scores(X[te], q, scale, structural, bias)
-    merged_te = leaning_scores(short, q.astype(np.float64), structural, bias,
+    raw_te = quantised_scores(X[te], codes, levels, scale, structural, bias)
+    merged_te = leaning_scores(short, integer_weights(codes, levels), structural, bias,
                                set(idx[te].tolist()), scale)
     report("held-out model on the test split", records,
            message_probs(idx[te], part[te], raw_te, a, b, merged=merged_te), args.threshold)
     padded_check(records, idx[te], part[te], raw_te, merged_te, work, coef, bias)
-    write_model(work / "holdout.bin", q, scale, bias, a, b, structural, vocabulary(work, coef))
+    write_model(work / "holdout.bin", codes, levels, scale, bias, a, b, structural, vocabulary(work, coef))
     holdout_test = sorted({int(i) for i in idx[te]})
     with (work / "test_split.jsonl").open("w", encoding="utf-8") as f:
         for i in holdout_test:
@@ -507,15 +546,15 @@ def main():
     # (fitted out of fold on the train split): the same features and regularisation give
     # scores on the same scale, and a second round of out-of-fold fits would double the time.
     coef, bias = fit(X, y, w)
-    q, scale = quantise(coef)
+    codes, levels, scale = quantise(coef)
     structural = coef[1 << BITS:]
-    write_model(Path(args.out), q, scale, bias, a, b, structural, vocabulary(work, coef))
+    write_model(Path(args.out), codes, levels, scale, bias, a, b, structural, vocabulary(work, coef))
 
     # Parity sample: the project's own texts, with what this scorer says.
     own = [k for k, i in enumerate(idx) if records[i]["source"] == "own"]
-    merged_q = leaning_scores(short, q.astype(np.float64), structural, bias, scale=scale)
+    merged_q = leaning_scores(short, integer_weights(codes, levels), structural, bias, scale=scale)
     merged_f = leaning_scores(short, coef[: 1 << BITS], structural, bias)
-    best_q = message_probs(idx, part, quantised_scores(X, q, scale, structural, bias), a, b,
+    best_q = message_probs(idx, part, quantised_scores(X, codes, levels, scale, structural, bias), a, b,
                            merged=merged_q)
     best_f = message_probs(idx, part, X @ coef + bias, a, b, merged=merged_f)
     chosen = sorted({int(idx[k]) for k in own})[::25]

@@ -6,11 +6,12 @@
 WORK_DIR holds the features `make model` cached (`target/model`, 2^20 buckets); for 2^21,
 featurize the same texts first:
 `target/release/examples/featurize --bits 21 --in target/model/texts.jsonl --out /tmp/feat21`.
-A FIT is `plain` or `nb:ALPHA:POWER` (train.py's NB_ALPHA and NB_POWER). Each is fitted on the
+A FIT is `plain` or `nb:ALPHA:POWER` (train.py's NB_ALPHA and NB_POWER), optionally followed
+by `@POOL_WEIGHT` (train.py's POOL_WEIGHT, 0.3 unless given). Each is fitted on the
 train split with train.py's own weights and `fit`, and measured on the test split as
 `model/sweep.py` measures (float weights, no leaning merge), then with the weights quantised to
-one linear byte (`train.quantise`, what the filter reads today) and to one byte on a log scale
-(126 levels over 14 octaves below the largest weight, and zero). `../shared/eval` is never
+one linear byte (`train.quantise` with WEIGHT_LEVELS "linear", format 2's arithmetic) and to one
+byte on a log scale ("log": 127 levels over 14 octaves below the largest weight, and zero). `../shared/eval` is never
 read.
 """
 import json
@@ -59,25 +60,22 @@ def evaluate(name, coef, bias):
     print(name, json.dumps(out, ensure_ascii=False), flush=True)
 
 
-def log_byte(h):
-    """One byte a weight on a log scale: 126 levels over 14 octaves below the largest, and 0."""
-    a = np.abs(h)
-    lo = a.max() / 2**14
-    level = np.clip(np.rint(np.log2(np.maximum(a, lo) / lo) / 14 * 126), 0, 126)
-    return np.where(a < lo / 2, 0.0, lo * 2 ** (level / 126 * 14)) * np.sign(h)
-
-
-w, y = T.weights_for(records, idx, part)
-keep = tr & (w > 0)
 for name in fits:
-    kind, *params = name.split(":")
+    spec, _, pool_weight = name.partition("@")
+    T.POOL_WEIGHT = float(pool_weight or 0.3)
+    w, y = T.weights_for(records, idx, part)
+    keep = tr & (w > 0)
+    kind, *params = spec.split(":")
     T.NB_POWER = 0.0 if kind == "plain" else float(params[1])
     T.NB_ALPHA = 1.0 if kind == "plain" else float(params[0])
     t0 = time.time()
     coef, bias = T.fit(X[keep], y[keep], w[keep])
     print(f"{name}: fit {time.time() - t0:.0f} s", flush=True)
     evaluate(name, coef, bias)
-    q, scale = T.quantise(coef)
-    print(f"{name}: {int((q != 0).sum())} of {H} weights nonzero in one linear byte", flush=True)
-    evaluate(name + " linear byte", np.concatenate([q * scale, coef[H:]]), bias)
-    evaluate(name + " log byte", np.concatenate([log_byte(coef[:H]), coef[H:]]), bias)
+    T.WEIGHT_LEVELS = "linear"
+    codes, levels, scale = T.quantise(coef)
+    print(f"{name}: {int((codes != 0).sum())} of {H} weights nonzero in one linear byte", flush=True)
+    evaluate(name + " linear byte", np.concatenate([T.integer_weights(codes, levels) * scale, coef[H:]]), bias)
+    T.WEIGHT_LEVELS = "log"
+    codes, levels, scale = T.quantise(coef)
+    evaluate(name + " log byte", np.concatenate([T.integer_weights(codes, levels) * scale, coef[H:]]), bias)

@@ -4,13 +4,17 @@
 //! reads it once per VM without copying the weight table. The format, little-endian:
 //!
 //! ```text
-//! "WAGM" | u32 format (2) | u32 bits | u32 structural count | f32 scale | f32 bias
+//! "WAGM" | u32 format (3) | u32 bits | u32 structural count | f32 scale | f32 bias
 //! | f32 platt_a | f32 platt_b | f32 part_offset | f32 structural weights[count]
 //! | u32 vocabulary size | { u32 bucket | u8 kind | u16 length | bytes }[size]
-//! | i8 weights[1 << bits]
+//! | i32 levels[256] | u8 codes[1 << bits]
 //! ```
 //!
-//! The score of a segment is `bias + scale * Σ q[bucket] / sqrt(n) + Σ structural weights`,
+//! Each bucket's weight is one byte, a code, and the code selects an integer level:
+//! `q[bucket] = levels[codes[bucket]]`. The trainer spaces the levels on a log scale, so that
+//! one byte keeps small weights a linear byte would round to zero (format 2 was the linear
+//! byte itself). The score of a segment is
+//! `bias + scale * Σ q[bucket] / sqrt(n) + Σ structural weights`,
 //! with one term per hashed feature occurrence (`n` of them). The probability is
 //! `sigmoid(platt_a * score + platt_b)`, calibrated by the trainer on held-out data. A part
 //! of a message (a field, a paragraph, a window) is scored at `score - part_offset`: one of
@@ -24,7 +28,9 @@ use std::sync::LazyLock;
 pub const BUILTIN_MODEL: &[u8] = include_bytes!("../../../model/classifier.bin");
 
 const MAGIC: &[u8; 4] = b"WAGM";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
+/// The level table: 256 little-endian `i32`, one per code.
+const LEVELS_BYTES: usize = 256 * 4;
 /// Weight tables from 2^12 to 2^22 buckets (4 KiB to 4 MiB).
 const BITS: std::ops::RangeInclusive<u32> = 12..=22;
 
@@ -45,6 +51,8 @@ pub enum ModelError {
     NotFinite(&'static str),
     #[error("model has {0} trailing bytes")]
     Trailing(usize),
+    #[error("model level of code 0 is {0}; code 0 must weigh 0")]
+    ZeroLevel(i32),
 }
 
 /// A parsed model, borrowing its weight table from the file's bytes.
@@ -60,6 +68,9 @@ pub struct Model {
     pub structural: Vec<f32>,
     /// Names of the n-grams kept for explanations, by bucket and kind.
     pub vocabulary: HashMap<(u32, u8), String>,
+    /// The 256 integer levels, as the file's bytes (`LEVELS_BYTES`).
+    levels: &'static [u8],
+    /// One code per bucket.
     weights: &'static [u8],
     /// `64 - bits`: a hash shifted right by it is its bucket, derived once here rather than
     /// for every feature.
@@ -68,24 +79,35 @@ pub struct Model {
     pub version: String,
 }
 
-/// A model's weight table and bucket shift, copied where features are summed so that each
-/// feature's lookup is one shift and one load.
+/// A model's code table, level table and bucket shift, copied where features are summed so
+/// that each feature's lookup is one shift and two loads.
 #[derive(Debug, Clone, Copy)]
 pub struct Lookup {
+    levels: &'static [u8],
     weights: &'static [u8],
     shift: u32,
 }
 
 impl Lookup {
-    /// The quantised weight of a feature hash. The table holds `1 << bits` weights and the
+    /// The quantised weight of a feature hash. The table holds `1 << bits` codes and the
     /// shift is `64 - bits`, so every bucket is in it.
     #[inline]
     pub fn weight_of(&self, hash: u64) -> i32 {
         let bucket = usize::try_from(hash >> self.shift).unwrap_or(usize::MAX);
         self.weights
             .get(bucket)
-            .map_or(0, |b| i32::from(b.cast_signed()))
+            .map_or(0, |code| level(self.levels, *code))
     }
+}
+
+/// The level a code selects, from the file's table of 256 little-endian `i32`.
+#[inline]
+fn level(levels: &[u8], code: u8) -> i32 {
+    let at = usize::from(code) * 4;
+    levels
+        .get(at..at + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, i32::from_le_bytes)
 }
 
 static BUILTIN: LazyLock<Result<Model, ModelError>> = LazyLock::new(|| Model::parse(BUILTIN_MODEL));
@@ -169,6 +191,10 @@ impl Model {
             let name = String::from_utf8_lossy(r.take(len)?).into_owned();
             vocabulary.insert((bucket, kind), name);
         }
+        let levels = r.take(LEVELS_BYTES)?;
+        if level(levels, 0) != 0 {
+            return Err(ModelError::ZeroLevel(level(levels, 0)));
+        }
         let weights = r.take(1usize << bits)?;
         if r.at != bytes.len() {
             return Err(ModelError::Trailing(bytes.len() - r.at));
@@ -182,6 +208,7 @@ impl Model {
             part_offset,
             structural,
             vocabulary,
+            levels,
             weights,
             // INVARIANT: bits is in 12..=22 (checked above), so the shift is in 42..=52.
             shift: 64 - bits,
@@ -194,11 +221,11 @@ impl Model {
         bucket(hash, self.bits)
     }
 
-    /// The quantised weight of a bucket.
+    /// The quantised weight of a bucket: the level its code selects.
     pub fn weight(&self, bucket: u32) -> i32 {
         self.weights
             .get(bucket as usize)
-            .map_or(0, |b| i32::from(b.cast_signed()))
+            .map_or(0, |code| level(self.levels, *code))
     }
 
     /// The quantised weight of a feature hash: `weight(bucket(hash))` (checked in the tests),
@@ -211,6 +238,7 @@ impl Model {
     /// The weight table and its shift, to keep next to a running sum.
     pub fn lookup(&self) -> Lookup {
         Lookup {
+            levels: self.levels,
             weights: self.weights,
             shift: self.shift,
         }
