@@ -278,4 +278,59 @@ mod tests {
             assert_eq!(model.weight_of(h), model.weight(model.bucket(h)), "{h:x}");
         }
     }
+
+    /// A model of 2^12 buckets with the given level table, bucket `i` holding code `i % 256`.
+    fn tiny(levels: &[i32; 256]) -> &'static [u8] {
+        let mut b = b"WAGM".to_vec();
+        for v in [FORMAT, 12, u32::try_from(STRUCTURAL.len()).unwrap()] {
+            b.extend(v.to_le_bytes());
+        }
+        for _ in 0..5 + STRUCTURAL.len() {
+            b.extend(1.0f32.to_le_bytes());
+        }
+        b.extend(0u32.to_le_bytes());
+        for l in levels {
+            b.extend(l.to_le_bytes());
+        }
+        b.extend((0..1u32 << 12).map(|i| (i % 256) as u8));
+        Box::leak(b.into_boxed_slice())
+    }
+
+    #[test]
+    fn a_code_weighs_the_level_it_selects() {
+        let mut levels = [0i32; 256];
+        for (code, level) in levels.iter_mut().enumerate().skip(1) {
+            // Log-spaced magnitudes, negative for the codes above 127, as the trainer writes.
+            let k = i32::try_from(if code < 128 { code } else { 256 - code }).unwrap();
+            let sign = if code < 128 { 1 } else { -1 };
+            *level = sign * (1 << (k / 10)) * 64;
+        }
+        let model = Model::parse(tiny(&levels)).unwrap();
+        for bucket in [0u32, 1, 127, 128, 129, 255, 256, 4095] {
+            let code = (bucket % 256) as usize;
+            assert_eq!(model.weight(bucket), levels[code], "bucket {bucket}");
+            assert_eq!(model.weight_of(u64::from(bucket) << 52), levels[code]);
+        }
+        assert_eq!(
+            model.weight(1 << 12),
+            0,
+            "a bucket past the table weighs nothing"
+        );
+    }
+
+    #[test]
+    fn a_table_whose_code_zero_weighs_something_is_refused() {
+        let mut levels = [0i32; 256];
+        levels[0] = 5;
+        assert_eq!(
+            Model::parse(tiny(&levels)).unwrap_err(),
+            ModelError::ZeroLevel(5)
+        );
+        let mut truncated = tiny(&[0; 256]).to_vec();
+        truncated.truncate(truncated.len() - (1 << 12) - 1);
+        assert!(matches!(
+            Model::parse(Box::leak(truncated.into_boxed_slice())),
+            Err(ModelError::Truncated(_))
+        ));
+    }
 }
