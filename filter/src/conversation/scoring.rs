@@ -19,9 +19,22 @@
 //! space) halved that but let most split answers padded with a service sentence per part
 //! through, so the candidates are not lowered.
 //!
+//! Short filler sends ("Ok.", "Order 4821 ships Thursday.") between the parts are never left
+//! out, being no full sentences, so the conversation is also scored on its **leaning sends**
+//! ([`score_leaning`]), mirroring the classifier's leaning merge: the sends (kept texts and
+//! this one) whose own sum of weights leans towards an assistant, joined, when this send is one
+//! of them, at least two are and not all. Measured with `filter/examples/conversation_lean.rs`
+//! on conversations built from `model/texts`
+//! (`model/experiments/2026-12-07-conversation-lean.md`): split answers with a short service
+//! send after each part caught 36.5% to 91.0%, no more service conversations blocked (127 of
+//! 3,009 either way). A filler sentence written into a part's own send or line is not left out
+//! by it (a send that leans as a whole is merged whole); merging leaning sentences or lines
+//! instead caught more of those but blocked 2.7 to 7 times as many service conversations.
+//!
 //! Cost per send, at most: one scoring of each full sentence alone (together as long as the
 //! conversation), then 9 scorings of at most the whole conversation, which
-//! holds at most `max_text_bytes` of earlier texts and [`MAX_SENTENCES`] sentences.
+//! holds at most `max_text_bytes` of earlier texts and [`MAX_SENTENCES`] sentences; then one
+//! pass over each send for its lean and one scoring of at most the whole conversation.
 
 use crate::classify::{Classifier, MIN_SEGMENT_WORDS, Score, sentence_spans};
 
@@ -30,6 +43,10 @@ pub const LEFT_OUT: [usize; 8] = [1, 2, 3, 4, 6, 8, 12, 16];
 
 /// The most sentences of a conversation read, the most recent (the current send's first).
 pub const MAX_SENTENCES: usize = 48;
+
+/// The leaning sends of a conversation ([`score_leaning`]) are merged when at least this many
+/// lean, the current one among them: one send alone is scored already.
+pub const MIN_LEANING_SENDS: usize = 2;
 
 /// One sentence of a conversation: its text, its line (sentences of one line are joined back
 /// with a space, of two lines with a line break), and whether it belongs to the current send.
@@ -81,13 +98,53 @@ pub fn join(sentences: &[&Sentence<'_>]) -> String {
     out
 }
 
+/// The sentences of a conversation (`recent` texts, oldest first, then `current`), each with
+/// the index of the send it belongs to (`recent.len()` for the current send): the most recent
+/// [`MAX_SENTENCES`].
+pub fn conversation_sentences<'a>(
+    recent: &[&'a str],
+    current: &'a str,
+) -> Vec<(usize, Sentence<'a>)> {
+    let mut all = Vec::new();
+    let mut line = 0;
+    for (send, text) in recent.iter().enumerate() {
+        let (s, next) = sentences(text, line, false);
+        all.extend(s.into_iter().map(|s| (send, s)));
+        line = next;
+    }
+    let (s, _) = sentences(current, line, true);
+    all.extend(s.into_iter().map(|s| (recent.len(), s)));
+    let skip = all.len().saturating_sub(MAX_SENTENCES);
+    all.drain(..skip);
+    all
+}
+
 /// The highest score of the conversation (`recent` texts, oldest first, then `current`) and the
-/// text that scored it, stopping early once a candidate reaches the classifier's threshold.
+/// text that scored it, stopping early once a candidate reaches the classifier's threshold: the
+/// joined conversation and its reduced candidates ([`score_reduced`]), then its leaning merge
+/// ([`score_leaning`]).
 pub fn score_conversation(
     classifier: &Classifier,
     recent: &[&str],
     current: &str,
 ) -> (Score, String) {
+    let (mut best, mut best_text) = score_reduced(classifier, recent, current);
+    if best.probability >= classifier.threshold {
+        return (best, best_text);
+    }
+    if let Some((score, text)) = score_leaning(classifier, recent, current)
+        && score.probability > best.probability
+    {
+        best = score;
+        best_text = text;
+    }
+    (best, best_text)
+}
+
+/// The joined conversation, then with its least assistant-like full sentences left out
+/// ([`LEFT_OUT`]): the highest score and its text, stopping early once one reaches the
+/// threshold.
+pub fn score_reduced(classifier: &Classifier, recent: &[&str], current: &str) -> (Score, String) {
     let mut whole = recent.join("\n");
     whole.push('\n');
     whole.push_str(current);
@@ -96,17 +153,10 @@ pub fn score_conversation(
     if best.probability >= classifier.threshold {
         return (best, best_text);
     }
-    let mut all = Vec::new();
-    let mut line = 0;
-    for text in recent {
-        let (s, next) = sentences(text, line, false);
-        all.extend(s);
-        line = next;
-    }
-    let (s, _) = sentences(current, line, true);
-    all.extend(s);
-    let skip = all.len().saturating_sub(MAX_SENTENCES);
-    let all = all.get(skip..).unwrap_or_default();
+    let all: Vec<Sentence<'_>> = conversation_sentences(recent, current)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     // The full sentences, least assistant-like first; the current send's most assistant-like
     // one is never left out.
     let mut full: Vec<(usize, f64)> = all
@@ -149,9 +199,100 @@ pub fn score_conversation(
     (best, best_text)
 }
 
+/// The leaning sends of a conversation (`recent` texts, oldest first, then `current`): the
+/// sends whose own sum of weights leans towards an assistant ([`crate::classify::Lean`]),
+/// joined one per line and scored as a whole message, when the current send is one of them, at
+/// least [`MIN_LEANING_SENDS`] are, they hold at least [`MIN_SEGMENT_WORDS`] words, and not every
+/// send is (the joined conversation is scored already). `None` when there is no such merge.
+///
+/// The parts of a split answer each lean towards an assistant and a service filler send leans
+/// away, so this is the answer without the sends that pad it. Each send is a whole message its
+/// recipient read, so the merge is scored as the joined conversation is, without the part
+/// offset: the offset kept the merge of the parts under the threshold, and scoring without it
+/// blocked no more service conversations (`model/experiments/2026-12-07-conversation-lean.md`).
+pub fn score_leaning(
+    classifier: &Classifier,
+    recent: &[&str],
+    current: &str,
+) -> Option<(Score, String)> {
+    let current_lean = classifier.lean(current);
+    if !current_lean.is_leaning() {
+        return None;
+    }
+    let mut words = current_lean.words();
+    let mut leaning: Vec<&str> = Vec::new();
+    for text in recent {
+        let lean = classifier.lean(text);
+        if lean.is_leaning() {
+            words = words.saturating_add(lean.words());
+            leaning.push(text);
+        }
+    }
+    if leaning.len() + 1 < MIN_LEANING_SENDS
+        || leaning.len() == recent.len()
+        || words < MIN_SEGMENT_WORDS
+    {
+        return None;
+    }
+    leaning.push(current);
+    let text = leaning.join("\n");
+    Some((classifier.score(&text), text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An answer a general assistant streams in three sends (as `tests/conversation.rs`), and
+    /// short service sends slipped between its parts.
+    const SPLIT_ANSWER: [&str; 3] = [
+        "You earn interest not",
+        "only on your original deposit but also on the interest already added, so the balance grows faster each year. For example,",
+        "1000 at 5% becomes 1050 after one year and 1102.50 after two.",
+    ];
+    const FILLER_SENDS: [&str; 2] = ["Ok.", "Order 4821 ships Thursday."];
+
+    fn classifier() -> Classifier {
+        Classifier::compile(&serde_json::from_str("{}").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_split_answer_padded_with_short_service_sends_reaches_the_threshold() {
+        let c = classifier();
+        let recent = [
+            SPLIT_ANSWER[0],
+            FILLER_SENDS[0],
+            SPLIT_ANSWER[1],
+            FILLER_SENDS[1],
+        ];
+        // The filler dilutes the joined conversation, and no reduced candidate leaves it out.
+        let (reduced, _) = score_reduced(&c, &recent, SPLIT_ANSWER[2]);
+        assert!(reduced.probability < c.threshold, "{}", reduced.probability);
+        let (score, text) = score_conversation(&c, &recent, SPLIT_ANSWER[2]);
+        assert!(score.probability >= c.threshold, "{}", score.probability);
+        assert_eq!(text, SPLIT_ANSWER.join("\n"));
+    }
+
+    #[test]
+    fn the_leaning_sends_merge_needs_this_send_leaning_two_sends_and_not_all() {
+        let c = classifier();
+        for filler in FILLER_SENDS {
+            assert!(!c.lean(filler).is_leaning(), "{filler}");
+        }
+        for part in SPLIT_ANSWER {
+            assert!(c.lean(part).is_leaning(), "{part}");
+        }
+        // This send leans away: the score is about this send.
+        let recent = [SPLIT_ANSWER[0], SPLIT_ANSWER[1], SPLIT_ANSWER[2]];
+        assert!(score_leaning(&c, &recent, FILLER_SENDS[0]).is_none());
+        // Only this send leans.
+        assert!(score_leaning(&c, &FILLER_SENDS, SPLIT_ANSWER[2]).is_none());
+        // Every send leans: that is the joined conversation, scored already.
+        assert!(score_leaning(&c, &SPLIT_ANSWER[..2], SPLIT_ANSWER[2]).is_none());
+        let recent = [SPLIT_ANSWER[1], FILLER_SENDS[1]];
+        let (_, text) = score_leaning(&c, &recent, SPLIT_ANSWER[2]).unwrap();
+        assert_eq!(text, SPLIT_ANSWER[1..].join("\n"));
+    }
 
     #[test]
     fn sentences_are_cut_at_their_end_and_at_line_breaks() {
