@@ -44,9 +44,15 @@ type Scoring = fn(&Classifier, &[&str], &str) -> (Score, String);
 
 /// The variants compared: the code before this experiment, the engine now, and the
 /// alternatives measured.
-const VARIANTS: [(&str, Scoring); 8] = [
+const VARIANTS: [(&str, Scoring); 10] = [
     ("reduced (before)", score_reduced),
-    ("engine: + leaning sends", score_conversation),
+    (
+        "engine: + leaning sends without short sentences leaning away",
+        score_conversation,
+    ),
+    ("+ leaning sends, whole", |c, r, t| {
+        send_lean(c, r, t, false)
+    }),
     ("+ leaning sends, part offset", |c, r, t| {
         send_lean(c, r, t, true)
     }),
@@ -57,12 +63,13 @@ const VARIANTS: [(&str, Scoring); 8] = [
         sentence_lean(c, r, t, false)
     }),
     ("+ leaning lines, no offset", line_lean),
-    ("engine + short filler out", |c, r, t| {
+    ("engine + every send without short filler", |c, r, t| {
         short_out(c, r, t, 0.0)
     }),
-    ("engine + short filler < -2 out", |c, r, t| {
+    ("the same, short filler under -2", |c, r, t| {
         short_out(c, r, t, 2.0)
     }),
+    ("the same, only when this send leans", gated),
 ];
 
 /// Reduced candidates, then the leaning sends joined, scored less the part offset (from their
@@ -195,6 +202,15 @@ fn short_out(c: &Classifier, recent: &[&str], current: &str, margin: f64) -> (Sc
         return (score, whole);
     }
     (best, text)
+}
+
+/// [`short_out`], only for a send that leans towards an assistant.
+fn gated(c: &Classifier, recent: &[&str], current: &str) -> (Score, String) {
+    if c.lean(current).is_leaning() {
+        short_out(c, recent, current, 0.0)
+    } else {
+        score_conversation(c, recent, current)
+    }
 }
 
 /// How a conversation ended.
@@ -428,7 +444,8 @@ fn main() -> Result<(), String> {
         attacks.len()
     );
     // The margin of the leaning sends on service conversations: how often the merge exists,
-    // and how high it scores (each send joined to the texts before it, as kept).
+    // and how high it scores (each send joined to the texts before it, not bounded to their
+    // kept share).
     let (mut merges, mut sends, mut highest, mut over_half) = (0, 0, 0.0f64, 0);
     for (_, texts) in &service {
         for i in 1..texts.len() {

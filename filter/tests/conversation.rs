@@ -238,6 +238,29 @@ fn a_split_answer_padded_with_a_short_service_send_per_part_is_blocked_on_the_co
 }
 
 #[test]
+fn a_split_answer_with_a_short_service_line_after_each_part_is_blocked_on_the_completing_part() {
+    let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
+    let sends = [
+        format!("{}\n{}", SPLIT_ANSWER[0], FILLER_SENDS[1]),
+        format!("{}\n{}", SPLIT_ANSWER[1], FILLER_SENDS[0]),
+        format!("{}\n{}", SPLIT_ANSWER[2], FILLER_SENDS[1]),
+    ];
+    let got = conversation(&p, &sends);
+    assert_eq!(got[0].decision, "allow");
+    assert_eq!(got[1].decision, "allow");
+    assert_eq!(verdict(&got[2]), ("block", Some("conversation_classifier")));
+    // The same lines after unrelated service sends leave them allowed.
+    let service: Vec<String> = SERVICE_SENDS
+        .iter()
+        .zip([FILLER_SENDS[1], FILLER_SENDS[0], FILLER_SENDS[1]])
+        .map(|(s, f)| format!("{s}\n{f}"))
+        .collect();
+    for (o, t) in conversation(&p, &service).iter().zip(&service) {
+        assert_eq!(o.decision, "allow", "{t}");
+    }
+}
+
+#[test]
 fn predecessors_padded_with_long_filler_keep_their_part_of_the_answer() {
     let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
     // About 1,600 bytes of service sentences after each of the first two parts.

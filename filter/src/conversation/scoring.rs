@@ -19,22 +19,23 @@
 //! space) halved that but let most split answers padded with a service sentence per part
 //! through, so the candidates are not lowered.
 //!
-//! Short filler sends ("Ok.", "Order 4821 ships Thursday.") between the parts are never left
-//! out, being no full sentences, so the conversation is also scored on its **leaning sends**
-//! ([`score_leaning`]), mirroring the classifier's leaning merge: the sends (kept texts and
-//! this one) whose own sum of weights leans towards an assistant, joined, when this send is one
-//! of them, at least two are and not all. Measured with `filter/examples/conversation_lean.rs`
-//! on conversations built from `model/texts`
+//! Short filler sends ("Ok.", "Order 4821 ships Thursday.") between the parts, and short
+//! filler sentences written into them, are never left out, being no full sentences, so the
+//! conversation is also scored on its **leaning sends** ([`score_leaning`]), mirroring the
+//! classifier's leaning merge: the sends (kept texts and this one) whose own sum of weights
+//! leans towards an assistant, each without its short sentences that lean away, joined, when
+//! this send is one of them, at least two are and something was left out. Measured with
+//! `filter/examples/conversation_lean.rs` on conversations built from `model/texts`
 //! (`model/experiments/2026-12-07-conversation-lean.md`): split answers with a short service
-//! send after each part caught 36.5% to 91.0%, no more service conversations blocked (127 of
-//! 3,009 either way). A filler sentence written into a part's own send or line is not left out
-//! by it (a send that leans as a whole is merged whole); merging leaning sentences or lines
-//! instead caught more of those but blocked 2.7 to 7 times as many service conversations.
+//! send after each part caught 36.5% to 92.9%, padded answers of every shape 41.2% to 60.6%,
+//! service conversations blocked 127 to 128 of 3,009. Merging the leaning sentences of every
+//! send instead blocked 6 times as many service conversations.
 //!
 //! Cost per send, at most: one scoring of each full sentence alone (together as long as the
 //! conversation), then 9 scorings of at most the whole conversation, which
 //! holds at most `max_text_bytes` of earlier texts and [`MAX_SENTENCES`] sentences; then one
-//! pass over each send for its lean and one scoring of at most the whole conversation.
+//! pass over each send and over each sentence of the leaning sends for their lean, and one
+//! scoring of at most the whole conversation.
 
 use crate::classify::{Classifier, MIN_SEGMENT_WORDS, Score, sentence_spans};
 
@@ -82,6 +83,13 @@ pub fn sentences(text: &str, first_line: usize, current: bool) -> (Vec<Sentence<
 /// Whether a sentence is long enough to be scored alone (and so to be left out).
 pub fn is_full(sentence: &str) -> bool {
     sentence.split_whitespace().count() >= usize::try_from(MIN_SEGMENT_WORDS).unwrap_or(8)
+}
+
+/// Whether a sentence ends as one: with `.`, `!`, `?`, `。`, `！`, `？`, `؟` or `।`.
+pub fn ends_a_sentence(sentence: &str) -> bool {
+    sentence
+        .trim_end()
+        .ends_with(['.', '!', '?', '。', '！', '？', '؟', '।'])
 }
 
 /// Joins sentences back: a space within a line, a line break between lines.
@@ -200,43 +208,67 @@ pub fn score_reduced(classifier: &Classifier, recent: &[&str], current: &str) ->
 }
 
 /// The leaning sends of a conversation (`recent` texts, oldest first, then `current`): the
-/// sends whose own sum of weights leans towards an assistant ([`crate::classify::Lean`]),
-/// joined one per line and scored as a whole message, when the current send is one of them, at
-/// least [`MIN_LEANING_SENDS`] are, they hold at least [`MIN_SEGMENT_WORDS`] words, and not every
-/// send is (the joined conversation is scored already). `None` when there is no such merge.
+/// sends whose own sum of weights leans towards an assistant ([`crate::classify::Lean`]), each
+/// without its short sentences (under [`MIN_SEGMENT_WORDS`] words) that lean away, joined one
+/// per line and scored as a whole message, when the current send is one of them, at least
+/// [`MIN_LEANING_SENDS`] are, they keep at least [`MIN_SEGMENT_WORDS`] words, and something was
+/// left out (else it is the joined conversation, scored already). `None` when there is no such
+/// merge.
 ///
-/// The parts of a split answer each lean towards an assistant and a service filler send leans
-/// away, so this is the answer without the sends that pad it. Each send is a whole message its
-/// recipient read, so the merge is scored as the joined conversation is, without the part
-/// offset: the offset kept the merge of the parts under the threshold, and scoring without it
-/// blocked no more service conversations (`model/experiments/2026-12-07-conversation-lean.md`).
+/// The parts of a split answer each lean towards an assistant, and a short service send or
+/// sentence slipped between them leans away, so this is the answer without what pads it. Each
+/// send is a whole message its recipient read, so the merge is scored as the joined
+/// conversation is, without the part offset: less the offset, the merge of the parts stayed
+/// under the threshold, and without it 1 more of 3,009 service conversations was blocked
+/// (`model/experiments/2026-12-07-conversation-lean.md`). Only the sends that lean lose their
+/// short sentences: merging the leaning sentences of every send instead blocked 6 times as
+/// many service conversations.
 pub fn score_leaning(
     classifier: &Classifier,
     recent: &[&str],
     current: &str,
 ) -> Option<(Score, String)> {
-    let current_lean = classifier.lean(current);
-    if !current_lean.is_leaning() {
+    if !classifier.lean(current).is_leaning() {
         return None;
     }
-    let mut words = current_lean.words();
-    let mut leaning: Vec<&str> = Vec::new();
+    let mut kept: Vec<String> = Vec::new();
+    let (mut words, mut left_out, mut sends) = (0u32, false, 0usize);
     for text in recent {
-        let lean = classifier.lean(text);
-        if lean.is_leaning() {
+        if !classifier.lean(text).is_leaning() {
+            left_out = true;
+            continue;
+        }
+        let (k, w, out) = without_short_leaning_away(classifier, text);
+        (words, left_out, sends) = (words.saturating_add(w), left_out || out, sends + 1);
+        kept.extend(k);
+    }
+    let (k, w, out) = without_short_leaning_away(classifier, current);
+    (words, left_out, sends) = (words.saturating_add(w), left_out || out, sends + 1);
+    if k.is_none() || sends < MIN_LEANING_SENDS || !left_out || words < MIN_SEGMENT_WORDS {
+        return None;
+    }
+    kept.extend(k);
+    let text = kept.join("\n");
+    Some((classifier.score(&text), text))
+}
+
+/// A send without its short sentences that lean away from an assistant: what is kept (`None`
+/// when nothing is), its words as the classifier counts them, and whether a sentence was left
+/// out. Only a sentence that ends as one (`.`, `!`, `?` and their other scripts' forms) is left
+/// out: a split answer's own fragments ("For example,") stay with their part.
+fn without_short_leaning_away(classifier: &Classifier, text: &str) -> (Option<String>, u32, bool) {
+    let (all, _) = sentences(text, 0, false);
+    let mut kept: Vec<&Sentence<'_>> = Vec::new();
+    let mut words = 0u32;
+    for s in &all {
+        let lean = classifier.lean(s.text);
+        if is_full(s.text) || lean.is_leaning() || !ends_a_sentence(s.text) {
             words = words.saturating_add(lean.words());
-            leaning.push(text);
+            kept.push(s);
         }
     }
-    if leaning.len() + 1 < MIN_LEANING_SENDS
-        || leaning.len() == recent.len()
-        || words < MIN_SEGMENT_WORDS
-    {
-        return None;
-    }
-    leaning.push(current);
-    let text = leaning.join("\n");
-    Some((classifier.score(&text), text))
+    let out = kept.len() < all.len();
+    ((!kept.is_empty()).then(|| join(&kept)), words, out)
 }
 
 #[cfg(test)]
@@ -274,7 +306,7 @@ mod tests {
     }
 
     #[test]
-    fn the_leaning_sends_merge_needs_this_send_leaning_two_sends_and_not_all() {
+    fn the_leaning_sends_merge_needs_this_send_leaning_two_sends_and_something_left_out() {
         let c = classifier();
         for filler in FILLER_SENDS {
             assert!(!c.lean(filler).is_leaning(), "{filler}");
@@ -287,11 +319,18 @@ mod tests {
         assert!(score_leaning(&c, &recent, FILLER_SENDS[0]).is_none());
         // Only this send leans.
         assert!(score_leaning(&c, &FILLER_SENDS, SPLIT_ANSWER[2]).is_none());
-        // Every send leans: that is the joined conversation, scored already.
-        assert!(score_leaning(&c, &SPLIT_ANSWER[..2], SPLIT_ANSWER[2]).is_none());
-        let recent = [SPLIT_ANSWER[1], FILLER_SENDS[1]];
+        // Every send leans and keeps every sentence: that is the joined conversation.
+        assert!(score_leaning(&c, &[SPLIT_ANSWER[0]], SPLIT_ANSWER[2]).is_none());
+        let answer = format!("{}\n{}", SPLIT_ANSWER[0], SPLIT_ANSWER[2]);
+        // A send leaning away is left out whole.
+        let recent = [SPLIT_ANSWER[0], FILLER_SENDS[1]];
         let (_, text) = score_leaning(&c, &recent, SPLIT_ANSWER[2]).unwrap();
-        assert_eq!(text, SPLIT_ANSWER[1..].join("\n"));
+        assert_eq!(text, answer);
+        // A short sentence leaning away is left out of a send that leans.
+        let padded = format!("{}\n{}", SPLIT_ANSWER[2], FILLER_SENDS[1]);
+        assert!(c.lean(&padded).is_leaning());
+        let (_, text) = score_leaning(&c, &[SPLIT_ANSWER[0]], &padded).unwrap();
+        assert_eq!(text, answer);
     }
 
     #[test]
