@@ -15,6 +15,7 @@
 
 mod explain;
 pub mod features;
+mod lean;
 mod marks;
 pub mod model;
 pub mod normalize;
@@ -31,6 +32,7 @@ use std::cell::RefCell;
 use terms::*;
 use windows::*;
 
+pub use lean::Lean;
 use part::Part;
 pub use windows::sentence_spans;
 

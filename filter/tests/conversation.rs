@@ -198,6 +198,68 @@ fn a_split_answer_diluted_by_service_sentences_or_sends_is_still_blocked() {
     }
 }
 
+/// Short service sends a bot may slip between the parts of an answer: each leans away from an
+/// assistant, and none is a full sentence of 8 words that a reduced candidate could leave out.
+pub const FILLER_SENDS: [&str; 2] = ["Ok.", "Order 4821 ships Thursday."];
+
+#[test]
+fn a_split_answer_padded_with_a_short_service_send_per_part_is_blocked_on_the_completing_part() {
+    let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
+    let sends = [
+        SPLIT_ANSWER[0],
+        FILLER_SENDS[0],
+        SPLIT_ANSWER[1],
+        FILLER_SENDS[1],
+        SPLIT_ANSWER[2],
+    ]
+    .map(str::to_owned);
+    let got = conversation(&p, &sends);
+    let (last, earlier) = got.split_last().unwrap();
+    for (o, t) in earlier.iter().zip(&sends) {
+        assert_eq!(o.decision, "allow", "{t}");
+    }
+    assert_eq!(verdict(last), ("block", Some("conversation_classifier")));
+    assert_eq!(
+        last.reason.as_deref(),
+        Some("general_assistant_conversation")
+    );
+    // The same filler between unrelated service sends leaves them allowed.
+    let service = [
+        SERVICE_SENDS[0],
+        FILLER_SENDS[0],
+        SERVICE_SENDS[1],
+        FILLER_SENDS[1],
+        SERVICE_SENDS[2],
+    ]
+    .map(str::to_owned);
+    for (o, t) in conversation(&p, &service).iter().zip(&service) {
+        assert_eq!(o.decision, "allow", "{t}");
+    }
+}
+
+#[test]
+fn a_split_answer_with_a_short_service_line_after_each_part_is_blocked_on_the_completing_part() {
+    let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));
+    let sends = [
+        format!("{}\n{}", SPLIT_ANSWER[0], FILLER_SENDS[1]),
+        format!("{}\n{}", SPLIT_ANSWER[1], FILLER_SENDS[0]),
+        format!("{}\n{}", SPLIT_ANSWER[2], FILLER_SENDS[1]),
+    ];
+    let got = conversation(&p, &sends);
+    assert_eq!(got[0].decision, "allow");
+    assert_eq!(got[1].decision, "allow");
+    assert_eq!(verdict(&got[2]), ("block", Some("conversation_classifier")));
+    // The same lines after unrelated service sends leave them allowed.
+    let service: Vec<String> = SERVICE_SENDS
+        .iter()
+        .zip([FILLER_SENDS[1], FILLER_SENDS[0], FILLER_SENDS[1]])
+        .map(|(s, f)| format!("{s}\n{f}"))
+        .collect();
+    for (o, t) in conversation(&p, &service).iter().zip(&service) {
+        assert_eq!(o.decision, "allow", "{t}");
+    }
+}
+
 #[test]
 fn predecessors_padded_with_long_filler_keep_their_part_of_the_answer() {
     let p = policy_with(json!({"conversation": {"unanswered_budget": {"max_unanswered": 10}}}));

@@ -19,9 +19,23 @@
 //! space) halved that but let most split answers padded with a service sentence per part
 //! through, so the candidates are not lowered.
 //!
+//! Short filler sends ("Ok.", "Order 4821 ships Thursday.") between the parts, and short
+//! filler sentences written into them, are never left out, being no full sentences, so the
+//! conversation is also scored on its **leaning sends** ([`score_leaning`]), mirroring the
+//! classifier's leaning merge: the sends (kept texts and this one) whose own sum of weights
+//! leans towards an assistant, each without its short sentences that lean away, joined, when
+//! this send is one of them, at least two are and something was left out. Measured with
+//! `filter/examples/conversation_lean.rs` on conversations built from `model/texts`
+//! (`model/experiments/2026-12-07-conversation-lean.md`): split answers with a short service
+//! send after each part caught 36.5% to 92.9%, padded answers of every shape 41.2% to 60.6%,
+//! service conversations blocked 127 to 128 of 3,009. Merging the leaning sentences of every
+//! send instead blocked 6 times as many service conversations.
+//!
 //! Cost per send, at most: one scoring of each full sentence alone (together as long as the
 //! conversation), then 9 scorings of at most the whole conversation, which
-//! holds at most `max_text_bytes` of earlier texts and [`MAX_SENTENCES`] sentences.
+//! holds at most `max_text_bytes` of earlier texts and [`MAX_SENTENCES`] sentences; then one
+//! pass over each send and over each sentence of the leaning sends for their lean, and one
+//! scoring of at most the whole conversation.
 
 use crate::classify::{Classifier, MIN_SEGMENT_WORDS, Score, sentence_spans};
 
@@ -30,6 +44,10 @@ pub const LEFT_OUT: [usize; 8] = [1, 2, 3, 4, 6, 8, 12, 16];
 
 /// The most sentences of a conversation read, the most recent (the current send's first).
 pub const MAX_SENTENCES: usize = 48;
+
+/// The leaning sends of a conversation ([`score_leaning`]) are merged when at least this many
+/// lean, the current one among them: one send alone is scored already.
+pub const MIN_LEANING_SENDS: usize = 2;
 
 /// One sentence of a conversation: its text, its line (sentences of one line are joined back
 /// with a space, of two lines with a line break), and whether it belongs to the current send.
@@ -67,6 +85,13 @@ pub fn is_full(sentence: &str) -> bool {
     sentence.split_whitespace().count() >= usize::try_from(MIN_SEGMENT_WORDS).unwrap_or(8)
 }
 
+/// Whether a sentence ends as one: with `.`, `!`, `?`, `。`, `！`, `？`, `؟` or `।`.
+pub fn ends_a_sentence(sentence: &str) -> bool {
+    sentence
+        .trim_end()
+        .ends_with(['.', '!', '?', '。', '！', '？', '؟', '।'])
+}
+
 /// Joins sentences back: a space within a line, a line break between lines.
 pub fn join(sentences: &[&Sentence<'_>]) -> String {
     let mut out = String::new();
@@ -81,13 +106,53 @@ pub fn join(sentences: &[&Sentence<'_>]) -> String {
     out
 }
 
+/// The sentences of a conversation (`recent` texts, oldest first, then `current`), each with
+/// the index of the send it belongs to (`recent.len()` for the current send): the most recent
+/// [`MAX_SENTENCES`].
+pub fn conversation_sentences<'a>(
+    recent: &[&'a str],
+    current: &'a str,
+) -> Vec<(usize, Sentence<'a>)> {
+    let mut all = Vec::new();
+    let mut line = 0;
+    for (send, text) in recent.iter().enumerate() {
+        let (s, next) = sentences(text, line, false);
+        all.extend(s.into_iter().map(|s| (send, s)));
+        line = next;
+    }
+    let (s, _) = sentences(current, line, true);
+    all.extend(s.into_iter().map(|s| (recent.len(), s)));
+    let skip = all.len().saturating_sub(MAX_SENTENCES);
+    all.drain(..skip);
+    all
+}
+
 /// The highest score of the conversation (`recent` texts, oldest first, then `current`) and the
-/// text that scored it, stopping early once a candidate reaches the classifier's threshold.
+/// text that scored it, stopping early once a candidate reaches the classifier's threshold: the
+/// joined conversation and its reduced candidates ([`score_reduced`]), then its leaning merge
+/// ([`score_leaning`]).
 pub fn score_conversation(
     classifier: &Classifier,
     recent: &[&str],
     current: &str,
 ) -> (Score, String) {
+    let (mut best, mut best_text) = score_reduced(classifier, recent, current);
+    if best.probability >= classifier.threshold {
+        return (best, best_text);
+    }
+    if let Some((score, text)) = score_leaning(classifier, recent, current)
+        && score.probability > best.probability
+    {
+        best = score;
+        best_text = text;
+    }
+    (best, best_text)
+}
+
+/// The joined conversation, then with its least assistant-like full sentences left out
+/// ([`LEFT_OUT`]): the highest score and its text, stopping early once one reaches the
+/// threshold.
+pub fn score_reduced(classifier: &Classifier, recent: &[&str], current: &str) -> (Score, String) {
     let mut whole = recent.join("\n");
     whole.push('\n');
     whole.push_str(current);
@@ -96,17 +161,10 @@ pub fn score_conversation(
     if best.probability >= classifier.threshold {
         return (best, best_text);
     }
-    let mut all = Vec::new();
-    let mut line = 0;
-    for text in recent {
-        let (s, next) = sentences(text, line, false);
-        all.extend(s);
-        line = next;
-    }
-    let (s, _) = sentences(current, line, true);
-    all.extend(s);
-    let skip = all.len().saturating_sub(MAX_SENTENCES);
-    let all = all.get(skip..).unwrap_or_default();
+    let all: Vec<Sentence<'_>> = conversation_sentences(recent, current)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     // The full sentences, least assistant-like first; the current send's most assistant-like
     // one is never left out.
     let mut full: Vec<(usize, f64)> = all
@@ -149,9 +207,131 @@ pub fn score_conversation(
     (best, best_text)
 }
 
+/// The leaning sends of a conversation (`recent` texts, oldest first, then `current`): the
+/// sends whose own sum of weights leans towards an assistant ([`crate::classify::Lean`]), each
+/// without its short sentences (under [`MIN_SEGMENT_WORDS`] words) that lean away, joined one
+/// per line and scored as a whole message, when the current send is one of them, at least
+/// [`MIN_LEANING_SENDS`] are, they keep at least [`MIN_SEGMENT_WORDS`] words, and something was
+/// left out (else it is the joined conversation, scored already). `None` when there is no such
+/// merge.
+///
+/// The parts of a split answer each lean towards an assistant, and a short service send or
+/// sentence slipped between them leans away, so this is the answer without what pads it. Each
+/// send is a whole message its recipient read, so the merge is scored as the joined
+/// conversation is, without the part offset: less the offset, the merge of the parts stayed
+/// under the threshold, and without it 1 more of 3,009 service conversations was blocked
+/// (`model/experiments/2026-12-07-conversation-lean.md`). Only the sends that lean lose their
+/// short sentences: merging the leaning sentences of every send instead blocked 6 times as
+/// many service conversations.
+pub fn score_leaning(
+    classifier: &Classifier,
+    recent: &[&str],
+    current: &str,
+) -> Option<(Score, String)> {
+    if !classifier.lean(current).is_leaning() {
+        return None;
+    }
+    let mut kept: Vec<String> = Vec::new();
+    let (mut words, mut left_out, mut sends) = (0u32, false, 0usize);
+    for text in recent {
+        if !classifier.lean(text).is_leaning() {
+            left_out = true;
+            continue;
+        }
+        let (k, w, out) = without_short_leaning_away(classifier, text);
+        (words, left_out, sends) = (words.saturating_add(w), left_out || out, sends + 1);
+        kept.extend(k);
+    }
+    let (k, w, out) = without_short_leaning_away(classifier, current);
+    (words, left_out, sends) = (words.saturating_add(w), left_out || out, sends + 1);
+    if k.is_none() || sends < MIN_LEANING_SENDS || !left_out || words < MIN_SEGMENT_WORDS {
+        return None;
+    }
+    kept.extend(k);
+    let text = kept.join("\n");
+    Some((classifier.score(&text), text))
+}
+
+/// A send without its short sentences that lean away from an assistant: what is kept (`None`
+/// when nothing is), its words as the classifier counts them, and whether a sentence was left
+/// out. Only a sentence that ends as one (`.`, `!`, `?` and their other scripts' forms) is left
+/// out: a split answer's own fragments ("For example,") stay with their part.
+fn without_short_leaning_away(classifier: &Classifier, text: &str) -> (Option<String>, u32, bool) {
+    let (all, _) = sentences(text, 0, false);
+    let mut kept: Vec<&Sentence<'_>> = Vec::new();
+    let mut words = 0u32;
+    for s in &all {
+        let lean = classifier.lean(s.text);
+        if is_full(s.text) || lean.is_leaning() || !ends_a_sentence(s.text) {
+            words = words.saturating_add(lean.words());
+            kept.push(s);
+        }
+    }
+    let out = kept.len() < all.len();
+    ((!kept.is_empty()).then(|| join(&kept)), words, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An answer a general assistant streams in three sends (as `tests/conversation.rs`), and
+    /// short service sends slipped between its parts.
+    const SPLIT_ANSWER: [&str; 3] = [
+        "You earn interest not",
+        "only on your original deposit but also on the interest already added, so the balance grows faster each year. For example,",
+        "1000 at 5% becomes 1050 after one year and 1102.50 after two.",
+    ];
+    const FILLER_SENDS: [&str; 2] = ["Ok.", "Order 4821 ships Thursday."];
+
+    fn classifier() -> Classifier {
+        Classifier::compile(&serde_json::from_str("{}").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_split_answer_padded_with_short_service_sends_reaches_the_threshold() {
+        let c = classifier();
+        let recent = [
+            SPLIT_ANSWER[0],
+            FILLER_SENDS[0],
+            SPLIT_ANSWER[1],
+            FILLER_SENDS[1],
+        ];
+        // The filler dilutes the joined conversation, and no reduced candidate leaves it out.
+        let (reduced, _) = score_reduced(&c, &recent, SPLIT_ANSWER[2]);
+        assert!(reduced.probability < c.threshold, "{}", reduced.probability);
+        let (score, text) = score_conversation(&c, &recent, SPLIT_ANSWER[2]);
+        assert!(score.probability >= c.threshold, "{}", score.probability);
+        assert_eq!(text, SPLIT_ANSWER.join("\n"));
+    }
+
+    #[test]
+    fn the_leaning_sends_merge_needs_this_send_leaning_two_sends_and_something_left_out() {
+        let c = classifier();
+        for filler in FILLER_SENDS {
+            assert!(!c.lean(filler).is_leaning(), "{filler}");
+        }
+        for part in SPLIT_ANSWER {
+            assert!(c.lean(part).is_leaning(), "{part}");
+        }
+        // This send leans away: the score is about this send.
+        let recent = [SPLIT_ANSWER[0], SPLIT_ANSWER[1], SPLIT_ANSWER[2]];
+        assert!(score_leaning(&c, &recent, FILLER_SENDS[0]).is_none());
+        // Only this send leans.
+        assert!(score_leaning(&c, &FILLER_SENDS, SPLIT_ANSWER[2]).is_none());
+        // Every send leans and keeps every sentence: that is the joined conversation.
+        assert!(score_leaning(&c, &[SPLIT_ANSWER[0]], SPLIT_ANSWER[2]).is_none());
+        let answer = format!("{}\n{}", SPLIT_ANSWER[0], SPLIT_ANSWER[2]);
+        // A send leaning away is left out whole.
+        let recent = [SPLIT_ANSWER[0], FILLER_SENDS[1]];
+        let (_, text) = score_leaning(&c, &recent, SPLIT_ANSWER[2]).unwrap();
+        assert_eq!(text, answer);
+        // A short sentence leaning away is left out of a send that leans.
+        let padded = format!("{}\n{}", SPLIT_ANSWER[2], FILLER_SENDS[1]);
+        assert!(c.lean(&padded).is_leaning());
+        let (_, text) = score_leaning(&c, &[SPLIT_ANSWER[0]], &padded).unwrap();
+        assert_eq!(text, answer);
+    }
 
     #[test]
     fn sentences_are_cut_at_their_end_and_at_line_breaks() {
