@@ -6,8 +6,9 @@
 //! Only requests whose path names no training bucket are placed by their session: one whose
 //! path names a training bucket is judged by it already, so a session never lets through what
 //! the path alone would refuse. A session the filter never saw start follows
-//! `training.unknown_gcs_sessions`; a record that cannot be read (the host refused, or gave no
-//! clock) is judged as an unknown session under `inspect` whatever that setting says.
+//! `training.unknown_gcs_sessions`; a record that cannot be read (the host refused) is judged
+//! as an unknown session under `inspect` whatever that setting says. Without a clock, only a
+//! record of a training bucket's session is believed (`session::lookup`).
 
 use super::{HeadersStep, RequestFlow, StateAccess};
 use crate::document::UnknownGcsSessions;
@@ -126,14 +127,10 @@ impl RequestFlow {
                 .strictest_gcs_route()
                 .map_or(Placement::ByPath, Placement::Bucket)
         };
-        // No clock: the record's age cannot be known, as if it could not be read.
-        let Some(now) = state.now_nanos else {
-            return strictest(self, "store_failed");
-        };
         // A key GCS does not read (`Upload_Id`) names no session the filter can know.
         let mut unknown = upload_ids.is_empty();
         for id in upload_ids {
-            match session::lookup(&*state.store, salt, id, now) {
+            match session::lookup(&*state.store, salt, id, state.now_nanos) {
                 Err(_) => return strictest(self, "store_failed"),
                 Ok(session::Session::Training(rule)) => match training.gcs_route_of(rule) {
                     Some(route) => {

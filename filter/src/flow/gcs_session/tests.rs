@@ -271,38 +271,61 @@ fn an_unknown_session_follows_unknown_gcs_sessions() {
     );
 }
 
-/// A record that cannot be read (the host refuses, or gives no clock) is not a session known
-/// to be elsewhere: judged fail closed even under `by_path`.
+/// A record that cannot be read (the host refuses) is not a session known to be elsewhere:
+/// judged fail closed even under `by_path`. Without a clock, a training bucket's session is
+/// still judged by its bucket, and an unnamed bucket's counts as unknown.
 #[test]
 fn a_record_that_cannot_be_read_is_judged_fail_closed_under_either_setting() {
-    let p = by_path();
-    let head = RequestHead::from_headers(
-        "PUT".into(),
-        "storage.googleapis.com".into(),
-        SCRATCH_CHUNK.into(),
-        &|_| None,
-        false,
-    );
     let attrs = StaticAttributes::default();
-    let mut no_store = NoStore;
-    let mut memory = MemoryStore::default();
-    for mut state in [
-        StateAccess::new(&mut no_store, Some(NOW)),
-        StateAccess::new(&mut memory, None),
-    ] {
-        let (mut flow, _) =
-            RequestFlow::on_request_headers_with_state(&p, &head, &attrs, &mut state);
-        let step = cases::drive_body_with_state(
-            &mut flow,
-            &p,
-            [FROM_WHATSAPP.as_bytes()],
+    let judge = |p: &Policy, path: &str, state: &mut StateAccess<'_>| {
+        let head = RequestHead::from_headers(
+            "PUT".into(),
+            "storage.googleapis.com".into(),
+            path.into(),
+            &|_| None,
             false,
-            &mut state,
         );
-        assert_eq!(step.map_err(|r| r.status), Err(403));
-        let t = flow.training_outcome().unwrap();
-        assert_eq!(t.endpoint, "vertex-tuning-data");
-        assert_eq!(t.problem, Some("whatsapp_records_in_object"));
+        let (mut flow, _) = RequestFlow::on_request_headers_with_state(p, &head, &attrs, state);
+        let step =
+            cases::drive_body_with_state(&mut flow, p, [FROM_WHATSAPP.as_bytes()], false, state);
+        let t = flow.training_outcome();
+        (
+            step.map_err(|r| r.status),
+            t.map(|t| (t.endpoint.clone(), t.problem)),
+        )
+    };
+    let blocked = (
+        Err(403),
+        Some((
+            "vertex-tuning-data".to_owned(),
+            Some("whatsapp_records_in_object"),
+        )),
+    );
+    let passed = (Ok(FROM_WHATSAPP.as_bytes().to_vec()), None);
+    let p = by_path();
+    let mut no_store = NoStore;
+    let mut state = StateAccess::new(&mut no_store, Some(NOW));
+    assert_eq!(judge(&p, SCRATCH_CHUNK, &mut state), blocked);
+    // No clock.
+    let mut memory = MemoryStore::default();
+    tuning_session(&p, &mut memory);
+    start(
+        &p,
+        &mut memory,
+        "storage.googleapis.com",
+        "/upload/storage/v1/b/acme-scratch/o?uploadType=resumable",
+        &[],
+        200,
+        Some("https://storage.googleapis.com/upload/storage/v1/b/acme-scratch/o?upload_id=SCRATCH"),
+    );
+    let scratch = "/upload/storage/v1/b/acme-scratch/o?upload_id=SCRATCH";
+    for (p, unnamed) in [
+        (by_path(), &passed),
+        (policy(serde_json::json!({})), &blocked),
+    ] {
+        let mut state = StateAccess::new(&mut memory, None);
+        assert_eq!(judge(&p, SCRATCH_CHUNK, &mut state), blocked);
+        assert_eq!(&judge(&p, scratch, &mut state), unnamed);
     }
 }
 

@@ -155,12 +155,14 @@ fn encode(records: &[Record]) -> Vec<u8> {
 }
 
 /// What the filter knows of the session `upload_id` at `now`. A read the host refuses is an
-/// error: the caller fails closed.
+/// error: the caller fails closed. Without a clock (`now` is `None`) a record's age cannot be
+/// told, so only what is stricter than an unknown session is believed: a training bucket's
+/// session is one still, an unnamed bucket's is unknown.
 pub fn lookup(
     store: &dyn SharedStore,
     salt: &str,
     upload_id: &str,
-    now: u64,
+    now: Option<u64>,
 ) -> Result<Session, StoreError> {
     let key = session_key(salt, upload_id);
     let Some((bytes, _)) = store.try_get(&key.slot_key)? else {
@@ -169,11 +171,12 @@ pub fn lookup(
     let found = decode(&bytes)
         .unwrap_or_default()
         .into_iter()
-        .find(|r| r.tag == key.tag && r.alive(now));
+        .find(|r| r.tag == key.tag && now.is_none_or(|now| r.alive(now)));
     Ok(match found {
         None => Session::Unknown,
-        Some(r) if r.rule == UNNAMED => Session::Unnamed,
-        Some(r) => Session::Training(r.rule),
+        Some(r) if r.rule != UNNAMED => Session::Training(r.rule),
+        Some(_) if now.is_some() => Session::Unnamed,
+        Some(_) => Session::Unknown,
     })
 }
 
@@ -278,29 +281,38 @@ mod tests {
         record(&mut store, "salt", "SESSION_A", Some(rule), NOW).unwrap();
         record(&mut store, "salt", "SESSION_B", None, NOW).unwrap();
         assert_eq!(
-            lookup(&store, "salt", "SESSION_A", NOW).unwrap(),
+            lookup(&store, "salt", "SESSION_A", Some(NOW)).unwrap(),
             Session::Training(rule)
         );
         assert_eq!(
-            lookup(&store, "salt", "SESSION_B", NOW).unwrap(),
+            lookup(&store, "salt", "SESSION_B", Some(NOW)).unwrap(),
             Session::Unnamed
         );
         assert_eq!(
-            lookup(&store, "salt", "SESSION_C", NOW).unwrap(),
+            lookup(&store, "salt", "SESSION_C", Some(NOW)).unwrap(),
+            Session::Unknown
+        );
+        // Without a clock, only a training bucket's session is believed.
+        assert_eq!(
+            lookup(&store, "salt", "SESSION_A", None).unwrap(),
+            Session::Training(rule)
+        );
+        assert_eq!(
+            lookup(&store, "salt", "SESSION_B", None).unwrap(),
             Session::Unknown
         );
         // Another salt is another key space.
         assert_eq!(
-            lookup(&store, "other", "SESSION_A", NOW).unwrap(),
+            lookup(&store, "other", "SESSION_A", Some(NOW)).unwrap(),
             Session::Unknown
         );
         let week_later = NOW + SESSION_TTL_NANOS;
         assert_eq!(
-            lookup(&store, "salt", "SESSION_A", week_later).unwrap(),
+            lookup(&store, "salt", "SESSION_A", Some(week_later)).unwrap(),
             Session::Training(rule)
         );
         assert_eq!(
-            lookup(&store, "salt", "SESSION_A", week_later + 1).unwrap(),
+            lookup(&store, "salt", "SESSION_A", Some(week_later + 1)).unwrap(),
             Session::Unknown
         );
         // The capability itself is never stored.
@@ -314,7 +326,7 @@ mod tests {
     fn a_refused_read_is_an_error_not_an_unknown_session() {
         let store = crate::shared_store::NoStore;
         assert_eq!(
-            lookup(&store, "salt", "SESSION_A", NOW),
+            lookup(&store, "salt", "SESSION_A", Some(NOW)),
             Err(StoreError::Failed)
         );
         let mut store = crate::shared_store::NoStore;
@@ -341,11 +353,11 @@ mod tests {
             store.total_bytes()
         );
         assert_eq!(
-            lookup(&store, "salt", "TRAINING", NOW + 20_000).unwrap(),
+            lookup(&store, "salt", "TRAINING", Some(NOW + 20_000)).unwrap(),
             Session::Training(rule)
         );
         assert_eq!(
-            lookup(&store, "salt", "S0", NOW + 20_000).unwrap(),
+            lookup(&store, "salt", "S0", Some(NOW + 20_000)).unwrap(),
             Session::Unknown
         );
         // A slot full of training sessions forgets its oldest.
@@ -355,7 +367,7 @@ mod tests {
         }
         assert!(store.total_bytes() <= MAX_STATE_BYTES);
         assert_eq!(
-            lookup(&store, "salt", "T19999", NOW + 20_000).unwrap(),
+            lookup(&store, "salt", "T19999", Some(NOW + 20_000)).unwrap(),
             Session::Training(rule)
         );
     }
