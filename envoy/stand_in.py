@@ -334,6 +334,17 @@ def training_answer(host: str, method: str, path: str, body: bytes) -> tuple[int
     return 200, {"object": "ack", "host": host, "path": path, "received_bytes": len(body), "sha256": digest}
 
 
+def gcs_session_location(host: str, method: str, path: str) -> str | None:
+    """The session URI GCS answers a JSON API resumable session start with (a fresh upload_id)."""
+    base, _, query = path.partition("?")
+    params = query.split("&")
+    if host != "storage.googleapis.com" or method != "POST" or "uploadType=resumable" not in params:
+        return None
+    if any(p.startswith("upload_id=") for p in params):
+        return None
+    return f"https://storage.googleapis.com{base}?{query}&upload_id=e2e-{secrets.token_hex(8)}"
+
+
 class UpstreamHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "wa-guard-stand-in/1"
@@ -394,7 +405,7 @@ class UpstreamHandler(http.server.BaseHTTPRequestHandler):
             status, payload = training_answer(host, self.command, self.path, body)
         else:
             status, payload = 200, {"ok": True, "host": host, "path": self.path, "received_bytes": len(body)}
-        self._reply(status, payload, record)
+        self._reply(status, payload, record, gcs_session_location(host, self.command, self.path))
 
     def _read_body(self, chunked: bool) -> bytes:
         if chunked:
@@ -410,9 +421,11 @@ class UpstreamHandler(http.server.BaseHTTPRequestHandler):
             raise OSError(f"connection closed after {len(body)} of {length} body bytes")
         return body
 
-    def _reply(self, status: int, payload: dict[str, Any], record: dict[str, Any]) -> None:
+    def _reply(self, status: int, payload: dict[str, Any], record: dict[str, Any], location: str | None = None) -> None:
         data = json.dumps(payload).encode("utf-8")
         self.send_response(status)
+        if location is not None:
+            self.send_header("location", location)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
         self.send_header("x-stand-in-seq", str(record["seq"]))

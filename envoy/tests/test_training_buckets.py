@@ -173,3 +173,32 @@ def test_unnamed_bucket_is_untouched(guard, protocol, host, path):
     [got] = completed(guard, reply)
     assert stand_in.record_body(got) == WITH_RECORD
     assert stand_in.record_header(got, "content-length") == str(len(WITH_RECORD))
+
+
+def test_a_gcs_session_chunk_is_judged_by_the_bucket_its_session_was_started_for(guard):
+    """Issue 11: GCS picks a resumable session by its upload_id alone. The start for the
+    training bucket passes and its Location is recorded; a chunk of that session sent with an
+    unnamed bucket in its path is refused as the training bucket's object, while a session
+    started for the unnamed bucket stays untouched."""
+    def start(bucket: str) -> str:
+        status, header, _, reply = send(
+            guard, "http1", "POST", "storage.googleapis.com",
+            f"/upload/storage/v1/b/{bucket}/o?uploadType=resumable&name=train.jsonl",
+            b'{"name":"train.jsonl"}', {"content-type": "application/json"})
+        assert status == 200, reply
+        location = header("location")
+        assert location and "upload_id=" in location, location
+        return location.rsplit("upload_id=", 1)[1]
+
+    tuning, scratch = start("acme-vertex-tuning"), start("acme-scratch")
+    dirty = CLEAN + record(7, meta={"message_id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz"})
+    chunk = "/upload/storage/v1/b/acme-scratch/o?uploadType=resumable&upload_id="
+    status, _, body, reply = send(guard, "http1", "PUT", "storage.googleapis.com", chunk + tuning, dirty, {})
+    assert status == 403, reply
+    assert json.loads(body)["error"]["code"] == "whatsapp_records_in_object"
+    assert not completed(guard, reply)
+    status, header, _, reply = send(guard, "http1", "PUT", "storage.googleapis.com", chunk + scratch, dirty, {})
+    assert status == 200, reply
+    assert header("x-wa-guard-decision") is None
+    [got] = completed(guard, reply)
+    assert stand_in.record_body(got) == dirty

@@ -638,6 +638,25 @@ pub struct TrainingSection {
     /// unchanged and log it as an audit decision).
     #[serde(default = "default_block")]
     pub on_uninspectable: Action,
+    /// How a GCS request is judged when it carries an `upload_id` of a resumable session the
+    /// filter never saw start (read only when `buckets` names a GCS bucket).
+    #[serde(default)]
+    pub unknown_gcs_sessions: UnknownGcsSessions,
+}
+
+/// A GCS resumable session the filter never saw start: GCS writes a chunk to the session's
+/// bucket, whatever bucket the chunk's path names, and the session URI is a bearer capability
+/// anyone may have been handed.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownGcsSessions {
+    /// Judged as a write to the first GCS bucket the policy names (fail closed): a whole
+    /// object is read and refused if it holds a WhatsApp record, a piece is refused
+    /// `object_in_parts`.
+    #[default]
+    Inspect,
+    /// Judged by the bucket its path names, as if the session were of that bucket.
+    ByPath,
 }
 
 fn default_max_record() -> u64 {

@@ -13,6 +13,7 @@ use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
 use crate::shared_store::SharedStore;
+use crate::training::GcsSession;
 use crate::training::bucket::{ObjectRequest, ObjectShape, StorageHeaders};
 use crate::training::parts::{Commit, PartRequest};
 use crate::training::stage::StripError;
@@ -21,6 +22,7 @@ use crate::whatsapp;
 use crate::whatsapp::body::{self, BodyProblem};
 
 mod conversation;
+mod gcs_session;
 mod provider;
 
 pub use conversation::StateAccess;
@@ -142,6 +144,9 @@ pub struct RequestFlow {
     framing_removed: bool,
     /// Counters of the conversation state (evictions, retries, failures) not yet reported.
     state_metrics: Vec<(String, u64)>,
+    /// A GCS resumable session start that went through: recorded from its response's
+    /// `Location` (`gcs_session`).
+    session_start: Option<gcs_session::SessionStart>,
 }
 
 /// What the glue must do after the response headers callback.
@@ -187,6 +192,7 @@ impl RequestFlow {
             commit: None,
             framing_removed: false,
             state_metrics: Vec::new(),
+            session_start: None,
         };
         let host = whatsapp::normalize_authority(&head.authority);
         let path = whatsapp::normalize_path(&head.path);
@@ -202,7 +208,7 @@ impl RequestFlow {
                 whatsapp::classify_call(method, &path, &policy.edges)
             }
             None => {
-                let step = flow.start_training(policy, head, attrs, &host, &path, &*state.store);
+                let step = flow.start_training(policy, head, attrs, &host, &path, state);
                 return (flow, step);
             }
         };
@@ -491,7 +497,7 @@ impl RequestFlow {
         attrs: &dyn RequestAttributes,
         host: &str,
         path: &whatsapp::NormalizedPath,
-        store: &dyn SharedStore,
+        state: &mut StateAccess<'_>,
     ) -> HeadersStep {
         let Some(training) = &policy.training else {
             return HeadersStep::PassThrough;
@@ -505,11 +511,21 @@ impl RequestFlow {
                 path,
                 headers: &head.storage,
             };
-            return match training.route_object(&request) {
-                Some((route, shape)) => self.start_object(policy, head, attrs, &route, shape),
-                None => HeadersStep::PassThrough,
+            let session = training.gcs_session(&request);
+            if let Some(GcsSession::Start { rule }) = &session {
+                self.note_session_start(*rule, &policy.log.recipient_hash_salt);
+            }
+            // A request that writes to a named bucket by its path is judged by it; a session's
+            // request to any other is judged by its session's bucket (`gcs_session`).
+            return match (training.route_object(&request), session) {
+                (Some((route, shape)), _) => self.start_object(policy, head, attrs, &route, shape),
+                (None, Some(GcsSession::Chunk(ids))) => {
+                    self.start_session_request(policy, head, attrs, &ids, state)
+                }
+                (None, _) => HeadersStep::PassThrough,
             };
         };
+        let store = &*state.store;
         if route.exclusive {
             self.training = Some(TrainingOutcome::exclusive(route.endpoint.id.clone()));
             self.fresh = true;
@@ -560,7 +576,9 @@ impl RequestFlow {
                 Some(StripError::ObjectInParts.as_str()),
             ),
             ObjectShape::Copy => (String::new(), false, Some(StripError::ObjectCopy.as_str())),
-            ObjectShape::Control => return HeadersStep::PassThrough,
+            ObjectShape::Control | ObjectShape::SessionStart { .. } => {
+                return HeadersStep::PassThrough;
+            }
             ObjectShape::Batch => {
                 let stripper = training.batch_stripper(head.content_type.as_deref());
                 let upload = Upload::start_object(
@@ -709,7 +727,7 @@ impl RequestFlow {
     /// Whether the response matters to this request (a part or completion of an upload in
     /// parts waits for it); the glue reads the response status only then.
     pub fn awaits_response(&self) -> bool {
-        self.commit.is_some()
+        self.commit.is_some() || self.session_start.is_some()
     }
 
     /// The response headers: a part or completion the upstream accepted (2xx) commits its
@@ -719,6 +737,21 @@ impl RequestFlow {
         store: &mut dyn SharedStore,
         status: u32,
     ) -> ResponseStep {
+        let mut state = StateAccess::new(store, None);
+        self.on_response_headers_with_state(&mut state, status, None)
+    }
+
+    /// [`RequestFlow::on_response_headers`] with the host's clock and the response's
+    /// `location` (read only when [`RequestFlow::awaits_location`]): a GCS resumable session
+    /// start that the upstream accepted is recorded.
+    pub fn on_response_headers_with_state(
+        &mut self,
+        state: &mut StateAccess<'_>,
+        status: u32,
+        location: Option<&str>,
+    ) -> ResponseStep {
+        self.record_session_start(state, status, location);
+        let store = &mut *state.store;
         let Some(commit) = self.commit.take() else {
             return ResponseStep::Continue;
         };

@@ -221,9 +221,18 @@ impl HttpContext for GuardHttp {
             headers: &headers,
             node: &self.node,
         };
-        // A send without a body is decided (and counted in its conversation) right here.
+        // A send without a body is decided (and counted in its conversation) right here; a
+        // GCS session's request is placed by its session's record, whose age needs the clock.
         let mut store = HostStore;
-        let mut state = StateAccess::new(&mut store, clock_for(&policy, end_of_stream));
+        let now = clock_for(&policy, end_of_stream).or_else(|| {
+            policy
+                .training
+                .as_ref()
+                .is_some_and(|t| t.serves_gcs_host(&host))
+                .then(abi::current_time_nanos)
+                .and_then(Result::ok)
+        });
+        let mut state = StateAccess::new(&mut store, now);
         let (flow, step) =
             RequestFlow::on_request_headers_with_state(&policy, &head, &attrs, &mut state);
         self.flow = Some(flow);
@@ -333,13 +342,28 @@ impl HttpContext for GuardHttp {
             .flatten()
             .and_then(|v| std::str::from_utf8(&v).ok()?.trim().parse::<u32>().ok())
             .unwrap_or(0);
-        if flow.on_response_headers(&mut HostStore, status) == ResponseStep::ReadBody {
+        // A GCS session start: its session URI, recorded with the clock's time.
+        let (location, now) = if flow.awaits_location() {
+            let location = abi::header(abi::MAP_RESPONSE_HEADERS, "location")
+                .ok()
+                .flatten()
+                .and_then(|v| String::from_utf8(v).ok());
+            (location, abi::current_time_nanos().ok())
+        } else {
+            (None, None)
+        };
+        let mut store = HostStore;
+        let mut state = StateAccess::new(&mut store, now);
+        let step = flow.on_response_headers_with_state(&mut state, status, location.as_deref());
+        if step == ResponseStep::ReadBody {
             if end_of_stream {
                 flow.on_response_body(&mut HostStore, None);
             } else {
                 self.reading_response = true;
             }
         }
+        // The session's counters.
+        self.report();
         Action::Continue
     }
 

@@ -19,6 +19,7 @@ pub mod upload;
 use crate::content_encoding::{ContentEncoding, Layer};
 use crate::document::{
     Action, BodyFormat, BucketDoc, EndpointDoc, Mode, PatternDoc, TrainingSection,
+    UnknownGcsSessions,
 };
 use crate::identity::IdentityPattern;
 use detect::Detectors;
@@ -28,6 +29,16 @@ use stage::{
     StripStats,
 };
 use std::sync::Arc;
+
+/// A request of a GCS resumable session (`TrainingPolicy::gcs_session`).
+#[derive(Debug, Clone)]
+pub enum GcsSession<'a> {
+    /// Starts a session for this training bucket, or (`None`) for a bucket the policy does
+    /// not name.
+    Start { rule: Option<&'a TrainingEndpoint> },
+    /// Names sessions by these `upload_id`s (empty: by a key GCS does not read).
+    Chunk(Vec<String>),
+}
 
 /// A compiled endpoint entry.
 #[derive(Debug, Clone)]
@@ -139,6 +150,8 @@ pub struct TrainingPolicy {
     /// `training.buckets`, compiled as endpoints of format `Object`.
     pub buckets: Vec<TrainingEndpoint>,
     pub on_uninspectable: Action,
+    /// How a request of a GCS session the filter never saw start is judged.
+    pub unknown_gcs_sessions: UnknownGcsSessions,
     /// Every stripper lists the records it strips (`StripStats::stripped`): for a tool that
     /// reports where they were (`wa-guard strip`); never set in Envoy.
     pub list_stripped: bool,
@@ -233,6 +246,7 @@ impl TrainingPolicy {
                     exclusive,
                     buckets,
                     on_uninspectable: doc.on_uninspectable,
+                    unknown_gcs_sessions: doc.unknown_gcs_sessions,
                     list_stripped: false,
                     ctx: Arc::new(StageContext {
                         detectors,
@@ -273,6 +287,57 @@ impl TrainingPolicy {
             };
             Some((route, shape))
         })
+    }
+
+    /// A request of a GCS resumable session on a host serving GCS, when the policy names a
+    /// GCS bucket: a start (with the bucket rule it starts a session for, if any) or a request
+    /// that names sessions by `upload_id`.
+    pub fn gcs_session(&self, req: &bucket::ObjectRequest<'_>) -> Option<GcsSession<'_>> {
+        if !self.serves_gcs_host(req.host) {
+            return None;
+        }
+        Some(match bucket::session_request(req)? {
+            bucket::SessionRequest::Start => GcsSession::Start {
+                rule: self
+                    .gcs_buckets()
+                    .find(|(_, b)| b.starts_session(req))
+                    .map(|(e, _)| e),
+            },
+            bucket::SessionRequest::Chunk(ids) => GcsSession::Chunk(ids),
+        })
+    }
+
+    /// Whether a GCS bucket of the policy is served on `host` (sessions are tracked there).
+    pub fn serves_gcs_host(&self, host: &str) -> bool {
+        self.gcs_buckets().any(|(_, b)| b.serves_gcs_host(host))
+    }
+
+    /// The GCS buckets, in policy order.
+    fn gcs_buckets(&self) -> impl Iterator<Item = (&TrainingEndpoint, &bucket::TrainingBucket)> {
+        self.buckets
+            .iter()
+            .filter_map(|e| Some((e, e.bucket.as_ref().filter(|b| b.is_gcs())?)))
+    }
+
+    /// The route of the GCS bucket whose rule id hashes to `rule` (`session::rule_hash`).
+    pub fn gcs_route_of(&self, rule: [u8; 8]) -> Option<TrainingRoute<'_>> {
+        self.gcs_buckets()
+            .find(|(e, _)| bucket::session::rule_hash(&e.id) == rule)
+            .map(|(endpoint, _)| TrainingRoute {
+                endpoint,
+                exclusive: false,
+            })
+    }
+
+    /// The route a request of a session the filter cannot place is judged by: the first GCS
+    /// bucket (every bucket rule judges an object of unknown name alike).
+    pub fn strictest_gcs_route(&self) -> Option<TrainingRoute<'_>> {
+        self.gcs_buckets()
+            .next()
+            .map(|(endpoint, _)| TrainingRoute {
+                endpoint,
+                exclusive: false,
+            })
     }
 
     /// The stripper of an object written to a training bucket: it judges the object and

@@ -88,6 +88,7 @@ def broken_policies(default):
             {"id": "line", "path_ids": ["1/2"], "purpose": "customer_service"}]}})),
         ("training endpoint without hosts", patched({"training": {"endpoints": [{"id": "x"}]}})),
         ("training bucket without a provider", patched({"training": {"buckets": [{"id": "x", "bucket": "acme-data"}]}})),
+        ("bad enum: unknown_gcs_sessions `allow`", patched({"training": {"endpoints": [], "unknown_gcs_sessions": "allow"}})),
         ("S3 training bucket with an upper-case name", patched({"training": {"buckets": [
             {"id": "x", "provider": "s3", "bucket": "Acme-Data"}]}})),
         ("Azure training bucket naming a `bucket`", patched({"training": {"buckets": [

@@ -16,10 +16,11 @@ mod gcs;
 mod hosts;
 mod names;
 mod request;
+pub mod session;
 
 pub use batch::BatchStage;
-use hosts::{is_azure_endpoint, is_dfs_host, is_gcs_endpoint, is_s3_endpoint};
-use request::{decode_once, query_param, split_query, xml_shape};
+use hosts::{is_azure_endpoint, is_dfs_host, is_gcs_endpoint, is_gcs_virtual_host, is_s3_endpoint};
+use request::{decode_once, exact_query_values, query_param, split_query, xml_shape};
 
 /// What a request to a training bucket does with object data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,10 @@ pub enum ObjectShape {
     /// Carries no object data: creates or completes an upload in parts, changes metadata,
     /// tags or a bucket's configuration. Not a training upload.
     Control,
+    /// Starts a GCS JSON API resumable session (`uploadType=resumable`): no object data, but
+    /// the session it opens writes to this bucket whatever bucket its chunks' paths name
+    /// (`session`). `name`: the object's name when the request line holds it.
+    SessionStart { name: Option<String> },
     /// A GCS JSON API batch (`/batch/storage/v1`): embedded requests, each judged as if sent
     /// on its own (`batch::BatchStage`).
     Batch,
@@ -58,6 +63,8 @@ pub struct StorageHeaders {
     pub content_range: Option<String>,
     /// `x-amz-content-sha256` (`STREAMING-...`: the body is `aws-chunked`).
     pub amz_content_sha256: Option<String>,
+    /// `x-goog-resumable: start`: a GCS XML API request that starts a resumable session.
+    pub goog_resumable_start: bool,
 }
 
 impl StorageHeaders {
@@ -75,6 +82,8 @@ impl StorageHeaders {
             .any(|h| header(h).is_some()),
             content_range: header("content-range"),
             amz_content_sha256: header("x-amz-content-sha256"),
+            goog_resumable_start: header("x-goog-resumable")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("start")),
         }
     }
 }
@@ -88,6 +97,76 @@ pub struct ObjectRequest<'a> {
     pub raw_path: &'a str,
     pub path: &'a NormalizedPath,
     pub headers: &'a StorageHeaders,
+}
+
+/// A request of a GCS resumable session, on a GCS host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionRequest {
+    /// Starts a session: a JSON API upload whose every `uploadType` is `resumable`, or an XML
+    /// API `POST` with `x-goog-resumable: start`, to an object path the filter reads.
+    Start,
+    /// Carries an `upload_id` (a chunk, or a status query): the sessions it may select, every
+    /// value of an `upload_id` parameter decoded once (GCS reads the key with case; a key in
+    /// another case alone leaves this empty, a session the filter cannot name).
+    Chunk(Vec<String>),
+}
+
+/// Reads a request to a GCS host (`TrainingBucket::serves_gcs_host`) as part of a resumable
+/// session; `None` when it is not one (a read, a batch, another upload).
+pub fn session_request(req: &ObjectRequest<'_>) -> Option<SessionRequest> {
+    let method = req.method.to_ascii_uppercase();
+    if !matches!(method.as_str(), "PUT" | "POST" | "PATCH") {
+        return None;
+    }
+    let norm: Vec<&str> = req.path.segments.iter().map(String::as_str).collect();
+    let norm = match norm.as_slice() {
+        ["resumable", "upload", rest @ ..] => {
+            let mut n = vec!["upload"];
+            n.extend_from_slice(rest);
+            n
+        }
+        _ => norm,
+    };
+    let virtual_host = is_gcs_virtual_host(req.host);
+    let json_upload = !virtual_host
+        && matches!(
+            norm.as_slice(),
+            ["upload", "storage", version, "b", _, "o"] if version.starts_with("v1")
+        );
+    let xml_object = virtual_host
+        || (norm.len() >= 2
+            && !matches!(
+                norm.first(),
+                Some(&("upload" | "batch" | "storage" | "resumable"))
+            ));
+    if query_param(req.path, "upload_id").is_some() {
+        // Any write that names a session, except a batch (its embedded requests are judged).
+        if norm.first() == Some(&"batch") && !virtual_host {
+            return None;
+        }
+        return Some(SessionRequest::Chunk(exact_query_values(
+            req.raw_path,
+            "upload_id",
+        )));
+    }
+    if method != "POST" {
+        return None;
+    }
+    let resumable = || {
+        let types = request::raw_query_values(req.raw_path, "uploadType");
+        !types.is_empty()
+            && types
+                .iter()
+                .all(|(k, v)| k == "uploadType" && v == "resumable")
+    };
+    let starts = (json_upload && resumable()) || (xml_object && req.headers.goog_resumable_start);
+    starts.then_some(SessionRequest::Start)
+}
+
+/// The shape of a request of a resumable session as its bytes go: the whole object (no
+/// `content-range`, or all of it), a status query, or a piece.
+pub fn session_chunk_shape(headers: &StorageHeaders) -> ObjectShape {
+    request::resumable_chunk(headers)
 }
 
 /// A compiled training bucket.
@@ -173,14 +252,55 @@ impl TrainingBucket {
         self.hosts.iter().any(|h| h.matches(host))
             || match self.provider {
                 BucketProvider::S3 => is_s3_endpoint(host) || self.virtual_host(host),
-                BucketProvider::Gcs => is_gcs_endpoint(host) || self.virtual_host(host),
+                // Any bucket's virtual host: a session chunk sent there may belong to a
+                // session of this bucket (`session`).
+                BucketProvider::Gcs => {
+                    is_gcs_endpoint(host) || is_gcs_virtual_host(host) || self.virtual_host(host)
+                }
                 BucketProvider::AzureBlob => self.virtual_host(host),
             }
+    }
+
+    pub fn is_gcs(&self) -> bool {
+        self.provider == BucketProvider::Gcs
+    }
+
+    /// Whether this is a GCS bucket and `host` serves GCS's API for it or for any bucket
+    /// (a resumable session's requests may go to any of them).
+    pub fn serves_gcs_host(&self, host: &str) -> bool {
+        self.provider == BucketProvider::Gcs
+            && (self.hosts.iter().any(|h| h.matches(host))
+                || is_gcs_endpoint(host)
+                || is_gcs_virtual_host(host)
+                || self.virtual_host(host))
+    }
+
+    /// Whether `req`, a resumable session start ([`session_request`]), starts a session for
+    /// this bucket under its prefix.
+    pub fn starts_session(&self, req: &ObjectRequest<'_>) -> bool {
+        matches!(
+            self.any_shape(req),
+            Some((
+                ObjectShape::SessionStart { .. } | ObjectShape::Whole { .. },
+                true
+            ))
+        )
     }
 
     /// The shape of a request that writes to this bucket under its prefix; `None` for any
     /// other request (another bucket, a read, a request that carries no object data).
     pub fn shape(&self, req: &ObjectRequest<'_>) -> Option<ObjectShape> {
+        let (shape, in_prefix) = self.any_shape(req)?;
+        let data = !matches!(
+            shape,
+            ObjectShape::Control | ObjectShape::SessionStart { .. }
+        );
+        (data && in_prefix).then_some(shape)
+    }
+
+    /// The shape of a write request to this bucket, and whether its object is under the
+    /// prefix; `None` for a read or a request to another bucket.
+    fn any_shape(&self, req: &ObjectRequest<'_>) -> Option<(ObjectShape, bool)> {
         if !matches!(
             req.method.to_ascii_uppercase().as_str(),
             "PUT" | "POST" | "PATCH"
@@ -223,8 +343,8 @@ impl TrainingBucket {
             }
             _ => return None,
         };
-        (shape != ObjectShape::Control && self.in_prefix(&shape, &normalised_names))
-            .then_some(shape)
+        let in_prefix = self.in_prefix(&shape, &normalised_names);
+        Some((shape, in_prefix))
     }
 
     /// `{bucket}.{endpoint}` (`{account}.blob.core.windows.net` for Azure).
@@ -322,9 +442,10 @@ impl TrainingBucket {
     /// Whether the object is under the prefix. A name that cannot be read (not in the request
     /// line, not UTF-8 once decoded) is taken to be under it.
     fn in_prefix(&self, shape: &ObjectShape, normalised: &[String]) -> bool {
-        let ObjectShape::Whole {
+        let (ObjectShape::Whole {
             name: Some(name), ..
-        } = shape
+        }
+        | ObjectShape::SessionStart { name: Some(name) }) = shape
         else {
             return true;
         };

@@ -205,7 +205,7 @@ fn judge_request(
         headers,
     };
     match buckets.iter().find_map(|b| b.shape(&request)) {
-        None | Some(ObjectShape::Control) => Ok(()),
+        None | Some(ObjectShape::Control | ObjectShape::SessionStart { .. }) => Ok(()),
         Some(ObjectShape::Copy) => Err(StripError::ObjectCopy),
         Some(ObjectShape::Piece) => Err(StripError::ObjectInParts),
         // An upload (or a batch) inside a batch: its bytes are not judged.

@@ -62,6 +62,18 @@ pub(super) fn is_gcs_endpoint(host: &str) -> bool {
         .is_some_and(|loc| !loc.is_empty() && !loc.contains('.'))
 }
 
+/// A GCS XML API virtual host of some bucket: `{bucket}.storage.googleapis.com`,
+/// `{bucket}.commondatastorage.googleapis.com`.
+pub(super) fn is_gcs_virtual_host(host: &str) -> bool {
+    ["storage.googleapis.com", "commondatastorage.googleapis.com"]
+        .iter()
+        .any(|endpoint| {
+            host.strip_suffix(endpoint)
+                .and_then(|b| b.strip_suffix('.'))
+                .is_some_and(|b| !b.is_empty())
+        })
+}
+
 /// Blob storage endpoints after `{account}.`: public and sovereign clouds, private links, DNS
 /// zone endpoints (`z01.blob.storage.azure.net`) and the Data Lake endpoint.
 pub(super) fn is_azure_endpoint(rest: &str) -> bool {

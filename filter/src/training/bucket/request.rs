@@ -80,19 +80,19 @@ pub(super) fn gcs_json_upload(req: &ObjectRequest<'_>) -> ObjectShape {
         return resumable_chunk(req.headers);
     }
     let types = raw_query_values(req.raw_path, "uploadType");
+    let names: Vec<_> = raw_query_values(req.raw_path, "name");
+    let name = match names.as_slice() {
+        [(k, v)] if k == "name" => Some(v.clone()),
+        _ => None,
+    };
     if !types.is_empty()
         && types
             .iter()
             .all(|(k, v)| k == "uploadType" && v == "resumable")
     {
         // Starts a session: its body is the object's metadata, no data.
-        return ObjectShape::Control;
+        return ObjectShape::SessionStart { name };
     }
-    let names: Vec<_> = raw_query_values(req.raw_path, "name");
-    let name = match names.as_slice() {
-        [(k, v)] if k == "name" => Some(v.clone()),
-        _ => None,
-    };
     let multipart = types
         .iter()
         .any(|(_, v)| v.eq_ignore_ascii_case("multipart"));
@@ -100,13 +100,23 @@ pub(super) fn gcs_json_upload(req: &ObjectRequest<'_>) -> ObjectShape {
 }
 
 /// Every parameter whose key, decoded, is `key` in any case: (key, value) decoded.
-fn raw_query_values(raw_path: &str, key: &str) -> Vec<(String, String)> {
+pub(super) fn raw_query_values(raw_path: &str, key: &str) -> Vec<(String, String)> {
     split_query(raw_path)
         .1
         .split('&')
         .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
         .filter_map(|(k, v)| Some((decode_query(k)?, decode_query(v).unwrap_or_default())))
         .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+        .collect()
+}
+
+/// The values, decoded once, of every parameter whose key, decoded, is exactly `key` (GCS reads
+/// its parameters with case). `raw` is a path or a URL, with its query.
+pub(super) fn exact_query_values(raw: &str, key: &str) -> Vec<String> {
+    raw_query_values(raw, key)
+        .into_iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v)
         .collect()
 }
 

@@ -679,3 +679,131 @@ fn a_gcs_batch_larger_than_a_json_document_is_refused() {
     );
     assert_eq!(batch(MIXED, &body), Err(StripError::RecordTooLarge));
 }
+
+/// What a request to a GCS host is to a resumable session: a start (with the training bucket
+/// it starts a session for), a request naming sessions, or nothing.
+#[test]
+fn gcs_session_requests_are_read_on_every_gcs_host() {
+    let p = policy(BUCKETS).unwrap();
+    let read = |method: &str, authority: &str, raw_path: &str, xml_start: bool| {
+        let host = normalize_authority(authority);
+        let path = crate::whatsapp::normalize_path(raw_path);
+        let headers = StorageHeaders {
+            goog_resumable_start: xml_start,
+            ..StorageHeaders::default()
+        };
+        let req = ObjectRequest {
+            method,
+            host: &host,
+            raw_path,
+            path: &path,
+            headers: &headers,
+        };
+        match p.gcs_session(&req) {
+            None => "none".to_owned(),
+            Some(crate::training::GcsSession::Start { rule }) => {
+                format!("start {}", rule.map_or("-", |e| e.id.as_str()))
+            }
+            Some(crate::training::GcsSession::Chunk(ids)) => format!("chunk {}", ids.join(",")),
+        }
+    };
+    let gcs = "storage.googleapis.com";
+    for (method, authority, path, xml, want) in [
+        (
+            "POST",
+            gcs,
+            "/upload/storage/v1/b/acme.tuning/o?uploadType=resumable",
+            false,
+            "start gcs",
+        ),
+        (
+            "POST",
+            gcs,
+            "/resumable/upload/storage/v1/b/acme.tuning/o?uploadType=resumable",
+            false,
+            "start gcs",
+        ),
+        (
+            "POST",
+            gcs,
+            "/upload/storage/v1/b/scratch/o?uploadType=resumable",
+            false,
+            "start -",
+        ),
+        ("POST", gcs, "/acme.tuning/a.jsonl", true, "start gcs"),
+        (
+            "POST",
+            "acme.tuning.storage.googleapis.com",
+            "/a.jsonl",
+            true,
+            "start gcs",
+        ),
+        (
+            "POST",
+            "scratch.storage.googleapis.com",
+            "/a.jsonl",
+            true,
+            "start -",
+        ),
+        // Not a start: another upload type, a start GCS does not read as one, an XML POST
+        // without the header.
+        (
+            "POST",
+            gcs,
+            "/upload/storage/v1/b/scratch/o?uploadType=media",
+            false,
+            "none",
+        ),
+        (
+            "POST",
+            gcs,
+            "/upload/storage/v1/b/scratch/o?uploadType=Resumable",
+            false,
+            "none",
+        ),
+        ("POST", gcs, "/scratch/a.jsonl", false, "none"),
+        (
+            "PUT",
+            gcs,
+            "/upload/storage/v1/b/scratch/o?upload_id=A%2BB",
+            false,
+            "chunk A+B",
+        ),
+        (
+            "PUT",
+            gcs,
+            "/scratch/a.jsonl?upload_id=A&upload_id=B",
+            false,
+            "chunk A,B",
+        ),
+        ("PUT", gcs, "/scratch/a.jsonl?Upload_Id=A", false, "chunk "),
+        (
+            "PATCH",
+            "scratch.commondatastorage.googleapis.com",
+            "/a?upload_id=A",
+            false,
+            "chunk A",
+        ),
+        ("GET", gcs, "/scratch/a.jsonl?upload_id=A", false, "none"),
+        ("POST", gcs, "/batch/storage/v1?upload_id=A", false, "none"),
+        // Not a GCS host.
+        (
+            "PUT",
+            "s3.amazonaws.com",
+            "/scratch/a?upload_id=A",
+            false,
+            "none",
+        ),
+    ] {
+        assert_eq!(
+            read(method, authority, path, xml),
+            want,
+            "{method} {authority}{path}"
+        );
+    }
+    // A policy without a GCS bucket reads no session.
+    let s3_only = policy(r#"[{"id":"s3","provider":"s3","bucket":"acme-train"}]"#).unwrap();
+    assert!(!s3_only.serves_gcs_host(gcs));
+    assert!(p.serves_gcs_host("scratch.storage.googleapis.com"));
+    assert!(p.governs_host("scratch.storage.googleapis.com"));
+}
