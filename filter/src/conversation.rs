@@ -27,7 +27,6 @@
 //! the same instant can still both win, once per slot in the life of the process.
 
 use crate::shared_store::{SharedStore, StoreError};
-use sha2::{Digest, Sha256};
 use slot::Slot;
 
 /// Read-modify-write attempts before an update counts as failed (the store kept changing).
@@ -113,26 +112,15 @@ fn keyed_hash(
     phone_number_id: &str,
     recipient: &str,
 ) -> ([u8; 8], u32) {
-    let mut h = Sha256::new();
-    h.update(salt.as_bytes());
-    h.update([0]);
-    h.update(kind.as_bytes());
-    h.update([0]);
-    h.update(crate::whatsapp::canonical_path_id(phone_number_id).as_bytes());
-    h.update([0]);
-    h.update(recipient.as_bytes());
-    let digest: [u8; 32] = h.finalize().into();
-    let mut tag = [0u8; 8];
-    let mut spread = [0u8; 8];
-    for (i, b) in digest.iter().enumerate() {
-        if let Some(t) = tag.get_mut(i) {
-            *t = *b;
-        } else if let Some(s) = i.checked_sub(8).and_then(|j| spread.get_mut(j)) {
-            *s = *b;
-        }
-    }
-    let slot = u64::from_be_bytes(spread) % u64::from(policy.slots.max(1));
-    (tag, u32::try_from(slot).unwrap_or(0))
+    crate::digest::tag_and_slot(
+        &[
+            salt.as_bytes(),
+            kind.as_bytes(),
+            crate::whatsapp::canonical_path_id(phone_number_id).as_bytes(),
+            recipient.as_bytes(),
+        ],
+        policy.slots,
+    )
 }
 
 /// Why the state could not be used.

@@ -568,47 +568,24 @@ impl RequestFlow {
             return HeadersStep::PassThrough;
         };
         let audit = training.mode.unwrap_or(policy.mode) == Mode::Audit;
-        let (name, multipart, refusal) = match shape {
-            ObjectShape::Whole { name, multipart } => (name.unwrap_or_default(), multipart, None),
+        let (stripper, refusal) = match shape {
+            ObjectShape::Whole { name, multipart } => (
+                object_stripper(training, head, &name.unwrap_or_default(), multipart),
+                None,
+            ),
             ObjectShape::Piece => (
-                String::new(),
-                false,
+                object_stripper(training, head, "", false),
                 Some(StripError::ObjectInParts.as_str()),
             ),
-            ObjectShape::Copy => (String::new(), false, Some(StripError::ObjectCopy.as_str())),
+            ObjectShape::Copy => (
+                object_stripper(training, head, "", false),
+                Some(StripError::ObjectCopy.as_str()),
+            ),
             ObjectShape::Control | ObjectShape::SessionStart { .. } => {
                 return HeadersStep::PassThrough;
             }
-            ObjectShape::Batch => {
-                let stripper = training.batch_stripper(head.content_type.as_deref());
-                let upload = Upload::start_object(
-                    training,
-                    route,
-                    audit,
-                    stripper,
-                    self.may_hold(head, attrs),
-                    None,
-                );
-                return self.stream_upload(upload, head);
-            }
+            ObjectShape::Batch => (training.batch_stripper(head.content_type.as_deref()), None),
         };
-        // S3 reads a body framed `aws-chunked` whenever the payload hash says it streams.
-        let aws_chunked = head
-            .storage
-            .amz_content_sha256
-            .as_deref()
-            .is_some_and(|h| h.trim().to_ascii_uppercase().starts_with("STREAMING-"))
-            || head.content_encoding.as_deref().is_some_and(|ce| {
-                ce.split(',')
-                    .any(|c| c.trim().eq_ignore_ascii_case("aws-chunked"))
-            });
-        let stripper = training.object_stripper(
-            &name,
-            multipart,
-            head.content_type.as_deref(),
-            head.content_encoding.as_deref(),
-            aws_chunked,
-        );
         let upload = Upload::start_object(
             training,
             route,
@@ -905,6 +882,32 @@ fn may_rewrite(policy: &Policy, pending: &Pending) -> bool {
 fn raw_query(path: &str) -> &str {
     let no_fragment = path.split('#').next().unwrap_or("");
     no_fragment.split_once('?').map_or("", |(_, q)| q)
+}
+
+/// The stripper of an object written to a training bucket, from its name and the request's
+/// framing. S3 reads a body framed `aws-chunked` whenever the payload hash says it streams.
+fn object_stripper(
+    training: &crate::training::TrainingPolicy,
+    head: &RequestHead,
+    name: &str,
+    multipart: bool,
+) -> crate::training::Stripper {
+    let aws_chunked = head
+        .storage
+        .amz_content_sha256
+        .as_deref()
+        .is_some_and(|h| h.trim().to_ascii_uppercase().starts_with("STREAMING-"))
+        || head.content_encoding.as_deref().is_some_and(|ce| {
+            ce.split(',')
+                .any(|c| c.trim().eq_ignore_ascii_case("aws-chunked"))
+        });
+    training.object_stripper(
+        name,
+        multipart,
+        head.content_type.as_deref(),
+        head.content_encoding.as_deref(),
+        aws_chunked,
+    )
 }
 
 #[cfg(test)]

@@ -86,23 +86,10 @@ struct SessionKey {
 }
 
 fn session_key(salt: &str, upload_id: &str) -> SessionKey {
-    let mut h = Sha256::new();
-    h.update(salt.as_bytes());
-    h.update([0]);
-    h.update(b"gcs-session");
-    h.update([0]);
-    h.update(upload_id.as_bytes());
-    let digest: [u8; 32] = h.finalize().into();
-    let mut tag = [0u8; 8];
-    let mut spread = [0u8; 8];
-    for (i, b) in digest.iter().enumerate() {
-        if let Some(t) = tag.get_mut(i) {
-            *t = *b;
-        } else if let Some(s) = i.checked_sub(8).and_then(|j| spread.get_mut(j)) {
-            *s = *b;
-        }
-    }
-    let slot = u64::from_be_bytes(spread) % u64::from(SLOTS);
+    let (tag, slot) = crate::digest::tag_and_slot(
+        &[salt.as_bytes(), b"gcs-session", upload_id.as_bytes()],
+        SLOTS,
+    );
     SessionKey {
         slot_key: format!("{SESSION_KEY_PREFIX}{slot}"),
         tag,
