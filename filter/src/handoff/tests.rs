@@ -1,4 +1,5 @@
 use super::*;
+use crate::document::HandoffSection;
 
 fn section(json: &str) -> HandoffSection {
     serde_json::from_str(json).unwrap()
