@@ -2,7 +2,7 @@
 
 #[cfg(test)]
 use super::*;
-use crate::document::TrainingSection;
+use crate::document::{BodyFormat, TrainingSection};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;
