@@ -5,25 +5,23 @@
 //! The native test runner and the harness drive exactly the same machine, so what is tested
 //! natively is what runs in Envoy.
 
-use crate::content_encoding::ContentEncoding;
 use crate::decide::{self, Decision, HandoffNote, HeadEvaluation, Verdict};
-use crate::document::Mode;
 use crate::handoff::{self, Unavailable};
 use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
 use crate::shared_store::SharedStore;
-use crate::training::GcsSession;
-use crate::training::bucket::{ObjectRequest, ObjectShape, StorageHeaders};
-use crate::training::parts::{Commit, PartRequest};
+use crate::training::bucket::StorageHeaders;
+use crate::training::parts::Commit;
 use crate::training::stage::StripError;
-use crate::training::upload::{TrainingOutcome, TrainingVerdict, Upload, UploadStep};
+use crate::training::upload::{TrainingOutcome, TrainingVerdict, Upload};
 use crate::whatsapp;
 use crate::whatsapp::body::{self, BodyProblem};
 
 mod conversation;
 mod gcs_session;
 mod provider;
+mod upload;
 
 pub use conversation::StateAccess;
 
@@ -269,19 +267,8 @@ impl RequestFlow {
         read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
         state: &mut StateAccess<'_>,
     ) -> BodyStep {
-        if let State::Stripping(upload) = &mut self.state {
-            let buffer = read(buffered_len);
-            let buffer = match &buffer {
-                Some(b) => Some(b.as_slice()),
-                None if buffered_len == 0 => Some(&[][..]),
-                None => None,
-            };
-            let step = upload.feed(buffer, end_of_stream);
-            let step = upload_step(upload, step);
-            if end_of_stream || matches!(step, BodyStep::Respond(_)) {
-                self.end_upload();
-            }
-            return step;
+        if let State::Stripping(_) = &self.state {
+            return self.on_upload_body(buffered_len, end_of_stream, read);
         }
         if let State::WatchingMedia(watch) = &mut self.state {
             let problem = match read(buffered_len) {
@@ -489,150 +476,6 @@ impl RequestFlow {
         })
     }
 
-    /// Matches a training endpoint and prepares the stripper.
-    fn start_training(
-        &mut self,
-        policy: &Policy,
-        head: &RequestHead,
-        attrs: &dyn RequestAttributes,
-        host: &str,
-        path: &whatsapp::NormalizedPath,
-        state: &mut StateAccess<'_>,
-    ) -> HeadersStep {
-        let Some(training) = &policy.training else {
-            return HeadersStep::PassThrough;
-        };
-        let joined = format!("/{}", path.segments.join("/"));
-        let Some(route) = training.route(&head.method, host, &joined) else {
-            let request = ObjectRequest {
-                method: &head.method,
-                host,
-                raw_path: &head.path,
-                path,
-                headers: &head.storage,
-            };
-            let session = training.gcs_session(&request);
-            if let Some(GcsSession::Start { rule }) = &session {
-                self.note_session_start(*rule, &policy.log.recipient_hash_salt);
-            }
-            // A request that writes to a named bucket by its path is judged by it; a session's
-            // request to any other is judged by its session's bucket (`gcs_session`).
-            return match (training.route_object(&request), session) {
-                (Some((route, shape)), _) => self.start_object(policy, head, attrs, &route, shape),
-                (None, Some(GcsSession::Chunk(ids))) => {
-                    self.start_session_request(policy, head, attrs, &ids, state)
-                }
-                (None, _) => HeadersStep::PassThrough,
-            };
-        };
-        let store = &*state.store;
-        if route.exclusive {
-            self.training = Some(TrainingOutcome::exclusive(route.endpoint.id.clone()));
-            self.fresh = true;
-            self.state = State::Decided;
-            return HeadersStep::Continue;
-        }
-        let audit = training.mode.unwrap_or(policy.mode) == Mode::Audit;
-        // The upload id is the segment before `parts` or `complete`.
-        let part = Upload::part_kind(route.endpoint.format).map(|kind| {
-            let id = path.segments.iter().rev().nth(1).map_or("", String::as_str);
-            Box::new(PartRequest::load(store, kind, id))
-        });
-        // The one reading of `content-encoding` for the upload: what its stripper undoes is
-        // what the headers phase removes.
-        let encoding = ContentEncoding::parse(head.content_encoding.as_deref());
-        let upload = Upload::start(
-            training,
-            &route,
-            audit,
-            head.content_type.as_deref(),
-            &encoding,
-            part,
-            self.may_hold(head, attrs),
-        );
-        self.stream_upload(upload, head)
-    }
-
-    /// Starts an object written to a training bucket: judged and forwarded byte for byte, or
-    /// refused; a piece of an object or a copy cannot be inspected.
-    /// A GCS batch is held whole and its embedded requests judged (`bucket::BatchStage`).
-    fn start_object(
-        &mut self,
-        policy: &Policy,
-        head: &RequestHead,
-        attrs: &dyn RequestAttributes,
-        route: &crate::training::TrainingRoute<'_>,
-        shape: ObjectShape,
-    ) -> HeadersStep {
-        let Some(training) = &policy.training else {
-            return HeadersStep::PassThrough;
-        };
-        let audit = training.mode.unwrap_or(policy.mode) == Mode::Audit;
-        let (stripper, refusal) = match shape {
-            ObjectShape::Whole { name, multipart } => (
-                object_stripper(training, head, &name.unwrap_or_default(), multipart),
-                None,
-            ),
-            ObjectShape::Piece => (
-                object_stripper(training, head, "", false),
-                Some(StripError::ObjectInParts.as_str()),
-            ),
-            ObjectShape::Copy => (
-                object_stripper(training, head, "", false),
-                Some(StripError::ObjectCopy.as_str()),
-            ),
-            ObjectShape::Control | ObjectShape::SessionStart { .. } => {
-                return HeadersStep::PassThrough;
-            }
-            ObjectShape::Batch => (training.batch_stripper(head.content_type.as_deref()), None),
-        };
-        let upload = Upload::start_object(
-            training,
-            route,
-            audit,
-            stripper,
-            self.may_hold(head, attrs),
-            refusal,
-        );
-        self.stream_upload(upload, head)
-    }
-
-    /// Whether a streamed upload may keep output in the host's buffer (see `HOLD_LIMIT`).
-    fn may_hold(&self, head: &RequestHead, attrs: &dyn RequestAttributes) -> bool {
-        // Read only for an upload that streams: one hostcall, on no other request.
-        let protocol = (!head.end_of_stream)
-            .then(|| attrs.property(&["request", "protocol"]))
-            .flatten();
-        let protocol = protocol
-            .as_deref()
-            .and_then(|p| std::str::from_utf8(p).ok());
-        crate::training::upload::may_end_with_trailers(protocol)
-    }
-
-    /// Refuses an upload at its start, or streams its body.
-    fn stream_upload(&mut self, mut upload: Upload, head: &RequestHead) -> HeadersStep {
-        if let Some(problem) = upload.refused_at_start() {
-            let reply = report::training_error(problem, upload.endpoint());
-            let through = upload.lets_refusal_through();
-            self.state = State::Stripping(Box::new(upload));
-            self.end_upload();
-            if !through {
-                return HeadersStep::Respond(reply);
-            }
-            return HeadersStep::Continue;
-        }
-        if head.end_of_stream {
-            let step = upload.feed(Some(&[]), true);
-            let step = upload_step(&upload, step);
-            self.state = State::Stripping(Box::new(upload));
-            self.end_upload();
-            return headers_step(step);
-        }
-        let remove_headers = upload.remove_headers();
-        self.state = State::Stripping(Box::new(upload));
-        HeadersStep::Strip { remove_headers }
-    }
-
     /// The host would not take a rewritten body (a request that ends with trailers after the
     /// held bytes were released): the upload is refused, never forwarded with bytes missing.
     /// Returns the reply to send; the outcome becomes a block with the problem
@@ -686,19 +529,6 @@ impl RequestFlow {
             }
             step => headers_step(step),
         }
-    }
-
-    /// Records the outcome of a finished (or refused) upload.
-    fn end_upload(&mut self) {
-        let State::Stripping(upload) = std::mem::replace(&mut self.state, State::Decided) else {
-            return;
-        };
-        let outcome = upload.outcome();
-        // A part or completion that goes through changes the upload's state once the upstream
-        // accepts it (the response).
-        self.commit = upload.into_commit(outcome.verdict);
-        self.training = Some(outcome);
-        self.fresh = true;
     }
 
     /// Whether the response matters to this request (a part or completion of an upload in
@@ -832,19 +662,6 @@ fn effective_method<'a>(method: &'a str, overrides: Option<&'a str>) -> &'a str 
     values().find(|m| !m.is_empty()).unwrap_or(method)
 }
 
-/// The body step of an upload's step; a refusal answers with the upload's 403.
-fn upload_step(upload: &Upload, step: UploadStep) -> BodyStep {
-    match step {
-        UploadStep::Pause => BodyStep::Pause,
-        UploadStep::Forward => BodyStep::Continue,
-        UploadStep::Replace(bytes) => BodyStep::Replace(bytes),
-        UploadStep::Hold(bytes) => BodyStep::Hold(bytes),
-        UploadStep::Refuse(problem) => {
-            BodyStep::Respond(report::training_error(problem, upload.endpoint()))
-        }
-    }
-}
-
 fn headers_step(step: BodyStep) -> HeadersStep {
     match step {
         BodyStep::Respond(r) => HeadersStep::Respond(r),
@@ -884,32 +701,6 @@ fn raw_query(path: &str) -> &str {
     no_fragment.split_once('?').map_or("", |(_, q)| q)
 }
 
-/// The stripper of an object written to a training bucket, from its name and the request's
-/// framing. S3 reads a body framed `aws-chunked` whenever the payload hash says it streams.
-fn object_stripper(
-    training: &crate::training::TrainingPolicy,
-    head: &RequestHead,
-    name: &str,
-    multipart: bool,
-) -> crate::training::Stripper {
-    let aws_chunked = head
-        .storage
-        .amz_content_sha256
-        .as_deref()
-        .is_some_and(|h| h.trim().to_ascii_uppercase().starts_with("STREAMING-"))
-        || head.content_encoding.as_deref().is_some_and(|ce| {
-            ce.split(',')
-                .any(|c| c.trim().eq_ignore_ascii_case("aws-chunked"))
-        });
-    training.object_stripper(
-        name,
-        multipart,
-        head.content_type.as_deref(),
-        head.content_encoding.as_deref(),
-        aws_chunked,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -934,90 +725,6 @@ mod tests {
             request_id: Some("t".into()),
             ..RequestHead::default()
         }
-    }
-
-    /// An HTTP/1.1 upload keeps nothing in the host's buffer (no trailers reach the filter, and
-    /// one read can bring the whole buffer limit); HTTP/2 and an unknown protocol hold.
-    #[test]
-    fn only_a_stream_that_can_end_with_trailers_holds_output() {
-        let p = policy();
-        let h = head("api.openai.com", "/v1/files", "application/jsonl");
-        let line = br#"{"messages":[{"role":"user","content":"hi"}]}
-"#;
-        for (protocol, holds) in [
-            (Some("HTTP/1.1"), false),
-            (Some("HTTP/1.0"), false),
-            (Some("HTTP/2"), true),
-            (Some("HTTP/3"), true),
-            (None, true),
-        ] {
-            let attrs = match protocol {
-                Some(v) => StaticAttributes::default().property("request.protocol", v),
-                None => StaticAttributes::default(),
-            };
-            let (mut flow, _) =
-                RequestFlow::on_request_headers(&p, &h, &attrs, &MemoryStore::default());
-            let step = flow.on_request_body(&p, line.len(), false, &mut |_| Some(line.to_vec()));
-            let want = if holds {
-                BodyStep::Hold(line.to_vec())
-            } else {
-                BodyStep::Replace(line.to_vec())
-            };
-            assert_eq!(step, want, "{protocol:?}");
-            // Half a line: nothing to forward yet. HTTP/1.1 forwards nothing and keeps nothing.
-            let mut buffer = if holds { line.to_vec() } else { Vec::new() };
-            buffer.extend_from_slice(&line[..10]);
-            let step = flow.on_request_body(&p, buffer.len(), false, &mut |n| {
-                buffer.get(..n).map(<[u8]>::to_vec)
-            });
-            let want = if holds {
-                BodyStep::Pause
-            } else {
-                BodyStep::Replace(Vec::new())
-            };
-            assert_eq!(step, want, "{protocol:?}");
-        }
-    }
-
-    /// A chunk the host fails to hand over never leaves an upload forwarded short.
-    #[test]
-    fn an_unreadable_upload_chunk_refuses_the_upload() {
-        let p = policy();
-        let h = head("api.openai.com", "/v1/files", "application/jsonl");
-        let (mut flow, step) = RequestFlow::on_request_headers(
-            &p,
-            &h,
-            &StaticAttributes::default(),
-            &MemoryStore::default(),
-        );
-        assert!(matches!(step, HeadersStep::Strip { .. }), "{step:?}");
-        let first = br#"{"messages":[{"role":"user","content":"hi"}]}
-"#;
-        // A small upload's output is held in the host's buffer (for trailers).
-        let step = flow.on_request_body(&p, first.len(), false, &mut |_| Some(first.to_vec()));
-        assert_eq!(step, BodyStep::Hold(first.to_vec()));
-        let step = flow.on_request_body(&p, 100, false, &mut |_| None);
-        let BodyStep::Respond(reply) = step else {
-            panic!("{step:?}");
-        };
-        assert_eq!(reply.status, 403);
-        let outcome = flow.training_outcome().unwrap();
-        assert_eq!(outcome.verdict, TrainingVerdict::Blocked);
-        assert_eq!(outcome.problem, Some("unreadable_body"));
-        // An empty final chunk is not a failure.
-        let (mut flow, _) = RequestFlow::on_request_headers(
-            &p,
-            &h,
-            &StaticAttributes::default(),
-            &MemoryStore::default(),
-        );
-        flow.on_request_body(&p, first.len(), false, &mut |_| Some(first.to_vec()));
-        let step = flow.on_request_body(&p, first.len(), true, &mut |_| Some(first.to_vec()));
-        assert_eq!(step, BodyStep::Replace(first.to_vec()));
-        assert_eq!(
-            flow.training_outcome().unwrap().verdict,
-            TrainingVerdict::Forwarded
-        );
     }
 
     /// A send that a hand-off may rewrite loses its `content-length` in the headers phase (the
