@@ -5,8 +5,8 @@
 //! The native test runner and the harness drive exactly the same machine, so what is tested
 //! natively is what runs in Envoy.
 
-use crate::decide::{self, Decision, HandoffNote, HeadEvaluation, Verdict};
-use crate::handoff::{self, Unavailable};
+use crate::decide::{self, Decision, Verdict};
+use crate::handoff::Unavailable;
 use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
@@ -16,11 +16,12 @@ use crate::training::parts::Commit;
 use crate::training::stage::StripError;
 use crate::training::upload::{TrainingOutcome, TrainingVerdict, Upload};
 use crate::whatsapp;
-use crate::whatsapp::body::{self, BodyProblem};
+use send::{Concluded, Fed, PendingSend, SendContext, WatchedMedia};
 
 mod conversation;
 mod gcs_session;
 mod provider;
+mod send;
 mod upload;
 
 pub use conversation::StateAccess;
@@ -106,22 +107,14 @@ pub enum BodyStep {
 #[derive(Debug)]
 enum State {
     Ignored,
-    AwaitingBody(Box<Pending>),
+    AwaitingBody(Box<PendingSend>),
     Decided,
     Stripping(Box<Upload>),
     /// A media upload too large to buffer whose file is declared binary media: forwarded, and
     /// refused if a later part could be text.
-    WatchingMedia(Box<(whatsapp::media::MediaScan, HeadEvaluation)>),
+    WatchingMedia(Box<WatchedMedia>),
     /// A provider request that is a WhatsApp send or not depending on its body (Twilio's `To`).
     AwaitingProviderBody(Box<provider::PendingProviderSend>),
-}
-
-#[derive(Debug, Clone)]
-struct Pending {
-    head: HeadEvaluation,
-    content_type: Option<String>,
-    content_encoding: Option<String>,
-    raw_query: String,
 }
 
 /// The per-request state.
@@ -136,9 +129,8 @@ pub struct RequestFlow {
     /// What a judged part or completion of an upload in parts writes once accepted.
     commit: Option<Commit>,
     /// The host removed `content-length` in the headers phase (`HeadersStep::InspectRewritable`,
-    /// confirmed by `framing_removed`): only then is a rewritten body framed by its own length.
-    // INVARIANT: a hand-off replaces the body only when this is set; every other send that a
-    // rule hands off is blocked (`unwritable_body`), never forwarded under the old length.
+    /// confirmed by `framing_removed`): only then is a rewritten body framed by its own length
+    /// (`send::SendContext`).
     framing_removed: bool,
     /// Counters of the conversation state (evictions, retries, failures) not yet reported.
     state_metrics: Vec<(String, u64)>,
@@ -212,33 +204,26 @@ impl RequestFlow {
         };
         let who = identity::resolve(&policy.identity_sources, attrs);
         let evaluation = decide::evaluate_head(policy, call, who);
-        if evaluation.needs_body(method) {
-            let pending = Pending {
-                head: evaluation,
-                content_type: head.content_type.clone(),
-                content_encoding: head.content_encoding.clone(),
-                raw_query: raw_query(&head.path).to_owned(),
-            };
-            if head.end_of_stream {
-                // A send without a body (its fields in the query): decided and counted now.
-                let step = flow.finish_with_body(policy, pending, Some(&[]), state);
-                let step = flow.headers_step_of(policy, step);
-                return (flow, step);
-            }
-            let rewritable = may_rewrite(policy, &pending);
-            flow.state = State::AwaitingBody(Box::new(pending));
-            if rewritable {
-                return (
-                    flow,
-                    HeadersStep::InspectRewritable {
-                        remove_headers: vec!["content-length"],
-                    },
-                );
-            }
-            return (flow, HeadersStep::InspectBody);
+        if !evaluation.needs_body(method) {
+            let concluded = send::conclude(policy, &evaluation, None, None, flow.send_context());
+            let step = flow.decided(concluded);
+            return (flow, headers_step(step));
         }
-        let step = flow.conclude(policy, &evaluation, None);
-        (flow, headers_step(step))
+        let pending = PendingSend::new(evaluation, head);
+        if head.end_of_stream {
+            // A send without a body (its fields in the query): decided and counted now.
+            let concluded = pending.finish(policy, Some(&[]), state, flow.send_context());
+            let step = flow.decided(concluded);
+            let step = flow.headers_step_of(policy, step);
+            return (flow, step);
+        }
+        let rewritable = pending.may_rewrite(policy);
+        flow.state = State::AwaitingBody(Box::new(pending));
+        if rewritable {
+            let remove_headers = vec!["content-length"];
+            return (flow, HeadersStep::InspectRewritable { remove_headers });
+        }
+        (flow, HeadersStep::InspectBody)
     }
 
     /// [`RequestFlow::on_request_body_with_state`] for a host without shared data or clock:
@@ -267,213 +252,55 @@ impl RequestFlow {
         read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
         state: &mut StateAccess<'_>,
     ) -> BodyStep {
-        if let State::Stripping(_) = &self.state {
-            return self.on_upload_body(buffered_len, end_of_stream, read);
+        match &self.state {
+            State::Stripping(_) => return self.on_upload_body(buffered_len, end_of_stream, read),
+            State::AwaitingProviderBody(_) => {
+                return self.on_provider_body(policy, buffered_len, end_of_stream, read, state);
+            }
+            _ => {}
         }
-        if let State::WatchingMedia(watch) = &mut self.state {
-            let problem = match read(buffered_len) {
-                Some(chunk) => watch.0.feed(&chunk).err().map(|_| BodyProblem::TooLarge),
-                None if buffered_len == 0 => None,
-                // A chunk the host could not hand over cannot be watched.
-                None => Some(BodyProblem::InvalidJson),
-            };
-            if problem.is_none() && !end_of_stream {
+        let taken = std::mem::replace(&mut self.state, State::Decided);
+        let context = self.send_context();
+        let fed = match taken {
+            State::AwaitingBody(pending) => {
+                pending.with_body(policy, buffered_len, end_of_stream, read, state, context)
+            }
+            State::WatchingMedia(watch) => {
+                watch.with_body(policy, buffered_len, end_of_stream, read, context)
+            }
+            other => {
+                self.state = other;
                 return BodyStep::Continue;
             }
-            let mut head = watch.1.clone();
-            if let Some(p) = problem {
-                decide::record_body_problem(policy, &mut head, p);
-            }
-            return self.conclude(policy, &head, None);
-        }
-        if let State::AwaitingProviderBody(_) = &self.state {
-            return self.on_provider_body(policy, buffered_len, end_of_stream, read, state);
-        }
-        let State::AwaitingBody(_) = &self.state else {
-            return BodyStep::Continue;
         };
-        let State::AwaitingBody(pending) = std::mem::replace(&mut self.state, State::Decided)
-        else {
-            return BodyStep::Continue;
-        };
-        if buffered_len > policy.limits.max_body_bytes {
-            if let Some(step) =
-                self.watch_media(policy, &pending, buffered_len, end_of_stream, read)
-            {
-                return step;
+        match fed {
+            Fed::Waiting(pending) => {
+                self.state = State::AwaitingBody(pending);
+                BodyStep::Pause
             }
-            let mut head = pending.head;
-            decide::record_body_problem(policy, &mut head, BodyProblem::TooLarge);
-            return self.conclude(policy, &head, None);
-        }
-        if !end_of_stream {
-            self.state = State::AwaitingBody(pending);
-            return BodyStep::Pause;
-        }
-        let bytes = read(buffered_len);
-        self.finish_with_body(policy, *pending, bytes.as_deref(), state)
-    }
-
-    /// A media upload larger than the body limit is not buffered when its file is declared as
-    /// an image, audio or video (and it is not compressed): its later parts are watched, and it
-    /// is decided on its headers when it ends.
-    fn watch_media(
-        &mut self,
-        policy: &Policy,
-        pending: &Pending,
-        buffered_len: usize,
-        end_of_stream: bool,
-        read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
-    ) -> Option<BodyStep> {
-        if pending.head.call.endpoint != whatsapp::Endpoint::Media
-            || pending.content_encoding.is_some()
-        {
-            return None;
-        }
-        if pending.head.findings.blocks() {
-            return Some(self.conclude(policy, &pending.head, None));
-        }
-        let prefix = read(buffered_len)?;
-        let scan = whatsapp::media::MediaScan::start(pending.content_type.as_deref(), &prefix)?;
-        if end_of_stream {
-            // The whole body is here, and every part of it was checked.
-            return Some(self.conclude(policy, &pending.head, None));
-        }
-        // Decided when the stream ends, or when a later part could be text: one decision per
-        // request, whatever the chunking.
-        self.state = State::WatchingMedia(Box::new((scan, pending.head.clone())));
-        Some(BodyStep::Continue)
-    }
-
-    fn finish_with_body(
-        &mut self,
-        policy: &Policy,
-        pending: Pending,
-        bytes: Option<&[u8]>,
-        state: &mut StateAccess<'_>,
-    ) -> BodyStep {
-        let mut head = pending.head;
-        let endpoint = head.call.endpoint;
-        let parsed = bytes
-            .ok_or(BodyProblem::InvalidJson)
-            .and_then(|b| {
-                body::decode(
-                    b,
-                    pending.content_encoding.as_deref(),
-                    policy.limits.max_decompressed_bytes,
-                )
-            })
-            .and_then(|b| {
-                body::parse_message(
-                    endpoint,
-                    pending.content_type.as_deref(),
-                    b.as_ref(),
-                    &pending.raw_query,
-                )
-            });
-        match parsed {
-            Ok(message) => {
-                decide::evaluate_message(policy, &mut head, &message);
-                let body = bytes.map(|bytes| SendBody {
-                    bytes,
-                    content_type: pending.content_type.as_deref(),
-                    content_encoding: pending.content_encoding.as_deref(),
-                    raw_query: &pending.raw_query,
-                });
-                self.conclude_in_conversation(policy, &head, &message, body.as_ref(), state)
+            Fed::Watching(watch) => {
+                self.state = State::WatchingMedia(watch);
+                BodyStep::Continue
             }
-            Err(problem) => {
-                decide::record_body_problem(policy, &mut head, problem);
-                self.conclude(policy, &head, None)
-            }
+            Fed::Decided(concluded) => self.decided(concluded),
         }
     }
 
-    fn conclude(
-        &mut self,
-        policy: &Policy,
-        head: &HeadEvaluation,
-        message: Option<&whatsapp::MessageView>,
-    ) -> BodyStep {
-        self.conclude_send(policy, head, message, None)
-    }
-
-    /// Concludes, with the send's body when a hand-off may rewrite it: a hand-off forwards the
-    /// policy's message in its place, or is blocked when the send cannot be rewritten.
-    fn conclude_send(
-        &mut self,
-        policy: &Policy,
-        head: &HeadEvaluation,
-        message: Option<&whatsapp::MessageView>,
-        body: Option<&SendBody<'_>>,
-    ) -> BodyStep {
-        let mut decision = decide::conclude(policy, head, message);
-        let mut step = BodyStep::Continue;
-        if decision.verdict == Verdict::Handoff {
-            let rewritten = if self.framing_removed {
-                self.hand_off(policy, head, message, body)
-            } else {
-                Err(Unavailable::UnwritableBody)
-            };
-            match rewritten {
-                Ok(rewritten) => {
-                    decision.handoff = Some(HandoffNote::Sent {
-                        language: rewritten.language,
-                        format: rewritten.format,
-                    });
-                    step = BodyStep::Replace(rewritten.body);
-                }
-                Err(cause) => decision.handoff_unavailable(cause.as_str()),
-            }
-        }
-        if decision.verdict == Verdict::Block {
-            step = BodyStep::Respond(report::blocked_reply(&decision, &self.request_id));
-        }
-        self.state = State::Decided;
-        self.decision = Some(decision);
-        self.fresh = true;
-        step
-    }
-
-    /// The policy's hand-off message for this send, or why it cannot be rewritten.
-    fn hand_off(
-        &self,
-        policy: &Policy,
-        head: &HeadEvaluation,
-        message: Option<&whatsapp::MessageView>,
-        body: Option<&SendBody<'_>>,
-    ) -> Result<handoff::Rewritten, Unavailable> {
-        if !head.call.can_hand_off() {
-            let meta_format = matches!(
-                head.call.provider,
-                whatsapp::providers::Provider::CloudApi | whatsapp::providers::Provider::Dialog360
-            );
-            return Err(if meta_format {
-                Unavailable::NotASend
-            } else {
-                Unavailable::ProviderFormat
-            });
-        }
-        let policy_log_salt = &policy.log.recipient_hash_salt;
-        let (Some(message), Some(body), Some(policy)) = (message, body, policy.handoff.as_ref())
-        else {
-            return Err(Unavailable::NotASend);
-        };
-        policy.rewrite(&handoff::Send {
-            body: body.bytes,
-            content_type: body.content_type,
-            content_encoding: body.content_encoding,
-            raw_query: body.raw_query,
-            message_type: &message.message_type,
+    /// What a send's decision needs of this request.
+    fn send_context(&self) -> SendContext<'_> {
+        SendContext {
             request_id: &self.request_id,
-            link_key: policy_log_salt,
-            // A Graph id only: 360dialog's sender is the business's phone number itself.
-            phone_number_id: head
-                .call
-                .path_id
-                .as_deref()
-                .filter(|_| head.call.provider == whatsapp::providers::Provider::CloudApi),
-        })
+            framing_removed: self.framing_removed,
+        }
+    }
+
+    /// Stores a send's decision, once made: the request is decided, and its step is returned.
+    fn decided(&mut self, concluded: Concluded) -> BodyStep {
+        self.state = State::Decided;
+        self.decision = Some(concluded.decision);
+        self.fresh = true;
+        self.state_metrics.extend(concluded.state_metrics);
+        concluded.step
     }
 
     /// The host would not take a rewritten body (a request that ends with trailers after the
@@ -671,235 +498,7 @@ fn headers_step(step: BodyStep) -> HeadersStep {
     }
 }
 
-/// A send's body as received, with what a hand-off needs to know to rewrite it.
-struct SendBody<'a> {
-    bytes: &'a [u8],
-    content_type: Option<&'a str>,
-    content_encoding: Option<&'a str>,
-    raw_query: &'a str,
-}
-
-/// Whether a hand-off may rewrite this send's body, so its `content-length` must go now (the
-/// only phase where Envoy lets a filter change headers): a Cloud API send in a body the
-/// hand-off rewrites (`handoff::rewritable_body`, the same test the rewrite makes) that an
-/// enforced rule already hands off, or that the enforced content rule may hand off once it has
-/// scored it. Every other request keeps its headers as sent.
-fn may_rewrite(policy: &Policy, pending: &Pending) -> bool {
-    let head = &pending.head;
-    let may_hand_off = head.findings.hands_off() || decide::content_may_hand_off(policy, head);
-    policy.handoff.is_some()
-        && may_hand_off
-        && head.call.can_hand_off()
-        && handoff::rewritable_body(
-            pending.content_type.as_deref(),
-            pending.content_encoding.as_deref(),
-        )
-}
-
 fn raw_query(path: &str) -> &str {
     let no_fragment = path.split('#').next().unwrap_or("");
     no_fragment.split_once('?').map_or("", |(_, q)| q)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::StaticAttributes;
-    use crate::shared_store::MemoryStore;
-
-    fn policy() -> Policy {
-        let text = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../policies/examples/demo.json"
-        ))
-        .unwrap();
-        Policy::from_json(&text).unwrap()
-    }
-
-    fn head(authority: &str, path: &str, content_type: &str) -> RequestHead {
-        RequestHead {
-            method: "POST".into(),
-            authority: authority.into(),
-            path: path.into(),
-            content_type: Some(content_type.into()),
-            request_id: Some("t".into()),
-            ..RequestHead::default()
-        }
-    }
-
-    /// A send that a hand-off may rewrite loses its `content-length` in the headers phase (the
-    /// only one where headers can change), so the rewritten body is framed by its own length;
-    /// every other send keeps its headers.
-    #[test]
-    fn only_a_send_that_may_be_handed_off_loses_its_content_length() {
-        let p = policy();
-        let h = head(
-            "graph.facebook.com",
-            "/v21.0/106540352240000/messages",
-            "application/json",
-        );
-        let caller = |who: &str| {
-            StaticAttributes::default().property(
-                "connection.uri_san_peer_certificate",
-                format!("spiffe://cluster.local/ns/{who}/sa/bot").as_bytes(),
-            )
-        };
-        let store = MemoryStore::default();
-        let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
-        assert_eq!(
-            step,
-            HeadersStep::InspectRewritable {
-                remove_headers: vec!["content-length"]
-            }
-        );
-        for who in ["support", "nobody"] {
-            let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller(who), &store);
-            assert_eq!(step, HeadersStep::InspectBody, "{who}");
-        }
-        // A body that could not be rewritten anyway keeps its headers: gzip, a form.
-        let gzip = RequestHead {
-            content_encoding: Some("gzip".into()),
-            ..h.clone()
-        };
-        let form = head(
-            "graph.facebook.com",
-            "/v21.0/106540352240000/messages",
-            "application/x-www-form-urlencoded",
-        );
-        for h in [gzip, form] {
-            let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
-            assert_eq!(step, HeadersStep::InspectBody);
-        }
-        // `identity` and an empty `content-encoding` are no encoding: rewritten, so their
-        // `content-length` goes too (one test for both phases).
-        for encoding in ["identity", "", " Identity , "] {
-            let h = RequestHead {
-                content_encoding: Some(encoding.into()),
-                ..h.clone()
-            };
-            let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
-            assert!(
-                matches!(step, HeadersStep::InspectRewritable { .. }),
-                "{encoding:?}: {step:?}"
-            );
-        }
-        // The rewrite replaces the whole buffered body at its end, once the host confirmed the
-        // removal.
-        let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
-        flow.framing_removed();
-        let body = br#"{"messaging_product":"whatsapp","to":"34612345678","type":"text","text":{"body":"Sure! A poem."}}"#;
-        assert_eq!(
-            flow.on_request_body(&p, 10, false, &mut |_| None),
-            BodyStep::Pause
-        );
-        let step = flow.on_request_body(&p, body.len(), true, &mut |n| {
-            body.get(..n).map(<[u8]>::to_vec)
-        });
-        let BodyStep::Replace(bytes) = step else {
-            panic!("{step:?}");
-        };
-        let sent: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(sent["to"], "34612345678");
-        assert_eq!(sent["type"], "text");
-        assert!(
-            sent["text"]["body"]
-                .as_str()
-                .unwrap()
-                .starts_with("Nuestro asistente")
-        );
-        assert_eq!(
-            flow.response_headers()[0],
-            ("x-wa-guard-decision", "handoff".into())
-        );
-        // A host that kept `content-length` (no confirmation) cannot frame the rewrite:
-        // blocked, not sent short.
-        let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
-        let step = flow.on_request_body(&p, body.len(), true, &mut |n| {
-            body.get(..n).map(<[u8]>::to_vec)
-        });
-        assert!(
-            matches!(step, BodyStep::Respond(ref r) if r.status == 403),
-            "{step:?}"
-        );
-        assert_eq!(
-            flow.decision().map(|d| d.reason),
-            Some(decide::Reason::HandoffUnavailable)
-        );
-    }
-
-    /// The content rule can hand a send off only where it is enforced and scores the caller:
-    /// elsewhere the send keeps its `content-length`.
-    #[test]
-    fn content_length_goes_only_where_the_content_rule_may_hand_off() {
-        let h = head(
-            "graph.facebook.com",
-            "/v21.0/106540352240000/messages",
-            "application/json",
-        );
-        let store = MemoryStore::default();
-        let with = |content: &str, mode: &str| {
-            let mut doc: serde_json::Value = serde_json::from_slice(
-                &std::fs::read(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../policies/examples/demo.json"
-                ))
-                .unwrap(),
-            )
-            .unwrap();
-            let c = doc["content"].as_object_mut().unwrap();
-            c.insert("action".into(), "handoff".into());
-            for (k, v) in serde_json::from_str::<serde_json::Map<_, _>>(content).unwrap() {
-                c.insert(k, v);
-            }
-            doc["mode"] = mode.into();
-            Policy::from_json(doc.to_string().as_bytes()).unwrap()
-        };
-        let caller = |who: &str| {
-            StaticAttributes::default().property(
-                "connection.uri_san_peer_certificate",
-                format!("spiffe://cluster.local/ns/{who}/sa/bot").as_bytes(),
-            )
-        };
-        let rewritable = |p: &Policy, who: &str| {
-            let (_, step) = RequestFlow::on_request_headers(p, &h, &caller(who), &store);
-            matches!(step, HeadersStep::InspectRewritable { .. })
-        };
-        // Enforced and scoring unknown callers: an unknown caller's send may be handed off, a
-        // customer-service bot's is never scored.
-        let p = with("{}", "enforce");
-        assert!(rewritable(&p, "nobody"));
-        assert!(!rewritable(&p, "support"));
-        let p = with(r#"{"roles": ["unknown", "customer_service"]}"#, "enforce");
-        assert!(rewritable(&p, "support"));
-        // In audit (its own mode, or the policy's), nothing is rewritten.
-        assert!(!rewritable(
-            &with(r#"{"mode": "audit"}"#, "enforce"),
-            "nobody"
-        ));
-        assert!(!rewritable(&with("{}", "audit"), "nobody"));
-    }
-
-    /// A WhatsApp body the host fails to hand over is an invalid body: refused.
-    #[test]
-    fn an_unreadable_send_body_is_refused() {
-        let p = policy();
-        let h = head(
-            "graph.facebook.com",
-            "/v21.0/106540352240000/messages",
-            "application/json",
-        );
-        let (mut flow, step) = RequestFlow::on_request_headers(
-            &p,
-            &h,
-            &StaticAttributes::default(),
-            &MemoryStore::default(),
-        );
-        assert_eq!(step, HeadersStep::InspectBody);
-        let step = flow.on_request_body(&p, 40, true, &mut |_| None);
-        assert!(matches!(step, BodyStep::Respond(_)), "{step:?}");
-        assert_eq!(
-            flow.decision().map(|d| d.rule.as_str()),
-            Some("invalid_body")
-        );
-    }
 }
