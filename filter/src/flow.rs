@@ -4,6 +4,12 @@
 //! callback and `response_headers` when the response starts, and applies the returned steps.
 //! The native test runner and the harness drive exactly the same machine, so what is tested
 //! natively is what runs in Envoy.
+//!
+//! This file is the router: it reads the request's head (`head`), sends each request to its
+//! job, keeps the state between callbacks and stores what was decided. The jobs live beside
+//! it: a WhatsApp send waiting for its body is a value (`send`), decided under the
+//! conversation rules (`conversation`); a provider's multichannel send (`provider`); a training
+//! upload (`upload`) and a GCS session's requests (`gcs_session`).
 
 use crate::decide::{self, Decision, Verdict};
 use crate::handoff::Unavailable;
@@ -11,7 +17,6 @@ use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
 use crate::shared_store::SharedStore;
-use crate::training::bucket::StorageHeaders;
 use crate::training::parts::Commit;
 use crate::training::stage::StripError;
 use crate::training::upload::{TrainingOutcome, TrainingVerdict, Upload};
@@ -20,53 +25,13 @@ use send::{Concluded, Fed, PendingSend, SendContext, WatchedMedia};
 
 mod conversation;
 mod gcs_session;
+mod head;
 mod provider;
 mod send;
 mod upload;
 
 pub use conversation::StateAccess;
-
-/// What the glue knows from the request headers.
-#[derive(Debug, Clone, Default)]
-pub struct RequestHead {
-    pub method: String,
-    pub authority: String,
-    pub path: String,
-    pub content_type: Option<String>,
-    pub content_encoding: Option<String>,
-    pub request_id: Option<String>,
-    /// `x-http-method-override`: some Graph clients tunnel a POST through another method.
-    pub method_override: Option<String>,
-    /// The request has no body (headers-only request).
-    pub end_of_stream: bool,
-    /// What an object-storage request's shape depends on (`training.buckets`).
-    pub storage: StorageHeaders,
-}
-
-impl RequestHead {
-    /// The head from a request's headers: every header the flow reads is named here, so the
-    /// glue, the case runner and the benches read the same ones. `header` looks a header up by
-    /// its lowercase name (a repeated header joined by commas).
-    pub fn from_headers(
-        method: String,
-        authority: String,
-        path: String,
-        header: &dyn Fn(&str) -> Option<String>,
-        end_of_stream: bool,
-    ) -> Self {
-        Self {
-            method,
-            authority,
-            path,
-            content_type: header("content-type"),
-            content_encoding: header("content-encoding"),
-            request_id: header("x-request-id"),
-            method_override: header("x-http-method-override"),
-            end_of_stream,
-            storage: StorageHeaders::from_headers(header),
-        }
-    }
-}
+pub use head::RequestHead;
 
 /// What the glue must do after the headers callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +89,7 @@ pub struct RequestFlow {
     request_id: String,
     decision: Option<Decision>,
     training: Option<TrainingOutcome>,
-    /// Set when a decision is made, cleared by `take_new_decision`.
+    /// Set when a decision is made, cleared by `take_new_outcome`.
     fresh: bool,
     /// What a judged part or completion of an upload in parts writes once accepted.
     commit: Option<Commit>,
@@ -186,7 +151,7 @@ impl RequestFlow {
         };
         let host = whatsapp::normalize_authority(&head.authority);
         let path = whatsapp::normalize_path(&head.path);
-        let method = effective_method(&head.method, head.method_override.as_deref());
+        let method = head.effective_method();
         let call = match policy.provider_for(&host) {
             Some(route) => {
                 match flow.start_provider(policy, route, (method, &path), head, attrs, state) {
@@ -467,28 +432,7 @@ pub enum Outcome<'a> {
     Training(&'a TrainingOutcome),
 }
 
-/// The method Graph could act on. An `x-http-method-override` (repeated headers arrive joined
-/// by commas) can turn a request into a POST, and a POST that names another verb still carries
-/// its body, which Graph may act on: when the request or any override says POST, it is a POST.
-fn effective_method<'a>(method: &'a str, overrides: Option<&'a str>) -> &'a str {
-    let values = || {
-        overrides
-            .into_iter()
-            .flat_map(|o| o.split(','))
-            .map(str::trim)
-    };
-    // PUT and PATCH carry a body as POST does; if Graph acted on them, they would send.
-    let sends = |m: &str| {
-        ["POST", "PUT", "PATCH"]
-            .iter()
-            .any(|x| m.eq_ignore_ascii_case(x))
-    };
-    if sends(method) || values().any(sends) {
-        return "POST";
-    }
-    values().find(|m| !m.is_empty()).unwrap_or(method)
-}
-
+/// The headers step of a body step taken in the headers phase.
 fn headers_step(step: BodyStep) -> HeadersStep {
     match step {
         BodyStep::Respond(r) => HeadersStep::Respond(r),
@@ -496,9 +440,4 @@ fn headers_step(step: BodyStep) -> HeadersStep {
             HeadersStep::Continue
         }
     }
-}
-
-fn raw_query(path: &str) -> &str {
-    let no_fragment = path.split('#').next().unwrap_or("");
-    no_fragment.split_once('?').map_or("", |(_, q)| q)
 }

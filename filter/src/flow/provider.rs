@@ -8,7 +8,7 @@
 
 use super::{
     BodyStep, HeadersStep, RequestFlow, RequestHead, State, StateAccess, conversation,
-    headers_step, raw_query, send,
+    headers_step, send,
 };
 use crate::decide;
 use crate::identity::{self, OriginIdentity, RequestAttributes};
@@ -52,7 +52,7 @@ impl RequestFlow {
                     segments: path.segments.clone(),
                     identity: identity::resolve(&policy.identity_sources, attrs),
                     content_encoding: head.content_encoding.clone(),
-                    raw_query: raw_query(&head.path).to_owned(),
+                    raw_query: head.raw_query().to_owned(),
                 };
                 if head.end_of_stream {
                     // A send without a body (its fields in the query): decided and counted now.

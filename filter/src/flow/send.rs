@@ -77,7 +77,7 @@ impl PendingSend {
             head,
             content_type: request.content_type.clone(),
             content_encoding: request.content_encoding.clone(),
-            raw_query: super::raw_query(&request.path).to_owned(),
+            raw_query: request.raw_query().to_owned(),
         }
     }
 
