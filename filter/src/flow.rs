@@ -9,7 +9,8 @@
 //! job, keeps the state between callbacks and stores what was decided. The jobs live beside
 //! it: a WhatsApp send waiting for its body is a value (`send`), decided under the
 //! conversation rules (`conversation`); a provider's multichannel send (`provider`); a training
-//! upload (`upload`) and a GCS session's requests (`gcs_session`).
+//! upload (`upload`) and a GCS session's requests (`gcs_session`); the response phase
+//! (`response`).
 
 use crate::decide::{self, Decision, Verdict};
 use crate::handoff::Unavailable;
@@ -27,11 +28,13 @@ mod conversation;
 mod gcs_session;
 mod head;
 mod provider;
+mod response;
 mod send;
 mod upload;
 
 pub use conversation::StateAccess;
 pub use head::RequestHead;
+pub use response::ResponseStep;
 
 /// What the glue must do after the headers callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,14 +105,6 @@ pub struct RequestFlow {
     /// A GCS resumable session start that went through: recorded from its response's
     /// `Location` (`gcs_session`).
     session_start: Option<gcs_session::SessionStart>,
-}
-
-/// What the glue must do after the response headers callback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResponseStep {
-    Continue,
-    /// Buffer the response body and hand it to `on_response_body` at its end.
-    ReadBody,
 }
 
 impl RequestFlow {
@@ -320,66 +315,6 @@ impl RequestFlow {
                 HeadersStep::Respond(self.refuse_unwritable(policy))
             }
             step => headers_step(step),
-        }
-    }
-
-    /// Whether the response matters to this request (a part or completion of an upload in
-    /// parts waits for it); the glue reads the response status only then.
-    pub fn awaits_response(&self) -> bool {
-        self.commit.is_some() || self.session_start.is_some()
-    }
-
-    /// The response headers: a part or completion the upstream accepted (2xx) commits its
-    /// change to the upload's state; a part needs its id from the response body first.
-    pub fn on_response_headers(
-        &mut self,
-        store: &mut dyn SharedStore,
-        status: u32,
-    ) -> ResponseStep {
-        let mut state = StateAccess::new(store, None);
-        self.on_response_headers_with_state(&mut state, status, None)
-    }
-
-    /// [`RequestFlow::on_response_headers`] with the host's clock and the response's
-    /// `location` (read only when [`RequestFlow::awaits_location`]): a GCS resumable session
-    /// start that the upstream accepted is recorded.
-    pub fn on_response_headers_with_state(
-        &mut self,
-        state: &mut StateAccess<'_>,
-        status: u32,
-        location: Option<&str>,
-    ) -> ResponseStep {
-        self.record_session_start(state, status, location);
-        let store = &mut *state.store;
-        let Some(commit) = self.commit.take() else {
-            return ResponseStep::Continue;
-        };
-        if !(200..300).contains(&status) {
-            return ResponseStep::Continue;
-        }
-        if commit.needs_response_body() {
-            self.commit = Some(commit);
-            return ResponseStep::ReadBody;
-        }
-        commit.apply(store, None);
-        ResponseStep::Continue
-    }
-
-    /// The whole response body of an accepted part (`None`: it could not be read).
-    pub fn on_response_body(&mut self, store: &mut dyn SharedStore, body: Option<&[u8]>) {
-        if let Some(commit) = self.commit.take() {
-            commit.apply(store, body);
-        }
-    }
-
-    /// Headers to add to the response of a request that went through.
-    pub fn response_headers(&self) -> Vec<(&'static str, String)> {
-        if let Some(t) = &self.training {
-            return report::training_response_headers(t);
-        }
-        match &self.decision {
-            Some(d) if d.verdict != Verdict::Block => report::response_headers(d),
-            _ => Vec::new(),
         }
     }
 
