@@ -7,9 +7,8 @@
 //! [`Concluded`]: the router stores its decision and returns its step, and nothing here touches
 //! the router's state.
 
-use super::BodyStep;
-use super::RequestHead;
 use super::conversation::{self, StateAccess};
+use super::{BodyStep, RequestHead};
 use crate::decide::{self, Decision, HandoffNote, HeadEvaluation, Verdict};
 use crate::handoff::{self, Unavailable};
 use crate::policy::Policy;
@@ -68,6 +67,7 @@ pub(super) enum Fed {
     Waiting(Box<PendingSend>),
     /// A media upload too large to buffer, forwarded while its later parts are watched.
     Watching(Box<WatchedMedia>),
+    /// Decided: the router stores the decision and applies its step.
     Decided(Concluded),
 }
 
