@@ -4,70 +4,37 @@
 //! callback and `response_headers` when the response starts, and applies the returned steps.
 //! The native test runner and the harness drive exactly the same machine, so what is tested
 //! natively is what runs in Envoy.
+//!
+//! This file is the router: it reads the request's head (`head`), sends each request to its
+//! job, keeps the state between callbacks and stores what was decided. The jobs live beside
+//! it: a WhatsApp send waiting for its body is a value (`send`), decided under the
+//! conversation rules (`conversation`); a provider's multichannel send (`provider`); a training
+//! upload (`upload`) and a GCS session's requests (`gcs_session`); the response phase
+//! (`response`).
 
-use crate::content_encoding::ContentEncoding;
-use crate::decide::{self, Decision, HandoffNote, HeadEvaluation, Verdict};
-use crate::document::Mode;
-use crate::handoff::{self, Unavailable};
+use crate::decide::{self, Decision, Verdict};
+use crate::handoff::Unavailable;
 use crate::identity::{self, RequestAttributes};
 use crate::policy::Policy;
 use crate::report::{self, LocalReply};
 use crate::shared_store::SharedStore;
-use crate::training::GcsSession;
-use crate::training::bucket::{ObjectRequest, ObjectShape, StorageHeaders};
-use crate::training::parts::{Commit, PartRequest};
+use crate::training::parts::Commit;
 use crate::training::stage::StripError;
-use crate::training::upload::{TrainingOutcome, TrainingVerdict, Upload, UploadStep};
+use crate::training::upload::{TrainingOutcome, TrainingVerdict, Upload};
 use crate::whatsapp;
-use crate::whatsapp::body::{self, BodyProblem};
+use send::{Concluded, Fed, PendingSend, SendContext, WatchedMedia};
 
 mod conversation;
 mod gcs_session;
+mod head;
 mod provider;
+mod response;
+mod send;
+mod upload;
 
 pub use conversation::StateAccess;
-
-/// What the glue knows from the request headers.
-#[derive(Debug, Clone, Default)]
-pub struct RequestHead {
-    pub method: String,
-    pub authority: String,
-    pub path: String,
-    pub content_type: Option<String>,
-    pub content_encoding: Option<String>,
-    pub request_id: Option<String>,
-    /// `x-http-method-override`: some Graph clients tunnel a POST through another method.
-    pub method_override: Option<String>,
-    /// The request has no body (headers-only request).
-    pub end_of_stream: bool,
-    /// What an object-storage request's shape depends on (`training.buckets`).
-    pub storage: StorageHeaders,
-}
-
-impl RequestHead {
-    /// The head from a request's headers: every header the flow reads is named here, so the
-    /// glue, the case runner and the benches read the same ones. `header` looks a header up by
-    /// its lowercase name (a repeated header joined by commas).
-    pub fn from_headers(
-        method: String,
-        authority: String,
-        path: String,
-        header: &dyn Fn(&str) -> Option<String>,
-        end_of_stream: bool,
-    ) -> Self {
-        Self {
-            method,
-            authority,
-            path,
-            content_type: header("content-type"),
-            content_encoding: header("content-encoding"),
-            request_id: header("x-request-id"),
-            method_override: header("x-http-method-override"),
-            end_of_stream,
-            storage: StorageHeaders::from_headers(header),
-        }
-    }
-}
+pub use head::RequestHead;
+pub use response::ResponseStep;
 
 /// What the glue must do after the headers callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,22 +75,14 @@ pub enum BodyStep {
 #[derive(Debug)]
 enum State {
     Ignored,
-    AwaitingBody(Box<Pending>),
+    AwaitingBody(Box<PendingSend>),
     Decided,
     Stripping(Box<Upload>),
     /// A media upload too large to buffer whose file is declared binary media: forwarded, and
     /// refused if a later part could be text.
-    WatchingMedia(Box<(whatsapp::media::MediaScan, HeadEvaluation)>),
+    WatchingMedia(Box<WatchedMedia>),
     /// A provider request that is a WhatsApp send or not depending on its body (Twilio's `To`).
     AwaitingProviderBody(Box<provider::PendingProviderSend>),
-}
-
-#[derive(Debug, Clone)]
-struct Pending {
-    head: HeadEvaluation,
-    content_type: Option<String>,
-    content_encoding: Option<String>,
-    raw_query: String,
 }
 
 /// The per-request state.
@@ -133,28 +92,19 @@ pub struct RequestFlow {
     request_id: String,
     decision: Option<Decision>,
     training: Option<TrainingOutcome>,
-    /// Set when a decision is made, cleared by `take_new_decision`.
+    /// Set when a decision is made, cleared by `take_new_outcome`.
     fresh: bool,
     /// What a judged part or completion of an upload in parts writes once accepted.
     commit: Option<Commit>,
     /// The host removed `content-length` in the headers phase (`HeadersStep::InspectRewritable`,
-    /// confirmed by `framing_removed`): only then is a rewritten body framed by its own length.
-    // INVARIANT: a hand-off replaces the body only when this is set; every other send that a
-    // rule hands off is blocked (`unwritable_body`), never forwarded under the old length.
+    /// confirmed by `framing_removed`): only then is a rewritten body framed by its own length
+    /// (`send::SendContext`).
     framing_removed: bool,
     /// Counters of the conversation state (evictions, retries, failures) not yet reported.
     state_metrics: Vec<(String, u64)>,
     /// A GCS resumable session start that went through: recorded from its response's
     /// `Location` (`gcs_session`).
     session_start: Option<gcs_session::SessionStart>,
-}
-
-/// What the glue must do after the response headers callback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResponseStep {
-    Continue,
-    /// Buffer the response body and hand it to `on_response_body` at its end.
-    ReadBody,
 }
 
 impl RequestFlow {
@@ -196,7 +146,7 @@ impl RequestFlow {
         };
         let host = whatsapp::normalize_authority(&head.authority);
         let path = whatsapp::normalize_path(&head.path);
-        let method = effective_method(&head.method, head.method_override.as_deref());
+        let method = head.effective_method();
         let call = match policy.provider_for(&host) {
             Some(route) => {
                 match flow.start_provider(policy, route, (method, &path), head, attrs, state) {
@@ -214,33 +164,26 @@ impl RequestFlow {
         };
         let who = identity::resolve(&policy.identity_sources, attrs);
         let evaluation = decide::evaluate_head(policy, call, who);
-        if evaluation.needs_body(method) {
-            let pending = Pending {
-                head: evaluation,
-                content_type: head.content_type.clone(),
-                content_encoding: head.content_encoding.clone(),
-                raw_query: raw_query(&head.path).to_owned(),
-            };
-            if head.end_of_stream {
-                // A send without a body (its fields in the query): decided and counted now.
-                let step = flow.finish_with_body(policy, pending, Some(&[]), state);
-                let step = flow.headers_step_of(policy, step);
-                return (flow, step);
-            }
-            let rewritable = may_rewrite(policy, &pending);
-            flow.state = State::AwaitingBody(Box::new(pending));
-            if rewritable {
-                return (
-                    flow,
-                    HeadersStep::InspectRewritable {
-                        remove_headers: vec!["content-length"],
-                    },
-                );
-            }
-            return (flow, HeadersStep::InspectBody);
+        if !evaluation.needs_body(method) {
+            let concluded = send::conclude(policy, &evaluation, None, None, flow.send_context());
+            let step = flow.decided(concluded);
+            return (flow, headers_step(step));
         }
-        let step = flow.conclude(policy, &evaluation, None);
-        (flow, headers_step(step))
+        let pending = PendingSend::new(evaluation, head);
+        if head.end_of_stream {
+            // A send without a body (its fields in the query): decided and counted now.
+            let concluded = pending.finish(policy, Some(&[]), state, flow.send_context());
+            let step = flow.decided(concluded);
+            let step = flow.headers_step_of(policy, step);
+            return (flow, step);
+        }
+        let rewritable = pending.may_rewrite(policy);
+        flow.state = State::AwaitingBody(Box::new(pending));
+        if rewritable {
+            let remove_headers = vec!["content-length"];
+            return (flow, HeadersStep::InspectRewritable { remove_headers });
+        }
+        (flow, HeadersStep::InspectBody)
     }
 
     /// [`RequestFlow::on_request_body_with_state`] for a host without shared data or clock:
@@ -269,368 +212,55 @@ impl RequestFlow {
         read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
         state: &mut StateAccess<'_>,
     ) -> BodyStep {
-        if let State::Stripping(upload) = &mut self.state {
-            let buffer = read(buffered_len);
-            let buffer = match &buffer {
-                Some(b) => Some(b.as_slice()),
-                None if buffered_len == 0 => Some(&[][..]),
-                None => None,
-            };
-            let step = upload.feed(buffer, end_of_stream);
-            let step = upload_step(upload, step);
-            if end_of_stream || matches!(step, BodyStep::Respond(_)) {
-                self.end_upload();
+        match &self.state {
+            State::Stripping(_) => return self.on_upload_body(buffered_len, end_of_stream, read),
+            State::AwaitingProviderBody(_) => {
+                return self.on_provider_body(policy, buffered_len, end_of_stream, read, state);
             }
-            return step;
+            _ => {}
         }
-        if let State::WatchingMedia(watch) = &mut self.state {
-            let problem = match read(buffered_len) {
-                Some(chunk) => watch.0.feed(&chunk).err().map(|_| BodyProblem::TooLarge),
-                None if buffered_len == 0 => None,
-                // A chunk the host could not hand over cannot be watched.
-                None => Some(BodyProblem::InvalidJson),
-            };
-            if problem.is_none() && !end_of_stream {
+        let taken = std::mem::replace(&mut self.state, State::Decided);
+        let context = self.send_context();
+        let fed = match taken {
+            State::AwaitingBody(pending) => {
+                pending.with_body(policy, buffered_len, end_of_stream, read, state, context)
+            }
+            State::WatchingMedia(watch) => {
+                watch.with_body(policy, buffered_len, end_of_stream, read, context)
+            }
+            other => {
+                self.state = other;
                 return BodyStep::Continue;
             }
-            let mut head = watch.1.clone();
-            if let Some(p) = problem {
-                decide::record_body_problem(policy, &mut head, p);
-            }
-            return self.conclude(policy, &head, None);
-        }
-        if let State::AwaitingProviderBody(_) = &self.state {
-            return self.on_provider_body(policy, buffered_len, end_of_stream, read, state);
-        }
-        let State::AwaitingBody(_) = &self.state else {
-            return BodyStep::Continue;
         };
-        let State::AwaitingBody(pending) = std::mem::replace(&mut self.state, State::Decided)
-        else {
-            return BodyStep::Continue;
-        };
-        if buffered_len > policy.limits.max_body_bytes {
-            if let Some(step) =
-                self.watch_media(policy, &pending, buffered_len, end_of_stream, read)
-            {
-                return step;
+        match fed {
+            Fed::Waiting(pending) => {
+                self.state = State::AwaitingBody(pending);
+                BodyStep::Pause
             }
-            let mut head = pending.head;
-            decide::record_body_problem(policy, &mut head, BodyProblem::TooLarge);
-            return self.conclude(policy, &head, None);
-        }
-        if !end_of_stream {
-            self.state = State::AwaitingBody(pending);
-            return BodyStep::Pause;
-        }
-        let bytes = read(buffered_len);
-        self.finish_with_body(policy, *pending, bytes.as_deref(), state)
-    }
-
-    /// A media upload larger than the body limit is not buffered when its file is declared as
-    /// an image, audio or video (and it is not compressed): its later parts are watched, and it
-    /// is decided on its headers when it ends.
-    fn watch_media(
-        &mut self,
-        policy: &Policy,
-        pending: &Pending,
-        buffered_len: usize,
-        end_of_stream: bool,
-        read: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
-    ) -> Option<BodyStep> {
-        if pending.head.call.endpoint != whatsapp::Endpoint::Media
-            || pending.content_encoding.is_some()
-        {
-            return None;
-        }
-        if pending.head.findings.blocks() {
-            return Some(self.conclude(policy, &pending.head, None));
-        }
-        let prefix = read(buffered_len)?;
-        let scan = whatsapp::media::MediaScan::start(pending.content_type.as_deref(), &prefix)?;
-        if end_of_stream {
-            // The whole body is here, and every part of it was checked.
-            return Some(self.conclude(policy, &pending.head, None));
-        }
-        // Decided when the stream ends, or when a later part could be text: one decision per
-        // request, whatever the chunking.
-        self.state = State::WatchingMedia(Box::new((scan, pending.head.clone())));
-        Some(BodyStep::Continue)
-    }
-
-    fn finish_with_body(
-        &mut self,
-        policy: &Policy,
-        pending: Pending,
-        bytes: Option<&[u8]>,
-        state: &mut StateAccess<'_>,
-    ) -> BodyStep {
-        let mut head = pending.head;
-        let endpoint = head.call.endpoint;
-        let parsed = bytes
-            .ok_or(BodyProblem::InvalidJson)
-            .and_then(|b| {
-                body::decode(
-                    b,
-                    pending.content_encoding.as_deref(),
-                    policy.limits.max_decompressed_bytes,
-                )
-            })
-            .and_then(|b| {
-                body::parse_message(
-                    endpoint,
-                    pending.content_type.as_deref(),
-                    b.as_ref(),
-                    &pending.raw_query,
-                )
-            });
-        match parsed {
-            Ok(message) => {
-                decide::evaluate_message(policy, &mut head, &message);
-                let body = bytes.map(|bytes| SendBody {
-                    bytes,
-                    content_type: pending.content_type.as_deref(),
-                    content_encoding: pending.content_encoding.as_deref(),
-                    raw_query: &pending.raw_query,
-                });
-                self.conclude_in_conversation(policy, &head, &message, body.as_ref(), state)
+            Fed::Watching(watch) => {
+                self.state = State::WatchingMedia(watch);
+                BodyStep::Continue
             }
-            Err(problem) => {
-                decide::record_body_problem(policy, &mut head, problem);
-                self.conclude(policy, &head, None)
-            }
+            Fed::Decided(concluded) => self.decided(concluded),
         }
     }
 
-    fn conclude(
-        &mut self,
-        policy: &Policy,
-        head: &HeadEvaluation,
-        message: Option<&whatsapp::MessageView>,
-    ) -> BodyStep {
-        self.conclude_send(policy, head, message, None)
-    }
-
-    /// Concludes, with the send's body when a hand-off may rewrite it: a hand-off forwards the
-    /// policy's message in its place, or is blocked when the send cannot be rewritten.
-    fn conclude_send(
-        &mut self,
-        policy: &Policy,
-        head: &HeadEvaluation,
-        message: Option<&whatsapp::MessageView>,
-        body: Option<&SendBody<'_>>,
-    ) -> BodyStep {
-        let mut decision = decide::conclude(policy, head, message);
-        let mut step = BodyStep::Continue;
-        if decision.verdict == Verdict::Handoff {
-            let rewritten = if self.framing_removed {
-                self.hand_off(policy, head, message, body)
-            } else {
-                Err(Unavailable::UnwritableBody)
-            };
-            match rewritten {
-                Ok(rewritten) => {
-                    decision.handoff = Some(HandoffNote::Sent {
-                        language: rewritten.language,
-                        format: rewritten.format,
-                    });
-                    step = BodyStep::Replace(rewritten.body);
-                }
-                Err(cause) => decision.handoff_unavailable(cause.as_str()),
-            }
-        }
-        if decision.verdict == Verdict::Block {
-            step = BodyStep::Respond(report::blocked_reply(&decision, &self.request_id));
-        }
-        self.state = State::Decided;
-        self.decision = Some(decision);
-        self.fresh = true;
-        step
-    }
-
-    /// The policy's hand-off message for this send, or why it cannot be rewritten.
-    fn hand_off(
-        &self,
-        policy: &Policy,
-        head: &HeadEvaluation,
-        message: Option<&whatsapp::MessageView>,
-        body: Option<&SendBody<'_>>,
-    ) -> Result<handoff::Rewritten, Unavailable> {
-        if !head.call.can_hand_off() {
-            let meta_format = matches!(
-                head.call.provider,
-                whatsapp::providers::Provider::CloudApi | whatsapp::providers::Provider::Dialog360
-            );
-            return Err(if meta_format {
-                Unavailable::NotASend
-            } else {
-                Unavailable::ProviderFormat
-            });
-        }
-        let policy_log_salt = &policy.log.recipient_hash_salt;
-        let (Some(message), Some(body), Some(policy)) = (message, body, policy.handoff.as_ref())
-        else {
-            return Err(Unavailable::NotASend);
-        };
-        policy.rewrite(&handoff::Send {
-            body: body.bytes,
-            content_type: body.content_type,
-            content_encoding: body.content_encoding,
-            raw_query: body.raw_query,
-            message_type: &message.message_type,
+    /// What a send's decision needs of this request.
+    fn send_context(&self) -> SendContext<'_> {
+        SendContext {
             request_id: &self.request_id,
-            link_key: policy_log_salt,
-            // A Graph id only: 360dialog's sender is the business's phone number itself.
-            phone_number_id: head
-                .call
-                .path_id
-                .as_deref()
-                .filter(|_| head.call.provider == whatsapp::providers::Provider::CloudApi),
-        })
-    }
-
-    /// Matches a training endpoint and prepares the stripper.
-    fn start_training(
-        &mut self,
-        policy: &Policy,
-        head: &RequestHead,
-        attrs: &dyn RequestAttributes,
-        host: &str,
-        path: &whatsapp::NormalizedPath,
-        state: &mut StateAccess<'_>,
-    ) -> HeadersStep {
-        let Some(training) = &policy.training else {
-            return HeadersStep::PassThrough;
-        };
-        let joined = format!("/{}", path.segments.join("/"));
-        let Some(route) = training.route(&head.method, host, &joined) else {
-            let request = ObjectRequest {
-                method: &head.method,
-                host,
-                raw_path: &head.path,
-                path,
-                headers: &head.storage,
-            };
-            let session = training.gcs_session(&request);
-            if let Some(GcsSession::Start { rule }) = &session {
-                self.note_session_start(*rule, &policy.log.recipient_hash_salt);
-            }
-            // A request that writes to a named bucket by its path is judged by it; a session's
-            // request to any other is judged by its session's bucket (`gcs_session`).
-            return match (training.route_object(&request), session) {
-                (Some((route, shape)), _) => self.start_object(policy, head, attrs, &route, shape),
-                (None, Some(GcsSession::Chunk(ids))) => {
-                    self.start_session_request(policy, head, attrs, &ids, state)
-                }
-                (None, _) => HeadersStep::PassThrough,
-            };
-        };
-        let store = &*state.store;
-        if route.exclusive {
-            self.training = Some(TrainingOutcome::exclusive(route.endpoint.id.clone()));
-            self.fresh = true;
-            self.state = State::Decided;
-            return HeadersStep::Continue;
+            framing_removed: self.framing_removed,
         }
-        let audit = training.mode.unwrap_or(policy.mode) == Mode::Audit;
-        // The upload id is the segment before `parts` or `complete`.
-        let part = Upload::part_kind(route.endpoint.format).map(|kind| {
-            let id = path.segments.iter().rev().nth(1).map_or("", String::as_str);
-            Box::new(PartRequest::load(store, kind, id))
-        });
-        // The one reading of `content-encoding` for the upload: what its stripper undoes is
-        // what the headers phase removes.
-        let encoding = ContentEncoding::parse(head.content_encoding.as_deref());
-        let upload = Upload::start(
-            training,
-            &route,
-            audit,
-            head.content_type.as_deref(),
-            &encoding,
-            part,
-            self.may_hold(head, attrs),
-        );
-        self.stream_upload(upload, head)
     }
 
-    /// Starts an object written to a training bucket: judged and forwarded byte for byte, or
-    /// refused; a piece of an object or a copy cannot be inspected.
-    /// A GCS batch is held whole and its embedded requests judged (`bucket::BatchStage`).
-    fn start_object(
-        &mut self,
-        policy: &Policy,
-        head: &RequestHead,
-        attrs: &dyn RequestAttributes,
-        route: &crate::training::TrainingRoute<'_>,
-        shape: ObjectShape,
-    ) -> HeadersStep {
-        let Some(training) = &policy.training else {
-            return HeadersStep::PassThrough;
-        };
-        let audit = training.mode.unwrap_or(policy.mode) == Mode::Audit;
-        let (stripper, refusal) = match shape {
-            ObjectShape::Whole { name, multipart } => (
-                object_stripper(training, head, &name.unwrap_or_default(), multipart),
-                None,
-            ),
-            ObjectShape::Piece => (
-                object_stripper(training, head, "", false),
-                Some(StripError::ObjectInParts.as_str()),
-            ),
-            ObjectShape::Copy => (
-                object_stripper(training, head, "", false),
-                Some(StripError::ObjectCopy.as_str()),
-            ),
-            ObjectShape::Control | ObjectShape::SessionStart { .. } => {
-                return HeadersStep::PassThrough;
-            }
-            ObjectShape::Batch => (training.batch_stripper(head.content_type.as_deref()), None),
-        };
-        let upload = Upload::start_object(
-            training,
-            route,
-            audit,
-            stripper,
-            self.may_hold(head, attrs),
-            refusal,
-        );
-        self.stream_upload(upload, head)
-    }
-
-    /// Whether a streamed upload may keep output in the host's buffer (see `HOLD_LIMIT`).
-    fn may_hold(&self, head: &RequestHead, attrs: &dyn RequestAttributes) -> bool {
-        // Read only for an upload that streams: one hostcall, on no other request.
-        let protocol = (!head.end_of_stream)
-            .then(|| attrs.property(&["request", "protocol"]))
-            .flatten();
-        let protocol = protocol
-            .as_deref()
-            .and_then(|p| std::str::from_utf8(p).ok());
-        crate::training::upload::may_end_with_trailers(protocol)
-    }
-
-    /// Refuses an upload at its start, or streams its body.
-    fn stream_upload(&mut self, mut upload: Upload, head: &RequestHead) -> HeadersStep {
-        if let Some(problem) = upload.refused_at_start() {
-            let reply = report::training_error(problem, upload.endpoint());
-            let through = upload.lets_refusal_through();
-            self.state = State::Stripping(Box::new(upload));
-            self.end_upload();
-            if !through {
-                return HeadersStep::Respond(reply);
-            }
-            return HeadersStep::Continue;
-        }
-        if head.end_of_stream {
-            let step = upload.feed(Some(&[]), true);
-            let step = upload_step(&upload, step);
-            self.state = State::Stripping(Box::new(upload));
-            self.end_upload();
-            return headers_step(step);
-        }
-        let remove_headers = upload.remove_headers();
-        self.state = State::Stripping(Box::new(upload));
-        HeadersStep::Strip { remove_headers }
+    /// Stores a send's decision, once made: the request is decided, and its step is returned.
+    fn decided(&mut self, concluded: Concluded) -> BodyStep {
+        self.state = State::Decided;
+        self.decision = Some(concluded.decision);
+        self.fresh = true;
+        self.state_metrics.extend(concluded.state_metrics);
+        concluded.step
     }
 
     /// The host would not take a rewritten body (a request that ends with trailers after the
@@ -688,79 +318,6 @@ impl RequestFlow {
         }
     }
 
-    /// Records the outcome of a finished (or refused) upload.
-    fn end_upload(&mut self) {
-        let State::Stripping(upload) = std::mem::replace(&mut self.state, State::Decided) else {
-            return;
-        };
-        let outcome = upload.outcome();
-        // A part or completion that goes through changes the upload's state once the upstream
-        // accepts it (the response).
-        self.commit = upload.into_commit(outcome.verdict);
-        self.training = Some(outcome);
-        self.fresh = true;
-    }
-
-    /// Whether the response matters to this request (a part or completion of an upload in
-    /// parts waits for it); the glue reads the response status only then.
-    pub fn awaits_response(&self) -> bool {
-        self.commit.is_some() || self.session_start.is_some()
-    }
-
-    /// The response headers: a part or completion the upstream accepted (2xx) commits its
-    /// change to the upload's state; a part needs its id from the response body first.
-    pub fn on_response_headers(
-        &mut self,
-        store: &mut dyn SharedStore,
-        status: u32,
-    ) -> ResponseStep {
-        let mut state = StateAccess::new(store, None);
-        self.on_response_headers_with_state(&mut state, status, None)
-    }
-
-    /// [`RequestFlow::on_response_headers`] with the host's clock and the response's
-    /// `location` (read only when [`RequestFlow::awaits_location`]): a GCS resumable session
-    /// start that the upstream accepted is recorded.
-    pub fn on_response_headers_with_state(
-        &mut self,
-        state: &mut StateAccess<'_>,
-        status: u32,
-        location: Option<&str>,
-    ) -> ResponseStep {
-        self.record_session_start(state, status, location);
-        let store = &mut *state.store;
-        let Some(commit) = self.commit.take() else {
-            return ResponseStep::Continue;
-        };
-        if !(200..300).contains(&status) {
-            return ResponseStep::Continue;
-        }
-        if commit.needs_response_body() {
-            self.commit = Some(commit);
-            return ResponseStep::ReadBody;
-        }
-        commit.apply(store, None);
-        ResponseStep::Continue
-    }
-
-    /// The whole response body of an accepted part (`None`: it could not be read).
-    pub fn on_response_body(&mut self, store: &mut dyn SharedStore, body: Option<&[u8]>) {
-        if let Some(commit) = self.commit.take() {
-            commit.apply(store, body);
-        }
-    }
-
-    /// Headers to add to the response of a request that went through.
-    pub fn response_headers(&self) -> Vec<(&'static str, String)> {
-        if let Some(t) = &self.training {
-            return report::training_response_headers(t);
-        }
-        match &self.decision {
-            Some(d) if d.verdict != Verdict::Block => report::response_headers(d),
-            _ => Vec::new(),
-        }
-    }
-
     pub fn training_outcome(&self) -> Option<&TrainingOutcome> {
         self.training.as_ref()
     }
@@ -810,389 +367,12 @@ pub enum Outcome<'a> {
     Training(&'a TrainingOutcome),
 }
 
-/// The method Graph could act on. An `x-http-method-override` (repeated headers arrive joined
-/// by commas) can turn a request into a POST, and a POST that names another verb still carries
-/// its body, which Graph may act on: when the request or any override says POST, it is a POST.
-fn effective_method<'a>(method: &'a str, overrides: Option<&'a str>) -> &'a str {
-    let values = || {
-        overrides
-            .into_iter()
-            .flat_map(|o| o.split(','))
-            .map(str::trim)
-    };
-    // PUT and PATCH carry a body as POST does; if Graph acted on them, they would send.
-    let sends = |m: &str| {
-        ["POST", "PUT", "PATCH"]
-            .iter()
-            .any(|x| m.eq_ignore_ascii_case(x))
-    };
-    if sends(method) || values().any(sends) {
-        return "POST";
-    }
-    values().find(|m| !m.is_empty()).unwrap_or(method)
-}
-
-/// The body step of an upload's step; a refusal answers with the upload's 403.
-fn upload_step(upload: &Upload, step: UploadStep) -> BodyStep {
-    match step {
-        UploadStep::Pause => BodyStep::Pause,
-        UploadStep::Forward => BodyStep::Continue,
-        UploadStep::Replace(bytes) => BodyStep::Replace(bytes),
-        UploadStep::Hold(bytes) => BodyStep::Hold(bytes),
-        UploadStep::Refuse(problem) => {
-            BodyStep::Respond(report::training_error(problem, upload.endpoint()))
-        }
-    }
-}
-
+/// The headers step of a body step taken in the headers phase.
 fn headers_step(step: BodyStep) -> HeadersStep {
     match step {
         BodyStep::Respond(r) => HeadersStep::Respond(r),
         BodyStep::Continue | BodyStep::Pause | BodyStep::Replace(_) | BodyStep::Hold(_) => {
             HeadersStep::Continue
         }
-    }
-}
-
-/// A send's body as received, with what a hand-off needs to know to rewrite it.
-struct SendBody<'a> {
-    bytes: &'a [u8],
-    content_type: Option<&'a str>,
-    content_encoding: Option<&'a str>,
-    raw_query: &'a str,
-}
-
-/// Whether a hand-off may rewrite this send's body, so its `content-length` must go now (the
-/// only phase where Envoy lets a filter change headers): a Cloud API send in a body the
-/// hand-off rewrites (`handoff::rewritable_body`, the same test the rewrite makes) that an
-/// enforced rule already hands off, or that the enforced content rule may hand off once it has
-/// scored it. Every other request keeps its headers as sent.
-fn may_rewrite(policy: &Policy, pending: &Pending) -> bool {
-    let head = &pending.head;
-    let may_hand_off = head.findings.hands_off() || decide::content_may_hand_off(policy, head);
-    policy.handoff.is_some()
-        && may_hand_off
-        && head.call.can_hand_off()
-        && handoff::rewritable_body(
-            pending.content_type.as_deref(),
-            pending.content_encoding.as_deref(),
-        )
-}
-
-fn raw_query(path: &str) -> &str {
-    let no_fragment = path.split('#').next().unwrap_or("");
-    no_fragment.split_once('?').map_or("", |(_, q)| q)
-}
-
-/// The stripper of an object written to a training bucket, from its name and the request's
-/// framing. S3 reads a body framed `aws-chunked` whenever the payload hash says it streams.
-fn object_stripper(
-    training: &crate::training::TrainingPolicy,
-    head: &RequestHead,
-    name: &str,
-    multipart: bool,
-) -> crate::training::Stripper {
-    let aws_chunked = head
-        .storage
-        .amz_content_sha256
-        .as_deref()
-        .is_some_and(|h| h.trim().to_ascii_uppercase().starts_with("STREAMING-"))
-        || head.content_encoding.as_deref().is_some_and(|ce| {
-            ce.split(',')
-                .any(|c| c.trim().eq_ignore_ascii_case("aws-chunked"))
-        });
-    training.object_stripper(
-        name,
-        multipart,
-        head.content_type.as_deref(),
-        head.content_encoding.as_deref(),
-        aws_chunked,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::StaticAttributes;
-    use crate::shared_store::MemoryStore;
-
-    fn policy() -> Policy {
-        let text = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../policies/examples/demo.json"
-        ))
-        .unwrap();
-        Policy::from_json(&text).unwrap()
-    }
-
-    fn head(authority: &str, path: &str, content_type: &str) -> RequestHead {
-        RequestHead {
-            method: "POST".into(),
-            authority: authority.into(),
-            path: path.into(),
-            content_type: Some(content_type.into()),
-            request_id: Some("t".into()),
-            ..RequestHead::default()
-        }
-    }
-
-    /// An HTTP/1.1 upload keeps nothing in the host's buffer (no trailers reach the filter, and
-    /// one read can bring the whole buffer limit); HTTP/2 and an unknown protocol hold.
-    #[test]
-    fn only_a_stream_that_can_end_with_trailers_holds_output() {
-        let p = policy();
-        let h = head("api.openai.com", "/v1/files", "application/jsonl");
-        let line = br#"{"messages":[{"role":"user","content":"hi"}]}
-"#;
-        for (protocol, holds) in [
-            (Some("HTTP/1.1"), false),
-            (Some("HTTP/1.0"), false),
-            (Some("HTTP/2"), true),
-            (Some("HTTP/3"), true),
-            (None, true),
-        ] {
-            let attrs = match protocol {
-                Some(v) => StaticAttributes::default().property("request.protocol", v),
-                None => StaticAttributes::default(),
-            };
-            let (mut flow, _) =
-                RequestFlow::on_request_headers(&p, &h, &attrs, &MemoryStore::default());
-            let step = flow.on_request_body(&p, line.len(), false, &mut |_| Some(line.to_vec()));
-            let want = if holds {
-                BodyStep::Hold(line.to_vec())
-            } else {
-                BodyStep::Replace(line.to_vec())
-            };
-            assert_eq!(step, want, "{protocol:?}");
-            // Half a line: nothing to forward yet. HTTP/1.1 forwards nothing and keeps nothing.
-            let mut buffer = if holds { line.to_vec() } else { Vec::new() };
-            buffer.extend_from_slice(&line[..10]);
-            let step = flow.on_request_body(&p, buffer.len(), false, &mut |n| {
-                buffer.get(..n).map(<[u8]>::to_vec)
-            });
-            let want = if holds {
-                BodyStep::Pause
-            } else {
-                BodyStep::Replace(Vec::new())
-            };
-            assert_eq!(step, want, "{protocol:?}");
-        }
-    }
-
-    /// A chunk the host fails to hand over never leaves an upload forwarded short.
-    #[test]
-    fn an_unreadable_upload_chunk_refuses_the_upload() {
-        let p = policy();
-        let h = head("api.openai.com", "/v1/files", "application/jsonl");
-        let (mut flow, step) = RequestFlow::on_request_headers(
-            &p,
-            &h,
-            &StaticAttributes::default(),
-            &MemoryStore::default(),
-        );
-        assert!(matches!(step, HeadersStep::Strip { .. }), "{step:?}");
-        let first = br#"{"messages":[{"role":"user","content":"hi"}]}
-"#;
-        // A small upload's output is held in the host's buffer (for trailers).
-        let step = flow.on_request_body(&p, first.len(), false, &mut |_| Some(first.to_vec()));
-        assert_eq!(step, BodyStep::Hold(first.to_vec()));
-        let step = flow.on_request_body(&p, 100, false, &mut |_| None);
-        let BodyStep::Respond(reply) = step else {
-            panic!("{step:?}");
-        };
-        assert_eq!(reply.status, 403);
-        let outcome = flow.training_outcome().unwrap();
-        assert_eq!(outcome.verdict, TrainingVerdict::Blocked);
-        assert_eq!(outcome.problem, Some("unreadable_body"));
-        // An empty final chunk is not a failure.
-        let (mut flow, _) = RequestFlow::on_request_headers(
-            &p,
-            &h,
-            &StaticAttributes::default(),
-            &MemoryStore::default(),
-        );
-        flow.on_request_body(&p, first.len(), false, &mut |_| Some(first.to_vec()));
-        let step = flow.on_request_body(&p, first.len(), true, &mut |_| Some(first.to_vec()));
-        assert_eq!(step, BodyStep::Replace(first.to_vec()));
-        assert_eq!(
-            flow.training_outcome().unwrap().verdict,
-            TrainingVerdict::Forwarded
-        );
-    }
-
-    /// A send that a hand-off may rewrite loses its `content-length` in the headers phase (the
-    /// only one where headers can change), so the rewritten body is framed by its own length;
-    /// every other send keeps its headers.
-    #[test]
-    fn only_a_send_that_may_be_handed_off_loses_its_content_length() {
-        let p = policy();
-        let h = head(
-            "graph.facebook.com",
-            "/v21.0/106540352240000/messages",
-            "application/json",
-        );
-        let caller = |who: &str| {
-            StaticAttributes::default().property(
-                "connection.uri_san_peer_certificate",
-                format!("spiffe://cluster.local/ns/{who}/sa/bot").as_bytes(),
-            )
-        };
-        let store = MemoryStore::default();
-        let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
-        assert_eq!(
-            step,
-            HeadersStep::InspectRewritable {
-                remove_headers: vec!["content-length"]
-            }
-        );
-        for who in ["support", "nobody"] {
-            let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller(who), &store);
-            assert_eq!(step, HeadersStep::InspectBody, "{who}");
-        }
-        // A body that could not be rewritten anyway keeps its headers: gzip, a form.
-        let gzip = RequestHead {
-            content_encoding: Some("gzip".into()),
-            ..h.clone()
-        };
-        let form = head(
-            "graph.facebook.com",
-            "/v21.0/106540352240000/messages",
-            "application/x-www-form-urlencoded",
-        );
-        for h in [gzip, form] {
-            let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
-            assert_eq!(step, HeadersStep::InspectBody);
-        }
-        // `identity` and an empty `content-encoding` are no encoding: rewritten, so their
-        // `content-length` goes too (one test for both phases).
-        for encoding in ["identity", "", " Identity , "] {
-            let h = RequestHead {
-                content_encoding: Some(encoding.into()),
-                ..h.clone()
-            };
-            let (_, step) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
-            assert!(
-                matches!(step, HeadersStep::InspectRewritable { .. }),
-                "{encoding:?}: {step:?}"
-            );
-        }
-        // The rewrite replaces the whole buffered body at its end, once the host confirmed the
-        // removal.
-        let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
-        flow.framing_removed();
-        let body = br#"{"messaging_product":"whatsapp","to":"34612345678","type":"text","text":{"body":"Sure! A poem."}}"#;
-        assert_eq!(
-            flow.on_request_body(&p, 10, false, &mut |_| None),
-            BodyStep::Pause
-        );
-        let step = flow.on_request_body(&p, body.len(), true, &mut |n| {
-            body.get(..n).map(<[u8]>::to_vec)
-        });
-        let BodyStep::Replace(bytes) = step else {
-            panic!("{step:?}");
-        };
-        let sent: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(sent["to"], "34612345678");
-        assert_eq!(sent["type"], "text");
-        assert!(
-            sent["text"]["body"]
-                .as_str()
-                .unwrap()
-                .starts_with("Nuestro asistente")
-        );
-        assert_eq!(
-            flow.response_headers()[0],
-            ("x-wa-guard-decision", "handoff".into())
-        );
-        // A host that kept `content-length` (no confirmation) cannot frame the rewrite:
-        // blocked, not sent short.
-        let (mut flow, _) = RequestFlow::on_request_headers(&p, &h, &caller("concierge"), &store);
-        let step = flow.on_request_body(&p, body.len(), true, &mut |n| {
-            body.get(..n).map(<[u8]>::to_vec)
-        });
-        assert!(
-            matches!(step, BodyStep::Respond(ref r) if r.status == 403),
-            "{step:?}"
-        );
-        assert_eq!(
-            flow.decision().map(|d| d.reason),
-            Some(decide::Reason::HandoffUnavailable)
-        );
-    }
-
-    /// The content rule can hand a send off only where it is enforced and scores the caller:
-    /// elsewhere the send keeps its `content-length`.
-    #[test]
-    fn content_length_goes_only_where_the_content_rule_may_hand_off() {
-        let h = head(
-            "graph.facebook.com",
-            "/v21.0/106540352240000/messages",
-            "application/json",
-        );
-        let store = MemoryStore::default();
-        let with = |content: &str, mode: &str| {
-            let mut doc: serde_json::Value = serde_json::from_slice(
-                &std::fs::read(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../policies/examples/demo.json"
-                ))
-                .unwrap(),
-            )
-            .unwrap();
-            let c = doc["content"].as_object_mut().unwrap();
-            c.insert("action".into(), "handoff".into());
-            for (k, v) in serde_json::from_str::<serde_json::Map<_, _>>(content).unwrap() {
-                c.insert(k, v);
-            }
-            doc["mode"] = mode.into();
-            Policy::from_json(doc.to_string().as_bytes()).unwrap()
-        };
-        let caller = |who: &str| {
-            StaticAttributes::default().property(
-                "connection.uri_san_peer_certificate",
-                format!("spiffe://cluster.local/ns/{who}/sa/bot").as_bytes(),
-            )
-        };
-        let rewritable = |p: &Policy, who: &str| {
-            let (_, step) = RequestFlow::on_request_headers(p, &h, &caller(who), &store);
-            matches!(step, HeadersStep::InspectRewritable { .. })
-        };
-        // Enforced and scoring unknown callers: an unknown caller's send may be handed off, a
-        // customer-service bot's is never scored.
-        let p = with("{}", "enforce");
-        assert!(rewritable(&p, "nobody"));
-        assert!(!rewritable(&p, "support"));
-        let p = with(r#"{"roles": ["unknown", "customer_service"]}"#, "enforce");
-        assert!(rewritable(&p, "support"));
-        // In audit (its own mode, or the policy's), nothing is rewritten.
-        assert!(!rewritable(
-            &with(r#"{"mode": "audit"}"#, "enforce"),
-            "nobody"
-        ));
-        assert!(!rewritable(&with("{}", "audit"), "nobody"));
-    }
-
-    /// A WhatsApp body the host fails to hand over is an invalid body: refused.
-    #[test]
-    fn an_unreadable_send_body_is_refused() {
-        let p = policy();
-        let h = head(
-            "graph.facebook.com",
-            "/v21.0/106540352240000/messages",
-            "application/json",
-        );
-        let (mut flow, step) = RequestFlow::on_request_headers(
-            &p,
-            &h,
-            &StaticAttributes::default(),
-            &MemoryStore::default(),
-        );
-        assert_eq!(step, HeadersStep::InspectBody);
-        let step = flow.on_request_body(&p, 40, true, &mut |_| None);
-        assert!(matches!(step, BodyStep::Respond(_)), "{step:?}");
-        assert_eq!(
-            flow.decision().map(|d| d.rule.as_str()),
-            Some("invalid_body")
-        );
     }
 }

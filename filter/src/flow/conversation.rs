@@ -13,7 +13,7 @@
 //! A write that meets a value another worker changed is decided again from a fresh read (the
 //! count may have reached the cap meanwhile), at most `conversation::MAX_ATTEMPTS` times.
 
-use super::{BodyStep, RequestFlow, SendBody};
+use super::send::{self, Concluded, SendBody, SendContext};
 use crate::conversation::{
     self, Address, ConversationKey, ConversationPolicy, StateFailure, WriteError,
 };
@@ -51,97 +51,99 @@ struct SendInConversation<'p> {
     now: u64,
 }
 
-impl RequestFlow {
-    /// Concludes a send, applying the conversation rules when the policy keeps conversations
-    /// and the send is a message to a recipient from a known number.
-    pub(super) fn conclude_in_conversation(
-        &mut self,
-        policy: &Policy,
-        head: &HeadEvaluation,
-        message: &MessageView,
-        body: Option<&SendBody<'_>>,
-        state: &mut StateAccess<'_>,
-    ) -> BodyStep {
-        let send = match applies(policy, head, message) {
-            Governed::No => return self.conclude_send(policy, head, Some(message), body),
-            Governed::Unkeyed(failure) => {
-                return self.state_failed(policy, head, message, body, failure);
+/// Concludes a send, applying the conversation rules when the policy keeps conversations and
+/// the send is a message to a recipient from a known number.
+pub(super) fn conclude_in_conversation(
+    policy: &Policy,
+    head: &HeadEvaluation,
+    message: &MessageView,
+    body: Option<&SendBody<'_>>,
+    state: &mut StateAccess<'_>,
+    context: SendContext<'_>,
+) -> Concluded {
+    let deciding = Deciding {
+        policy,
+        head,
+        message,
+        body,
+        context,
+    };
+    let send = match applies(policy, head, message) {
+        Governed::No => return deciding.conclude(head),
+        Governed::Unkeyed(failure) => return deciding.state_failed(Vec::new(), failure),
+        Governed::Send(send) => send,
+    };
+    let Some(now) = state.now_nanos else {
+        return deciding.state_failed(Vec::new(), StateFailure::StoreFailed);
+    };
+    let send = match send.place(&*state.store, now) {
+        Ok(send) => send,
+        Err(failure) => return deciding.state_failed(Vec::new(), failure),
+    };
+    let mut metrics = Vec::new();
+    for _ in 0..conversation::MAX_ATTEMPTS {
+        let snapshot = match conversation::read(&*state.store, &send.key, send.policy, now) {
+            Ok(s) => s,
+            Err(_) => return deciding.state_failed(metrics, StateFailure::StoreFailed),
+        };
+        let mut evaluated = head.clone();
+        let view = view(&send, &snapshot.entry, message);
+        decide::evaluate_conversation(policy, &mut evaluated, &view);
+        let concluded = deciding.conclude(&evaluated);
+        let verdict = concluded.decision.verdict;
+        let Some(entry) = changed_entry(policy, &send, &snapshot.entry, message, verdict) else {
+            return concluded.counting(metrics);
+        };
+        match snapshot.write(state.store, &send.key, entry, send.policy, now) {
+            Ok(evicted) => {
+                metrics.extend(conversation::state_metrics(evicted, 0));
+                return concluded.counting(metrics);
             }
-            Governed::Send(send) => send,
-        };
-        let Some(now) = state.now_nanos else {
-            return self.state_failed(policy, head, message, body, StateFailure::StoreFailed);
-        };
-        let send = match send.place(&*state.store, now) {
-            Ok(send) => send,
-            Err(failure) => return self.state_failed(policy, head, message, body, failure),
-        };
-        for _ in 0..conversation::MAX_ATTEMPTS {
-            let snapshot = match conversation::read(&*state.store, &send.key, send.policy, now) {
-                Ok(s) => s,
-                Err(_) => {
-                    return self.state_failed(
-                        policy,
-                        head,
-                        message,
-                        body,
-                        StateFailure::StoreFailed,
-                    );
-                }
-            };
-            let mut evaluated = head.clone();
-            let view = view(&send, &snapshot.entry, message);
-            decide::evaluate_conversation(policy, &mut evaluated, &view);
-            let step = self.conclude_send(policy, &evaluated, Some(message), body);
-            let verdict = self.decision.as_ref().map(|d| d.verdict);
-            let Some(entry) = changed_entry(policy, &send, &snapshot.entry, message, verdict)
-            else {
-                return step;
-            };
-            match snapshot.write(state.store, &send.key, entry, send.policy, now) {
-                Ok(evicted) => {
-                    self.state_metrics
-                        .extend(conversation::state_metrics(evicted, 0));
-                    return step;
-                }
-                // Another worker wrote the slot since it was read: decided again.
-                Err(WriteError::Store(StoreError::Mismatch)) => {
-                    self.state_metrics.extend(conversation::state_metrics(0, 1))
-                }
-                Err(WriteError::SlotFull) => {
-                    return self.state_failed(policy, head, message, body, StateFailure::SlotFull);
-                }
-                Err(WriteError::Store(StoreError::Failed)) => {
-                    return self.state_failed(
-                        policy,
-                        head,
-                        message,
-                        body,
-                        StateFailure::StoreFailed,
-                    );
-                }
+            // Another worker wrote the slot since it was read: decided again.
+            Err(WriteError::Store(StoreError::Mismatch)) => {
+                metrics.extend(conversation::state_metrics(0, 1))
+            }
+            Err(WriteError::SlotFull) => {
+                return deciding.state_failed(metrics, StateFailure::SlotFull);
+            }
+            Err(WriteError::Store(StoreError::Failed)) => {
+                return deciding.state_failed(metrics, StateFailure::StoreFailed);
             }
         }
-        self.state_failed(policy, head, message, body, StateFailure::CasExhausted)
+    }
+    deciding.state_failed(metrics, StateFailure::CasExhausted)
+}
+
+/// A send being decided: what every conclusion of it shares.
+struct Deciding<'a> {
+    policy: &'a Policy,
+    head: &'a HeadEvaluation,
+    message: &'a MessageView,
+    body: Option<&'a SendBody<'a>>,
+    context: SendContext<'a>,
+}
+
+impl Deciding<'_> {
+    fn conclude(&self, head: &HeadEvaluation) -> Concluded {
+        send::conclude(
+            self.policy,
+            head,
+            Some(self.message),
+            self.body,
+            self.context,
+        )
     }
 
-    /// The state could not be used: counted, then the send is refused or decided without it,
-    /// as `on_store_error` says.
-    fn state_failed(
-        &mut self,
-        policy: &Policy,
-        head: &HeadEvaluation,
-        message: &MessageView,
-        body: Option<&SendBody<'_>>,
-        failure: StateFailure,
-    ) -> BodyStep {
-        self.state_metrics.push((
+    /// The state could not be used: counted after `metrics`, then the send is refused or
+    /// decided without it, as `on_store_error` says.
+    fn state_failed(&self, mut metrics: Vec<(String, u64)>, failure: StateFailure) -> Concluded {
+        metrics.push((
             format!("{}.result.{}", conversation::STATE_METRIC, failure.as_str()),
             1,
         ));
-        let mut head = head.clone();
-        decide::record_state_failure(policy, &mut head, failure);
-        self.conclude_send(policy, &head, Some(message), body)
+        let mut head = self.head.clone();
+        decide::record_state_failure(self.policy, &mut head, failure);
+        self.conclude(&head).counting(metrics)
     }
 }
 
@@ -313,9 +315,8 @@ fn changed_entry(
     send: &SendInConversation<'_>,
     entry: &conversation::Entry,
     message: &MessageView,
-    verdict: Option<Verdict>,
+    verdict: Verdict,
 ) -> Option<conversation::Entry> {
-    let verdict = verdict?;
     if verdict == Verdict::Block {
         return None;
     }

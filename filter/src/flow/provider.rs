@@ -7,7 +7,8 @@
 //! not governed and passes untouched.
 
 use super::{
-    BodyStep, HeadersStep, RequestFlow, RequestHead, State, StateAccess, headers_step, raw_query,
+    BodyStep, HeadersStep, RequestFlow, RequestHead, State, StateAccess, conversation,
+    headers_step, send,
 };
 use crate::decide;
 use crate::identity::{self, OriginIdentity, RequestAttributes};
@@ -51,7 +52,7 @@ impl RequestFlow {
                     segments: path.segments.clone(),
                     identity: identity::resolve(&policy.identity_sources, attrs),
                     content_encoding: head.content_encoding.clone(),
-                    raw_query: raw_query(&head.path).to_owned(),
+                    raw_query: head.raw_query().to_owned(),
                 };
                 if head.end_of_stream {
                     // A send without a body (its fields in the query): decided and counted now.
@@ -127,7 +128,11 @@ impl RequestFlow {
                 if !head.findings.blocks() {
                     decide::evaluate_message(policy, &mut head, &message.view);
                 }
-                self.conclude_in_conversation(policy, &head, &message.view, None, state)
+                let view = &message.view;
+                let context = self.send_context();
+                self.decided(conversation::conclude_in_conversation(
+                    policy, &head, view, None, state, context,
+                ))
             }
             Err(problem) => self.conclude_unreadable(policy, pending, problem),
         }
@@ -144,7 +149,13 @@ impl RequestFlow {
         let call = provider_call(pending.provider, None);
         let mut head = decide::evaluate_head(policy, call, pending.identity);
         decide::record_body_problem(policy, &mut head, problem);
-        self.conclude(policy, &head, None)
+        self.decided(send::conclude(
+            policy,
+            &head,
+            None,
+            None,
+            self.send_context(),
+        ))
     }
 }
 
