@@ -38,7 +38,7 @@ N_STRUCTURAL = 15
 C = 10.0
 PARAGRAPH_WEIGHT = 0.4
 VOCAB_SIZE = 2000
-FORMAT = 3
+FORMAT = 4
 # A part of a message (a field, a paragraph) is scored at raw - PART_OFFSET, the whole message
 # at raw. Without it the 1% threshold is set by single paragraphs of long service answers, and
 # short assistant texts (which have no parts) pay for it. 1.5 is the offset of the model-family
@@ -82,6 +82,22 @@ NB_POWER = 0.0
 # the largest weight, held as integers in units of the largest over 2^LEVEL_BITS. One linear
 # byte rounds most small weights of an NB-scaled fit to zero and loses a quarter of its gain;
 # the log scale keeps the float fit's figures (model/experiments/2026-12-07-nb-scaling.md).
+# Length bands (model format 4): every hashed feature is copied once more into a bucket of its
+# message's length band, `(bucket * 0x9E3779B1 + (band + 1) * 0x7F4A7C15) mod 2^BITS`, so that
+# one linear model can weigh a word differently in a short dialogue turn and in a long answer
+# (model/experiments/2026-12-08-length-bands.md). BANDS are the message lengths in characters
+# that start a new band; the copy's value is 1/PLAIN_FACTOR of the feature's (the filter sums
+# PLAIN_FACTOR * q[bucket] + q[copy], and the file's scale is divided by PLAIN_FACTOR).
+# BANDS = [] writes a model without copies, as shipped; the experiment's candidate, not yet
+# shipped (a full `make model` with it did not fit in the session that measured it):
+# BANDS = [80, 300], PLAIN_FACTOR = 2.
+BANDS = []
+PLAIN_FACTOR = 1
+BAND_MULTIPLIER = 0x9E3779B1
+BAND_SALT = 0x7F4A7C15
+# liblinear's dual solver (coordinate descent on the dual problem): the same objective, for
+# more features than rows.
+DUAL = False
 WEIGHT_LEVELS = "linear"
 LOG_OCTAVES = 14
 LEVEL_BITS = 20
@@ -191,7 +207,30 @@ def featurize(records, work):
     n_features = (1 << BITS) + N_STRUCTURAL
     X, _ = load_svmlight_file(str(work / "features.svm"), n_features=n_features, zero_based=True)
     rows = np.loadtxt(work / "rows.tsv", dtype=np.int64, delimiter="\t", ndmin=2)
-    return X.tocsr(), rows[:, 0], rows[:, 1], load_short(work, n_features)
+    chars = np.array([len(r["text"]) for r in records], dtype=np.int64)
+    S, meta = load_short(work, n_features)
+    if len(meta):
+        S = with_bands(S, chars[meta[:, 0]])
+    return with_bands(X.tocsr(), chars[rows[:, 0]]), rows[:, 0], rows[:, 1], (S, meta)
+
+
+def band_of(chars):
+    """Each message length's band: how many of BANDS are at or below it (`Model::band_of`)."""
+    return np.searchsorted(np.array(BANDS, dtype=np.int64), chars, side="right")
+
+
+def with_bands(X, chars):
+    """X with each row's hashed features copied, at 1/PLAIN_FACTOR of their value, into their
+    band's permuted buckets (`Lookup::weight_of` in model.rs); `chars`: each row's message
+    length. Without BANDS, X itself."""
+    if not BANDS:
+        return X
+    H = 1 << BITS
+    A = X.tocoo()
+    hashed = A.col < H
+    r, c, v = A.row[hashed], A.col[hashed].astype(np.int64), A.data[hashed]
+    moved = (c * BAND_MULTIPLIER + (band_of(chars)[r] + 1) * BAND_SALT) % H
+    return (X + csr_matrix((v / PLAIN_FACTOR, (r, moved)), shape=X.shape)).tocsr()
 
 
 def load_short(work, n_features):
@@ -296,7 +335,7 @@ def fit(X, y, w):
     evidence, so that the penalty bears less on features one class uses far more than the
     other, the weights returned being those of the unscaled features (the filter's scorer is
     unchanged)."""
-    clf = LogisticRegression(C=C, solver="liblinear", max_iter=200, tol=1e-4)
+    clf = LogisticRegression(C=C, solver="liblinear", max_iter=200, tol=1e-4, dual=DUAL, random_state=0)
     if NB_POWER <= 0:
         clf.fit(X, y, sample_weight=w)
         return clf.coef_.ravel().astype(np.float64), float(clf.intercept_[0])
@@ -375,8 +414,12 @@ def vocabulary(work, coef):
 def write_model(path, codes, levels, scale, bias, a, b, structural, vocab):
     out = bytearray(b"WAGM")
     out += struct.pack("<III", FORMAT, BITS, N_STRUCTURAL)
-    out += struct.pack("<fffff", scale, bias, a, b, PART_OFFSET)
+    # With bands the filter sums PLAIN_FACTOR * q[bucket] + q[copy]: the scale takes the factor.
+    factor = PLAIN_FACTOR if BANDS else 1
+    out += struct.pack("<fffff", scale / factor, bias, a, b, PART_OFFSET)
     out += struct.pack(f"<{N_STRUCTURAL}f", *structural)
+    out += struct.pack("<I", len(BANDS)) + struct.pack(f"<{len(BANDS)}I", *BANDS)
+    out += struct.pack("<I", factor)
     out += struct.pack("<I", len(vocab))
     for bucket, kind, name in vocab:
         raw = name.encode("utf-8")[:200]

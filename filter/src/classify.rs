@@ -27,7 +27,7 @@ use crate::document::ContentSection;
 use aho_corasick::{AhoCorasick, MatchKind};
 use features::{Kind, Place, Scratch, Shape, Sink};
 use marks::*;
-use model::Model;
+use model::{Band, Lookup, Model};
 use std::cell::RefCell;
 use terms::*;
 use windows::*;
@@ -206,6 +206,7 @@ impl Classifier {
         } = buffers;
         paragraphs.clear();
         windowed.clear();
+        let band = self.model.band_of_texts(texts);
         // Terms are also looked for across paragraph and field breaks, so that splitting a
         // phrase over two lines or two fields does not hide it.
         let (mut field_terms, mut joined) = (Vec::new(), String::new());
@@ -214,12 +215,12 @@ impl Classifier {
             normalize::normalize_into(text.as_ref(), normalized);
             for p in features::paragraphs(normalized) {
                 let marking = with_windows && features::may_have_more_words(p, 2 * WINDOW_WORDS);
-                let part = self.part(p, scratch, marks, marking);
+                let part = self.part(p, band, scratch, marks, marking);
                 if marking && part.words as usize > 2 * WINDOW_WORDS {
                     // The windows are summed from the paragraph's own pass.
                     let index = Marks::new(marks);
                     for w in windows(p) {
-                        let mut window = index.window(self.model, p, &part.shape, &w);
+                        let mut window = index.window(self.model.lookup(band), p, &part.shape, &w);
                         if self.terms.is_some() {
                             window.terms = self.term_bits(p.get(w.clone()).unwrap_or_default());
                         }

@@ -9,6 +9,7 @@ impl Classifier {
     pub fn explain<S: AsRef<str>>(&self, texts: &[S], score: &mut Score) {
         let mut scratch = Scratch::default();
         let mut normalized = String::new();
+        let band = self.model.band_of_texts(texts);
         let mut rec = Recorder {
             model: self.model,
             seen: std::collections::HashMap::new(),
@@ -23,7 +24,7 @@ impl Classifier {
                 // In a leaning merge, only the short paragraphs whose own sum leans towards an
                 // assistant, as scoring chose them.
                 let picked = !score.leaning || {
-                    let own = self.part(p, &mut scratch, &mut Vec::new(), false);
+                    let own = self.part(p, band, &mut scratch, &mut Vec::new(), false);
                     own.q > 0 && own.words < MIN_SEGMENT_WORDS
                 };
                 if score.part.contains(&index) && picked {
@@ -39,7 +40,7 @@ impl Classifier {
         }
         part.n = rec.n;
         part.terms = score.terms;
-        score.signals = self.contributions(&rec.seen, &part);
+        score.signals = self.contributions(&rec.seen, &part, band);
     }
 
     /// The strongest contributions of a part, as `name=+weight`.
@@ -47,8 +48,10 @@ impl Classifier {
         &self,
         seen: &std::collections::HashMap<(u32, Kind), u32>,
         part: &Part,
+        band: Band,
     ) -> Vec<String> {
         let m = self.model;
+        let lookup = m.lookup(band);
         let norm = if part.n > 0 {
             m.scale / (part.n as f32).sqrt()
         } else {
@@ -58,7 +61,7 @@ impl Classifier {
         let mut named: Vec<(u32, Kind, f32)> = Vec::new();
         let (mut other_words, mut char_ngrams, mut punctuation) = (0.0f32, 0.0f32, 0.0f32);
         for ((bucket, kind), count) in seen {
-            let w = m.weight(*bucket) as f32 * norm * *count as f32;
+            let w = lookup.weight(*bucket) as f32 * norm * *count as f32;
             if m.name(*bucket, *kind).is_some() {
                 named.push((*bucket, *kind, w));
             } else {

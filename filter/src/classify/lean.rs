@@ -47,9 +47,10 @@ impl Classifier {
         } = buffers;
         normalized.clear();
         normalize::normalize_into(text, normalized);
+        let band = self.model.band_of_texts(&[text]);
         let mut lean = Lean::default();
         for p in features::paragraphs(normalized) {
-            lean.part.merge(&self.part(p, scratch, marks, false));
+            lean.part.merge(&self.part(p, band, scratch, marks, false));
         }
         lean
     }

@@ -85,7 +85,7 @@ impl<'a> Marks<'a> {
     /// marks, with its own position features and structural signals.
     pub(super) fn window(
         &self,
-        model: &Model,
+        lookup: Lookup,
         text: &str,
         shape: &Shape,
         range: &std::ops::Range<usize>,
@@ -103,7 +103,7 @@ impl<'a> Marks<'a> {
         let second = words.get(1).map(|m| m.hash);
         let last = words.last().map(|m| m.hash);
         let mut position = |h: u64| {
-            part.q += i64::from(model.weight_of(h));
+            part.q += i64::from(lookup.weight_of(h));
             part.n += 1;
         };
         if let (Some(first), Some(second)) = (first, second) {

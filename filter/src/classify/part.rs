@@ -5,18 +5,19 @@
 use super::*;
 
 impl Classifier {
-    /// Scores one paragraph; when it may have more words than a window (`marking`), `marks`
-    /// receives where its tokens' and words' features start.
+    /// Scores one paragraph of a message in `band`; when it may have more words than a window
+    /// (`marking`), `marks` receives where its tokens' and words' features start.
     pub(super) fn part(
         &self,
         paragraph: &str,
+        band: Band,
         scratch: &mut Scratch,
         marks: &mut Vec<Mark>,
         marking: bool,
     ) -> Part {
         marks.clear();
         let mut sum = Summer {
-            weights: self.model.lookup(),
+            weights: self.model.lookup(band),
             q: 0,
             n: 0,
             position_q: 0,

@@ -254,12 +254,12 @@ mod tests {
         for raw in paragraphs(false) {
             let text = normalize::normalize(&raw);
             for p in features::paragraphs(&text) {
-                let part = c.part(p, &mut scratch, &mut marks, true);
+                let part = c.part(p, Band(2), &mut scratch, &mut marks, true);
                 let index = Marks::new(&marks);
                 let windows = windows(p);
                 for w in &windows {
-                    let got = index.window(c.model, p, &part.shape, w);
-                    let want = c.part(&p[w.clone()], &mut scratch, &mut Vec::new(), false);
+                    let got = index.window(c.model.lookup(Band(2)), p, &part.shape, w);
+                    let want = c.part(&p[w.clone()], Band(2), &mut scratch, &mut Vec::new(), false);
                     // A spaced-out word can run across a `。` directly followed by a letter, where
                     // a window may start; such a window differs by design, and is not generated.
                     // A symbol outside ASCII counts at most MAX_SYMBOL_REPEATS times in the
