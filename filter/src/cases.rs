@@ -2,10 +2,16 @@
 //!
 //! A case file names a policy (a file plus an optional JSON merge patch, or an inline policy)
 //! and a list of `{note, request, want}` cases. `host-tests` runs the same files against the
-//! `.wasm`; the two must agree. Native only: this module is not compiled into the filter.
+//! `.wasm`; the two must agree. A case's `request` is the one request format ([`CaseRequest`]),
+//! which replay files, `wa-guard` and the benches read too. Native only: this module is not
+//! compiled into the filter.
 
+mod base64;
 mod request;
 mod runner;
+
+pub use base64::decode_base64;
+pub use request::{CaseRequest, Headers};
 
 pub use runner::{
     CASE_CLOCK_NANOS, drive_body, drive_body_with_state, run_native, run_native_at,
@@ -15,7 +21,6 @@ pub use runner::{
 use crate::policy::Policy;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,42 +53,6 @@ pub struct Case {
     pub note: String,
     pub request: CaseRequest,
     pub want: Want,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaseRequest {
-    #[serde(default = "default_method")]
-    pub method: String,
-    #[serde(default = "default_authority")]
-    pub authority: String,
-    pub path: String,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub properties: BTreeMap<String, String>,
-    /// A JSON body, serialised compactly.
-    #[serde(default)]
-    pub body: Option<Value>,
-    #[serde(default)]
-    pub body_text: Option<String>,
-    #[serde(default)]
-    pub body_base64: Option<String>,
-    /// Compress the body (`gzip` or `deflate`) and set `content-encoding`.
-    #[serde(default)]
-    pub encode: Option<String>,
-    /// The request ends with trailers (HTTP/2, or chunked HTTP/1.1): no body callback carries
-    /// `end_of_stream`; the stream ends in the trailers callback.
-    #[serde(default)]
-    pub trailers: bool,
-}
-
-fn default_method() -> String {
-    "POST".into()
-}
-
-fn default_authority() -> String {
-    "graph.facebook.com".into()
 }
 
 /// The expected outcome. `decision` is `allow`, `block`, `audit`, or `none` for requests the

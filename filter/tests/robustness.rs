@@ -71,7 +71,8 @@ fn send(
         headers: headers
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<BTreeMap<_, _>>(),
+            .collect::<BTreeMap<_, _>>()
+            .into(),
         properties: BTreeMap::from([("source.address".to_owned(), "127.0.0.1:1".to_owned())]),
         body_base64: Some(base64_encode(body)),
         ..CaseRequest::default()

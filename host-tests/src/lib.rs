@@ -23,6 +23,7 @@
 //! bounds-checked slices; a guest trap comes back as [`HostError::Trap`] naming the callback.
 
 pub mod abi;
+mod case_request;
 pub mod component;
 mod error;
 mod exchange;
@@ -33,7 +34,6 @@ mod hostcalls;
 mod outcome;
 pub mod pairs;
 mod request;
-pub mod request_spec;
 pub mod state;
 pub mod verdict;
 mod vm;
@@ -47,7 +47,6 @@ pub use outcome::{Callback, LocalResponse, Outcome, Response, Stall, Upstream};
 pub use request::{
     Chunking, ENVOY_DEFAULT_BUFFER_LIMIT, HttpRequest, RequestBuilder, UpstreamResponse,
 };
-pub use request_spec::RequestSpec;
 pub use state::metrics::{MetricChange, MetricEvent, MetricValue, Metrics};
 pub use state::properties::Properties;
 pub use state::{Crossings, LogRecord};

@@ -85,7 +85,8 @@ impl Request<'_> {
                 .headers
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<BTreeMap<_, _>>(),
+                .collect::<BTreeMap<_, _>>()
+                .into(),
             properties: BTreeMap::from([("source.address".to_owned(), "127.0.0.1:1".to_owned())]),
             body_base64: Some(base64::engine::general_purpose::STANDARD.encode(self.body)),
             encode: self.encode.map(str::to_owned),

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use host_tests::{Chunking, Filter, HostOptions, HttpRequest, RequestSpec, WasmModule};
+use host_tests::{Chunking, Filter, HostOptions, HttpRequest, WasmModule};
+use wa_egress_guard::cases::CaseRequest;
 
 const USAGE: &str = "usage: bench --wasm FILE --policy POLICY.json [--requests REQUESTS.jsonl] [--iterations N] [--chunk BYTES]";
 
@@ -74,15 +75,11 @@ struct Prepared {
     native: native::NativeRequest,
 }
 
-fn prepare(spec: &RequestSpec, chunk: usize) -> Result<Prepared, String> {
-    let mut wasm = spec.to_request()?;
+fn prepare(spec: &CaseRequest, chunk: usize) -> Result<Prepared, String> {
+    let mut wasm = HttpRequest::try_from(spec)?;
     wasm.chunking = Chunking::Every(chunk);
-    let note = spec
-        .note
-        .clone()
-        .unwrap_or_else(|| format!("{} {}{}", spec.method, spec.authority, spec.path));
     Ok(Prepared {
-        note,
+        note: spec.label(),
         #[cfg(feature = "native")]
         native: native::NativeRequest::new(spec, &wasm),
         wasm,
@@ -92,7 +89,8 @@ fn prepare(spec: &RequestSpec, chunk: usize) -> Result<Prepared, String> {
 /// The hook for the native side: the engine alone, driven as the glue drives it.
 #[cfg(feature = "native")]
 mod native {
-    use host_tests::{HttpRequest, RequestSpec};
+    use host_tests::HttpRequest;
+    use wa_egress_guard::cases::CaseRequest;
     use wa_egress_guard::{HeadersStep, Policy, RequestFlow, RequestHead, StaticAttributes};
 
     pub struct Engine(Policy);
@@ -109,10 +107,12 @@ mod native {
         head: RequestHead,
         attributes: StaticAttributes,
         chunks: Vec<Vec<u8>>,
+        /// The request ends with trailers: no chunk ends the stream.
+        trailers: bool,
     }
 
     impl NativeRequest {
-        pub fn new(spec: &RequestSpec, wasm: &HttpRequest) -> NativeRequest {
+        pub fn new(spec: &CaseRequest, wasm: &HttpRequest) -> NativeRequest {
             let header = |name: &str| {
                 wasm.headers
                     .iter()
@@ -125,7 +125,7 @@ mod native {
                 wasm.authority.clone(),
                 wasm.path.clone(),
                 &header,
-                wasm.body.is_empty(),
+                wasm.body.is_empty() && !spec.trailers,
             );
             head.request_id.get_or_insert_with(|| "bench".into());
             let mut attributes = StaticAttributes::new();
@@ -145,6 +145,7 @@ mod native {
                 head,
                 attributes,
                 chunks,
+                trailers: spec.trailers,
             }
         }
     }
@@ -174,7 +175,7 @@ mod native {
             &mut flow,
             policy,
             request.chunks.iter().map(Vec::as_slice),
-            false,
+            request.trailers,
         )
         .map_or(0, |f| f.len());
         let _ = flow.take_new_outcome();
@@ -215,11 +216,11 @@ fn measure(
     })
 }
 
-fn load_specs(path: Option<&PathBuf>) -> Result<Vec<RequestSpec>, String> {
+fn load_specs(path: Option<&PathBuf>) -> Result<Vec<CaseRequest>, String> {
     let Some(path) = path else {
         return BUILTIN
             .iter()
-            .map(|line| RequestSpec::parse(line))
+            .map(|line| CaseRequest::parse(line))
             .collect();
     };
     let text = std::fs::read_to_string(path)
@@ -228,7 +229,7 @@ fn load_specs(path: Option<&PathBuf>) -> Result<Vec<RequestSpec>, String> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
         .map(|(i, l)| {
-            RequestSpec::parse(l).map_err(|e| format!("`{}` line {}: {e}", path.display(), i + 1))
+            CaseRequest::parse(l).map_err(|e| format!("`{}` line {}: {e}", path.display(), i + 1))
         })
         .collect()
 }

@@ -5,15 +5,17 @@
 //! replay --wasm W --policy P.json --requests R.jsonl [--old-policy OLD.json] [--json]
 //! ```
 //!
-//! Each line of R.jsonl is one request (see `host_tests::request_spec`); blank lines and lines
-//! starting with `#` are skipped. Exit status: 0 when every request ran, 1 on an I/O, policy or
-//! request error (with a message naming the file and line), 2 on a usage error.
+//! Each line of R.jsonl is one request in the one request format of the policy cases
+//! (`wa_egress_guard::cases::CaseRequest`); blank lines and lines starting with `#` are skipped.
+//! Exit status: 0 when every request ran, 1 on an I/O, policy or request error (with a message
+//! naming the file and line), 2 on a usage error.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use host_tests::{Filter, HostError, HostOptions, RequestSpec, Verdict, WasmModule};
+use host_tests::{Filter, HostError, HostOptions, HttpRequest, Verdict, WasmModule};
+use wa_egress_guard::cases::CaseRequest;
 
 const USAGE: &str = "usage: replay --wasm FILE --policy POLICY.json --requests REQUESTS.jsonl [--old-policy OLD.json] [--json]";
 
@@ -70,8 +72,8 @@ impl<'m> Replayer<'m> {
     }
 
     /// The verdict, or the trap message when the filter failed on this request.
-    fn verdict(&mut self, spec: &RequestSpec) -> Result<Result<Verdict, String>, String> {
-        let request = spec.to_request()?;
+    fn verdict(&mut self, spec: &CaseRequest) -> Result<Result<Verdict, String>, String> {
+        let request = HttpRequest::try_from(spec)?;
         match self.filter.send(&request) {
             Ok(outcome) => Ok(Ok(Verdict::from_outcome(&outcome))),
             Err(error @ (HostError::Trap(_) | HostError::VmFailed(_))) => {
@@ -111,13 +113,6 @@ fn json_verdict(verdict: &Result<Verdict, String>) -> serde_json::Value {
     }
 }
 
-fn describe(spec: &RequestSpec) -> String {
-    match &spec.note {
-        Some(note) => note.clone(),
-        None => format!("{} {}{}", spec.method, spec.authority, spec.path),
-    }
-}
-
 fn run(args: &Args) -> Result<(), String> {
     let module = WasmModule::from_file(&args.wasm).map_err(|e| e.to_string())?;
     let mut new = Replayer::new(&module, &args.policy)?;
@@ -135,17 +130,17 @@ fn run(args: &Args) -> Result<(), String> {
             continue;
         }
         let at = |e: String| format!("`{}` line {number}: {e}", args.requests.display());
-        let spec = RequestSpec::parse(line).map_err(at)?;
+        let spec = CaseRequest::parse(line).map_err(at)?;
         total += 1;
         let verdict = new.verdict(&spec).map_err(at)?;
         let Some(old) = old.as_mut() else {
             if args.json {
                 let out = serde_json::json!({
-                    "line": number, "request": describe(&spec), "verdict": json_verdict(&verdict),
+                    "line": number, "request": spec.label(), "verdict": json_verdict(&verdict),
                 });
                 println!("{out}");
             } else {
-                println!("{number}\t{}\t{}", describe(&spec), label(&verdict));
+                println!("{number}\t{}\t{}", spec.label(), label(&verdict));
             }
             continue;
         };
@@ -159,14 +154,14 @@ fn run(args: &Args) -> Result<(), String> {
             .or_insert(0) += 1;
         if args.json {
             let out = serde_json::json!({
-                "line": number, "request": describe(&spec),
+                "line": number, "request": spec.label(),
                 "old": json_verdict(&before), "new": json_verdict(&verdict),
             });
             println!("{out}");
         } else {
             println!(
                 "{number}\t{}\t{} -> {}",
-                describe(&spec),
+                spec.label(),
                 label(&before),
                 label(&verdict)
             );

@@ -10,6 +10,7 @@
 
 use std::path::Path;
 
+use host_tests::state::properties::dotted;
 use host_tests::{Chunking, Filter, HostOptions, HttpRequest, Outcome, Verdict};
 use wa_egress_guard::cases::{self, CaseRequest, Observed};
 
@@ -19,41 +20,22 @@ const EXHAUSTIVE_LIMIT: usize = 2048;
 const RANDOM_SPLITS: usize = 48;
 const MAX_REPORTED: usize = 40;
 
-fn wasm_request(request: &CaseRequest, body: &[u8], chunking: Chunking) -> HttpRequest {
-    let mut headers: Vec<(String, Vec<u8>)> = request
-        .effective_headers()
-        .into_iter()
-        .map(|(k, v)| (k, v.into_bytes()))
-        .collect();
+/// The case's request as this host sends it, in one chunk. The node properties are set VM-wide
+/// instead (`node_properties`).
+fn wasm_request(request: &CaseRequest) -> HttpRequest {
+    let mut wasm = HttpRequest::try_from(request).unwrap();
     // The native runner uses this id when the case has none; use the same for parity.
-    if !headers.iter().any(|(k, _)| k == "x-request-id") {
-        headers.push(("x-request-id".into(), b"case-request".to_vec()));
+    if !wasm.headers.iter().any(|(k, _)| k == "x-request-id") {
+        wasm.headers
+            .push(("x-request-id".into(), b"case-request".to_vec()));
     }
-    HttpRequest {
-        method: request.method.clone(),
-        authority: request.authority.clone(),
-        path: request.path.clone(),
-        headers,
-        properties: request
-            .properties
-            .iter()
-            .filter(|(k, _)| !is_node_property(k))
-            .map(|(k, v)| {
-                (
-                    k.split('.').map(|s| s.as_bytes().to_vec()).collect(),
-                    v.as_bytes().to_vec(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-        chunking,
-        trailers: if request.trailers {
-            vec![("x-upload-checksum".into(), "sha256=0".into())]
-        } else {
-            Vec::new()
-        },
-        ..HttpRequest::default()
-    }
+    wasm.properties = request
+        .properties
+        .iter()
+        .filter(|(k, _)| !is_node_property(k))
+        .map(|(k, v)| (dotted(k), v.as_bytes().to_vec()))
+        .collect();
+    wasm
 }
 
 /// The proxy's own node properties are per process in Envoy, and the filter reads them once
@@ -184,7 +166,8 @@ fn run_file(file: &cases::LoadedCases, first_case: usize) -> FileResult {
     for (index, case) in file.cases.iter().enumerate() {
         let case_started = std::time::Instant::now();
         let case_count = first_case + index + 1;
-        let body = case.request.body_bytes().unwrap();
+        let sent = wasm_request(&case.request);
+        let body = &sent.body;
         let seed = 0x9E37_79B9 ^ ((case_count as u64) << 20) ^ body.len() as u64;
         let mut reported = false;
         let node = node_properties(&case.request);
@@ -207,7 +190,10 @@ fn run_file(file: &cases::LoadedCases, first_case: usize) -> FileResult {
             result.runs += 1;
             let chunk_sizes = sizes(&points, body.len());
             let native = cases::run_native(&file.policy, &case.request, &chunk_sizes).unwrap();
-            let request = wasm_request(&case.request, &body, Chunking::SplitAt(points.clone()));
+            let request = HttpRequest {
+                chunking: Chunking::SplitAt(points.clone()),
+                ..sent.clone()
+            };
             let wasm = match filter.send(&request) {
                 Ok(outcome) => observed(&outcome),
                 Err(error) => panic!("{name} #{index} ({}): {error}", case.note),

@@ -16,12 +16,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use host_tests::RequestSpec;
 use host_tests::component::{
     Action, Attribute, DEFAULT_COMPONENT_PATH, Decision, Evaluation, GuardComponent, Outcome,
     PolicyHandle, Problem, RequestHead, UploadOutcome, WIT_PACKAGE,
 };
 use serde_json::{Value, json};
+use wa_egress_guard::cases::CaseRequest;
 
 use args::{Arg, Args};
 
@@ -87,9 +87,10 @@ REQUEST is a file, or `-` for standard input, holding
   decoded),
   curl's `--trace` or `--trace-ascii` output (its first request; `--trace-ascii` prints
   line breaks and non-ASCII bytes of a body as `.`, `--trace` keeps them), or
-  a JSON request: {\"method\", \"authority\", \"path\", \"headers\": {..} | [[k, v], ..],
-  \"properties\": {\"source.address\": \"10.0.0.7:5000\", ..}, \"body\": \"text\" | {json},
-  \"body_base64\": \"..\"} (the replay format of host-tests).
+  a JSON request in the format of the policy cases' \"request\" (and of replay files):
+  {\"method\", \"authority\", \"path\", \"headers\": {..} | [[k, v], ..],
+  \"properties\": {\"source.address\": \"10.0.0.7:5000\", ..}, \"body\": \"text\" | {json}
+  | \"body_text\": \"..\" | \"body_base64\": \"..\", \"encode\": \"gzip\" | \"deflate\"}.
 
 Options:
   --peer ADDR         the caller's address, Envoy's `source.address` (e.g. 127.0.0.1:40000)
@@ -413,18 +414,17 @@ fn compile_or_report(guard: &mut GuardComponent, file: &str) -> Result<PolicyHan
     }
 }
 
+/// A request in the one request format (`wa_egress_guard::cases::CaseRequest`, the policy
+/// cases' and the replay files'), as the component evaluates it.
 fn json_request(text: &str) -> Result<(RequestHead, Vec<u8>, Vec<Attribute>), String> {
-    let spec = RequestSpec::parse(text)?;
-    let (body, is_json) = spec.body_bytes()?;
-    let mut headers = spec.headers.pairs();
-    if is_json
-        && !headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-    {
-        headers.push(("content-type".into(), "application/json".into()));
-    }
-    let attributes = spec
+    case_request(&CaseRequest::parse(text)?)
+}
+
+pub(crate) fn case_request(
+    request: &CaseRequest,
+) -> Result<(RequestHead, Vec<u8>, Vec<Attribute>), String> {
+    let body = request.body_bytes()?;
+    let attributes = request
         .properties
         .iter()
         .map(|(k, v)| Attribute {
@@ -433,13 +433,10 @@ fn json_request(text: &str) -> Result<(RequestHead, Vec<u8>, Vec<Attribute>), St
         })
         .collect();
     let head = RequestHead {
-        method: spec.method,
-        authority: spec.authority,
-        path: spec.path,
-        headers: headers
-            .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
-            .collect(),
+        method: request.method.clone(),
+        authority: request.authority.clone(),
+        path: request.path.clone(),
+        headers: request.effective_headers(),
     };
     Ok((head, body, attributes))
 }

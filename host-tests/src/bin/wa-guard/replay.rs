@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use host_tests::component::{
     Attribute, Evaluation, GuardComponent, Outcome, PolicyHandle, RequestHead,
 };
-use host_tests::request_spec::decode_base64;
 use serde_json::{Value, json};
+use wa_egress_guard::cases::{CaseRequest, decode_base64};
 
 use crate::args::{self, Arg, Args};
-use crate::{Fatal, action, compile_or_report, curl_trace, http, json_request};
+use crate::{Fatal, action, case_request, compile_or_report, curl_trace, http};
 
 pub const HELP: &str = "\
 wa-guard replay: decide recorded requests with two policies and print every request whose
@@ -22,9 +22,10 @@ Usage: wa-guard replay [--format text|json] [--exit-code] [--peer ADDR] [--attr 
                        [--timing N] --old A.json --new B.json TRAFFIC...
 
 TRAFFIC is any of
-  a JSONL file of requests in the JSON format `explain` reads, one per line, each with an
-  optional \"id\" that names it: {\"id\", \"method\", \"authority\", \"path\", \"headers\",
-  \"properties\", \"body\" | \"body_base64\"};
+  a JSONL file of requests in the JSON format `explain` reads (a policy case's
+  \"request\"), one per line, each with an optional \"id\" that names it (else its
+  \"note\"): {\"id\", \"method\", \"authority\", \"path\", \"headers\", \"properties\",
+  \"body\" | \"body_text\" | \"body_base64\", \"encode\"};
   a directory of request files: *.json (one JSON request), *.http (a raw HTTP/1.1 request),
   curl --trace or --trace-ascii output (*.txt, *.trace), and *.jsonl, *.har inside it;
   a HAR file (*.har: log.entries[].request; the body is postData.text, base64 with
@@ -445,20 +446,21 @@ fn line_at(text: &str, from: usize) -> usize {
         .saturating_add(1)
 }
 
-/// One request in `explain`'s JSON format, with an optional `id`.
+/// One request in the one request format (`explain`'s, the policy cases'), with an optional
+/// `id` that names it (else its `note`, else its place in the file).
 fn json_line(label: &str, v: &Value) -> Result<Recorded, String> {
     let mut v = v.clone();
     let id = match &mut v {
         Value::Object(m) => m.remove("id"),
         _ => return Err("a request is a JSON object".into()),
     };
-    let note = v.get("note").and_then(Value::as_str).map(str::to_owned);
+    let request: CaseRequest = serde_json::from_value(v).map_err(|e| e.to_string())?;
     let id = match id {
         Some(Value::String(s)) => s,
         Some(other) => other.to_string(),
-        None => note.unwrap_or_else(|| label.to_owned()),
+        None => request.note.clone().unwrap_or_else(|| label.to_owned()),
     };
-    let (head, body, attributes) = json_request(&v.to_string())?;
+    let (head, body, attributes) = case_request(&request)?;
     Ok(Recorded {
         id,
         head,
