@@ -30,6 +30,8 @@ mod head;
 mod provider;
 mod response;
 mod send;
+#[cfg(test)]
+mod test_support;
 mod upload;
 
 pub use conversation::StateAccess;

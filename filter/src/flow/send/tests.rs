@@ -2,30 +2,11 @@
 //! the rewrite itself, and a body the host fails to hand over.
 
 use crate::decide;
+use crate::flow::test_support::{head, policy};
 use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead};
 use crate::identity::StaticAttributes;
 use crate::policy::Policy;
 use crate::shared_store::MemoryStore;
-
-fn policy() -> Policy {
-    let text = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../policies/examples/demo.json"
-    ))
-    .unwrap();
-    Policy::from_json(&text).unwrap()
-}
-
-fn head(authority: &str, path: &str, content_type: &str) -> RequestHead {
-    RequestHead {
-        method: "POST".into(),
-        authority: authority.into(),
-        path: path.into(),
-        content_type: Some(content_type.into()),
-        request_id: Some("t".into()),
-        ..RequestHead::default()
-    }
-}
 
 /// A send that a hand-off may rewrite loses its `content-length` in the headers phase (the
 /// only one where headers can change), so the rewritten body is framed by its own length;

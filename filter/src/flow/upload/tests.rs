@@ -1,31 +1,11 @@
 //! Training uploads through the flow: what a streamed upload holds in the host's buffer, and a
 //! chunk the host fails to hand over.
 
-use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead};
+use crate::flow::test_support::{head, policy};
+use crate::flow::{BodyStep, HeadersStep, RequestFlow};
 use crate::identity::StaticAttributes;
-use crate::policy::Policy;
 use crate::shared_store::MemoryStore;
 use crate::training::upload::TrainingVerdict;
-
-fn policy() -> Policy {
-    let text = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../policies/examples/demo.json"
-    ))
-    .unwrap();
-    Policy::from_json(&text).unwrap()
-}
-
-fn head(authority: &str, path: &str, content_type: &str) -> RequestHead {
-    RequestHead {
-        method: "POST".into(),
-        authority: authority.into(),
-        path: path.into(),
-        content_type: Some(content_type.into()),
-        request_id: Some("t".into()),
-        ..RequestHead::default()
-    }
-}
 
 /// An HTTP/1.1 upload keeps nothing in the host's buffer (no trailers reach the filter, and
 /// one read can bring the whole buffer limit); HTTP/2 and an unknown protocol hold.

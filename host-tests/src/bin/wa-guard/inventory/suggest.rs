@@ -44,6 +44,9 @@ fn count_f64(c: usize) -> f64 {
     to_f64(u64::try_from(c).unwrap_or(u64::MAX))
 }
 use crate::Fatal;
+// The message types an origin's `message_types` may name, and the rule ids the engine keeps
+// for itself: the engine's own lists (a copy here had fallen behind the engine's rule ids).
+use wa_egress_guard::policy::{BUILTIN_RULES, MESSAGE_TYPES};
 
 /// Fewer scored sends (weighted, and lines) than this are too few to call a sender an
 /// assistant.
@@ -56,34 +59,6 @@ pub const MIN_SERVICE_SCORED: f64 = 10.0;
 /// Scored lines (unweighted) a sender needs before it is proposed as `customer_service`: one
 /// line sampled at 0.1 weighs 10 but is one message seen.
 pub const MIN_SERVICE_LINES: usize = 3;
-
-/// The message types an origin's `message_types` may name (the policy reference's list).
-const MESSAGE_TYPES: &[&str] = &[
-    "text",
-    "template",
-    "interactive",
-    "image",
-    "video",
-    "audio",
-    "document",
-    "sticker",
-    "reaction",
-    "location",
-    "contacts",
-    "read",
-];
-
-/// Rule ids the engine keeps for itself.
-const RESERVED_IDS: &[&str] = &[
-    "content_classifier",
-    "default_action",
-    "unknown_phone_number",
-    "body_limit",
-    "invalid_body",
-    "unsupported_encoding",
-    "graph_indirect_send",
-    "no_rule",
-];
 
 pub struct Proposal {
     pub policy: Value,
@@ -172,7 +147,7 @@ impl Ids {
         let base = base.trim_end_matches('-').to_owned();
         let mut id = base.clone();
         let mut k = 2u32;
-        while self.0.contains(&id) || RESERVED_IDS.contains(&id.as_str()) {
+        while self.0.contains(&id) || BUILTIN_RULES.contains(&id.as_str()) {
             id = format!("{base}-{k}");
             k = k.saturating_add(1);
         }
@@ -907,6 +882,9 @@ mod tests {
         assert_eq!(slug("<<>>"), "origin");
         let mut ids = Ids::default();
         assert_eq!(ids.unique("no_rule"), "no_rule-2");
+        // Every rule id the engine keeps, the newer ones too.
+        assert_eq!(ids.unique("webhook_signature"), "webhook_signature-2");
+        assert_eq!(ids.unique("conversation_state"), "conversation_state-2");
         assert_eq!(ids.unique("a"), "a");
         assert_eq!(ids.unique("a"), "a-2");
         assert_eq!(canonical_path_id("+1 (415) 555-0100"), "14155550100");
