@@ -77,7 +77,7 @@ LONE_LANGUAGE_WEIGHT = 0.05
 # see model/experiments/2026-12-07-nb-scaling.md for its `make model` and `make eval` figures.
 NB_ALPHA = 1.0
 NB_POWER = 0.0
-# How a weight is kept in one byte (`quantise`, model format 3): "linear", the byte times one
+# How a weight is kept in one byte (`quantise`, model format 3 and later): "linear", the byte times one
 # scale (the shipped model), or "log", 127 levels of each sign over LOG_OCTAVES octaves below
 # the largest weight, held as integers in units of the largest over 2^LEVEL_BITS. One linear
 # byte rounds most small weights of an NB-scaled fit to zero and loses a quarter of its gain;
@@ -354,7 +354,7 @@ def platt(scores, y, w):
 
 def quantise(coef):
     """The hashed weights in one byte each: a code per bucket and a table of 256 integer levels
-    the code selects, times one scale (the file's format 3; the filter reads a weight as
+    the code selects, times one scale (the file's format since 3; the filter reads a weight as
     `levels[code]`). With WEIGHT_LEVELS "log" the 127 levels of each sign are spaced evenly on
     a log scale over LOG_OCTAVES octaves below the largest weight, and a weight under half the
     lowest level is 0; with "linear" the levels are the codes themselves, as in format 2.
