@@ -31,7 +31,7 @@ mod provider;
 mod response;
 mod send;
 #[cfg(test)]
-mod test_support;
+mod tests;
 mod upload;
 
 pub use conversation::StateAccess;

@@ -15,29 +15,18 @@ table per band, which collides as a hash of (feature, band) would. The structura
 not copied. Each fit uses train.py's weights and `fit` on the train split and is measured by
 `measure.py` (float weights, no leaning merge). `../shared/eval` is never read.
 """
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_svmlight_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import train as T  # noqa: E402
 import measure as M  # noqa: E402
 
 work, fits = Path(sys.argv[1]), sys.argv[2].split(",")
-H = 1 << T.BITS
-records = [json.loads(line) for line in (work / "texts.jsonl").open(encoding="utf-8")]
-X, _ = load_svmlight_file(str(work / "features.svm"), n_features=H + T.N_STRUCTURAL, zero_based=True)
-X = X.tocsr()
-rows = np.loadtxt(work / "rows.tsv", dtype=np.int64, delimiter="\t", ndmin=2)
-idx, part = rows[:, 0], rows[:, 1]
-tr = np.array([records[i]["split"] == "train" for i in idx])
-te = ~tr
+records, X, idx, part, tr, te = M.load(work)
 length = np.array([len(records[i]["text"]) for i in idx])
-
-
 
 
 w, y = T.weights_for(records, idx, part)

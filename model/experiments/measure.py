@@ -17,9 +17,22 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import load_svmlight_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import train as T  # noqa: E402
+
+def load(work):
+    """The texts and features `make model` cached in `work` (2^T.BITS buckets): the records,
+    X (CSR), each row's text index and part, and the train and test row masks."""
+    records = [json.loads(line) for line in (work / "texts.jsonl").open(encoding="utf-8")]
+    n_features = (1 << T.BITS) + T.N_STRUCTURAL
+    X, _ = load_svmlight_file(str(work / "features.svm"), n_features=n_features, zero_based=True)
+    rows = np.loadtxt(work / "rows.tsv", dtype=np.int64, delimiter="\t", ndmin=2)
+    idx, part = rows[:, 0], rows[:, 1]
+    tr = np.array([records[i]["split"] == "train" for i in idx])
+    return records, X.tocsr(), idx, part, tr, ~tr
+
 
 BANDS = ((0, 80), (80, 300), (300, 1000), (1000, 1 << 30))
 

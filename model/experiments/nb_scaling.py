@@ -15,12 +15,10 @@ one linear byte (`train.quantise` with WEIGHT_LEVELS "linear", format 2's arithm
 byte on a log scale ("log": 127 levels over 14 octaves below the largest weight, and zero).
 `../shared/eval` is never read.
 """
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_svmlight_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import train as T  # noqa: E402
@@ -28,13 +26,7 @@ import measure as M  # noqa: E402
 
 work, T.BITS, fits = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
 H = 1 << T.BITS
-records = [json.loads(line) for line in (work / "texts.jsonl").open(encoding="utf-8")]
-X, _ = load_svmlight_file(str(work / "features.svm"), n_features=H + T.N_STRUCTURAL, zero_based=True)
-X = X.tocsr()
-rows = np.loadtxt(work / "rows.tsv", dtype=np.int64, delimiter="\t", ndmin=2)
-idx, part = rows[:, 0], rows[:, 1]
-tr = np.array([records[i]["split"] == "train" for i in idx])
-te = ~tr
+records, X, idx, part, tr, te = M.load(work)
 
 
 def evaluate(name, coef, bias):

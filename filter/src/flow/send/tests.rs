@@ -2,7 +2,7 @@
 //! the rewrite itself, and a body the host fails to hand over.
 
 use crate::decide;
-use crate::flow::test_support::{head, policy};
+use crate::flow::tests::{head, policy};
 use crate::flow::{BodyStep, HeadersStep, RequestFlow, RequestHead};
 use crate::identity::StaticAttributes;
 use crate::policy::Policy;

@@ -1,7 +1,7 @@
 //! Training uploads through the flow: what a streamed upload holds in the host's buffer, and a
 //! chunk the host fails to hand over.
 
-use crate::flow::test_support::{head, policy};
+use crate::flow::tests::{head, policy};
 use crate::flow::{BodyStep, HeadersStep, RequestFlow};
 use crate::identity::StaticAttributes;
 use crate::shared_store::MemoryStore;
