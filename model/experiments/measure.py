@@ -22,6 +22,7 @@ from sklearn.datasets import load_svmlight_file
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import train as T  # noqa: E402
 
+
 def load(work):
     """The texts and features `make model` cached in `work` (2^T.BITS buckets): the records,
     X (CSR), each row's text index and part, and the train and test row masks."""
